@@ -1,0 +1,221 @@
+"""The ``edms`` command line, for operators and clerks."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from . import __version__
+from .config import ConfigError, Settings, load_dotenv_file
+from .errors import EdmsError
+from .system import System
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    def __init__(self) -> None:
+        self._system: System | None = None
+
+    @property
+    def system(self) -> System:
+        if self._system is None:
+            try:
+                self._system = System(Settings.from_env())
+            except ConfigError as exc:
+                _fail(f"configuration: {exc}", 2)
+        return self._system
+
+
+pass_ctx = click.make_pass_decorator(Context, ensure=True)
+
+
+class EdmsGroup(click.Group):
+    """Turns domain and storage errors into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from storage import StorageError
+
+        try:
+            return super().invoke(ctx)
+        except EdmsError as exc:
+            _fail(exc.message)
+        except StorageError as exc:
+            _fail(f"storage: {exc}")
+
+
+@click.group(cls=EdmsGroup)
+@click.version_option(__version__, prog_name="edms")
+def main() -> None:
+    """EDMS: document management and digital signatures for Vietnamese agencies."""
+    load_dotenv_file()
+
+
+@main.command()
+@pass_ctx
+def init(ctx: Context) -> None:
+    """Create the data directory, migrate the database and prepare the object store."""
+    system = ctx.system
+    s = system.settings
+    system.init()
+    click.echo(f"data directory   {s.data_dir.resolve()}")
+    click.echo(f"database         {system.engine.dialect.name} (migrated to head)")
+    click.echo(f"object store     {system.store.health().detail} ({s.storage_backend})")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--timeout", default=300, show_default=True, type=int,
+              help="Seconds before a silent worker is restarted.")
+def serve(host: str, port: int, workers: int, timeout: int) -> None:
+    """Run the HTTP service under gunicorn (a production WSGI server)."""
+    Settings.from_env()  # fail early, with a clear message, on bad configuration
+    argv = [
+        sys.executable, "-m", "gunicorn",
+        "--bind", f"{host}:{port}",
+        "--workers", str(workers),
+        "--timeout", str(timeout),
+        "--access-logfile", "-",
+        "--forwarded-allow-ips", os.environ.get("EDMS_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "api.wsgi:app",
+    ]
+    click.echo(f"EDMS {__version__} listening on http://{host}:{port}")
+    os.execv(sys.executable, argv)
+
+
+# -- storage -----------------------------------------------------------------------------
+
+
+@main.group()
+def storage() -> None:
+    """Stored originals: put, get, verify."""
+
+
+@storage.command("put")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+@click.option("--name", help="Original file name to record (default: FILE's name).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@pass_ctx
+def storage_put(ctx: Context, file: Path, name: str | None, as_json: bool) -> None:
+    """Store FILE (or - for standard input) by its SHA-256, after checking its real type."""
+    from .blobs import store_upload
+
+    system = ctx.system
+    system.init()
+    if str(file) == "-":
+        stored = store_upload(system, sys.stdin.buffer, filename=name)
+    else:
+        if not file.is_file():
+            _fail(f"{file}: no such file", 2)
+        with open(file, "rb") as f:
+            stored = store_upload(system, f, filename=name or file.name)
+    if as_json:
+        click.echo(json.dumps({
+            "sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type,
+            "key": stored.storage_key, "new": stored.new,
+            "retain_until": stored.retain_until.isoformat() if stored.retain_until else None,
+        }))
+        return
+    click.echo(stored.sha256)
+    state = "stored" if stored.new else "already stored"
+    click.echo(f"{state}: {stored.size} bytes, {stored.media_type}, key {stored.storage_key}",
+               err=True)
+
+
+@storage.command("get")
+@click.argument("sha256")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_ctx
+def storage_get(ctx: Context, sha256: str, output: Path) -> None:
+    """Write the stored object SHA256 to a file, checking its hash on the way."""
+    from .blobs import export_to_file
+
+    stored = export_to_file(ctx.system, sha256, output)
+    click.echo(f"{output}: {stored.size} bytes, SHA-256 verified", err=True)
+
+
+@storage.command("verify")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64))
+@pass_ctx
+def storage_verify(ctx: Context, as_json: bool, workers: int) -> None:
+    """Re-hash every object; report missing, corrupted and orphaned ones (exit 1 if any)."""
+    from .storage_check import verify_storage
+
+    system = ctx.system
+    bar: Any = None
+
+    def on_total(total: int) -> None:
+        nonlocal bar
+        bar = click.progressbar(length=max(total, 1), label="Hashing", file=sys.stderr,
+                                show_pos=False, show_percent=True)
+        bar.__enter__()
+
+    try:
+        report = verify_storage(
+            system, workers=workers, on_total=on_total,
+            on_progress=lambda n: bar.update(n) if bar else None,
+        )
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), indent=2))
+    else:
+        for p in report.problems:
+            click.echo(f"{p.kind.upper():10} {p.key}  {p.detail}")
+        summary = (f"{report.checked} objects, {report.bytes_checked} bytes checked; "
+                   f"{len(report.problems)} problem(s)")
+        if report.incomplete_uploads:
+            summary += (f"; {report.incomplete_uploads} incomplete upload(s) "
+                        "(`edms storage cleanup` removes stale ones)")
+        click.echo(("clean: " if report.clean else "NOT CLEAN: ") + summary)
+    sys.exit(0 if report.clean else 1)
+
+
+@storage.command("cleanup")
+@click.option("--older-than", default=3600, show_default=True, type=int,
+              help="Only uploads idle for at least this many seconds.")
+@pass_ctx
+def storage_cleanup(ctx: Context, older_than: int) -> None:
+    """Remove leftovers of interrupted uploads (never a complete object)."""
+    n = ctx.system.store.cleanup_incomplete(older_than)
+    click.echo(f"removed {n} incomplete upload(s)")
+
+
+# -- configuration -----------------------------------------------------------------------
+
+
+@main.group()
+def config() -> None:
+    """Configuration."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True)
+def config_show(as_json: bool) -> None:
+    """Print the effective configuration, secrets masked."""
+    try:
+        values = Settings.from_env().masked()
+    except ConfigError as exc:
+        _fail(f"configuration: {exc}", 2)
+    if as_json:
+        click.echo(json.dumps(values, indent=2))
+        return
+    width = max(len(k) for k in values)
+    for k, v in values.items():
+        click.echo(f"{k:{width}}  {v if v is not None else '(not set)'}")
+
+
+if __name__ == "__main__":
+    main()

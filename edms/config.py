@@ -1,0 +1,180 @@
+"""Configuration from ``EDMS_*`` environment variables (and an optional ``.env`` file).
+
+Every setting has a safe embedded default: SQLite and the local object store under the
+data directory, so ``edms init && edms serve`` works with nothing configured.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_ALLOWED_TYPES = (
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/tiff",
+    "application/xml",
+    "text/xml",
+)
+SECRET_FIELDS = {"s3_secret_key", "secret_key"}
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value EDMS cannot use."""
+
+
+def _bool(name: str, value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={value!r}: expected true/false")
+
+
+def _int(name: str, value: str, minimum: int = 0) -> int:
+    try:
+        n = int(value.replace("_", ""))
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a whole number") from None
+    if n < minimum:
+        raise ConfigError(f"{name}={value!r}: must be at least {minimum}")
+    return n
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
+    v = value.strip().lower()
+    if v not in choices:
+        raise ConfigError(f"{name}={value!r}: expected one of {', '.join(choices)}")
+    return v
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    storage_backend: str = "local"
+    storage_dir: Path = Path("var/store")
+    s3_endpoint: str = "127.0.0.1:9000"
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "edms"
+    s3_region: str | None = None
+    s3_secure: bool = True
+    s3_ca_bundle: str | None = None
+    s3_object_lock: str = "auto"
+    s3_part_size_mb: int = 16
+    allowed_types: tuple[str, ...] = DEFAULT_ALLOWED_TYPES
+    max_upload_bytes: int = 512 * 1024 * 1024
+    retention_mode: str = "GOVERNANCE"
+    retention_default_years: int = 10
+    secret_key: str = ""
+    pki_dir: Path = Path("certs-dev")
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(f"EDMS_{name}", default)
+
+        mode = _choice("EDMS_ENV", get("ENV", "development"), ("development", "production"))
+        data_dir = Path(get("DATA_DIR", "var")).expanduser()
+        database_url = get("DATABASE_URL") or f"sqlite:///{(data_dir / 'edms.sqlite3')}"
+        allowed = tuple(
+            t.strip().lower() for t in get("ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES))
+            .split(",") if t.strip()
+        )
+        if not allowed:
+            raise ConfigError("EDMS_ALLOWED_TYPES must name at least one MIME type")
+        max_mb = get("MAX_UPLOAD_MB")
+        settings = cls(
+            env=mode,
+            data_dir=data_dir,
+            database_url=database_url,
+            storage_backend=_choice(
+                "EDMS_STORAGE_BACKEND", get("STORAGE_BACKEND", "local"), ("local", "s3")
+            ),
+            storage_dir=Path(get("STORAGE_DIR") or data_dir / "store").expanduser(),
+            s3_endpoint=get("S3_ENDPOINT", "127.0.0.1:9000"),
+            s3_access_key=get("S3_ACCESS_KEY"),
+            s3_secret_key=get("S3_SECRET_KEY"),
+            s3_bucket=get("S3_BUCKET", "edms"),
+            s3_region=get("S3_REGION") or None,
+            s3_secure=_bool("EDMS_S3_SECURE", get("S3_SECURE", "true")),
+            s3_ca_bundle=get("S3_CA_BUNDLE") or None,
+            s3_object_lock=_choice(
+                "EDMS_S3_OBJECT_LOCK", get("S3_OBJECT_LOCK", "auto"), ("auto", "on", "off")
+            ),
+            s3_part_size_mb=_int("EDMS_S3_PART_SIZE_MB", get("S3_PART_SIZE_MB", "16"), 5),
+            allowed_types=allowed,
+            max_upload_bytes=(
+                _int("EDMS_MAX_UPLOAD_MB", max_mb, 1) * 1024 * 1024
+                if max_mb
+                else 512 * 1024 * 1024
+            ),
+            retention_mode=_choice(
+                "EDMS_RETENTION_MODE", get("RETENTION_MODE", "governance"),
+                ("governance", "compliance"),
+            ).upper(),
+            retention_default_years=_int(
+                "EDMS_RETENTION_DEFAULT_YEARS", get("RETENTION_DEFAULT_YEARS", "10")
+            ),
+            secret_key=get("SECRET_KEY"),
+            pki_dir=Path(get("PKI_DIR", "certs-dev")).expanduser(),
+            log_level=get("LOG_LEVEL", "INFO").upper(),
+        )
+        if settings.storage_backend == "s3" and not (
+            settings.s3_access_key and settings.s3_secret_key
+        ):
+            raise ConfigError("EDMS_STORAGE_BACKEND=s3 needs EDMS_S3_ACCESS_KEY and "
+                              "EDMS_S3_SECRET_KEY")
+        if mode == "production" and not settings.secret_key:
+            raise ConfigError("EDMS_SECRET_KEY must be set when EDMS_ENV=production")
+        return settings
+
+    def masked(self) -> dict[str, Any]:
+        """The effective configuration, secrets masked, as plain values."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                value = "********" if value else "(not set)"
+            elif f.name == "database_url":
+                value = mask_url(value)
+            elif isinstance(value, Path):
+                value = str(value)
+            elif isinstance(value, tuple):
+                value = ",".join(value)
+            out[f.name] = value
+        return out
+
+
+def mask_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":********@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> None:
+    """Read ``.env`` into the environment without overriding variables already set."""
+    if Path(path).is_file():
+        from dotenv import load_dotenv
+
+        load_dotenv(path, override=False)
