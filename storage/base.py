@@ -2,17 +2,21 @@
 
 An :class:`ObjectStore` keeps immutable objects under string keys. Originals are
 *content-addressed*: :meth:`ObjectStore.put_content` streams the data once, computing
-its SHA-256 on the way, and stores it under ``sha256/ab/cd/<hex>`` so identical content is
-kept once. Backends implement a handful of primitives; the content addressing, the size
-limit and the hashing live here so they behave the same everywhere.
+its SHA-256 on the way, and stores it under ``sha256/ab/<hex>`` (256 fan-out directories,
+as git does) so identical content is kept once. Backends implement a handful of
+primitives; the content addressing, the size limit and the hashing live here so they
+behave the same everywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -114,10 +118,10 @@ class Readable(Protocol):
 
 
 def content_key(sha256_hex: str) -> str:
-    """The key of a content-addressed object: ``sha256/ab/cd/<hex>``."""
+    """The key of a content-addressed object: ``sha256/ab/<hex>``."""
     if not _HEX_RE.match(sha256_hex):
         raise InvalidKey(f"not a SHA-256 hex digest: {sha256_hex!r}")
-    return f"{CONTENT_PREFIX}{sha256_hex[:2]}/{sha256_hex[2:4]}/{sha256_hex}"
+    return f"{CONTENT_PREFIX}{sha256_hex[:2]}/{sha256_hex}"
 
 
 def sha256_of_key(key: str) -> str | None:
@@ -145,13 +149,20 @@ class HashingReader:
 
     ``read`` never returns more than asked, so it can be handed to clients that need an
     exact-length reader (the MinIO client's multipart upload reads part-size chunks).
+
+    Large chunks are hashed on a helper thread while the caller writes them out (hashlib
+    and file/socket writes both release the GIL), so hashing costs almost no wall time on
+    a machine with a spare core. :meth:`hexdigest` waits for the last chunk.
     """
+
+    _BACKGROUND_MIN = 256 * 1024
 
     def __init__(self, stream: Readable, max_size: int | None = None) -> None:
         self._stream = stream
         self._hash = hashlib.sha256()
         self._max = max_size
         self.size = 0
+        self._pending: Future[None] | None = None
 
     def read(self, n: int = -1, /) -> bytes:
         if n is None or n < 0:
@@ -171,11 +182,36 @@ class HashingReader:
             self.size += len(data)
             if self._max is not None and self.size > self._max:
                 raise ObjectTooLarge(self._max)
-            self._hash.update(data)
+            self._update(data)
         return data
 
+    def _update(self, data: bytes) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+        if len(data) >= self._BACKGROUND_MIN:
+            self._pending = _hash_pool().submit(self._hash.update, data)
+        else:
+            self._hash.update(data)
+
     def hexdigest(self) -> str:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
         return self._hash.hexdigest()
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _hash_pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                                       thread_name_prefix="edms-hash")
+        return _POOL
 
 
 class ObjectStore(ABC):

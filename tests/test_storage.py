@@ -47,7 +47,7 @@ def test_put_content_is_addressed_by_sha256(store: ObjectStore) -> None:
     res = store.put_content(Trickle(data), content_type="application/pdf")
     digest = hashlib.sha256(data).hexdigest()
     assert res.sha256 == digest
-    assert res.key == f"sha256/{digest[:2]}/{digest[2:4]}/{digest}"
+    assert res.key == f"sha256/{digest[:2]}/{digest}"
     assert res.size == len(data)
     assert res.created
     assert store.get_bytes(res.key) == data
@@ -224,3 +224,28 @@ def test_content_key_helpers() -> None:
     assert sha256_of_key("other/key") is None
     with pytest.raises(InvalidKey):
         content_key("not-a-digest")
+
+
+def test_recover_links_complete_uploads_only(local_store: LocalStore) -> None:
+    """After a power loss the link of a finished put may be lost while its fsynced data sits
+    complete in tmp/: recovery restores it. Unmarked or damaged temporary files stay out."""
+    res = local_store.put_content(io.BytesIO(b"%PDF-1.7 durable"))
+    final = local_store.root / "objects" / res.key
+    complete = local_store.root / "tmp" / "aaaa.part"
+    os.rename(final, complete)  # the state a lost (never-journaled) link leaves
+    unmarked = local_store.root / "tmp" / "bbbb.part"
+    unmarked.write_bytes(b"%PDF-1.7 interrupted")
+    damaged_src = local_store.put_content(io.BytesIO(b"%PDF-1.7 will be damaged"))
+    damaged = local_store.root / "tmp" / "cccc.part"
+    os.rename(local_store.root / "objects" / damaged_src.key, damaged)
+    with open(damaged, "r+b") as f:
+        f.truncate(5)  # data lost, completion mark present
+
+    assert not local_store.exists(res.key)
+    assert local_store.recover(min_age_seconds=0) == 1
+    assert local_store.get_bytes(res.key) == b"%PDF-1.7 durable"
+    assert local_store.stat(res.key).sha256 == res.sha256
+    assert not local_store.exists(damaged_src.key)
+    assert sorted(local_store.incomplete_uploads()) == ["bbbb.part", "cccc.part"]
+    assert local_store.cleanup_incomplete(older_than_seconds=0) == 2
+    assert local_store.incomplete_uploads() == []

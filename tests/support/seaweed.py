@@ -112,10 +112,11 @@ def start(data_dir: Path, timeout: float = 90.0) -> SeaweedServer:
             break
         except urllib.error.HTTPError:
             break  # the S3 gateway answers (403 without credentials): it is up
-        except OSError:
+        except OSError as exc:
             if time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"SeaweedFS did not start in {timeout}s; see {log_path}")
+                raise RuntimeError(
+                    f"SeaweedFS did not start in {timeout}s; see {log_path}") from exc
             time.sleep(0.2)  # readiness polling, not a timing assertion
     server = SeaweedServer(proc, endpoint, data_dir, log_path)
     _wait_writable(server, deadline)

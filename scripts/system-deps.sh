@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages EDMS needs, when running as root and they are missing.
+# Not root: print what is missing and carry on (the tests that need a package say so).
+set -euo pipefail
+PACKAGES=(libmagic1)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "Installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "warning: missing Debian packages (install them as root): ${missing[*]}" >&2
+fi

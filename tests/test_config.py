@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from edms.config import ConfigError, Settings, mask_url
+
+
+def test_embedded_defaults() -> None:
+    s = Settings.from_env({})
+    assert s.storage_backend == "local"
+    assert s.database_url.startswith("sqlite:///")
+    assert str(s.storage_dir) == "var/store"
+    assert "application/pdf" in s.allowed_types
+    assert s.max_upload_bytes == 512 * 1024 * 1024
+
+
+def test_s3_needs_credentials() -> None:
+    with pytest.raises(ConfigError, match="EDMS_S3_ACCESS_KEY"):
+        Settings.from_env({"EDMS_STORAGE_BACKEND": "s3"})
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"EDMS_STORAGE_BACKEND": "ftp"}, "expected one of local, s3"),
+        ({"EDMS_MAX_UPLOAD_MB": "lots"}, "expected a whole number"),
+        ({"EDMS_S3_SECURE": "maybe"}, "expected true/false"),
+        ({"EDMS_S3_PART_SIZE_MB": "1"}, "at least 5"),
+        ({"EDMS_ENV": "production"}, "EDMS_SECRET_KEY"),
+        ({"EDMS_ALLOWED_TYPES": " , "}, "at least one MIME type"),
+    ],
+)
+def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_masking_hides_secrets() -> None:
+    s = Settings.from_env({
+        "EDMS_DATABASE_URL": "postgresql://edms:hunter2@db/edms",
+        "EDMS_STORAGE_BACKEND": "s3", "EDMS_S3_ACCESS_KEY": "ak",
+        "EDMS_S3_SECRET_KEY": "very-secret", "EDMS_SECRET_KEY": "flask-secret",
+    })
+    shown = s.masked()
+    text = repr(shown)
+    assert "hunter2" not in text and "very-secret" not in text and "flask-secret" not in text
+    assert shown["database_url"] == "postgresql://edms:********@db/edms"
+    assert shown["s3_secret_key"] == "********"
+    assert mask_url("sqlite:///var/edms.sqlite3") == "sqlite:///var/edms.sqlite3"
+
+
+def test_config_show_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from edms.cli import main
+
+    monkeypatch.setenv("EDMS_S3_SECRET_KEY", "do-not-print")
+    result = CliRunner().invoke(main, ["config", "show"])
+    assert result.exit_code == 0
+    assert "do-not-print" not in result.output
+    assert "storage_backend" in result.output
