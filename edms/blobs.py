@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from storage import (
@@ -69,7 +70,8 @@ def store_upload(
     ensure_allowed(detected, allowed or settings.allowed_types, filename)
     store = system.store
     try:
-        result = store.put_content(peeked, content_type=detected.mime)
+        result = store.put_content(peeked, content_type=detected.mime,
+                                   known=lambda digest: is_recorded(system, digest))
     except ObjectTooLarge as exc:
         raise UploadTooLarge(
             f"the upload is larger than the limit of {exc.limit // (1024 * 1024)} MiB; "
@@ -127,6 +129,18 @@ def apply_retention(system: System, sha256: str, until: datetime) -> Blob:
             )
         blob.retain_until = until
         return blob
+
+
+_RECORDED = select(Blob.__table__.c.sha256).where(
+    Blob.__table__.c.sha256 == bindparam("d")
+)
+
+
+def is_recorded(system: System, sha256: str) -> bool:
+    """Whether the database records stored content with this digest (the dedupe index).
+    A Core query on a pooled connection: it runs once per upload, on the hot path."""
+    with system.engine.connect() as conn:
+        return conn.execute(_RECORDED, {"d": sha256}).first() is not None
 
 
 def get_blob(system: System, sha256: str) -> StoredFile:

@@ -60,15 +60,49 @@ def main() -> None:
 
 
 @main.command()
+@click.option("--no-dev-pki", is_flag=True, help="Do not create the development PKI.")
 @pass_ctx
-def init(ctx: Context) -> None:
-    """Create the data directory, migrate the database and prepare the object store."""
+def init(ctx: Context, no_dev_pki: bool) -> None:
+    """Create the data directory, migrate the database and prepare the object store; in
+    development mode also create the development PKI when it is missing."""
+    from signing import devpki
+
     system = ctx.system
     s = system.settings
     system.init()
     click.echo(f"data directory   {s.data_dir.resolve()}")
     click.echo(f"database         {system.engine.dialect.name} (migrated to head)")
     click.echo(f"object store     {system.store.health().detail} ({s.storage_backend})")
+    if s.is_development and not no_dev_pki:
+        if not devpki.exists(s.pki_dir):
+            devpki.generate(s.pki_dir)
+            click.echo(f"development PKI  created in {s.pki_dir} (DEVELOPMENT ONLY)")
+        else:
+            click.echo(f"development PKI  {s.pki_dir}")
+
+
+@main.command("dev-pki")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
+              help="Target directory (default: EDMS_PKI_DIR, certs-dev).")
+@click.option("--url-prefix", default=None,
+              help="Base URL of the TSA/OCSP/CRL responder written into the certificates "
+                   "(default http://127.0.0.1:8790).")
+@click.option("--force", is_flag=True, help="Replace an existing development PKI.")
+def dev_pki(directory: Path | None, url_prefix: str | None, force: bool) -> None:
+    """Generate the development PKI: CA, leaders, agency seal certificate, TSA, OCSP, CRLs,
+    signature and seal images. DEVELOPMENT ONLY."""
+    from signing import devpki
+
+    target = directory or Settings.from_env().pki_dir
+    try:
+        pki = devpki.generate(target, url_prefix=url_prefix or devpki.DEFAULT_URL_PREFIX,
+                              force=force)
+    except FileExistsError as exc:
+        _fail(f"{exc} (use --force to replace it)")
+    click.echo(f"development PKI written to {pki.directory} (DEVELOPMENT ONLY)")
+    for label, info in pki.signers.items():
+        click.echo(f"  {label:15} {info['common_name']}  [{info['state']}]  {info['p12']}")
+    click.echo(f"  TSA  {pki.tsa_url}\n  OCSP {pki.ocsp_url}")
 
 
 @main.command()

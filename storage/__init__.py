@@ -7,6 +7,7 @@ records it; this package only keeps bytes safe.
 from .base import (
     CHUNK_SIZE,
     CONTENT_PREFIX,
+    DigestIndex,
     Health,
     InvalidKey,
     ObjectInfo,
@@ -29,6 +30,7 @@ from .s3 import S3Store
 __all__ = [
     "CHUNK_SIZE",
     "CONTENT_PREFIX",
+    "DigestIndex",
     "Health",
     "InvalidKey",
     "LocalStore",

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -111,6 +111,10 @@ class Health:
     ok: bool
     backend: str
     detail: str
+
+
+DigestIndex = Callable[[str], bool]
+"""Answers whether content with this SHA-256 hex digest is already stored."""
 
 
 class Readable(Protocol):
@@ -240,6 +244,7 @@ class ObjectStore(ABC):
         *,
         content_type: str,
         metadata: dict[str, str],
+        known: DigestIndex | None = None,
     ) -> PutResult:
         """Store everything ``reader`` yields.
 
@@ -301,9 +306,15 @@ class ObjectStore(ABC):
         metadata: dict[str, str] | None = None,
         retention: Retention | None = None,
         legal_hold: bool = False,
+        known: DigestIndex | None = None,
     ) -> PutResult:
-        """Store a stream content-addressed by its SHA-256, computed while streaming."""
-        return self._put(None, stream, content_type, metadata, retention, legal_hold)
+        """Store a stream content-addressed by its SHA-256, computed while streaming.
+
+        ``known`` is an optional index of stored digests (EDMS passes a database lookup).
+        When given, the store trusts it to tell new content from stored content instead
+        of asking the backend, which on S3 saves a conditional request per object. A
+        wrong "new" answer (a race) only costs a duplicate write of identical bytes."""
+        return self._put(None, stream, content_type, metadata, retention, legal_hold, known)
 
     def _put(
         self,
@@ -313,10 +324,11 @@ class ObjectStore(ABC):
         metadata: dict[str, str] | None,
         retention: Retention | None,
         legal_hold: bool,
+        known: DigestIndex | None = None,
     ) -> PutResult:
         reader = HashingReader(stream, self.max_object_size)
         result = self._put_stream(
-            key, reader, content_type=content_type, metadata=dict(metadata or {})
+            key, reader, content_type=content_type, metadata=dict(metadata or {}), known=known
         )
         if retention is not None:
             self.set_retention(result.key, retention)

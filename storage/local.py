@@ -37,6 +37,7 @@ from typing import Any, BinaryIO
 from .base import (
     CHUNK_SIZE,
     CONTENT_PREFIX,
+    DigestIndex,
     HashingReader,
     Health,
     InvalidKey,
@@ -200,7 +201,10 @@ class LocalStore(ObjectStore):
         *,
         content_type: str,
         metadata: dict[str, str],
+        known: DigestIndex | None = None,
     ) -> PutResult:
+        # ``known`` is not needed here: linking to the content key is itself an atomic,
+        # free existence check.
         tmp = self._tmp / f"{uuid.uuid4().hex}{_PART}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:

@@ -1,8 +1,9 @@
 """Object store on S3 (MinIO in production; SeaweedFS in the tests) through the MinIO client.
 
 * Objects up to ``single_put_limit`` are read into memory once (hashing on the way) and sent
-  in one PUT. A content-addressed put is conditional (``If-None-Match: *``), so identical
-  content already stored costs one refused request and is never written twice.
+  in one PUT. Duplicates are recognised before sending when the caller passes an index of
+  stored digests (EDMS passes its database); without one the PUT is conditional
+  (``If-None-Match: *``), so the server refuses a duplicate and it is never written twice.
 * Larger objects stream as a multipart upload to a temporary key under ``tmp/`` while
   being hashed, then are copied server-side to their content key and the temporary
   object is removed. Nothing is visible under the final key until the copy completes;
@@ -29,6 +30,7 @@ from minio.versioningconfig import VersioningConfig
 
 from .base import (
     CHUNK_SIZE,
+    DigestIndex,
     HashingReader,
     Health,
     ObjectInfo,
@@ -220,12 +222,14 @@ class S3Store(ObjectStore):
         *,
         content_type: str,
         metadata: dict[str, str],
+        known: DigestIndex | None = None,
     ) -> PutResult:
         try:
             head = reader.read(self.single_put_limit + 1)
             if len(head) <= self.single_put_limit:
-                return self._put_small(key, head, reader, content_type, metadata)
-            return self._put_large(key, _Chain(head, reader), reader, content_type, metadata)
+                return self._put_small(key, head, reader, content_type, metadata, known)
+            return self._put_large(key, _Chain(head, reader), reader, content_type, metadata,
+                                   known)
         except S3Error as exc:
             if exc.code == "AccessDenied" and key is not None:
                 info = self._stat_or_none(key)
@@ -250,12 +254,18 @@ class S3Store(ObjectStore):
         reader: HashingReader,
         content_type: str,
         metadata: dict[str, str],
+        known: DigestIndex | None,
     ) -> PutResult:
         digest = reader.hexdigest()
         headers = self._headers(content_type, digest, metadata)
         if key is None:
             final_key = content_key(digest)
-            headers["If-None-Match"] = "*"
+            if known is not None:
+                if known(digest):
+                    return PutResult(final_key, digest, len(data), None, created=False)
+            else:
+                # No index: let the server refuse a duplicate (one lookup on its side).
+                headers["If-None-Match"] = "*"
             try:
                 res = self._client._put_object(self.bucket, final_key, data, headers)
             except S3Error as exc:
@@ -276,6 +286,7 @@ class S3Store(ObjectStore):
         reader: HashingReader,
         content_type: str,
         metadata: dict[str, str],
+        known: DigestIndex | None,
     ) -> PutResult:
         if key is not None:
             if self.object_lock_enabled():
@@ -296,7 +307,9 @@ class S3Store(ObjectStore):
         try:
             digest = reader.hexdigest()
             final_key = content_key(digest)
-            if self._stat_or_none(final_key) is not None:
+            exists = known(digest) if known is not None else (
+                self._stat_or_none(final_key) is not None)
+            if exists:
                 return PutResult(final_key, digest, reader.size, None, created=False)
             from minio.commonconfig import REPLACE
 

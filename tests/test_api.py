@@ -129,6 +129,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], seaweed.Seawee
         "EDMS_STORAGE_BACKEND": "s3", "EDMS_S3_ENDPOINT": server.endpoint,
         "EDMS_S3_ACCESS_KEY": seaweed.ACCESS_KEY, "EDMS_S3_SECRET_KEY": seaweed.SECRET_KEY,
         "EDMS_S3_SECURE": "false", "EDMS_S3_BUCKET": "edms-serve",
+        "EDMS_PKI_DIR": str(tmp_path / "pki"),
     }
     init = subprocess.run([sys.executable, "-m", "edms.cli", "init"], env=env,
                           capture_output=True, text=True, timeout=120)

@@ -249,3 +249,21 @@ def test_recover_links_complete_uploads_only(local_store: LocalStore) -> None:
     assert sorted(local_store.incomplete_uploads()) == ["bbbb.part", "cccc.part"]
     assert local_store.cleanup_incomplete(older_than_seconds=0) == 2
     assert local_store.incomplete_uploads() == []
+
+
+def test_known_index_decides_without_asking_the_server(s3_store: S3Store) -> None:
+    data = b"%PDF-1.7 indexed" * 100
+    digest = hashlib.sha256(data).hexdigest()
+    # The index says it is stored: nothing is sent.
+    skipped = s3_store.put_content(io.BytesIO(data), known=lambda d: d == digest)
+    assert not skipped.created
+    assert not s3_store.exists(skipped.key)
+    # The index says it is new: stored with a plain PUT.
+    stored = s3_store.put_content(io.BytesIO(data), known=lambda d: False)
+    assert stored.created and s3_store.get_bytes(stored.key) == data
+    big = os.urandom(6 * 1024 * 1024)
+    res = s3_store.put_content(io.BytesIO(big), known=lambda d: False)
+    assert res.created and s3_store.sha256_of(res.key)[0] == res.sha256
+    again = s3_store.put_content(io.BytesIO(big), known=lambda d: d == res.sha256)
+    assert not again.created
+    assert [o.key for o in s3_store.list("tmp/")] == []

@@ -1,0 +1,340 @@
+"""The development PKI: a stand-in for the Vietnamese official-duty CA hierarchy.
+
+DEVELOPMENT ONLY. Every key made here is marked as such in its certificate and must never
+sign anything real. ``generate`` writes, into one directory (``certs-dev/`` by default):
+
+* ``keys/*.key.pem``     private keys (encrypted with the dev password), never in git;
+* ``certomancer.yml``    the architecture: root → intermediate → leaders, the agency's
+  organisation certificate, revoked and expired leaders; a TSA, an OCSP responder and CRLs;
+* ``certs/*.cert.pem``   every certificate; ``root.cert.pem`` is the trust anchor;
+* ``signers/*.p12``      PKCS#12 files for each signer (password :data:`DEV_PASSWORD`);
+* ``images/*.png``       each leader's handwritten-style signature (blue) and the agency's
+  round red seal (see :mod:`signing.devimages`);
+* ``manifest.json``      what is where, and the service URLs.
+
+The TSA, OCSP and CRL endpoints are served by :mod:`signing.devservices` (certomancer's
+animator) at the URL prefix chosen here, which is also written into the certificates'
+AIA and CRL distribution point extensions.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+ARCH = "edms-dev"
+DEV_PASSWORD = b"edms-dev-only"
+DEFAULT_URL_PREFIX = "http://127.0.0.1:8790"
+MANIFEST = "manifest.json"
+DEV_MARK = "DEV ONLY - KHONG CO GIA TRI PHAP LY"
+
+AGENCY = "Ủy ban nhân dân tỉnh Hà Giang"
+AGENCY_SHORT = "UBND"
+AGENCY_CODE = "000.00.00.H41"
+AGENCY_CITY = "Hà Giang"
+
+
+@dataclass(frozen=True)
+class SignerSpec:
+    label: str
+    common_name: str
+    title: str  # the position as on the certificate and under the signature
+    authority: str  # the line above the title: "TM. ỦY BAN NHÂN DÂN", "KT. CHỦ TỊCH", ...
+    kind: str  # "personal" | "organization"
+    state: str = "valid"  # "valid" | "revoked" | "expired"
+
+
+SIGNERS: tuple[SignerSpec, ...] = (
+    SignerSpec("leader1", "Nguyễn Văn Thành", "CHỦ TỊCH", "TM. ỦY BAN NHÂN DÂN", "personal"),
+    SignerSpec("leader2", "Trần Thị Hồng Nhung", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal"),
+    SignerSpec("agency", AGENCY, "", "", "organization"),
+    SignerSpec("leader-revoked", "Lê Văn Hùng", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal",
+               "revoked"),
+    SignerSpec("leader-expired", "Phạm Thị Lan", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal",
+               "expired"),
+)
+
+
+@dataclass
+class DevPki:
+    directory: Path
+    url_prefix: str
+    generated_at: str
+    root_cert: Path
+    intermediate_cert: Path
+    tsa_url: str
+    ocsp_url: str
+    crl_urls: list[str]
+    signers: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.directory / "certomancer.yml"
+
+    def p12(self, label: str) -> Path:
+        return self.directory / self.signers[label]["p12"]
+
+    def signature_image(self, label: str) -> Path:
+        return self.directory / self.signers[label]["image"]
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("directory", "root_cert", "intermediate_cert"):
+            d[k] = str(d[k])
+        return d
+
+
+def load(directory: str | Path) -> DevPki:
+    directory = Path(directory)
+    data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+    return DevPki(
+        directory=directory,
+        url_prefix=data["url_prefix"],
+        generated_at=data["generated_at"],
+        root_cert=directory / data["root_cert"],
+        intermediate_cert=directory / data["intermediate_cert"],
+        tsa_url=data["tsa_url"],
+        ocsp_url=data["ocsp_url"],
+        crl_urls=data["crl_urls"],
+        signers=data["signers"],
+    )
+
+
+def exists(directory: str | Path) -> bool:
+    return (Path(directory) / MANIFEST).is_file()
+
+
+def _iso(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+def _write_key(path: Path, bits: int = 2048) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    path.write_bytes(key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(DEV_PASSWORD),
+    ))
+    path.chmod(0o600)
+
+
+def _ext_key_usage(*usages: str) -> dict[str, Any]:
+    return {"id": "key_usage", "critical": True,
+            "smart-value": {"schema": "key-usage", "params": list(usages)}}
+
+
+def _architecture(now: datetime) -> dict[str, Any]:
+    far = now + timedelta(days=365 * 20)
+    signer_from = now - timedelta(days=30)
+    signer_to = now + timedelta(days=365 * 3)
+    leaf_revocation = [
+        {"id": "crl_distribution_points",
+         "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["interm"]}}},
+        {"id": "authority_information_access",
+         "smart-value": {"schema": "aia-urls",
+                         "params": {"ocsp-responder-names": ["interm"]}}},
+    ]
+    entities: dict[str, Any] = {
+        "root": {"common-name": "EDMS DEV Root CA (giả lập CA chuyên dùng Chính phủ)",
+                 "organization-name": "EDMS Development PKI"},
+        "interm": {"common-name": "EDMS DEV Issuing CA",
+                   "organization-name": "EDMS Development PKI"},
+        "tsa": {"common-name": "EDMS DEV Time Stamping Authority",
+                "organization-name": "EDMS Development PKI"},
+        "ocsp": {"common-name": "EDMS DEV OCSP Responder",
+                 "organization-name": "EDMS Development PKI"},
+    }
+    certs: dict[str, Any] = {
+        "root": {
+            "subject": "root", "subject-key": "root", "issuer": "root",
+            "authority-key": "root",
+            "validity": {"valid-from": _iso(now - timedelta(days=365)),
+                         "valid-to": _iso(far)},
+            "extensions": [
+                {"id": "basic_constraints", "critical": True, "value": {"ca": True}},
+                _ext_key_usage("digital_signature", "key_cert_sign", "crl_sign"),
+            ],
+        },
+        "interm": {
+            "subject": "interm", "subject-key": "interm", "issuer": "root",
+            "authority-key": "root",
+            "validity": {"valid-from": _iso(now - timedelta(days=365)),
+                         "valid-to": _iso(far - timedelta(days=1))},
+            "extensions": [
+                {"id": "basic_constraints", "critical": True,
+                 "value": {"ca": True, "path-len-constraint": 0}},
+                _ext_key_usage("digital_signature", "key_cert_sign", "crl_sign"),
+                {"id": "crl_distribution_points",
+                 "smart-value": {"schema": "crl-dist-url",
+                                 "params": {"crl-repo-names": ["root"]}}},
+            ],
+        },
+        "ocsp": {
+            "subject": "ocsp", "subject-key": "ocsp", "issuer": "interm",
+            "authority-key": "interm",
+            "validity": {"valid-from": _iso(now - timedelta(days=365)),
+                         "valid-to": _iso(far - timedelta(days=2))},
+            "extensions": [
+                _ext_key_usage("digital_signature"),
+                {"id": "extended_key_usage", "critical": True, "value": ["ocsp_signing"]},
+                {"id": "ocsp_no_check"},
+            ],
+        },
+        "tsa": {
+            "subject": "tsa", "subject-key": "tsa", "issuer": "root", "authority-key": "root",
+            "validity": {"valid-from": _iso(now - timedelta(days=365)),
+                         "valid-to": _iso(far - timedelta(days=2))},
+            "extensions": [
+                _ext_key_usage("digital_signature"),
+                {"id": "extended_key_usage", "critical": True, "value": ["time_stamping"]},
+                {"id": "crl_distribution_points",
+                 "smart-value": {"schema": "crl-dist-url",
+                                 "params": {"crl-repo-names": ["root"]}}},
+            ],
+        },
+    }
+    for spec in SIGNERS:
+        entity: dict[str, Any] = {
+            "country-name": "VN",
+            "state-or-province-name": AGENCY_CITY,
+            "organization-name": AGENCY,
+            "organizational-unit-name": DEV_MARK,
+            "common-name": spec.common_name,
+        }
+        if spec.title:
+            entity["title"] = spec.title
+        entities[spec.label] = entity
+        cert: dict[str, Any] = {
+            "subject": spec.label, "subject-key": spec.label, "issuer": "interm",
+            "authority-key": "interm",
+            "validity": {"valid-from": _iso(signer_from), "valid-to": _iso(signer_to)},
+            "extensions": [
+                _ext_key_usage("digital_signature", "non_repudiation"),
+                *leaf_revocation,
+            ],
+        }
+        if spec.state == "expired":
+            cert["validity"] = {"valid-from": _iso(now - timedelta(days=800)),
+                                "valid-to": _iso(now - timedelta(days=400))}
+        if spec.state == "revoked":
+            cert["revocation"] = {"revoked-since": _iso(signer_from + timedelta(days=1)),
+                                  "reason": "key_compromise"}
+        certs[spec.label] = cert
+    return {
+        "keyset": ARCH,
+        "entity-defaults": {"country-name": "VN"},
+        "entities": entities,
+        "certs": certs,
+        "services": {
+            "ocsp": {"interm": {"for-issuer": "interm", "responder-cert": "ocsp",
+                                "signing-key": "ocsp"}},
+            "crl-repo": {
+                "root": {"for-issuer": "root", "signing-key": "root",
+                         "simulated-update-schedule": "P90D"},
+                "interm": {"for-issuer": "interm", "signing-key": "interm",
+                           "simulated-update-schedule": "P7D"},
+            },
+            "cert-repo": {"root": {"for-issuer": "root", "publish-issued-certs": True},
+                          "interm": {"for-issuer": "interm", "publish-issued-certs": True}},
+            "time-stamping": {"tsa": {"signing-key": "tsa", "signing-cert": "tsa"}},
+        },
+    }
+
+
+def generate(directory: str | Path, *, url_prefix: str = DEFAULT_URL_PREFIX,
+             force: bool = False, now: datetime | None = None) -> DevPki:
+    """Create the development PKI in ``directory`` (refused if one exists, unless force)."""
+    from certomancer.registry import CertomancerConfig
+
+    from .devimages import draw_seal, draw_signature
+
+    directory = Path(directory)
+    if exists(directory) and not force:
+        raise FileExistsError(f"a development PKI already exists in {directory}")
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    for sub in ("keys", "certs", "signers", "images"):
+        shutil.rmtree(directory / sub, ignore_errors=True)
+        (directory / sub).mkdir(parents=True)
+
+    labels = ["root", "interm", "tsa", "ocsp", *(s.label for s in SIGNERS)]
+    for label in labels:
+        _write_key(directory / "keys" / f"{label}.key.pem")
+    config = {
+        "external-url-prefix": url_prefix.rstrip("/"),
+        "keysets": {ARCH: {"path-prefix": "keys", "keys": {
+            label: {"path": f"{label}.key.pem", "password": DEV_PASSWORD.decode()}
+            for label in labels
+        }}},
+        "pki-architectures": {ARCH: _architecture(now)},
+    }
+    header = ("# EDMS development PKI (certomancer). DEVELOPMENT ONLY: generated by "
+              "`edms dev-pki`;\n# its keys must never sign anything real.\n")
+    (directory / "certomancer.yml").write_text(
+        header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+    cfg = CertomancerConfig.from_file(str(directory / "certomancer.yml"))
+    arch = cfg.get_pki_arch(ARCH)
+    for label in ("root", "interm", "tsa", "ocsp", *(s.label for s in SIGNERS)):
+        (directory / "certs" / f"{label}.cert.pem").write_bytes(
+            _pem(arch.get_cert(label).dump()))
+    signers: dict[str, dict[str, str]] = {}
+    for index, spec in enumerate(SIGNERS):
+        p12 = arch.package_pkcs12(spec.label, certs_to_embed=["interm", "root"],
+                                  password=DEV_PASSWORD)
+        (directory / "signers" / f"{spec.label}.p12").write_bytes(p12)
+        entry = {"p12": f"signers/{spec.label}.p12",
+                 "cert": f"certs/{spec.label}.cert.pem",
+                 "common_name": spec.common_name, "title": spec.title,
+                 "authority": spec.authority, "kind": spec.kind, "state": spec.state}
+        if spec.kind == "personal":
+            image = directory / "images" / f"{spec.label}-signature.png"
+            draw_signature(spec.common_name, image, seed=index)
+            entry["image"] = f"images/{image.name}"
+        else:
+            image = directory / "images" / f"{spec.label}-seal.png"
+            draw_seal(AGENCY.upper(), image)
+            entry["image"] = f"images/{image.name}"
+        signers[spec.label] = entry
+    prefix = url_prefix.rstrip("/")
+    pki = DevPki(
+        directory=directory,
+        url_prefix=prefix,
+        generated_at=now.isoformat(),
+        root_cert=directory / "certs" / "root.cert.pem",
+        intermediate_cert=directory / "certs" / "interm.cert.pem",
+        tsa_url=f"{prefix}/{ARCH}/tsa/tsa",
+        ocsp_url=f"{prefix}/{ARCH}/ocsp/interm",
+        crl_urls=[f"{prefix}/{ARCH}/crls/root/latest.crl",
+                  f"{prefix}/{ARCH}/crls/interm/latest.crl"],
+        signers=signers,
+    )
+    manifest = pki.to_json()
+    for k in ("root_cert", "intermediate_cert"):
+        manifest[k] = str(Path(manifest[k]).relative_to(directory))
+    del manifest["directory"]
+    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
+                                      encoding="utf-8")
+    (directory / "README.txt").write_text(
+        "EDMS development PKI - DEVELOPMENT ONLY.\n"
+        "Generated by `edms dev-pki`; regenerate with `edms dev-pki --force`.\n"
+        f"PKCS#12 password: {DEV_PASSWORD.decode()}\n"
+        "Private keys (keys/, signers/) are git-ignored; only this README is tracked.\n",
+        encoding="utf-8")
+    return pki
+
+
+def _pem(der: bytes) -> bytes:
+    import base64
+
+    b64 = base64.encodebytes(der).decode().replace("\n", "")
+    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
+    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines)
+            + "\n-----END CERTIFICATE-----\n").encode()
