@@ -1,0 +1,62 @@
+"""The development TSA, OCSP and CRL responder: certomancer's animator on loopback.
+
+DEVELOPMENT AND TESTS ONLY. It answers real RFC 3161 timestamp requests, OCSP requests and
+CRL downloads for the development PKI (:mod:`signing.devpki`), at the URL prefix written
+into its certificates. ``edms dev-services`` runs it in the foreground; the test fixtures
+run it on a thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None  # one line per OCSP/TSA request would drown the test output
+
+from .devpki import ARCH, DevPki
+
+
+def make_app(pki: DevPki) -> object:
+    from certomancer.integrations.animator import Animator, AnimatorArchStore
+    from certomancer.registry import CertomancerConfig
+
+    cfg = CertomancerConfig.from_file(str(pki.config_path))
+    arch = cfg.get_pki_arch(ARCH)
+    return Animator(AnimatorArchStore({ARCH: arch}), with_web_ui=False)
+
+
+def address(pki: DevPki) -> tuple[str, int]:
+    parts = urlsplit(pki.url_prefix)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+@dataclass
+class Responder:
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+
+def start(pki: DevPki) -> Responder:
+    """Serve the responder on a background thread (tests, embedded development)."""
+    host, port = address(pki)
+    server = make_server(host, port, make_app(pki), threaded=True,  # type: ignore[arg-type]
+                         request_handler=_QuietHandler)
+    thread = threading.Thread(target=server.serve_forever, name="edms-dev-pki", daemon=True)
+    thread.start()
+    return Responder(server, thread)
+
+
+def serve_forever(pki: DevPki) -> None:
+    host, port = address(pki)
+    make_server(host, port, make_app(pki), threaded=True).serve_forever()  # type: ignore[arg-type]
