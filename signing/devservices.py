@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from .devpki import ARCH, DevPki
+
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None  # one line per OCSP/TSA request would drown the test output
-
-from .devpki import ARCH, DevPki
 
 
 def make_app(pki: DevPki) -> object:

@@ -7,6 +7,7 @@ never shared across threads).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -144,8 +145,6 @@ class Pkcs11Key(KeyHandle):
     def close(self) -> None:
         with self._lock:
             for s in self._sessions:
-                try:
+                with contextlib.suppress(Exception):
                     s.close()
-                except Exception:
-                    pass
             self._sessions.clear()
