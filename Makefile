@@ -28,7 +28,9 @@ $(STAMP): pyproject.toml scripts/system-deps.sh
 
 run: setup
 	$(VENV)/bin/edms init
-	$(VENV)/bin/edms serve --host $(HOST) --port $(PORT)
+	@# the development TSA/OCSP/CRL responder runs beside the API and stops with it
+	$(VENV)/bin/edms dev-services & DEV=$$!; trap "kill $$DEV 2>/dev/null" EXIT INT TERM; \
+	  $(VENV)/bin/edms serve --host $(HOST) --port $(PORT)
 
 test: setup
 	@scripts/test-services.sh

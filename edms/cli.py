@@ -251,5 +251,9 @@ def config_show(as_json: bool) -> None:
         click.echo(f"{k:{width}}  {v if v is not None else '(not set)'}")
 
 
+from .cli_signing import register as _register_signing  # noqa: E402
+
+_register_signing(main)
+
 if __name__ == "__main__":
     main()

@@ -76,6 +76,10 @@ class Settings:
     retention_default_years: int = 10
     secret_key: str = ""
     pki_dir: Path = Path("certs-dev")
+    tsa_url: str | None = None
+    trust_official: Path | None = None
+    trust_public: Path | None = None
+    revocation_fetching: bool = True
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -134,6 +138,12 @@ class Settings:
             ),
             secret_key=get("SECRET_KEY"),
             pki_dir=Path(get("PKI_DIR", "certs-dev")).expanduser(),
+            tsa_url=get("TSA_URL") or None,
+            trust_official=Path(get("TRUST_OFFICIAL")).expanduser()
+            if get("TRUST_OFFICIAL") else None,
+            trust_public=Path(get("TRUST_PUBLIC")).expanduser() if get("TRUST_PUBLIC") else None,
+            revocation_fetching=_bool("EDMS_REVOCATION_FETCHING",
+                                      get("REVOCATION_FETCHING", "true")),
             log_level=get("LOG_LEVEL", "INFO").upper(),
         )
         if settings.storage_backend == "s3" and not (
@@ -158,6 +168,8 @@ class Settings:
                 value = mask_url(value)
             elif isinstance(value, Path):
                 value = str(value)
+            elif value is None:
+                value = None
             elif isinstance(value, tuple):
                 value = ",".join(value)
             out[f.name] = value

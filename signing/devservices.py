@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -26,9 +27,17 @@ def make_app(pki: DevPki) -> object:
     from certomancer.integrations.animator import Animator, AnimatorArchStore
     from certomancer.registry import CertomancerConfig
 
+    class _WholeSecondAnimator(Animator):  # type: ignore[misc]
+        """Times in whole seconds: NSS (poppler's pdfsig) rejects OCSP responses whose
+        GeneralizedTime values carry fractional seconds."""
+
+        def at_time(self, request: object) -> datetime:
+            t = super().at_time(request)
+            return t.replace(microsecond=0)  # type: ignore[no-any-return]
+
     cfg = CertomancerConfig.from_file(str(pki.config_path))
     arch = cfg.get_pki_arch(ARCH)
-    return Animator(AnimatorArchStore({ARCH: arch}), with_web_ui=False)
+    return _WholeSecondAnimator(AnimatorArchStore({ARCH: arch}), with_web_ui=False)
 
 
 def address(pki: DevPki) -> tuple[str, int]:

@@ -158,3 +158,39 @@ def system(system_env: dict[str, str]) -> Iterator[System]:
     sys_.init()
     yield sys_
     sys_.close()
+
+
+# -- signing: the development PKI with its live TSA/OCSP/CRL responder --------------------
+
+
+@pytest.fixture(scope="session")
+def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A fresh development PKI whose responder (certomancer's animator) serves real
+    timestamps, OCSP responses and CRLs on a free loopback port for the whole run."""
+    import socket
+
+    from signing import devpki, devservices
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pki = devpki.generate(tmp_path_factory.mktemp("pki") / "certs-dev",
+                          url_prefix=f"http://127.0.0.1:{port}")
+    responder = devservices.start(pki)
+    try:
+        yield pki
+    finally:
+        responder.stop()
+
+
+@pytest.fixture(scope="session")
+def nss_db(dev_pki: object, tmp_path_factory: pytest.TempPathFactory) -> str:
+    from tests.support.pdfcheck import make_nss_db
+
+    return make_nss_db(tmp_path_factory.mktemp("nss"), dev_pki.root_cert)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="session")
+def signing_env(dev_pki: object) -> dict[str, str]:
+    """Environment for `edms` subprocesses that sign with the test PKI."""
+    return {"EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development"}  # type: ignore[attr-defined]

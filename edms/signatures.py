@@ -1,0 +1,137 @@
+"""Signing as the System does it: which key, which images, which TSA and trust roots.
+
+This module wires configuration (``EDMS_TSA_URL``, ``EDMS_TRUST_*``) and, in development,
+the dev PKI, to the :mod:`signing` engine. The CLI, the API and the workers all sign
+through :func:`engine_for` so every entry point uses the same keys and services.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from asn1crypto import pem, x509
+
+from signing import devpki
+from signing.engine import Profile, SigningEngine, SignOptions, TrustServices
+from signing.keys import KeyHandle, Pkcs11Key, load_pkcs12
+
+from .config import Settings
+from .errors import EdmsError
+
+
+class SignerNotFound(EdmsError):
+    status = 404
+    title = "Signer not found"
+    type_slug = "signer-not-found"
+
+
+def load_pem_bundle(path: Path) -> list[x509.Certificate]:
+    data = path.read_bytes()
+    if not pem.detect(data):
+        return [x509.Certificate.load(data)]
+    return [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
+
+
+def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
+    roots: list[x509.Certificate] = []
+    for bundle in (settings.trust_official, settings.trust_public):
+        if bundle is not None:
+            if not bundle.is_file():
+                raise EdmsError(f"trust bundle {bundle} does not exist")
+            roots.extend(load_pem_bundle(bundle))
+    if settings.is_development and devpki.exists(settings.pki_dir):
+        roots.extend(load_pem_bundle(devpki.load(settings.pki_dir).root_cert))
+    return tuple(roots)
+
+
+def trust_services(settings: Settings) -> TrustServices:
+    tsa = settings.tsa_url
+    if tsa is None and settings.is_development and devpki.exists(settings.pki_dir):
+        tsa = devpki.load(settings.pki_dir).tsa_url
+    return TrustServices(tsa_url=tsa, trust_roots=trust_roots(settings),
+                         allow_fetching=settings.revocation_fetching)
+
+
+@dataclass(frozen=True)
+class SignerProfile:
+    """A key plus how its holder appears on documents."""
+
+    key: KeyHandle
+    authority: str = ""
+    image: Path | None = None  # signature image (personal) or seal image (organization)
+
+
+def dev_signer(settings: Settings, label: str) -> SignerProfile:
+    if not devpki.exists(settings.pki_dir):
+        raise SignerNotFound(f"no development PKI in {settings.pki_dir}: run `edms dev-pki`")
+    pki = devpki.load(settings.pki_dir)
+    if label not in pki.signers:
+        raise SignerNotFound(f"no signer {label!r} in the development PKI (have: "
+                             f"{', '.join(pki.signers)})")
+    info = pki.signers[label]
+    return SignerProfile(load_pkcs12(pki.p12(label), devpki.DEV_PASSWORD),
+                         info.get("authority", ""), pki.directory / info["image"])
+
+
+def p12_signer(path: Path, password_env: str | None, image: Path | None,
+               authority: str = "") -> SignerProfile:
+    password = os.environ.get(password_env, "").encode() if password_env else None
+    return SignerProfile(load_pkcs12(path, password), authority, image)
+
+
+def pkcs11_signer(lib: str, token: str, key_label: str, pin_env: str,
+                  image: Path | None, authority: str = "") -> SignerProfile:
+    pin = os.environ.get(pin_env)
+    if pin is None:
+        raise EdmsError(f"the token PIN is read from ${pin_env}, which is not set")
+    return SignerProfile(Pkcs11Key(lib, token, key_label, pin), authority, image)
+
+
+@dataclass(frozen=True)
+class SignerRef:
+    """How to find a signer, in a form that crosses process boundaries (batch workers)."""
+
+    label: str | None = None  # a development PKI signer
+    p12: Path | None = None
+    p12_password_env: str | None = None
+    pkcs11_lib: str | None = None
+    pkcs11_token: str | None = None
+    pkcs11_key: str | None = None
+    pkcs11_pin_env: str = "EDMS_PKCS11_PIN"
+    image: Path | None = None
+    authority: str = ""
+
+
+def resolve(settings: Settings, ref: SignerRef) -> SignerProfile:
+    if ref.pkcs11_lib:
+        if not (ref.pkcs11_token and ref.pkcs11_key):
+            raise EdmsError("a PKCS#11 signer needs --pkcs11-token and --pkcs11-key")
+        return pkcs11_signer(ref.pkcs11_lib, ref.pkcs11_token, ref.pkcs11_key,
+                             ref.pkcs11_pin_env, ref.image, ref.authority)
+    if ref.p12 is not None:
+        return p12_signer(ref.p12, ref.p12_password_env, ref.image, ref.authority)
+    if ref.label:
+        found = dev_signer(settings, ref.label)
+        return SignerProfile(found.key, ref.authority or found.authority,
+                             ref.image or found.image)
+    raise EdmsError("name a signer: --signer LABEL, --p12 FILE or --pkcs11-lib ...")
+
+
+def engine_for(settings: Settings, signer: SignerProfile) -> SigningEngine:
+    return SigningEngine(signer.key, trust_services(settings))
+
+
+def options_for(signer: SignerProfile, profile: Profile, **kw: object) -> SignOptions:
+    """SignOptions with the signer's image and authority line filled in."""
+    image = kw.pop("image", None) or signer.image
+    if profile is Profile.PERSONAL:
+        kw.setdefault("signature_image", image)
+        if not kw.get("authority"):
+            kw["authority"] = signer.authority
+    elif profile is Profile.ORGANIZATION:
+        kw.setdefault("seal_image", image)
+    if profile is not Profile.PERSONAL:
+        kw.pop("authority", None)
+    return SignOptions(profile=profile, **kw)  # type: ignore[arg-type]

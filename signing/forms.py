@@ -1,0 +1,101 @@
+"""Filling the number/symbol and date fields of a signed draft (Decree 30 order: the leader
+signs → the System assigns number and date → the clerk seals).
+
+The values go into the existing text fields in an incremental update, with appearance
+streams drawn in the embedded serif font, so earlier signatures stay intact and validators
+classify the change as form filling.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.generic import pdf_name, pdf_string
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+from .engine import SigningError, atomic_output
+from .fonts import font_engine
+
+FONT_RESOURCE = "/EdmsSerif"
+
+
+def _fields(writer: IncrementalPdfFileWriter) -> dict[str, generic.IndirectObject]:
+    form = writer.root.get("/AcroForm")
+    if form is None:
+        return {}
+    found: dict[str, generic.IndirectObject] = {}
+
+    def walk(refs: generic.ArrayObject, prefix: str) -> None:
+        for ref in refs:
+            obj = ref.get_object()
+            name = str(obj.get("/T", ""))
+            full = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            if "/Kids" in obj and "/FT" not in obj:
+                walk(obj["/Kids"], full)
+            else:
+                found[full] = ref
+
+    walk(form.get_object().get("/Fields", generic.ArrayObject()), "")
+    return found
+
+
+def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str],
+                font_size: float = 13.0, align: str = "center") -> None:
+    """Set text field values (by full field name) in an incremental update."""
+    src, dst = Path(src), Path(dst)
+    if not values:
+        raise SigningError("no field values given")
+    with open(src, "rb") as inf:
+        try:
+            writer = IncrementalPdfFileWriter(inf, strict=False)
+        except Exception as exc:
+            raise SigningError(f"not a readable PDF: {exc}") from exc
+        fields = _fields(writer)
+        missing = sorted(set(values) - set(fields))
+        if missing:
+            raise SigningError(f"no such form field(s): {', '.join(missing)}; the draft has: "
+                               f"{', '.join(sorted(fields)) or 'none'}")
+        engine = font_engine(writer)
+        engine.font_size = font_size  # type: ignore[attr-defined]
+        for name, value in values.items():
+            ref = fields[name]
+            field = ref.get_object()
+            if field.get("/FT") != "/Tx":
+                raise SigningError(f"field {name!r} is not a text field")
+            flags = int(field.get("/Ff", 0))
+            if flags & 1:
+                raise SigningError(f"field {name!r} is read-only")
+            text = unicodedata.normalize("NFC", value)
+            field[pdf_name("/V")] = pdf_string(text)
+            widgets = [k for k in field.get("/Kids", [])] or [ref]
+            for wref in widgets:
+                widget = wref.get_object()
+                x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
+                w, h = x2 - x1, y2 - y1
+                shaped = engine.shape(text)  # type: ignore[attr-defined]
+                width = shaped.x_advance * font_size
+                x = {"left": 2.0, "right": w - 2 - width}.get(align, (w - width) / 2)
+                y = (h - font_size * 0.7) / 2
+                content = b"/Tx BMC q BT 0 g %s %g Tf 1 0 0 1 %g %g Tm %s ET Q EMC" % (
+                    FONT_RESOURCE.encode(), font_size, x, y, shaped.graphics_ops)
+                ap = generic.StreamObject({
+                    pdf_name("/Type"): pdf_name("/XObject"),
+                    pdf_name("/Subtype"): pdf_name("/Form"),
+                    pdf_name("/BBox"): generic.ArrayObject(
+                        [generic.FloatObject(0), generic.FloatObject(0),
+                         generic.FloatObject(w), generic.FloatObject(h)]),
+                    pdf_name("/Resources"): generic.DictionaryObject({
+                        pdf_name("/Font"): generic.DictionaryObject({
+                            pdf_name(FONT_RESOURCE): engine.as_resource(),  # type: ignore[attr-defined]
+                        }),
+                    }),
+                }, stream_data=content)
+                widget[pdf_name("/AP")] = generic.DictionaryObject(
+                    {pdf_name("/N"): writer.add_object(ap)})
+                if wref is not ref:
+                    writer.mark_update(wref)
+            writer.mark_update(ref)
+        with atomic_output(dst) as out:
+            writer.write(out)
