@@ -99,8 +99,6 @@ class Pkcs11Key(KeyHandle):
 
     def __init__(self, lib: str, token_label: str, key_label: str, pin: str,
                  cert_label: str | None = None) -> None:
-        from pyhanko.sign import pkcs11 as p11
-
         self.lib = lib
         self.token_label = token_label
         self.key_label = key_label
@@ -112,23 +110,25 @@ class Pkcs11Key(KeyHandle):
         signer = self.signer()
         self.cert = signer.signing_cert
         self.chain = tuple(signer.cert_registry)
-        del p11
 
     def _session(self) -> Any:
         session = getattr(self._local, "session", None)
         if session is None:
-            import pkcs11
+            from pyhanko.config.pkcs11 import TokenCriteria
             from pyhanko.sign import pkcs11 as p11
 
-            try:
-                session = p11.open_pkcs11_session(
-                    self.lib, token_label=self.token_label, user_pin=self._pin)
-            except (pkcs11.PKCS11Error, OSError, Exception) as exc:
-                raise KeyError_(f"PKCS#11 token {self.token_label!r} via {self.lib}: "
-                                f"{type(exc).__name__} {exc}") from exc
-            self._local.session = session
+            # PKCS#11 logins are per application, not per session: the first session logs
+            # in, the others of this process share that login.
             with self._lock:
+                try:
+                    session = p11.open_pkcs11_session(
+                        self.lib, token_criteria=TokenCriteria(label=self.token_label),
+                        user_pin=None if self._sessions else self._pin)
+                except Exception as exc:  # every failure becomes one clear message
+                    raise KeyError_(f"PKCS#11 token {self.token_label!r} via {self.lib}: "
+                                    f"{type(exc).__name__} {exc}") from exc
                 self._sessions.append(session)
+            self._local.session = session
         return session
 
     def signer(self) -> Signer:
@@ -137,8 +137,9 @@ class Pkcs11Key(KeyHandle):
             return cached  # type: ignore[no-any-return]
         from pyhanko.sign import pkcs11 as p11
 
+        # other_certs_to_pull=None: take the whole chain stored on the token
         signer = p11.PKCS11Signer(self._session(), cert_label=self.cert_label,
-                                  key_label=self.key_label)
+                                  key_label=self.key_label, other_certs_to_pull=None)
         self._local.signer = signer
         return signer
 
