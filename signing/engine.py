@@ -172,6 +172,13 @@ def atomic_output(target: Path) -> Any:
             os.unlink(tmp)
 
 
+def open_writer(inf: BinaryIO) -> IncrementalPdfFileWriter:
+    try:
+        return IncrementalPdfFileWriter(inf, strict=False)
+    except Exception as exc:
+        raise SigningError(f"not a readable PDF: {exc}") from exc
+
+
 def _page_size(reader: PdfFileReader, index: int) -> tuple[float, float]:
     page_obj = reader.find_page_for_modification(index)[0].get_object()
     box = page_obj.get("/CropBox", page_obj.get("/MediaBox"))
@@ -249,10 +256,22 @@ class SigningEngine:
             return self.sign_stream(inf, dst, opts)
 
     def sign_stream(self, inf: BinaryIO, dst: Path, opts: SignOptions) -> SignResult:
+        writer = open_writer(inf)
+        pdf_signer, field_name, signing_time = self.pdf_signer(writer, opts, self.key.signer())
         try:
-            writer = IncrementalPdfFileWriter(inf, strict=False)
+            with atomic_output(dst) as out:
+                pdf_signer.sign_pdf(writer, output=out)
+        except SigningError:
+            raise
         except Exception as exc:
-            raise SigningError(f"not a readable PDF: {exc}") from exc
+            raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
+        return SignResult(dst, field_name, signing_time, opts.level, opts.profile)
+
+    def pdf_signer(self, writer: IncrementalPdfFileWriter, opts: SignOptions,
+                   signer: signers.Signer, *, embed_ltv: bool = True,
+                   ) -> tuple[signers.PdfSigner, str, datetime]:
+        """A pyHanko PdfSigner set up for ``opts``: field, Decree-30 appearance, level.
+        With ``embed_ltv=False`` B-LT/B-LTA data is left for a later :func:`extend`."""
         reader = writer.prev
         signing_time = (opts.signing_time or datetime.now(UTC)).replace(microsecond=0)
         field_name = opts.field_name or _next_field_name(reader, FIELD_PREFIX[opts.profile])
@@ -264,17 +283,16 @@ class SigningEngine:
         new_field = None
         if field_name not in existing:
             new_field = fields.SigFieldSpec(sig_field_name=field_name, on_page=page, box=box)
-        vc = None
         level = opts.level
-        if level.rank >= Level.B_LT.rank:
-            vc = self.services.validation_context(self.key.chain)
+        ltv = embed_ltv and level.rank >= Level.B_LT.rank
         meta = signers.PdfSignatureMetadata(
             field_name=field_name,
             md_algorithm="sha256",
             subfilter=fields.SigSeedSubFilter.PADES,
-            embed_validation_info=level.rank >= Level.B_LT.rank,
-            use_pades_lta=level is Level.B_LTA,
-            validation_context=vc,
+            embed_validation_info=ltv,
+            use_pades_lta=ltv and level is Level.B_LTA,
+            validation_context=self.services.validation_context(self.key.chain)
+            if ltv else None,
             reason=opts.reason,
             location=opts.location,
             # Validation data goes in the signature's own revision (B-LT), or before the
@@ -290,17 +308,10 @@ class SigningEngine:
         )
         timestamper = self.services.timestamper() if level.rank >= Level.B_T.rank else None
         pdf_signer = _TimedPdfSigner(
-            meta, signer=self.key.signer(), timestamper=timestamper, stamp_style=style,
+            meta, signer=signer, timestamper=timestamper, stamp_style=style,
             new_field_spec=new_field, signing_time=signing_time,
         )
-        try:
-            with atomic_output(dst) as out:
-                pdf_signer.sign_pdf(writer, output=out)
-        except SigningError:
-            raise
-        except Exception as exc:
-            raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
-        return SignResult(dst, field_name, signing_time, level, opts.profile)
+        return pdf_signer, field_name, signing_time
 
     # -- appearances -------------------------------------------------------------------
 
