@@ -13,20 +13,21 @@ subset, so Vietnamese diacritics render in every viewer.
 
 from __future__ import annotations
 
-import unicodedata
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from PIL import Image
-from pyhanko.pdf_utils import layout
+from pyhanko.pdf_utils import generic, layout
 from pyhanko.pdf_utils.content import ResourceType
 from pyhanko.pdf_utils.generic import pdf_name
-from pyhanko.pdf_utils.images import PdfImage
 from pyhanko.pdf_utils.writer import BasePdfFileWriter
 from pyhanko.stamp.base import BaseStamp, BaseStampStyle
 
-from .fonts import font_engine, serif_font_path
+from .fonts import vietnamese_serif
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MM = 72 / 25.4
@@ -57,8 +58,63 @@ class TextLine:
 
 
 @dataclass(frozen=True)
+class EncodedImage:
+    """A signature or seal image, decoded and compressed once per process: each document
+    then embeds the ready-made streams (RGB plus an alpha soft mask)."""
+
+    width: int
+    height: int
+    rgb: bytes  # zlib-compressed 8-bit RGB samples
+    alpha: bytes | None  # zlib-compressed 8-bit alpha samples, when not fully opaque
+
+    def add_to(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
+        def image(data: bytes, colour: str) -> generic.StreamObject:
+            return generic.StreamObject({
+                pdf_name("/Type"): pdf_name("/XObject"),
+                pdf_name("/Subtype"): pdf_name("/Image"),
+                pdf_name("/Width"): generic.NumberObject(self.width),
+                pdf_name("/Height"): generic.NumberObject(self.height),
+                pdf_name("/ColorSpace"): pdf_name(colour),
+                pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+                pdf_name("/Filter"): pdf_name("/FlateDecode"),
+            }, encoded_data=data)
+
+        main = image(self.rgb, "/DeviceRGB")
+        if self.alpha is not None:
+            main[pdf_name("/SMask")] = writer.add_object(image(self.alpha, "/DeviceGray"))
+        return writer.add_object(main)
+
+
+MAX_IMAGE_PIXELS = 4000 * 4000
+
+
+@lru_cache(maxsize=64)
+def _encode_image(path: str, mtime_ns: int) -> EncodedImage:
+    del mtime_ns  # part of the cache key: a replaced file is read again
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise ValueError(f"{path}: image too large ({img.width}x{img.height})")
+            rgba = img.convert("RGBA")
+    except (OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{path}: not a readable image: {exc}") from exc
+    alpha = rgba.getchannel("A")
+    opaque = alpha.getextrema() == (255, 255)
+    return EncodedImage(
+        rgba.width, rgba.height,
+        zlib.compress(rgba.convert("RGB").tobytes(), 6),
+        None if opaque else zlib.compress(alpha.tobytes(), 6),
+    )
+
+
+def load_image(path: str | Path) -> EncodedImage:
+    p = Path(path)
+    return _encode_image(str(p.resolve()), p.stat().st_mtime_ns)
+
+
+@dataclass(frozen=True)
 class ImagePlacement:
-    image: Image.Image
+    image: EncodedImage
     x: float
     y: float
     width: float
@@ -88,7 +144,7 @@ def personal_image_rect(width: float, height: float, img_w: int, img_h: int
     return fit_image(img_w, img_h, 4, IMAGE_BOTTOM_GAP, width - 8, band_h)
 
 
-def personal_spec(authority: str, title: str, full_name: str, image: Image.Image,
+def personal_spec(authority: str, title: str, full_name: str, image: EncodedImage,
                   width: float = PERSONAL_WIDTH, height: float = PERSONAL_HEIGHT) -> StampSpec:
     lines = []
     top = height - TITLE_SIZE
@@ -101,7 +157,7 @@ def personal_spec(authority: str, title: str, full_name: str, image: Image.Image
     return StampSpec(width, height, tuple(lines), ImagePlacement(image, x, y, w, h))
 
 
-def seal_spec(seal: Image.Image, diameter: float = SEAL_DIAMETER) -> StampSpec:
+def seal_spec(seal: EncodedImage, diameter: float = SEAL_DIAMETER) -> StampSpec:
     ratio = seal.height / seal.width
     return StampSpec(diameter, diameter * ratio,
                      image=ImagePlacement(seal, 0, 0, diameter, diameter * ratio))
@@ -120,18 +176,8 @@ def seal_rect_for(image_rect_on_page: tuple[float, float, float, float],
 
 def text_block_spec(lines: list[str], size: float = 10.0, padding: float = 3.0) -> StampSpec:
     """A plain, right-aligned block of serif text (attachment and copy signatures)."""
-    from fontTools.ttLib import TTFont
-
-    font = TTFont(serif_font_path(False), lazy=True)
-    cmap = font.getBestCmap()
-    hmtx = font["hmtx"]
-    upem = font["head"].unitsPerEm
-
-    def width(s: str) -> float:
-        return sum(hmtx[cmap.get(ord(ch), cmap[ord("?")])][0] for ch in s) * size / upem
-
-    lines = [unicodedata.normalize("NFC", t) for t in lines]
-    w = max(width(t) for t in lines) + 2 * padding
+    font = vietnamese_serif(False)
+    w = max(font.width(t, size) for t in lines) + 2 * padding
     leading = size * 1.2
     h = leading * len(lines) + 2 * padding
     spec_lines = tuple(
@@ -164,21 +210,17 @@ class Decree30Stamp(BaseStamp):
         out: list[bytes] = [b"q %g 0 0 %g 0 0 cm" % (sx, sy)]
         if spec.image is not None:
             p = spec.image
-            img = PdfImage(p.image, writer=self.writer, box=layout.BoxConstraints(p.width,
-                                                                                 p.height))
-            drawn = img.render()
-            self.import_resources(img.resources)
-            out.append(b"q 1 0 0 1 %g %g cm %s Q" % (p.x, p.y, drawn))
-        engines = {}
-        for bold in {line.bold for line in spec.lines}:
+            self.set_resource(ResourceType.XOBJECT, pdf_name("/EdmsImg"),
+                              p.image.add_to(self.writer))
+            out.append(b"q %g 0 0 %g %g %g cm /EdmsImg Do Q" % (p.width, p.height, p.x, p.y))
+        for bold in sorted({line.bold for line in spec.lines}):
             name = "/EdmsSerifBold" if bold else "/EdmsSerif"
-            engine = font_engine(self.writer, bold)
-            engines[bold] = (name, engine)
+            self.set_resource(ResourceType.FONT, pdf_name(name),
+                              vietnamese_serif(bold).add_to(self.writer))
         for line in spec.lines:
-            name, engine = engines[line.bold]
-            engine.font_size = line.size
-            shaped = engine.shape(line.text)
-            width = shaped.x_advance * line.size
+            font = vietnamese_serif(line.bold)
+            name = "/EdmsSerifBold" if line.bold else "/EdmsSerif"
+            width = font.width(line.text, line.size)
             if line.anchor == "center":
                 x = line.x - width / 2
             elif line.anchor == "right":
@@ -186,9 +228,6 @@ class Decree30Stamp(BaseStamp):
             else:
                 x = line.x
             out.append(b"BT 0 0 0 rg %s %g Tf 1 0 0 1 %g %g Tm %s ET" % (
-                name.encode(), line.size, x, line.y, shaped.graphics_ops))
-        for bold, (name, engine) in engines.items():
-            del bold
-            self.set_resource(ResourceType.FONT, pdf_name(name), engine.as_resource())
+                name.encode(), line.size, x, line.y, font.show(line.text)))
         out.append(b"Q")
         return out

@@ -14,6 +14,7 @@ data and streams the byte ranges); the output appears only when complete.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import tempfile
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from asn1crypto import x509
-from PIL import Image
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
@@ -43,7 +43,9 @@ from .appearance import (
     PERSONAL_HEIGHT,
     PERSONAL_WIDTH,
     Decree30StampStyle,
+    EncodedImage,
     StampSpec,
+    load_image,
     personal_image_rect,
     personal_spec,
     seal_rect_for,
@@ -247,6 +249,23 @@ class SigningEngine:
 
     key: KeyHandle
     services: TrustServices = field(default_factory=TrustServices)
+    _tsa_token_size: int | None = field(default=None, repr=False)
+
+    def reserved_size(self, level: Level, signer: signers.Signer) -> int:
+        """Bytes to reserve for the signature container, from the sizes of what goes in it
+        (certificate chain, signature value, a real TSA response measured once), so no
+        document is signed twice to find out. Returned as pyHanko counts it (hex digits)."""
+        certs = {c.dump() for c in signer.cert_registry}
+        if signer.signing_cert is not None:
+            certs.add(signer.signing_cert.dump())
+        size_of = getattr(signer, "_max_signature_size", None)
+        der = sum(len(c) for c in certs) + (size_of() if size_of else 512) + 2048
+        if level.rank >= Level.B_T.rank:
+            if self._tsa_token_size is None:
+                token = asyncio.run(self.services.timestamper().async_dummy_response("sha256"))
+                self._tsa_token_size = len(token.dump())
+            der += self._tsa_token_size + 512
+        return 2 * der
 
     def sign(self, src: str | Path, dst: str | Path, opts: SignOptions) -> SignResult:
         src, dst = Path(src), Path(dst)
@@ -256,16 +275,24 @@ class SigningEngine:
             return self.sign_stream(inf, dst, opts)
 
     def sign_stream(self, inf: BinaryIO, dst: Path, opts: SignOptions) -> SignResult:
-        writer = open_writer(inf)
-        pdf_signer, field_name, signing_time = self.pdf_signer(writer, opts, self.key.signer())
-        try:
-            with atomic_output(dst) as out:
-                pdf_signer.sign_pdf(writer, output=out)
-        except SigningError:
-            raise
-        except Exception as exc:
-            raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
-        return SignResult(dst, field_name, signing_time, opts.level, opts.profile)
+        signer = self.key.signer()
+        reserved: int | None = self.reserved_size(opts.level, signer)
+        for _attempt in range(2):
+            writer = open_writer(inf)
+            pdf_signer, field_name, signing_time = self.pdf_signer(writer, opts, signer)
+            try:
+                with atomic_output(dst) as out:
+                    pdf_signer.sign_pdf(writer, output=out, bytes_reserved=reserved)
+                return SignResult(dst, field_name, signing_time, opts.level, opts.profile)
+            except SigningError:
+                raise
+            except Exception as exc:
+                if reserved is not None and "larger than expected" in str(exc):
+                    reserved = None  # let pyHanko measure with a dry run instead
+                    inf.seek(0)
+                    continue
+                raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
+        raise SigningError("signing failed: the signature does not fit its reservation")
 
     def pdf_signer(self, writer: IncrementalPdfFileWriter, opts: SignOptions,
                    signer: signers.Signer, *, embed_ltv: bool = True,
@@ -322,8 +349,7 @@ class SigningEngine:
         if opts.profile is Profile.PERSONAL:
             if opts.signature_image is None:
                 raise SigningError("the personal signature needs the leader's signature image")
-            image = Image.open(opts.signature_image)
-            image.load()
+            image = _image(opts.signature_image)
             spec = personal_spec(opts.authority, opts.title if opts.title is not None
                                  else info.title, opts.full_name or info.common_name, image)
             page = n_pages - 1 if opts.page is None else opts.page
@@ -339,9 +365,7 @@ class SigningEngine:
                                    "signature image to place the seal on")
             x1, y1, x2, y2 = widget.rect
             ix, iy, iw, ih = personal_image_rect(x2 - x1, y2 - y1, *widget.image_px)
-            seal = Image.open(opts.seal_image)
-            seal.load()
-            spec = seal_spec(seal)
+            spec = seal_spec(_image(opts.seal_image))
             rect = seal_rect_for((x1 + ix, y1 + iy, iw, ih), spec.width)
             return Decree30StampStyle(spec=spec), _int_box(rect), widget.page
         if opts.profile is Profile.ATTACHMENT:
@@ -394,6 +418,13 @@ class SigningEngine:
         detail = "; ".join(reasons) if reasons else "none found"
         raise SigningError("the organization signature may only be applied to a document "
                            f"the competent person has validly signed ({detail})")
+
+
+def _image(path: Path) -> EncodedImage:
+    try:
+        return load_image(path)
+    except (OSError, ValueError) as exc:
+        raise SigningError(str(exc)) from exc
 
 
 def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:

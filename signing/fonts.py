@@ -3,8 +3,11 @@ Roman, as Decree 30 asks; Debian ``fonts-liberation2``), which covers Vietnamese
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 _CANDIDATES = {
     False: [
@@ -35,37 +38,161 @@ def serif_font_path(bold: bool = False) -> str:
     )
 
 
-def font_engine(writer: object, bold: bool = False) -> object:
-    """A subsetting, shaping font engine for ``writer`` with correct PDF metrics.
+# What Vietnamese official documents need: ASCII, Latin-1 letters, the Vietnamese letters
+# (Latin Extended-A/B: Ă Đ Ĩ Ũ Ơ Ư ..., Latin Extended Additional: Ạ..ỹ), combining marks,
+# typographic punctuation.
+_REPERTOIRE = (
+    list(range(0x20, 0x7F)) + list(range(0xA0, 0x180)) + list(range(0x1A0, 0x1B1))
+    + list(range(0x300, 0x324)) + list(range(0x1EA0, 0x1EFA))
+    + [0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2026, 0x20AB]
+)
 
-    pyHanko 0.38's GlyphAccumulator writes glyph widths and kerning adjustments in the
-    font's own units; PDF wants thousandths of an em. For a 1000-unit font (most CFF
-    fonts) that is the same thing, but Liberation Serif, like most TrueType fonts, has
-    2048 units per em, and every glyph would be spaced about twice too wide. This engine
-    asks HarfBuzz for positions in 1000 units and scales the widths to match.
+
+@dataclass(frozen=True)
+class EmbeddableFont:
+    """A serif font subset to the Vietnamese repertoire, built and compressed once per
+    process, then embedded in each document as ready-made bytes.
+
+    pyHanko's GlyphAccumulator re-subsets the whole TrueType font for every document
+    (tens of milliseconds) and, in pyHanko 0.38, writes widths in font units instead of
+    thousandths of an em (every glyph of a 2048-unit font such as Liberation Serif would
+    be spaced twice too wide). Vietnamese in NFC needs no complex shaping, so a cmap
+    lookup is all the layout a signature line needs.
     """
-    from pyhanko.pdf_utils.font.opentype import GlyphAccumulator
 
-    class _ThousandUnitAccumulator(GlyphAccumulator):  # type: ignore[misc]
-        def __init__(self, *args: object, **kwargs: object) -> None:
-            super().__init__(*args, **kwargs)
-            self._width_scale = 1000 / self.units_per_em
-            self.units_per_em = 1000
-            self.hb_font.scale = (1000, 1000)
+    ps_name: str
+    font_file: bytes  # zlib-compressed TrueType subset (glyph ids retained)
+    length1: int
+    cmap: dict[int, int]  # code point -> glyph id
+    widths: dict[int, int]  # glyph id -> advance in 1/1000 em
+    ascent: int
+    descent: int
+    cap_height: int
+    bbox: tuple[int, int, int, int]
+    to_unicode: bytes  # zlib-compressed ToUnicode CMap
 
-        def _get_cid_and_width(self, glyph_id: int) -> tuple[int, int]:
-            cached = self._glyphs.get(glyph_id)
-            if cached is not None:
-                return cached  # type: ignore[no-any-return]
-            cid, width = super()._get_cid_and_width(glyph_id)
-            result = (cid, round(width * self._width_scale))
-            self._glyphs[glyph_id] = result
-            return result
+    def glyphs(self, text: str) -> list[int]:
+        text = unicodedata.normalize("NFC", text)
+        fallback = self.cmap.get(ord("?"), 0)
+        return [self.cmap.get(ord(ch), fallback) for ch in text]
 
-    obj_stream = None
-    if getattr(writer, "stream_xrefs", False):
-        obj_stream = writer.prepare_object_stream()  # type: ignore[attr-defined]
-    return _ThousandUnitAccumulator(
-        writer=writer, font_handle=open(serif_font_path(bold), "rb"),
-        font_size=10, obj_stream=obj_stream,
+    def width(self, text: str, size: float) -> float:
+        """Advance of ``text`` at ``size`` points."""
+        return sum(self.widths.get(g, 0) for g in self.glyphs(text)) * size / 1000
+
+    def show(self, text: str) -> bytes:
+        """The operand and operator that show ``text`` (Identity-H glyph ids)."""
+        return b"<" + "".join(f"{g:04x}" for g in self.glyphs(text)).encode() + b"> Tj"
+
+    def add_to(self, writer: Any) -> Any:
+        """Embed in ``writer``; returns the reference of the Type0 font dictionary."""
+        from pyhanko.pdf_utils import generic
+        from pyhanko.pdf_utils.generic import pdf_name
+
+        def num(v: float) -> Any:
+            return generic.NumberObject(int(v))
+
+        font_file = generic.StreamObject(
+            {pdf_name("/Length1"): num(self.length1),
+             pdf_name("/Filter"): pdf_name("/FlateDecode")},
+            encoded_data=self.font_file)
+        descriptor = generic.DictionaryObject({
+            pdf_name("/Type"): pdf_name("/FontDescriptor"),
+            pdf_name("/FontName"): pdf_name("/" + self.ps_name),
+            pdf_name("/Flags"): num(34),  # serif, non-symbolic
+            pdf_name("/FontBBox"): generic.ArrayObject([num(v) for v in self.bbox]),
+            pdf_name("/ItalicAngle"): num(0),
+            pdf_name("/Ascent"): num(self.ascent),
+            pdf_name("/Descent"): num(self.descent),
+            pdf_name("/CapHeight"): num(self.cap_height),
+            pdf_name("/StemV"): num(80),
+            pdf_name("/FontFile2"): writer.add_object(font_file),
+        })
+        w_array = generic.ArrayObject()
+        for gid in sorted(self.widths):
+            w_array.append(num(gid))
+            w_array.append(generic.ArrayObject([num(self.widths[gid])]))
+        cid_font = generic.DictionaryObject({
+            pdf_name("/Type"): pdf_name("/Font"),
+            pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
+            pdf_name("/BaseFont"): pdf_name("/" + self.ps_name),
+            pdf_name("/CIDSystemInfo"): generic.DictionaryObject({
+                pdf_name("/Registry"): generic.pdf_string("Adobe"),
+                pdf_name("/Ordering"): generic.pdf_string("Identity"),
+                pdf_name("/Supplement"): num(0),
+            }),
+            pdf_name("/FontDescriptor"): writer.add_object(descriptor),
+            pdf_name("/W"): w_array,
+            pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
+        })
+        to_unicode = generic.StreamObject({pdf_name("/Filter"): pdf_name("/FlateDecode")},
+                                          encoded_data=self.to_unicode)
+        return writer.add_object(generic.DictionaryObject({
+            pdf_name("/Type"): pdf_name("/Font"),
+            pdf_name("/Subtype"): pdf_name("/Type0"),
+            pdf_name("/BaseFont"): pdf_name("/" + self.ps_name),
+            pdf_name("/Encoding"): pdf_name("/Identity-H"),
+            pdf_name("/DescendantFonts"): generic.ArrayObject([writer.add_object(cid_font)]),
+            pdf_name("/ToUnicode"): writer.add_object(to_unicode),
+        }))
+
+
+@cache
+def vietnamese_serif(bold: bool = False) -> EmbeddableFont:
+    import io
+    import zlib
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    path = serif_font_path(bold)
+    font = TTFont(path)
+    full_cmap = font.getBestCmap()
+    upem = font["head"].unitsPerEm
+    wanted = [cp for cp in _REPERTOIRE if cp in full_cmap]
+    options = subset.Options()
+    options.retain_gids = True
+    options.notdef_outline = True
+    options.name_IDs = ["*"]
+    options.drop_tables += ["FFTM", "DSIG"]
+    options.layout_features = []
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=wanted)
+    subsetter.subset(font)
+    buf = io.BytesIO()
+    font.save(buf)
+    raw = buf.getvalue()
+    order = font.getGlyphOrder()
+    cmap = {cp: font.getGlyphID(full_cmap[cp]) for cp in wanted}
+    hmtx = font["hmtx"]
+    widths = {gid: round(hmtx[order[gid]][0] * 1000 / upem) for gid in set(cmap.values())}
+    head, os2 = font["head"], font["OS/2"]
+
+    def scale(v: float) -> int:
+        return round(v * 1000 / upem)
+
+    lines = ["/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
+             "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+             "/CMapName /Adobe-Identity-UCS def", "/CMapType 2 def",
+             "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange"]
+    pairs = sorted({gid: cp for cp, gid in cmap.items()}.items())
+    for i in range(0, len(pairs), 100):
+        chunk = pairs[i:i + 100]
+        lines.append(f"{len(chunk)} beginbfchar")
+        lines += [f"<{gid:04x}> <{cp:04x}>" for gid, cp in chunk]
+        lines.append("endbfchar")
+    lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
+    base = font["name"].getDebugName(6) or ("LiberationSerif-Bold" if bold else
+                                            "LiberationSerif")
+    return EmbeddableFont(
+        ps_name=f"EDMSVN+{base}",
+        font_file=zlib.compress(raw, 6),
+        length1=len(raw),
+        cmap=cmap,
+        widths=widths,
+        ascent=scale(os2.sTypoAscender),
+        descent=scale(os2.sTypoDescender),
+        cap_height=scale(getattr(os2, "sCapHeight", 0) or os2.sTypoAscender * 0.7),
+        bbox=(scale(head.xMin), scale(head.yMin), scale(head.xMax), scale(head.yMax)),
+        to_unicode=zlib.compress("\n".join(lines).encode()),
     )

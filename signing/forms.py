@@ -16,7 +16,7 @@ from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 from .engine import SigningError, atomic_output
-from .fonts import font_engine
+from .fonts import vietnamese_serif
 
 FONT_RESOURCE = "/EdmsSerif"
 
@@ -57,8 +57,8 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str],
         if missing:
             raise SigningError(f"no such form field(s): {', '.join(missing)}; the draft has: "
                                f"{', '.join(sorted(fields)) or 'none'}")
-        engine = font_engine(writer)
-        engine.font_size = font_size  # type: ignore[attr-defined]
+        font = vietnamese_serif(False)
+        font_ref = font.add_to(writer)
         for name, value in values.items():
             ref = fields[name]
             field = ref.get_object()
@@ -74,12 +74,11 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str],
                 widget = wref.get_object()
                 x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])
                 w, h = x2 - x1, y2 - y1
-                shaped = engine.shape(text)  # type: ignore[attr-defined]
-                width = shaped.x_advance * font_size
+                width = font.width(text, font_size)
                 x = {"left": 2.0, "right": w - 2 - width}.get(align, (w - width) / 2)
                 y = (h - font_size * 0.7) / 2
                 content = b"/Tx BMC q BT 0 g %s %g Tf 1 0 0 1 %g %g Tm %s ET Q EMC" % (
-                    FONT_RESOURCE.encode(), font_size, x, y, shaped.graphics_ops)
+                    FONT_RESOURCE.encode(), font_size, x, y, font.show(text))
                 ap = generic.StreamObject({
                     pdf_name("/Type"): pdf_name("/XObject"),
                     pdf_name("/Subtype"): pdf_name("/Form"),
@@ -88,7 +87,7 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str],
                          generic.FloatObject(w), generic.FloatObject(h)]),
                     pdf_name("/Resources"): generic.DictionaryObject({
                         pdf_name("/Font"): generic.DictionaryObject({
-                            pdf_name(FONT_RESOURCE): engine.as_resource(),  # type: ignore[attr-defined]
+                            pdf_name(FONT_RESOURCE): font_ref,
                         }),
                     }),
                 }, stream_data=content)

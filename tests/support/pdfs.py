@@ -59,3 +59,47 @@ def draft_with_fields(path: Path, pages: int = 1) -> Path:
     ))
     pdf.save(path)
     return path
+
+
+def big_pdf(path: Path, size: int, pages: int = 1) -> Path:
+    """A valid PDF of about ``size`` bytes, written as a stream (never held in memory):
+    ``pages`` pages, one of them drawing a large incompressible image."""
+    import hashlib
+
+    chunk = b"".join(hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(32768))
+    offsets: list[int] = []
+    with open(path, "wb") as f:
+        def obj(body: bytes) -> None:
+            offsets.append(f.tell())
+            f.write(b"%d 0 obj\n" % len(offsets) + body + b"\nendobj\n")
+
+        f.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+        n_img = max(1, size - 4096)
+        side = int((n_img / 3) ** 0.5)
+        img_len = side * side * 3
+        kids = " ".join(f"{5 + i} 0 R" for i in range(pages))
+        obj(b"<< /Type /Catalog /Pages 2 0 R >>")
+        obj(b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids.encode(), pages))
+        # 3: the image; 4: its drawing
+        offsets.append(f.tell())
+        f.write(b"3 0 obj\n<< /Type /XObject /Subtype /Image /Width %d /Height %d "
+                b"/ColorSpace /DeviceRGB /BitsPerComponent 8 /Length %d >>\nstream\n"
+                % (side, side, img_len))
+        left = img_len
+        while left:
+            piece = chunk[:left]
+            f.write(piece)
+            left -= len(piece)
+        f.write(b"\nendstream\nendobj\n")
+        draw = b"q 500 0 0 700 50 70 cm /Im0 Do Q"
+        obj(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(draw), draw))
+        for i in range(pages):
+            res = b"/Resources << /XObject << /Im0 3 0 R >> >> /Contents 4 0 R" if i == 0 else b""
+            obj(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] %s >>" % res)
+        xref = f.tell()
+        f.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(offsets) + 1))
+        for off in offsets:
+            f.write(b"%010d 00000 n \n" % off)
+        f.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n"
+                % (len(offsets) + 1, xref))
+    return path
