@@ -85,8 +85,76 @@ class ReusableKeySigner(SimpleSigner):
 
         self._key = serialization.load_der_private_key(self.signing_key.dump(), None)
 
+    # -- a template CMS for the common case (PAdES B-B, SHA-256, RSA PKCS#1 v1.5) --------
+
+    _SAFE_ATTRS = frozenset({"content_type", "message_digest", "signing_certificate_v2"})
+
+    async def async_sign(self, data_digest: bytes, digest_algorithm: str,
+                         dry_run: bool = False, use_pades: bool = False,
+                         timestamper: Any = None, signed_attr_settings: Any = None,
+                         is_pdf_sig: bool = True, encap_content_info: Any = None) -> Any:
+        """Sign from a CMS template built once per key (by pyHanko itself), splicing in
+        the document digest and the signature value: pyHanko otherwise rebuilds and
+        re-encodes the whole SignedData structure for every document. Anything beyond
+        the plain case (timestamps, extra attributes, non-RSA keys) goes to pyHanko."""
+        plain = (not dry_run and use_pades and timestamper is None and is_pdf_sig
+                 and encap_content_info is None and digest_algorithm == "sha256"
+                 and len(data_digest) == 32
+                 and (signed_attr_settings is None
+                      or (signed_attr_settings.cades_signed_attrs is None
+                          and signed_attr_settings.adobe_revinfo_attr is None)))
+        template = await self._template() if plain else None
+        if template is None:
+            return await super().async_sign(
+                data_digest, digest_algorithm, dry_run=dry_run, use_pades=use_pades,
+                timestamper=timestamper, signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig, encap_content_info=encap_content_info)
+        from asn1crypto import cms
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        attrs_tmpl, full_tmpl, digest_ph, sig_ph = template
+        attrs = attrs_tmpl.replace(digest_ph, data_digest)
+        signature = self._key.sign(b"\x31" + attrs[1:], padding.PKCS1v15(), hashes.SHA256())
+        full = full_tmpl.replace(digest_ph, data_digest).replace(sig_ph, signature)
+        return cms.ContentInfo.load(full)
+
+    async def _template(self) -> tuple[bytes, bytes, bytes, bytes] | None:
+        if getattr(self, "_tmpl", False) is not False:
+            return self._tmpl  # type: ignore[no-any-return]
+        import secrets
+
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self._tmpl: tuple[bytes, bytes, bytes, bytes] | None = None
+        if not isinstance(self._key, rsa.RSAPrivateKey):
+            return None
+        digest_ph = secrets.token_bytes(32)
+        sig_ph = secrets.token_bytes((self._key.key_size + 7) // 8)
+        self._placeholder_signature = sig_ph
+        try:
+            ci = await super().async_sign(digest_ph, "sha256", use_pades=True)
+        finally:
+            self._placeholder_signature = None
+        si = ci["content"]["signer_infos"][0]
+        names = {a["type"].native for a in si["signed_attrs"]}
+        if si["signature_algorithm"]["algorithm"].native not in ("rsassa_pkcs1v15",
+                                                                  "sha256_rsa"):
+            return None
+        if not names <= self._SAFE_ATTRS:
+            return None
+        attrs = si["signed_attrs"].dump()
+        full = ci.dump()
+        if full.count(digest_ph) != 1 or full.count(sig_ph) != 1 or \
+                attrs.count(digest_ph) != 1:
+            return None
+        self._tmpl = (attrs, full, digest_ph, sig_ph)
+        return self._tmpl
+
     async def async_sign_raw(self, data: bytes, digest_algorithm: str,
                              dry_run: bool = False) -> bytes:
+        if getattr(self, "_placeholder_signature", None):
+            return self._placeholder_signature  # type: ignore[no-any-return]
         if dry_run:
             return bytes(self._max_signature_size())
         return self.sign_raw(data, digest_algorithm)

@@ -293,3 +293,25 @@ def test_cli_sign_single_and_batch(dev_pki: Any, signing_env: dict[str, str], ns
     assert signed == [f"doc{i}.pdf" for i in range(6)]
     for name in signed:
         assert_pdfsig_ok(tmp_path / "signed" / name, nss_db, regular=1)
+
+
+def test_template_cms_fast_path(dev_pki: Any, services: TrustServices, nss_db: str,
+                                tmp_path: Path) -> None:
+    """B-B signatures come from a per-key CMS template with the digest and signature value
+    spliced in; each must still be a correct, distinct signature."""
+    eng = engine(dev_pki, "agency", services)
+    outs = []
+    for i in range(3):
+        out = tmp_path / f"t{i}.pdf"
+        eng.sign(plain_pdf(tmp_path / f"in{i}.pdf", title=f"Van ban {i}"), out,
+                 opts(dev_pki, Profile.COPY, Level.B_B))
+        outs.append(out)
+    assert eng.key.signer()._tmpl is not None  # type: ignore[attr-defined]
+    contents = set()
+    for out in outs:
+        assert_pdfsig_ok(out, nss_db, regular=1)
+        assert openssl_verify_all(out, dev_pki.root_cert, tmp_path) == [
+            "CMS Verification successful"]
+        with pikepdf.open(out) as pdf:
+            contents.add(bytes(pdf.Root.AcroForm.Fields[0].V.Contents))
+    assert len(contents) == 3
