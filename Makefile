@@ -47,6 +47,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/storage.py
+	$(PY) bench/sign.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
