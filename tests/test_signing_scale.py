@@ -20,13 +20,13 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 CHILD = textwrap.dedent("""
     import json, sys
 
-def peak_rss_kb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
-    # it was forked from)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
+    def peak_rss_kb():
+        # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
+        # it was forked from)
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
     from pathlib import Path
     from signing import devpki
     from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServices

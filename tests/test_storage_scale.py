@@ -18,13 +18,13 @@ SIZE = 600 * 1024 * 1024
 CHILD = textwrap.dedent("""
     import hashlib, json, os, sys
 
-def peak_rss_kb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
-    # it was forked from)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
+    def peak_rss_kb():
+        # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
+        # it was forked from)
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmHWM")
     from edms.config import Settings
     from edms.system import System
 
