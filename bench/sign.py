@@ -73,13 +73,7 @@ def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int,
 RSS_CHILD = """
 import json, sys
 
-def peak_rss_kb():
-    # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
-    # it was forked from)
-    for line in open("/proc/self/status"):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmHWM")
+from tests.support.rss import peak_rss_kb
 from signing import devpki
 from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServices
 from signing.keys import load_pkcs12

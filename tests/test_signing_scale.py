@@ -15,18 +15,13 @@ import pytest
 from tests.support.pdfcheck import pdfsig
 from tests.support.pdfs import big_pdf
 
+REPO = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 CHILD = textwrap.dedent("""
     import json, sys
 
-    def peak_rss_kb():
-        # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
-        # it was forked from)
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmHWM")
+    from tests.support.rss import peak_rss_kb
     from pathlib import Path
     from signing import devpki
     from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServices
@@ -47,7 +42,7 @@ def test_500_mb_pdf_signs_under_200_mb_rss(dev_pki: Any, nss_db: str,
     out = tmp_path / "big-signed.pdf"
     res = subprocess.run([sys.executable, "-c", CHILD, str(dev_pki.directory), str(src),
                           str(out)], capture_output=True, text=True, timeout=1700,
-                         env=dict(os.environ))
+                         env=dict(os.environ), cwd=REPO)
     assert res.returncode == 0, res.stderr
     peak_mb = json.loads(res.stdout.strip().splitlines()[-1])["peak_kb"] / 1024
     assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"

@@ -18,13 +18,7 @@ SIZE = 600 * 1024 * 1024
 CHILD = textwrap.dedent("""
     import hashlib, json, os, sys
 
-    def peak_rss_kb():
-        # VmHWM: this process's own high-water mark (ru_maxrss would include the parent
-        # it was forked from)
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-        raise RuntimeError("no VmHWM")
+    from tests.support.rss import peak_rss_kb
     from edms.config import Settings
     from edms.system import System
 
@@ -58,7 +52,8 @@ def test_600_mib_object_streams_in_bounded_memory(system_env: dict[str, str],
                                                    tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", CHILD, str(SIZE)],
                          env={**os.environ, **system_env, "EDMS_MAX_UPLOAD_MB": "1024"},
-                         capture_output=True, text=True, timeout=1700)
+                         capture_output=True, text=True, timeout=1700,
+                         cwd=Path(__file__).resolve().parent.parent)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["ok"] and result["size"] == SIZE
