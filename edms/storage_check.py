@@ -114,13 +114,16 @@ def verify_storage(
 
     if on_total:
         on_total(sum(e.size for e in expected.values()))
+    todo = list(expected.values())
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for problem, size in pool.map(lambda e: _check_one(system, e), expected.values()):
+        for exp, (problem, size) in zip(
+            todo, pool.map(lambda e: _check_one(system, e), todo), strict=True
+        ):
             report.checked += 1
             report.bytes_checked += size
             if problem is not None:
                 report.problems.append(problem)
             if on_progress:
-                on_progress(size)
+                on_progress(exp.size)  # the bar reaches its end even past missing objects
     report.problems.sort(key=lambda p: (p.kind, p.key))
     return report
