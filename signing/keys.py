@@ -257,9 +257,15 @@ class Pkcs11Key(KeyHandle):
             return cached  # type: ignore[no-any-return]
         from pyhanko.sign import pkcs11 as p11
 
-        # other_certs_to_pull=None: take the whole chain stored on the token
-        signer = p11.PKCS11Signer(self._session(), cert_label=self.cert_label,
-                                  key_label=self.key_label, other_certs_to_pull=None)
+        session = self._session()
+        # Object searches are serialised: SoftHSM2 (through python-pkcs11) was seen to
+        # spin forever when several sessions searched the token at once. Signing itself
+        # runs in parallel, one session per thread.
+        with self._lock:
+            # other_certs_to_pull=None: take the whole chain stored on the token
+            signer = p11.PKCS11Signer(session, cert_label=self.cert_label,
+                                      key_label=self.key_label, other_certs_to_pull=None)
+            signer._load_objects()  # certificate, chain and key handle, now, under the lock
         self._local.signer = signer
         return signer
 
