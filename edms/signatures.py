@@ -35,15 +35,18 @@ def load_pem_bundle(path: Path) -> list[x509.Certificate]:
 
 
 def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
-    roots: list[x509.Certificate] = []
-    for bundle in (settings.trust_official, settings.trust_public):
-        if bundle is not None:
-            if not bundle.is_file():
-                raise EdmsError(f"trust bundle {bundle} does not exist")
-            roots.extend(load_pem_bundle(bundle))
+    return tuple(c for b in trust_bundles(settings) for c in load_pem_bundle(b))
+
+
+def trust_bundles(settings: Settings) -> list[Path]:
+    """PEM files of the trusted roots: both CA regimes, and the dev root in development."""
+    bundles = [b for b in (settings.trust_official, settings.trust_public) if b is not None]
+    for b in bundles:
+        if not b.is_file():
+            raise EdmsError(f"trust bundle {b} does not exist")
     if settings.is_development and devpki.exists(settings.pki_dir):
-        roots.extend(load_pem_bundle(devpki.load(settings.pki_dir).root_cert))
-    return tuple(roots)
+        bundles.append(devpki.load(settings.pki_dir).root_cert)
+    return bundles
 
 
 def trust_services(settings: Settings) -> TrustServices:

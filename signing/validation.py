@@ -1,0 +1,321 @@
+"""Signature validation with a full, stable report (see ``Report.to_json``).
+
+Built on pyHanko's validator, with:
+
+* ETSI EN 319 102-1 indications and sub-indications per signature;
+* a diff policy that recognises a plain form fill that also updates a choice field's
+  selected indices (``/I``) as form filling (stock pyHanko calls it OTHER);
+* the level actually reached (B-B, B-T, B-LT, B-LTA);
+* a ``valid`` verdict that needs every signature TOTAL_PASSED and trusted, integrity,
+  standard byte-range coverage, and nothing after any signature but validation data, form
+  filling (and, where permitted, annotations);
+* messages in Vietnamese and English, a "changed after signing" verdict first.
+
+Files are validated in-process here; :mod:`signing.sandbox` runs this under a time and
+memory limit for untrusted input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from asn1crypto import x509
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.diff_analysis import ModificationLevel
+from pyhanko.sign.diff_analysis.constants import VALUE_UPDATE_KEYS
+from pyhanko.sign.diff_analysis.form_rules_api import FormUpdatingRule
+from pyhanko.sign.diff_analysis.policies import StandardDiffPolicy
+from pyhanko.sign.diff_analysis.rules.file_structure_rules import (
+    CatalogModificationRule,
+    ObjectStreamRule,
+    XrefStreamRule,
+)
+from pyhanko.sign.diff_analysis.rules.form_field_rules import (
+    DSSCompareRule,
+    GenericFieldModificationRule,
+    SigFieldCreationRule,
+    SigFieldModificationRule,
+)
+from pyhanko.sign.diff_analysis.rules.metadata_rules import DocInfoRule, MetadataUpdateRule
+from pyhanko.sign.validation import validate_pdf_signature, validate_pdf_timestamp
+from pyhanko.sign.validation.status import SignatureCoverageLevel
+from pyhanko_certvalidator import ValidationContext
+
+from .ltv import has_signature_timestamp
+
+ACCEPTABLE_CHANGES = ("none", "validation_data_only", "form_filling")
+
+
+def _diff_policy() -> StandardDiffPolicy:
+    return StandardDiffPolicy(
+        global_rules=[
+            CatalogModificationRule(),
+            DocInfoRule().as_qualified(ModificationLevel.LTA_UPDATES),
+            XrefStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+            ObjectStreamRule().as_qualified(ModificationLevel.LTA_UPDATES),
+            DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
+            MetadataUpdateRule().as_qualified(ModificationLevel.LTA_UPDATES),
+        ],
+        form_rule=FormUpdatingRule(field_rules=[
+            SigFieldCreationRule(),
+            SigFieldModificationRule(),
+            # /I holds a choice field's selected indices: part of its value (ISO 32000-1
+            # 12.7.4.4), changed together with /V by every viewer that fills the form.
+            GenericFieldModificationRule(value_update_keys=VALUE_UPDATE_KEYS | {"/I"}),
+        ]),
+    )
+
+
+DIFF_POLICY = _diff_policy()
+
+
+@dataclass
+class SignerReport:
+    common_name: str = ""
+    organization: str = ""
+    title: str = ""
+    serial: str = ""
+    issuer: str = ""
+
+
+@dataclass
+class TimestampReport:
+    time: str
+    tsa: str
+    intact: bool
+
+
+@dataclass
+class SignatureReport:
+    field: str
+    signer: SignerReport
+    signing_time: str | None
+    timestamp: TimestampReport | None
+    level: str
+    indication: str
+    sub_indication: str | None
+    integrity: bool
+    trusted: bool
+    revocation: str
+    coverage: str
+    modifications: str
+    messages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    file: dict[str, Any]
+    valid: bool
+    signatures: list[SignatureReport] = field(default_factory=list)
+    unsigned_signature_fields: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def changed_after_signing(self) -> bool:
+        return any(s.modifications not in ACCEPTABLE_CHANGES or s.coverage == "partial"
+                   or not s.integrity for s in self.signatures)
+
+
+def _signer(cert: x509.Certificate | None) -> SignerReport:
+    if cert is None:
+        return SignerReport()
+    subj = cert.subject.native
+    return SignerReport(
+        common_name=str(subj.get("common_name", "")),
+        organization=str(subj.get("organization_name", "")),
+        title=str(subj.get("title", "")),
+        serial=format(cert.serial_number, "x"),
+        issuer=cert.issuer.human_friendly,
+    )
+
+
+def _coverage(level: SignatureCoverageLevel | None) -> str:
+    if level is SignatureCoverageLevel.ENTIRE_FILE:
+        return "whole_file"
+    if level is SignatureCoverageLevel.ENTIRE_REVISION:
+        return "whole_revision"
+    return "partial"
+
+
+_MODS = {
+    ModificationLevel.NONE: "none",
+    ModificationLevel.LTA_UPDATES: "validation_data_only",
+    ModificationLevel.FORM_FILLING: "form_filling",
+    ModificationLevel.ANNOTATIONS: "annotations",
+    ModificationLevel.OTHER: "other",
+}
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def file_facts(path: Path) -> dict[str, Any]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return {"sha256": h.hexdigest(), "size": size, "revisions": None}
+
+
+def format_failure(path: Path, message: str) -> Report:
+    """The report for a file that could not be parsed or validated at all."""
+    facts = file_facts(path) if path.is_file() else {"sha256": None, "size": None,
+                                                     "revisions": None}
+    return Report(file=facts, valid=False, errors=[message], signatures=[SignatureReport(
+        field="", signer=SignerReport(), signing_time=None, timestamp=None, level="unknown",
+        indication="INDETERMINATE", sub_indication="FORMAT_FAILURE", integrity=False,
+        trusted=False, revocation="not_checked", coverage="partial", modifications="other",
+        messages=[f"Không đọc được tệp / The file cannot be validated: {message}"],
+    )])
+
+
+def validate_file(path: str | os.PathLike[str], trust_roots: list[x509.Certificate],
+                  allow_fetching: bool = False) -> Report:
+    path = Path(path)
+    facts = file_facts(path)
+    errors: list[str] = []
+    with open(path, "rb") as f:
+        try:
+            reader = PdfFileReader(f, strict=False)
+            facts["revisions"] = reader.xrefs.total_revisions
+        except Exception as exc:
+            return format_failure(path, f"not a readable PDF: {type(exc).__name__}: {exc}")
+        vc = ValidationContext(trust_roots=trust_roots, allow_fetching=allow_fetching,
+                               revocation_mode="soft-fail")
+        try:
+            sig_fields = _signature_fields(reader)
+        except Exception as exc:
+            return format_failure(path, f"cannot read the signature fields: {exc}")
+        try:
+            embedded = list(reader.embedded_signatures)
+        except Exception as exc:
+            return format_failure(path, f"malformed signature: {type(exc).__name__}: {exc}")
+        signed_names = {s.field_name for s in embedded}
+        unsigned = [n for n in sig_fields if n not in signed_names]
+        doc_ts = [s for s in embedded if s.sig_object_type == "/DocTimeStamp"]
+        regular = [s for s in embedded if s.sig_object_type != "/DocTimeStamp"]
+        reports = []
+        for sig in regular:
+            reports.append(_validate_one(reader, sig, vc, doc_ts))
+        for ts in doc_ts:
+            try:
+                st = validate_pdf_timestamp(ts, validation_context=vc)
+                if not (st.intact and st.valid):
+                    errors.append(f"document timestamp {ts.field_name} is broken")
+                if _coverage(st.coverage) == "partial":
+                    errors.append(f"document timestamp {ts.field_name} does not cover "
+                                  "its revision")
+            except Exception as exc:
+                errors.append(f"document timestamp {ts.field_name}: {exc}")
+    if not regular:
+        errors.append("no signature in the file")
+    valid = bool(reports) and not errors and all(
+        r.indication == "TOTAL_PASSED" and r.trusted and r.integrity
+        and r.coverage != "partial" and r.modifications in ACCEPTABLE_CHANGES
+        for r in reports)
+    return Report(file=facts, valid=valid, signatures=reports,
+                  unsigned_signature_fields=unsigned, errors=errors)
+
+
+def _signature_fields(reader: PdfFileReader) -> list[str]:
+    from pyhanko.sign import fields
+
+    return [str(name) for name, _, _ in fields.enumerate_sig_fields(reader)]
+
+
+def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
+                  doc_ts: list[Any]) -> SignatureReport:
+    messages: list[str] = []
+    try:
+        st = validate_pdf_signature(sig, vc, diff_policy=DIFF_POLICY)
+    except Exception as exc:
+        return SignatureReport(
+            field=str(sig.field_name), signer=_signer(_safe_cert(sig)), signing_time=None,
+            timestamp=None, level="unknown", indication="INDETERMINATE",
+            sub_indication="FORMAT_FAILURE", integrity=False, trusted=False,
+            revocation="not_checked", coverage="partial", modifications="other",
+            messages=[f"Chữ ký không đọc được / The signature cannot be processed: {exc}"])
+    coverage = _coverage(st.coverage)
+    mods = _MODS.get(st.modification_level, "other") if st.modification_level else "other"
+    if st.docmdp_ok is False and mods in ACCEPTABLE_CHANGES:
+        mods = "other"  # beyond what the certification signature permits
+    integrity = bool(st.intact and st.valid)
+    trusted = st.trust_problem_indic is None and st.validation_path is not None
+    sub: str | None = None
+    if not st.intact:
+        indication, sub = "TOTAL_FAILED", "HASH_FAILURE"
+    elif not st.valid:
+        indication, sub = "TOTAL_FAILED", "SIG_CRYPTO_FAILURE"
+    elif coverage == "partial":
+        indication, sub = "TOTAL_FAILED", "FORMAT_FAILURE"
+    elif st.trust_problem_indic is not None:
+        name = st.trust_problem_indic.name
+        indication = "TOTAL_FAILED" if name in ("REVOKED",) and type(
+            st.trust_problem_indic).__name__ == "AdESFailure" else "INDETERMINATE"
+        sub = name
+    else:
+        indication = "TOTAL_PASSED"
+    revocation = "not_checked"
+    if st.revocation_details is not None:
+        revocation = "revoked"
+    elif trusted:
+        revocation = "good"
+    elif st.validation_path is not None:
+        revocation = "unknown"
+    ts = None
+    if st.timestamp_validity is not None:
+        tv = st.timestamp_validity
+        ts = TimestampReport(_iso(tv.timestamp) or "", _signer(tv.signing_cert).common_name,
+                             bool(tv.intact and tv.valid))
+    level = "B-B"
+    if has_signature_timestamp(sig):
+        level = "B-T"
+        try:
+            dss = reader.root["/DSS"]
+        except KeyError:
+            dss = None
+        if dss is not None and ("/OCSPs" in dss or "/CRLs" in dss):
+            level = "B-LT"
+            if any(t.signed_revision > sig.signed_revision for t in doc_ts):
+                level = "B-LTA"
+    if mods not in ACCEPTABLE_CHANGES or coverage == "partial" or not integrity:
+        messages.append("ĐÃ BỊ THAY ĐỔI SAU KHI KÝ / CHANGED AFTER SIGNING: " + {
+            "other": "nội dung tài liệu đã bị sửa / the document content was modified",
+            "annotations": "có thêm chú thích / annotations were added",
+        }.get(mods, "vùng ký không phủ toàn bộ tài liệu / the signature does not cover "
+                    "the document" if coverage == "partial" else
+                    "dữ liệu đã ký không khớp / the signed data does not match"))
+    elif mods == "form_filling":
+        messages.append("Chỉ điền biểu mẫu sau khi ký / Only form filling after signing")
+    elif mods == "validation_data_only":
+        messages.append("Chỉ bổ sung dữ liệu kiểm tra dài hạn / Only long-term validation "
+                        "data added after signing")
+    if not trusted:
+        messages.append(f"Chứng thư số không được tin cậy / Certificate not trusted ({sub})")
+    if ts is None:
+        messages.append("Thời gian ký do người ký tự khai / The signing time is the signer's "
+                        "own claim (no trusted timestamp)")
+    return SignatureReport(
+        field=str(sig.field_name), signer=_signer(st.signing_cert),
+        signing_time=_iso(st.signer_reported_dt or sig.self_reported_timestamp),
+        timestamp=ts, level=level, indication=indication, sub_indication=sub,
+        integrity=integrity, trusted=trusted, revocation=revocation, coverage=coverage,
+        modifications=mods, messages=messages)
+
+
+def _safe_cert(sig: Any) -> x509.Certificate | None:
+    try:
+        return sig.signer_cert  # type: ignore[no-any-return]
+    except Exception:
+        return None

@@ -1,0 +1,153 @@
+"""`edms verify`: the shared corpus verdicts, our own outputs, and hostile files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServices
+from signing.forms import fill_fields
+from signing.sandbox import Limits, validate_sandboxed
+from tests.support.pdfs import DATE_FIELD, NUMBER_FIELD, draft_with_fields, plain_pdf
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "signed-pdfs"
+EXPECTED = json.loads((CORPUS / "expected.json").read_text()) if CORPUS.is_dir() else {}
+ORDER = ["none", "validation_data_only", "form_filling", "annotations", "other"]
+
+
+def edms_verify(path: Path, env: dict[str, str] | None = None,
+                *extra: str) -> tuple[int, Any, float]:
+    start = time.monotonic()
+    res = subprocess.run([sys.executable, "-m", "edms.cli", "verify", str(path), "--json",
+                          *extra], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, **(env or {})})
+    elapsed = time.monotonic() - start
+    assert res.returncode in (0, 1), res.stderr
+    return res.returncode, json.loads(res.stdout), elapsed
+
+
+@pytest.mark.skipif(not EXPECTED, reason="the shared corpus (../shared/corpus) is absent")
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_shared_corpus_verdicts(name: str) -> None:
+    expected = EXPECTED[name]
+    code, report, elapsed = edms_verify(CORPUS / name)
+    sigs = report["signatures"]
+    assert report["file"]["size"] == (CORPUS / name).stat().st_size
+    # nothing in the corpus chains to a root we trust
+    assert report["valid"] is False and code == 1
+    if "overall_integrity" in expected:
+        integrity = all(s["integrity"] and s["coverage"] != "partial" for s in sigs)
+        assert integrity is expected["overall_integrity"], sigs
+        worst = max((s["modifications"] for s in sigs), key=ORDER.index)
+        assert worst == expected["modified_after_signing"], sigs
+        assert all(s["sub_indication"] == "NO_CERTIFICATE_CHAIN_FOUND" for s in sigs)
+    if expected.get("verdict") == "not_valid":
+        # not valid for a reason of its own, not merely for lack of trust
+        real_failures = [
+            s for s in sigs
+            if not s["integrity"] or s["coverage"] == "partial"
+            or s["modifications"] not in ("none", "validation_data_only", "form_filling")
+            or s["indication"] == "TOTAL_FAILED"
+            or s["sub_indication"] in ("FORMAT_FAILURE", "CRYPTO_CONSTRAINTS_FAILURE")
+        ]
+        assert real_failures or report["errors"], report
+        assert all(m for s in real_failures for m in s["messages"])
+    if "max_seconds" in expected:
+        assert elapsed < expected["max_seconds"]
+
+
+def test_form_fill_is_form_filling_where_stock_pyhanko_says_other() -> None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign.diff_analysis import ModificationLevel
+    from pyhanko.sign.validation import validate_pdf_signature
+    from pyhanko_certvalidator import ValidationContext
+
+    path = CORPUS / "valid-form-filled-after-signing.pdf"
+    if not path.is_file():
+        pytest.skip("the shared corpus (../shared/corpus) is absent")
+    with open(path, "rb") as f:
+        sig = PdfFileReader(f).embedded_signatures[0]
+        stock = validate_pdf_signature(sig, ValidationContext(allow_fetching=False))
+    assert stock.modification_level is ModificationLevel.OTHER
+    report = validate_sandboxed(path, [])
+    assert report.signatures[0].modifications == "form_filling"
+
+
+def test_our_outputs_are_valid(dev_pki: Any, signing_env: dict[str, str],
+                               tmp_path: Path) -> None:
+    from tests.test_signing import root_of
+
+    services = TrustServices(tsa_url=dev_pki.tsa_url, trust_roots=(root_of(dev_pki),))
+    from signing import devpki
+    from signing.keys import load_pkcs12
+
+    leader = SigningEngine(load_pkcs12(dev_pki.p12("leader1"), devpki.DEV_PASSWORD), services)
+    agency = SigningEngine(load_pkcs12(dev_pki.p12("agency"), devpki.DEV_PASSWORD), services)
+    leader.sign(draft_with_fields(tmp_path / "d.pdf"), tmp_path / "1.pdf", SignOptions(
+        Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader1")))
+    fill_fields(tmp_path / "1.pdf", tmp_path / "2.pdf",
+                {NUMBER_FIELD: "Số: 01/QĐ-UBND", DATE_FIELD: "Hà Giang, ngày 22 tháng 11"})
+    agency.sign(tmp_path / "2.pdf", tmp_path / "3.pdf", SignOptions(
+        Profile.ORGANIZATION, Level.B_LT, seal_image=dev_pki.signature_image("agency")))
+    code, report, _ = edms_verify(tmp_path / "3.pdf", signing_env)
+    assert code == 0 and report["valid"] is True, report
+    leader_sig, seal = report["signatures"]
+    assert leader_sig["modifications"] == "form_filling"
+    assert seal["modifications"] == "none" and seal["coverage"] == "whole_file"
+    assert seal["level"] == "B-LT" and seal["timestamp"]["intact"]
+
+    from signing.ltv import extend
+
+    extend(tmp_path / "3.pdf", tmp_path / "4.pdf", Level.B_LTA, services)
+    code, report, _ = edms_verify(tmp_path / "4.pdf", signing_env)
+    assert code == 0, report
+    assert [s["level"] for s in report["signatures"]] == ["B-LTA", "B-LTA"]
+    assert report["signatures"][1]["modifications"] == "validation_data_only"
+    assert leader_sig["signer"]["common_name"] == "Nguyễn Văn Thành"
+    assert all(s["indication"] == "TOTAL_PASSED" and s["trusted"] for s in report["signatures"])
+
+    # (signing at B-LT with a revoked certificate is refused by the engine itself)
+    revoked = tmp_path / "revoked.pdf"
+    SigningEngine(load_pkcs12(dev_pki.p12("leader-revoked"), devpki.DEV_PASSWORD),
+                  services).sign(plain_pdf(tmp_path / "r.pdf"), revoked, SignOptions(
+                      Profile.PERSONAL, Level.B_T,
+                      signature_image=dev_pki.signature_image("leader-revoked")))
+    code, report, _ = edms_verify(revoked, signing_env, "--online")
+    assert code == 1
+    assert report["signatures"][0]["sub_indication"] in ("REVOKED", "REVOKED_NO_POE")
+    assert report["signatures"][0]["revocation"] == "revoked"
+
+
+def test_hostile_inputs_get_a_report(tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.pdf"
+    garbage.write_bytes(b"%PDF-1.7\n" + os.urandom(4000))
+    report = validate_sandboxed(garbage, [], limits=Limits(seconds=10))
+    assert not report.valid
+    assert report.signatures[0].sub_indication == "FORMAT_FAILURE"
+    # a deeply nested object tree, the kind that breaks recursive parsers
+    nested = tmp_path / "nested.pdf"
+    depth = 200_000
+    nested.write_bytes(b"%PDF-1.7\n1 0 obj\n" + b"[" * depth + b"]" * depth
+                       + b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+    start = time.monotonic()
+    report = validate_sandboxed(nested, [], limits=Limits(seconds=10, memory_mb=512))
+    assert time.monotonic() - start < 15
+    assert not report.valid
+    assert report.signatures[0].indication == "INDETERMINATE"
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    res = subprocess.run([sys.executable, "-m", "edms.cli", "verify", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2
+    res = subprocess.run([sys.executable, "-m", "edms.cli", "verify",
+                          str(tmp_path / "missing.pdf")], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 2
