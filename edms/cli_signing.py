@@ -208,7 +208,7 @@ def register(main: click.Group) -> None:
         import json
         from concurrent.futures import ThreadPoolExecutor
 
-        from signing.sandbox import Limits, validate_sandboxed
+        from signing.sandbox import Limits, ValidatorPool
 
         from .signatures import trust_bundles
 
@@ -218,9 +218,10 @@ def register(main: click.Group) -> None:
             _fail("use --batch with a directory, and a file without it", 2)
         files = sorted(p for p in target.iterdir() if p.suffix.lower() == ".pdf") \
             if batch else [target]
-        with ThreadPoolExecutor(max(1, jobs)) as pool:
-            reports = list(pool.map(
-                lambda f: validate_sandboxed(f, bundles, online, limits), files))
+        workers = max(1, min(jobs, len(files)))
+        with ValidatorPool(bundles, online, limits, workers) as validators, \
+                ThreadPoolExecutor(workers) as pool:
+            reports = list(pool.map(validators.validate, files))
         if as_json:
             out: Any = [{"path": str(f), **r.to_json()} for f, r in zip(files, reports,
                                                                           strict=True)]

@@ -1,7 +1,8 @@
 """Validating untrusted files under a time and a memory limit.
 
-Each file is validated in a child process (``python -m signing.sandbox``) with an address
-space limit (RLIMIT_AS) and a CPU-time limit, and killed at a wall-clock deadline. Whatever
+Files are validated in persistent child processes (``python -m signing.sandbox --serve``)
+with an address-space limit (RLIMIT_AS); a worker that misses a file's wall-clock deadline
+is killed and replaced. Whatever
 the file does — an endless object loop, a decompression bomb, a parser crash — the caller
 gets a report: INDETERMINATE / FORMAT_FAILURE with the reason, never an exception, never
 a hang.
@@ -11,9 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import resource
+import select
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,63 +48,153 @@ def _limit(limits: Limits) -> Any:
     def apply() -> None:
         mem = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-        cpu = int(limits.seconds) + 2
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     return apply
+
+
+class _Worker:
+    """One persistent child process: trust roots loaded once, one request at a time."""
+
+    def __init__(self, trust_pems: list[str], allow_fetching: bool, limits: Limits) -> None:
+        config = json.dumps({"trust": trust_pems, "allow_fetching": allow_fetching})
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "signing.sandbox", "--serve", config],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            preexec_fn=_limit(limits), cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        self._buf = b""
+
+    def ask(self, path: Path, deadline: float) -> dict[str, Any] | None:
+        """The worker's JSON report, or None if it died or missed the deadline."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps({"path": str(path)}).encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return None
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                return None
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                return None  # the worker died (memory limit, crash)
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
+        try:
+            return dict(json.loads(line))
+        except ValueError:
+            return None
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class ValidatorPool:
+    """Validates files in persistent sandboxed workers (all cores by default). A worker
+    that misses its deadline or dies is replaced; its file gets a FORMAT_FAILURE report."""
+
+    def __init__(self, trust_pems: list[str], allow_fetching: bool = False,
+                 limits: Limits = Limits(), workers: int | None = None) -> None:
+        self._args = (list(trust_pems), allow_fetching, limits)
+        self.limits = limits
+        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        for _ in range(max(1, workers or os.cpu_count() or 1)):
+            self._release(self._spawn())
+
+    def _spawn(self) -> _Worker:
+        w = _Worker(*self._args)
+        with self._lock:
+            self._all.append(w)
+        return w
+
+    def _release(self, w: _Worker) -> None:
+        self._idle.put(w)
+
+    def validate(self, path: str | os.PathLike[str]) -> Report:
+        path = Path(path)
+        if not path.is_file():
+            return format_failure(path, "no such file")
+        worker = self._idle.get()
+        answer = worker.ask(path, time.monotonic() + self.limits.seconds)
+        if answer is None:
+            died = worker.proc.poll() is not None
+            worker.kill()
+            with self._lock:
+                self._all.remove(worker)
+            self._release(self._spawn())
+            why = (f"validation exceeded its memory limit ({self.limits.memory_mb} MB)"
+                   if died else f"validation did not finish within "
+                                f"{self.limits.seconds:g} s (a malformed or hostile file)")
+            return format_failure(path, why)
+        self._release(worker)
+        try:
+            return report_from_json(answer)
+        except (KeyError, TypeError, ValueError) as exc:
+            return format_failure(path, f"the validator returned no report: {exc}")
+
+    def close(self) -> None:
+        with self._lock:
+            for w in self._all:
+                if w.proc.stdin:
+                    w.proc.stdin.close()
+                w.kill()
+            self._all.clear()
+
+    def __enter__(self) -> ValidatorPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def validate_sandboxed(path: str | os.PathLike[str], trust_pems: list[str],
                        allow_fetching: bool = False, limits: Limits = Limits()) -> Report:
-    path = Path(path)
-    if not path.is_file():
-        return format_failure(path, "no such file")
-    request = json.dumps({"path": str(path), "trust": trust_pems,
-                          "allow_fetching": allow_fetching})
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "signing.sandbox"], input=request, capture_output=True,
-            text=True, timeout=limits.seconds, preexec_fn=_limit(limits),
-            cwd=str(Path(__file__).resolve().parent.parent),
-        )
-    except subprocess.TimeoutExpired:
-        return format_failure(path, f"validation did not finish within {limits.seconds:g} s "
-                                    "(a malformed or hostile file)")
-    if proc.returncode != 0:
-        tail = (proc.stderr or "").strip().splitlines()[-1:] or [""]
-        if proc.returncode < 0 or "MemoryError" in proc.stderr:
-            why = (f"validation exceeded its limits ({limits.memory_mb} MB, "
-                   f"{limits.seconds:g} s)")
-        else:
-            why = f"the validator failed on this file: {tail[0][:300]}"
-        return format_failure(path, why)
-    try:
-        return report_from_json(json.loads(proc.stdout))
-    except (ValueError, KeyError, TypeError) as exc:
-        return format_failure(path, f"the validator returned no report: {exc}")
+    """One file, one sandboxed worker."""
+    with ValidatorPool(trust_pems, allow_fetching, limits, workers=1) as pool:
+        return pool.validate(path)
 
 
-def _main() -> None:
+def _load_roots(bundles: list[str]) -> list[Any]:
     from asn1crypto import pem, x509
 
-    from .validation import validate_file
-
-    req = json.loads(sys.stdin.read())
     roots = []
-    for bundle in req.get("trust", []):
+    for bundle in bundles:
         data = Path(bundle).read_bytes()
         if pem.detect(data):
             roots += [x509.Certificate.load(d) for _, _, d in pem.unarmor(data, multiple=True)]
         else:
             roots.append(x509.Certificate.load(data))
-    try:
-        report = validate_file(req["path"], roots, bool(req.get("allow_fetching")))
-    except Exception as exc:  # the parent gets a report, whatever happened
-        report = format_failure(Path(req["path"]), f"{type(exc).__name__}: {exc}")
-    sys.stdout.write(json.dumps(report.to_json()))
+    return roots
+
+
+def _serve(config: dict[str, Any]) -> None:
+    from .validation import validate_file
+
+    roots = _load_roots(config.get("trust", []))
+    fetch = bool(config.get("allow_fetching"))
+    for line in sys.stdin:
+        path = Path(json.loads(line)["path"])
+        try:
+            report = validate_file(path, roots, fetch)
+        except MemoryError:
+            raise
+        except Exception as exc:  # the parent gets a report, whatever happened
+            report = format_failure(path, f"{type(exc).__name__}: {exc}")
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
     import logging
 
     logging.disable(logging.CRITICAL)  # pyHanko logs tracebacks for expected failures
-    _main()
+    sys.setrecursionlimit(10_000)
+    _serve(json.loads(sys.argv[2]))

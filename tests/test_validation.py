@@ -151,3 +151,22 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
                           str(tmp_path / "missing.pdf")], capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 2
+
+
+def test_pool_replaces_workers_that_miss_deadlines_or_die(tmp_path: Path) -> None:
+    from signing.sandbox import ValidatorPool
+
+    doc = plain_pdf(tmp_path / "p.pdf")
+    with ValidatorPool([], limits=Limits(seconds=0.001), workers=1) as pool:
+        first = pool._all[0]
+        report = pool.validate(doc)
+        assert "did not finish" in report.errors[0]
+        assert first.proc.poll() is not None  # killed
+        assert len(pool._all) == 1 and pool._all[0] is not first  # replaced
+    with ValidatorPool([], limits=Limits(seconds=20, memory_mb=40), workers=1) as pool:
+        report = pool.validate(doc)  # 40 MB cannot even hold the interpreter and pyHanko
+        assert "memory limit" in report.errors[0]
+        assert report.signatures[0].sub_indication == "FORMAT_FAILURE"
+    with ValidatorPool([], workers=2) as pool:
+        reports = [pool.validate(doc) for _ in range(4)]
+        assert all(r.errors == ["no signature in the file"] for r in reports)
