@@ -1,0 +1,146 @@
+"""Validation speed and memory, against stock pyHanko in the same run.
+
+* Baseline: stock pyHanko — open the file, ``validate_pdf_signature`` with the default
+  diff policy, the dev root trusted, no fetching.
+* Ours: the full report (``signing.validation.validate_file``: indications, level,
+  coverage, modification analysis, timestamps), in-process (per core) and through the
+  sandboxed worker pool that `edms verify` uses (1 worker, and all cores).
+* Peak RSS (the worker's own VmHWM) validating a 500 MB signed PDF.
+
+    .venv/bin/python bench/verify.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
+
+from signing import devpki, devservices
+from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServices
+from signing.keys import load_pkcs12
+from signing.sandbox import ValidatorPool
+from signing.validation import validate_file
+from tests.support.pdfs import big_pdf, plain_pdf
+from tests.test_signing import root_of
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    fn()
+    n, start = 0, time.perf_counter()
+    while n < 5 or time.perf_counter() - start < seconds:
+        fn()
+        n += 1
+    return n / (time.perf_counter() - start)
+
+
+RSS_CHILD = """
+import json, sys
+from asn1crypto import pem, x509
+from signing.validation import validate_file
+from tests.support.rss import peak_rss_kb
+_, _, der = pem.unarmor(open(sys.argv[2], 'rb').read())
+r = validate_file(sys.argv[1], [x509.Certificate.load(der)])
+print(json.dumps({"valid": r.valid, "peak_kb": peak_rss_kb()}))
+"""
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    seconds = 1.0 if args.quick else 3.0
+    rounds = 3 if args.quick else 5
+    work = Path(tempfile.mkdtemp(prefix="edms-bench-verify-", dir=os.environ.get("BENCH_DIR")))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    pki = devpki.generate(work / "pki", url_prefix=f"http://127.0.0.1:{port}")
+    responder = devservices.start(pki)
+    root = root_of(pki)
+    rows = []
+    try:
+        engine = SigningEngine(load_pkcs12(pki.p12("leader1"), devpki.DEV_PASSWORD),
+                               TrustServices(tsa_url=pki.tsa_url, trust_roots=(root,)))
+        signed = work / "signed.pdf"
+        engine.sign(plain_pdf(work / "in.pdf"), signed, SignOptions(
+            Profile.PERSONAL, Level.B_LT, signature_image=pki.signature_image("leader1")))
+
+        def stock() -> None:
+            with open(signed, "rb") as f:
+                sig = PdfFileReader(f).embedded_signatures[0]
+                st = validate_pdf_signature(sig, ValidationContext(trust_roots=[root],
+                                                                   allow_fetching=False))
+                assert st.bottom_line
+
+        def ours() -> None:
+            assert validate_file(signed, [root]).valid
+
+        r_stock, r_ours, ratios = [], [], []
+        for i in range(rounds):
+            pair = [(ours, r_ours), (stock, r_stock)]
+            for fn, acc in pair if i % 2 == 0 else pair[::-1]:
+                acc.append(rate(fn, seconds))
+            ratios.append(r_ours[-1] / r_stock[-1])
+        s_med = statistics.median(r_stock)
+        rows.append(("full report, in-process, 1 core", statistics.median(r_ours), s_med,
+                     statistics.median(ratios)))
+        print(rows[-1], flush=True)
+
+        for workers in (1, os.cpu_count() or 1):
+            with ValidatorPool([str(pki.root_cert)], workers=workers) as pool, \
+                    ThreadPoolExecutor(workers) as threads:
+                assert pool.validate(signed).valid
+                n = int(80 * seconds)
+                start = time.perf_counter()
+                results = list(threads.map(lambda _: pool.validate(signed), range(n)))
+                r = n / (time.perf_counter() - start)
+                assert all(x.valid for x in results)
+            rows.append((f"full report, sandboxed pool, {workers} worker(s)", r, s_med,
+                         r / s_med))
+            print(rows[-1], flush=True)
+
+        big = big_pdf(work / "big.pdf", 500 * 1000 * 1000)
+        big_signed = work / "big-signed.pdf"
+        engine.sign(big, big_signed, SignOptions(
+            Profile.PERSONAL, Level.B_B, signature_image=pki.signature_image("leader1")))
+        big.unlink()
+        out = subprocess.run([sys.executable, "-c", RSS_CHILD, str(big_signed),
+                              str(pki.root_cert)], capture_output=True, text=True, check=True,
+                             cwd=str(Path(__file__).resolve().parent.parent))
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        assert res["valid"], res
+        rows.append(("peak RSS validating a 500 MB signed PDF (MB)", res["peak_kb"] / 1024,
+                     None, None))
+        print(rows[-1], flush=True)
+    finally:
+        responder.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    print("| measurement | ours /s | stock pyHanko /s | ratio |")
+    print("|---|---|---|---|")
+    for label, o, s_, r in rows:
+        if s_ is None:
+            print(f"| {label} | {o:.0f} | | |")
+        else:
+            print(f"| {label} | {o:.1f} | {s_:.1f} | {r:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
