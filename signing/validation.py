@@ -247,13 +247,17 @@ def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
             revocation="not_checked", coverage="partial", modifications="other",
             messages=[f"Chữ ký không đọc được / The signature cannot be processed: {exc}"])
     coverage = _coverage(st.coverage)
+    br_problem = _byterange_problem(sig)
     mods = _MODS.get(st.modification_level, "other") if st.modification_level else "other"
     if st.docmdp_ok is False and mods in ACCEPTABLE_CHANGES:
         mods = "other"  # beyond what the certification signature permits
     integrity = bool(st.intact and st.valid)
     trusted = st.trust_problem_indic is None and st.validation_path is not None
     sub: str | None = None
-    if not st.intact:
+    if br_problem:
+        indication, sub = "TOTAL_FAILED", "FORMAT_FAILURE"
+        messages.append(f"ByteRange không hợp lệ / Malformed ByteRange: {br_problem}")
+    elif not st.intact:
         indication, sub = "TOTAL_FAILED", "HASH_FAILURE"
     elif not st.valid:
         indication, sub = "TOTAL_FAILED", "SIG_CRYPTO_FAILURE"
@@ -312,6 +316,26 @@ def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
         timestamp=ts, level=level, indication=indication, sub_indication=sub,
         integrity=integrity, trusted=trusted, revocation=revocation, coverage=coverage,
         modifications=mods, messages=messages)
+
+
+def _byterange_problem(sig: Any) -> str | None:
+    """A ByteRange must be [0 a b c] with the gap exactly the /Contents string."""
+    try:
+        br = [int(v) for v in sig.byte_range]
+    except (TypeError, ValueError):
+        return "not four integers"
+    if len(br) != 4:
+        return f"{len(br)} numbers instead of 4"
+    start, len1, start2, len2 = br
+    if start != 0:
+        return "does not start at the beginning of the file"
+    if len1 <= 0 or len2 < 0 or start2 <= len1:
+        return f"impossible ranges {br}"
+    contents = sig.sig_object.raw_get("/Contents")
+    gap = start2 - len1
+    if gap != 2 * len(bytes(contents)) + 2:
+        return f"the excluded gap ({gap} bytes) is not exactly the /Contents string"
+    return None
 
 
 def _safe_cert(sig: Any) -> x509.Certificate | None:
