@@ -191,8 +191,7 @@ def validate_file(path: str | os.PathLike[str], trust_roots: list[x509.Certifica
             facts["revisions"] = reader.xrefs.total_revisions
         except Exception as exc:
             return format_failure(path, f"not a readable PDF: {type(exc).__name__}: {exc}")
-        vc = ValidationContext(trust_roots=trust_roots, allow_fetching=allow_fetching,
-                               revocation_mode="soft-fail")
+        dss = _read_dss(reader)
         try:
             sig_fields = _signature_fields(reader)
         except Exception as exc:
@@ -207,9 +206,11 @@ def validate_file(path: str | os.PathLike[str], trust_roots: list[x509.Certifica
         regular = [s for s in embedded if s.sig_object_type != "/DocTimeStamp"]
         reports = []
         for sig in regular:
+            vc = _context(sig, dss, trust_roots, allow_fetching)
             reports.append(_validate_one(reader, sig, vc, doc_ts))
         for ts in doc_ts:
             try:
+                vc = _context(ts, dss, trust_roots, allow_fetching)
                 st = validate_pdf_timestamp(ts, validation_context=vc)
                 if not (st.intact and st.valid):
                     errors.append(f"document timestamp {ts.field_name} is broken")
@@ -226,6 +227,58 @@ def validate_file(path: str | os.PathLike[str], trust_roots: list[x509.Certifica
         for r in reports)
     return Report(file=facts, valid=valid, signatures=reports,
                   unsigned_signature_fields=unsigned, errors=errors)
+
+
+@dataclass
+class _Dss:
+    certs: list[Any] = field(default_factory=list)
+    ocsps: list[Any] = field(default_factory=list)
+    crls: list[Any] = field(default_factory=list)
+
+
+def _read_dss(reader: PdfFileReader) -> _Dss:
+    """Certificates, OCSP responses and CRLs embedded for long-term validation."""
+    from asn1crypto import crl, ocsp
+
+    try:
+        dss = reader.root["/DSS"]
+    except KeyError:
+        return _Dss()
+    out = _Dss()
+    for key, kind, target in (("/Certs", x509.Certificate, out.certs),
+                              ("/OCSPs", ocsp.OCSPResponse, out.ocsps),
+                              ("/CRLs", crl.CertificateList, out.crls)):
+        for ref in dss.get(key, ()):
+            try:
+                target.append(kind.load(ref.get_object().data))
+            except Exception:  # a damaged entry is simply not used
+                continue
+    return out
+
+
+def _ocsp_serials(resp: Any) -> set[int]:
+    try:
+        basic = resp["response_bytes"]["response"].parsed
+        return {r["cert_id"]["serial_number"].native
+                for r in basic["tbs_response_data"]["responses"]}
+    except Exception:
+        return set()
+
+
+def _context(sig: Any, dss: _Dss, roots: list[x509.Certificate],
+             fetch: bool) -> ValidationContext:
+    """A validation context for one signature: trust roots, the file's DSS data (first),
+    online fetching if allowed. OCSP responses are limited to those about certificates of
+    this signature: pyHanko treats a response about another certificate from the same
+    issuer as a failed check instead of ignoring it."""
+    try:
+        serials = {c.serial_number for c in [sig.signer_cert, *sig.other_embedded_certs]}
+    except Exception:
+        serials = set()
+    ocsps = [o for o in dss.ocsps if _ocsp_serials(o) & serials]
+    return ValidationContext(trust_roots=roots, other_certs=dss.certs, ocsps=ocsps,
+                             crls=dss.crls, allow_fetching=fetch,
+                             revocation_mode="soft-fail")
 
 
 def _signature_fields(reader: PdfFileReader) -> list[str]:
@@ -273,9 +326,9 @@ def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
     revocation = "not_checked"
     if st.revocation_details is not None:
         revocation = "revoked"
-    elif trusted:
-        revocation = "good"
-    elif st.validation_path is not None:
+    elif trusted and (vc.ocsps or vc.crls):
+        revocation = "good"  # revocation data was there (DSS or fetched) and cleared it
+    elif st.validation_path is not None and vc.fetching_allowed:
         revocation = "unknown"
     ts = None
     if st.timestamp_validity is not None:
@@ -307,6 +360,9 @@ def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
                         "data added after signing")
     if not trusted:
         messages.append(f"Chứng thư số không được tin cậy / Certificate not trusted ({sub})")
+    elif revocation == "not_checked":
+        messages.append("Chưa kiểm tra thu hồi chứng thư (không có dữ liệu OCSP/CRL) / "
+                        "Revocation not checked (no OCSP/CRL data)")
     if ts is None:
         messages.append("Thời gian ký do người ký tự khai / The signing time is the signer's "
                         "own claim (no trusted timestamp)")

@@ -170,3 +170,46 @@ def test_pool_replaces_workers_that_miss_deadlines_or_die(tmp_path: Path) -> Non
     with ValidatorPool([], workers=2) as pool:
         reports = [pool.validate(doc) for _ in range(4)]
         assert all(r.errors == ["no signature in the file"] for r in reports)
+
+
+def test_revocation_data_from_the_dss(dev_pki: Any, tmp_path: Path) -> None:
+    """B-LT: revocation is checked from the embedded DSS with no network; B-T without
+    fetching says plainly that revocation was not checked."""
+    from signing import devpki
+    from signing.keys import load_pkcs12
+    from tests.test_signing import root_of
+
+    services = TrustServices(tsa_url=dev_pki.tsa_url, trust_roots=(root_of(dev_pki),))
+    engine = SigningEngine(load_pkcs12(dev_pki.p12("leader2"), devpki.DEV_PASSWORD), services)
+    for level, expected in ((Level.B_LT, "good"), (Level.B_T, "not_checked")):
+        out = tmp_path / f"{level}.pdf"
+        engine.sign(plain_pdf(tmp_path / f"in-{level}.pdf"), out, SignOptions(
+            Profile.PERSONAL, level, signature_image=dev_pki.signature_image("leader2")))
+        report = validate_sandboxed(out, [str(dev_pki.root_cert)])  # fetching disabled
+        assert report.signatures[0].revocation == expected, report
+        assert report.valid
+
+
+def test_integrity_agrees_with_pdfsig(dev_pki: Any, nss_db: str, tmp_path: Path) -> None:
+    """On the engine's outputs, our integrity verdict and poppler's agree."""
+    from signing import devpki
+    from signing.keys import load_pkcs12
+    from tests.support import attacks
+    from tests.support.pdfcheck import pdfsig
+    from tests.test_signing import root_of
+
+    services = TrustServices(tsa_url=dev_pki.tsa_url, trust_roots=(root_of(dev_pki),))
+    engine = SigningEngine(load_pkcs12(dev_pki.p12("agency"), devpki.DEV_PASSWORD), services)
+    files = []
+    for profile in (Profile.COPY, Profile.ATTACHMENT):
+        for level in Level:
+            out = tmp_path / f"{profile}-{level}.pdf"
+            engine.sign(plain_pdf(tmp_path / f"in-{profile}-{level}.pdf"), out, SignOptions(
+                profile, level, main_number="15/QĐ-UBND"))
+            files.append(out)
+    files.append(attacks.contents_zeroed(files[0], tmp_path / "zeroed.pdf"))
+    for f in files:
+        ours = validate_sandboxed(f, [str(dev_pki.root_cert)])
+        theirs = [e for e in pdfsig(f, nss_db) if e.signature_type != "unknown"]
+        assert [s.integrity for s in ours.signatures] == [
+            e.valid == "Signature is Valid." for e in theirs], f
