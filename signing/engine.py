@@ -183,7 +183,7 @@ def open_writer(inf: BinaryIO) -> IncrementalPdfFileWriter:
 
 def _page_size(reader: PdfFileReader, index: int) -> tuple[float, float]:
     page_obj = reader.find_page_for_modification(index)[0].get_object()
-    box = page_obj.get("/CropBox", page_obj.get("/MediaBox"))
+    box = page_obj["/CropBox"] if "/CropBox" in page_obj else page_obj["/MediaBox"]
     x1, y1, x2, y2 = (float(v) for v in box)
     return x2 - x1, y2 - y1
 
@@ -210,7 +210,8 @@ def _find_image(xobj: generic.PdfObject, depth: int = 0) -> tuple[int, int] | No
     res = obj.get("/Resources")
     if res is None:
         return None
-    for child in res.get_object().get("/XObject", generic.DictionaryObject()).values():
+    xobjects = res.get_object().get("/XObject", generic.DictionaryObject()).get_object()
+    for child in xobjects.values():
         found = _find_image(child, depth + 1)
         if found:
             return found
@@ -227,7 +228,8 @@ class _Widget:
 def _widget_of(reader: PdfFileReader, field_name: str) -> _Widget | None:
     for i in range(_page_count(reader)):
         page = reader.find_page_for_modification(i)[0].get_object()
-        for annot_ref in page.get("/Annots", generic.ArrayObject()):
+        annots = page["/Annots"] if "/Annots" in page else generic.ArrayObject()
+        for annot_ref in annots:
             annot = annot_ref.get_object()
             if annot.get("/Subtype") != "/Widget":
                 continue

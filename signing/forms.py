@@ -33,11 +33,12 @@ def _fields(writer: IncrementalPdfFileWriter) -> dict[str, generic.IndirectObjec
             name = str(obj.get("/T", ""))
             full = f"{prefix}.{name}" if prefix and name else (name or prefix)
             if "/Kids" in obj and "/FT" not in obj:
-                walk(obj["/Kids"], full)
+                walk(obj["/Kids"].get_object() if hasattr(obj["/Kids"], "get_object")
+                     else obj["/Kids"], full)
             else:
                 found[full] = ref
 
-    walk(form.get_object().get("/Fields", generic.ArrayObject()), "")
+    walk(form.get_object().get("/Fields", generic.ArrayObject()).get_object(), "")
     return found
 
 
@@ -69,7 +70,11 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str],
                 raise SigningError(f"field {name!r} is read-only")
             text = unicodedata.normalize("NFC", value)
             field[pdf_name("/V")] = pdf_string(text)
-            widgets = [k for k in field.get("/Kids", [])] or [ref]
+            try:
+                kids = list(field["/Kids"])  # [] dereferences; dict.get would not
+            except KeyError:
+                kids = []
+            widgets = kids or [ref]
             for wref in widgets:
                 widget = wref.get_object()
                 x1, y1, x2, y2 = (float(v) for v in widget["/Rect"])

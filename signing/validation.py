@@ -205,9 +205,10 @@ def validate_file(path: str | os.PathLike[str], trust_roots: list[x509.Certifica
         doc_ts = [s for s in embedded if s.sig_object_type == "/DocTimeStamp"]
         regular = [s for s in embedded if s.sig_object_type != "/DocTimeStamp"]
         reports = []
+        certified = any(_docmdp(s) is not None for s in regular)
         for sig in regular:
             vc = _context(sig, dss, trust_roots, allow_fetching)
-            reports.append(_validate_one(reader, sig, vc, doc_ts))
+            reports.append(_validate_one(reader, sig, vc, doc_ts, path, certified))
         for ts in doc_ts:
             try:
                 vc = _context(ts, dss, trust_roots, allow_fetching)
@@ -287,8 +288,49 @@ def _signature_fields(reader: PdfFileReader) -> list[str]:
     return [str(name) for name, _, _ in fields.enumerate_sig_fields(reader)]
 
 
+def _docmdp(sig: Any) -> Any:
+    try:
+        return sig.docmdp_level
+    except Exception:
+        return None
+
+
+def _covering_fields(reader: PdfFileReader, sig: Any, path: Path, changed: set[str],
+                     certified: bool) -> list[str]:
+    """Fields changed or added after ``sig`` whose widgets cover ink of the signed page:
+    value fields always (shadow attacks); new signature widgets on a certified document
+    (sneaky signatures)."""
+    from .engine import _widget_of
+    from .overlay import text_under
+
+    by_page: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
+    sig_fields = set(_signature_fields(reader))
+    for name in sorted(changed):
+        if name in sig_fields and not certified:
+            continue
+        widget = _widget_of(reader, name)
+        if widget is None:
+            continue
+        x1, y1, x2, y2 = widget.rect
+        if abs(x2 - x1) < 1 or abs(y2 - y1) < 1:
+            continue  # invisible
+        by_page.setdefault(widget.page, []).append((name, widget.rect))
+    if not by_page:
+        return []
+    br = [int(v) for v in sig.byte_range]
+    covering = []
+    for page, items in by_page.items():
+        page_obj = reader.find_page_for_modification(page)[0].get_object()
+        box = page_obj["/CropBox"] if "/CropBox" in page_obj else page_obj["/MediaBox"]
+        page_box = tuple(float(v) for v in box)
+        inked = text_under(path, br[2] + br[3], page, [r for _, r in items],
+                          page_box)  # type: ignore[arg-type]
+        covering += [name for (name, _), ink in zip(items, inked, strict=True) if ink]
+    return covering
+
+
 def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
-                  doc_ts: list[Any]) -> SignatureReport:
+                  doc_ts: list[Any], path: Path, certified: bool) -> SignatureReport:
     messages: list[str] = []
     try:
         st = validate_pdf_signature(sig, vc, diff_policy=DIFF_POLICY)
@@ -304,6 +346,15 @@ def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
     mods = _MODS.get(st.modification_level, "other") if st.modification_level else "other"
     if st.docmdp_ok is False and mods in ACCEPTABLE_CHANGES:
         mods = "other"  # beyond what the certification signature permits
+    diff = st.diff_result
+    changed = getattr(diff, "changed_form_fields", None)
+    if changed and mods in ("form_filling", "annotations"):
+        covering = _covering_fields(reader, sig, path, set(changed), certified)
+        if covering:
+            mods = "other"
+            messages.append("Ô biểu mẫu/chữ ký mới che lên nội dung đã ký / A field added or "
+                            f"filled after signing paints over signed content: "
+                            f"{', '.join(covering)}")
     integrity = bool(st.intact and st.valid)
     trusted = st.trust_problem_indic is None and st.validation_path is not None
     sub: str | None = None

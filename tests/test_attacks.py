@@ -90,3 +90,49 @@ def test_evil_annotation_on_certified_document(dev_pki: Any, validators: Any,
     report = validators.validate(evil)
     assert not report.valid
     assert report.signatures[0].modifications == "other"
+
+
+def _engine(pki: Any, label: str) -> SigningEngine:
+    return SigningEngine(load_pkcs12(pki.p12(label), devpki.DEV_PASSWORD),
+                         TrustServices(tsa_url=pki.tsa_url, trust_roots=(root_of(pki),)))
+
+
+def test_shadow_replace_form_field_over_text(dev_pki: Any, validators: Any,
+                                             tmp_path: Path) -> None:
+    """A filled field that paints over signed text is not a harmless form fill."""
+    from signing.forms import fill_fields
+    from tests.support.pdfs import NUMBER_FIELD, draft_with_fields
+
+    signed = tmp_path / "signed.pdf"
+    _engine(dev_pki, "leader1").sign(
+        draft_with_fields(tmp_path / "d.pdf", over_text=True), signed,
+        SignOptions(Profile.PERSONAL, Level.B_T,
+                    signature_image=dev_pki.signature_image("leader1")))
+    assert validators.validate(signed).valid
+    shadow = tmp_path / "shadow.pdf"
+    fill_fields(signed, shadow, {NUMBER_FIELD: "SỐ TIỀN: 999.000.000 ĐỒNG"})
+    report = validators.validate(shadow)
+    assert not report.valid
+    assert report.signatures[0].modifications == "other"
+    assert any("paints over signed content" in m for m in report.signatures[0].messages)
+
+
+def test_shadow_hide_overlay_xobject(signed: Path, validators: Any, tmp_path: Path) -> None:
+    report = validators.validate(attacks.overlay_replaced(signed, tmp_path / "x.pdf"))
+    assert not report.valid
+    assert report.signatures[0].modifications == "other"
+
+
+def test_sneaky_signature_on_certified_document(dev_pki: Any, validators: Any,
+                                                tmp_path: Path) -> None:
+    signer = load_pkcs12(dev_pki.p12("agency"), devpki.DEV_PASSWORD).signer()
+    certified = attacks.certify(plain_pdf(tmp_path / "c.pdf"), tmp_path / "certified.pdf",
+                                signer, fields.MDPPerm.FILL_FORMS)
+    sneaky = tmp_path / "sneaky.pdf"
+    _engine(dev_pki, "leader2").sign(certified, sneaky, SignOptions(
+        Profile.PERSONAL, Level.B_B, box=(60, 700, 320, 800),  # over the page's text
+        signature_image=dev_pki.signature_image("leader2")))
+    report = validators.validate(sneaky)
+    assert not report.valid
+    cert_report = next(s for s in report.signatures if s.field == "Certification")
+    assert cert_report.modifications == "other"

@@ -150,3 +150,24 @@ def signature_wrapping(src: Path, dst: Path) -> Path:
     data[m.start():m.end()] = text + b" " * (span - len(text))
     dst.write_bytes(bytes(data) + payload)
     return dst
+
+
+def overlay_replaced(src: Path, dst: Path) -> Path:
+    """Shadow hide/replace with an XObject: the page paints a form XObject; after signing,
+    the page's resources point the same name to a different XObject."""
+    def edit(w: IncrementalPdfFileWriter) -> None:
+        page_ref = w.find_page_for_modification(0)[0]
+        page = page_ref.get_object()
+        fake = w.add_object(generic.StreamObject({
+            pdf_name("/Type"): pdf_name("/XObject"), pdf_name("/Subtype"): pdf_name("/Form"),
+            pdf_name("/BBox"): generic.ArrayObject([generic.NumberObject(v)
+                                                   for v in (0, 0, 595, 842)]),
+        }, stream_data=b"1 1 1 rg 60 740 400 40 re f 0 g BT /F1 13 Tf 72 760 Td "
+                       b"(SO TIEN: 999.000.000 DONG) Tj ET"))
+        res = page["/Resources"]
+        xobjs = generic.DictionaryObject(dict(res.get("/XObject", {})))
+        xobjs[pdf_name("/Shadow")] = fake
+        res[pdf_name("/XObject")] = xobjs
+        page[pdf_name("/Resources")] = res
+        w.mark_update(page_ref)
+    return _incremental(src, dst, edit)

@@ -31,10 +31,12 @@ def plain_pdf(path: Path, pages: int = 1, title: str = "Van ban du thao") -> Pat
     return path
 
 
-def draft_with_fields(path: Path, pages: int = 1) -> Path:
+def draft_with_fields(path: Path, pages: int = 1,
+                      over_text: bool = False) -> Path:
     """A draft whose first page carries empty text fields for the number/symbol and the
     date line, as the System's templates do (Decree 30: the System fills them after the
-    leader signs)."""
+    leader signs). ``over_text`` places the number field over the page's text instead:
+    the set-up of a shadow attack."""
     pdf = pikepdf.new()
     for i in range(pages):
         pdf.pages.append(pikepdf.Page(_page(pdf, f"QUYET DINH - trang {i + 1}")))
@@ -42,7 +44,9 @@ def draft_with_fields(path: Path, pages: int = 1) -> Path:
                                                 Subtype=pikepdf.Name.Type1,
                                                 BaseFont=pikepdf.Name("/Helvetica")))
     fields = []
-    for name, rect in ((NUMBER_FIELD, [60, 700, 260, 720]), (DATE_FIELD, [320, 700, 560, 720])):
+    placed = ((NUMBER_FIELD, [60, 750, 320, 778]), (DATE_FIELD, [320, 700, 560, 720])) \
+        if over_text else ((NUMBER_FIELD, [60, 700, 260, 720]), (DATE_FIELD, [320, 700, 560, 720]))
+    for name, rect in placed:
         field = pdf.make_indirect(pikepdf.Dictionary(
             FT=pikepdf.Name.Tx, T=pikepdf.String(name), V=pikepdf.String(""),
             DA=pikepdf.String("/Helv 12 Tf 0 g"), Type=pikepdf.Name.Annot,
