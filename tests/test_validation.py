@@ -74,7 +74,8 @@ def test_form_fill_is_form_filling_where_stock_pyhanko_says_other() -> None:
         pytest.skip("the shared corpus (../shared/corpus) is absent")
     with open(path, "rb") as f:
         sig = PdfFileReader(f).embedded_signatures[0]
-        stock = validate_pdf_signature(sig, ValidationContext(allow_fetching=False))
+        stock = validate_pdf_signature(sig, ValidationContext(trust_roots=[],
+                                                              allow_fetching=False))
     assert stock.modification_level is ModificationLevel.OTHER
     report = validate_sandboxed(path, [])
     assert report.signatures[0].modifications == "form_filling"
