@@ -22,7 +22,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -92,11 +91,7 @@ def main() -> None:
     seconds = 0.5 if args.quick else 2.0
     rounds = 3 if args.quick else 5
     work = Path(tempfile.mkdtemp(prefix="edms-bench-sign-", dir=os.environ.get("BENCH_DIR")))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    pki = devpki.generate(work / "pki", url_prefix=f"http://127.0.0.1:{port}")
-    responder = devservices.start(pki)
+    pki, responder = devservices.start_fresh(work / "pki")
     from tests.test_signing import root_of
 
     services = TrustServices(tsa_url=pki.tsa_url, trust_roots=(root_of(pki),))

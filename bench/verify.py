@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -68,11 +67,7 @@ def main() -> None:
     seconds = 1.0 if args.quick else 3.0
     rounds = 3 if args.quick else 5
     work = Path(tempfile.mkdtemp(prefix="edms-bench-verify-", dir=os.environ.get("BENCH_DIR")))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    pki = devpki.generate(work / "pki", url_prefix=f"http://127.0.0.1:{port}")
-    responder = devservices.start(pki)
+    pki, responder = devservices.start_fresh(work / "pki")
     root = root_of(pki)
     rows = []
     try:

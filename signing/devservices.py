@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -69,3 +70,20 @@ def start(pki: DevPki) -> Responder:
 def serve_forever(pki: DevPki) -> None:
     host, port = address(pki)
     make_server(host, port, make_app(pki), threaded=True).serve_forever()  # type: ignore[arg-type]
+
+
+def free_loopback_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_fresh(directory: Path) -> tuple[DevPki, Responder]:
+    """A new development PKI in ``directory`` with its responder on a free loopback port
+    (tests and benchmarks)."""
+    from .devpki import generate
+
+    pki = generate(directory, url_prefix=f"http://127.0.0.1:{free_loopback_port()}")
+    return pki, start(pki)

@@ -167,16 +167,9 @@ def system(system_env: dict[str, str]) -> Iterator[System]:
 def dev_pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A fresh development PKI whose responder (certomancer's animator) serves real
     timestamps, OCSP responses and CRLs on a free loopback port for the whole run."""
-    import socket
+    from signing import devservices
 
-    from signing import devpki, devservices
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    pki = devpki.generate(tmp_path_factory.mktemp("pki") / "certs-dev",
-                          url_prefix=f"http://127.0.0.1:{port}")
-    responder = devservices.start(pki)
+    pki, responder = devservices.start_fresh(tmp_path_factory.mktemp("pki") / "certs-dev")
     try:
         yield pki
     finally:
