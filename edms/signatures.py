@@ -11,11 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from asn1crypto import pem, x509
+from asn1crypto import x509
 
 from signing import devpki
 from signing.engine import Profile, SigningEngine, SignOptions, TrustServices
 from signing.keys import KeyHandle, Pkcs11Key, load_pkcs12
+from signing.trust import load_certificates
 
 from .config import Settings
 from .errors import EdmsError
@@ -27,17 +28,6 @@ class SignerNotFound(EdmsError):
     type_slug = "signer-not-found"
 
 
-def load_pem_bundle(path: Path) -> list[x509.Certificate]:
-    data = path.read_bytes()
-    if not pem.detect(data):
-        return [x509.Certificate.load(data)]
-    return [x509.Certificate.load(der) for _, _, der in pem.unarmor(data, multiple=True)]
-
-
-def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
-    return tuple(c for b in trust_bundles(settings) for c in load_pem_bundle(b))
-
-
 def trust_bundles(settings: Settings) -> list[Path]:
     """PEM files of the trusted roots: both CA regimes, and the dev root in development."""
     bundles = [b for b in (settings.trust_official, settings.trust_public) if b is not None]
@@ -47,6 +37,10 @@ def trust_bundles(settings: Settings) -> list[Path]:
     if settings.is_development and devpki.exists(settings.pki_dir):
         bundles.append(devpki.load(settings.pki_dir).root_cert)
     return bundles
+
+
+def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
+    return tuple(c for b in trust_bundles(settings) for c in load_certificates(b))
 
 
 def trust_services(settings: Settings) -> TrustServices:

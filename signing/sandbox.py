@@ -162,23 +162,11 @@ def validate_sandboxed(path: str | os.PathLike[str], trust_pems: list[str],
         return pool.validate(path)
 
 
-def _load_roots(bundles: list[str]) -> list[Any]:
-    from asn1crypto import pem, x509
-
-    roots = []
-    for bundle in bundles:
-        data = Path(bundle).read_bytes()
-        if pem.detect(data):
-            roots += [x509.Certificate.load(d) for _, _, d in pem.unarmor(data, multiple=True)]
-        else:
-            roots.append(x509.Certificate.load(data))
-    return roots
-
-
 def _serve(config: dict[str, Any]) -> None:
+    from .trust import load_certificates
     from .validation import validate_file
 
-    roots = _load_roots(config.get("trust", []))
+    roots = [c for b in config.get("trust", []) for c in load_certificates(b)]
     fetch = bool(config.get("allow_fetching"))
     for line in sys.stdin:
         path = Path(json.loads(line)["path"])
