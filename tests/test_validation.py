@@ -33,9 +33,17 @@ def edms_verify(path: Path, env: dict[str, str] | None = None,
     return res.returncode, json.loads(res.stdout), elapsed
 
 
-@pytest.mark.skipif(not EXPECTED, reason="the shared corpus (../shared/corpus) is absent")
-@pytest.mark.parametrize("name", sorted(EXPECTED))
+def require_corpus() -> None:
+    if EXPECTED:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"the shared corpus is missing at {CORPUS} (CI must have ../shared)")
+    pytest.skip(f"the shared corpus is absent at {CORPUS} (../shared beside the checkout)")
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED) or ["(corpus absent)"])
 def test_shared_corpus_verdicts(name: str) -> None:
+    require_corpus()
     expected = EXPECTED[name]
     code, report, elapsed = edms_verify(CORPUS / name)
     sigs = report["signatures"]
@@ -69,9 +77,8 @@ def test_form_fill_is_form_filling_where_stock_pyhanko_says_other() -> None:
     from pyhanko.sign.validation import validate_pdf_signature
     from pyhanko_certvalidator import ValidationContext
 
+    require_corpus()
     path = CORPUS / "valid-form-filled-after-signing.pdf"
-    if not path.is_file():
-        pytest.skip("the shared corpus (../shared/corpus) is absent")
     with open(path, "rb") as f:
         sig = PdfFileReader(f).embedded_signatures[0]
         stock = validate_pdf_signature(sig, ValidationContext(trust_roots=[],
