@@ -218,7 +218,14 @@ class Pkcs11Key(KeyHandle):
     HSM). Each thread gets its own session; the certificate is read once."""
 
     def __init__(self, lib: str, token_label: str, key_label: str, pin: str,
-                 cert_label: str | None = None) -> None:
+                 cert_label: str | None = None, parallel: bool = False) -> None:
+        """``parallel=False`` (the default) lets one signature operation reach the token
+        at a time — what USB tokens do anyway, and what SoftHSM2 needs: concurrent C_Sign
+        calls from several sessions were seen to fail with CKR_GENERAL_ERROR. Sessions
+        stay one per thread either way. Set ``parallel=True`` for HSMs that sign
+        concurrently."""
+        self.parallel = parallel
+        self._sign_lock = threading.Lock()
         self.lib = lib
         self.token_label = token_label
         self.key_label = key_label
@@ -261,10 +268,20 @@ class Pkcs11Key(KeyHandle):
         # Object searches are serialised: SoftHSM2 (through python-pkcs11) was seen to
         # spin forever when several sessions searched the token at once. Signing itself
         # runs in parallel, one session per thread.
+        lock = None if self.parallel else self._sign_lock
+
+        class _Signer(p11.PKCS11Signer):  # type: ignore[misc]
+            async def async_sign_raw(self, data: bytes, digest_algorithm: str,
+                                     dry_run: bool = False) -> bytes:
+                if lock is None or dry_run:
+                    return await super().async_sign_raw(data, digest_algorithm, dry_run)
+                with lock:  # each signing thread runs its own event loop: no deadlock
+                    return await super().async_sign_raw(data, digest_algorithm, dry_run)
+
         with self._lock:
             # other_certs_to_pull=None: take the whole chain stored on the token
-            signer = p11.PKCS11Signer(session, cert_label=self.cert_label,
-                                      key_label=self.key_label, other_certs_to_pull=None)
+            signer = _Signer(session, cert_label=self.cert_label,
+                             key_label=self.key_label, other_certs_to_pull=None)
             signer._load_objects()  # certificate, chain and key handle, now, under the lock
         self._local.signer = signer
         return signer
