@@ -227,6 +227,30 @@ def storage_cleanup(ctx: Context, older_than: int) -> None:
     click.echo(f"removed {n} incomplete upload(s)")
 
 
+# -- audit ---------------------------------------------------------------------------------
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@pass_ctx
+def audit_verify(ctx: Context) -> None:
+    """Recompute the hash chain; name every edited, deleted or missing event (exit 1)."""
+    from .audit import verify_chain
+
+    with ctx.system.sessions() as session:
+        checked, problems = verify_chain(session)
+    for p in problems:
+        click.echo(f"EVENT {p.seq}: {p.detail}")
+    if problems:
+        click.echo(f"NOT INTACT: {checked} events checked, {len(problems)} problem(s)")
+        sys.exit(1)
+    click.echo(f"intact: {checked} events, chain verified")
+
+
 # -- configuration -----------------------------------------------------------------------
 
 

@@ -1,0 +1,95 @@
+"""The tamper-evident audit trail: every read, download, signature and state change.
+
+Events are numbered 1, 2, 3 ... and each carries the SHA-256 of its predecessor's hash and
+its own canonical content, so editing any stored field, or deleting or reordering events,
+breaks the chain at a place `edms audit verify` names. Appending takes the row lock of the
+single ``audit_head`` row first: events are chained strictly in order, on SQLite and
+PostgreSQL alike, inside the caller's transaction (an action and its event commit or roll
+back together).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from .models import AuditEvent, AuditHead
+
+GENESIS = "0" * 64
+
+
+def _canonical(seq: int, at: datetime, actor: str, action: str, object_type: str,
+               object_id: str, details: str, prev_hash: str) -> bytes:
+    return json.dumps(
+        [seq, at.astimezone(UTC).isoformat(timespec="microseconds"), actor, action,
+         object_type, object_id, details, prev_hash],
+        ensure_ascii=False, separators=(",", ":"),
+    ).encode()
+
+
+def event_hash(e: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(e.seq, e.at, e.actor, e.action, e.object_type,
+                                     e.object_id, e.details, e.prev_hash)).hexdigest()
+
+
+def record(session: Session, actor: str, action: str, object_type: str, object_id: str,
+           details: dict[str, Any] | None = None) -> AuditEvent:
+    """Append one event in the caller's transaction."""
+    # Taking the head row first serialises appends (row lock on PostgreSQL, the write
+    # lock on SQLite) before anything is read.
+    seq, prev = session.execute(
+        update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+        .returning(AuditHead.seq, AuditHead.hash)
+    ).one()
+    event = AuditEvent(
+        seq=seq, at=datetime.now(UTC),
+        actor=actor, action=action, object_type=object_type, object_id=str(object_id),
+        details=json.dumps(details or {}, ensure_ascii=False, sort_keys=True),
+        prev_hash=prev,
+    )
+    event.hash = event_hash(event)
+    session.add(event)
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=event.hash))
+    return event
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    seq: int
+    detail: str
+
+
+def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainProblem]]:
+    """Recompute the chain; returns (events checked, problems)."""
+    problems: list[ChainProblem] = []
+    expected_seq, prev = 1, GENESIS
+    checked = 0
+    last = 0
+    while True:
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
+                               .order_by(AuditEvent.seq).limit(batch)).all()
+        if not rows:
+            break
+        for e in rows:
+            checked += 1
+            if e.seq != expected_seq:
+                problems.append(ChainProblem(expected_seq, f"event {expected_seq} is missing"
+                                             f" (next present is {e.seq})"))
+            if e.prev_hash != prev:
+                problems.append(ChainProblem(e.seq, "does not follow the event before it "
+                                             "(an event was deleted or replaced)"))
+            if event_hash(e) != e.hash:
+                problems.append(ChainProblem(e.seq, "its content was edited after it was "
+                                             "recorded"))
+            prev, expected_seq, last = e.hash, e.seq + 1, e.seq
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != last or head.hash != prev):
+        problems.append(ChainProblem(head.seq, f"the chain ends at event {last} but the head "
+                                     f"records event {head.seq}: events were removed"))
+    return checked, problems
