@@ -1,0 +1,103 @@
+"""Document types and abbreviations (Decree 30, Art. 7, Appendix III), number-and-symbol
+formatting (Appendix I) and agency identifiers (QCVN 102:2016 and Decision 20/2020)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import EdmsError
+
+
+@dataclass(frozen=True)
+class DocumentType:
+    code: str  # stable identifier
+    name: str  # Vietnamese name
+    abbreviation: str | None  # None: Công văn, Thư công
+
+
+DOCUMENT_TYPES: tuple[DocumentType, ...] = (
+    DocumentType("nghi-quyet", "Nghị quyết (cá biệt)", "NQ"),
+    DocumentType("quyet-dinh", "Quyết định (cá biệt)", "QĐ"),
+    DocumentType("chi-thi", "Chỉ thị", "CT"),
+    DocumentType("quy-che", "Quy chế", "QC"),
+    DocumentType("quy-dinh", "Quy định", "QyĐ"),
+    DocumentType("thong-cao", "Thông cáo", "TC"),
+    DocumentType("thong-bao", "Thông báo", "TB"),
+    DocumentType("huong-dan", "Hướng dẫn", "HD"),
+    DocumentType("chuong-trinh", "Chương trình", "CTr"),
+    DocumentType("ke-hoach", "Kế hoạch", "KH"),
+    DocumentType("phuong-an", "Phương án", "PA"),
+    DocumentType("de-an", "Đề án", "ĐA"),
+    DocumentType("du-an", "Dự án", "DA"),
+    DocumentType("bao-cao", "Báo cáo", "BC"),
+    DocumentType("bien-ban", "Biên bản", "BB"),
+    DocumentType("to-trinh", "Tờ trình", "TTr"),
+    DocumentType("hop-dong", "Hợp đồng", "HĐ"),
+    DocumentType("cong-dien", "Công điện", "CĐ"),
+    DocumentType("ban-ghi-nho", "Bản ghi nhớ", "BGN"),
+    DocumentType("ban-thoa-thuan", "Bản thỏa thuận", "BTT"),
+    DocumentType("giay-uy-quyen", "Giấy ủy quyền", "GUQ"),
+    DocumentType("giay-moi", "Giấy mời", "GM"),
+    DocumentType("giay-gioi-thieu", "Giấy giới thiệu", "GGT"),
+    DocumentType("giay-nghi-phep", "Giấy nghỉ phép", "GNP"),
+    DocumentType("phieu-gui", "Phiếu gửi", "PG"),
+    DocumentType("phieu-chuyen", "Phiếu chuyển", "PC"),
+    DocumentType("phieu-bao", "Phiếu báo", "PB"),
+    DocumentType("cong-van", "Công văn", None),
+    DocumentType("thu-cong", "Thư công", None),
+)
+BY_CODE = {t.code: t for t in DOCUMENT_TYPES}
+COPY_ABBREVIATIONS = {"sao-y": "SY", "trich-sao": "TrS", "sao-luc": "SL"}
+
+
+def document_type(code: str) -> DocumentType:
+    try:
+        return BY_CODE[code]
+    except KeyError:
+        raise EdmsError(f"unknown document type {code!r}") from None
+
+
+def symbol(type_code: str, issuer_abbr: str, unit_abbr: str | None = None) -> str:
+    """The symbol after the number: ``QĐ-UBND`` for most types; a Công văn (no type
+    abbreviation) uses the issuing body and the drafting unit or field: ``UBND-VX``."""
+    t = document_type(type_code)
+    if not issuer_abbr:
+        raise EdmsError("the issuing body's abbreviation is required")
+    if t.abbreviation is None:
+        if not unit_abbr:
+            raise EdmsError(f"a {t.name} needs the drafting unit's abbreviation (e.g. VX)")
+        return f"{issuer_abbr}-{unit_abbr}"
+    return f"{t.abbreviation}-{issuer_abbr}"
+
+
+def number_and_symbol(number: int, sym: str) -> str:
+    """``15/QĐ-UBND``; numbers below 10 take a leading zero: ``05/QĐ-UBND``."""
+    if number < 1:
+        raise EdmsError("document numbers start at 1")
+    return f"{number:02d}/{sym}"
+
+
+def so_line(number: int, sym: str) -> str:
+    """The line printed on the document: ``Số: 15/QĐ-UBND``."""
+    return f"Số: {number_and_symbol(number, sym)}"
+
+
+_QCVN = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
+_D20 = re.compile(r"^[A-Z]\d{2}(\.[A-Z0-9]+)*$")
+
+
+def validate_agency_code(code: str) -> str:
+    """Accept both identifier forms: QCVN 102:2016 ``000.00.00.H41`` (top level on the
+    right) and Decision 20/2020 ``H37.02.02`` (top level on the left, up to 35 chars)."""
+    code = code.strip().upper()
+    if _QCVN.match(code) or (len(code) <= 35 and _D20.match(code)):
+        return code
+    raise EdmsError(f"{code!r} is not an agency identifier (000.00.00.H41 or H37.02.02)")
+
+
+def document_id(organ_id: str, issued: str, number: int, sym: str) -> str:
+    """The exchange identifier ``{OrganId},{yyyy/MM/dd},{number}/{symbol}``; ``issued`` is
+    an ISO date."""
+    y, m, d = issued.split("-")
+    return f"{validate_agency_code(organ_id)},{y}/{m}/{d},{number_and_symbol(number, sym)}"
