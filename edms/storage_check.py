@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 
 from storage import ObjectInfo, ObjectNotFound, StorageError, sha256_of_key
-from storage.s3 import TMP_PREFIX
 
 from .models import Blob
 from .system import System
@@ -92,15 +91,8 @@ def verify_storage(
         rows = session.execute(select(Blob.storage_key, Blob.sha256, Blob.size)).all()
     expected = {key: _Expected(key, sha, size) for key, sha, size in rows}
 
-    stored: dict[str, ObjectInfo] = {}
-    for info in system.store.list(""):
-        if info.key.startswith(TMP_PREFIX):
-            report.incomplete_uploads += 1
-            continue
-        stored[info.key] = info
-    local_tmp = getattr(system.store, "incomplete_uploads", None)
-    if callable(local_tmp):
-        report.incomplete_uploads += len(local_tmp())
+    stored: dict[str, ObjectInfo] = {info.key: info for info in system.store.list("")}
+    report.incomplete_uploads = len(system.store.incomplete_uploads())
 
     # Objects nobody refers to: still hashed, so a corrupted orphan is named as such too.
     for key, info in stored.items():

@@ -278,9 +278,13 @@ class ObjectStore(ABC):
     def presigned_url(self, key: str, *, expires_seconds: int = 3600) -> str:
         raise UnsupportedOperation(f"the {self.backend} store has no presigned URLs")
 
+    @abstractmethod
     def cleanup_incomplete(self, older_than_seconds: int = 3600) -> int:
         """Remove leftovers of interrupted uploads; returns how many were removed."""
-        return 0
+
+    @abstractmethod
+    def incomplete_uploads(self) -> list[str]:
+        """Uploads in progress or interrupted (never listed as objects)."""
 
     # -- the shared behaviour ----------------------------------------------------------
 

@@ -396,6 +396,8 @@ class S3Store(ObjectStore):
             for obj in self._client.list_objects(self.bucket, prefix=prefix, recursive=True):
                 if obj.is_dir or obj.object_name is None:
                     continue
+                if obj.object_name.startswith(TMP_PREFIX):
+                    continue  # uploads in progress are not objects
                 yield ObjectInfo(
                     key=obj.object_name,
                     size=int(obj.size or 0),
@@ -460,6 +462,13 @@ class S3Store(ObjectStore):
         return self._client.presigned_get_object(
             self.bucket, key, expires=timedelta(seconds=expires_seconds)
         )
+
+    def incomplete_uploads(self) -> list[str]:
+        names = [o.object_name for o in self._client.list_objects(
+            self.bucket, prefix=TMP_PREFIX, recursive=True) if o.object_name]
+        result = self._client._list_multipart_uploads(self.bucket, prefix=TMP_PREFIX)
+        names += [f"{u.object_name} (multipart {u.upload_id})" for u in result.uploads]
+        return sorted(names)
 
     def cleanup_incomplete(self, older_than_seconds: int = 3600) -> int:
         cutoff = datetime.now(UTC) - timedelta(seconds=older_than_seconds)
