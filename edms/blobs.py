@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from storage import (
 )
 
 from .db import transaction
-from .errors import Conflict, NotFound, UploadTooLarge
+from .errors import Conflict, EdmsError, NotFound, UploadTooLarge
 from .filetypes import detect, ensure_allowed, peek
 from .models import Blob
 from .system import System
@@ -144,6 +145,8 @@ def is_recorded(system: System, sha256: str) -> bool:
 
 
 def get_blob(system: System, sha256: str) -> StoredFile:
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
+        raise EdmsError(f"{sha256!r} is not a SHA-256 digest (64 hexadecimal characters)")
     with system.sessions() as session:
         blob = session.get(Blob, sha256.lower())
         if blob is None:

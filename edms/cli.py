@@ -6,19 +6,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from . import __version__
+from .cliutil import fail
 from .config import ConfigError, Settings, load_dotenv_file
 from .errors import EdmsError
 from .system import System
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 class Context:
@@ -31,7 +27,7 @@ class Context:
             try:
                 self._system = System(Settings.from_env())
             except ConfigError as exc:
-                _fail(f"configuration: {exc}", 2)
+                fail(f"configuration: {exc}", 2)
         return self._system
 
 
@@ -42,14 +38,19 @@ class EdmsGroup(click.Group):
     """Turns domain and storage errors into a one-line message and exit code 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from sqlalchemy.exc import SQLAlchemyError
+
         from storage import StorageError
 
         try:
             return super().invoke(ctx)
         except EdmsError as exc:
-            _fail(exc.message)
+            fail(exc.message)
         except StorageError as exc:
-            _fail(f"storage: {exc}")
+            fail(f"storage: {exc}")
+        except SQLAlchemyError as exc:
+            fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]} "
+                 "(is it reachable, and was `edms init` run?)")
 
 
 @click.group(cls=EdmsGroup)
@@ -98,7 +99,7 @@ def dev_pki(directory: Path | None, url_prefix: str | None, force: bool) -> None
         pki = devpki.generate(target, url_prefix=url_prefix or devpki.DEFAULT_URL_PREFIX,
                               force=force)
     except FileExistsError as exc:
-        _fail(f"{exc} (use --force to replace it)")
+        fail(f"{exc} (use --force to replace it)")
     click.echo(f"development PKI written to {pki.directory} (DEVELOPMENT ONLY)")
     for label, info in pki.signers.items():
         click.echo(f"  {label:15} {info['common_name']}  [{info['state']}]  {info['p12']}")
@@ -150,7 +151,7 @@ def storage_put(ctx: Context, file: Path, name: str | None, as_json: bool) -> No
         stored = store_upload(system, sys.stdin.buffer, filename=name)
     else:
         if not file.is_file():
-            _fail(f"{file}: no such file", 2)
+            fail(f"{file}: no such file", 2)
         with open(file, "rb") as f:
             stored = store_upload(system, f, filename=name or file.name)
     if as_json:
@@ -266,7 +267,7 @@ def config_show(as_json: bool) -> None:
     try:
         values = Settings.from_env().masked()
     except ConfigError as exc:
-        _fail(f"configuration: {exc}", 2)
+        fail(f"configuration: {exc}", 2)
     if as_json:
         click.echo(json.dumps(values, indent=2))
         return

@@ -12,16 +12,13 @@ import click
 
 from signing.engine import Level, Profile, SigningEngine, SigningError
 
+from .cliutil import fail
 from .config import Settings
 from .signatures import SignerRef, engine_for, options_for, resolve, trust_services
 
 _LEVELS = [lvl.value for lvl in Level]
 _PROFILES = [p.value for p in Profile]
 
-
-def _fail(message: str, code: int = 1) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
 
 
 # -- batch workers: one engine per process, built once ---------------------------------
@@ -116,24 +113,24 @@ def register(main: click.Group) -> None:
         settings = Settings.from_env()
         if not batch:
             if source.is_dir():
-                _fail(f"{source} is a directory: add --batch", 2)
+                fail(f"{source} is a directory: add --batch", 2)
             signer = resolve(settings, ref)
             engine = engine_for(settings, signer)
             try:
                 result = engine.sign(source, output,
                                      options_for(signer, Profile(profile), **opts_kw))
             except SigningError as exc:
-                _fail(str(exc))
+                fail(str(exc))
             click.echo(f"{output}: signed ({result.profile}, {result.level}) in field "
                        f"{result.field_name}", err=True)
             return
         if not source.is_dir():
-            _fail(f"--batch needs a directory, not {source}", 2)
+            fail(f"--batch needs a directory, not {source}", 2)
         output.mkdir(parents=True, exist_ok=True)
         files = sorted(p for p in source.iterdir()
                        if p.is_file() and p.suffix.lower() == ".pdf")
         if not files:
-            _fail(f"no PDF files in {source}")
+            fail(f"no PDF files in {source}")
         resolve(settings, ref)  # fail early, before starting workers
         env = {k: v for k, v in os.environ.items() if k.startswith("EDMS_")}
         failures: list[tuple[Path, str]] = []
@@ -168,7 +165,7 @@ def register(main: click.Group) -> None:
         try:
             do_extend(source, output, Level(level), trust_services(Settings.from_env()))
         except SigningError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         click.echo(f"{output}: extended to {level}", err=True)
 
     @main.command("fill-fields")
@@ -182,13 +179,13 @@ def register(main: click.Group) -> None:
         values = {}
         for pair in pairs:
             if "=" not in pair:
-                _fail(f"--field takes NAME=VALUE, not {pair!r}", 2)
+                fail(f"--field takes NAME=VALUE, not {pair!r}", 2)
             k, v = pair.split("=", 1)
             values[k] = v
         try:
             fill_fields(source, output, values)
         except SigningError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         click.echo(f"{output}: filled {', '.join(values)}", err=True)
 
     @main.command()
@@ -215,7 +212,7 @@ def register(main: click.Group) -> None:
         bundles = [str(p) for p in [*trust_bundles(Settings.from_env()), *extra_trust]]
         limits = Limits(seconds=timeout)
         if batch != target.is_dir():
-            _fail("use --batch with a directory, and a file without it", 2)
+            fail("use --batch with a directory, and a file without it", 2)
         files = sorted(p for p in target.iterdir() if p.suffix.lower() == ".pdf") \
             if batch else [target]
         workers = max(1, min(jobs, len(files)))
@@ -238,7 +235,7 @@ def register(main: click.Group) -> None:
 
         settings = Settings.from_env()
         if not devpki.exists(settings.pki_dir):
-            _fail(f"no development PKI in {settings.pki_dir}: run `edms dev-pki`")
+            fail(f"no development PKI in {settings.pki_dir}: run `edms dev-pki`")
         pki = devpki.load(settings.pki_dir)
         click.echo(f"development TSA/OCSP/CRL responder on {pki.url_prefix} "
                    "(DEVELOPMENT ONLY)", err=True)

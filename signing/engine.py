@@ -225,7 +225,9 @@ class _Widget:
     image_px: tuple[int, int] | None
 
 
-def _widget_of(reader: PdfFileReader, field_name: str) -> _Widget | None:
+def widget_of(reader: PdfFileReader, field_name: str) -> _Widget | None:
+    """The page, rectangle and image size of a field's widget (used to place the seal
+    and to check overlays during validation)."""
     for i in range(_page_count(reader)):
         page = reader.find_page_for_modification(i)[0].get_object()
         annots = page["/Annots"] if "/Annots" in page else generic.ArrayObject()
@@ -361,7 +363,7 @@ class SigningEngine:
             if opts.seal_image is None:
                 raise SigningError("the organization signature needs the agency's seal image")
             personal = self._valid_personal_signature(reader)
-            widget = _widget_of(reader, personal)
+            widget = widget_of(reader, personal)
             if widget is None or widget.image_px is None:
                 raise SigningError(f"the personal signature {personal!r} has no visible "
                                    "signature image to place the seal on")
@@ -409,7 +411,7 @@ class SigningEngine:
             cert = sig.signer_cert
             if cert.sha256 == own:
                 continue
-            widget = _widget_of(reader, sig.field_name)
+            widget = widget_of(reader, sig.field_name)
             if widget is None or widget.image_px is None:
                 continue
             vc = self.services.validation_context(for_signing=False)

@@ -15,7 +15,7 @@ from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.generic import pdf_name, pdf_string
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
-from .engine import SigningError, atomic_output
+from .engine import SigningError, atomic_output, open_writer
 from .fonts import vietnamese_serif
 
 FONT_RESOURCE = "/EdmsSerif"
@@ -49,10 +49,7 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str],
     if not values:
         raise SigningError("no field values given")
     with open(src, "rb") as inf:
-        try:
-            writer = IncrementalPdfFileWriter(inf, strict=False)
-        except Exception as exc:
-            raise SigningError(f"not a readable PDF: {exc}") from exc
+        writer = open_writer(inf)
         fields = _fields(writer)
         missing = sorted(set(values) - set(fields))
         if missing:

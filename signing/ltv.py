@@ -16,13 +16,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import signers
 from pyhanko.sign.signers.pdf_signer import TimestampDSSContentSettings
 from pyhanko.sign.validation import add_validation_info
 
-from .engine import Level, SigningError, TrustServices, atomic_output
+from .engine import Level, SigningError, TrustServices, atomic_output, open_writer
 
 
 def has_signature_timestamp(sig: Any) -> bool:
@@ -69,7 +68,7 @@ def extend(src: str | Path, dst: str | Path, target: Level,
             current = nxt
         with open(current, "rb") as inf, atomic_output(dst) as out:
             if target is Level.B_LTA:
-                writer = IncrementalPdfFileWriter(inf, strict=False)
+                writer = open_writer(inf)
                 signers.PdfTimeStamper(services.timestamper()).timestamp_pdf(
                     writer, "sha256", validation_context=vc, output=out,
                     dss_settings=TimestampDSSContentSettings(update_before_ts=True,

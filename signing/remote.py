@@ -38,6 +38,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from .engine import (
     Level,
+    Profile,
     SigningEngine,
     SigningError,
     SignOptions,
@@ -177,8 +178,6 @@ class RemoteSigning:
         except Exception as exc:
             raise SigningError(f"finalizing failed: {type(exc).__name__}: {exc}") from exc
         shutil.rmtree(sdir, ignore_errors=True)
-        from .engine import Profile
-
         return SignResult(dst, state["field_name"],
                           datetime.fromisoformat(state["signing_time"]), level,
                           Profile(state["profile"]))

@@ -26,6 +26,7 @@ from typing import Any
 
 from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.ades.report import AdESFailure
 from pyhanko.sign.diff_analysis import ModificationLevel
 from pyhanko.sign.diff_analysis.constants import VALUE_UPDATE_KEYS
 from pyhanko.sign.diff_analysis.form_rules_api import FormUpdatingRule
@@ -300,7 +301,7 @@ def _covering_fields(reader: PdfFileReader, sig: Any, path: Path, changed: set[s
     """Fields changed or added after ``sig`` whose widgets cover ink of the signed page:
     value fields always (shadow attacks); new signature widgets on a certified document
     (sneaky signatures)."""
-    from .engine import _widget_of
+    from .engine import widget_of
     from .overlay import text_under
 
     by_page: dict[int, list[tuple[str, tuple[float, float, float, float]]]] = {}
@@ -308,7 +309,7 @@ def _covering_fields(reader: PdfFileReader, sig: Any, path: Path, changed: set[s
     for name in sorted(changed):
         if name in sig_fields and not certified:
             continue
-        widget = _widget_of(reader, name)
+        widget = widget_of(reader, name)
         if widget is None:
             continue
         x1, y1, x2, y2 = widget.rect
@@ -368,10 +369,9 @@ def _validate_one(reader: PdfFileReader, sig: Any, vc: ValidationContext,
     elif coverage == "partial":
         indication, sub = "TOTAL_FAILED", "FORMAT_FAILURE"
     elif st.trust_problem_indic is not None:
-        name = st.trust_problem_indic.name
-        indication = "TOTAL_FAILED" if name in ("REVOKED",) and type(
-            st.trust_problem_indic).__name__ == "AdESFailure" else "INDETERMINATE"
-        sub = name
+        indication = ("TOTAL_FAILED" if isinstance(st.trust_problem_indic, AdESFailure)
+                      else "INDETERMINATE")
+        sub = st.trust_problem_indic.name
     else:
         indication = "TOTAL_PASSED"
     revocation = "not_checked"

@@ -59,3 +59,22 @@ def test_config_show_cli(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 0
     assert "do-not-print" not in result.output
     assert "storage_backend" in result.output
+
+
+def test_cli_bad_input_gets_a_clear_message(tmp_path: pytest.TempPathFactory) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "EDMS_DATA_DIR": str(tmp_path)}
+    bad_hash = subprocess.run([sys.executable, "-m", "edms.cli", "storage", "get", "00",
+                               "-o", os.path.join(str(tmp_path), "x")], env=env,
+                              capture_output=True, text=True, timeout=60)
+    assert bad_hash.returncode == 1
+    assert bad_hash.stderr.strip() == \
+        "error: '00' is not a SHA-256 digest (64 hexadecimal characters)"
+    no_init = subprocess.run([sys.executable, "-m", "edms.cli", "storage", "get", "a" * 64,
+                              "-o", os.path.join(str(tmp_path), "x")], env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert no_init.returncode == 1
+    assert "edms init" in no_init.stderr and "Traceback" not in no_init.stderr
