@@ -20,6 +20,7 @@ from typing import BinaryIO
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from storage import (
     CHUNK_SIZE,
@@ -185,3 +186,58 @@ def export_to_file(system: System, sha256: str, target: str | os.PathLike[str]) 
     return stored
 
 
+
+
+def add_file(system: System, session: Session, path: Path, *, name: str | None = None,
+             allowed: tuple[str, ...] = ("application/pdf",)) -> PutOutcome:
+    """Store a local file and record it in the caller's transaction (no retention yet: it
+    is applied once the record is committed). If the transaction fails, the caller
+    removes the object with :func:`undo_put` so nothing is left behind."""
+    with open(path, "rb") as f:
+        peeked = peek(f)
+        detected = detect(peeked.head)
+        ensure_allowed(detected, allowed, name or path.name)
+        try:
+            result = system.store.put_content(
+                peeked, content_type=detected.mime,
+                known=lambda digest: is_recorded(system, digest))
+        except ObjectTooLarge as exc:
+            raise UploadTooLarge(f"the file is larger than the limit of "
+                                 f"{exc.limit // (1024 * 1024)} MiB; nothing was stored",
+                                 limit=exc.limit) from None
+    outcome = PutOutcome(result.sha256, result.key, result.size, detected.mime,
+                         result.created)
+    if session.get(Blob, result.sha256) is None:
+        session.add(Blob(sha256=result.sha256, storage_key=result.key, size=result.size,
+                         media_type=detected.mime,
+                         original_name=Path(name).name[:255] if name else None,
+                         version_id=result.version_id))
+        session.flush()
+    return outcome
+
+
+@dataclass(frozen=True)
+class PutOutcome:
+    sha256: str
+    key: str
+    size: int
+    media_type: str
+    created: bool  # this call put the object (undo removes it again)
+
+
+def undo_put(system: System, outcomes: list[PutOutcome]) -> None:
+    """Remove objects put by a transaction that then failed; never raises (the failure
+    that brought us here is what the caller must see)."""
+    for o in outcomes:
+        if o.created:
+            with contextlib.suppress(Exception):
+                system.store.delete(o.key)
+
+
+def set_legal_hold(system: System, session: Session, sha256: str, on: bool) -> None:
+    blob = session.get(Blob, sha256)
+    if blob is None:
+        raise NotFound(f"no stored object with SHA-256 {sha256}")
+    with contextlib.suppress(UnsupportedOperation):
+        system.store.set_legal_hold(blob.storage_key, on)
+    blob.legal_hold = on

@@ -21,6 +21,7 @@ DEFAULT_ALLOWED_TYPES = (
     "application/xml",
     "text/xml",
 )
+LEVELS = ("b-b", "b-t", "b-lt", "b-lta")
 SECRET_FIELDS = {"s3_secret_key", "secret_key"}
 
 
@@ -74,6 +75,9 @@ class Settings:
     max_upload_bytes: int = 512 * 1024 * 1024
     retention_mode: str = "GOVERNANCE"
     retention_default_years: int = 10
+    retention_permanent_years: int = 100
+    sign_level_personal: str = "B-T"
+    sign_level_seal: str = "B-LT"
     secret_key: str = ""
     pki_dir: Path = Path("certs-dev")
     tsa_url: str | None = None
@@ -136,6 +140,13 @@ class Settings:
             retention_default_years=_int(
                 "EDMS_RETENTION_DEFAULT_YEARS", get("RETENTION_DEFAULT_YEARS", "10")
             ),
+            retention_permanent_years=_int(
+                "EDMS_RETENTION_PERMANENT_YEARS", get("RETENTION_PERMANENT_YEARS", "100"), 1
+            ),
+            sign_level_personal=_choice("EDMS_SIGN_LEVEL_PERSONAL",
+                                        get("SIGN_LEVEL_PERSONAL", "B-T"), LEVELS).upper(),
+            sign_level_seal=_choice("EDMS_SIGN_LEVEL_SEAL", get("SIGN_LEVEL_SEAL", "B-LT"),
+                                    LEVELS).upper(),
             secret_key=get("SECRET_KEY"),
             pki_dir=Path(get("PKI_DIR", "certs-dev")).expanduser(),
             tsa_url=get("TSA_URL") or None,

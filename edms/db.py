@@ -32,6 +32,16 @@ NAMING = {
 }
 
 
+# Tables the migrations create per dialect that have no model: the full-text index
+# (FTS5 and its shadow tables on SQLite, a tsvector table on PostgreSQL).
+UNMODELLED_TABLES = ("document_fts", "document_search")
+
+
+def include_name(name: str | None, type_: str, _parent: Any) -> bool:
+    """Alembic filter: leave the dialect-specific search tables out of model comparison."""
+    return not (type_ == "table" and name is not None and name.startswith(UNMODELLED_TABLES))
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 

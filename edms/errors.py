@@ -29,6 +29,22 @@ class UploadTooLarge(EdmsError):
     type_slug = "upload-too-large"
 
 
+class Forbidden(EdmsError):
+    """The acting user's role does not allow the step."""
+
+    status = 403
+    title = "Not allowed"
+    type_slug = "forbidden"
+
+
+class InvalidTransition(EdmsError):
+    """The step does not apply to the document in its current state."""
+
+    status = 409
+    title = "Step not allowed in this state"
+    type_slug = "invalid-transition"
+
+
 class NotFound(EdmsError):
     status = 404
     title = "Not found"

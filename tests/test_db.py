@@ -18,7 +18,8 @@ def test_migrations_match_models(db_url: str) -> None:
     db.upgrade(engine)
     assert db.current_revision(engine) == db.head_revision()
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), db.Base.metadata)
+        ctx = MigrationContext.configure(conn, opts={"include_name": db.include_name})
+        diff = compare_metadata(ctx, db.Base.metadata)
     assert diff == []
     engine.dispose()
 

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 
 from edms import models  # noqa: F401  (registers every table on Base.metadata)
-from edms.db import Base
+from edms.db import Base, include_name
 
 config = context.config
 engine: Engine | None = config.attributes.get("engine")
@@ -22,6 +22,7 @@ with engine.connect() as connection:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

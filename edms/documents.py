@@ -1,0 +1,1170 @@
+"""Official documents and their lifecycles (Decree 30, Art. 10–24).
+
+Outgoing (văn bản đi)::
+
+    draft → submitted → approved → signed → numbered → sealed → registered → issued
+      ↑________ reject _____|                                       revoke → revoked
+                                                    (a replacing document → replaced)
+
+Incoming (văn bản đến)::
+
+    received → verified → registered → assigned → in_progress → completed
+           ↘________↘ returned (to the sender, with the reason)
+
+Every step is one function here, used by the CLI, the API and the web UI alike. Each one
+checks, in this order, that the document belongs to the actor's agency (else: not found),
+that the actor's role allows the step (403), that the document is not frozen and is in a
+state the step applies to (409), and only then does its work. The work of a step (new
+file versions, signature records, the state change, the status history, the audit event,
+the search index) is committed in one database transaction; objects put in the store
+before a failure are removed again. A refused step therefore changes nothing anywhere.
+Concurrent steps on the same document are serialised by the document's ``version``
+(optimistic locking): the second one is refused, not applied twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from signing.engine import Level, Profile, SigningError
+from signing.forms import fill_fields
+from signing.validation import Report, validate_file
+
+from . import audit, blobs, search
+from .db import transaction
+from .doctypes import number_and_symbol, so_line, symbol
+from .errors import (
+    Conflict,
+    EdmsError,
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    UploadTooLarge,
+)
+from .filetypes import detect, ensure_allowed
+from .models import (
+    Agency,
+    Assignment,
+    Blob,
+    DocType,
+    Document,
+    DocumentFile,
+    OrgUnit,
+    SignatureRecord,
+    SigningKey,
+    StatusEvent,
+    User,
+    ValidationRecord,
+)
+from .numbering import VN_TZ, register_for, take_number
+from .orgs import active_key, load_user, open_key, require_role, unit_by_code
+from .signatures import engine_for, options_for, trust_bundles, trust_roots
+from .system import System
+from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, DraftContent, render_draft
+
+log = logging.getLogger(__name__)
+
+OUTGOING, INCOMING = "outgoing", "incoming"
+
+STATE_NAMES_VI = {
+    "draft": "dự thảo", "submitted": "đã trình", "approved": "đã duyệt",
+    "signed": "đã ký", "numbered": "đã cấp số", "sealed": "đã ký số cơ quan",
+    "registered": "đã vào sổ", "issued": "đã ban hành", "revoked": "đã thu hồi",
+    "replaced": "đã được thay thế", "received": "đã tiếp nhận", "verified": "đã kiểm tra",
+    "returned": "đã trả lại", "assigned": "đã phân công", "in_progress": "đang xử lý",
+    "completed": "đã hoàn thành",
+}
+PRIORITY_VI = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc"}
+SECRECY_VI = {0: "", 1: "Mật", 2: "Tối mật", 3: "Tuyệt mật"}
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    direction: str
+    from_states: tuple[str, ...]
+    to_state: str
+    roles: tuple[str, ...]
+    label: str  # what the step does, for messages
+    code: str | None = None  # QCVN 102 status code reported to the sender
+
+
+_STEPS = (
+    Step("submit", OUTGOING, ("draft",), "submitted", ("officer", "leader", "clerk"),
+         "submit a draft for signature"),
+    Step("reject", OUTGOING, ("submitted", "approved"), "draft", ("leader",),
+         "send a draft back for revision"),
+    Step("approve", OUTGOING, ("submitted",), "approved", ("leader",), "approve a draft"),
+    Step("sign", OUTGOING, ("approved",), "signed", ("leader",),
+         "sign as the competent person"),
+    Step("number", OUTGOING, ("signed",), "numbered", ("clerk",),
+         "give the document its number and date"),
+    Step("seal", OUTGOING, ("numbered",), "sealed", ("clerk",),
+         "apply the agency's signature (seal)"),
+    Step("register", OUTGOING, ("sealed",), "registered", ("clerk",),
+         "enter the document in the outgoing register"),
+    Step("issue", OUTGOING, ("registered",), "issued", ("clerk",), "issue the document"),
+    Step("revoke", OUTGOING, ("registered", "issued"), "revoked", ("leader", "clerk"),
+         "revoke the document"),
+    Step("verify", INCOMING, ("received", "verified"), "verified", ("clerk",),
+         "check the signatures of an incoming document"),
+    Step("register", INCOMING, ("verified",), "registered", ("clerk",),
+         "register an incoming document", "03"),
+    Step("return", INCOMING, ("received", "verified"), "returned", ("clerk",),
+         "return an incoming document to its sender", "02"),
+    Step("assign", INCOMING, ("registered", "assigned", "in_progress"), "assigned",
+         ("leader", "clerk"), "assign an incoming document for handling", "04"),
+    Step("progress", INCOMING, ("assigned",), "in_progress", ("officer", "leader", "clerk"),
+         "start handling an incoming document", "05"),
+    Step("complete", INCOMING, ("assigned", "in_progress"), "completed",
+         ("officer", "leader", "clerk"), "complete the handling of an incoming document",
+         "06"),
+)
+STEPS: dict[tuple[str, str], Step] = {(s.direction, s.name): s for s in _STEPS}
+
+
+# -- metadata given by people --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    name: str
+    organ_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DraftMeta:
+    type_code: str
+    subject: str
+    recipients: tuple[Recipient, ...] = ()
+    drafting_unit: str | None = None  # unit code; a Công văn needs it for its symbol
+    priority: int = 0
+    secrecy: int = 0
+    due_date: date | None = None
+    issued_amount: int | None = None
+    description: str = ""
+    response_for_id: int | None = None
+
+
+@dataclass(frozen=True)
+class IncomingMeta:
+    type_code: str
+    subject: str
+    organ_name: str
+    code_number: str
+    code_notation: str
+    issued_date: date
+    organ_id: str | None = None
+    signer_name: str = ""
+    signer_position: str = ""
+    due_date: date | None = None
+    priority: int = 0
+    secrecy: int = 0
+    to_places: str = ""
+    description: str = ""
+
+
+@dataclass
+class StepResult:
+    document: Document
+    warnings: list[str] = field(default_factory=list)
+    report: Report | None = None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def vn_today(now: datetime | None = None) -> date:
+    return (now or _now()).astimezone(VN_TZ).date()
+
+
+def date_line(place: str, day: date) -> str:
+    """``Hà Giang, ngày 05 tháng 01 năm 2026``: day below 10 and months 1–2 zero-padded."""
+    month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
+    prefix = f"{place}, " if place else ""
+    return f"{prefix}ngày {day.day:02d} tháng {month} năm {day.year}"
+
+
+def _check_text(value: str, name: str, limit: int) -> str:
+    value = value.strip()
+    if not value:
+        raise EdmsError(f"the {name} is required")
+    if len(value) > limit:
+        raise EdmsError(f"the {name} is longer than {limit} characters")
+    return value
+
+
+def _check_levels(priority: int, secrecy: int) -> None:
+    if priority not in PRIORITY_VI:
+        raise EdmsError("priority is 0 (thường), 1 (khẩn), 2 (thượng khẩn) or 3 (hỏa tốc)")
+    if secrecy not in SECRECY_VI:
+        raise EdmsError("secrecy is 0 (none), 1 (mật), 2 (tối mật) or 3 (tuyệt mật)")
+
+
+def _doc_type(s: Session, code: str) -> DocType:
+    t = s.get(DocType, code)
+    if t is None:
+        raise EdmsError(f"unknown document type {code!r} (see `edms doctype list`)")
+    return t
+
+
+def _load(s: Session, user: User, doc_id: int) -> Document:
+    doc = s.get(Document, doc_id)
+    # Another agency's document does not exist for this user.
+    if doc is None or doc.agency_id != user.agency_id:
+        raise NotFound(f"no document {doc_id}")
+    return doc
+
+
+def _check_step(user: User, doc: Document, step_name: str) -> Step:
+    step = STEPS.get((doc.direction, step_name))
+    if step is None:
+        raise InvalidTransition(f"an {doc.direction} document has no step {step_name!r}")
+    require_role(user, *step.roles, action=step.label)
+    if doc.frozen:
+        raise InvalidTransition(f"document {doc.id} is frozen ({doc.frozen_reason}); "
+                                "nothing can be changed")
+    if doc.state not in step.from_states:
+        want = " or ".join(STATE_NAMES_VI[s] for s in step.from_states)
+        raise InvalidTransition(
+            f"cannot {step.label}: document {doc.id} is {STATE_NAMES_VI[doc.state]} "
+            f"({doc.state}); this step needs it {want}")
+    return step
+
+
+def _officer_scope(s: Session, user: User, doc: Document, lead_only: bool) -> None:
+    """An officer acts only on documents assigned to their unit."""
+    if user.role_set & {"leader", "clerk"}:
+        return
+    a = _current_assignment(s, doc.id)
+    units = set() if a is None else {a.lead_unit_id} | (
+        set() if lead_only else set(json.loads(a.co_unit_ids)))
+    if user.unit_id is None or user.unit_id not in units:
+        raise Forbidden(f"{user.username} is not in the unit assigned to handle document "
+                        f"{doc.id}")
+
+
+def _current_assignment(s: Session, doc_id: int) -> Assignment | None:
+    return s.scalars(select(Assignment).where(Assignment.document_id == doc_id,
+                                              Assignment.current.is_(True))).first()
+
+
+def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
+             details: dict[str, Any] | None = None) -> None:
+    """Apply the state change with its history entry and audit event (same transaction)."""
+    before = doc.state
+    doc.state = step.to_state
+    doc.updated_at = _now()
+    try:
+        s.flush()
+    except StaleDataError:
+        raise Conflict(f"document {doc.id} was changed by someone else meanwhile; reload "
+                       "it and try again") from None
+    s.add(StatusEvent(document_id=doc.id, at=doc.updated_at, actor_id=user.id,
+                      action=step.name, from_state=before, to_state=step.to_state,
+                      code=step.code, note=note))
+    audit.record(s, user.username, f"document.{step.name}", "document", str(doc.id),
+                 {"from": before, "to": step.to_state, **({"note": note} if note else {}),
+                  **(details or {})})
+
+
+def _main_file(s: Session, doc_id: int) -> DocumentFile:
+    f = s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc_id,
+                                             DocumentFile.role == "main")
+                  .order_by(DocumentFile.id.desc())).first()
+    if f is None:
+        raise NotFound(f"document {doc_id} has no file")
+    return f
+
+
+def _attachments(s: Session, doc_id: int, stage: str) -> list[DocumentFile]:
+    return list(s.scalars(select(DocumentFile).where(
+        DocumentFile.document_id == doc_id, DocumentFile.role == "attachment",
+        DocumentFile.stage == stage).order_by(DocumentFile.id)))
+
+
+@contextlib.contextmanager
+def _workdir(system: System) -> Iterator[Path]:
+    base = system.settings.data_dir / "tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix="doc-", dir=base))
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _spool_pdf(system: System, stream: BinaryIO, filename: str | None, target: Path) -> Path:
+    """Copy an upload to a work file: type-checked from its first bytes, size-limited."""
+    limit = system.settings.max_upload_bytes
+    head = stream.read(65536)
+    ensure_allowed(detect(head), ("application/pdf",), filename)
+    size = len(head)
+    with open(target, "wb") as out:
+        out.write(head)
+        while chunk := stream.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise UploadTooLarge(f"the upload is larger than the limit of "
+                                     f"{limit // (1024 * 1024)} MiB; nothing was stored",
+                                     limit=limit)
+            out.write(chunk)
+    return target
+
+
+def _pdf_facts(path: Path, *, need_fields: bool) -> int:
+    """Open a PDF as pyHanko will; return its page count. Drafts must carry the number
+    and date fields the System fills after the leader signs."""
+    from pyhanko.pdf_utils.reader import PdfFileReader
+
+    try:
+        with open(path, "rb") as f:
+            reader = PdfFileReader(f, strict=False)
+            if reader.encrypted:
+                raise EdmsError("the PDF is encrypted; upload it without a password")
+            pages = int(reader.root["/Pages"]["/Count"])
+            if need_fields:
+                names = set()
+                form = reader.root.get("/AcroForm")
+                if form is not None:
+                    for ref in form.get_object().get("/Fields", []):
+                        names.add(str(ref.get_object().get("/T", "")))
+                missing = [n for n in (NUMBER_FIELD, DATE_FIELD) if n not in names]
+                if missing:
+                    raise EdmsError(
+                        f"the draft has no text field {' or '.join(missing)}: the number "
+                        "and date are filled into those fields after the leader signs "
+                        "(use `edms doc new --template` or add the fields)")
+            return pages
+    except EdmsError:
+        raise
+    except Exception as exc:
+        raise EdmsError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
+
+
+def _record_file(system: System, s: Session, puts: list[blobs.PutOutcome], doc: Document,
+                 path: Path, name: str, role: str, stage: str, user: User | None,
+                 attachment_of: int | None = None) -> DocumentFile:
+    put = blobs.add_file(system, s, path, name=name)
+    puts.append(put)
+    f = DocumentFile(document_id=doc.id, role=role, stage=stage, sha256=put.sha256,
+                     name=Path(name).name[:255], attachment_of=attachment_of,
+                     created_by=user.id if user else None, created_at=_now())
+    s.add(f)
+    s.flush()
+    return f
+
+
+def _export(system: System, f: DocumentFile, target: Path) -> Path:
+    blobs.export_to_file(system, f.sha256, target)
+    return target
+
+
+def _validate(system: System, path: Path) -> Report:
+    """Our own output is validated in-process against the configured trust roots."""
+    return validate_file(path, list(trust_roots(system.settings)),
+                         allow_fetching=system.settings.revocation_fetching)
+
+
+def _problems(report: Report) -> str:
+    msgs = [m for sig in report.signatures for m in sig.messages] + report.errors
+    return "; ".join(msgs[:4]) or "no detail"
+
+
+def _index(s: Session, doc: Document, content: str | None = None) -> None:
+    search.reindex(s, doc, _doc_type(s, doc.type_code).name, content)
+
+
+def _run(system: System, work: Any) -> Any:
+    """Run ``work(session, puts)`` in one transaction; undo object puts if it fails."""
+    puts: list[blobs.PutOutcome] = []
+    try:
+        with transaction(system.sessions) as s:
+            return work(s, puts)
+    except BaseException:
+        blobs.undo_put(system, puts)
+        raise
+
+
+# -- outgoing -----------------------------------------------------------------------------------
+
+
+def create_draft(system: System, actor: str, stream: BinaryIO, filename: str,
+                 meta: DraftMeta) -> Document:
+    """A new outgoing document from an uploaded draft PDF carrying the number and date
+    fields."""
+    with _workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            require_role(user, "officer", "leader", "clerk", action="create a draft")
+        path = _spool_pdf(system, stream, filename, wd / "draft.pdf")
+        pages = _pdf_facts(path, need_fields=True)
+        content = search.extract_pdf_text(path)
+        return _new_outgoing(system, actor, path, filename, meta, pages, content)
+
+
+def create_from_template(system: System, actor: str, meta: DraftMeta, body: list[str]
+                         ) -> Document:
+    """A new outgoing document whose draft is generated in the Decree 30 layout."""
+    with _workdir(system) as wd, system.sessions() as s:
+        user = load_user(s, actor)
+        require_role(user, "officer", "leader", "clerk", action="create a draft")
+        agency = s.get(Agency, user.agency_id)
+        assert agency is not None
+        t = _doc_type(s, meta.type_code)
+        path = render_draft(wd / "draft.pdf", DraftContent(
+            issuer=agency.name, type_name=t.name.split(" (")[0], subject=meta.subject,
+            body=body, recipients=[r.name for r in meta.recipients],
+            is_cong_van=t.abbreviation is None))
+        s.close()
+        pages = _pdf_facts(path, need_fields=True)
+        return _new_outgoing(system, actor, path, f"du-thao-{t.code}.pdf", meta, pages,
+                             search.extract_pdf_text(path))
+
+
+def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: DraftMeta,
+                  pages: int, content: str) -> Document:
+    subject = _check_text(meta.subject, "subject (trích yếu)", 500)
+    _check_levels(meta.priority, meta.secrecy)
+
+    def work(s: Session, puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        t = _doc_type(s, meta.type_code)
+        unit_id = None
+        if meta.drafting_unit:
+            unit_id = unit_by_code(s, user.agency_id, meta.drafting_unit).id
+        elif t.abbreviation is None:
+            raise EdmsError(f"a {t.name} needs its drafting unit (its symbol is "
+                            "issuer-UNIT, e.g. UBND-VX)")
+        if meta.response_for_id is not None:
+            _load(s, user, meta.response_for_id)
+        now = _now()
+        doc = Document(
+            agency_id=user.agency_id, direction=OUTGOING, state="draft",
+            type_code=t.code, subject=subject, description=meta.description.strip(),
+            priority=meta.priority, secrecy=meta.secrecy, due_date=meta.due_date,
+            issued_amount=meta.issued_amount, page_amount=pages,
+            recipients=json.dumps([{"name": r.name, "organ_id": r.organ_id}
+                                   for r in meta.recipients], ensure_ascii=False),
+            drafting_unit_id=unit_id, response_for_id=meta.response_for_id,
+            organ_name=s.get(Agency, user.agency_id).name,  # type: ignore[union-attr]
+            created_by=user.id, created_at=now, updated_at=now,
+        )
+        s.add(doc)
+        s.flush()
+        f = _record_file(system, s, puts, doc, path, filename, "main", "draft", user)
+        s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="create",
+                          from_state=None, to_state="draft"))
+        audit.record(s, user.username, "document.create", "document", str(doc.id),
+                     {"direction": OUTGOING, "type": t.code, "sha256": f.sha256})
+        _index(s, doc, content)
+        return doc
+
+    doc: Document = _run(system, work)
+    return doc
+
+
+def add_attachment(system: System, actor: str, doc_id: int, stream: BinaryIO,
+                   filename: str) -> DocumentFile:
+    """An attachment in a separate file (phụ lục); it gets the agency's attachment
+    signature, with the main document's number, when the document is sealed."""
+    with _workdir(system) as wd:
+        path = _spool_pdf(system, stream, filename, wd / "attachment.pdf")
+        _pdf_facts(path, need_fields=False)
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> DocumentFile:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            require_role(user, "officer", "leader", "clerk", action="attach a file")
+            if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
+                raise InvalidTransition("attachments are added to an outgoing draft only")
+            f = _record_file(system, s, puts, doc, path, filename, "attachment", "draft",
+                             user)
+            audit.record(s, user.username, "document.attach", "document", str(doc.id),
+                         {"file": f.id, "sha256": f.sha256, "name": f.name})
+            return f
+
+        result: DocumentFile = _run(system, work)
+        return result
+
+
+def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
+                 filename: str) -> Document:
+    """Replace the draft file of a document still in draft (a new version; the old one
+    stays in the history)."""
+    with _workdir(system) as wd:
+        path = _spool_pdf(system, stream, filename, wd / "draft.pdf")
+        pages = _pdf_facts(path, need_fields=True)
+        content = search.extract_pdf_text(path)
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> Document:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            require_role(user, "officer", "leader", "clerk", action="revise a draft")
+            if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
+                raise InvalidTransition(f"document {doc_id} is not a draft any more")
+            f = _record_file(system, s, puts, doc, path, filename, "main", "draft", user)
+            doc.page_amount = pages
+            doc.updated_at = _now()
+            audit.record(s, user.username, "document.revise", "document", str(doc.id),
+                         {"sha256": f.sha256})
+            _index(s, doc, content)
+            return doc
+
+        result: Document = _run(system, work)
+        return result
+
+
+def _simple_step(system: System, actor: str, doc_id: int, step_name: str, note: str = "",
+                 need_note: bool = False, **changes: Any) -> Document:
+    if need_note and not note.strip():
+        raise EdmsError("a reason is required for this step")
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, step_name)
+        for k, v in changes.items():
+            setattr(doc, k, v)
+        _advance(s, user, doc, step, note.strip())
+        return doc
+
+    result: Document = _run(system, work)
+    return result
+
+
+def submit(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    return _simple_step(system, actor, doc_id, "submit", note)
+
+
+def approve(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    return _simple_step(system, actor, doc_id, "approve", note)
+
+
+def reject(system: System, actor: str, doc_id: int, reason: str) -> Document:
+    return _simple_step(system, actor, doc_id, "reject", reason, need_note=True)
+
+
+def _level(system: System, value: str | None, default: str) -> Level:
+    try:
+        return Level(value or default)
+    except ValueError:
+        raise EdmsError(f"unknown signature level {value!r} (B-B, B-T, B-LT, B-LTA)") from None
+
+
+def _existing_empty_signature_field(path: Path) -> str | None:
+    from pyhanko.pdf_utils.reader import PdfFileReader
+    from pyhanko.sign import fields
+
+    with open(path, "rb") as f:
+        reader = PdfFileReader(f, strict=False)
+        for name, value, _ref in fields.enumerate_sig_fields(reader):
+            if value is None and name == SIGNATURE_FIELD:
+                return name
+    return None
+
+
+def sign(system: System, actor: str, doc_id: int, *, authority: str | None = None,
+         level: str | None = None) -> StepResult:
+    """The competent person's personal signature, with the leader's own bound key."""
+    with _workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            _check_step(user, doc, "sign")
+            key = active_key(s, user_id=user.id)
+            src = _export(system, _main_file(s, doc.id), wd / "in.pdf")
+            version = doc.version
+        profile = open_key(system, key)
+        lvl = _level(system, level, system.settings.sign_level_personal)
+        opts = options_for(profile, Profile.PERSONAL, level=lvl,
+                           authority=authority if authority is not None else profile.authority,
+                           field_name=_existing_empty_signature_field(src))
+        out = wd / "signed.pdf"
+        try:
+            result = engine_for(system.settings, profile).sign(src, out, opts)
+        except SigningError as exc:
+            raise EdmsError(f"signing failed, nothing was stored: {exc}") from None
+        report = _validate(system, out)
+        if not report.valid:
+            raise EdmsError("the signature made does not validate, nothing was stored: "
+                            + _problems(report))
+        sig_report = next(r for r in report.signatures if r.field == result.field_name)
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            step = _check_step(user, doc, "sign")
+            if doc.version != version:
+                raise Conflict(f"document {doc_id} changed while it was being signed")
+            f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main",
+                             "signed", user)
+            s.add(SignatureRecord(
+                document_id=doc.id, file_id=f.id, profile=Profile.PERSONAL.value,
+                field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
+                signed_at=result.signing_time, level=result.level.value, valid=True,
+                report=json.dumps(report.to_json(), ensure_ascii=False)))
+            doc.signer_name = sig_report.signer.common_name[:50]
+            title = sig_report.signer.title or user.title
+            doc.signer_position = " ".join(p for p in (opts.authority, title) if p)[:100]
+            _advance(s, user, doc, step, details={
+                "field": result.field_name, "level": result.level.value,
+                "sha256": f.sha256, "certificate_sha256": key.cert_sha256})
+            _index(s, doc)
+            return StepResult(doc, report=report)
+
+        step_result: StepResult = _run(system, work)
+        return step_result
+
+
+def number(system: System, actor: str, doc_id: int) -> StepResult:
+    """The next number of the register and today's date, filled into the draft's fields
+    in an incremental update that leaves the leader's signature intact."""
+    with _workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            _check_step(user, doc, "number")
+            src = _export(system, _main_file(s, doc.id), wd / "in.pdf")
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            step = _check_step(user, doc, "number")
+            agency = s.get(Agency, doc.agency_id)
+            assert agency is not None
+            t = _doc_type(s, doc.type_code)
+            unit = s.get(OrgUnit, doc.drafting_unit_id) if doc.drafting_unit_id else None
+            sym = symbol(t.code, agency.abbreviation, unit.abbreviation if unit else None)
+            now = _now()
+            kind = "secret" if doc.secrecy else "outgoing"
+            register = register_for(s, agency.id, kind, now)
+            n = take_number(s, register.id)  # rolled back with the rest on failure
+            out = wd / "numbered.pdf"
+            fill_fields(src, out, {NUMBER_FIELD: so_line(n, sym),
+                                   DATE_FIELD: date_line(agency.place, vn_today(now))})
+            report = _validate(system, out)
+            if not report.valid:
+                raise EdmsError("after filling the number the leader's signature no longer "
+                                "validates, nothing was changed: " + _problems(report))
+            f = _record_file(system, s, puts, doc, out, f"{doc.id}-numbered.pdf", "main",
+                             "numbered", user)
+            doc.register_id, doc.number = register.id, n
+            doc.code_number, doc.code_notation = f"{n:02d}", sym
+            doc.issued_date = vn_today(now)
+            _advance(s, user, doc, step, details={
+                "register": register.id, "number": number_and_symbol(n, sym),
+                "sha256": f.sha256})
+            _index(s, doc)
+            return StepResult(doc, report=report)
+
+        result: StepResult = _run(system, work)
+        return result
+
+
+def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -> StepResult:
+    """The agency's organization signature, by a clerk, on a document the competent
+    person has validly signed; attachments in separate files get the attachment signature
+    with the main document's number."""
+    with _workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            _check_step(user, doc, "seal")
+            personal = s.scalars(select(SignatureRecord).where(
+                SignatureRecord.document_id == doc.id,
+                SignatureRecord.profile == Profile.PERSONAL.value,
+                SignatureRecord.valid.is_(True))).first()
+            if personal is None:
+                raise InvalidTransition(f"document {doc_id} carries no valid personal "
+                                        "signature of the competent person")
+            key = active_key(s, agency_id=doc.agency_id)
+            src = _export(system, _main_file(s, doc.id), wd / "in.pdf")
+            attachments = [(a, _export(system, a, wd / f"att-{a.id}.pdf"))
+                           for a in _attachments(s, doc.id, "draft")]
+            main_number = number_and_symbol(doc.number or 0, doc.code_notation or "")
+            version = doc.version
+        profile = open_key(system, key)
+        engine = engine_for(system.settings, profile)
+        lvl = _level(system, level, system.settings.sign_level_seal)
+        out = wd / "sealed.pdf"
+        try:
+            result = engine.sign(src, out, options_for(profile, Profile.ORGANIZATION,
+                                                       level=lvl))
+            signed_atts = []
+            for a, path in attachments:
+                a_out = wd / f"att-{a.id}-signed.pdf"
+                r = engine.sign(path, a_out, options_for(
+                    profile, Profile.ATTACHMENT, level=lvl, main_number=main_number))
+                signed_atts.append((a, a_out, r))
+        except SigningError as exc:
+            raise EdmsError(f"sealing failed, nothing was stored: {exc}") from None
+        report = _validate(system, out)
+        if not report.valid or len(report.signatures) < 2:
+            raise EdmsError("the sealed document does not validate, nothing was stored: "
+                            + _problems(report))
+        att_reports = [_validate(system, p) for _a, p, _r in signed_atts]
+        for (a, _p, _r), rep in zip(signed_atts, att_reports, strict=True):
+            if not rep.valid:
+                raise EdmsError(f"the signed attachment {a.name} does not validate: "
+                                + _problems(rep))
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            step = _check_step(user, doc, "seal")
+            if doc.version != version:
+                raise Conflict(f"document {doc_id} changed while it was being sealed")
+            f = _record_file(system, s, puts, doc, out, f"{doc.id}-sealed.pdf", "main",
+                             "sealed", user)
+            s.add(SignatureRecord(
+                document_id=doc.id, file_id=f.id, profile=Profile.ORGANIZATION.value,
+                field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
+                signed_at=result.signing_time, level=result.level.value, valid=True,
+                report=json.dumps(report.to_json(), ensure_ascii=False)))
+            for (a, a_out, r), rep in zip(signed_atts, att_reports, strict=True):
+                af = _record_file(system, s, puts, doc, a_out, a.name, "attachment",
+                                  "sealed", user, attachment_of=a.id)
+                s.add(SignatureRecord(
+                    document_id=doc.id, file_id=af.id, profile=Profile.ATTACHMENT.value,
+                    field_name=r.field_name, user_id=user.id, signing_key_id=key.id,
+                    signed_at=r.signing_time, level=r.level.value, valid=True,
+                    report=json.dumps(rep.to_json(), ensure_ascii=False)))
+            _advance(s, user, doc, step, details={
+                "field": result.field_name, "level": result.level.value,
+                "sha256": f.sha256, "attachments": len(signed_atts),
+                "certificate_sha256": key.cert_sha256})
+            return StepResult(doc, report=report)
+
+        step_result: StepResult = _run(system, work)
+        return step_result
+
+
+def register_outgoing(system: System, actor: str, doc_id: int, *, holder: str = "",
+                      note: str = "") -> Document:
+    return _simple_step(system, actor, doc_id, "register", note, holder=holder.strip()[:200])
+
+
+def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    """Dispatch the document; its stored files are then kept for the type's retention
+    period. A document that replaces another one supersedes it now."""
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, "issue")
+        if not json.loads(doc.recipients):
+            raise EdmsError(f"document {doc_id} has no recipients (nơi nhận) to issue it to")
+        doc.sent_at = _now()
+        _advance(s, user, doc, step, note.strip())
+        if doc.replaces_id is not None:
+            old = s.get(Document, doc.replaces_id)
+            if old is not None and not old.frozen:
+                before = old.state
+                old.state, old.frozen = "replaced", True
+                by = number_and_symbol(doc.number or 0, doc.code_notation or "")
+                old.frozen_reason = f"thay thế bởi văn bản số {by}"
+                s.add(StatusEvent(document_id=old.id, at=_now(), actor_id=user.id,
+                                  action="replace", from_state=before, to_state="replaced",
+                                  note=old.frozen_reason))
+                audit.record(s, user.username, "document.replaced", "document", str(old.id),
+                             {"by": doc.id})
+        return doc
+
+    doc: Document = _run(system, work)
+    apply_document_retention(system, doc.id)
+    return doc
+
+
+def revoke(system: System, actor: str, doc_id: int, reason: str) -> Document:
+    """Revoke: the document and its metadata are frozen; the record is kept."""
+    return _simple_step(system, actor, doc_id, "revoke", reason, need_note=True,
+                        frozen=True, frozen_reason=f"thu hồi: {reason.strip()}")
+
+
+def replace(system: System, actor: str, old_id: int, stream: BinaryIO, filename: str,
+            meta: DraftMeta) -> Document:
+    """A new draft that replaces an issued document (errors of content, Art. 17); the old
+    one is frozen as replaced when the new one is issued."""
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        old = _load(s, user, old_id)
+        if old.direction != OUTGOING or old.state not in ("registered", "issued") \
+                or old.frozen:
+            raise InvalidTransition(f"document {old_id} is not an issued document that can "
+                                    "be replaced")
+    doc = create_draft(system, actor, stream, filename, meta)
+    with transaction(system.sessions) as s:
+        d = s.get(Document, doc.id)
+        assert d is not None
+        d.replaces_id = old_id
+        audit.record(s, actor, "document.replace", "document", str(doc.id),
+                     {"replaces": old_id})
+    doc.replaces_id = old_id
+    return doc
+
+
+def discard_draft(system: System, actor: str, doc_id: int) -> None:
+    """Delete a draft that was never submitted (its creator or an admin)."""
+    keys: list[str] = []
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> None:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        if doc.created_by != user.id and "admin" not in user.role_set:
+            raise Forbidden("only the draft's author or an admin may discard it")
+        if doc.state != "draft" or doc.legal_hold:
+            raise InvalidTransition(f"document {doc_id} is not a draft that can be discarded")
+        if s.scalars(select(StatusEvent).where(StatusEvent.document_id == doc.id,
+                                               StatusEvent.action == "submit")).first():
+            raise InvalidTransition("a draft that was once submitted is kept in the record")
+        files = list(s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc.id)))
+        for ev in s.scalars(select(StatusEvent).where(StatusEvent.document_id == doc.id)):
+            s.delete(ev)
+        for f in files:
+            s.delete(f)
+        search.index_for(s).remove(s, doc.id)
+        s.flush()
+        for sha in {f.sha256 for f in files}:
+            if s.scalars(select(DocumentFile).where(DocumentFile.sha256 == sha)).first():
+                continue
+            blob = s.get(Blob, sha)
+            if blob is not None and blob.retain_until is None and not blob.legal_hold:
+                keys.append(blob.storage_key)
+                s.delete(blob)
+        s.delete(doc)
+        audit.record(s, user.username, "document.discard", "document", str(doc_id),
+                     {"files": [f.sha256 for f in files]})
+
+    _run(system, work)
+    for key in keys:
+        with contextlib.suppress(Exception):
+            system.store.delete(key)
+
+
+# -- incoming -----------------------------------------------------------------------------------
+
+
+def receive(system: System, actor: str, stream: BinaryIO, filename: str,
+            meta: IncomingMeta) -> StepResult:
+    """Take in a document from another agency (state ``received``). Warns, without
+    refusing, when the same (number, symbol, issuing agency) was received before."""
+    subject = _check_text(meta.subject, "subject (trích yếu)", 500)
+    organ = _check_text(meta.organ_name, "sending agency's name", 200)
+    _check_levels(meta.priority, meta.secrecy)
+    with _workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            require_role(user, "clerk", action="receive incoming documents")
+        path = _spool_pdf(system, stream, filename, wd / "received.pdf")
+        pages = _pdf_facts(path, need_fields=False)
+        content = search.extract_pdf_text(path)
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            t = _doc_type(s, meta.type_code)
+            warnings = _duplicates(s, user.agency_id, meta)
+            now = _now()
+            doc = Document(
+                agency_id=user.agency_id, direction=INCOMING, state="received",
+                type_code=t.code, subject=subject, organ_name=organ,
+                organ_id=meta.organ_id, code_number=meta.code_number.strip()[:11],
+                code_notation=meta.code_notation.strip()[:30], issued_date=meta.issued_date,
+                signer_name=meta.signer_name[:50], signer_position=meta.signer_position[:100],
+                due_date=meta.due_date, priority=meta.priority, secrecy=meta.secrecy,
+                to_places=meta.to_places[:1000], description=meta.description[:500],
+                page_amount=pages, arrival_at=now, created_by=user.id, created_at=now,
+                updated_at=now)
+            s.add(doc)
+            s.flush()
+            f = _record_file(system, s, puts, doc, path, filename, "main", "received", user)
+            s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="receive",
+                              from_state=None, to_state="received", code="01"))
+            audit.record(s, user.username, "document.receive", "document", str(doc.id),
+                         {"sha256": f.sha256, "from": organ,
+                          "number": f"{meta.code_number}/{meta.code_notation}",
+                          **({"warnings": warnings} if warnings else {})})
+            _index(s, doc, content)
+            return StepResult(doc, warnings)
+
+        result: StepResult = _run(system, work)
+        return result
+
+
+def _duplicates(s: Session, agency_id: int, meta: IncomingMeta) -> list[str]:
+    query = select(Document).where(
+        Document.agency_id == agency_id, Document.direction == INCOMING,
+        Document.code_number == meta.code_number.strip(),
+        Document.code_notation == meta.code_notation.strip())
+    query = query.where(Document.organ_id == meta.organ_id) if meta.organ_id \
+        else query.where(Document.organ_name == meta.organ_name.strip())
+    return [f"văn bản số {d.code_number}/{d.code_notation} của {d.organ_name} đã được tiếp "
+            f"nhận trước đó (document {d.id}, {STATE_NAMES_VI[d.state]})"
+            for d in s.scalars(query)]
+
+
+def verify(system: System, actor: str, doc_id: int) -> StepResult:
+    """Check authenticity and integrity; the full report is stored. A failure does not
+    block anything else: the clerk then returns the document to its sender."""
+    from signing.sandbox import validate_sandboxed
+
+    with _workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            _check_step(user, doc, "verify")
+            main = _main_file(s, doc.id)
+            path = _export(system, main, wd / "received.pdf")
+            file_id = main.id
+        pems = [str(p) for p in trust_bundles(system.settings)]
+        report = validate_sandboxed(path, pems, system.settings.revocation_fetching)
+
+        def work(s: Session, _puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            step = _check_step(user, doc, "verify")
+            s.add(ValidationRecord(document_id=doc.id, file_id=file_id, checked_at=_now(),
+                                   checked_by=user.id, valid=report.valid,
+                                   report=json.dumps(report.to_json(), ensure_ascii=False)))
+            _advance(s, user, doc, step, details={
+                "valid": report.valid, "signatures": len(report.signatures),
+                "changed_after_signing": report.changed_after_signing})
+            return StepResult(doc, report=report)
+
+        result: StepResult = _run(system, work)
+        return result
+
+
+def latest_validation(s: Session, doc_id: int) -> ValidationRecord | None:
+    return s.scalars(select(ValidationRecord).where(ValidationRecord.document_id == doc_id)
+                     .order_by(ValidationRecord.id.desc())).first()
+
+
+def register_incoming(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    """The next arrival number (số đến) of the year; only for a document whose
+    signatures were verified as valid."""
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, "register")
+        check = latest_validation(s, doc.id)
+        if check is None or not check.valid:
+            raise InvalidTransition(f"the signature check of document {doc_id} failed: "
+                                    "return it to the sender with the reason instead")
+        now = _now()
+        register = register_for(s, doc.agency_id, INCOMING, doc.arrival_at or now)
+        doc.arrival_register_id = register.id
+        doc.arrival_number = take_number(s, register.id)
+        _advance(s, user, doc, step, note.strip(),
+                 details={"arrival_number": doc.arrival_number, "register": register.id})
+        _index(s, doc)
+        return doc
+
+    doc: Document = _run(system, work)
+    apply_document_retention(system, doc.id)
+    return doc
+
+
+def return_to_sender(system: System, actor: str, doc_id: int, reason: str) -> Document:
+    return _simple_step(system, actor, doc_id, "return", reason, need_note=True)
+
+
+def assign(system: System, actor: str, doc_id: int, lead_unit: str,
+           co_units: tuple[str, ...] = (), instruction: str = "",
+           deadline: date | None = None) -> Document:
+    """The handling unit (lead and co-operating), the leader's instruction, a deadline."""
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, "assign")
+        lead = unit_by_code(s, doc.agency_id, lead_unit)
+        co = [unit_by_code(s, doc.agency_id, c) for c in co_units]
+        if lead.id in {c.id for c in co}:
+            raise EdmsError("the lead unit cannot also be a co-operating unit")
+        if deadline is not None and deadline < vn_today():
+            raise EdmsError("the deadline is in the past")
+        for old in s.scalars(select(Assignment).where(Assignment.document_id == doc.id,
+                                                      Assignment.current.is_(True))):
+            old.current = False
+        s.add(Assignment(document_id=doc.id, lead_unit_id=lead.id,
+                         co_unit_ids=json.dumps([c.id for c in co]),
+                         instruction=instruction.strip(), deadline=deadline,
+                         assigned_by=user.id, assigned_at=_now(), current=True))
+        if deadline is not None:
+            doc.due_date = deadline
+        doc.passed_on_at = doc.passed_on_at or _now()
+        _advance(s, user, doc, step, instruction.strip(), details={
+            "lead": lead.code, "co": [c.code for c in co],
+            "deadline": deadline.isoformat() if deadline else None})
+        return doc
+
+    result: Document = _run(system, work)
+    return result
+
+
+def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, "progress")
+        _officer_scope(s, user, doc, lead_only=False)
+        _advance(s, user, doc, step, note.strip())
+        return doc
+
+    result: Document = _run(system, work)
+    return result
+
+
+def complete(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, "complete")
+        _officer_scope(s, user, doc, lead_only=True)
+        doc.completed_at = _now()
+        _advance(s, user, doc, step, note.strip())
+        return doc
+
+    result: Document = _run(system, work)
+    return result
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+@dataclass
+class DocumentView:
+    document: Document
+    files: list[DocumentFile]
+    signatures: list[SignatureRecord]
+    history: list[StatusEvent]
+    assignment: Assignment | None
+    validation: ValidationRecord | None
+
+
+def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
+    """A document with its files, signatures and history; the view is audited."""
+    with transaction(system.sessions) as s:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        view = DocumentView(
+            doc,
+            list(s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc.id)
+                           .order_by(DocumentFile.id))),
+            list(s.scalars(select(SignatureRecord).where(
+                SignatureRecord.document_id == doc.id).order_by(SignatureRecord.id))),
+            list(s.scalars(select(StatusEvent).where(StatusEvent.document_id == doc.id)
+                           .order_by(StatusEvent.id))),
+            _current_assignment(s, doc.id),
+            latest_validation(s, doc.id),
+        )
+        audit.record(s, user.username, "document.read", "document", str(doc.id))
+        return view
+
+
+def download(system: System, actor: str, doc_id: int, target: Path,
+             file_id: int | None = None) -> DocumentFile:
+    """Copy the document's current PDF (or one of its files) to ``target``, checking its
+    hash; the download is audited."""
+    with transaction(system.sessions) as s:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        if file_id is None:
+            f = _main_file(s, doc.id)
+        else:
+            found = s.get(DocumentFile, file_id)
+            if found is None or found.document_id != doc.id:
+                raise NotFound(f"document {doc_id} has no file {file_id}")
+            f = found
+        audit.record(s, user.username, "document.download", "document", str(doc.id),
+                     {"file": f.id, "sha256": f.sha256})
+    blobs.export_to_file(system, f.sha256, target)
+    return f
+
+
+def list_documents(system: System, actor: str, *, direction: str | None = None,
+                   states: tuple[str, ...] = (), limit: int = 100) -> list[Document]:
+    """Work queues: e.g. the leader's "waiting for my signature" (approved), the clerk's
+    "to number" (signed) and "to seal" (numbered). Most urgent first."""
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        q = select(Document).where(Document.agency_id == user.agency_id)
+        if direction:
+            q = q.where(Document.direction == direction)
+        if states:
+            q = q.where(Document.state.in_(states))
+        return list(s.scalars(q.order_by(Document.priority.desc(), Document.updated_at.desc())
+                              .limit(min(max(limit, 1), 1000))))
+
+
+# -- keeping ------------------------------------------------------------------------------------
+
+
+def apply_document_retention(system: System, doc_id: int) -> datetime | None:
+    """Protect every stored file of the document for its type's retention period, from
+    the date it became a record (issue or arrival). Logged, not raised, if the store
+    cannot apply it now: the step itself has been committed."""
+    with system.sessions() as s:
+        doc = s.get(Document, doc_id)
+        if doc is None:
+            raise NotFound(f"no document {doc_id}")
+        t = _doc_type(s, doc.type_code)
+        years = t.retention_years or system.settings.retention_permanent_years
+        start = doc.sent_at or doc.arrival_at or _now()
+        shas = {f.sha256 for f in s.scalars(select(DocumentFile).where(
+            DocumentFile.document_id == doc_id))}
+    until = start + timedelta(days=round(365.25 * years))
+    try:
+        for sha in sorted(shas):
+            blobs.apply_retention(system, sha, until)
+        with transaction(system.sessions) as s:
+            d = s.get(Document, doc_id)
+            assert d is not None
+            d.retain_until = until
+            audit.record(s, "system", "document.retention", "document", str(doc_id),
+                         {"until": until.isoformat(timespec="seconds"), "years": years})
+        return until
+    except Exception:  # the step succeeded; `edms doc retention` applies it again
+        log.exception("retention of document %s could not be applied", doc_id)
+        return None
+
+
+def set_legal_hold(system: System, actor: str, doc_id: int, on: bool, reason: str) -> Document:
+    """A legal hold blocks deletion of every file of the document until it is lifted."""
+    if not reason.strip():
+        raise EdmsError("a reason is required for a legal hold")
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        require_role(user, "admin", "clerk", action="place or lift a legal hold")
+        for sha in {f.sha256 for f in s.scalars(select(DocumentFile).where(
+                DocumentFile.document_id == doc.id))}:
+            blobs.set_legal_hold(system, s, sha, on)
+        doc.legal_hold = on
+        audit.record(s, user.username, "document.legal_hold", "document", str(doc.id),
+                     {"on": on, "reason": reason.strip()})
+        return doc
+
+    result: Document = _run(system, work)
+    return result
+
+
+def signing_key_of(s: Session, record: SignatureRecord) -> SigningKey | None:
+    return s.get(SigningKey, record.signing_key_id)

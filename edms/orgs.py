@@ -1,0 +1,240 @@
+"""Agencies, organisational units, users and the signing keys bound to them.
+
+A leader signs only with their own key: the key is bound to the user, and its certificate
+fingerprint is checked on every use. The agency's seal key is bound to the agency and used
+only by its clerks (văn thư).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from signing import devpki
+
+from . import audit
+from .blobs import export_to_file, store_upload
+from .db import transaction
+from .doctypes import validate_agency_code
+from .errors import Conflict, EdmsError, Forbidden, NotFound
+from .models import ROLES, Agency, OrgUnit, SigningKey, User
+from .signatures import SignerProfile, SignerRef, resolve
+from .system import System
+
+
+def create_agency(system: System, code: str, name: str, abbreviation: str, place: str = "",
+                  actor: str = "system") -> Agency:
+    code = validate_agency_code(code)
+    if not name.strip() or not abbreviation.strip():
+        raise EdmsError("an agency needs a name and an abbreviation (e.g. UBND)")
+    try:
+        with transaction(system.sessions) as s:
+            agency = Agency(code=code, name=name.strip(), abbreviation=abbreviation.strip(),
+                            place=place.strip())
+            s.add(agency)
+            s.flush()
+            audit.record(s, actor, "agency.create", "agency", code, {"name": agency.name})
+            return agency
+    except IntegrityError:
+        raise Conflict(f"agency {code} already exists") from None
+
+
+def agency_by_code(session: Session, code: str) -> Agency:
+    agency = session.scalars(select(Agency).where(Agency.code == code.strip().upper())).first()
+    if agency is None:
+        raise NotFound(f"no agency {code!r}")
+    return agency
+
+
+def create_unit(system: System, agency_code: str, code: str, name: str, abbreviation: str = "",
+                actor: str = "system") -> OrgUnit:
+    try:
+        with transaction(system.sessions) as s:
+            agency = agency_by_code(s, agency_code)
+            unit = OrgUnit(agency_id=agency.id, code=code.strip().upper(), name=name.strip(),
+                           abbreviation=(abbreviation or code).strip().upper())
+            s.add(unit)
+            s.flush()
+            audit.record(s, actor, "unit.create", "unit", str(unit.id),
+                         {"agency": agency.code, "code": unit.code, "name": unit.name})
+            return unit
+    except IntegrityError:
+        raise Conflict(f"unit {code!r} already exists in {agency_code}") from None
+
+
+def unit_by_code(session: Session, agency_id: int, code: str) -> OrgUnit:
+    unit = session.scalars(select(OrgUnit).where(OrgUnit.agency_id == agency_id,
+                                                 OrgUnit.code == code.strip().upper())).first()
+    if unit is None:
+        raise NotFound(f"no unit {code!r} in this agency")
+    return unit
+
+
+def parse_roles(roles: str | list[str] | tuple[str, ...]) -> str:
+    items = roles.split(",") if isinstance(roles, str) else list(roles)
+    clean = sorted({r.strip().lower() for r in items if r.strip()})
+    unknown = [r for r in clean if r not in ROLES]
+    if unknown:
+        raise EdmsError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+    if not clean:
+        raise EdmsError(f"a user needs at least one role ({', '.join(ROLES)})")
+    return ",".join(clean)
+
+
+def create_user(system: System, agency_code: str, username: str, full_name: str,
+                roles: str | list[str], *, title: str = "", unit_code: str | None = None,
+                password_hash: str | None = None, actor: str = "system") -> User:
+    username = username.strip().lower()
+    if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
+        raise EdmsError("a username uses letters, digits, '.', '_' or '-'")
+    role_str = parse_roles(roles)
+    try:
+        with transaction(system.sessions) as s:
+            agency = agency_by_code(s, agency_code)
+            unit_id = unit_by_code(s, agency.id, unit_code).id if unit_code else None
+            user = User(agency_id=agency.id, unit_id=unit_id, username=username,
+                        full_name=full_name.strip(), title=title.strip(), roles=role_str,
+                        password_hash=password_hash, active=True)
+            s.add(user)
+            s.flush()
+            audit.record(s, actor, "user.create", "user", username,
+                         {"agency": agency.code, "roles": role_str, "unit": unit_code})
+            return user
+    except IntegrityError:
+        raise Conflict(f"user {username!r} already exists") from None
+
+
+def load_user(session: Session, username: str) -> User:
+    """The acting user; unknown and deactivated users are refused alike."""
+    user = session.scalars(select(User).where(User.username == username.strip().lower())
+                           ).first()
+    if user is None or not user.active:
+        raise Forbidden(f"no active user {username!r}")
+    return user
+
+
+def require_role(user: User, *roles: str, action: str) -> None:
+    if not user.role_set & set(roles):
+        need = " or ".join(roles)
+        raise Forbidden(f"{user.username} may not {action}: that needs the {need} role "
+                        f"(has: {user.roles or 'none'})")
+
+
+# -- signing keys -------------------------------------------------------------------------
+
+
+def _locator(ref: SignerRef) -> tuple[str, str]:
+    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(ref).items()
+            if v not in (None, "") and k not in ("image", "authority")}
+    kind = "pkcs11" if ref.pkcs11_lib else "p12" if ref.p12 else "dev"
+    return kind, json.dumps(data, sort_keys=True)
+
+
+def bind_key(system: System, ref: SignerRef, *, username: str | None = None,
+             agency_code: str | None = None, image: Path | None = None,
+             authority: str = "", actor: str = "system") -> SigningKey:
+    """Bind a key to a leader (``username``) or as an agency's seal key (``agency_code``).
+    The key is opened once now to read its certificate; its fingerprint is kept."""
+    if (username is None) == (agency_code is None):
+        raise EdmsError("bind a key to either a user or an agency")
+    profile = resolve(system.settings, ref)
+    cert = profile.key.cert
+    image = image or profile.image
+    image_sha = None
+    if image is not None:
+        with open(image, "rb") as f:
+            image_sha = store_upload(system, f, filename=image.name,
+                                     allowed=("image/png",), retention_years=0).sha256
+    kind, locator = _locator(ref)
+    with transaction(system.sessions) as s:
+        if username is not None:
+            user = load_user(s, username)
+            if "leader" not in user.role_set:
+                raise Forbidden(f"{username} is not a leader: personal signing keys are "
+                                "bound to leaders")
+            owner = {"user_id": user.id}
+            target = f"user:{user.username}"
+        else:
+            agency = agency_by_code(s, agency_code or "")
+            owner = {"agency_id": agency.id}
+            target = f"agency:{agency.code}"
+        for old in s.scalars(select(SigningKey).filter_by(active=True, **owner)):
+            old.active = False
+        key = SigningKey(kind=kind, locator=locator, cert_sha256=cert.sha256.hex(),
+                         subject=cert.subject.human_friendly[:400],
+                         authority=authority or profile.authority, image_sha256=image_sha,
+                         active=True, **owner)
+        s.add(key)
+        s.flush()
+        audit.record(s, actor, "key.bind", "signing_key", str(key.id),
+                     {"owner": target, "kind": kind, "certificate_sha256": key.cert_sha256,
+                      "subject": key.subject})
+        return key
+
+
+def active_key(session: Session, *, user_id: int | None = None, agency_id: int | None = None
+               ) -> SigningKey:
+    query = select(SigningKey).where(SigningKey.active.is_(True))
+    query = query.where(SigningKey.user_id == user_id) if user_id is not None \
+        else query.where(SigningKey.agency_id == agency_id)
+    key = session.scalars(query.order_by(SigningKey.id.desc())).first()
+    if key is None:
+        who = "this leader" if user_id is not None else "this agency (seal key)"
+        raise Forbidden(f"no signing key is bound to {who}: bind one with `edms key bind`")
+    return key
+
+
+def open_key(system: System, key: SigningKey) -> SignerProfile:
+    """The bound key, opened, with its image; refused if the certificate changed."""
+    data = json.loads(key.locator)
+    for p in ("p12",):
+        if p in data:
+            data[p] = Path(data[p])
+    image = None
+    if key.image_sha256:
+        cache = system.settings.data_dir / "cache" / "images"
+        cache.mkdir(parents=True, exist_ok=True)
+        image = cache / f"{key.image_sha256}.png"
+        if not image.exists():
+            export_to_file(system, key.image_sha256, image)
+    ref = SignerRef(image=image, authority=key.authority, **data)
+    profile = resolve(system.settings, ref)
+    if profile.key.cert.sha256.hex() != key.cert_sha256:
+        raise Conflict("the key found no longer holds the bound certificate "
+                       f"({key.subject}); bind the new certificate first")
+    return profile
+
+
+def seed_development(system: System) -> bool:
+    """A ready-to-use development agency (the dev PKI's People's Committee) with units,
+    users for each role and their keys. Returns False when already seeded."""
+    pki_dir = system.settings.pki_dir
+    if not devpki.exists(pki_dir):
+        raise EdmsError(f"no development PKI in {pki_dir}: run `edms dev-pki` first")
+    with system.sessions() as s:
+        if s.scalars(select(Agency).where(Agency.code == devpki.AGENCY_CODE)).first():
+            return False
+    create_agency(system, devpki.AGENCY_CODE, devpki.AGENCY, devpki.AGENCY_SHORT,
+                  devpki.AGENCY_CITY)
+    for code, name in (("VP", "Văn phòng"), ("VX", "Phòng Văn hóa - Xã hội"),
+                       ("KT", "Phòng Kinh tế")):
+        create_unit(system, devpki.AGENCY_CODE, code, name, code)
+    people = (
+        ("chutich", "Nguyễn Văn Thành", "leader", "Chủ tịch", "VP", "leader1"),
+        ("phochutich", "Trần Thị Hồng Nhung", "leader", "Phó Chủ tịch", "VP", "leader2"),
+        ("vanthu", "Hoàng Thị Mai", "clerk", "Văn thư", "VP", None),
+        ("chuyenvien", "Đỗ Minh Quân", "officer", "Chuyên viên", "VX", None),
+        ("quantri", "Vũ Đức Anh", "admin", "Quản trị hệ thống", "VP", None),
+    )
+    for username, name, role, title, unit, label in people:
+        create_user(system, devpki.AGENCY_CODE, username, name, role, title=title,
+                    unit_code=unit)
+        if label:
+            bind_key(system, SignerRef(label=label), username=username)
+    bind_key(system, SignerRef(label="agency"), agency_code=devpki.AGENCY_CODE)
+    return True

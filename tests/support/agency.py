@@ -1,0 +1,55 @@
+"""A System seeded with the development agency (units, a leader, a deputy, a clerk, an
+officer, an admin, bound keys), and helpers to compare everything stored before and after
+a refused step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, text
+
+from edms.db import Base
+from edms.documents import DraftMeta, Recipient
+from edms.system import System
+
+FOREIGN_AGENCY = "000.00.00.G22"
+
+
+def draft_meta(**kw: Any) -> DraftMeta:
+    base: dict[str, Any] = {
+        "type_code": "quyet-dinh",
+        "subject": "Về việc phê duyệt Kế hoạch chuyển đổi số năm 2027",
+        "recipients": (Recipient("Sở Thông tin và Truyền thông", "000.00.01.H41"),),
+    }
+    base.update(kw)
+    return DraftMeta(**base)
+
+
+BODY = [
+    "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;",
+    "Theo đề nghị của Giám đốc Sở Thông tin và Truyền thông.",
+    "Điều 1. Phê duyệt Kế hoạch chuyển đổi số năm 2027 kèm theo Quyết định này.",
+    "Điều 2. Giao Sở Thông tin và Truyền thông chủ trì, phối hợp với các sở, ngành "
+    "hướng dẫn, kiểm tra việc thực hiện; báo cáo kết quả trước ngày 15 tháng 12.",
+]
+
+
+def snapshot(system: System) -> dict[str, Any]:
+    """Row counts of every table (and the search index) and every stored object key."""
+    counts: dict[str, Any] = {}
+    with system.sessions() as s:
+        for table in Base.metadata.sorted_tables:
+            counts[table.name] = s.scalar(select(func.count()).select_from(table))
+        name = "document_fts" if s.get_bind().dialect.name == "sqlite" else "document_search"
+        counts[name] = s.scalar(text(f"SELECT count(*) FROM {name}"))
+        counts["audit_head"] = tuple(s.execute(text("SELECT seq, hash FROM audit_head")).one())
+        counts["versions"] = tuple(s.execute(text(
+            "SELECT id, state, version FROM documents ORDER BY id")).all())
+    counts["objects"] = sorted(o.key for o in system.store.list())
+    return counts
+
+
+def tmp_files(system: System) -> list[Path]:
+    base = system.settings.data_dir / "tmp"
+    return sorted(base.rglob("*")) if base.exists() else []
