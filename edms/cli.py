@@ -80,6 +80,11 @@ def init(ctx: Context, no_dev_pki: bool) -> None:
             click.echo(f"development PKI  created in {s.pki_dir} (DEVELOPMENT ONLY)")
         else:
             click.echo(f"development PKI  {s.pki_dir}")
+        from .orgs import seed_development
+
+        if seed_development(system):
+            click.echo("development agency  seeded: users chutich, phochutich (leaders), "
+                       "vanthu (clerk), chuyenvien (officer), quantri (admin)")
 
 
 @main.command("dev-pki")
@@ -276,9 +281,11 @@ def config_show(as_json: bool) -> None:
         click.echo(f"{k:{width}}  {v if v is not None else '(not set)'}")
 
 
+from .cli_docs import register as _register_docs  # noqa: E402
 from .cli_signing import register as _register_signing  # noqa: E402
 
 _register_signing(main)
+_register_docs(main)
 
 if __name__ == "__main__":
     main()

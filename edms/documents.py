@@ -285,7 +285,7 @@ def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
                   **(details or {})})
 
 
-def _main_file(s: Session, doc_id: int) -> DocumentFile:
+def main_file(s: Session, doc_id: int) -> DocumentFile:
     f = s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc_id,
                                              DocumentFile.role == "main")
                   .order_by(DocumentFile.id.desc())).first()
@@ -590,7 +590,7 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             doc = _load(s, user, doc_id)
             _check_step(user, doc, "sign")
             key = active_key(s, user_id=user.id)
-            src = _export(system, _main_file(s, doc.id), wd / "in.pdf")
+            src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             version = doc.version
         profile = open_key(system, key)
         lvl = _level(system, level, system.settings.sign_level_personal)
@@ -623,7 +623,7 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
                 report=json.dumps(report.to_json(), ensure_ascii=False)))
             doc.signer_name = sig_report.signer.common_name[:50]
             title = sig_report.signer.title or user.title
-            doc.signer_position = " ".join(p for p in (opts.authority, title) if p)[:100]
+            doc.signer_position = title[:100]
             _advance(s, user, doc, step, details={
                 "field": result.field_name, "level": result.level.value,
                 "sha256": f.sha256, "certificate_sha256": key.cert_sha256})
@@ -642,7 +642,7 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
             _check_step(user, doc, "number")
-            src = _export(system, _main_file(s, doc.id), wd / "in.pdf")
+            src = _export(system, main_file(s, doc.id), wd / "in.pdf")
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
             user = load_user(s, actor)
@@ -696,7 +696,7 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
                 raise InvalidTransition(f"document {doc_id} carries no valid personal "
                                         "signature of the competent person")
             key = active_key(s, agency_id=doc.agency_id)
-            src = _export(system, _main_file(s, doc.id), wd / "in.pdf")
+            src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             attachments = [(a, _export(system, a, wd / f"att-{a.id}.pdf"))
                            for a in _attachments(s, doc.id, "draft")]
             main_number = number_and_symbol(doc.number or 0, doc.code_notation or "")
@@ -929,7 +929,7 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
             _check_step(user, doc, "verify")
-            main = _main_file(s, doc.id)
+            main = main_file(s, doc.id)
             path = _export(system, main, wd / "received.pdf")
             file_id = main.id
         pems = [str(p) for p in trust_bundles(system.settings)]
@@ -1086,7 +1086,7 @@ def download(system: System, actor: str, doc_id: int, target: Path,
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
         if file_id is None:
-            f = _main_file(s, doc.id)
+            f = main_file(s, doc.id)
         else:
             found = s.get(DocumentFile, file_id)
             if found is None or found.document_id != doc.id:
@@ -1168,3 +1168,57 @@ def set_legal_hold(system: System, actor: str, doc_id: int, on: bool, reason: st
 
 def signing_key_of(s: Session, record: SignatureRecord) -> SigningKey | None:
     return s.get(SigningKey, record.signing_key_id)
+
+
+def document_json(doc: Document) -> dict[str, Any]:
+    """The document's metadata as JSON (Appendix VI names where they exist)."""
+    return {
+        "id": doc.id, "direction": doc.direction, "state": doc.state,
+        "state_vi": STATE_NAMES_VI[doc.state], "version": doc.version,
+        "type": doc.type_code, "subject": doc.subject, "description": doc.description,
+        "code_number": doc.code_number, "code_notation": doc.code_notation,
+        "number_and_symbol": (f"{doc.code_number}/{doc.code_notation}"
+                              if doc.code_number and doc.code_notation else None),
+        "issued_date": doc.issued_date.isoformat() if doc.issued_date else None,
+        "organ_id": doc.organ_id, "organ_name": doc.organ_name,
+        "signer": {"position": doc.signer_position, "full_name": doc.signer_name},
+        "recipients": json.loads(doc.recipients), "priority": doc.priority,
+        "secrecy": doc.secrecy, "page_amount": doc.page_amount,
+        "issued_amount": doc.issued_amount,
+        "due_date": doc.due_date.isoformat() if doc.due_date else None,
+        "arrival_number": doc.arrival_number,
+        "arrival_at": _iso(doc.arrival_at), "completed_at": _iso(doc.completed_at),
+        "sent_at": _iso(doc.sent_at), "frozen": doc.frozen,
+        "frozen_reason": doc.frozen_reason, "legal_hold": doc.legal_hold,
+        "retain_until": _iso(doc.retain_until), "replaces_id": doc.replaces_id,
+        "response_for_id": doc.response_for_id, "dossier_id": doc.dossier_id,
+        "created_at": _iso(doc.created_at), "updated_at": _iso(doc.updated_at),
+    }
+
+
+def _iso(t: datetime | None) -> str | None:
+    """UTC in storage, Vietnam time (+07:00) when shown."""
+    return None if t is None else t.astimezone(VN_TZ).isoformat(timespec="seconds")
+
+
+def view_json(view: DocumentView) -> dict[str, Any]:
+    a = view.assignment
+    return {
+        **document_json(view.document),
+        "files": [{"id": f.id, "role": f.role, "stage": f.stage, "name": f.name,
+                   "sha256": f.sha256, "attachment_of": f.attachment_of,
+                   "created_at": _iso(f.created_at)} for f in view.files],
+        "signatures": [{"profile": s.profile, "field": s.field_name, "level": s.level,
+                        "valid": s.valid, "signed_at": _iso(s.signed_at),
+                        "file_id": s.file_id} for s in view.signatures],
+        "history": [{"at": _iso(h.at), "action": h.action, "from": h.from_state,
+                     "to": h.to_state, "code": h.code, "note": h.note}
+                    for h in view.history],
+        "assignment": None if a is None else {
+            "lead_unit_id": a.lead_unit_id, "co_unit_ids": json.loads(a.co_unit_ids),
+            "instruction": a.instruction,
+            "deadline": a.deadline.isoformat() if a.deadline else None},
+        "validation": None if view.validation is None else {
+            "valid": view.validation.valid, "checked_at": _iso(view.validation.checked_at),
+            "report": json.loads(view.validation.report)},
+    }
