@@ -20,7 +20,7 @@ from edms import orgs
 from edms.audit import verify_chain
 from edms.config import Settings
 from edms.errors import DisallowedFileType, EdmsError, Forbidden, InvalidTransition, NotFound
-from edms.models import AuditEvent, Document
+from edms.models import AuditEvent, Blob, Document
 from edms.search import SearchFilters, fold, search
 from edms.system import System
 from signing.validation import validate_file
@@ -358,3 +358,49 @@ def test_search_is_insensitive_to_diacritics_and_case(agency: System) -> None:
         foreign = orgs.load_user(s, "vt.vpcp")
         assert search(s, foreign.agency_id, "ke hoach").total == 0
     assert fold("Quyết định ĐỒNG Ý") == "quyet dinh dong y"
+
+
+def test_retention_follows_the_type_and_legal_hold_blocks_deletion(agency: System,
+                                                                   tmp_path: Path) -> None:
+    """On S3 with Object Lock (and the local store), an issued document's files are locked
+    for its type's period; a legal hold blocks deletion even of a draft's file."""
+    from storage import ObjectRetained
+
+    system = agency
+    doc = docs.create_from_template(system, "chuyenvien",
+                                    draft_meta(type_code="giay-moi",  # 5 years
+                                               subject="Mời họp giao ban tháng 12"), BODY)
+    docs.submit(system, "chuyenvien", doc.id)
+    docs.approve(system, "chutich", doc.id)
+    for step, who in ((docs.sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
+                      (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
+        step(system, who, doc.id)
+    view = docs.get_document(system, "vanthu", doc.id)
+    assert view.document.retain_until is not None
+    assert view.document.sent_at is not None
+    years = (view.document.retain_until - view.document.sent_at).days / 365.25
+    assert 4.99 < years < 5.01
+    with system.sessions() as s:
+        for f in view.files:
+            blob = s.get(Blob, f.sha256)
+            info = system.store.stat(blob.storage_key)
+            assert info.retention is not None
+            assert abs((info.retention.until - view.document.retain_until).total_seconds()) < 2
+            with pytest.raises(ObjectRetained):
+                system.store.delete(blob.storage_key)
+    # A legal hold on a draft: its file cannot be deleted, and the draft not discarded.
+    draft = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
+    docs.set_legal_hold(system, "vanthu", draft.id, True, "Thanh tra yêu cầu giữ nguyên")
+    with system.sessions() as s:
+        key = s.get(Blob, docs.main_file(s, draft.id).sha256).storage_key
+    assert system.store.stat(key).legal_hold
+    with pytest.raises(ObjectRetained):
+        system.store.delete(key)
+    with pytest.raises(InvalidTransition):
+        docs.discard_draft(system, "chuyenvien", draft.id)
+    docs.set_legal_hold(system, "vanthu", draft.id, False, "Kết thúc thanh tra")
+    before_objects = len(list(system.store.list()))
+    docs.discard_draft(system, "chuyenvien", draft.id)
+    assert len(list(system.store.list())) == before_objects - 1
+    with pytest.raises(NotFound):
+        docs.get_document(system, "chuyenvien", draft.id)
