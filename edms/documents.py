@@ -272,11 +272,7 @@ def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
     before = doc.state
     doc.state = step.to_state
     doc.updated_at = _now()
-    try:
-        s.flush()
-    except StaleDataError:
-        raise Conflict(f"document {doc.id} was changed by someone else meanwhile; reload "
-                       "it and try again") from None
+    s.flush()  # a concurrent change of the document raises StaleDataError (see _run)
     s.add(StatusEvent(document_id=doc.id, at=doc.updated_at, actor_id=user.id,
                       action=step.name, from_state=before, to_state=step.to_state,
                       code=step.code, note=note))
@@ -398,6 +394,11 @@ def _run(system: System, work: Any) -> Any:
     try:
         with transaction(system.sessions) as s:
             return work(s, puts)
+    except StaleDataError:
+        # Any flush of the document (autoflush included) found another version.
+        blobs.undo_put(system, puts)
+        raise Conflict("the document was changed by someone else meanwhile; reload it and "
+                       "try again") from None
     except BaseException:
         blobs.undo_put(system, puts)
         raise

@@ -404,3 +404,38 @@ def test_retention_follows_the_type_and_legal_hold_blocks_deletion(agency: Syste
     assert len(list(system.store.list())) == before_objects - 1
     with pytest.raises(NotFound):
         docs.get_document(system, "chuyenvien", draft.id)
+
+
+def test_two_clerks_numbering_at_once_use_one_number(agency: System) -> None:
+    """Both clerks see a signed document and number it at the same moment: one succeeds,
+    the other is refused, and the refused attempt gives its number back."""
+    import threading
+
+    from edms.errors import Conflict
+    from edms.models import Register
+
+    system = agency
+    doc_id = new_issued_ready(system)
+    docs.sign(system, "chutich", doc_id)
+    orgs.create_user(system, "000.00.00.H41", "vanthu2", "Bùi Thị Lan", "clerk")
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def clerk(name: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(docs.number(system, name, doc_id).document.number)
+        except (Conflict, InvalidTransition) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=clerk, args=(n,)) for n in ("vanthu", "vanthu2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert sorted(map(str, outcomes)) in (["1", "Conflict"], ["1", "InvalidTransition"])
+    with system.sessions() as s:
+        reg = s.scalars(select(Register).where(Register.kind == "outgoing")).one()
+        assert reg.next_number == 2  # one number used, none lost
+        files = docs.get_document(system, "vanthu", doc_id).files
+    assert [f.stage for f in files].count("numbered") == 1
