@@ -1,34 +1,116 @@
-"""The Flask application (factory + blueprints). Thin: it translates HTTP to ``edms`` calls."""
+"""The Flask application (APIFlask: Flask with OpenAPI and request validation), built by a
+factory from blueprints. Thin: it translates HTTP to ``edms`` calls.
+
+* ``/api/v1/...``: the REST API; its OpenAPI 3.1 document at ``/api/v1/openapi.json`` and
+  an interactive page at ``/api/v1/docs``;
+* ``/healthz``, ``/metrics``.
+"""
 
 from __future__ import annotations
 
-import logging
 import secrets
+from typing import Any
 
-from flask import Flask
+from apiflask import APIFlask
+from apiflask.exceptions import HTTPError
+from flask import Flask, Response, json, request
 
 from edms import __version__
 from edms.config import Settings
 from edms.system import System
 
 from .health import bp as health_bp
-from .problems import register_problem_handlers
+from .observability import configure_logging, install
+from .problems import PROBLEM_BASE, register_problem_handlers
+from .schemas import Problem
+from .security import SECURITY_SCHEMES
 from .v1 import bp as v1_bp
+
+DESCRIPTION = """\
+EDMS — document management and PAdES digital signatures for Vietnamese public agencies.
+
+Authenticate with an API token (`Authorization: Bearer edms_…`, created at `POST /tokens`)
+or a browser session (`POST /sessions`, then the `X-CSRF-Token` header on changes). Every
+user and token sees only its own agency's documents: another agency's document is
+*not found*. Errors are RFC 7807 `application/problem+json`. Times are ISO 8601 in
+Vietnam time (+07:00).
+"""
 
 
 def create_app(system: System | None = None) -> Flask:
     system = system or System(Settings.from_env())
-    app = Flask(__name__)
     settings = system.settings
+    configure_logging(settings.log_level)
+    app = APIFlask(__name__, title="EDMS API", version=__version__,
+                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
     app.config.update(
         SECRET_KEY=settings.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
         EDMS_VERSION=__version__,
+        EDMS_VERIFY_INLINE=settings.verify_inline_mb * 1024 * 1024,
+        OPENAPI_VERSION="3.1.0",
+        DESCRIPTION=DESCRIPTION,
+        SECURITY_SCHEMES=SECURITY_SCHEMES,
+        HTTP_ERROR_SCHEMA=Problem,
+        VALIDATION_ERROR_SCHEMA=Problem,
+        VALIDATION_ERROR_STATUS_CODE=422,
+        AUTO_404_RESPONSE=True,
+        AUTO_VALIDATION_ERROR_RESPONSE=True,
+        TAGS=[{"name": "Documents"}, {"name": "Records"},
+              {"name": "Access and administration"}],
+        DOCS_UI="redoc",
+        SERVERS=[{"url": settings.public_url}],
+        LOCAL_SPEC_JSON_INDENT=1,
     )
     app.extensions["edms"] = system
-    logging.basicConfig(level=settings.log_level)
     register_problem_handlers(app)
+
+    @app.error_processor
+    def _problem(error: HTTPError) -> Response:
+        """APIFlask's own errors (request validation: 422) as problem+json."""
+        body: dict[str, Any] = {
+            "type": PROBLEM_BASE + ("invalid-request" if error.status_code == 422
+                                    else "bad-request"),
+            "title": "Invalid request" if error.status_code == 422 else error.message,
+            "status": error.status_code,
+            "detail": _detail(error),
+            "instance": request.path,
+        }
+        if error.detail:
+            body["errors"] = error.detail
+        return Response(json.dumps(body), status=error.status_code,
+                        mimetype="application/problem+json", headers=error.headers)
+
+    @app.spec_processor
+    def _errors_are_problems(spec: dict[str, Any]) -> dict[str, Any]:
+        """Declare every error response as application/problem+json."""
+        for path in spec.get("paths", {}).values():
+            for op in path.values():
+                for status, resp in op.get("responses", {}).items():
+                    content = resp.get("content")
+                    if str(status)[0] in "45" and content and "application/json" in content:
+                        resp["content"] = {"application/problem+json":
+                                           content["application/json"]}
+        return spec
+
+    install(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
+    from .routes import admin, documents, records
+
+    for bp in (documents.bp, records.bp, admin.bp):
+        app.register_blueprint(bp, url_prefix="/api/v1")
     return app
+
+
+def _detail(error: HTTPError) -> str:
+    if error.status_code == 422 and isinstance(error.detail, dict):
+        parts = []
+        for location, fields in error.detail.items():
+            if isinstance(fields, dict):
+                for name, msgs in fields.items():
+                    text = "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+                    parts.append(f"{location}.{name}: {text}")
+        return "; ".join(parts) or "the request does not match its schema"
+    return str(error.message)

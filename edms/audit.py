@@ -93,3 +93,27 @@ def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainPr
         problems.append(ChainProblem(head.seq, f"the chain ends at event {last} but the head "
                                      f"records event {head.seq}: events were removed"))
     return checked, problems
+
+
+def events_for_agency(session: Session, agency_id: int, *, object_type: str | None = None,
+                      object_id: str | None = None, page: int = 1, per_page: int = 50
+                      ) -> tuple[int, list[AuditEvent]]:
+    """Events an agency may read: those by its users and those about its documents
+    (newest first). Events of other agencies are not visible."""
+    from sqlalchemy import String, cast, func, or_
+
+    from .models import Document, User
+
+    users = select(User.username).where(User.agency_id == agency_id)
+    documents = select(cast(Document.id, String)).where(Document.agency_id == agency_id)
+    q = select(AuditEvent).where(or_(
+        AuditEvent.actor.in_(users),
+        (AuditEvent.object_type == "document") & AuditEvent.object_id.in_(documents)))
+    if object_type:
+        q = q.where(AuditEvent.object_type == object_type)
+    if object_id:
+        q = q.where(AuditEvent.object_id == object_id)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(q.order_by(AuditEvent.seq.desc())
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return int(total), list(rows)

@@ -85,6 +85,10 @@ class Settings:
     trust_public: Path | None = None
     revocation_fetching: bool = True
     log_level: str = "INFO"
+    redis_url: str | None = None
+    job_workers: int = 2
+    verify_inline_mb: int = 32
+    public_url: str = "http://127.0.0.1:8000"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -156,6 +160,10 @@ class Settings:
             revocation_fetching=_bool("EDMS_REVOCATION_FETCHING",
                                       get("REVOCATION_FETCHING", "true")),
             log_level=get("LOG_LEVEL", "INFO").upper(),
+            redis_url=get("REDIS_URL") or None,
+            job_workers=_int("EDMS_JOB_WORKERS", get("JOB_WORKERS", "2"), 1),
+            verify_inline_mb=_int("EDMS_VERIFY_INLINE_MB", get("VERIFY_INLINE_MB", "32"), 1),
+            public_url=get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         )
         if settings.storage_backend == "s3" and not (
             settings.s3_access_key and settings.s3_secret_key

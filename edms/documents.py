@@ -39,7 +39,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from signing.engine import Level, Profile, SigningError
+from signing.engine import Level, Profile, SigningError, TrustServiceError
 from signing.forms import fill_fields
 from signing.validation import Report, validate_file
 
@@ -52,6 +52,7 @@ from .errors import (
     Forbidden,
     InvalidTransition,
     NotFound,
+    ServiceUnavailable,
     UploadTooLarge,
 )
 from .filetypes import detect, ensure_allowed
@@ -70,7 +71,7 @@ from .models import (
     ValidationRecord,
 )
 from .numbering import VN_TZ, register_for, take_number
-from .orgs import active_key, load_user, open_key, require_role, unit_by_code
+from .orgs import active_key, key_image, load_user, open_key, require_role, unit_by_code
 from .signatures import engine_for, options_for, trust_bundles, trust_roots
 from .system import System
 from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, DraftContent, render_draft
@@ -591,48 +592,156 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             doc = _load(s, user, doc_id)
             _check_step(user, doc, "sign")
             key = active_key(s, user_id=user.id)
+            if key.kind == "remote":
+                raise InvalidTransition("your key is on your own token: sign through the "
+                                        "remote flow (prepare, then finalize)")
             src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             version = doc.version
         profile = open_key(system, key)
         lvl = _level(system, level, system.settings.sign_level_personal)
-        opts = options_for(profile, Profile.PERSONAL, level=lvl,
-                           authority=authority if authority is not None else profile.authority,
+        authority = authority if authority is not None else profile.authority
+        opts = options_for(profile, Profile.PERSONAL, level=lvl, authority=authority,
                            field_name=_existing_empty_signature_field(src))
         out = wd / "signed.pdf"
         try:
             result = engine_for(system.settings, profile).sign(src, out, opts)
+        except TrustServiceError as exc:
+            raise ServiceUnavailable(f"signing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
             raise EdmsError(f"signing failed, nothing was stored: {exc}") from None
-        report = _validate(system, out)
-        if not report.valid:
-            raise EdmsError("the signature made does not validate, nothing was stored: "
-                            + _problems(report))
-        sig_report = next(r for r in report.signatures if r.field == result.field_name)
+        return _commit_personal(system, actor, doc_id, version, out, result, key)
 
-        def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+
+def _commit_personal(system: System, actor: str, doc_id: int, version: int, out: Path,
+                     result: Any, key: SigningKey) -> StepResult:
+    """Validate a personally signed file and record it (server-held and remote keys)."""
+    report = _validate(system, out)
+    if not report.valid:
+        raise EdmsError("the signature made does not validate, nothing was stored: "
+                        + _problems(report))
+    sig_report = next(r for r in report.signatures if r.field == result.field_name)
+
+    def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        step = _check_step(user, doc, "sign")
+        if doc.version != version:
+            raise Conflict(f"document {doc_id} changed while it was being signed")
+        f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main",
+                         "signed", user)
+        s.add(SignatureRecord(
+            document_id=doc.id, file_id=f.id, profile=Profile.PERSONAL.value,
+            field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
+            signed_at=result.signing_time, level=result.level.value, valid=True,
+            report=json.dumps(report.to_json(), ensure_ascii=False)))
+        doc.signer_name = sig_report.signer.common_name[:50]
+        title = sig_report.signer.title or user.title
+        doc.signer_position = title[:100]
+        _advance(s, user, doc, step, details={
+            "field": result.field_name, "level": result.level.value,
+            "sha256": f.sha256, "certificate_sha256": key.cert_sha256,
+            "key": key.kind})
+        _index(s, doc)
+        return StepResult(doc, report=report)
+
+    step_result: StepResult = _run(system, work)
+    return step_result
+
+
+@dataclass(frozen=True)
+class RemoteSession:
+    session_id: str
+    signed_attributes: bytes
+    digest: bytes
+    digest_algorithm: str
+    signature_algorithm: str
+    expires_at: datetime
+
+
+def _remote(system: System) -> Any:
+    from signing.remote import RemoteSigning
+
+    from .signatures import trust_services
+
+    return RemoteSigning(system.settings.data_dir / "remote-signing",
+                         trust_services(system.settings))
+
+
+def remote_prepare(system: System, actor: str, doc_id: int, chain_pem: list[bytes], *,
+                   authority: str | None = None, level: str | None = None) -> RemoteSession:
+    """Step 1 of signing with a key the server never sees (the leader's USB token): lay
+    out the signature and return the digest the token must sign. The certificate must be
+    the one bound to this leader."""
+    from signing.trust import CertificateError, parse_certificates
+
+    try:
+        chain = parse_certificates(chain_pem)
+    except CertificateError as exc:
+        raise EdmsError(str(exc)) from None
+    with _workdir(system) as wd:
+        with system.sessions() as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
-            step = _check_step(user, doc, "sign")
-            if doc.version != version:
-                raise Conflict(f"document {doc_id} changed while it was being signed")
-            f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main",
-                             "signed", user)
-            s.add(SignatureRecord(
-                document_id=doc.id, file_id=f.id, profile=Profile.PERSONAL.value,
-                field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
-                signed_at=result.signing_time, level=result.level.value, valid=True,
-                report=json.dumps(report.to_json(), ensure_ascii=False)))
-            doc.signer_name = sig_report.signer.common_name[:50]
-            title = sig_report.signer.title or user.title
-            doc.signer_position = title[:100]
-            _advance(s, user, doc, step, details={
-                "field": result.field_name, "level": result.level.value,
-                "sha256": f.sha256, "certificate_sha256": key.cert_sha256})
-            _index(s, doc)
-            return StepResult(doc, report=report)
+            _check_step(user, doc, "sign")
+            key = active_key(s, user_id=user.id)
+            if key.cert_sha256 != chain[0].sha256.hex():
+                raise Forbidden("this certificate is not the one bound to you; a leader "
+                                "signs only with their own certificate")
+            src = _export(system, main_file(s, doc.id), wd / "in.pdf")
+            version = doc.version
+        image = key_image(system, key)
+        lvl = _level(system, level, system.settings.sign_level_personal)
+        from signing.engine import SignOptions
 
-        step_result: StepResult = _run(system, work)
-        return step_result
+        opts = SignOptions(Profile.PERSONAL, lvl, signature_image=image,
+                           authority=authority if authority is not None else key.authority,
+                           field_name=_existing_empty_signature_field(src))
+        try:
+            prepared = _remote(system).prepare(src, chain, opts)
+        except SigningError as exc:
+            raise EdmsError(f"cannot prepare the signature: {exc}") from None
+    side = system.settings.data_dir / "remote-signing" / prepared.session_id / "edms.json"
+    side.write_text(json.dumps({"document_id": doc_id, "user": actor.strip().lower(),
+                                "version": version, "key_id": key.id}))
+    with transaction(system.sessions) as s:
+        audit.record(s, actor, "document.sign_prepare", "document", str(doc_id),
+                     {"session": prepared.session_id[:8]})
+    return RemoteSession(prepared.session_id, prepared.signed_attributes, prepared.digest,
+                         prepared.digest_algorithm, prepared.signature_algorithm,
+                         prepared.expires_at)
+
+
+def remote_finalize(system: System, actor: str, doc_id: int, session_id: str,
+                    signature_value: bytes) -> StepResult:
+    """Step 2: embed the token's signature value; refused if it does not verify against
+    the prepared certificate, if the session expired, or if it was prepared for another
+    document or user."""
+    rs = _remote(system)
+    try:
+        side = rs._dir(session_id) / "edms.json"
+    except SigningError:
+        raise NotFound("no such signing session") from None
+    if not side.is_file():
+        raise NotFound("no such signing session (expired, or already finalized)")
+    state = json.loads(side.read_text())
+    if state["document_id"] != doc_id or state["user"] != actor.strip().lower():
+        raise NotFound("no such signing session for this document")
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        doc = _load(s, user, doc_id)
+        _check_step(user, doc, "sign")
+        key = s.get(SigningKey, state["key_id"])
+        assert key is not None
+    with _workdir(system) as wd:
+        out = wd / "signed.pdf"
+        try:
+            result = rs.finalize(session_id, signature_value, out)
+        except TrustServiceError as exc:
+            raise ServiceUnavailable(f"finalizing failed, nothing was stored: {exc}") from None
+        except SigningError as exc:
+            raise EdmsError(f"the signature was not accepted, nothing was stored: {exc}"
+                            ) from None
+        return _commit_personal(system, actor, doc_id, state["version"], out, result, key)
 
 
 def number(system: System, actor: str, doc_id: int) -> StepResult:
@@ -715,6 +824,8 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
                 r = engine.sign(path, a_out, options_for(
                     profile, Profile.ATTACHMENT, level=lvl, main_number=main_number))
                 signed_atts.append((a, a_out, r))
+        except TrustServiceError as exc:
+            raise ServiceUnavailable(f"sealing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
             raise EdmsError(f"sealing failed, nothing was stored: {exc}") from None
         report = _validate(system, out)
@@ -952,6 +1063,22 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
         return result
 
 
+def verify_current(system: System, actor: str, doc_id: int) -> Report:
+    """Validate the document's current PDF now (sandboxed); the check is audited."""
+    from signing.sandbox import validate_sandboxed
+
+    with _workdir(system) as wd:
+        with transaction(system.sessions) as s:
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
+            f = main_file(s, doc.id)
+            audit.record(s, user.username, "document.check", "document", str(doc.id),
+                         {"file": f.id})
+        path = _export(system, f, wd / "current.pdf")
+        return validate_sandboxed(path, [str(p) for p in trust_bundles(system.settings)],
+                                  system.settings.revocation_fetching)
+
+
 def latest_validation(s: Session, doc_id: int) -> ValidationRecord | None:
     return s.scalars(select(ValidationRecord).where(ValidationRecord.document_id == doc_id)
                      .order_by(ValidationRecord.id.desc())).first()
@@ -1079,10 +1206,10 @@ def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
         return view
 
 
-def download(system: System, actor: str, doc_id: int, target: Path,
-             file_id: int | None = None) -> DocumentFile:
-    """Copy the document's current PDF (or one of its files) to ``target``, checking its
-    hash; the download is audited."""
+def open_file(system: System, actor: str, doc_id: int, file_id: int | None = None
+              ) -> tuple[DocumentFile, Blob]:
+    """The document's current PDF (or one of its files) for download; audited. The
+    caller streams ``blob`` from the store (the API, with HTTP Range)."""
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
@@ -1093,8 +1220,19 @@ def download(system: System, actor: str, doc_id: int, target: Path,
             if found is None or found.document_id != doc.id:
                 raise NotFound(f"document {doc_id} has no file {file_id}")
             f = found
+        blob = s.get(Blob, f.sha256)
+        if blob is None:
+            raise NotFound(f"file {f.id} is recorded but its content is missing")
         audit.record(s, user.username, "document.download", "document", str(doc.id),
                      {"file": f.id, "sha256": f.sha256})
+        return f, blob
+
+
+def download(system: System, actor: str, doc_id: int, target: Path,
+             file_id: int | None = None) -> DocumentFile:
+    """Copy the document's current PDF (or one of its files) to ``target``, checking its
+    hash; the download is audited."""
+    f, _blob = open_file(system, actor, doc_id, file_id)
     blobs.export_to_file(system, f.sha256, target)
     return f
 

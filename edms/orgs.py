@@ -189,20 +189,62 @@ def active_key(session: Session, *, user_id: int | None = None, agency_id: int |
     return key
 
 
+def key_image(system: System, key: SigningKey) -> Path | None:
+    """The bound signature or seal image as a local file (a content-addressed cache)."""
+    if not key.image_sha256:
+        return None
+    cache = system.settings.data_dir / "cache" / "images"
+    cache.mkdir(parents=True, exist_ok=True)
+    image = cache / f"{key.image_sha256}.png"
+    if not image.exists():
+        export_to_file(system, key.image_sha256, image)
+    return image
+
+
+def bind_certificate(system: System, username: str, certificate: bytes,
+                     image: Path, authority: str = "", actor: str = "system") -> SigningKey:
+    """Bind the certificate of a key held on the leader's own token (USB token, smart
+    card): the server keeps only the certificate and the signature image, and the leader
+    signs through the remote flow (prepare → sign the digest on the token → finalize)."""
+    from signing.trust import CertificateError, parse_certificates
+
+    try:
+        cert = parse_certificates([certificate])[0]
+    except CertificateError as exc:
+        raise EdmsError(str(exc)) from None
+    with open(image, "rb") as f:
+        image_sha = store_upload(system, f, filename=image.name, allowed=("image/png",),
+                                 retention_years=0).sha256
+    with transaction(system.sessions) as s:
+        user = load_user(s, username)
+        if "leader" not in user.role_set:
+            raise Forbidden(f"{username} is not a leader: personal signing keys are bound "
+                            "to leaders")
+        for old in s.scalars(select(SigningKey).filter_by(active=True, user_id=user.id)):
+            old.active = False
+        key = SigningKey(user_id=user.id, kind="remote",
+                         locator=json.dumps({"certificate": cert.dump().hex()}),
+                         cert_sha256=cert.sha256.hex(),
+                         subject=cert.subject.human_friendly[:400], authority=authority,
+                         image_sha256=image_sha, active=True)
+        s.add(key)
+        s.flush()
+        audit.record(s, actor, "key.bind", "signing_key", str(key.id),
+                     {"owner": f"user:{user.username}", "kind": "remote",
+                      "certificate_sha256": key.cert_sha256, "subject": key.subject})
+        return key
+
+
 def open_key(system: System, key: SigningKey) -> SignerProfile:
     """The bound key, opened, with its image; refused if the certificate changed."""
     data = json.loads(key.locator)
     for p in ("p12",):
         if p in data:
             data[p] = Path(data[p])
-    image = None
-    if key.image_sha256:
-        cache = system.settings.data_dir / "cache" / "images"
-        cache.mkdir(parents=True, exist_ok=True)
-        image = cache / f"{key.image_sha256}.png"
-        if not image.exists():
-            export_to_file(system, key.image_sha256, image)
-    ref = SignerRef(image=image, authority=key.authority, **data)
+    if key.kind == "remote":
+        raise EdmsError("this key is on the holder's own token: it signs through the "
+                        "remote flow")
+    ref = SignerRef(image=key_image(system, key), authority=key.authority, **data)
     profile = resolve(system.settings, ref)
     if profile.key.cert.sha256.hex() != key.cert_sha256:
         raise Conflict("the key found no longer holds the bound certificate "
@@ -210,9 +252,15 @@ def open_key(system: System, key: SigningKey) -> SignerProfile:
     return profile
 
 
+DEV_USER_PASSWORD = "edms-dev-password"  # development seed only, never in production
+
+
 def seed_development(system: System) -> bool:
     """A ready-to-use development agency (the dev PKI's People's Committee) with units,
-    users for each role and their keys. Returns False when already seeded."""
+    users for each role (password :data:`DEV_USER_PASSWORD`) and their keys. Refused
+    outside development. Returns False when already seeded."""
+    if not system.settings.is_development:
+        raise EdmsError("the development agency is only seeded with EDMS_ENV=development")
     pki_dir = system.settings.pki_dir
     if not devpki.exists(pki_dir):
         raise EdmsError(f"no development PKI in {pki_dir}: run `edms dev-pki` first")
@@ -231,9 +279,12 @@ def seed_development(system: System) -> bool:
         ("chuyenvien", "Đỗ Minh Quân", "officer", "Chuyên viên", "VX", None),
         ("quantri", "Vũ Đức Anh", "admin", "Quản trị hệ thống", "VP", None),
     )
+    from .auth import hash_password
+
+    hashed = hash_password(DEV_USER_PASSWORD)
     for username, name, role, title, unit, label in people:
         create_user(system, devpki.AGENCY_CODE, username, name, role, title=title,
-                    unit_code=unit)
+                    unit_code=unit, password_hash=hashed)
         if label:
             bind_key(system, SignerRef(label=label), username=username)
     bind_key(system, SignerRef(label="agency"), agency_code=devpki.AGENCY_CODE)

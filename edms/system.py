@@ -6,6 +6,7 @@ services, so every entry point runs the same code with the same checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -39,6 +40,8 @@ def build_store(settings: Settings) -> ObjectStore:
 class System:
     settings: Settings
     _store: ObjectStore | None = field(default=None, repr=False)
+    # Called by close(), newest first (e.g. the local job pool waits for its jobs).
+    closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def from_env(cls) -> System:
@@ -81,5 +84,7 @@ class System:
         return {"database": database, "storage": self.store.health()}
 
     def close(self) -> None:
+        while self.closers:
+            self.closers.pop()()
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -60,6 +60,11 @@ class SigningError(Exception):
     """The document cannot be signed as asked; the message says why."""
 
 
+class TrustServiceError(SigningError):
+    """A timestamp, OCSP or CRL service needed for the level could not be reached: the
+    document is fine, the service is down; trying again later may work."""
+
+
 class Level(StrEnum):
     B_B = "B-B"
     B_T = "B-T"
@@ -280,7 +285,13 @@ class SigningEngine:
 
     def sign_stream(self, inf: BinaryIO, dst: Path, opts: SignOptions) -> SignResult:
         signer = self.key.signer()
-        reserved: int | None = self.reserved_size(opts.level, signer)
+        try:
+            reserved: int | None = self.reserved_size(opts.level, signer)
+        except SigningError:
+            raise
+        except Exception as exc:
+            raise TrustServiceError(f"the timestamp authority {self.services.tsa_url} "
+                                    f"cannot be reached: {exc}") from exc
         for _attempt in range(2):
             writer = open_writer(inf)
             pdf_signer, field_name, signing_time = self.pdf_signer(writer, opts, signer)
@@ -295,6 +306,9 @@ class SigningEngine:
                     reserved = None  # let pyHanko measure with a dry run instead
                     inf.seek(0)
                     continue
+                if _is_service_failure(exc):
+                    raise TrustServiceError(f"a trust service (timestamp, OCSP or CRL) "
+                                            f"cannot be reached: {exc}") from exc
                 raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
         raise SigningError("signing failed: the signature does not fit its reservation")
 
@@ -422,6 +436,18 @@ class SigningEngine:
         detail = "; ".join(reasons) if reasons else "none found"
         raise SigningError("the organization signature may only be applied to a document "
                            f"the competent person has validly signed ({detail})")
+
+
+def _is_service_failure(exc: BaseException) -> bool:
+    """A timestamp or revocation fetch failed (network), anywhere in the cause chain."""
+    from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, TimestampRequestError | OSError | TimeoutError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _image(path: Path) -> EncodedImage:

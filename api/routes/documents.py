@@ -1,0 +1,289 @@
+"""Documents: create, read, download, and every lifecycle step (outgoing and incoming),
+including signing with a server-held key and the remote flow for token-held keys."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, request
+
+from edms import documents as docs
+from edms import jobs
+from edms.errors import EdmsError
+
+from .. import schemas as sc
+from ..context import system
+from ..files import send_blob
+from ..security import SECURITY, actor, requires
+
+bp = APIBlueprint("documents", __name__, tag="Documents")
+DOC_ERRORS = [400, 401, 403, 404, 409, 413, 415, 422]
+
+
+def out(doc: Any, **extra: Any) -> dict[str, Any]:
+    return {**docs.document_json(doc), **extra}
+
+
+def view(doc_id: int, **extra: Any) -> dict[str, Any]:
+    return {**docs.view_json(docs.get_document(system(), actor(), doc_id)), **extra}
+
+
+def _recipients(values: list[str]) -> tuple[docs.Recipient, ...]:
+    result = []
+    for v in values:
+        code, sep, name = v.partition("=")
+        result.append(docs.Recipient(name.strip(), code.strip() or None) if sep
+                      else docs.Recipient(v.strip()))
+    return tuple(result)
+
+
+def _meta(data: dict[str, Any], recipients: tuple[docs.Recipient, ...]) -> docs.DraftMeta:
+    return docs.DraftMeta(
+        type_code=data["type"], subject=data["subject"], recipients=recipients,
+        drafting_unit=data.get("drafting_unit"), priority=data["priority"],
+        secrecy=data["secrecy"], due_date=data.get("due_date"),
+        issued_amount=data.get("issued_amount"), description=data["description"],
+        response_for_id=data.get("response_for_id"))
+
+
+@bp.get("/documents")
+@bp.input(sc.ListQuery, location="query")
+@bp.output(sc.DocumentPage)
+@bp.doc(summary="List documents (work queues)", security=SECURITY, responses=[401, 403])
+@requires("read")
+def list_documents(query_data: dict[str, Any]) -> dict[str, Any]:
+    """Documents of your agency, most urgent first; filter by direction and state
+    (e.g. `state=approved`: waiting for signature)."""
+    from edms.orgs import load_user
+    from edms.search import SearchFilters, search
+
+    states = query_data["state"]
+    with system().sessions() as s:
+        user = load_user(s, actor())
+        page = search(s, user.agency_id, "", SearchFilters(
+            direction=query_data.get("direction"),
+            state=states[0] if len(states) == 1 else None),
+            query_data["page"], query_data["per_page"])
+        return {"total": page.total, "page": page.page, "per_page": page.per_page,
+                "items": [docs.document_json(d) for d in page.documents]}
+
+
+@bp.post("/documents")
+@bp.input(sc.DraftUpload, location="form_and_files", arg_name="form")
+@bp.output(sc.DocumentOut, status_code=201)
+@bp.doc(summary="Create an outgoing draft from a PDF", security=SECURITY,
+        responses=DOC_ERRORS)
+@requires("write")
+def create_draft(form: dict[str, Any]) -> dict[str, Any]:
+    """The PDF must carry the empty text fields `SoKyHieu` and `NgayThang`, which are
+    filled with the number and date after the leader signs."""
+    f = form["file"]
+    doc = docs.create_draft(system(), actor(), f.stream, f.filename or "draft.pdf",
+                            _meta(form, _recipients(form["to"])))
+    return out(doc)
+
+
+@bp.post("/documents/from-template")
+@bp.input(sc.TemplateDraftIn, arg_name="data")
+@bp.output(sc.DocumentOut, status_code=201)
+@bp.doc(summary="Create an outgoing draft in the Decree 30 layout", security=SECURITY,
+        responses=DOC_ERRORS)
+@requires("write")
+def create_from_template(data: dict[str, Any]) -> dict[str, Any]:
+    recipients = tuple(docs.Recipient(r["name"], r.get("organ_id"))
+                       for r in data["recipients"])
+    doc = docs.create_from_template(system(), actor(), _meta(data, recipients), data["body"])
+    return out(doc)
+
+
+@bp.post("/incoming")
+@bp.input(sc.IncomingUpload, location="form_and_files", arg_name="form")
+@bp.output(sc.DocumentOut, status_code=201)
+@bp.doc(summary="Receive an incoming document", security=SECURITY, responses=DOC_ERRORS)
+@requires("write")
+def receive(form: dict[str, Any]) -> dict[str, Any]:
+    """Warnings name earlier documents with the same number, symbol and sender."""
+    f = form["file"]
+    meta = docs.IncomingMeta(
+        type_code=form["type"], subject=form["subject"], organ_name=form["organ_name"],
+        organ_id=form.get("organ_id"), code_number=form["number"],
+        code_notation=form["notation"], issued_date=form["issued_date"],
+        due_date=form.get("due_date"), priority=form["priority"], secrecy=form["secrecy"],
+        signer_name=form["signer_name"], signer_position=form["signer_position"],
+        to_places=form["to_places"])
+    result = docs.receive(system(), actor(), f.stream, f.filename or "received.pdf", meta)
+    return out(result.document, warnings=result.warnings)
+
+
+@bp.get("/documents/<int:doc_id>")
+@bp.output(sc.DocumentView)
+@bp.doc(summary="A document with its files, signatures and history", security=SECURITY,
+        responses=[401, 403, 404])
+@requires("read")
+def get_document(doc_id: int) -> dict[str, Any]:
+    return view(doc_id)
+
+
+@bp.get("/documents/<int:doc_id>/content")
+@bp.output({}, content_type="application/pdf",
+           description="The current PDF (HTTP Range supported).")
+@bp.doc(summary="Download the current PDF", security=SECURITY,
+        responses=[401, 403, 404, 416])
+@requires("read")
+def content(doc_id: int) -> Response:
+    f, blob = docs.open_file(system(), actor(), doc_id)
+    return send_blob(blob, f.name)
+
+
+@bp.get("/documents/<int:doc_id>/files/<int:file_id>")
+@bp.output({}, content_type="application/pdf", description="The file (HTTP Range supported).")
+@bp.doc(summary="Download one file of a document", security=SECURITY,
+        responses=[401, 403, 404, 416])
+@requires("read")
+def file_content(doc_id: int, file_id: int) -> Response:
+    f, blob = docs.open_file(system(), actor(), doc_id, file_id)
+    return send_blob(blob, f.name)
+
+
+@bp.post("/documents/<int:doc_id>/attachments")
+@bp.input(sc.FileUpload, location="files", arg_name="files")
+@bp.output(sc.DocumentView, status_code=201)
+@bp.doc(summary="Attach a separate PDF to a draft", security=SECURITY, responses=DOC_ERRORS)
+@requires("write")
+def attach(doc_id: int, files: dict[str, Any]) -> dict[str, Any]:
+    f = files["file"]
+    docs.add_attachment(system(), actor(), doc_id, f.stream, f.filename or "attachment.pdf")
+    return view(doc_id)
+
+
+def _step(name: str, schema: type, summary: str, scope: str,
+          call: Callable[[int, dict[str, Any]], Any]) -> None:
+    def endpoint(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        result = call(doc_id, data)
+        report = getattr(result, "report", None)
+        extra = {"report": report.to_json()} if report is not None else {}
+        warnings = getattr(result, "warnings", None)
+        if warnings:
+            extra["warnings"] = warnings
+        return view(doc_id, **extra)
+
+    endpoint.__name__ = f"step_{name}"
+    endpoint.__doc__ = summary
+    wrapped = requires(scope)(endpoint)
+    wrapped = bp.doc(summary=summary, security=SECURITY, responses=DOC_ERRORS)(wrapped)
+    wrapped = bp.output(sc.DocumentView)(wrapped)
+    wrapped = bp.input(schema, arg_name="data")(wrapped)
+    bp.post(f"/documents/<int:doc_id>/{name}")(wrapped)
+
+
+def _register(doc_id: int, data: dict[str, Any]) -> Any:
+    with system().sessions() as s:
+        from edms.models import Document
+
+        found = s.get(Document, doc_id)
+        incoming = found is not None and found.direction == docs.INCOMING
+    if incoming:
+        return docs.register_incoming(system(), actor(), doc_id, data["note"])
+    return docs.register_outgoing(system(), actor(), doc_id, holder=data["holder"],
+                                  note=data["note"])
+
+
+_step("submit", sc.NoteIn, "Submit a draft for signature (trình ký)", "write",
+      lambda i, d: docs.submit(system(), actor(), i, d["note"]))
+_step("approve", sc.NoteIn, "Approve a submitted draft (leader)", "write",
+      lambda i, d: docs.approve(system(), actor(), i, d["note"]))
+_step("reject", sc.ReasonIn, "Send a draft back for revision (leader)", "write",
+      lambda i, d: docs.reject(system(), actor(), i, d["reason"]))
+_step("sign", sc.SignIn, "Sign as the competent person with your server-held key", "sign",
+      lambda i, d: docs.sign(system(), actor(), i, authority=d.get("authority"),
+                             level=d.get("level")))
+_step("number", sc.NoteIn, "Give the signed document its number and date (clerk)", "write",
+      lambda i, d: docs.number(system(), actor(), i))
+_step("seal", sc.SignIn, "Apply the agency's signature (clerk)", "sign",
+      lambda i, d: docs.seal(system(), actor(), i, level=d.get("level")))
+_step("register", sc.RegisterStepIn,
+      "Enter in the outgoing register, or give an incoming document its arrival number",
+      "write", _register)
+_step("issue", sc.NoteIn, "Issue a registered document (clerk)", "write",
+      lambda i, d: docs.issue(system(), actor(), i, d["note"]))
+_step("revoke", sc.ReasonIn, "Revoke an issued document (frozen, record kept)", "write",
+      lambda i, d: docs.revoke(system(), actor(), i, d["reason"]))
+_step("verify", sc.NoteIn, "Check the signatures of an incoming document", "write",
+      lambda i, d: docs.verify(system(), actor(), i))
+_step("return", sc.ReasonIn, "Return an incoming document to its sender", "write",
+      lambda i, d: docs.return_to_sender(system(), actor(), i, d["reason"]))
+_step("assign", sc.AssignIn, "Assign an incoming document for handling", "write",
+      lambda i, d: docs.assign(system(), actor(), i, d["lead_unit"], tuple(d["co_units"]),
+                               d["instruction"], d.get("deadline")))
+_step("progress", sc.NoteIn, "Start handling an assigned incoming document", "write",
+      lambda i, d: docs.start_progress(system(), actor(), i, d["note"]))
+_step("complete", sc.NoteIn, "Complete the handling of an incoming document", "write",
+      lambda i, d: docs.complete(system(), actor(), i, d["note"]))
+_step("hold", sc.HoldIn, "Place or lift a legal hold", "write",
+      lambda i, d: docs.set_legal_hold(system(), actor(), i, d["on"], d["reason"]))
+
+
+@bp.post("/documents/<int:doc_id>/remote-signing")
+@bp.input(sc.RemotePrepareIn, arg_name="data")
+@bp.output(sc.RemotePrepareOut, status_code=201)
+@bp.doc(summary="Remote signing, step 1: prepare (key on your own token)", security=SECURITY,
+        responses=DOC_ERRORS)
+@requires("sign")
+def remote_prepare(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """Returns the digest your token must sign (RSA PKCS#1 v1.5 or ECDSA, SHA-256) and a
+    session id valid for 10 minutes. The certificate must be the one bound to you."""
+    prepared = docs.remote_prepare(
+        system(), actor(), doc_id, [c.encode() for c in data["certificate_chain"]],
+        authority=data.get("authority"), level=data.get("level"))
+    b64 = base64.b64encode
+    return {"session_id": prepared.session_id,
+            "signed_attributes": b64(prepared.signed_attributes).decode(),
+            "digest": b64(prepared.digest).decode(),
+            "digest_algorithm": prepared.digest_algorithm,
+            "signature_algorithm": prepared.signature_algorithm,
+            "expires_at": prepared.expires_at.isoformat(timespec="seconds")}
+
+
+@bp.post("/documents/<int:doc_id>/remote-signing/<session_id>")
+@bp.input(sc.RemoteFinalizeIn, arg_name="data")
+@bp.output(sc.DocumentView)
+@bp.doc(summary="Remote signing, step 2: finalize with the token's signature value",
+        security=SECURITY, responses=DOC_ERRORS)
+@requires("sign")
+def remote_finalize(doc_id: int, session_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    try:
+        value = base64.b64decode(data["signature"], validate=True)
+    except (binascii.Error, ValueError):
+        raise EdmsError("the signature is not valid base64") from None
+    result = docs.remote_finalize(system(), actor(), doc_id, session_id, value)
+    return view(doc_id, report=result.report.to_json() if result.report else {})
+
+
+@bp.get("/documents/<int:doc_id>/verification")
+@bp.output(sc.VerifyOut)
+@bp.doc(summary="Validate the document's current PDF now", security=SECURITY,
+        responses=[401, 403, 404])
+@requires("read")
+def verification(doc_id: int) -> dict[str, Any]:
+    report = docs.verify_current(system(), actor(), doc_id)
+    return {"valid": report.valid, "changed_after_signing": report.changed_after_signing,
+            "report": report.to_json()}
+
+
+@bp.post("/jobs/batch-sign")
+@bp.input(sc.BatchSignIn, arg_name="data")
+@bp.output(sc.JobOut, status_code=202)
+@bp.doc(summary="Sign several approved documents in the background (leader)",
+        security=SECURITY, responses=[400, 401, 403, 422])
+@requires("sign")
+def batch_sign(data: dict[str, Any]) -> Any:
+    from .admin import job_json
+
+    job = jobs.submit(system(), actor(), "batch_sign", {
+        "document_ids": data["document_ids"], "authority": data.get("authority"),
+        "level": data.get("level")}, total=len(data["document_ids"]))
+    return job_json(job), 202, {"Location": f"{request.script_root}/api/v1/jobs/{job.id}"}

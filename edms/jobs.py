@@ -1,0 +1,306 @@
+"""Background jobs for long work: batch signing, large verifications (and, with their
+issues, digitization and exchange retries).
+
+A job's state and progress live in the database (``jobs``), whichever runner executes
+it, so any API process answers ``GET /api/v1/jobs/{id}``:
+
+* the embedded default runs jobs in a thread pool inside the service (no extra process);
+* with ``EDMS_REDIS_URL`` set, jobs go to an RQ queue on Redis and separate
+  ``edms worker`` processes (as many as wanted, on any machine) execute them.
+
+A job acts as the user who started it, through the same ``edms`` services and checks; a
+batch continues past a failed item and lists the failures in its result.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import socket
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, update
+
+from .db import transaction
+from .errors import EdmsError, NotFound
+from .models import Job
+from .orgs import load_user, require_role
+from .system import System
+
+log = logging.getLogger(__name__)
+QUEUE = "edms"
+
+Progress = Callable[[int, int], None]
+Handler = Callable[[System, Job, Progress], dict[str, Any]]
+HANDLERS: dict[str, Handler] = {}
+REQUIRED_ROLES = {"batch_sign": ("leader",)}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        HANDLERS[kind] = fn
+        return fn
+    return deco
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}"
+
+
+def _dead_here(worker: str) -> bool:
+    """Whether ``host:pid`` names a process of this host that has exited."""
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname()[:60] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass(frozen=True)
+class JobView:
+    id: str
+    kind: str
+    state: str
+    total: int
+    done: int
+    result: dict[str, Any]
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    @property
+    def progress(self) -> float:
+        return 1.0 if self.state == "succeeded" else (self.done / self.total
+                                                      if self.total else 0.0)
+
+
+def _view(j: Job) -> JobView:
+    return JobView(j.id, j.kind, j.state, j.total, j.done, json.loads(j.result), j.error,
+                   j.created_at, j.started_at, j.finished_at)
+
+
+def submit(system: System, actor: str, kind: str, params: dict[str, Any], total: int = 0
+           ) -> JobView:
+    if kind not in HANDLERS:
+        raise EdmsError(f"unknown job kind {kind!r}")
+    with transaction(system.sessions) as s:
+        user = load_user(s, actor)
+        if kind in REQUIRED_ROLES:
+            require_role(user, *REQUIRED_ROLES[kind], action=f"start a {kind} job")
+        job = Job(id=secrets.token_hex(16), agency_id=user.agency_id, user_id=user.id,
+                  kind=kind, params=json.dumps(params, ensure_ascii=False), state="queued",
+                  total=total, done=0, result="{}", created_at=_now())
+        s.add(job)
+        s.flush()
+        view = _view(job)
+    runner_for(system).dispatch(view.id)
+    return view
+
+
+def get(system: System, actor: str, job_id: str) -> JobView:
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        job = s.get(Job, job_id)
+        # A job of another agency (or another user, unless admin) does not exist.
+        if job is None or job.agency_id != user.agency_id or (
+                job.user_id != user.id and "admin" not in user.role_set):
+            raise NotFound(f"no job {job_id}")
+        return _view(job)
+
+
+def list_jobs(system: System, actor: str, limit: int = 50) -> list[JobView]:
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        q = select(Job).where(Job.agency_id == user.agency_id)
+        if "admin" not in user.role_set:
+            q = q.where(Job.user_id == user.id)
+        return [_view(j) for j in s.scalars(q.order_by(Job.created_at.desc()).limit(limit))]
+
+
+def execute(job_id: str, system: System | None = None) -> None:
+    """Run one job to its end (called by a runner). Never raises: failures are recorded."""
+    system = system or _worker_system()
+    with transaction(system.sessions) as s:
+        claimed = s.execute(update(Job).where(Job.id == job_id, Job.state == "queued")
+                            .values(state="running", started_at=_now(),
+                                    worker=worker_id())).rowcount
+    if not claimed:
+        return  # already taken by another worker, or finished
+    with system.sessions() as s:
+        job = s.get(Job, job_id)
+        assert job is not None
+        s.expunge(job)
+
+    def progress(done: int, total: int) -> None:
+        with transaction(system.sessions) as s2:
+            s2.execute(update(Job).where(Job.id == job_id).values(done=done, total=total))
+
+    try:
+        result = HANDLERS[job.kind](system, job, progress)
+        state, error = "succeeded", None
+    except EdmsError as exc:
+        result, state, error = {}, "failed", exc.message
+    except Exception as exc:  # recorded for the user; the traceback goes to the log
+        log.error("job %s failed:\n%s", job_id, traceback.format_exc())
+        result, state, error = {}, "failed", f"{type(exc).__name__}: {exc}"
+    with transaction(system.sessions) as s:
+        s.execute(update(Job).where(Job.id == job_id).values(
+            state=state, error=error, finished_at=_now(),
+            result=json.dumps(result, ensure_ascii=False, default=str)))
+
+
+_WORKER_SYSTEM: System | None = None
+
+
+def _worker_system() -> System:
+    global _WORKER_SYSTEM
+    if _WORKER_SYSTEM is None:
+        _WORKER_SYSTEM = System.from_env()
+    return _WORKER_SYSTEM
+
+
+# -- runners ----------------------------------------------------------------------------------
+
+
+class Runner(ABC):
+    @abstractmethod
+    def dispatch(self, job_id: str) -> None: ...
+
+
+class LocalRunner(Runner):
+    """A thread pool in this process: the embedded default, no extra service."""
+
+    def __init__(self, system: System, workers: int) -> None:
+        self.system = system
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="edms-job")
+        system.closers.append(self.close)
+        self._recover()
+
+    def close(self) -> None:
+        """Let running jobs finish (queued ones stay queued for the next start)."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        _RUNNERS.pop(id(self.system), None)
+
+    def _recover(self) -> None:
+        """Jobs left running by a process of this host that no longer exists are failed;
+        queued ones run now (the claim in :func:`execute` keeps each to one runner)."""
+        with transaction(self.system.sessions) as s:
+            for job in s.scalars(select(Job).where(Job.state == "running")):
+                if job.worker and _dead_here(job.worker):
+                    job.state, job.finished_at = "failed", _now()
+                    job.error = "interrupted by a restart of the service; start it again"
+            queued = list(s.scalars(select(Job.id).where(Job.state == "queued")))
+        for job_id in queued:
+            self.dispatch(job_id)
+
+    def dispatch(self, job_id: str) -> None:
+        self.pool.submit(execute, job_id, self.system)
+
+
+class RedisRunner(Runner):
+    """An RQ queue on Redis; ``edms worker`` processes execute the jobs."""
+
+    def __init__(self, url: str) -> None:
+        from redis import Redis
+        from rq import Queue
+
+        self.queue = Queue(QUEUE, connection=Redis.from_url(url))
+
+    def dispatch(self, job_id: str) -> None:
+        self.queue.enqueue("edms.jobs.execute", job_id, job_id=f"edms-{job_id}",
+                           job_timeout=6 * 3600, result_ttl=3600, failure_ttl=86400)
+
+
+_RUNNERS: dict[int, Runner] = {}
+
+
+def runner_for(system: System) -> Runner:
+    key = id(system)
+    if key not in _RUNNERS:
+        url = system.settings.redis_url
+        _RUNNERS[key] = RedisRunner(url) if url else LocalRunner(system,
+                                                                 system.settings.job_workers)
+    return _RUNNERS[key]
+
+
+def run_worker(system: System, burst: bool = False) -> None:
+    """``edms worker``: execute queued jobs from Redis until stopped."""
+    from redis import Redis
+    from rq import SimpleWorker
+
+    url = system.settings.redis_url
+    if not url:
+        raise EdmsError("`edms worker` needs EDMS_REDIS_URL (without it, the service runs "
+                        "jobs itself)")
+    global _WORKER_SYSTEM
+    _WORKER_SYSTEM = system
+    conn = Redis.from_url(url)
+    SimpleWorker([QUEUE], connection=conn).work(burst=burst, with_scheduler=False)
+
+
+# -- job kinds ----------------------------------------------------------------------------------
+
+
+@handler("batch_sign")
+def _batch_sign(system: System, job: Job, progress: Progress) -> dict[str, Any]:
+    """The leader signs several approved documents with their own bound key."""
+    from . import documents
+    from .models import User
+
+    params = json.loads(job.params)
+    ids = [int(i) for i in params["document_ids"]]
+    with system.sessions() as s:
+        user = s.get(User, job.user_id)
+        assert user is not None
+        actor = user.username
+    signed, failed = [], []
+    for n, doc_id in enumerate(ids, 1):
+        try:
+            documents.sign(system, actor, doc_id, authority=params.get("authority"),
+                           level=params.get("level"))
+            signed.append(doc_id)
+        except EdmsError as exc:
+            failed.append({"document_id": doc_id, "error": exc.message})
+        progress(n, len(ids))
+    return {"signed": signed, "failed": failed}
+
+
+@handler("verify")
+def _verify(system: System, job: Job, progress: Progress) -> dict[str, Any]:
+    """Validate a stored upload in the sandboxed validator (large files)."""
+    from signing.sandbox import validate_sandboxed
+
+    from . import blobs
+    from .signatures import trust_bundles
+
+    params = json.loads(job.params)
+    work = system.settings.data_dir / "tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    target = work / f"verify-{job.id}.pdf"
+    try:
+        blobs.export_to_file(system, params["sha256"], target)
+        report = validate_sandboxed(target, [str(p) for p in trust_bundles(system.settings)],
+                                    system.settings.revocation_fetching)
+    finally:
+        Path(target).unlink(missing_ok=True)
+    progress(1, 1)
+    return {"report": report.to_json()}
