@@ -155,6 +155,44 @@ def register(main: click.Group) -> None:
                      image=image, authority=authority, actor="cli")
         click.echo(f"key {k.id} bound: {k.subject} (certificate SHA-256 {k.cert_sha256})")
 
+    @key.command("bind-certificate")
+    @click.option("--user", "username", required=True, help="The leader.")
+    @click.option("--certificate", type=click.Path(exists=True, dir_okay=False,
+                                                   path_type=Path), required=True,
+                  help="The certificate of the key on the leader's token (PEM or DER).")
+    @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  required=True, help="The leader's signature image (PNG).")
+    @click.option("--authority", default="")
+    @pass_ctx
+    def key_bind_certificate(ctx: Context, username: str, certificate: Path, image: Path,
+                             authority: str) -> None:
+        """Bind a token-held key: the leader signs through the remote flow."""
+        from .orgs import bind_certificate
+
+        k = bind_certificate(ctx.system, username, certificate.read_bytes(), image,
+                             authority, actor="cli")
+        click.echo(f"certificate bound: {k.subject} (SHA-256 {k.cert_sha256})")
+
+    @user.command("password")
+    @click.argument("username")
+    @click.password_option("--password", prompt="New password")
+    @pass_ctx
+    def user_password(ctx: Context, username: str, password: str) -> None:
+        """Set a user's password (ends their sessions)."""
+        from .auth import set_password
+
+        set_password(ctx.system, username, password, actor="cli")
+        click.echo(f"password of {username} set")
+
+    @main.command("worker")
+    @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+    @pass_ctx
+    def worker(ctx: Context, burst: bool) -> None:
+        """Run background jobs from the Redis queue (EDMS_REDIS_URL)."""
+        from .jobs import run_worker
+
+        run_worker(ctx.system, burst=burst)
+
     @main.command("dev-seed")
     @pass_ctx
     def dev_seed(ctx: Context) -> None:
