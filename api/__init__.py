@@ -14,6 +14,7 @@ from typing import Any
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
 from flask import Flask, Response, json, request
+from werkzeug.routing import IntegerConverter, Map
 
 from edms import __version__
 from edms.config import Settings
@@ -64,6 +65,9 @@ def create_app(system: System | None = None) -> Flask:
         LOCAL_SPEC_JSON_INDENT=1,
     )
     app.extensions["edms"] = system
+    # Identifiers in paths are database integers: out of range is "not found", not a
+    # database overflow.
+    app.url_map.converters["int"] = DatabaseId
     register_problem_handlers(app)
 
     @app.error_processor
@@ -87,6 +91,9 @@ def create_app(system: System | None = None) -> Flask:
         """Declare every error response as application/problem+json."""
         for path in spec.get("paths", {}).values():
             for op in path.values():
+                for param in op.get("parameters", []):
+                    if param.get("in") == "path" and param["schema"].get("type") == "integer":
+                        param["schema"].update(minimum=1, maximum=2**31 - 1)
                 for status, resp in op.get("responses", {}).items():
                     content = resp.get("content")
                     if str(status)[0] in "45" and content and "application/json" in content:
@@ -102,6 +109,15 @@ def create_app(system: System | None = None) -> Flask:
     for bp in (documents.bp, records.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:...>`` in every route: 1 … 2**31-1."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _detail(error: HTTPError) -> str:

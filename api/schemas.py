@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
-from marshmallow import EXCLUDE
+from marshmallow import EXCLUDE, INCLUDE
 
 from edms.auth import SCOPES
 from edms.models import ROLES
@@ -19,7 +19,10 @@ class _In(Schema):
 
 
 class Problem(Schema):
-    """RFC 7807 problem details."""
+    """RFC 7807 problem details (extension members allowed, e.g. `limit`, `size`)."""
+
+    class Meta:
+        unknown = INCLUDE
 
     type = fields.String(required=True)
     title = fields.String(required=True)

@@ -229,7 +229,7 @@ def get_job(job_id: str) -> dict[str, Any]:
         security=SECURITY, responses={
             202: {"description": "A large file: verified by the job in the body.",
                   "content": {"application/json": {
-                      "schema": {"$ref": "#/components/schemas/Job"}}}},
+                      "schema": {"$ref": "#/components/schemas/JobOut"}}}},
             400: "Bad request", 401: "Authentication required", 403: "Not allowed",
             413: "Too large", 415: "Not a PDF", 422: "Invalid request"})
 @requires("read")
