@@ -86,6 +86,7 @@ class Settings:
     revocation_fetching: bool = True
     log_level: str = "INFO"
     redis_url: str | None = None
+    redis_queue: str = "edms"
     job_workers: int = 2
     verify_inline_mb: int = 32
     public_url: str = "http://127.0.0.1:8000"
@@ -161,6 +162,7 @@ class Settings:
                                       get("REVOCATION_FETCHING", "true")),
             log_level=get("LOG_LEVEL", "INFO").upper(),
             redis_url=get("REDIS_URL") or None,
+            redis_queue=get("REDIS_QUEUE", "edms").strip() or "edms",
             job_workers=_int("EDMS_JOB_WORKERS", get("JOB_WORKERS", "2"), 1),
             verify_inline_mb=_int("EDMS_VERIFY_INLINE_MB", get("VERIFY_INLINE_MB", "32"), 1),
             public_url=get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),

@@ -219,11 +219,11 @@ class LocalRunner(Runner):
 class RedisRunner(Runner):
     """An RQ queue on Redis; ``edms worker`` processes execute the jobs."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, queue: str = QUEUE) -> None:
         from redis import Redis
         from rq import Queue
 
-        self.queue = Queue(QUEUE, connection=Redis.from_url(url))
+        self.queue = Queue(queue, connection=Redis.from_url(url))
 
     def dispatch(self, job_id: str) -> None:
         self.queue.enqueue("edms.jobs.execute", job_id, job_id=f"edms-{job_id}",
@@ -237,8 +237,8 @@ def runner_for(system: System) -> Runner:
     key = id(system)
     if key not in _RUNNERS:
         url = system.settings.redis_url
-        _RUNNERS[key] = RedisRunner(url) if url else LocalRunner(system,
-                                                                 system.settings.job_workers)
+        _RUNNERS[key] = (RedisRunner(url, system.settings.redis_queue) if url
+                         else LocalRunner(system, system.settings.job_workers))
     return _RUNNERS[key]
 
 
@@ -254,7 +254,8 @@ def run_worker(system: System, burst: bool = False) -> None:
     global _WORKER_SYSTEM
     _WORKER_SYSTEM = system
     conn = Redis.from_url(url)
-    SimpleWorker([QUEUE], connection=conn).work(burst=burst, with_scheduler=False)
+    SimpleWorker([system.settings.redis_queue], connection=conn).work(
+        burst=burst, with_scheduler=False)
 
 
 # -- job kinds ----------------------------------------------------------------------------------

@@ -110,6 +110,24 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+REDIS_URL = os.environ.get("EDMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The local Redis (started by scripts/test-services.sh); like PostgreSQL, a skip with
+    its reason outside CI, a failure with EDMS_REQUIRE_POSTGRES=1 (CI)."""
+    from redis import Redis
+
+    try:
+        Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        if os.environ.get("EDMS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"Redis is required in CI but {REDIS_URL} is unreachable: {exc}")
+        pytest.skip(f"Redis not reachable at {REDIS_URL} ({type(exc).__name__})")
+    return REDIS_URL
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
