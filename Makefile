@@ -19,11 +19,15 @@ endif
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml scripts/system-deps.sh
+$(STAMP): pyproject.toml scripts/system-deps.sh assets/package-lock.json
 	@scripts/system-deps.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
 	@$(PY) -m pip install -q -e ".[dev]"
+	@# front-end files served by EDMS itself (no CDN): the interactive API page
+	@if command -v npm >/dev/null; then \
+	  (cd assets && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error); \
+	else echo "npm not found: /api/v1/docs will load Swagger UI from its CDN" >&2; fi
 	@touch $(STAMP)
 
 run: setup
@@ -50,4 +54,4 @@ bench: setup
 	$(PY) bench/sign.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache assets/node_modules

@@ -8,12 +8,14 @@ factory from blueprints. Thin: it translates HTTP to ``edms`` calls.
 
 from __future__ import annotations
 
+import os
 import secrets
+from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
 from apiflask.exceptions import HTTPError
-from flask import Flask, Response, json, request
+from flask import Flask, Response, json, request, send_from_directory
 from werkzeug.routing import IntegerConverter, Map
 
 from edms import __version__
@@ -60,7 +62,7 @@ def create_app(system: System | None = None) -> Flask:
         AUTO_VALIDATION_ERROR_RESPONSE=True,
         TAGS=[{"name": "Documents"}, {"name": "Records"},
               {"name": "Access and administration"}],
-        DOCS_UI="redoc",
+        DOCS_UI="swagger-ui",
         SERVERS=[{"url": settings.public_url}],
         LOCAL_SPEC_JSON_INDENT=1,
     )
@@ -101,6 +103,7 @@ def create_app(system: System | None = None) -> Flask:
                                            content["application/json"]}
         return spec
 
+    _serve_docs_assets(app)
     install(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
@@ -109,6 +112,31 @@ def create_app(system: System | None = None) -> Flask:
     for bp in (documents.bp, records.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
     return app
+
+
+ASSETS = Path(os.environ.get("EDMS_ASSETS_DIR") or Path(__file__).resolve().parent.parent
+              / "assets" / "node_modules")
+
+
+def _serve_docs_assets(app: APIFlask) -> None:
+    """The interactive API page (Swagger UI 5, OpenAPI 3.1) from files installed by
+    `make setup` (assets/package.json), so it works without Internet access. Without them
+    the page loads Swagger UI from its CDN."""
+    dist = ASSETS / "swagger-ui-dist"
+    if not (dist / "swagger-ui-bundle.js").is_file():
+        return
+    base = "/api/v1/docs/assets"
+    app.config.update(
+        SWAGGER_UI_CSS=f"{base}/swagger-ui.css",
+        SWAGGER_UI_BUNDLE_JS=f"{base}/swagger-ui-bundle.js",
+        SWAGGER_UI_STANDALONE_PRESET_JS=f"{base}/swagger-ui-standalone-preset.js",
+        DOCS_FAVICON=f"{base}/favicon-32x32.png",
+    )
+
+    @app.get(f"{base}/<path:name>")
+    @app.doc(hide=True)
+    def docs_asset(name: str) -> Response:
+        return send_from_directory(dist, name, max_age=86400)
 
 
 class DatabaseId(IntegerConverter):

@@ -160,3 +160,17 @@ def test_serve_reports_storage_outage(
     assert status == 503
     assert body["down"] == ["storage"]
     assert body["components"]["database"]["status"] == "ok"  # type: ignore[index]
+
+
+def test_interactive_api_page_works_offline(client: FlaskClient) -> None:
+    """The OpenAPI 3.1 document and the Swagger UI page, whose scripts EDMS serves itself
+    (installed from the npm registry by `make setup`), not from a CDN."""
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200 and spec.get_json()["openapi"] == "3.1.0"
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/v1/docs/assets/swagger-ui-bundle.js" in html
+    assert "cdn.jsdelivr.net" not in html
+    js = client.get("/api/v1/docs/assets/swagger-ui-bundle.js")
+    assert js.status_code == 200 and len(js.data) > 100_000
