@@ -562,18 +562,17 @@ def register(main: click.Group) -> None:
                    register_kind: str | None, state: str | None, organ: str | None,
                    since: str | None, until: str | None, page: int, per_page: int) -> None:
         """Full-text search, without diacritics or case mattering: 'quyet dinh'."""
-        from .orgs import load_user
-        from .search import SearchFilters, search
+        from .search import SearchFilters
 
         filters = SearchFilters(type_code=type_code, register_kind=register_kind,
                                 state=state, organ=organ, date_from=_date(since),
                                 date_to=_date(until))
-        with ctx.system.sessions() as s:
-            user = load_user(s, actor)
-            result = search(s, user.agency_id, query, filters, page, per_page)
-            click.echo(f"{result.total} found (page {result.page})")
-            for document in result.documents:
-                click.echo(_doc_line(document))
+        from .documents import search_documents
+
+        total, found = search_documents(ctx.system, actor, query, filters, page, per_page)
+        click.echo(f"{total} found (page {page})")
+        for document in found:
+            click.echo(_doc_line(document))
 
     @main.command("deadlines")
     @_as_user

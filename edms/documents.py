@@ -1361,3 +1361,17 @@ def view_json(view: DocumentView) -> dict[str, Any]:
             "valid": view.validation.valid, "checked_at": _iso(view.validation.checked_at),
             "report": json.loads(view.validation.report)},
     }
+
+
+def search_documents(system: System, actor: str, query: str,
+                     filters: search.SearchFilters | None = None, page: int = 1,
+                     per_page: int = 20) -> tuple[int, list[Document]]:
+    """Full-text search in the actor's agency; the query is audited (who looked for
+    what), the results are the documents' metadata."""
+    with transaction(system.sessions) as s:
+        user = load_user(s, actor)
+        found = search.search(s, user.agency_id, query, filters, page, per_page)
+        if query.strip():
+            audit.record(s, user.username, "document.search", "agency",
+                         str(user.agency_id), {"q": query[:200], "total": found.total})
+        return found.total, found.documents

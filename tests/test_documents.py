@@ -439,3 +439,16 @@ def test_two_clerks_numbering_at_once_use_one_number(agency: System) -> None:
         assert reg.next_number == 2  # one number used, none lost
         files = docs.get_document(system, "vanthu", doc_id).files
     assert [f.stage for f in files].count("numbered") == 1
+
+
+def test_searches_and_views_are_audited(agency: System) -> None:
+    system = agency
+    doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
+    total, found = docs.search_documents(system, "vanthu", "chuyen doi so")
+    assert total == 1 and found[0].id == doc.id
+    docs.get_document(system, "vanthu", doc.id)
+    with system.sessions() as s:
+        events = list(s.scalars(select(AuditEvent).where(AuditEvent.actor == "vanthu")
+                                .order_by(AuditEvent.seq)))
+    assert [e.action for e in events] == ["document.search", "document.read"]
+    assert json.loads(events[0].details) == {"q": "chuyen doi so", "total": 1}

@@ -15,7 +15,7 @@ from edms import documents as docs
 from edms import dossiers, registers, tracking
 from edms.models import Document, Dossier
 from edms.orgs import load_user
-from edms.search import SearchFilters, search
+from edms.search import SearchFilters
 
 from .. import schemas as sc
 from ..context import system
@@ -38,11 +38,10 @@ def search_documents(query_data: dict[str, Any]) -> dict[str, Any]:
                             state=q.get("state"), direction=q.get("direction"),
                             organ=q.get("organ"), date_from=q.get("since"),
                             date_to=q.get("until"))
-    with system().sessions() as s:
-        user = load_user(s, actor())
-        page = search(s, user.agency_id, q["q"], filters, q["page"], q["per_page"])
-        return {"total": page.total, "page": page.page, "per_page": page.per_page,
-                "items": [docs.document_json(d) for d in page.documents]}
+    total, found = docs.search_documents(system(), actor(), q["q"], filters, q["page"],
+                                         q["per_page"])
+    return {"total": total, "page": q["page"], "per_page": q["per_page"],
+            "items": [docs.document_json(d) for d in found]}
 
 
 @bp.get("/registers/<any(outgoing, incoming, 'follow-up'):kind>")
