@@ -25,6 +25,7 @@ from edms.system import System
 from .health import bp as health_bp
 from .observability import configure_logging, install
 from .problems import PROBLEM_BASE, register_problem_handlers
+from .public import bp as public_bp
 from .schemas import Problem
 from .security import SECURITY_SCHEMES
 from .v1 import bp as v1_bp
@@ -106,6 +107,7 @@ def create_app(system: System | None = None) -> Flask:
     _serve_docs_assets(app)
     install(app)
     app.register_blueprint(health_bp)
+    app.register_blueprint(public_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
     from .routes import admin, documents, records
 

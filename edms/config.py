@@ -89,6 +89,9 @@ class Settings:
     redis_queue: str = "edms"
     job_workers: int = 2
     verify_inline_mb: int = 32
+    scan_min_dpi: int = 200
+    scan_warn_dpi: int = 300
+    ocr_jobs: int = 2
     public_url: str = "http://127.0.0.1:8000"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -165,6 +168,9 @@ class Settings:
             redis_queue=get("REDIS_QUEUE", "edms").strip() or "edms",
             job_workers=_int("EDMS_JOB_WORKERS", get("JOB_WORKERS", "2"), 1),
             verify_inline_mb=_int("EDMS_VERIFY_INLINE_MB", get("VERIFY_INLINE_MB", "32"), 1),
+            scan_min_dpi=_int("EDMS_SCAN_MIN_DPI", get("SCAN_MIN_DPI", "200"), 72),
+            scan_warn_dpi=_int("EDMS_SCAN_WARN_DPI", get("SCAN_WARN_DPI", "300"), 72),
+            ocr_jobs=_int("EDMS_OCR_JOBS", get("OCR_JOBS", "2"), 1),
             public_url=get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
         )
         if settings.storage_backend == "s3" and not (

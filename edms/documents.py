@@ -298,7 +298,7 @@ def _attachments(s: Session, doc_id: int, stage: str) -> list[DocumentFile]:
 
 
 @contextlib.contextmanager
-def _workdir(system: System) -> Iterator[Path]:
+def workdir(system: System) -> Iterator[Path]:
     base = system.settings.data_dir / "tmp"
     base.mkdir(parents=True, exist_ok=True)
     d = Path(tempfile.mkdtemp(prefix="doc-", dir=base))
@@ -374,7 +374,7 @@ def _export(system: System, f: DocumentFile, target: Path) -> Path:
     return target
 
 
-def _validate(system: System, path: Path) -> Report:
+def validate_own(system: System, path: Path) -> Report:
     """Our own output is validated in-process against the configured trust roots."""
     return validate_file(path, list(trust_roots(system.settings)),
                          allow_fetching=system.settings.revocation_fetching)
@@ -389,7 +389,7 @@ def _index(s: Session, doc: Document, content: str | None = None) -> None:
     search.reindex(s, doc, _doc_type(s, doc.type_code).name, content)
 
 
-def _run(system: System, work: Any) -> Any:
+def run_in_transaction(system: System, work: Any) -> Any:
     """Run ``work(session, puts)`` in one transaction; undo object puts if it fails."""
     puts: list[blobs.PutOutcome] = []
     try:
@@ -412,7 +412,7 @@ def create_draft(system: System, actor: str, stream: BinaryIO, filename: str,
                  meta: DraftMeta) -> Document:
     """A new outgoing document from an uploaded draft PDF carrying the number and date
     fields."""
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             require_role(user, "officer", "leader", "clerk", action="create a draft")
@@ -425,7 +425,7 @@ def create_draft(system: System, actor: str, stream: BinaryIO, filename: str,
 def create_from_template(system: System, actor: str, meta: DraftMeta, body: list[str]
                          ) -> Document:
     """A new outgoing document whose draft is generated in the Decree 30 layout."""
-    with _workdir(system) as wd, system.sessions() as s:
+    with workdir(system) as wd, system.sessions() as s:
         user = load_user(s, actor)
         require_role(user, "officer", "leader", "clerk", action="create a draft")
         agency = s.get(Agency, user.agency_id)
@@ -479,7 +479,7 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
         _index(s, doc, content)
         return doc
 
-    doc: Document = _run(system, work)
+    doc: Document = run_in_transaction(system, work)
     return doc
 
 
@@ -487,7 +487,7 @@ def add_attachment(system: System, actor: str, doc_id: int, stream: BinaryIO,
                    filename: str) -> DocumentFile:
     """An attachment in a separate file (phụ lục); it gets the agency's attachment
     signature, with the main document's number, when the document is sealed."""
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         path = _spool_pdf(system, stream, filename, wd / "attachment.pdf")
         _pdf_facts(path, need_fields=False)
 
@@ -503,7 +503,7 @@ def add_attachment(system: System, actor: str, doc_id: int, stream: BinaryIO,
                          {"file": f.id, "sha256": f.sha256, "name": f.name})
             return f
 
-        result: DocumentFile = _run(system, work)
+        result: DocumentFile = run_in_transaction(system, work)
         return result
 
 
@@ -511,7 +511,7 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
                  filename: str) -> Document:
     """Replace the draft file of a document still in draft (a new version; the old one
     stays in the history)."""
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         path = _spool_pdf(system, stream, filename, wd / "draft.pdf")
         pages = _pdf_facts(path, need_fields=True)
         content = search.extract_pdf_text(path)
@@ -530,7 +530,7 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
             _index(s, doc, content)
             return doc
 
-        result: Document = _run(system, work)
+        result: Document = run_in_transaction(system, work)
         return result
 
 
@@ -548,7 +548,7 @@ def _simple_step(system: System, actor: str, doc_id: int, step_name: str, note: 
         _advance(s, user, doc, step, note.strip())
         return doc
 
-    result: Document = _run(system, work)
+    result: Document = run_in_transaction(system, work)
     return result
 
 
@@ -586,7 +586,7 @@ def _existing_empty_signature_field(path: Path) -> str | None:
 def sign(system: System, actor: str, doc_id: int, *, authority: str | None = None,
          level: str | None = None) -> StepResult:
     """The competent person's personal signature, with the leader's own bound key."""
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
@@ -615,7 +615,7 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
 def _commit_personal(system: System, actor: str, doc_id: int, version: int, out: Path,
                      result: Any, key: SigningKey) -> StepResult:
     """Validate a personally signed file and record it (server-held and remote keys)."""
-    report = _validate(system, out)
+    report = validate_own(system, out)
     if not report.valid:
         raise EdmsError("the signature made does not validate, nothing was stored: "
                         + _problems(report))
@@ -644,7 +644,7 @@ def _commit_personal(system: System, actor: str, doc_id: int, version: int, out:
         _index(s, doc)
         return StepResult(doc, report=report)
 
-    step_result: StepResult = _run(system, work)
+    step_result: StepResult = run_in_transaction(system, work)
     return step_result
 
 
@@ -678,7 +678,7 @@ def remote_prepare(system: System, actor: str, doc_id: int, chain_pem: list[byte
         chain = parse_certificates(chain_pem)
     except CertificateError as exc:
         raise EdmsError(str(exc)) from None
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
@@ -732,7 +732,7 @@ def remote_finalize(system: System, actor: str, doc_id: int, session_id: str,
         _check_step(user, doc, "sign")
         key = s.get(SigningKey, state["key_id"])
         assert key is not None
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         out = wd / "signed.pdf"
         try:
             result = rs.finalize(session_id, signature_value, out)
@@ -747,7 +747,7 @@ def remote_finalize(system: System, actor: str, doc_id: int, session_id: str,
 def number(system: System, actor: str, doc_id: int) -> StepResult:
     """The next number of the register and today's date, filled into the draft's fields
     in an incremental update that leaves the leader's signature intact."""
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
@@ -770,7 +770,7 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             out = wd / "numbered.pdf"
             fill_fields(src, out, {NUMBER_FIELD: so_line(n, sym),
                                    DATE_FIELD: date_line(agency.place, vn_today(now))})
-            report = _validate(system, out)
+            report = validate_own(system, out)
             if not report.valid:
                 raise EdmsError("after filling the number the leader's signature no longer "
                                 "validates, nothing was changed: " + _problems(report))
@@ -785,7 +785,7 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             _index(s, doc)
             return StepResult(doc, report=report)
 
-        result: StepResult = _run(system, work)
+        result: StepResult = run_in_transaction(system, work)
         return result
 
 
@@ -793,7 +793,7 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
     """The agency's organization signature, by a clerk, on a document the competent
     person has validly signed; attachments in separate files get the attachment signature
     with the main document's number."""
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
@@ -828,11 +828,11 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
             raise ServiceUnavailable(f"sealing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
             raise EdmsError(f"sealing failed, nothing was stored: {exc}") from None
-        report = _validate(system, out)
+        report = validate_own(system, out)
         if not report.valid or len(report.signatures) < 2:
             raise EdmsError("the sealed document does not validate, nothing was stored: "
                             + _problems(report))
-        att_reports = [_validate(system, p) for _a, p, _r in signed_atts]
+        att_reports = [validate_own(system, p) for _a, p, _r in signed_atts]
         for (a, _p, _r), rep in zip(signed_atts, att_reports, strict=True):
             if not rep.valid:
                 raise EdmsError(f"the signed attachment {a.name} does not validate: "
@@ -865,7 +865,7 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
                 "certificate_sha256": key.cert_sha256})
             return StepResult(doc, report=report)
 
-        step_result: StepResult = _run(system, work)
+        step_result: StepResult = run_in_transaction(system, work)
         return step_result
 
 
@@ -899,7 +899,7 @@ def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
                              {"by": doc.id})
         return doc
 
-    doc: Document = _run(system, work)
+    doc: Document = run_in_transaction(system, work)
     apply_document_retention(system, doc.id)
     return doc
 
@@ -964,7 +964,7 @@ def discard_draft(system: System, actor: str, doc_id: int) -> None:
         audit.record(s, user.username, "document.discard", "document", str(doc_id),
                      {"files": [f.sha256 for f in files]})
 
-    _run(system, work)
+    run_in_transaction(system, work)
     for key in keys:
         with contextlib.suppress(Exception):
             system.store.delete(key)
@@ -980,7 +980,7 @@ def receive(system: System, actor: str, stream: BinaryIO, filename: str,
     subject = _check_text(meta.subject, "subject (trích yếu)", 500)
     organ = _check_text(meta.organ_name, "sending agency's name", 200)
     _check_levels(meta.priority, meta.secrecy)
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             require_role(user, "clerk", action="receive incoming documents")
@@ -1015,7 +1015,7 @@ def receive(system: System, actor: str, stream: BinaryIO, filename: str,
             _index(s, doc, content)
             return StepResult(doc, warnings)
 
-        result: StepResult = _run(system, work)
+        result: StepResult = run_in_transaction(system, work)
         return result
 
 
@@ -1036,7 +1036,7 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
     block anything else: the clerk then returns the document to its sender."""
     from signing.sandbox import validate_sandboxed
 
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
@@ -1059,7 +1059,7 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
                 "changed_after_signing": report.changed_after_signing})
             return StepResult(doc, report=report)
 
-        result: StepResult = _run(system, work)
+        result: StepResult = run_in_transaction(system, work)
         return result
 
 
@@ -1067,7 +1067,7 @@ def verify_current(system: System, actor: str, doc_id: int) -> Report:
     """Validate the document's current PDF now (sandboxed); the check is audited."""
     from signing.sandbox import validate_sandboxed
 
-    with _workdir(system) as wd:
+    with workdir(system) as wd:
         with transaction(system.sessions) as s:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
@@ -1104,7 +1104,7 @@ def register_incoming(system: System, actor: str, doc_id: int, note: str = "") -
         _index(s, doc)
         return doc
 
-    doc: Document = _run(system, work)
+    doc: Document = run_in_transaction(system, work)
     apply_document_retention(system, doc.id)
     return doc
 
@@ -1142,7 +1142,7 @@ def assign(system: System, actor: str, doc_id: int, lead_unit: str,
             "deadline": deadline.isoformat() if deadline else None})
         return doc
 
-    result: Document = _run(system, work)
+    result: Document = run_in_transaction(system, work)
     return result
 
 
@@ -1155,7 +1155,7 @@ def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> D
         _advance(s, user, doc, step, note.strip())
         return doc
 
-    result: Document = _run(system, work)
+    result: Document = run_in_transaction(system, work)
     return result
 
 
@@ -1169,7 +1169,7 @@ def complete(system: System, actor: str, doc_id: int, note: str = "") -> Documen
         _advance(s, user, doc, step, note.strip())
         return doc
 
-    result: Document = _run(system, work)
+    result: Document = run_in_transaction(system, work)
     return result
 
 
@@ -1301,7 +1301,7 @@ def set_legal_hold(system: System, actor: str, doc_id: int, on: bool, reason: st
                      {"on": on, "reason": reason.strip()})
         return doc
 
-    result: Document = _run(system, work)
+    result: Document = run_in_transaction(system, work)
     return result
 
 

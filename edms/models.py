@@ -410,3 +410,31 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+# -- digitization ---------------------------------------------------------------------------
+
+
+class DigitizedCopy(Base):
+    """An electronic copy of a paper result (bản sao điện tử), tied to its administrative
+    procedure dossier (Decree 45/2020, Circular 01/2023): the codes, the holder, the
+    original's identification, the scan facts, and the public id its QR code points to."""
+
+    __tablename__ = "digitized_copies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), unique=True)
+    public_id: Mapped[str] = mapped_column(String(32), unique=True)
+    dossier_code: Mapped[str] = mapped_column(String(50))  # MaHoSo
+    procedure_code: Mapped[str] = mapped_column(String(50), default="")  # MaTTHC
+    result_code: Mapped[str] = mapped_column(String(50), default="")
+    holder_name: Mapped[str] = mapped_column(String(100), default="")
+    original_type: Mapped[str] = mapped_column(String(200))
+    original_number: Mapped[str] = mapped_column(String(50), default="")
+    original_date: Mapped[date | None] = mapped_column(Date)
+    copy_type: Mapped[str] = mapped_column(String(20), default="SAO Y")
+    pages: Mapped[int] = mapped_column(Integer)
+    min_dpi: Mapped[int] = mapped_column(Integer)
+    ocr_language: Mapped[str] = mapped_column(String(20))
+    signed_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

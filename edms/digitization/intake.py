@@ -1,0 +1,229 @@
+"""Stage 1, intake: scans in, one ordered list of checked pages out.
+
+Accepted: PDF scans, JPEG, PNG and (multi-page) TIFF; one file, a folder (files in
+natural order: ``2.png`` before ``10.png``) or a ZIP archive (its members in the same
+order). Every file is checked by its content (python-magic), opened completely (a corrupt
+or truncated image is refused), and its resolution read: below ``min_dpi`` (200, Circular
+01/2023) it is refused; below ``warn_dpi`` (300, archival) it is accepted with a warning.
+Colour and page order are kept; the pages are assembled at 100 % scale (the page size
+follows the scan's own resolution) without re-encoding the images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import img2pdf
+import pikepdf
+from PIL import Image, UnidentifiedImageError
+
+from ..errors import EdmsError
+from ..filetypes import detect
+
+SCAN_TYPES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG",
+              "image/tiff": "TIFF"}
+MAX_ZIP_MEMBERS = 2000
+MAX_ZIP_BYTES = 2 * 1024**3
+MAX_PIXELS = 40_000 * 40_000  # a very large scan, but not a decompression bomb
+
+
+class ScanRefused(EdmsError):
+    """One input cannot be digitized; the message says which and why."""
+
+    status = 422
+    title = "Scan refused"
+    type_slug = "scan-refused"
+
+
+@dataclass(frozen=True)
+class ScanFile:
+    path: Path
+    label: str  # as the clerk named it: file name, or archive:member
+    kind: str  # PDF | JPEG | PNG | TIFF
+    pages: int
+    dpi: int  # the lowest resolution of its pages
+
+
+@dataclass
+class Intake:
+    files: list[ScanFile]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def pages(self) -> int:
+        return sum(f.pages for f in self.files)
+
+    @property
+    def min_dpi(self) -> int:
+        return min(f.dpi for f in self.files)
+
+
+def _natural(name: str) -> list[object]:
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def expand(paths: list[Path], workdir: Path) -> list[tuple[Path, str]]:
+    """Files to read, in order: folders by natural name order, ``.zip`` archives' members
+    extracted into ``workdir`` (bounded in count and size, names never used as paths).
+    A ZIP under another name is a disguised file, refused by :func:`check_file`."""
+    out: list[tuple[Path, str]] = []
+    for p in paths:
+        if p.is_dir():
+            for child in sorted((c for c in p.rglob("*") if c.is_file()),
+                                key=lambda c: _natural(str(c.relative_to(p)))):
+                out.append((child, f"{p.name}/{child.relative_to(p)}"))
+        elif p.is_file() and p.suffix.lower() == ".zip":
+            if detect(_head(p)).mime != "application/zip":
+                raise ScanRefused(f"{p.name}: is named .zip but is not a ZIP archive")
+            out.extend(_unzip(p, workdir))
+        elif p.is_file():
+            out.append((p, p.name))
+        else:
+            raise ScanRefused(f"{p}: no such file or folder")
+    if not out:
+        raise ScanRefused("no scan files given")
+    return out
+
+
+def _head(path: Path, n: int = 65536) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(n)
+
+
+def _unzip(archive: Path, workdir: Path) -> list[tuple[Path, str]]:
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = [m for m in z.infolist() if not m.is_dir()]
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise ScanRefused(f"{archive.name}: more than {MAX_ZIP_MEMBERS} files")
+            if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
+                raise ScanRefused(f"{archive.name}: unpacks to more than "
+                                  f"{MAX_ZIP_BYTES // 1024**3} GiB")
+            target = workdir / f"zip-{archive.stem[:40]}"
+            target.mkdir(parents=True, exist_ok=True)
+            out = []
+            for i, m in enumerate(sorted(members, key=lambda m: _natural(m.filename))):
+                dest = target / f"{i:05d}"
+                with z.open(m) as src, open(dest, "wb") as dst:
+                    copied = 0
+                    while chunk := src.read(1 << 20):
+                        copied += len(chunk)
+                        if copied > m.file_size:  # lies about its size: a zip bomb
+                            raise ScanRefused(f"{archive.name}:{m.filename} is larger "
+                                              "than the archive declares")
+                        dst.write(chunk)
+                out.append((dest, f"{archive.name}:{m.filename}"))
+            return out
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ScanRefused(f"{archive.name}: a damaged ZIP archive ({exc})") from None
+
+
+def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int) -> tuple[ScanFile,
+                                                                            list[str]]:
+    """Type, integrity and resolution of one file."""
+    detected = detect(_head(path))
+    kind = SCAN_TYPES.get(detected.mime)
+    if kind is None:
+        suffix = Path(label).suffix.lower()
+        disguise = f" despite its {suffix} name" if suffix else ""
+        raise ScanRefused(f"{label}: is {detected.name}{disguise}, not a scan (PDF, JPEG, "
+                          "PNG or TIFF); only .zip archives are unpacked")
+    if kind == "PDF":
+        pages, dpi = _pdf_facts(path, label)
+    else:
+        pages, dpi = _image_facts(path, label, kind)
+    if dpi < min_dpi:
+        raise ScanRefused(f"{label}: scanned at {dpi} dpi, below the {min_dpi} dpi "
+                          "required for an electronic copy; scan it again")
+    warnings = [f"{label}: {dpi} dpi is below the {warn_dpi} dpi recommended for "
+                "archives"] if dpi < warn_dpi else []
+    return ScanFile(path, label, kind, pages, dpi), warnings
+
+
+def _image_facts(path: Path, label: str, kind: str) -> tuple[int, int]:
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    try:
+        with Image.open(path) as im:
+            frames = getattr(im, "n_frames", 1)
+            dpis = []
+            for i in range(frames):
+                im.seek(i)
+                im.load()  # decodes every byte: a truncated or corrupt file fails here
+                dpi = im.info.get("dpi")
+                if not dpi or not dpi[0] or not dpi[1]:
+                    raise ScanRefused(f"{label}: the {kind} has no resolution (dpi) "
+                                      "recorded; scan it again with the resolution set")
+                dpis.append(round(min(float(dpi[0]), float(dpi[1]))))
+            return frames, min(dpis)
+    except ScanRefused:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
+            Image.DecompressionBombError) as exc:
+        raise ScanRefused(f"{label}: a damaged {kind} file ({exc})") from None
+
+
+def _pdf_facts(path: Path, label: str) -> tuple[int, int]:
+    try:
+        with pikepdf.open(path) as pdf:
+            pages = len(pdf.pages)
+    except pikepdf.PasswordError:
+        raise ScanRefused(f"{label}: the PDF is encrypted") from None
+    except pikepdf.PdfError as exc:
+        raise ScanRefused(f"{label}: a damaged PDF ({exc})") from None
+    try:
+        listing = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True,
+                                 text=True, timeout=120, check=True).stdout
+    except (subprocess.SubprocessError, OSError) as exc:
+        raise ScanRefused(f"{label}: the PDF's page images cannot be read ({exc})") from None
+    per_page: dict[int, int] = {}
+    for line in listing.splitlines()[2:]:
+        cols = line.split()
+        if len(cols) >= 14 and cols[0].isdigit() and cols[2] == "image":
+            dpi = min(int(cols[12]), int(cols[13]))
+            page = int(cols[0])
+            per_page[page] = max(per_page.get(page, 0), dpi)
+    missing = [p for p in range(1, pages + 1) if p not in per_page]
+    if missing:
+        raise ScanRefused(f"{label}: page {missing[0]} has no scanned image; only scans "
+                          "are digitized this way")
+    return pages, min(per_page.values())
+
+
+def run(paths: list[Path], workdir: Path, *, min_dpi: int = 200, warn_dpi: int = 300
+        ) -> Intake:
+    files, warnings = [], []
+    for path, label in expand(paths, workdir):
+        f, w = check_file(path, label, min_dpi, warn_dpi)
+        files.append(f)
+        warnings += w
+    return Intake(files, warnings)
+
+
+def assemble(intake: Intake, target: Path) -> Path:
+    """One PDF of every page in order: images embedded as they are (JPEG bytes copied,
+    PNG and TIFF losslessly), at the size their resolution gives; PDF scans as they are.
+    (Every source stays open until the result is saved: pikepdf copies stream data
+    lazily.)"""
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(pikepdf.new())
+        for i, f in enumerate(intake.files):
+            if f.kind == "PDF":
+                src = stack.enter_context(pikepdf.open(f.path))
+            else:
+                try:
+                    data = img2pdf.convert(str(f.path), rotation=img2pdf.Rotation.ifvalid)
+                except Exception as exc:
+                    raise ScanRefused(f"{f.label}: cannot be converted ({exc})") from None
+                part = target.with_name(f"{target.stem}.part{i}.pdf")
+                part.write_bytes(data)
+                src = stack.enter_context(pikepdf.open(part))
+            out.pages.extend(src.pages)
+        out.save(target)
+    for part in target.parent.glob(f"{target.stem}.part*.pdf"):
+        part.unlink()
+    return target

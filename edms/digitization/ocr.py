@@ -1,0 +1,80 @@
+"""Stage 2: PDF/A-2b with an invisible Vietnamese OCR text layer (OCRmyPDF + Tesseract
+with its ``vie`` language data, Debian ``tesseract-ocr-vie``).
+
+Page images are kept as they are (``--optimize 0``: no recompression, no downsampling):
+the declared quality of the electronic copy is the scan's own. OCRmyPDF runs as a
+separate process with a time limit, so a stuck page cannot hang a worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+
+from ..errors import EdmsError, ServiceUnavailable
+
+LANGUAGE = "vie"
+
+
+class OcrUnavailable(ServiceUnavailable):
+    title = "OCR not installed"
+    type_slug = "ocr-unavailable"
+
+
+class OcrFailed(EdmsError):
+    status = 422
+    title = "OCR failed"
+    type_slug = "ocr-failed"
+
+
+@cache
+def _languages() -> frozenset[str]:
+    exe = shutil.which("tesseract")
+    if exe is None:
+        return frozenset()
+    done = subprocess.run([exe, "--list-langs"], capture_output=True, text=True,
+                          timeout=60, check=False)
+    return frozenset(line.strip() for line in done.stdout.splitlines()[1:] if line.strip())
+
+
+def check_available(language: str = LANGUAGE) -> None:
+    """Refuse clearly, rather than produce a copy without text."""
+    if shutil.which("tesseract") is None:
+        raise OcrUnavailable("OCR is not installed: Tesseract is missing (Debian packages "
+                             "tesseract-ocr and tesseract-ocr-vie; `make setup` installs "
+                             "them); no copy was made")
+    if language not in _languages():
+        raise OcrUnavailable(f"OCR is not installed for {language!r}: the Tesseract "
+                             "language data is missing (Debian tesseract-ocr-vie); no copy "
+                             "was made")
+    if shutil.which("gs") is None:
+        raise OcrUnavailable("Ghostscript is missing (Debian ghostscript): it is needed "
+                             "for PDF/A; no copy was made")
+
+
+def to_pdfa(source: Path, target: Path, *, language: str = LANGUAGE, jobs: int = 2,
+            timeout: float = 1800) -> Path:
+    """OCR ``source`` into a PDF/A-2b ``target``."""
+    check_available(language)
+    cmd = [sys.executable, "-m", "ocrmypdf", "--language", language,
+           "--output-type", "pdfa-2", "--optimize", "0", "--jobs", str(jobs),
+           "--quiet", str(source), str(target)]
+    done = _run(cmd, timeout)
+    if done.returncode == 6:  # the scan already carries text: OCR it again, in Vietnamese
+        done = _run([*cmd[:-2], "--redo-ocr", str(source), str(target)], timeout)
+    if done.returncode != 0:
+        reason = (done.stderr.strip().splitlines() or ["no detail"])[-1]
+        raise OcrFailed(f"OCR of the scan failed (ocrmypdf exit {done.returncode}): "
+                        f"{reason}")
+    return target
+
+
+def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        raise OcrFailed(f"OCR took longer than {int(timeout)} s and was stopped") from None
