@@ -109,9 +109,9 @@ def create_app(system: System | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
-    from .routes import admin, documents, records
+    from .routes import admin, digitization, documents, records
 
-    for bp in (documents.bp, records.bp, admin.bp):
+    for bp in (documents.bp, digitization.bp, records.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
     return app
 

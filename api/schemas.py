@@ -141,6 +141,7 @@ class DocumentView(DocumentOut):
     signatures = fields.List(fields.Dict(), required=True)
     history = fields.List(fields.Dict(), required=True)
     assignment = fields.Dict(allow_none=True, required=True)
+    digitized = fields.Dict(allow_none=True, required=True)
     validation = fields.Dict(allow_none=True, required=True)
     report = fields.Dict(metadata={"description": "Validation report of the step's result."})
 
@@ -269,6 +270,23 @@ class VerifyOut(Schema):
     valid = fields.Boolean(required=True)
     changed_after_signing = fields.Boolean(required=True)
     report = fields.Dict(required=True)
+
+
+class DigitizeUpload(_In):
+    files = fields.List(fields.File(), required=True, validate=Length(1, 500),
+                        metadata={"description": "The scans, in page order (PDF, JPEG, PNG, "
+                                  "TIFF; a .zip is unpacked)."})
+    dossier_code = fields.String(required=True, validate=Length(1, 50))
+    original_type = fields.String(required=True, validate=Length(1, 200))
+    procedure_code = fields.String(load_default="", validate=Length(0, 50))
+    result_code = fields.String(load_default="", validate=Length(0, 50))
+    holder_name = fields.String(load_default="", validate=Length(0, 100))
+    original_number = fields.String(load_default="", validate=Length(0, 50))
+    original_date = fields.Date()
+    subject = fields.String(load_default="", validate=Length(0, 500))
+    copy_type = fields.String(load_default="SAO Y",
+                              validate=OneOf(("SAO Y", "SAO LỤC", "TRÍCH SAO")))
+    with_qr = fields.Boolean(load_default=True)
 
 
 # -- lists, search, registers, dossiers, tracking -------------------------------------------------

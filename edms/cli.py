@@ -281,11 +281,13 @@ def config_show(as_json: bool) -> None:
         click.echo(f"{k:{width}}  {v if v is not None else '(not set)'}")
 
 
+from .cli_digitize import register as _register_digitize  # noqa: E402
 from .cli_docs import register as _register_docs  # noqa: E402
 from .cli_signing import register as _register_signing  # noqa: E402
 
 _register_signing(main)
 _register_docs(main)
+_register_digitize(main)
 
 if __name__ == "__main__":
     main()

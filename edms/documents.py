@@ -60,6 +60,7 @@ from .models import (
     Agency,
     Assignment,
     Blob,
+    DigitizedCopy,
     DocType,
     Document,
     DocumentFile,
@@ -1184,6 +1185,7 @@ class DocumentView:
     history: list[StatusEvent]
     assignment: Assignment | None
     validation: ValidationRecord | None
+    digitized: DigitizedCopy | None = None
 
 
 def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
@@ -1201,6 +1203,8 @@ def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
                            .order_by(StatusEvent.id))),
             _current_assignment(s, doc.id),
             latest_validation(s, doc.id),
+            s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)
+                      ).first(),
         )
         audit.record(s, user.username, "document.read", "document", str(doc.id))
         return view
@@ -1357,6 +1361,18 @@ def view_json(view: DocumentView) -> dict[str, Any]:
             "lead_unit_id": a.lead_unit_id, "co_unit_ids": json.loads(a.co_unit_ids),
             "instruction": a.instruction,
             "deadline": a.deadline.isoformat() if a.deadline else None},
+        "digitized": None if view.digitized is None else {
+            "public_id": view.digitized.public_id,
+            "dossier_code": view.digitized.dossier_code,
+            "procedure_code": view.digitized.procedure_code,
+            "result_code": view.digitized.result_code,
+            "holder_name": view.digitized.holder_name,
+            "original_type": view.digitized.original_type,
+            "original_number": view.digitized.original_number,
+            "original_date": (view.digitized.original_date.isoformat()
+                              if view.digitized.original_date else None),
+            "copy_type": view.digitized.copy_type, "pages": view.digitized.pages,
+            "min_dpi": view.digitized.min_dpi},
         "validation": None if view.validation is None else {
             "valid": view.validation.valid, "checked_at": _iso(view.validation.checked_at),
             "report": json.loads(view.validation.report)},

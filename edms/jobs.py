@@ -42,7 +42,7 @@ QUEUE = "edms"
 Progress = Callable[[int, int], None]
 Handler = Callable[[System, Job, Progress], dict[str, Any]]
 HANDLERS: dict[str, Handler] = {}
-REQUIRED_ROLES = {"batch_sign": ("leader",)}
+REQUIRED_ROLES = {"batch_sign": ("leader",), "digitize": ("clerk",)}
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -305,3 +305,44 @@ def _verify(system: System, job: Job, progress: Progress) -> dict[str, Any]:
         Path(target).unlink(missing_ok=True)
     progress(1, 1)
     return {"report": report.to_json()}
+
+
+@handler("digitize")
+def _digitize(system: System, job: Job, progress: Progress) -> dict[str, Any]:
+    """Digitize uploaded scans (stored by hash, so any worker can fetch them)."""
+    import re as _re
+    from datetime import date as _date
+
+    from . import blobs
+    from .digitization.pipeline import CopyRequest, digitize, verify_url
+    from .models import User
+
+    params = json.loads(job.params)
+    req = dict(params["request"])
+    if req.get("original_date"):
+        req["original_date"] = _date.fromisoformat(req["original_date"])
+    request = CopyRequest(**req)
+    with system.sessions() as s:
+        user = s.get(User, job.user_id)
+        assert user is not None
+        actor = user.username
+    stages = ["intake", "ocr", "metadata", "sign", "store", "done"]
+    work = system.settings.data_dir / "tmp" / f"job-{job.id}"
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        paths = []
+        for i, f in enumerate(params["files"]):
+            safe = _re.sub(r"[^\w.-]+", "_", Path(f["name"]).name)[:100] or "scan"
+            target = work / f"{i:04d}-{safe}"
+            blobs.export_to_file(system, f["sha256"], target)
+            paths.append(target)
+        result = digitize(system, actor, paths, request,
+                          lambda stage: progress(stages.index(stage) + 1, len(stages)))
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+    return {"document_id": result.document_id, "public_id": result.public_id,
+            "number": result.number, "pages": result.pages, "min_dpi": result.min_dpi,
+            "warnings": result.warnings, "signed_sha256": result.signed_sha256,
+            "verify_url": verify_url(system, result.public_id)}

@@ -211,3 +211,71 @@ def _read_qr(image: Image.Image) -> str:
         out = subprocess.run([exe, "--quiet", "--raw", "-Sqrcode.enable=1", f.name],
                              capture_output=True, text=True, timeout=60).stdout
     return out.strip()
+
+
+def test_cli_batch_lists_failures_and_api_job(agency: System, tmp_path: Path) -> None:
+    import os
+    import sys
+    import time
+
+    system = agency
+    good = scan_page(tmp_path / "hs-01.png", PAGE1)
+    low = scan_page(tmp_path / "hs-02.png", PAGE2, dpi=150)
+    zipped = tmp_path / "hs-03.zip"
+    with zipfile.ZipFile(zipped, "w") as z:
+        z.write(scan_page(tmp_path / "a.png", PAGE1), "trang-1.png")
+        z.write(scan_page(tmp_path / "b.png", PAGE2), "trang-2.png")
+    env = {**os.environ, "EDMS_DATA_DIR": str(system.settings.data_dir),
+           "EDMS_PKI_DIR": str(system.settings.pki_dir), "EDMS_ENV": "development",
+           "EDMS_RETENTION_DEFAULT_YEARS": "0"}
+    done = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "digitize", "--as", "vanthu", "--batch",
+         "--dossier", "H41-{name}", "--type", "Giấy chứng nhận đăng ký hộ kinh doanh",
+         str(good), str(low), str(zipped)],
+        env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 1, done.stderr
+    assert "2 digitized, 1 failed" in done.stdout
+    assert "FAILED  hs-02.png: hs-02.png: scanned at 150 dpi" in done.stdout
+    assert "Traceback" not in done.stderr
+
+    # The same pipeline as a background job over the API.
+    from api import create_app
+    from edms.auth import create_token
+
+    token = create_token(system, "vanthu", "scan-station", ["read", "write"]).token
+    client = create_app(system).test_client()
+    h = {"Authorization": f"Bearer {token}"}
+    r = client.post("/api/v1/digitizations", headers=h, content_type="multipart/form-data",
+                    data={"dossier_code": "H41-API-1",
+                          "original_type": "Trích lục khai sinh",
+                          "holder_name": "Lò Văn Páo",
+                          "files": [(io.BytesIO(good.read_bytes()), "trang-1.png"),
+                                    (io.BytesIO(scan_page(tmp_path / "c.png", PAGE2)
+                                                .read_bytes()), "trang-2.png")]})
+    assert r.status_code == 202, r.get_json()
+    job_url = f"/api/v1/jobs/{r.get_json()['id']}"
+    deadline = time.monotonic() + 300
+    while True:  # poll the job until it has finished
+        job = client.get(job_url, headers=h).get_json()
+        if job["state"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert job["state"] == "succeeded", job
+    assert job["result"]["pages"] == 2 and job["result"]["number"] == "03/SY-UBND"
+    check = client.get(f"/verify/{job['result']['public_id']}",
+                       headers={"Accept": "application/json"}).get_json()
+    assert check["authentic"] is True and check["file_checked"] == "registered"
+    doc = client.get(f"/api/v1/documents/{job['result']['document_id']}", headers=h)
+    assert doc.get_json()["digitized"]["holder_name"] == "Lò Văn Páo"
+    # A refused scan fails the job with the reason.
+    r = client.post("/api/v1/digitizations", headers=h, content_type="multipart/form-data",
+                    data={"dossier_code": "H41-API-2", "original_type": "Trích lục",
+                          "files": [(io.BytesIO(low.read_bytes()), "low.png")]})
+    job_url = f"/api/v1/jobs/{r.get_json()['id']}"
+    deadline = time.monotonic() + 300
+    while True:
+        job = client.get(job_url, headers=h).get_json()
+        if job["state"] in ("succeeded", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert job["state"] == "failed" and "150 dpi" in job["error"]
