@@ -9,6 +9,7 @@ like every document step (nothing is left behind when a stage fails).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -105,10 +106,9 @@ def _check_request(r: CopyRequest) -> None:
 def _signer_ready(system: System, key: Any, level: Level) -> tuple[Any, Any]:
     profile = open_key(system, key)
     engine = engine_for(system.settings, profile)
-    try:
+    # A TSA outage is reported by the signing step itself, with its message.
+    with contextlib.suppress(Exception):
         engine.reserved_size(level, profile.key.signer())
-    except Exception:
-        pass
     return profile, engine
 
 
