@@ -153,11 +153,11 @@ class DocumentPage(Schema):
     items = fields.List(fields.Nested(DocumentOut), required=True)
 
 
-class DraftForm(_In):
+class _DraftFields(_In):
+    """Metadata of an outgoing draft (Appendix VI), uploaded or from the template."""
+
     type = fields.String(required=True, validate=Length(1, 30))
     subject = fields.String(required=True, validate=Length(1, 500))
-    to = fields.List(fields.String(validate=Length(1, 250)), load_default=list,
-                     metadata={"description": "Recipients: 'Name' or 'ORGANID=Name'."})
     drafting_unit = fields.String(validate=Length(1, 30))
     priority = fields.Integer(load_default=0, validate=Range(0, 3))
     secrecy = fields.Integer(load_default=0, validate=Range(0, 3))
@@ -165,6 +165,11 @@ class DraftForm(_In):
     issued_amount = fields.Integer(validate=Range(1, 999))
     description = fields.String(load_default="", validate=Length(0, 500))
     response_for_id = fields.Integer(validate=Range(1, 2**31 - 1))
+
+
+class DraftForm(_DraftFields):
+    to = fields.List(fields.String(validate=Length(1, 250)), load_default=list,
+                     metadata={"description": "Recipients: 'Name' or 'ORGANID=Name'."})
 
 
 class FileUpload(_In):
@@ -175,19 +180,10 @@ class DraftUpload(DraftForm):
     file = fields.File(required=True, metadata={"description": "The draft PDF."})
 
 
-class TemplateDraftIn(_In):
-    type = fields.String(required=True, validate=Length(1, 30))
-    subject = fields.String(required=True, validate=Length(1, 500))
+class TemplateDraftIn(_DraftFields):
     body = fields.List(fields.String(validate=Length(1, 5000)), required=True,
                        validate=Length(1, 200))
     recipients = fields.List(fields.Nested(RecipientSchema), load_default=list)
-    drafting_unit = fields.String(validate=Length(1, 30))
-    priority = fields.Integer(load_default=0, validate=Range(0, 3))
-    secrecy = fields.Integer(load_default=0, validate=Range(0, 3))
-    due_date = fields.Date()
-    issued_amount = fields.Integer(validate=Range(1, 999))
-    description = fields.String(load_default="", validate=Length(0, 500))
-    response_for_id = fields.Integer(validate=Range(1, 2**31 - 1))
 
 
 class IncomingForm(_In):

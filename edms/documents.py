@@ -370,6 +370,16 @@ def _record_file(system: System, s: Session, puts: list[blobs.PutOutcome], doc: 
     return f
 
 
+def signature_record(doc: Document, f: DocumentFile, profile: Profile, result: Any,
+                     user: User, key: SigningKey, report: Report) -> SignatureRecord:
+    """The record of a signature the System applied, with our validator's report."""
+    return SignatureRecord(
+        document_id=doc.id, file_id=f.id, profile=profile.value,
+        field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
+        signed_at=result.signing_time, level=result.level.value, valid=report.valid,
+        report=json.dumps(report.to_json(), ensure_ascii=False))
+
+
 def _export(system: System, f: DocumentFile, target: Path) -> Path:
     blobs.export_to_file(system, f.sha256, target)
     return target
@@ -630,11 +640,8 @@ def _commit_personal(system: System, actor: str, doc_id: int, version: int, out:
             raise Conflict(f"document {doc_id} changed while it was being signed")
         f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main",
                          "signed", user)
-        s.add(SignatureRecord(
-            document_id=doc.id, file_id=f.id, profile=Profile.PERSONAL.value,
-            field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
-            signed_at=result.signing_time, level=result.level.value, valid=True,
-            report=json.dumps(report.to_json(), ensure_ascii=False)))
+        s.add(signature_record(doc, f, Profile.PERSONAL, result, user, key,
+                            report))
         doc.signer_name = sig_report.signer.common_name[:50]
         title = sig_report.signer.title or user.title
         doc.signer_position = title[:100]
@@ -847,19 +854,13 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
                 raise Conflict(f"document {doc_id} changed while it was being sealed")
             f = _record_file(system, s, puts, doc, out, f"{doc.id}-sealed.pdf", "main",
                              "sealed", user)
-            s.add(SignatureRecord(
-                document_id=doc.id, file_id=f.id, profile=Profile.ORGANIZATION.value,
-                field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
-                signed_at=result.signing_time, level=result.level.value, valid=True,
-                report=json.dumps(report.to_json(), ensure_ascii=False)))
+            s.add(signature_record(doc, f, Profile.ORGANIZATION, result, user, key,
+                            report))
             for (a, a_out, r), rep in zip(signed_atts, att_reports, strict=True):
                 af = _record_file(system, s, puts, doc, a_out, a.name, "attachment",
                                   "sealed", user, attachment_of=a.id)
-                s.add(SignatureRecord(
-                    document_id=doc.id, file_id=af.id, profile=Profile.ATTACHMENT.value,
-                    field_name=r.field_name, user_id=user.id, signing_key_id=key.id,
-                    signed_at=r.signing_time, level=r.level.value, valid=True,
-                    report=json.dumps(rep.to_json(), ensure_ascii=False)))
+                s.add(signature_record(doc, af, Profile.ATTACHMENT, r, user, key,
+                            rep))
             _advance(s, user, doc, step, details={
                 "field": result.field_name, "level": result.level.value,
                 "sha256": f.sha256, "attachments": len(signed_atts),

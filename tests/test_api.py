@@ -7,9 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +17,8 @@ from api import create_app
 from edms.config import Settings
 from edms.system import System
 from tests.support import seaweed
+from tests.support.live import free_port, wait_until_serving
+from tests.support.live import get_json as get
 
 
 @pytest.fixture
@@ -89,33 +88,6 @@ def test_errors_are_problem_json(client: FlaskClient) -> None:
 
 
 # -- the real server -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def get(url: str) -> tuple[int, dict[str, object]]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
-
-
-def wait_until_serving(url: str, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"edms serve exited with {proc.returncode}")
-        try:
-            get(url)
-            return
-        except OSError:
-            time.sleep(0.2)  # readiness polling
-    raise AssertionError(f"{url} did not answer within {timeout}s")
 
 
 @pytest.fixture

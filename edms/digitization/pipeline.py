@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 import secrets
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from ..db import transaction
 from ..documents import (
     apply_document_retention,
     run_in_transaction,
+    signature_record,
     vn_today,
     workdir,
 )
@@ -41,7 +41,6 @@ from ..models import (
     DigitizedCopy,
     Document,
     DocumentFile,
-    SignatureRecord,
     StatusEvent,
 )
 from ..numbering import register_for, take_number
@@ -208,11 +207,8 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
                 s.add(rec)
                 s.flush()
             signed_sha = put.sha256
-            s.add(SignatureRecord(
-                document_id=doc.id, file_id=rec.id, profile=Profile.COPY.value,
-                field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
-                signed_at=result.signing_time, level=result.level.value, valid=True,
-                report=json.dumps(report.to_json(), ensure_ascii=False)))
+            s.add(signature_record(doc, rec, Profile.COPY, result, user, key,
+                            report))
             s.add(DigitizedCopy(
                 document_id=doc.id, public_id=public_id, dossier_code=request.dossier_code,
                 procedure_code=request.procedure_code, result_code=request.result_code,
