@@ -546,7 +546,10 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
 
 
 def _simple_step(system: System, actor: str, doc_id: int, step_name: str, note: str = "",
-                 need_note: bool = False, **changes: Any) -> Document:
+                 need_note: bool = False, unit_scope: str | None = None,
+                 **changes: Any) -> Document:
+    """A state change without files. ``unit_scope`` ("assigned" or "lead") limits
+    officers to documents assigned to their unit."""
     if need_note and not note.strip():
         raise EdmsError("a reason is required for this step")
 
@@ -554,6 +557,8 @@ def _simple_step(system: System, actor: str, doc_id: int, step_name: str, note: 
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
         step = _check_step(user, doc, step_name)
+        if unit_scope is not None:
+            _officer_scope(s, user, doc, lead_only=unit_scope == "lead")
         for k, v in changes.items():
             setattr(doc, k, v)
         _advance(s, user, doc, step, note.strip())
@@ -1149,30 +1154,14 @@ def assign(system: System, actor: str, doc_id: int, lead_unit: str,
 
 
 def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> Document:
-    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
-        user = load_user(s, actor)
-        doc = _load(s, user, doc_id)
-        step = _check_step(user, doc, "progress")
-        _officer_scope(s, user, doc, lead_only=False)
-        _advance(s, user, doc, step, note.strip())
-        return doc
-
-    result: Document = run_in_transaction(system, work)
-    return result
+    """Start handling (officers of the lead or a co-operating unit, leaders, clerks)."""
+    return _simple_step(system, actor, doc_id, "progress", note, unit_scope="assigned")
 
 
 def complete(system: System, actor: str, doc_id: int, note: str = "") -> Document:
-    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
-        user = load_user(s, actor)
-        doc = _load(s, user, doc_id)
-        step = _check_step(user, doc, "complete")
-        _officer_scope(s, user, doc, lead_only=True)
-        doc.completed_at = _now()
-        _advance(s, user, doc, step, note.strip())
-        return doc
-
-    result: Document = run_in_transaction(system, work)
-    return result
+    """Complete the handling (officers of the lead unit, leaders, clerks)."""
+    return _simple_step(system, actor, doc_id, "complete", note, unit_scope="lead",
+                        completed_at=_now())
 
 
 # -- reading ----------------------------------------------------------------------------------
