@@ -365,15 +365,7 @@ def register(main: click.Group) -> None:
         number."""
         from . import documents as d
 
-        with ctx.system.sessions() as s:
-            from .models import Document
-
-            found = s.get(Document, doc_id)
-            direction = found.direction if found is not None else d.OUTGOING
-        if direction == d.INCOMING:
-            result = d.register_incoming(ctx.system, actor, doc_id, note)
-        else:
-            result = d.register_outgoing(ctx.system, actor, doc_id, holder=holder, note=note)
+        result = d.register(ctx.system, actor, doc_id, note, holder)
         click.echo(_doc_line(result))
 
     @doc.command("receive")

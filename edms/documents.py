@@ -25,6 +25,7 @@ Concurrent steps on the same document are serialised by the document's ``version
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import shutil
@@ -159,6 +160,7 @@ class DraftMeta:
     issued_amount: int | None = None
     description: str = ""
     response_for_id: int | None = None
+    replaces_id: int | None = None  # an issued document this draft replaces
 
 
 @dataclass(frozen=True)
@@ -249,6 +251,18 @@ def _check_step(user: User, doc: Document, step_name: str) -> Step:
             f"cannot {step.label}: document {doc.id} is {STATE_NAMES_VI[doc.state]} "
             f"({doc.state}); this step needs it {want}")
     return step
+
+
+def _reload(s: Session, actor: str, doc_id: int, step_name: str, version: int
+            ) -> tuple[User, Document, Step]:
+    """The commit phase of a signing step: the same checks again, and the document must
+    not have changed while the file was being signed outside the transaction."""
+    user = load_user(s, actor)
+    doc = _load(s, user, doc_id)
+    step = _check_step(user, doc, step_name)
+    if doc.version != version:
+        raise Conflict(f"document {doc_id} changed while it was being signed; try again")
+    return user, doc, step
 
 
 def _officer_scope(s: Session, user: User, doc: Document, lead_only: bool) -> None:
@@ -468,6 +482,12 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
                             "issuer-UNIT, e.g. UBND-VX)")
         if meta.response_for_id is not None:
             _load(s, user, meta.response_for_id)
+        if meta.replaces_id is not None:
+            old = _load(s, user, meta.replaces_id)
+            if old.direction != OUTGOING or old.state not in ("registered", "issued") \
+                    or old.frozen:
+                raise InvalidTransition(f"document {old.id} is not an issued document that "
+                                        "can be replaced")
         now = _now()
         doc = Document(
             agency_id=user.agency_id, direction=OUTGOING, state="draft",
@@ -477,6 +497,7 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
             recipients=json.dumps([{"name": r.name, "organ_id": r.organ_id}
                                    for r in meta.recipients], ensure_ascii=False),
             drafting_unit_id=unit_id, response_for_id=meta.response_for_id,
+            replaces_id=meta.replaces_id,
             organ_name=s.get(Agency, user.agency_id).name,  # type: ignore[union-attr]
             created_by=user.id, created_at=now, updated_at=now,
         )
@@ -486,7 +507,8 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
         s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="create",
                           from_state=None, to_state="draft"))
         audit.record(s, user.username, "document.create", "document", str(doc.id),
-                     {"direction": OUTGOING, "type": t.code, "sha256": f.sha256})
+                     {"direction": OUTGOING, "type": t.code, "sha256": f.sha256,
+                      **({"replaces": meta.replaces_id} if meta.replaces_id else {})})
         _index(s, doc, content)
         return doc
 
@@ -638,11 +660,7 @@ def _commit_personal(system: System, actor: str, doc_id: int, version: int, out:
     sig_report = next(r for r in report.signatures if r.field == result.field_name)
 
     def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
-        user = load_user(s, actor)
-        doc = _load(s, user, doc_id)
-        step = _check_step(user, doc, "sign")
-        if doc.version != version:
-            raise Conflict(f"document {doc_id} changed while it was being signed")
+        user, doc, step = _reload(s, actor, doc_id, "sign", version)
         f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main",
                          "signed", user)
         s.add(signature_record(doc, f, Profile.PERSONAL, result, user, key,
@@ -852,11 +870,7 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
                                 + _problems(rep))
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
-            user = load_user(s, actor)
-            doc = _load(s, user, doc_id)
-            step = _check_step(user, doc, "seal")
-            if doc.version != version:
-                raise Conflict(f"document {doc_id} changed while it was being sealed")
+            user, doc, step = _reload(s, actor, doc_id, "seal", version)
             f = _record_file(system, s, puts, doc, out, f"{doc.id}-sealed.pdf", "main",
                              "sealed", user)
             s.add(signature_record(doc, f, Profile.ORGANIZATION, result, user, key,
@@ -874,6 +888,18 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
 
         step_result: StepResult = run_in_transaction(system, work)
         return step_result
+
+
+def register(system: System, actor: str, doc_id: int, note: str = "", holder: str = ""
+             ) -> Document:
+    """Enter an outgoing document in its register, or give an incoming one its arrival
+    number, whichever the document is."""
+    with system.sessions() as s:
+        doc = _load(s, load_user(s, actor), doc_id)
+        incoming = doc.direction == INCOMING
+    if incoming:
+        return register_incoming(system, actor, doc_id, note)
+    return register_outgoing(system, actor, doc_id, holder=holder, note=note)
 
 
 def register_outgoing(system: System, actor: str, doc_id: int, *, holder: str = "",
@@ -921,22 +947,8 @@ def replace(system: System, actor: str, old_id: int, stream: BinaryIO, filename:
             meta: DraftMeta) -> Document:
     """A new draft that replaces an issued document (errors of content, Art. 17); the old
     one is frozen as replaced when the new one is issued."""
-    with system.sessions() as s:
-        user = load_user(s, actor)
-        old = _load(s, user, old_id)
-        if old.direction != OUTGOING or old.state not in ("registered", "issued") \
-                or old.frozen:
-            raise InvalidTransition(f"document {old_id} is not an issued document that can "
-                                    "be replaced")
-    doc = create_draft(system, actor, stream, filename, meta)
-    with transaction(system.sessions) as s:
-        d = s.get(Document, doc.id)
-        assert d is not None
-        d.replaces_id = old_id
-        audit.record(s, actor, "document.replace", "document", str(doc.id),
-                     {"replaces": old_id})
-    doc.replaces_id = old_id
-    return doc
+    return create_draft(system, actor, stream, filename,
+                        dataclasses.replace(meta, replaces_id=old_id))
 
 
 def discard_draft(system: System, actor: str, doc_id: int) -> None:

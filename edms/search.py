@@ -158,6 +158,7 @@ class SearchFilters:
     type_code: str | None = None
     register_kind: str | None = None  # outgoing | incoming | copies | secret
     state: str | None = None
+    states: tuple[str, ...] = ()  # any of these (work queues)
     direction: str | None = None
     organ: str | None = None  # the issuing / sending agency: identifier or part of its name
     date_from: date | None = None
@@ -185,6 +186,8 @@ def search(session: Session, agency_id: int, query: str, filters: SearchFilters 
         stmt = stmt.where(Document.type_code == f.type_code)
     if f.state:
         stmt = stmt.where(Document.state == f.state)
+    if f.states:
+        stmt = stmt.where(Document.state.in_(f.states))
     if f.direction:
         stmt = stmt.where(Document.direction == f.direction)
     if f.register_kind:

@@ -223,6 +223,12 @@ def test_revoke_and_replace_keep_the_record(agency: System, tmp_path: Path) -> N
                       (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
         step(system, who, first)
     draft = draft_with_fields(tmp_path / "new.pdf")
+    # Only an issued document can be replaced; the refused draft leaves nothing behind.
+    not_issued = new_issued_ready(system)
+    before = snapshot(system)
+    with open(draft, "rb") as f, pytest.raises(InvalidTransition, match="can be replaced"):
+        docs.replace(system, "chuyenvien", not_issued, f, "new.pdf", draft_meta())
+    assert snapshot(system) == before
     with open(draft, "rb") as f:
         new = docs.replace(system, "chuyenvien", first, f, "new.pdf",
                            draft_meta(subject="Thay thế Quyết định số 01/QĐ-UBND"))
@@ -352,6 +358,9 @@ def test_search_is_insensitive_to_diacritics_and_case(agency: System) -> None:
         assert search(s, user.agency_id, "", SearchFilters(state="draft"),
                       per_page=1).total == 2
         assert len(search(s, user.agency_id, "", per_page=1, page=2).documents) == 1
+        assert search(s, user.agency_id, "", SearchFilters(states=("draft", "issued"))
+                      ).total == 2
+        assert search(s, user.agency_id, "", SearchFilters(states=("issued",))).total == 0
         assert search(s, user.agency_id, "dien hat nhan").total == 0
         # FTS syntax in the query is only words.
         assert search(s, user.agency_id, 'ke"* (hoach:').total == 2

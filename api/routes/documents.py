@@ -61,12 +61,10 @@ def list_documents(query_data: dict[str, Any]) -> dict[str, Any]:
     from edms.orgs import load_user
     from edms.search import SearchFilters, search
 
-    states = query_data["state"]
     with system().sessions() as s:
         user = load_user(s, actor())
         page = search(s, user.agency_id, "", SearchFilters(
-            direction=query_data.get("direction"),
-            state=states[0] if len(states) == 1 else None),
+            direction=query_data.get("direction"), states=tuple(query_data["state"])),
             query_data["page"], query_data["per_page"])
         return {"total": page.total, "page": page.page, "per_page": page.per_page,
                 "items": [docs.document_json(d) for d in page.documents]}
@@ -180,18 +178,6 @@ def _step(name: str, schema: type, summary: str, scope: str,
     bp.post(f"/documents/<int:doc_id>/{name}")(wrapped)
 
 
-def _register(doc_id: int, data: dict[str, Any]) -> Any:
-    with system().sessions() as s:
-        from edms.models import Document
-
-        found = s.get(Document, doc_id)
-        incoming = found is not None and found.direction == docs.INCOMING
-    if incoming:
-        return docs.register_incoming(system(), actor(), doc_id, data["note"])
-    return docs.register_outgoing(system(), actor(), doc_id, holder=data["holder"],
-                                  note=data["note"])
-
-
 _step("submit", sc.NoteIn, "Submit a draft for signature (trình ký)", "write",
       lambda i, d: docs.submit(system(), actor(), i, d["note"]))
 _step("approve", sc.NoteIn, "Approve a submitted draft (leader)", "write",
@@ -207,7 +193,7 @@ _step("seal", sc.SignIn, "Apply the agency's signature (clerk)", "sign",
       lambda i, d: docs.seal(system(), actor(), i, level=d.get("level")))
 _step("register", sc.RegisterStepIn,
       "Enter in the outgoing register, or give an incoming document its arrival number",
-      "write", _register)
+      "write", lambda i, d: docs.register(system(), actor(), i, d["note"], d["holder"]))
 _step("issue", sc.NoteIn, "Issue a registered document (clerk)", "write",
       lambda i, d: docs.issue(system(), actor(), i, d["note"]))
 _step("revoke", sc.ReasonIn, "Revoke an issued document (frozen, record kept)", "write",
