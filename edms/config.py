@@ -84,6 +84,7 @@ class Settings:
     trust_official: Path | None = None
     trust_public: Path | None = None
     revocation_fetching: bool = True
+    revocation_cache_seconds: int = 120
     log_level: str = "INFO"
     redis_url: str | None = None
     redis_queue: str = "edms"
@@ -163,6 +164,8 @@ class Settings:
             trust_public=Path(get("TRUST_PUBLIC")).expanduser() if get("TRUST_PUBLIC") else None,
             revocation_fetching=_bool("EDMS_REVOCATION_FETCHING",
                                       get("REVOCATION_FETCHING", "true")),
+            revocation_cache_seconds=_int("EDMS_REVOCATION_CACHE_SECONDS",
+                                          get("REVOCATION_CACHE_SECONDS", "120"), 0),
             log_level=get("LOG_LEVEL", "INFO").upper(),
             redis_url=get("REDIS_URL") or None,
             redis_queue=get("REDIS_QUEUE", "edms").strip() or "edms",

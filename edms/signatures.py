@@ -8,6 +8,7 @@ through :func:`engine_for` so every entry point uses the same keys and services.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from asn1crypto import x509
 
 from signing import devpki
 from signing.engine import Profile, SigningEngine, SignOptions, TrustServices
+from signing.fetching import SharedFetchers
 from signing.keys import KeyHandle, Pkcs11Key, load_pkcs12
 from signing.trust import load_certificates
 
@@ -43,12 +45,30 @@ def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
     return tuple(c for b in trust_bundles(settings) for c in load_certificates(b))
 
 
+_shared: dict[tuple[str | None, int], SharedFetchers] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_fetchers(settings: Settings, tsa: str | None) -> SharedFetchers | None:
+    """One cache of revocation answers per process and TSA, kept for
+    ``EDMS_REVOCATION_CACHE_SECONDS`` (0: fetch for every signature)."""
+    ttl = settings.revocation_cache_seconds
+    if ttl <= 0:
+        return None
+    with _shared_lock:
+        shared = _shared.get((tsa, ttl))
+        if shared is None:
+            shared = _shared[(tsa, ttl)] = SharedFetchers(ttl)
+        return shared
+
+
 def trust_services(settings: Settings) -> TrustServices:
     tsa = settings.tsa_url
     if tsa is None and settings.is_development and devpki.exists(settings.pki_dir):
         tsa = devpki.load(settings.pki_dir).tsa_url
     return TrustServices(tsa_url=tsa, trust_roots=trust_roots(settings),
-                         allow_fetching=settings.revocation_fetching)
+                         allow_fetching=settings.revocation_fetching,
+                         shared=shared_fetchers(settings, tsa))
 
 
 @dataclass(frozen=True)

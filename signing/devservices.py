@@ -9,6 +9,7 @@ run it on a thread.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +22,11 @@ from .devpki import ARCH, DevPki
 
 class _QuietHandler(WSGIRequestHandler):
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None  # one line per OCSP/TSA request would drown the test output
+        # One line per OCSP/TSA request would drown the test output; the paths are kept
+        # (the last few thousand) for tests that count what was fetched.
+        seen = getattr(self.server, "edms_seen", None)
+        if seen is not None:
+            seen.append(self.path)
 
 
 def make_app(pki: DevPki) -> object:
@@ -51,6 +56,11 @@ class Responder:
     server: BaseWSGIServer
     thread: threading.Thread
 
+    @property
+    def seen(self) -> list[str]:
+        """Paths requested so far (TSA, OCSP, CRL), oldest first."""
+        return list(self.server.edms_seen)  # type: ignore[attr-defined]
+
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -62,6 +72,7 @@ def start(pki: DevPki) -> Responder:
     host, port = address(pki)
     server = make_server(host, port, make_app(pki), threaded=True,  # type: ignore[arg-type]
                          request_handler=_QuietHandler)
+    server.edms_seen = deque(maxlen=5000)  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, name="edms-dev-pki", daemon=True)
     thread.start()
     return Responder(server, thread)

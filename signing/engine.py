@@ -53,6 +53,7 @@ from .appearance import (
     text_block_spec,
     vn_time,
 )
+from .fetching import SharedFetchers
 from .keys import KeyHandle
 
 
@@ -99,20 +100,32 @@ class TrustServices:
     trust_roots: tuple[x509.Certificate, ...] = ()
     allow_fetching: bool = True
     timeout: float = 10.0
+    # Revocation answers and the TSA's chain reused across signatures for a short while
+    # (see signing.fetching); None: everything is fetched for every signature.
+    shared: SharedFetchers | None = field(default=None, compare=False)
 
     def validation_context(self, other_certs: tuple[x509.Certificate, ...] = (),
                            for_signing: bool = True) -> ValidationContext:
+        shared = self.shared if self.allow_fetching else None
         return ValidationContext(
             trust_roots=list(self.trust_roots),
             other_certs=list(other_certs),
             allow_fetching=self.allow_fetching,
             revocation_mode="hard-fail" if for_signing else "soft-fail",
+            fetchers=shared.fetchers() if shared is not None else None,
         )
 
     def timestamper(self) -> timestamps.HTTPTimeStamper:
         if not self.tsa_url:
             raise SigningError("this level needs a timestamp authority: set the TSA URL")
+        if self.shared is not None:
+            return self.shared.timestamper(self.tsa_url)
         return timestamps.HTTPTimeStamper(self.tsa_url, timeout=int(self.timeout))
+
+    def forget(self) -> None:
+        """After a failed signature: reuse nothing that was fetched before it."""
+        if self.shared is not None:
+            self.shared.forget()
 
 
 @dataclass(frozen=True)
@@ -290,6 +303,7 @@ class SigningEngine:
         except SigningError:
             raise
         except Exception as exc:
+            self.services.forget()
             raise TrustServiceError(f"the timestamp authority {self.services.tsa_url} "
                                     f"cannot be reached: {exc}") from exc
         for _attempt in range(2):
@@ -306,6 +320,7 @@ class SigningEngine:
                     reserved = None  # let pyHanko measure with a dry run instead
                     inf.seek(0)
                     continue
+                self.services.forget()
                 if _is_service_failure(exc):
                     raise TrustServiceError(f"a trust service (timestamp, OCSP or CRL) "
                                             f"cannot be reached: {exc}") from exc

@@ -279,3 +279,58 @@ def test_cli_batch_lists_failures_and_api_job(agency: System, tmp_path: Path) ->
             break
         time.sleep(0.3)
     assert job["state"] == "failed" and "150 dpi" in job["error"]
+
+
+@pytest.mark.parametrize("mode,bits", [("RGB", 8), ("L", 8), ("1", 1), ("P", 4),
+                                       ("I;16", 16), ("LA", 8)])
+def test_png_pages_keep_every_pixel(tmp_path: Path, mode: str, bits: int) -> None:
+    """PNG scans are embedded without inflating them (their deflate stream is copied);
+    rendering the assembled page at the scan's resolution gives back the scan's pixels.
+    PNGs that need a real conversion (here: with alpha) go through img2pdf."""
+    src = scan_page(tmp_path / "src.png", PAGE1, dpi=200)
+    im = Image.open(src).convert("L" if mode in ("I;16", "LA", "1") else "RGB")
+    im = base = im.crop((0, 0, 900, 700))
+    if mode == "P":
+        im = im.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    elif mode == "I;16":
+        im = im.convert("I").point(lambda v: v * 257).convert("I;16")
+    elif mode != im.mode:
+        im = im.convert(mode)
+    png = tmp_path / "page.png"
+    im.save(png, dpi=(200, 200))
+    facts = intake.png_facts(png)
+    assert (facts is None) == (mode == "LA")
+    if facts is not None:
+        assert facts.depth == bits
+    taken = intake.run([png], tmp_path)
+    pdf = intake.assemble(taken, tmp_path / "scan.pdf")
+    with pikepdf.open(pdf) as doc:
+        page = doc.pages[0]
+        assert [round(float(v), 2) for v in page.mediabox] == [0, 0, 324.0, 252.0]
+        (_name, xobj), = page.Resources.XObject.items()
+        if facts is not None:
+            assert xobj.read_raw_bytes() == facts.idat  # copied, not re-encoded
+        if mode == "I;16":  # 16-bit samples, big-endian in PDF as in PNG
+            assert xobj.read_bytes() == Image.open(png).tobytes("raw", "I;16B")
+        rendered = pikepdf.PdfImage(xobj).as_pil_image()
+    want = Image.open(png)
+    if mode == "I;16":
+        want, rendered = want.convert("L"), rendered.convert("L")
+    elif mode == "LA":
+        want = want.convert("L")
+    if mode == "P":
+        want, rendered = want.convert("RGB"), rendered.convert("RGB")
+    assert rendered.size == want.size
+    if facts is not None and mode != "I;16":  # (Pillow's 16-to-8-bit conversions differ)
+        assert rendered.tobytes() == want.tobytes()
+    # and poppler draws the page as the scan: same size in pixels at 200 dpi, same ink
+    out = subprocess.run(["pdftoppm", "-r", "200", "-gray", "-png", "-singlefile", str(pdf),
+                          str(tmp_path / "r")], capture_output=True, check=True)
+    assert out.returncode == 0
+    drawn = Image.open(tmp_path / "r.png").convert("L")
+    # (a PNG keeps pixels per metre: 200 dpi is 199.9996, poppler rounds the page up)
+    assert abs(drawn.size[0] - want.size[0]) <= 1 and abs(drawn.size[1] - want.size[1]) <= 1
+    ink = sum(drawn.histogram()[:128])
+    # (the 16-bit page's ink is counted on its 8-bit source: Pillow's I;16 to L clips)
+    ref = sum((base if mode == "I;16" else want).convert("L").histogram()[:128])
+    assert ink > 0 and abs(ink - ref) <= ref * 0.02

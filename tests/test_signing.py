@@ -315,3 +315,64 @@ def test_template_cms_fast_path(dev_pki: Any, services: TrustServices, nss_db: s
         with pikepdf.open(out) as pdf:
             contents.add(bytes(pdf.Root.AcroForm.Fields[0].V.Contents))
     assert len(contents) == 3
+
+
+def test_batch_signatures_reuse_revocation_answers_not_timestamps(tmp_path: Path) -> None:
+    """With a shared cache, the second and third B-LT signatures with one key fetch no OCSP
+    response or CRL again and no TSA chain, yet each gets its own timestamp and validates
+    offline; without it every signature fetches everything; after a failure nothing
+    remembered is reused."""
+    from signing import devservices
+    from signing.fetching import SharedFetchers
+
+    pki, responder = devservices.start_fresh(tmp_path / "pki")
+    try:
+        src = plain_pdf(tmp_path / "in.pdf")
+
+        def sign_three(services: TrustServices, tag: str) -> list[str]:
+            before = len(responder.seen)
+            eng = engine(pki, "agency", services)
+            serials = set()
+            for i in range(3):
+                out = tmp_path / f"{tag}{i}.pdf"
+                eng.sign(src, out, opts(pki, Profile.COPY, Level.B_LT))
+                (status,) = validate_all(out, services, fetch=False)
+                assert status.bottom_line, status.pretty_print_details()
+                with open(out, "rb") as f:
+                    (sig,) = PdfFileReader(f).embedded_regular_signatures
+                    (token,) = [a["values"][0] for a in sig.signer_info["unsigned_attrs"]
+                                if a["type"].native == "signature_time_stamp_token"]
+                    tst = token["content"]["encap_content_info"]["content"].parsed
+                    serials.add(tst["serial_number"].native)
+            assert len(serials) == 3  # a timestamp of its own for every signature
+            return responder.seen[before:]
+
+        root = (root_of(pki),)
+        shared = SharedFetchers(ttl=600)
+        cached = sign_three(TrustServices(pki.tsa_url, root, shared=shared), "c")
+        fresh = sign_three(TrustServices(pki.tsa_url, root), "f")
+
+        def count(paths: list[str], part: str) -> int:
+            return sum(part in p for p in paths)
+
+        revocation = ("/ocsp/", "/crls/")
+        assert sum(count(cached, r) for r in revocation) >= 1
+        assert sum(count(fresh, r) for r in revocation) == \
+            3 * sum(count(cached, r) for r in revocation)
+        # one TSA request to learn its chain, then one timestamp per signature
+        assert count(cached, "/tsa/") == 1 + 3
+        assert count(fresh, "/tsa/") > count(cached, "/tsa/")
+
+        # a failure forgets: with the responder gone signing fails (503-class), and once it
+        # is back the next signature fetches again instead of reusing the cached set
+        responder.stop()
+        eng = engine(pki, "agency", TrustServices(pki.tsa_url, root, shared=shared))
+        from signing.engine import TrustServiceError
+        with pytest.raises(TrustServiceError):
+            eng.sign(src, tmp_path / "down.pdf", opts(pki, Profile.COPY, Level.B_LT))
+        assert not (tmp_path / "down.pdf").exists()
+        responder = devservices.start(pki)
+        eng.sign(src, tmp_path / "back.pdf", opts(pki, Profile.COPY, Level.B_LT))
+        assert sum(count(responder.seen, r) for r in revocation) >= 1
+    finally:
+        responder.stop()

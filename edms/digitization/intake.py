@@ -210,15 +210,91 @@ def run(paths: list[Path], workdir: Path, *, min_dpi: int = 200, warn_dpi: int =
     return Intake(files, warnings)
 
 
-def assemble(intake: Intake, target: Path, workers: int = 2) -> Path:
-    """One PDF of every page in order: images embedded as they are (JPEG bytes copied,
-    PNG and TIFF losslessly), at the size their resolution gives; PDF scans as they are.
-    Images are converted in parallel. (Every source stays open until the result is
-    saved: pikepdf copies stream data lazily.)"""
+@dataclass(frozen=True)
+class PngFacts:
+    """What a PNG needs to become a PDF image without inflating its pixels."""
 
-    def convert(i: int, f: ScanFile) -> Path:
+    width: int
+    height: int
+    depth: int
+    colour: int  # 0 grey, 2 RGB, 3 palette
+    palette: bytes
+    dpi: tuple[float, float]
+    idat: bytes
+
+
+def png_facts(path: Path) -> PngFacts | None:
+    """The PNG's compressed pixels and layout, or None when it needs a real conversion
+    (interlaced, transparency, an ICC profile, EXIF orientation, no resolution). The
+    file's chunk CRCs were checked at intake."""
+    data = path.read_bytes()
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    pos, idat, ihdr, plte, phys = 8, [], b"", b"", b""
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        kind = data[pos + 4:pos + 8]
+        body = data[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IHDR":
+            ihdr = body
+        elif kind == b"PLTE":
+            plte = body
+        elif kind == b"pHYs":
+            phys = body
+        elif kind == b"IDAT":
+            idat.append(body)
+        elif kind in (b"iCCP", b"eXIf", b"tRNS"):
+            return None
+        elif kind == b"IEND":
+            break
+    if len(ihdr) != 13 or not idat or len(phys) != 9 or phys[8] != 1:
+        return None
+    depth, colour, interlace = ihdr[8], ihdr[9], ihdr[12]
+    if interlace != 0 or depth not in (1, 2, 4, 8, 16) or colour not in (0, 2, 3) or (
+            colour == 3 and (not plte or depth == 16)) or (colour == 2 and depth < 8):
+        return None
+    dpi = (int.from_bytes(phys[0:4], "big") * 0.0254,
+           int.from_bytes(phys[4:8], "big") * 0.0254)
+    if min(dpi) <= 0:
+        return None
+    return PngFacts(int.from_bytes(ihdr[0:4], "big"), int.from_bytes(ihdr[4:8], "big"),
+                    depth, colour, plte, dpi, b"".join(idat))
+
+
+def add_png_page(pdf: pikepdf.Pdf, png: PngFacts) -> None:
+    """A page showing the PNG at 100 %: its deflate stream copied as it is (PNG's row
+    predictors are PDF's predictor 15)."""
+    space: pikepdf.Object = pikepdf.Name.DeviceRGB if png.colour == 2 else \
+        pikepdf.Name.DeviceGray
+    if png.colour == 3:
+        space = pikepdf.Array([pikepdf.Name.Indexed, pikepdf.Name.DeviceRGB,
+                               len(png.palette) // 3 - 1, pikepdf.String(png.palette)])
+    image = pikepdf.Stream(pdf, png.idat)
+    image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    image.Width, image.Height = png.width, png.height
+    image.BitsPerComponent, image.ColorSpace = png.depth, space
+    image.Filter = pikepdf.Name.FlateDecode
+    image.DecodeParms = pikepdf.Dictionary(
+        Predictor=15, Colors=3 if png.colour == 2 else 1, BitsPerComponent=png.depth,
+        Columns=png.width)
+    w, h = png.width * 72 / png.dpi[0], png.height * 72 / png.dpi[1]
+    page = pdf.add_blank_page(page_size=(w, h))
+    page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))
+    page.Contents = pdf.make_stream(f"q {w:.4f} 0 0 {h:.4f} 0 0 cm /Im0 Do Q".encode())
+
+
+def assemble(intake: Intake, target: Path, workers: int = 2) -> Path:
+    """One PDF of every page in order: images embedded as they are (PNG and JPEG bytes
+    copied, other images converted losslessly), at the size their resolution gives; PDF
+    scans as they are. Conversions run in parallel. (Every source stays open until the
+    result is saved: pikepdf copies stream data lazily.)"""
+
+    def convert(i: int, f: ScanFile) -> Path | PngFacts:
         if f.kind == "PDF":
             return f.path
+        if f.kind == "PNG" and (png := png_facts(f.path)) is not None:
+            return png
         try:
             data = img2pdf.convert(str(f.path), rotation=img2pdf.Rotation.ifvalid)
         except Exception as exc:
@@ -232,8 +308,11 @@ def assemble(intake: Intake, target: Path, workers: int = 2) -> Path:
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(pikepdf.new())
         for part in parts:
-            out.pages.extend(stack.enter_context(pikepdf.open(part)).pages)
+            if isinstance(part, PngFacts):
+                add_png_page(out, part)
+            else:
+                out.pages.extend(stack.enter_context(pikepdf.open(part)).pages)
         out.save(target)
-    for part in target.parent.glob(f"{target.stem}.part*.pdf"):
-        part.unlink()
+    for leftover in target.parent.glob(f"{target.stem}.part*.pdf"):
+        leftover.unlink()
     return target

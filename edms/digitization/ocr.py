@@ -56,12 +56,14 @@ def check_available(language: str = LANGUAGE) -> None:
 
 
 def to_pdfa(source: Path, target: Path, *, language: str = LANGUAGE, jobs: int = 2,
-            timeout: float = 1800) -> Path:
-    """OCR ``source`` into a PDF/A-2b ``target``."""
+            timeout: float = 1800, sidecar: Path | None = None) -> Path:
+    """OCR ``source`` into a PDF/A-2b ``target``; with ``sidecar``, the recognised text is
+    also written there (page by page, form feeds between pages)."""
     check_available(language)
+    extra = ["--sidecar", str(sidecar)] if sidecar is not None else []
     cmd = [sys.executable, "-m", "ocrmypdf", "--language", language,
            "--output-type", "pdfa-2", "--optimize", "0", "--jobs", str(jobs),
-           "--quiet", str(source), str(target)]
+           *extra, "--quiet", str(source), str(target)]
     done = _run(cmd, timeout)
     if done.returncode == 6:  # the scan already carries text: OCR it again, in Vietnamese
         done = _run([*cmd[:-2], "--redo-ocr", str(source), str(target)], timeout)

@@ -141,7 +141,8 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
         # reservation (network round trips), so signing starts at once afterwards.
         warm = side.submit(_signer_ready, system, key, level)
         say("ocr")
-        pdfa = ocr.to_pdfa(scan, wd / "pdfa.pdf", jobs=settings.ocr_jobs)
+        pdfa = ocr.to_pdfa(scan, wd / "pdfa.pdf", jobs=settings.ocr_jobs,
+                           sidecar=wd / "text.txt")
         profile, engine = warm.result()
         public_id = secrets.token_urlsafe(12)
         copy = wd / "copy.pdf"
@@ -170,7 +171,9 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
             raise EdmsError("the signed copy does not validate, nothing was stored: "
                             + "; ".join(report.errors or [m for r in report.signatures
                                                           for m in r.messages][:3]))
-        text = search.extract_pdf_text(signed)
+        # The words to index are OCR's own (its text layer is all the copy's text).
+        text = (wd / "text.txt").read_text("utf-8", errors="replace") \
+            if (wd / "text.txt").is_file() else search.extract_pdf_text(signed)
         say("store")
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> CopyResult:
