@@ -62,7 +62,7 @@ def create_app(system: System | None = None) -> Flask:
         AUTO_404_RESPONSE=True,
         AUTO_VALIDATION_ERROR_RESPONSE=True,
         TAGS=[{"name": "Documents"}, {"name": "Records"},
-              {"name": "Access and administration"}],
+              {"name": "Exchange"}, {"name": "Access and administration"}],
         DOCS_UI="swagger-ui",
         SERVERS=[{"url": settings.public_url}],
         LOCAL_SPEC_JSON_INDENT=1,
@@ -109,9 +109,9 @@ def create_app(system: System | None = None) -> Flask:
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
-    from .routes import admin, digitization, documents, records
+    from .routes import admin, digitization, documents, exchange, records
 
-    for bp in (documents.bp, digitization.bp, records.bp, admin.bp):
+    for bp in (documents.bp, digitization.bp, records.bp, exchange.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
     return app
 

@@ -94,15 +94,27 @@ def init(ctx: Context, no_dev_pki: bool) -> None:
               help="Base URL of the TSA/OCSP/CRL responder written into the certificates "
                    "(default http://127.0.0.1:8790).")
 @click.option("--force", is_flag=True, help="Replace an existing development PKI.")
-def dev_pki(directory: Path | None, url_prefix: str | None, force: bool) -> None:
+@click.option("--agency-code", default=None,
+              help="The development agency's identifier (default 000.00.00.H41).")
+@click.option("--agency-name", default=None,
+              help="Its name (default Ủy ban nhân dân tỉnh Hà Giang).")
+@click.option("--agency-short", default=None, help="Its abbreviation in symbols (UBND).")
+@click.option("--agency-city", default=None, help="Its place for the date line (Hà Giang).")
+def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
+            agency_code: str | None, agency_name: str | None, agency_short: str | None,
+            agency_city: str | None) -> None:
     """Generate the development PKI: CA, leaders, agency seal certificate, TSA, OCSP, CRLs,
-    signature and seal images. DEVELOPMENT ONLY."""
+    signature and seal images. DEVELOPMENT ONLY. A second development agency (to try the
+    exchange between two instances) gets its own PKI with other --agency-* values."""
     from signing import devpki
 
     target = directory or Settings.from_env().pki_dir
+    d = devpki.DEFAULT_AGENCY
+    agency = devpki.DevAgency(agency_code or d.code, agency_name or d.name,
+                              agency_short or d.short, agency_city or d.city)
     try:
         pki = devpki.generate(target, url_prefix=url_prefix or devpki.DEFAULT_URL_PREFIX,
-                              force=force)
+                              force=force, agency=agency)
     except FileExistsError as exc:
         fail(f"{exc} (use --force to replace it)")
     click.echo(f"development PKI written to {pki.directory} (DEVELOPMENT ONLY)")
@@ -283,11 +295,13 @@ def config_show(as_json: bool) -> None:
 
 from .cli_digitize import register as _register_digitize  # noqa: E402
 from .cli_docs import register as _register_docs  # noqa: E402
+from .cli_exchange import register as _register_exchange  # noqa: E402
 from .cli_signing import register as _register_signing  # noqa: E402
 
 _register_signing(main)
 _register_docs(main)
 _register_digitize(main)
+_register_exchange(main)
 
 if __name__ == "__main__":
     main()

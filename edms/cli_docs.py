@@ -191,6 +191,10 @@ def register(main: click.Group) -> None:
         """Run background jobs from the Redis queue (EDMS_REDIS_URL)."""
         from .jobs import run_worker
 
+        if ctx.system.settings.exchange_pump and not burst:
+            from .exchange.outbox import Pump
+
+            Pump(ctx.system).start()  # the exchange's delivery loop runs in workers too
         run_worker(ctx.system, burst=burst)
 
     @main.command("dev-seed")

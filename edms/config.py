@@ -48,6 +48,16 @@ def _int(name: str, value: str, minimum: int = 0) -> int:
     return n
 
 
+def _float(name: str, value: str, minimum: float = 0.0) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r}: expected a number") from None
+    if n < minimum:
+        raise ConfigError(f"{name}={value!r}: must be at least {minimum}")
+    return n
+
+
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
     v = value.strip().lower()
     if v not in choices:
@@ -94,6 +104,14 @@ class Settings:
     scan_warn_dpi: int = 300
     ocr_jobs: int = 2
     public_url: str = "http://127.0.0.1:8000"
+    exchange_max_mb: int = 64
+    exchange_pump: bool = True
+    exchange_poll_seconds: float = 2.0
+    exchange_retry_base_seconds: float = 5.0
+    exchange_retry_max_seconds: float = 3600.0
+    exchange_max_attempts: int = 12
+    exchange_timeout: float = 60.0
+    exchange_ca_bundle: Path | None = None
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -175,6 +193,19 @@ class Settings:
             scan_warn_dpi=_int("EDMS_SCAN_WARN_DPI", get("SCAN_WARN_DPI", "300"), 72),
             ocr_jobs=_int("EDMS_OCR_JOBS", get("OCR_JOBS", "2"), 1),
             public_url=get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+            exchange_max_mb=_int("EDMS_EXCHANGE_MAX_MB", get("EXCHANGE_MAX_MB", "64"), 1),
+            exchange_pump=_bool("EDMS_EXCHANGE_PUMP", get("EXCHANGE_PUMP", "true")),
+            exchange_poll_seconds=_float("EDMS_EXCHANGE_POLL_SECONDS",
+                                         get("EXCHANGE_POLL_SECONDS", "2"), 0.05),
+            exchange_retry_base_seconds=_float("EDMS_EXCHANGE_RETRY_BASE_SECONDS",
+                                               get("EXCHANGE_RETRY_BASE_SECONDS", "5"), 0.01),
+            exchange_retry_max_seconds=_float("EDMS_EXCHANGE_RETRY_MAX_SECONDS",
+                                              get("EXCHANGE_RETRY_MAX_SECONDS", "3600"), 0.01),
+            exchange_max_attempts=_int("EDMS_EXCHANGE_MAX_ATTEMPTS",
+                                       get("EXCHANGE_MAX_ATTEMPTS", "12"), 1),
+            exchange_timeout=_float("EDMS_EXCHANGE_TIMEOUT", get("EXCHANGE_TIMEOUT", "60"), 1),
+            exchange_ca_bundle=Path(get("EXCHANGE_CA_BUNDLE")).expanduser()
+            if get("EXCHANGE_CA_BUNDLE") else None,
         )
         if settings.storage_backend == "s3" and not (
             settings.s3_access_key and settings.s3_secret_key

@@ -295,6 +295,15 @@ def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
     audit.record(s, user.username, f"document.{step.name}", "document", str(doc.id),
                  {"from": before, "to": step.to_state, **({"note": note} if note else {}),
                   **(details or {})})
+    # The exchange's packets are written in the step's own transaction (the outbox).
+    from .exchange import outbox
+
+    if doc.direction == INCOMING and step.code:
+        outbox.on_step(s, doc, step.code, note, user)
+    elif doc.direction == OUTGOING and step.name == "issue":
+        outbox.on_issue(s, doc, user)
+    elif doc.direction == OUTGOING and step.name == "revoke":
+        outbox.on_revoke(s, doc, note, user)
 
 
 def main_file(s: Session, doc_id: int) -> DocumentFile:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -438,3 +439,55 @@ class DigitizedCopy(Base):
     ocr_language: Mapped[str] = mapped_column(String(20))
     signed_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DirectoryEntry(Base):
+    """Another agency in the exchange directory: who it is, where its inbox is, and the
+    certificates it signs packages with. An agency not listed here cannot deliver."""
+
+    __tablename__ = "exchange_directory"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(35), unique=True)  # either identifier form
+    alt_code: Mapped[str | None] = mapped_column(String(35))  # the other form, if known
+    name: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(500))  # base URL of its EDMS API
+    certificates: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of PEM
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ExchangeMessage(Base):
+    """One edXML package sent (``out``: an outbox entry with its delivery attempts) or
+    received (``in``). Documents received are unique per sender and DocumentId."""
+
+    __tablename__ = "exchange_messages"
+    __table_args__ = (
+        Index("ix_exchange_out_due", "direction", "state", "next_attempt_at"),
+        Index("ix_exchange_document", "document_id"),
+        Index("uq_exchange_received_document", "agency_id", "peer_code", "document_key",
+              unique=True, sqlite_where=text("direction = 'in' AND kind = 'document'"),
+              postgresql_where=text("direction = 'in' AND kind = 'document'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))  # our agency
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    kind: Mapped[str] = mapped_column(String(8))  # document | status
+    peer_code: Mapped[str] = mapped_column(String(35))  # the other agency
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"))
+    document_key: Mapped[str] = mapped_column(String(200))  # edXML DocumentId
+    business_type: Mapped[int | None] = mapped_column(Integer)
+    status_code: Mapped[str | None] = mapped_column(String(2))
+    description: Mapped[str] = mapped_column(Text, default="")
+    package_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    # out: pending | delivered | refused | failed;  in: accepted
+    state: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    receipt: Mapped[str | None] = mapped_column(Text)  # the signed receipt, as received/sent
+    packet_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the packet's own time
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -264,14 +264,14 @@ def seed_development(system: System) -> bool:
     pki_dir = system.settings.pki_dir
     if not devpki.exists(pki_dir):
         raise EdmsError(f"no development PKI in {pki_dir}: run `edms dev-pki` first")
+    agency = devpki.load(pki_dir).agency
     with system.sessions() as s:
-        if s.scalars(select(Agency).where(Agency.code == devpki.AGENCY_CODE)).first():
+        if s.scalars(select(Agency).where(Agency.code == agency.code)).first():
             return False
-    create_agency(system, devpki.AGENCY_CODE, devpki.AGENCY, devpki.AGENCY_SHORT,
-                  devpki.AGENCY_CITY)
+    create_agency(system, agency.code, agency.name, agency.short, agency.city)
     for code, name in (("VP", "Văn phòng"), ("VX", "Phòng Văn hóa - Xã hội"),
                        ("KT", "Phòng Kinh tế")):
-        create_unit(system, devpki.AGENCY_CODE, code, name, code)
+        create_unit(system, agency.code, code, name, code)
     people = (
         ("chutich", "Nguyễn Văn Thành", "leader", "Chủ tịch", "VP", "leader1"),
         ("phochutich", "Trần Thị Hồng Nhung", "leader", "Phó Chủ tịch", "VP", "leader2"),
@@ -283,9 +283,9 @@ def seed_development(system: System) -> bool:
 
     hashed = hash_password(DEV_USER_PASSWORD)
     for username, name, role, title, unit, label in people:
-        create_user(system, devpki.AGENCY_CODE, username, name, role, title=title,
+        create_user(system, agency.code, username, name, role, title=title,
                     unit_code=unit, password_hash=hashed)
         if label:
             bind_key(system, SignerRef(label=label), username=username)
-    bind_key(system, SignerRef(label="agency"), agency_code=devpki.AGENCY_CODE)
+    bind_key(system, SignerRef(label="agency"), agency_code=agency.code)
     return True

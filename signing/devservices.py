@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from .devpki import ARCH, DevPki
+from .devpki import ARCH, DevAgency, DevPki
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -91,10 +91,11 @@ def free_loopback_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_fresh(directory: Path) -> tuple[DevPki, Responder]:
-    """A new development PKI in ``directory`` with its responder on a free loopback port
-    (tests and benchmarks)."""
-    from .devpki import generate
+def start_fresh(directory: Path, agency: DevAgency | None = None) -> tuple[DevPki, Responder]:
+    """A new development PKI in ``directory`` (for ``agency``, default the Hà Giang
+    People's Committee) with its responder on a free loopback port (tests, benchmarks)."""
+    from .devpki import DEFAULT_AGENCY, generate
 
-    pki = generate(directory, url_prefix=f"http://127.0.0.1:{free_loopback_port()}")
+    pki = generate(directory, url_prefix=f"http://127.0.0.1:{free_loopback_port()}",
+                   agency=agency or DEFAULT_AGENCY)
     return pki, start(pki)

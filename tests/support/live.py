@@ -56,9 +56,10 @@ class Processes:
     logs: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def serve(self, env: dict[str, str], workers: int = 2, name: str = "api") -> str:
-        port = free_port()
-        log = open(self.logs / f"{name}-{port}.log", "wb")  # noqa: SIM115 (closed with proc)
+    def serve(self, env: dict[str, str], workers: int = 2, name: str = "api",
+              port: int | None = None) -> str:
+        port = port or free_port()
+        log = open(self.logs / f"{name}-{port}.log", "ab")  # noqa: SIM115 (closed with proc)
         proc = subprocess.Popen(
             [sys.executable, "-m", "edms.cli", "serve", "--port", str(port),
              "--workers", str(workers)],
@@ -75,6 +76,15 @@ class Processes:
         self.procs.append(proc)
         return proc
 
+    def stop_serving(self, base: str) -> None:
+        """Stop the server at ``base`` (and wait for it), leaving the others running."""
+        port = base.rsplit(":", 1)[1]
+        for proc in self.procs:
+            if proc.poll() is None and f"--port', '{port}'" in str(proc.args).replace(
+                    '"', "'"):
+                proc.terminate()
+                proc.wait(timeout=30)
+
     def stop(self) -> None:
         for proc in self.procs:
             if proc.poll() is None:
@@ -90,3 +100,16 @@ class Processes:
 def base_env(data: Path, pki_dir: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "EDMS_DATA_DIR": str(data), "EDMS_PKI_DIR": str(pki_dir),
             "EDMS_ENV": "development", "EDMS_RETENTION_DEFAULT_YEARS": "0", **extra}
+
+
+def wait_for(what: str, check: object, timeout: float = 90) -> object:
+    """Poll ``check()`` until it returns something truthy (readiness polling between
+    processes, not a timing assertion)."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        last = check()  # type: ignore[operator]
+        if last:
+            return last
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not reached within {timeout}s (last: {last!r})")

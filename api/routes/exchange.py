@@ -1,0 +1,132 @@
+"""The exchange over HTTP: the inbox other agencies deliver to (authenticated by the
+package's XML signature, not by a login), this system's directory entry, the directory,
+and each document's dispatches and statuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint
+from flask import Response, jsonify, request
+
+from edms.errors import EdmsError
+from edms.exchange import directory, inbox, outbox
+from edms.exchange.edxml import PackageTooLarge
+
+from ..context import system
+from ..security import SECURITY, actor, requires
+
+bp = APIBlueprint("exchange", __name__, tag="Exchange")
+
+XML_TYPES = ("application/xml", "text/xml")
+
+
+def _body(limit: int) -> bytes:
+    if request.mimetype not in XML_TYPES:
+        raise EdmsError(f"an edXML package is sent as application/xml, not "
+                        f"{request.mimetype or 'nothing'}")
+    if request.content_length is not None and request.content_length > limit:
+        raise PackageTooLarge(f"the package is {request.content_length} bytes, over the "
+                              f"limit of {limit}")
+    data = request.stream.read(limit + 1)
+    if len(data) > limit:
+        raise PackageTooLarge(f"the package is over the limit of {limit} bytes")
+    if not data:
+        raise EdmsError("the request has no package")
+    return data
+
+
+@bp.post("/exchange/inbox")
+@bp.doc(summary="Deliver an edXML package (document or status) from another agency",
+        responses={200: "Accepted: the receiver's signed receipt (application/xml); a "
+                        "repeat of an earlier package gets the original receipt "
+                        "(header X-Exchange-Duplicate: true)",
+                   400: "Not an XML body", 403: "Unknown sender or invalid signature",
+                   413: "Package too large",
+                   422: "Refused: malformed, hostile, not for this system, or a PDF that "
+                        "fails validation (statusCode 02 with the reason)"})
+def deliver() -> Response:
+    """Packages are checked in order (size, XML safety, sender in the directory, XML
+    signature with the sender's registered certificates, structure, addressee, duplicates,
+    every PDF's signatures) and either accepted with a signed receipt or refused with
+    nothing stored."""
+    limit = system().settings.exchange_max_mb * 1024 * 1024
+    answer = inbox.accept(system(), _body(limit))
+    resp = Response(answer.receipt, status=200, mimetype="application/xml")
+    resp.headers["X-Exchange-Duplicate"] = "true" if answer.duplicate else "false"
+    return resp
+
+
+@bp.get("/exchange/self")
+@bp.doc(summary="This system's directory entry, for the other agencies' directories",
+        responses=[404])
+def self_entry() -> Response:
+    return jsonify(directory.own_entry(system()))
+
+
+@bp.get("/exchange/directory")
+@bp.doc(summary="The exchange directory", security=SECURITY, responses=[401, 403])
+@requires("read")
+def list_directory() -> Response:
+    return jsonify({"entries": [p.to_json() for p in directory.entries(system())]})
+
+
+@bp.post("/exchange/directory")
+@bp.doc(summary="Add or update directory entries (JSON, as exported)", security=SECURITY,
+        responses=[400, 401, 403])
+@requires("admin")
+def import_directory() -> Response:
+    body: Any = request.get_json(silent=True)
+    entries = body.get("entries") if isinstance(body, dict) else body
+    if not isinstance(entries, list) or not entries:
+        raise EdmsError("send a JSON list of entries, or {\"entries\": [...]}")
+    written = directory.upsert(system(), actor(), entries)
+    return jsonify({"written": written})
+
+
+@bp.get("/documents/<int:doc_id>/exchange")
+@bp.doc(summary="The document's dispatches: per agency, delivery, receipt and statuses",
+        security=SECURITY, responses=[401, 403, 404])
+@requires("read")
+def document_exchange(doc_id: int) -> Response:
+    return jsonify({"document_id": doc_id,
+                    "agencies": outbox.document_exchange(system(), actor(), doc_id)})
+
+
+@bp.post("/documents/<int:doc_id>/exchange/dispatch")
+@bp.doc(summary="Send an issued document to recipients in the directory not yet served",
+        security=SECURITY, responses=[401, 403, 404, 409])
+@requires("write")
+def dispatch(doc_id: int) -> Response:
+    return jsonify({"queued": outbox.dispatch(system(), actor(), doc_id)})
+
+
+@bp.post("/documents/<int:doc_id>/exchange/revocation")
+@bp.doc(summary="Answer the sender's revocation request: accept (15) or refuse (16)",
+        security=SECURITY, responses=[400, 401, 403, 404, 409])
+@requires("write")
+def answer_revocation(doc_id: int) -> Response:
+    body: Any = request.get_json(silent=True) or {}
+    if not isinstance(body, dict) or not isinstance(body.get("accept"), bool):
+        raise EdmsError("send {\"accept\": true|false, \"reason\": \"...\"}")
+    doc = inbox.answer_revocation(system(), actor(), doc_id, body["accept"],
+                                  str(body.get("reason") or ""))
+    return jsonify({"document_id": doc.id, "frozen": doc.frozen})
+
+
+@bp.get("/documents/<int:doc_id>/exchange/<agency>/receipt")
+@bp.doc(summary="The signed receipt an agency returned for the document (evidence)",
+        security=SECURITY, responses=[401, 403, 404])
+@requires("read")
+def receipt(doc_id: int, agency: str) -> Response:
+    _package, signed = outbox.evidence(system(), actor(), doc_id, agency)
+    return Response(signed, mimetype="application/xml")
+
+
+@bp.get("/documents/<int:doc_id>/exchange/<agency>/package")
+@bp.doc(summary="The edXML package exactly as it was sent to an agency (evidence)",
+        security=SECURITY, responses=[401, 403, 404])
+@requires("read")
+def package(doc_id: int, agency: str) -> Response:
+    sent, _receipt = outbox.evidence(system(), actor(), doc_id, agency)
+    return Response(sent, mimetype="application/xml")
