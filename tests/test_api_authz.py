@@ -236,6 +236,12 @@ ENDPOINTS = [
     Endpoint("POST", "/api/v1/jobs/batch-sign", frozenset({"leader"}), 202,
              json={"document_ids": ["APPROVED"]}),
     Endpoint("POST", "/api/v1/verify", ALL, upload=True),
+    Endpoint("GET", "/api/v1/exchange/directory", ALL),
+    Endpoint("POST", "/api/v1/exchange/directory", frozenset({"admin"}),
+             json={"entries": "ENTRIES"}),
+    Endpoint("GET", "/api/v1/documents/{doc}/exchange", ALL, object_scoped=True),
+    Endpoint("POST", "/api/v1/documents/{issued}/exchange/dispatch",
+             frozenset({"clerk", "admin"}), object_scoped=True),
 ]
 
 
@@ -256,6 +262,9 @@ def fill(w: World, e: Endpoint, missing: bool = False) -> tuple[str, dict[str, A
         path = path.replace("{file}", MISSING_ID if missing else str(file_id))
     if "{draft}" in path:
         path = path.replace("{draft}", MISSING_ID if missing else str(outgoing_in(w, "draft")))
+    if "{issued}" in path:
+        path = path.replace("{issued}",
+                            MISSING_ID if missing else str(outgoing_in(w, "issued")))
     if "{approved}" in path:
         path = path.replace("{approved}",
                             MISSING_ID if missing else str(outgoing_in(w, "approved")))
@@ -280,6 +289,10 @@ def fill(w: World, e: Endpoint, missing: bool = False) -> tuple[str, dict[str, A
                 body[k] = [outgoing_in(w, "approved")]
             elif v == ["LEADER_CERT"]:
                 body[k] = [w.leader_cert_pem]
+            elif v == "ENTRIES":
+                body[k] = [{"code": "000.00.00.G12", "name": "Bộ Tài chính",
+                            "endpoint": "https://edms.mof.gov.vn",
+                            "certificates": [w.leader_cert_pem]}]
         kw["json"] = body
     if e.upload:
         pdf = w.signed_pdf.read_bytes() if "verify" in path or "incoming" in path \

@@ -71,7 +71,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     for name, env in (("a", env_a), ("b", env_b)):
         edms(env, "init")
         entries[name] = json.loads(edms(env, "exchange", "self"))
-    for name, env, other in (("a", env_a, "b"), ("b", env_b, "a")):
+    for env, other in ((env_a, "b"), (env_b, "a")):
         f = tmp / f"entry-{other}.json"
         f.write_text(json.dumps(entries[other]), encoding="utf-8")
         out = edms(env, "exchange", "import", "--as", "quantri", str(f))
@@ -315,3 +315,30 @@ def test_strangers_wrong_keys_and_xml_bombs_are_refused(pair: Pair, tmp_path: Pa
     assert post(b, b"<a/>", content_type="application/pdf").status_code == 400
     assert len(incoming(clerk_b)) == before
     assert requests.get(b.base + "/healthz", timeout=10).status_code == 200
+
+
+def test_revocation_is_asked_13_and_answered_15(pair: Pair) -> None:
+    a, b = pair.a, pair.b
+    subject = "Về việc sẽ được thu hồi"
+    doc_id = issue_to_b(a, subject)
+    clerk_a, clerk_b = Browser(a.base, "vanthu"), Browser(b.base, "vanthu")
+    wait_for("A sees 01", lambda: codes(exchange_of(clerk_a, doc_id)) == ["01"])
+    (doc_b,) = [d for d in incoming(clerk_b) if d["subject"] == subject]
+    # nothing to answer before the sender asks
+    r = clerk_b.post(f"/api/v1/documents/{doc_b['id']}/exchange/revocation",
+                     json={"accept": True})
+    assert r.status_code == 409, r.text
+    clerk_a.step(doc_id, "revoke", reason="Ban hành nhầm đối tượng")
+
+    def asked() -> bool:
+        history = clerk_b.get(f"/api/v1/documents/{doc_b['id']}").json()["history"]
+        return any(h.get("code") == "13" for h in history)
+
+    wait_for("B receives 13", asked)
+    r = clerk_b.post(f"/api/v1/documents/{doc_b['id']}/exchange/revocation",
+                     json={"accept": True, "reason": "Đã hủy bản nhận"})
+    assert r.status_code == 200 and r.json()["frozen"], r.text
+    wait_for("A sees 15", lambda: codes(exchange_of(clerk_a, doc_id))[-1:] == ["15"])
+    again = clerk_b.post(f"/api/v1/documents/{doc_b['id']}/exchange/revocation",
+                         json={"accept": False, "reason": "đổi ý"})
+    assert again.status_code == 409
