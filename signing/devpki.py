@@ -163,15 +163,18 @@ def _architecture(now: datetime, agency: DevAgency = DEFAULT_AGENCY) -> dict[str
          "smart-value": {"schema": "aia-urls",
                          "params": {"ocsp-responder-names": ["interm"]}}},
     ]
+    # The agency's identifier in every CA name: two development PKIs (two agencies trying
+    # the exchange) never have CAs of the same name, which would confuse path building.
+    ou = {"organizational-unit-name": f"{DEV_MARK} ({agency.code})"}
     entities: dict[str, Any] = {
         "root": {"common-name": "EDMS DEV Root CA (giả lập CA chuyên dùng Chính phủ)",
-                 "organization-name": "EDMS Development PKI"},
+                 "organization-name": "EDMS Development PKI", **ou},
         "interm": {"common-name": "EDMS DEV Issuing CA",
-                   "organization-name": "EDMS Development PKI"},
+                   "organization-name": "EDMS Development PKI", **ou},
         "tsa": {"common-name": "EDMS DEV Time Stamping Authority",
-                "organization-name": "EDMS Development PKI"},
+                "organization-name": "EDMS Development PKI", **ou},
         "ocsp": {"common-name": "EDMS DEV OCSP Responder",
-                 "organization-name": "EDMS Development PKI"},
+                 "organization-name": "EDMS Development PKI", **ou},
     }
     certs: dict[str, Any] = {
         "root": {

@@ -155,6 +155,24 @@ class ValidatorPool:
         self.close()
 
 
+_shared: dict[tuple[int, tuple[str, ...], bool, Limits], ValidatorPool] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_pool(trust_pems: list[str], allow_fetching: bool = False,
+                limits: Limits = Limits(), workers: int = 1) -> ValidatorPool:
+    """A pool kept for the life of this process (per trust roots and fetching policy), so
+    a service validating file after file does not start a sandbox each time. Made anew
+    in a forked child (the key holds the process id)."""
+    key = (os.getpid(), tuple(trust_pems), allow_fetching, limits)
+    with _shared_lock:
+        pool = _shared.get(key)
+        if pool is None:
+            pool = _shared[key] = ValidatorPool(trust_pems, allow_fetching, limits,
+                                                workers=workers)
+        return pool
+
+
 def validate_sandboxed(path: str | os.PathLike[str], trust_pems: list[str],
                        allow_fetching: bool = False, limits: Limits = Limits()) -> Report:
     """One file, one sandboxed worker."""

@@ -117,7 +117,7 @@ def exchange_of(browser: Browser, doc_id: int) -> dict[str, Any]:
 
 
 def incoming(browser: Browser) -> list[dict[str, Any]]:
-    r = browser.get("/api/v1/documents", params={"direction": "incoming", "limit": 200})
+    r = browser.get("/api/v1/documents", params={"direction": "incoming", "per_page": 100})
     assert r.status_code == 200, r.text
     items: list[dict[str, Any]] = r.json()["items"]
     return items

@@ -150,7 +150,7 @@ def _type_code(p: edxml.DocumentPackage) -> str:
 
 def _accept_document(system: System, data: bytes, sha: str, sender: str,
                      signed: object) -> Answer:
-    from signing.sandbox import validate_sandboxed
+    from signing.sandbox import shared_pool
 
     from ..documents import _index, _record_file, run_in_transaction, workdir
 
@@ -174,11 +174,12 @@ def _accept_document(system: System, data: bytes, sha: str, sender: str,
             path.write_bytes(a.data)
             paths.append((a, path))
         pems = [str(x) for x in trust_bundles(system.settings)]
+        pool = shared_pool(pems, system.settings.revocation_fetching)
         reports = {}
         for a, path in paths:
             if a.content_type != "application/pdf":
                 continue
-            report = validate_sandboxed(path, pems, system.settings.revocation_fetching)
+            report = pool.validate(path)
             reports[a.content_id] = report
             if not report.valid:
                 problems = "; ".join(report.errors or [m for r in report.signatures
