@@ -3,7 +3,7 @@
 # Not root: print what is missing and carry on (the tests that need a package say so).
 set -euo pipefail
 PACKAGES=(libmagic1 fonts-liberation2 poppler-utils softhsm2 libnss3-tools
-          tesseract-ocr tesseract-ocr-vie ghostscript zbar-tools)
+          tesseract-ocr tesseract-ocr-vie ghostscript zbar-tools chromium)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
