@@ -48,7 +48,7 @@ def create_app(system: System | None = None) -> Flask:
     app = APIFlask(__name__, title="EDMS API", version=__version__,
                    spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
     app.config.update(
-        SECRET_KEY=settings.secret_key or secrets.token_hex(32),
+        SECRET_KEY=settings.secret_key or _local_secret(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         JSON_SORT_KEYS=False,
         EDMS_VERSION=__version__,
@@ -108,12 +108,40 @@ def create_app(system: System | None = None) -> Flask:
     install(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
+    from .web import bp as web_bp
+
+    app.register_blueprint(web_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
     from .routes import admin, digitization, documents, exchange, records
 
     for bp in (documents.bp, digitization.bp, records.bp, exchange.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
     return app
+
+
+def _local_secret(settings: Settings) -> str:
+    """Without EDMS_SECRET_KEY (development): one random key kept in the data directory,
+    so every process of this installation signs the web pages' messages alike."""
+    path = settings.data_dir / ".secret_key"
+    try:
+        return path.read_text().strip() or _new_secret(path)
+    except FileNotFoundError:
+        return _new_secret(path)
+
+
+def _new_secret(path: Path) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    tmp = path.with_suffix(f".{os.getpid()}")
+    tmp.write_text(key)
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # the first process to get here wins; the others read its key
+    except FileExistsError:
+        key = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return key
 
 
 ASSETS = Path(os.environ.get("EDMS_ASSETS_DIR") or Path(__file__).resolve().parent.parent

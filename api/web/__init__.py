@@ -1,0 +1,8 @@
+"""The web interface (giao diện web), in Vietnamese: server-rendered pages for leaders,
+clerks, officers, admins and anyone verifying a document. Every action calls the same
+``edms`` services as the API, with the same checks and audit events; the browser session is
+the API's (`edms_session` cookie), and every form carries the session's CSRF token."""
+
+from .views import bp
+
+__all__ = ["bp"]

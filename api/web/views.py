@@ -1,0 +1,597 @@
+"""The pages. Thin: each view reads the form, calls an ``edms`` service, and renders or
+redirects; refusals from the domain become a message on the page (with the 4xx status)."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from edms import auth, jobs, orgs
+from edms import documents as docs
+from edms.errors import EdmsError
+from edms.models import Agency, OrgUnit, SigningKey, User
+from edms.numbering import VN_TZ
+
+from ..context import system
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
+               static_url_path="/static/web")
+SESSION_COOKIE = "edms_session"
+F = TypeVar("F", bound=Callable[..., Any])
+
+ROLE_VI = {"leader": "Lãnh đạo", "clerk": "Văn thư", "officer": "Chuyên viên",
+           "admin": "Quản trị"}
+PRIORITY_VI = docs.PRIORITY_VI
+STEP_VI = {
+    "submit": "Trình ký", "approve": "Duyệt", "reject": "Trả lại để sửa", "sign": "Ký số",
+    "number": "Cấp số", "seal": "Ký số cơ quan", "register": "Vào sổ", "issue": "Ban hành",
+    "revoke": "Thu hồi", "verify": "Kiểm tra chữ ký", "return": "Trả lại nơi gửi",
+    "assign": "Phân công xử lý", "progress": "Bắt đầu xử lý", "complete": "Hoàn thành",
+}
+
+
+# -- who is here ---------------------------------------------------------------------------------
+
+
+def _identity() -> auth.Identity | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    try:
+        return auth.session_identity(system(), token)
+    except EdmsError:
+        return None
+
+
+def login_required(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        identity = _identity()
+        if identity is None:
+            return redirect(url_for("web.login", next=request.path))
+        if request.method == "POST":
+            try:
+                auth.check_csrf(identity, request.form.get("csrf"))
+            except EdmsError:
+                abort(403)
+        g.web_identity = identity
+        with system().sessions() as s:
+            user = s.get(User, identity.user_id)
+            agency = s.get(Agency, identity.agency_id)
+            assert user is not None and agency is not None
+            g.user = {"username": user.username, "full_name": user.full_name,
+                      "roles": sorted(user.role_set), "title": user.title,
+                      "agency": agency.name, "agency_code": agency.code}
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def me() -> str:
+    return str(g.web_identity.username)
+
+
+def has(*roles: str) -> bool:
+    return bool(set(roles) & set(g.user["roles"]))
+
+
+@bp.app_context_processor
+def _context() -> dict[str, Any]:
+    identity = getattr(g, "web_identity", None)
+    return {"csrf": identity.csrf_token if identity else "", "user": getattr(g, "user", None),
+            "ROLE_VI": ROLE_VI, "PRIORITY_VI": PRIORITY_VI, "STEP_VI": STEP_VI,
+            "STATE_VI": docs.STATE_NAMES_VI,
+            "has": has if identity else (lambda *_r: False), "vn_time": vn_time}
+
+
+def vn_time(value: str | None) -> str:
+    """ISO time → ``22/11/2026 16:30`` in Vietnam time."""
+    if not value:
+        return ""
+    from datetime import datetime
+
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if t.tzinfo is None:
+        return t.strftime("%d/%m/%Y")
+    return t.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
+
+
+def _refused(exc: EdmsError, target: str) -> Response:
+    flash(exc.message, "error")
+    return redirect(target, code=303)
+
+
+# -- logging in and out ----------------------------------------------------------------------------
+
+
+@bp.route("/dang-nhap", methods=["GET", "POST"])
+def login() -> Any:
+    nxt = request.args.get("next") or request.form.get("next") or "/"
+    if not nxt.startswith("/") or nxt.startswith("//"):
+        nxt = "/"
+    if request.method == "GET":
+        return render_template("web/login.html", next=nxt)
+    try:
+        new = auth.login(system(), request.form.get("username", ""),
+                         request.form.get("password", ""), request.remote_addr or "?")
+    except EdmsError as exc:
+        return render_template("web/login.html", next=nxt, error=exc.message,
+                               username=request.form.get("username", "")), exc.status
+    resp = redirect(nxt, code=303)
+    resp.set_cookie(SESSION_COOKIE, new.token, httponly=True, samesite="Lax",
+                    secure=not system().settings.is_development,
+                    max_age=auth.SESSION_HOURS * 3600, path="/")
+    return resp
+
+
+@bp.post("/dang-xuat")
+@login_required
+def logout() -> Response:
+    auth.logout(system(), request.cookies.get(SESSION_COOKIE, ""))
+    resp = redirect(url_for("web.login"), code=303)
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
+
+
+# -- work queues -----------------------------------------------------------------------------------
+
+
+def _queue(direction: str | None, states: tuple[str, ...]) -> list[dict[str, Any]]:
+    from edms.search import SearchFilters, search
+
+    with system().sessions() as s:
+        user = orgs.load_user(s, me())
+        page = search(s, user.agency_id, "", SearchFilters(direction=direction,
+                                                            states=states), 1, 100)
+        return [docs.document_json(d) for d in page.documents]
+
+
+QUEUES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
+    "cho-ky": ("Chờ tôi ký", "outgoing", ("approved",)),
+    "cho-duyet": ("Chờ duyệt", "outgoing", ("submitted",)),
+    "cho-cap-so": ("Chờ cấp số, ký số cơ quan, vào sổ, ban hành", "outgoing",
+                   ("signed", "numbered", "sealed", "registered")),
+    "du-thao": ("Dự thảo", "outgoing", ("draft",)),
+    "van-ban-den": ("Văn bản đến cần xử lý", "incoming",
+                    ("received", "verified", "registered", "assigned", "in_progress")),
+    "da-ban-hanh": ("Văn bản đã ban hành", "outgoing", ("issued",)),
+    "den-da-xong": ("Văn bản đến đã xong", "incoming", ("completed", "returned")),
+}
+
+
+@bp.get("/")
+@login_required
+def home() -> str:
+    shown = []
+    if has("leader"):
+        shown += ["cho-ky", "cho-duyet"]
+    if has("clerk"):
+        shown += ["cho-cap-so", "van-ban-den"]
+    if has("officer"):
+        shown += ["du-thao", "van-ban-den"]
+    if has("admin") and not shown:
+        shown += ["da-ban-hanh"]
+    queues = [(key, QUEUES[key][0], _queue(QUEUES[key][1], QUEUES[key][2]))
+              for key in dict.fromkeys(shown)]
+    return render_template("web/home.html", queues=queues)
+
+
+@bp.get("/van-ban")
+@login_required
+def document_list() -> str:
+    key = request.args.get("hang-doi", "da-ban-hanh")
+    if key not in QUEUES:
+        abort(404)
+    title, direction, states = QUEUES[key]
+    return render_template("web/list.html", title=title, items=_queue(direction, states),
+                           queues=QUEUES, current=key)
+
+
+# -- one document ----------------------------------------------------------------------------------
+
+
+def _actions(d: dict[str, Any]) -> list[str]:
+    """The steps the signed-in user may take on the document now (the domain checks again)."""
+    out = []
+    for (direction, name), step in docs.STEPS.items():
+        if direction == d["direction"] and d["state"] in step.from_states \
+                and has(*step.roles) and not d["frozen"]:
+            out.append(name)
+    return out
+
+
+@bp.get("/van-ban/<int:doc_id>")
+@login_required
+def document(doc_id: int) -> Any:
+    try:
+        d = docs.view_json(docs.get_document(system(), me(), doc_id))
+    except EdmsError as exc:
+        return render_template("web/error.html", message=exc.message), exc.status
+    with system().sessions() as s:
+        user = orgs.load_user(s, me())
+        units = [(u.code, u.name) for u in s.scalars(
+            select(OrgUnit).where(OrgUnit.agency_id == user.agency_id).order_by(OrgUnit.code))]
+        remote = s.scalars(select(SigningKey).where(
+            SigningKey.user_id == user.id, SigningKey.active.is_(True))).first()
+        remote_key = remote is not None and remote.kind == "remote"
+    pages = min(d.get("page_amount") or 1, 10)
+    report = _with_verdict((d.get("validation") or {}).get("report"))
+    return render_template("web/document.html", d=d, actions=_actions(d), units=units,
+                           pages=pages, report=report, remote_key=remote_key,
+                           today=date.today().isoformat())
+
+
+@bp.get("/van-ban/<int:doc_id>/trang/<int:page>.png")
+@login_required
+def page_image(doc_id: int, page: int) -> Response:
+    """A page of the current PDF as an image (poppler), for the preview."""
+    if not 1 <= page <= 500:
+        abort(404)
+    with docs.workdir(system()) as wd:
+        try:
+            docs.download(system(), me(), doc_id, wd / "doc.pdf")
+        except EdmsError:
+            abort(404)
+        done = subprocess.run(["pdftoppm", "-png", "-r", "72", "-f", str(page), "-l",
+                               str(page), "-singlefile", str(wd / "doc.pdf"), str(wd / "p")],
+                              capture_output=True, timeout=60, check=False)
+        if done.returncode != 0 or not (wd / "p.png").exists():
+            abort(404)
+        resp = make_response((wd / "p.png").read_bytes())
+    resp.headers["Content-Type"] = "image/png"
+    resp.headers["Cache-Control"] = "private, max-age=60"
+    return resp
+
+
+@bp.get("/van-ban/<int:doc_id>/tai-ve")
+@login_required
+def download(doc_id: int) -> Response:
+    with docs.workdir(system()) as wd:
+        try:
+            docs.download(system(), me(), doc_id, wd / "doc.pdf")
+        except EdmsError:
+            abort(404)
+        resp = make_response((wd / "doc.pdf").read_bytes())
+    resp.headers["Content-Type"] = "application/pdf"
+    resp.headers["Content-Disposition"] = f'attachment; filename="van-ban-{doc_id}.pdf"'
+    return resp
+
+
+def _run_step(doc_id: int, name: str, f: dict[str, str]) -> str:
+    """Call the step's service; returns the message to show."""
+    s, who = system(), me()
+    reason, note = f.get("reason", "").strip(), f.get("note", "").strip()
+    with s.sessions() as ses:
+        direction = docs._load(ses, orgs.load_user(ses, who), doc_id).direction
+    if name == "submit":
+        docs.submit(s, who, doc_id, note)
+    elif name == "approve":
+        docs.approve(s, who, doc_id, note)
+    elif name == "reject":
+        docs.reject(s, who, doc_id, reason)
+    elif name == "sign":
+        docs.sign(s, who, doc_id)
+    elif name == "number":
+        docs.number(s, who, doc_id)
+    elif name == "seal":
+        docs.seal(s, who, doc_id)
+    elif name == "register":
+        docs.register(s, who, doc_id, note, f.get("holder", "").strip())
+    elif name == "issue":
+        docs.issue(s, who, doc_id, note)
+    elif name == "revoke":
+        docs.revoke(s, who, doc_id, reason)
+    elif name == "verify":
+        r = docs.verify(s, who, doc_id)
+        return ("Chữ ký số hợp lệ." if r.report and r.report.valid
+                else "Chữ ký số KHÔNG hợp lệ: hãy trả lại nơi gửi kèm lý do.")
+    elif name == "return":
+        docs.return_to_sender(s, who, doc_id, reason)
+    elif name == "assign":
+        deadline = date.fromisoformat(f["deadline"]) if f.get("deadline") else None
+        co = tuple(c for c in request.form.getlist("co_units") if c)
+        docs.assign(s, who, doc_id, f.get("lead_unit", ""), co,
+                    f.get("instruction", "").strip(), deadline)
+    elif name == "progress":
+        docs.start_progress(s, who, doc_id, note)
+    elif name == "complete":
+        docs.complete(s, who, doc_id, note)
+    else:
+        abort(404)
+    _ = direction
+    return f"Đã thực hiện: {STEP_VI[name]}."
+
+
+@bp.post("/van-ban/<int:doc_id>/<step>")
+@login_required
+def step(doc_id: int, step: str) -> Response:
+    if step not in STEP_VI:
+        abort(404)
+    target = url_for("web.document", doc_id=doc_id)
+    try:
+        message = _run_step(doc_id, step, request.form.to_dict())
+    except ValueError:
+        return _refused(EdmsError("ngày không hợp lệ"), target)
+    except EdmsError as exc:
+        return _refused(exc, target)
+    flash(message, "ok")
+    return redirect(target, code=303)
+
+
+@bp.post("/van-ban/<int:doc_id>/ky-token/chuan-bi")
+@login_required
+def remote_prepare(doc_id: int) -> Any:
+    """Token-held key: the server prepares the PDF and shows what the token must sign."""
+    target = url_for("web.document", doc_id=doc_id)
+    chain = [p.encode() for p in _pem_blocks(request.form.get("chain", ""))]
+    try:
+        prepared = docs.remote_prepare(system(), me(), doc_id, chain)
+    except EdmsError as exc:
+        return _refused(exc, target)
+    return render_template("web/remote.html", doc_id=doc_id, prepared=prepared)
+
+
+@bp.post("/van-ban/<int:doc_id>/ky-token/hoan-tat")
+@login_required
+def remote_finalize(doc_id: int) -> Response:
+    target = url_for("web.document", doc_id=doc_id)
+    try:
+        signature = base64.b64decode(request.form.get("signature", ""), validate=True)
+        docs.remote_finalize(system(), me(), doc_id, request.form.get("session", ""),
+                             signature)
+    except (ValueError, TypeError):
+        return _refused(EdmsError("chữ ký phải là chuỗi base64 do token trả về"), target)
+    except EdmsError as exc:
+        return _refused(exc, target)
+    flash("Đã ký bằng token.", "ok")
+    return redirect(target, code=303)
+
+
+def _pem_blocks(text: str) -> list[str]:
+    blocks, cur = [], []
+    for line in text.strip().splitlines():
+        cur.append(line.strip())
+        if line.strip().startswith("-----END"):
+            blocks.append("\n".join(cur) + "\n")
+            cur = []
+    return blocks
+
+
+# -- incoming --------------------------------------------------------------------------------------
+
+
+@bp.route("/van-ban-den/tiep-nhan", methods=["GET", "POST"])
+@login_required
+def receive() -> Any:
+    from edms.doctypes import DOCUMENT_TYPES
+
+    if request.method == "GET":
+        return render_template("web/receive.html", types=DOCUMENT_TYPES, form={})
+    f = request.form
+    upload = request.files.get("file")
+    try:
+        number, _, notation = f.get("number", "").partition("/")
+        if not upload or not upload.filename:
+            raise EdmsError("chọn tệp PDF văn bản đến")
+        meta = docs.IncomingMeta(
+            type_code=f.get("type", ""), subject=f.get("subject", ""),
+            organ_name=f.get("organ_name", ""), code_number=number.strip(),
+            code_notation=notation.strip(),
+            issued_date=date.fromisoformat(f.get("issued_date", "")),
+            organ_id=f.get("organ_id", "").strip() or None,
+            priority=int(f.get("priority", "0") or 0),
+            due_date=date.fromisoformat(f["due_date"]) if f.get("due_date") else None)
+        result = docs.receive(system(), me(), upload.stream, upload.filename, meta)
+    except ValueError:
+        flash("Ngày hoặc mức độ khẩn không hợp lệ.", "error")
+        return render_template("web/receive.html", types=DOCUMENT_TYPES, form=f), 400
+    except EdmsError as exc:
+        flash(exc.message, "error")
+        return render_template("web/receive.html", types=DOCUMENT_TYPES, form=f), exc.status
+    for w in result.warnings:
+        flash(w, "warn")
+    flash("Đã tiếp nhận văn bản đến.", "ok")
+    return redirect(url_for("web.document", doc_id=result.document.id), code=303)
+
+
+# -- digitization ---------------------------------------------------------------------------------
+
+
+@bp.route("/so-hoa", methods=["GET", "POST"])
+@login_required
+def digitize() -> Any:
+    from edms.blobs import store_upload
+    from edms.digitization.intake import SCAN_TYPES
+
+    if request.method == "GET":
+        return render_template("web/digitize.html", form={})
+    f = request.form
+    try:
+        if not has("clerk"):
+            raise EdmsError("chỉ văn thư được số hóa kết quả giấy")
+        files = [x for x in request.files.getlist("files") if x.filename]
+        if not files:
+            raise EdmsError("chọn ít nhất một tệp ảnh quét")
+        if not f.get("dossier_code", "").strip() or not f.get("original_type", "").strip():
+            raise EdmsError("cần mã hồ sơ và loại giấy tờ gốc")
+        stored = [{"sha256": store_upload(system(), x.stream, filename=x.filename,
+                                          allowed=(*SCAN_TYPES, "application/zip"),
+                                          retention_years=0).sha256, "name": x.filename}
+                  for x in files]
+        request_body = {k: f.get(k, "").strip() for k in (
+            "dossier_code", "original_type", "procedure_code", "result_code",
+            "holder_name", "original_number", "subject")}
+        request_body.update(copy_type=f.get("copy_type", "SAO Y"), with_qr=True)
+        job = jobs.submit(system(), me(), "digitize", {"files": stored,
+                                                       "request": request_body}, total=6)
+    except EdmsError as exc:
+        flash(exc.message, "error")
+        return render_template("web/digitize.html", form=f), exc.status
+    return redirect(url_for("web.job", job_id=job.id), code=303)
+
+
+@bp.get("/cong-viec/<job_id>")
+@login_required
+def job(job_id: str) -> Any:
+    try:
+        j = jobs.get(system(), me(), job_id)
+    except EdmsError as exc:
+        return render_template("web/error.html", message=exc.message), exc.status
+    return render_template("web/job.html", job=j, result=j.result or None)
+
+
+# -- registers, deadlines, statistics ----------------------------------------------------------
+
+
+@bp.get("/so-dang-ky")
+@login_required
+def registers() -> Any:
+    from edms import registers as regs
+
+    kind = request.args.get("so", "outgoing")
+    if kind not in ("outgoing", "incoming", "follow-up"):
+        abort(404)
+    today = date.today()
+    try:
+        start = date.fromisoformat(request.args.get("tu", f"{today.year}-01-01"))
+        end = date.fromisoformat(request.args.get("den", today.isoformat()))
+        export = regs.collect(system(), me(), kind, start, end)
+    except ValueError:
+        abort(400)
+    except EdmsError as exc:
+        return render_template("web/error.html", message=exc.message), exc.status
+    return render_template("web/registers.html", kind=kind, start=start, end=end,
+                           export=export, kinds=regs.LAYOUTS)
+
+
+@bp.get("/theo-doi")
+@login_required
+def follow_up() -> Any:
+    from edms import tracking
+
+    try:
+        near = tracking.deadlines(system(), me(), within_days=3)
+        today = date.today()
+        stats = tracking.handling_stats(system(), me(), date(today.year, 1, 1), today)
+    except EdmsError as exc:
+        return render_template("web/error.html", message=exc.message), exc.status
+    return render_template("web/follow_up.html", near=near, stats=stats)
+
+
+# -- administration --------------------------------------------------------------------------------
+
+
+@bp.route("/quan-tri", methods=["GET", "POST"])
+@login_required
+def admin() -> Any:
+    if not has("admin"):
+        return render_template("web/error.html",
+                               message="Trang này dành cho quản trị hệ thống."), 403
+    if request.method == "POST":
+        f = request.form
+        try:
+            orgs.create_user(system(), g.user["agency_code"], f.get("username", ""),
+                             f.get("full_name", ""), request.form.getlist("roles"),
+                             title=f.get("title", ""), unit_code=f.get("unit") or None,
+                             password_hash=auth.hash_password(f["password"])
+                             if f.get("password") else None, actor=me())
+            flash("Đã thêm người dùng.", "ok")
+        except EdmsError as exc:
+            flash(exc.message, "error")
+        return redirect(url_for("web.admin"), code=303)
+    from edms.exchange.directory import entries
+
+    with system().sessions() as s:
+        user = orgs.load_user(s, me())
+        users = list(s.scalars(select(User).where(User.agency_id == user.agency_id,
+                                                  User.active.is_(True))
+                               .order_by(User.username)))
+        units = list(s.scalars(select(OrgUnit).where(OrgUnit.agency_id == user.agency_id)
+                               .order_by(OrgUnit.code)))
+        keys = list(s.scalars(select(SigningKey).where(SigningKey.active.is_(True))
+                              .order_by(SigningKey.id)))
+        owners = {u.id: u.full_name for u in users}
+        key_rows = [{"id": k.id, "kind": k.kind, "subject": k.subject,
+                     "owner": owners.get(k.user_id or -1) or g.user["agency"],
+                     "sha": k.cert_sha256[:16], "image": bool(k.image_sha256)}
+                    for k in keys if k.agency_id == user.agency_id or k.user_id in owners]
+        agencies = list(s.scalars(select(Agency).order_by(Agency.code)))
+        data = {"users": [{"username": u.username, "full_name": u.full_name,
+                           "roles": sorted(u.role_set), "title": u.title} for u in users],
+                "units": [(u.code, u.name) for u in units], "keys": key_rows,
+                "agencies": [(a.code, a.name) for a in agencies]}
+    return render_template("web/admin.html", **data, directory=entries(system()))
+
+
+# -- verifying, for anyone --------------------------------------------------------------------
+
+
+@bp.route("/xac-thuc", methods=["GET", "POST"])
+def verify() -> Any:
+    """Drop a PDF and see at once whether it is authentic and unchanged (no login)."""
+    if request.method == "GET":
+        return render_template("web/verify.html", report=None)
+    from edms.signatures import trust_bundles
+    from signing.sandbox import shared_pool
+
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        flash("Chọn một tệp PDF để kiểm tra.", "error")
+        return render_template("web/verify.html", report=None), 400
+    limit = system().settings.verify_inline_mb * 1024 * 1024
+    with docs.workdir(system()) as wd:
+        path: Path = wd / "upload.pdf"
+        data = upload.stream.read(limit + 1)
+        if len(data) > limit:
+            flash(f"Tệp lớn hơn {limit // 1024 // 1024} MB: hãy dùng API /api/v1/verify.",
+                  "error")
+            return render_template("web/verify.html", report=None), 413
+        if not data.startswith(b"%PDF"):
+            flash(f"{upload.filename} không phải là tệp PDF.", "error")
+            return render_template("web/verify.html", report=None), 415
+        path.write_bytes(data)
+        pems = [str(p) for p in trust_bundles(system().settings)]
+        report = shared_pool(pems, system().settings.revocation_fetching).validate(path)
+    return render_template("web/verify.html", report=_with_verdict(report.to_json()),
+                           filename=upload.filename)
+
+
+def _with_verdict(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The report with ``changed_after_signing`` worked out, as the validator defines it."""
+    if report is None:
+        return None
+    from signing.sandbox import report_from_json
+
+    return {**report, "changed_after_signing": report_from_json(report).changed_after_signing}
+
+
+@bp.app_template_filter("b64")
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@bp.app_template_filter("roles_vi")
+def _roles_vi(roles: list[str]) -> str:
+    return ", ".join(ROLE_VI.get(r, r) for r in roles)
