@@ -33,10 +33,22 @@ if not AXE.exists():
 
 
 @pytest.fixture(scope="module")
+def pki(dev_pki: Any) -> Any:
+    return dev_pki
+
+
+@pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("web")
     env = base_env(tmp / "data", dev_pki.directory)
     edms(env, "init")
+    # a leader whose key is on their own USB token: the server holds only the certificate
+    edms(env, "user", "add", "000.00.00.H41", "ld.token", "--name", "Trần Thị Hồng Nhung",
+         "--roles", "leader", "--title", "Phó Chủ tịch", "--unit", "VP")
+    edms(env, "user", "password", "ld.token", "--password", "edms-dev-password")
+    edms(env, "key", "bind-certificate", "--user", "ld.token", "--certificate",
+         str(dev_pki.directory / "certs" / "leader2.cert.pem"), "--image",
+         str(dev_pki.signature_image("leader2")), "--authority", "KT. CHỦ TỊCH")
     procs = Processes(tmp)
     try:
         yield procs.serve(env, workers=2)
@@ -256,3 +268,45 @@ def test_admin_and_registers_pages_are_accessible(site: str, browser: Any) -> No
     shots.take(clerk, "so-dang-ky")
     clerk.get_by_role("link", name="Số hóa").click()
     accessible(clerk)
+
+
+def test_leader_signs_with_a_usb_token_through_the_browser(site: str, browser: Any,
+                                                            pki: Any) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    shots = Shots("token")
+    officer = ApiSession(site, "chuyenvien")
+    r = officer.post("/api/v1/documents/from-template", json={
+        "type": "ke-hoach", "subject": "Kế hoạch số hóa hồ sơ lưu trữ năm 2027",
+        "body": ["I. MỤC ĐÍCH"], "recipients": [{"name": "Sở Nội vụ"}]})
+    doc_id = r.json()["id"]
+    officer.step(doc_id, "submit")
+    leader = login(browser, site, "ld.token")
+    leader.goto(f"{site}/van-ban/{doc_id}")
+    click_step(leader, "Duyệt")
+    assert leader.get_by_role("button", name="Ký số", exact=True).count() == 0
+    chain = "".join((pki.directory / "certs" / n).read_text()
+                    for n in ("leader2.cert.pem", "interm.cert.pem"))
+    leader.get_by_label("Chuỗi chứng thư (PEM) từ token").fill(chain)
+    leader.get_by_role("button", name="Chuẩn bị ký").click()
+    leader.wait_for_load_state()
+    accessible(leader)
+    shots.take(leader, "chuan-bi-ky-token")
+    to_sign = base64.b64decode(leader.get_by_label(
+        "Dữ liệu cần ký (signed attributes, base64)").input_value())
+    # the "token": the private key exists only here, in the test
+    key, _cert, _more = pkcs12.load_key_and_certificates(
+        pki.p12("leader2").read_bytes(), b"edms-dev-only")
+    value = key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
+    leader.get_by_label("Chữ ký do token trả về (base64)").fill(
+        base64.b64encode(value).decode())
+    leader.get_by_role("button", name="Hoàn tất ký").click()
+    leader.wait_for_load_state()
+    assert "Đã ký bằng token." in leader.locator(".flash.ok").inner_text()
+    assert "Trạng thái: đã ký" in leader.content()
+    assert "Chữ ký cá nhân" in leader.locator("main").inner_text()
+    shots.take(leader, "da-ky-bang-token")

@@ -283,8 +283,6 @@ def _run_step(doc_id: int, name: str, f: dict[str, str]) -> str:
     """Call the step's service; returns the message to show."""
     s, who = system(), me()
     reason, note = f.get("reason", "").strip(), f.get("note", "").strip()
-    with s.sessions() as ses:
-        direction = docs._load(ses, orgs.load_user(ses, who), doc_id).direction
     if name == "submit":
         docs.submit(s, who, doc_id, note)
     elif name == "approve":
@@ -320,7 +318,6 @@ def _run_step(doc_id: int, name: str, f: dict[str, str]) -> str:
         docs.complete(s, who, doc_id, note)
     else:
         abort(404)
-    _ = direction
     return f"Đã thực hiện: {STEP_VI[name]}."
 
 
