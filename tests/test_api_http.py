@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from edms.orgs import DEV_USER_PASSWORD
-from tests.support.live import Processes, base_env, edms
+from tests.support.live import Processes, add_token_leader, base_env, edms
 
 
 @dataclass
@@ -60,13 +60,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Liv
     tmp = tmp_path_factory.mktemp("live")
     env = base_env(tmp / "data", dev_pki.directory)
     edms(env, "init")
-    # A leader whose key lives on their own token: the server holds only the certificate.
-    edms(env, "user", "add", "000.00.00.H41", "ld.token", "--name", "Trần Thị Hồng Nhung",
-         "--roles", "leader", "--title", "Phó Chủ tịch", "--unit", "VP")
-    edms(env, "user", "password", "ld.token", "--password", DEV_USER_PASSWORD)
-    edms(env, "key", "bind-certificate", "--user", "ld.token", "--certificate",
-         str(dev_pki.directory / "certs" / "leader2.cert.pem"), "--image",
-         str(dev_pki.signature_image("leader2")), "--authority", "KT. CHỦ TỊCH")
+    add_token_leader(env, dev_pki, DEV_USER_PASSWORD)
     procs = Processes(tmp)
     try:
         base = procs.serve(env, workers=2)

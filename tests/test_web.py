@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.live import Processes, base_env, edms
+from tests.support.live import Processes, add_token_leader, base_env, edms
 from tests.test_api_http import Browser as ApiSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +42,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[str
     tmp = tmp_path_factory.mktemp("web")
     env = base_env(tmp / "data", dev_pki.directory)
     edms(env, "init")
-    # a leader whose key is on their own USB token: the server holds only the certificate
-    edms(env, "user", "add", "000.00.00.H41", "ld.token", "--name", "Trần Thị Hồng Nhung",
-         "--roles", "leader", "--title", "Phó Chủ tịch", "--unit", "VP")
-    edms(env, "user", "password", "ld.token", "--password", "edms-dev-password")
-    edms(env, "key", "bind-certificate", "--user", "ld.token", "--certificate",
-         str(dev_pki.directory / "certs" / "leader2.cert.pem"), "--image",
-         str(dev_pki.signature_image("leader2")), "--authority", "KT. CHỦ TỊCH")
+    add_token_leader(env, dev_pki, "edms-dev-password")
     procs = Processes(tmp)
     try:
         yield procs.serve(env, workers=2)
@@ -310,3 +304,30 @@ def test_leader_signs_with_a_usb_token_through_the_browser(site: str, browser: A
     assert "Trạng thái: đã ký" in leader.content()
     assert "Chữ ký cá nhân" in leader.locator("main").inner_text()
     shots.take(leader, "da-ky-bang-token")
+
+
+def test_clerk_digitizes_scans_and_follows_the_job(site: str, browser: Any,
+                                                    tmp_path: Path) -> None:
+    from tests.support.scans import scan_page
+
+    shots = Shots("digitize")
+    scan = scan_page(tmp_path / "trang-1.png", [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
+        "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang"])
+    clerk = login(browser, site, "vanthu")
+    clerk.get_by_role("link", name="Số hóa").click()
+    clerk.get_by_label("Các tệp ảnh quét (theo thứ tự trang)").set_input_files(str(scan))
+    clerk.get_by_label("Mã hồ sơ").fill("000.00.00.H41-261122-0099")
+    clerk.get_by_label("Chủ hồ sơ").fill("Nguyễn Thị Hương")
+    clerk.get_by_label("Loại giấy tờ gốc").fill("Giấy chứng nhận đăng ký hộ kinh doanh")
+    accessible(clerk)
+    clerk.get_by_role("button", name="Số hóa").click()
+    clerk.wait_for_url("**/cong-viec/*")
+    shots.take(clerk, "dang-so-hoa")
+    # the page refreshes itself every 2 s until the job is done
+    clerk.get_by_text("đã xong", exact=True).wait_for(timeout=180_000)
+    accessible(clerk)
+    shots.take(clerk, "da-so-hoa")
+    clerk.get_by_role("link", name="Mở văn bản").click()
+    assert "Bản sao điện tử" in clerk.locator("main").inner_text()
+    assert "Chữ ký sao điện tử: B-LT" in clerk.locator("main").inner_text()

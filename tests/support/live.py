@@ -113,3 +113,16 @@ def wait_for(what: str, check: object, timeout: float = 90) -> object:
             return last
         time.sleep(0.1)
     raise AssertionError(f"{what}: not reached within {timeout}s (last: {last!r})")
+
+
+def add_token_leader(env: dict[str, str], pki: object, password: str) -> None:
+    """``ld.token``: a leader whose key lives on their own USB token; the server holds only
+    the certificate (dev PKI ``leader2``) and the signature image."""
+    directory = pki.directory  # type: ignore[attr-defined]
+    edms(env, "user", "add", "000.00.00.H41", "ld.token", "--name", "Trần Thị Hồng Nhung",
+         "--roles", "leader", "--title", "Phó Chủ tịch", "--unit", "VP")
+    edms(env, "user", "password", "ld.token", "--password", password)
+    edms(env, "key", "bind-certificate", "--user", "ld.token", "--certificate",
+         str(directory / "certs" / "leader2.cert.pem"), "--image",
+         str(pki.signature_image("leader2")), "--authority",  # type: ignore[attr-defined]
+         "KT. CHỦ TỊCH")
