@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
+from werkzeug.wrappers import Response as BaseResponse
 
 from edms import auth, jobs, orgs
 from edms import documents as docs
@@ -118,7 +119,7 @@ def vn_time(value: str | None) -> str:
     return t.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
-def _refused(exc: EdmsError, target: str) -> Response:
+def _refused(exc: EdmsError, target: str) -> BaseResponse:
     flash(exc.message, "error")
     return redirect(target, code=303)
 
@@ -148,7 +149,7 @@ def login() -> Any:
 
 @bp.post("/dang-xuat")
 @login_required
-def logout() -> Response:
+def logout() -> BaseResponse:
     auth.logout(system(), request.cookies.get(SESSION_COOKIE, ""))
     resp = redirect(url_for("web.login"), code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
@@ -323,7 +324,7 @@ def _run_step(doc_id: int, name: str, f: dict[str, str]) -> str:
 
 @bp.post("/van-ban/<int:doc_id>/<step>")
 @login_required
-def step(doc_id: int, step: str) -> Response:
+def step(doc_id: int, step: str) -> BaseResponse:
     if step not in STEP_VI:
         abort(404)
     target = url_for("web.document", doc_id=doc_id)
@@ -352,7 +353,7 @@ def remote_prepare(doc_id: int) -> Any:
 
 @bp.post("/van-ban/<int:doc_id>/ky-token/hoan-tat")
 @login_required
-def remote_finalize(doc_id: int) -> Response:
+def remote_finalize(doc_id: int) -> BaseResponse:
     target = url_for("web.document", doc_id=doc_id)
     try:
         signature = base64.b64decode(request.form.get("signature", ""), validate=True)
@@ -400,7 +401,8 @@ def receive() -> Any:
             organ_id=f.get("organ_id", "").strip() or None,
             priority=int(f.get("priority", "0") or 0),
             due_date=date.fromisoformat(f["due_date"]) if f.get("due_date") else None)
-        result = docs.receive(system(), me(), upload.stream, upload.filename, meta)
+        result = docs.receive(system(), me(), upload.stream, upload.filename,  # type: ignore[arg-type]
+                              meta)
     except ValueError:
         flash("Ngày hoặc mức độ khẩn không hợp lệ.", "error")
         return render_template("web/receive.html", types=DOCUMENT_TYPES, form=f), 400
@@ -433,11 +435,12 @@ def digitize() -> Any:
             raise EdmsError("chọn ít nhất một tệp ảnh quét")
         if not f.get("dossier_code", "").strip() or not f.get("original_type", "").strip():
             raise EdmsError("cần mã hồ sơ và loại giấy tờ gốc")
-        stored = [{"sha256": store_upload(system(), x.stream, filename=x.filename,
+        stored = [{"sha256": store_upload(system(), x.stream,  # type: ignore[arg-type]
+                                          filename=x.filename,
                                           allowed=(*SCAN_TYPES, "application/zip"),
                                           retention_years=0).sha256, "name": x.filename}
                   for x in files]
-        request_body = {k: f.get(k, "").strip() for k in (
+        request_body: dict[str, Any] = {k: f.get(k, "").strip() for k in (
             "dossier_code", "original_type", "procedure_code", "result_code",
             "holder_name", "original_number", "subject")}
         request_body.update(copy_type=f.get("copy_type", "SAO Y"), with_qr=True)
