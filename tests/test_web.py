@@ -207,7 +207,7 @@ def test_clerk_receives_registers_and_assigns(site: str, browser: Any, tmp_path:
     pdf.write_bytes(clerk_api.get(f"/api/v1/documents/{doc_id}/content").content)
 
     clerk = login(browser, site, "vanthu")
-    clerk.get_by_role("link", name="Tiếp nhận văn bản đến").click()
+    clerk.get_by_role("link", name="Tiếp nhận văn bản đến", exact=True).click()
     accessible(clerk)
     clerk.get_by_label("Tệp PDF văn bản đến").set_input_files(str(pdf))
     clerk.get_by_label("Loại văn bản").select_option("ke-hoach")
@@ -251,16 +251,16 @@ def test_clerk_receives_registers_and_assigns(site: str, browser: Any, tmp_path:
 def test_admin_and_registers_pages_are_accessible(site: str, browser: Any) -> None:
     shots = Shots("admin")
     admin = login(browser, site, "quantri")
-    admin.get_by_role("link", name="Quản trị").click()
+    admin.get_by_role("link", name="Quản trị", exact=True).click()
     assert admin.get_by_role("heading", name="Khóa ký số và chứng thư").is_visible()
     accessible(admin)
     shots.take(admin, "quan-tri")
     clerk = login(browser, site, "vanthu")
-    clerk.get_by_role("link", name="Sổ đăng ký").click()
+    clerk.get_by_role("link", name="Sổ đăng ký", exact=True).click()
     assert "SỔ ĐĂNG KÝ VĂN BẢN ĐI" in clerk.locator("h1").inner_text().upper()
     accessible(clerk)
     shots.take(clerk, "so-dang-ky")
-    clerk.get_by_role("link", name="Số hóa").click()
+    clerk.get_by_role("link", name="Số hóa", exact=True).click()
     accessible(clerk)
 
 
@@ -315,7 +315,7 @@ def test_clerk_digitizes_scans_and_follows_the_job(site: str, browser: Any,
         "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
         "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang"])
     clerk = login(browser, site, "vanthu")
-    clerk.get_by_role("link", name="Số hóa").click()
+    clerk.get_by_role("link", name="Số hóa", exact=True).click()
     clerk.get_by_label("Các tệp ảnh quét (theo thứ tự trang)").set_input_files(str(scan))
     clerk.get_by_label("Mã hồ sơ").fill("000.00.00.H41-261122-0099")
     clerk.get_by_label("Chủ hồ sơ").fill("Nguyễn Thị Hương")
