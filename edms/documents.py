@@ -74,7 +74,7 @@ from .models import (
 )
 from .numbering import VN_TZ, register_for, take_number
 from .orgs import active_key, key_image, load_user, open_key, require_role, unit_by_code
-from .signatures import engine_for, options_for, trust_bundles, trust_roots
+from .signatures import engine_for, options_for, trust_roots, validate_sandboxed
 from .system import System
 from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, DraftContent, render_draft
 
@@ -1062,8 +1062,6 @@ def _duplicates(s: Session, agency_id: int, meta: IncomingMeta) -> list[str]:
 def verify(system: System, actor: str, doc_id: int) -> StepResult:
     """Check authenticity and integrity; the full report is stored. A failure does not
     block anything else: the clerk then returns the document to its sender."""
-    from signing.sandbox import validate_sandboxed
-
     with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
@@ -1072,8 +1070,7 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
             main = main_file(s, doc.id)
             path = _export(system, main, wd / "received.pdf")
             file_id = main.id
-        pems = [str(p) for p in trust_bundles(system.settings)]
-        report = validate_sandboxed(path, pems, system.settings.revocation_fetching)
+        report = validate_sandboxed(system.settings, path)
 
         def work(s: Session, _puts: list[blobs.PutOutcome]) -> StepResult:
             user = load_user(s, actor)
@@ -1093,8 +1090,6 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
 
 def verify_current(system: System, actor: str, doc_id: int) -> Report:
     """Validate the document's current PDF now (sandboxed); the check is audited."""
-    from signing.sandbox import validate_sandboxed
-
     with workdir(system) as wd:
         with transaction(system.sessions) as s:
             user = load_user(s, actor)
@@ -1103,8 +1098,7 @@ def verify_current(system: System, actor: str, doc_id: int) -> Report:
             audit.record(s, user.username, "document.check", "document", str(doc.id),
                          {"file": f.id})
         path = _export(system, f, wd / "current.pdf")
-        return validate_sandboxed(path, [str(p) for p in trust_bundles(system.settings)],
-                                  system.settings.revocation_fetching)
+        return validate_sandboxed(system.settings, path)
 
 
 def latest_validation(s: Session, doc_id: int) -> ValidationRecord | None:

@@ -288,10 +288,8 @@ def _batch_sign(system: System, job: Job, progress: Progress) -> dict[str, Any]:
 @handler("verify")
 def _verify(system: System, job: Job, progress: Progress) -> dict[str, Any]:
     """Validate a stored upload in the sandboxed validator (large files)."""
-    from signing.sandbox import validate_sandboxed
-
     from . import blobs
-    from .signatures import trust_bundles
+    from .signatures import validate_sandboxed
 
     params = json.loads(job.params)
     work = system.settings.data_dir / "tmp"
@@ -299,8 +297,7 @@ def _verify(system: System, job: Job, progress: Progress) -> dict[str, Any]:
     target = work / f"verify-{job.id}.pdf"
     try:
         blobs.export_to_file(system, params["sha256"], target)
-        report = validate_sandboxed(target, [str(p) for p in trust_bundles(system.settings)],
-                                    system.settings.revocation_fetching)
+        report = validate_sandboxed(system.settings, target)
     finally:
         Path(target).unlink(missing_ok=True)
     progress(1, 1)

@@ -19,6 +19,7 @@ from signing.engine import Profile, SigningEngine, SignOptions, TrustServices
 from signing.fetching import SharedFetchers
 from signing.keys import KeyHandle, Pkcs11Key, load_pkcs12
 from signing.trust import load_certificates
+from signing.validation import Report
 
 from .config import Settings
 from .errors import EdmsError
@@ -43,6 +44,15 @@ def trust_bundles(settings: Settings) -> list[Path]:
 
 def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
     return tuple(c for b in trust_bundles(settings) for c in load_certificates(b))
+
+
+def validate_sandboxed(settings: Settings, path: str | os.PathLike[str]) -> Report:
+    """Validate a file from outside (received, uploaded, to be checked) in this process's
+    long-lived sandboxed validator, with the configured trust roots and fetching policy."""
+    from signing.sandbox import shared_pool
+
+    pems = [str(p) for p in trust_bundles(settings)]
+    return shared_pool(pems, settings.revocation_fetching).validate(path)
 
 
 _shared: dict[tuple[str | None, int], SharedFetchers] = {}

@@ -157,6 +157,7 @@ class ValidatorPool:
 
 _shared: dict[tuple[int, tuple[str, ...], bool, Limits], ValidatorPool] = {}
 _shared_lock = threading.Lock()
+_SHARED_MAX = 4  # trust configurations kept warm per process
 
 
 def shared_pool(trust_pems: list[str], allow_fetching: bool = False,
@@ -166,10 +167,13 @@ def shared_pool(trust_pems: list[str], allow_fetching: bool = False,
     in a forked child (the key holds the process id)."""
     key = (os.getpid(), tuple(trust_pems), allow_fetching, limits)
     with _shared_lock:
-        pool = _shared.get(key)
+        pool = _shared.pop(key, None)
         if pool is None:
-            pool = _shared[key] = ValidatorPool(trust_pems, allow_fetching, limits,
-                                                workers=workers)
+            pool = ValidatorPool(trust_pems, allow_fetching, limits, workers=workers)
+            while len(_shared) >= _SHARED_MAX:  # the least recently used goes
+                oldest = next(iter(_shared))
+                _shared.pop(oldest).close()
+        _shared[key] = pool  # most recently used last
         return pool
 
 

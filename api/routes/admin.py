@@ -239,8 +239,7 @@ def verify(files: dict[str, Any]) -> Any:
     then 202 with the job, whose result holds the report."""
     from edms.blobs import store_upload
     from edms.filetypes import detect, ensure_allowed
-    from edms.signatures import trust_bundles
-    from signing.sandbox import validate_sandboxed
+    from edms.signatures import validate_sandboxed
 
     f = files["file"]
     head = f.stream.read(65536)
@@ -259,8 +258,7 @@ def verify(files: dict[str, Any]) -> Any:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "upload.pdf"
         f.save(path)
-        report = validate_sandboxed(path, [str(p) for p in trust_bundles(system().settings)],
-                                    system().settings.revocation_fetching)
+        report = validate_sandboxed(system().settings, path)
     from edms import audit
     from edms.db import transaction
 

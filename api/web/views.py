@@ -553,8 +553,7 @@ def verify() -> Any:
     """Drop a PDF and see at once whether it is authentic and unchanged (no login)."""
     if request.method == "GET":
         return render_template("web/verify.html", report=None)
-    from edms.signatures import trust_bundles
-    from signing.sandbox import shared_pool
+    from edms.signatures import validate_sandboxed
 
     upload = request.files.get("file")
     if upload is None or not upload.filename:
@@ -572,8 +571,7 @@ def verify() -> Any:
             flash(f"{upload.filename} không phải là tệp PDF.", "error")
             return render_template("web/verify.html", report=None), 415
         path.write_bytes(data)
-        pems = [str(p) for p in trust_bundles(system().settings)]
-        report = shared_pool(pems, system().settings.revocation_fetching).validate(path)
+        report = validate_sandboxed(system().settings, path)
     return render_template("web/verify.html", report=_with_verdict(report.to_json()),
                            filename=upload.filename)
 

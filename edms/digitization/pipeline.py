@@ -45,7 +45,7 @@ from ..models import (
 )
 from ..numbering import register_for, take_number
 from ..orgs import active_key, load_user, open_key, require_role
-from ..signatures import engine_for, options_for, trust_bundles, trust_roots
+from ..signatures import engine_for, options_for, trust_roots
 from ..system import System
 from . import intake, ocr, stamp
 
@@ -294,7 +294,7 @@ class PublicCheck:
 def public_check(system: System, public_id: str, uploaded: Path | None = None
                  ) -> PublicCheck:
     """Check the registered copy (``uploaded`` None) or a copy someone holds."""
-    from signing.sandbox import validate_sandboxed
+    from ..signatures import validate_sandboxed
 
     if not PUBLIC_ID.match(public_id):
         raise NotFound("no electronic copy with this code")
@@ -320,8 +320,7 @@ def public_check(system: System, public_id: str, uploaded: Path | None = None
             while chunk := f.read(1 << 20):
                 h.update(chunk)
         checked = h.hexdigest()
-        report = validate_sandboxed(target, [str(p) for p in trust_bundles(system.settings)],
-                                    system.settings.revocation_fetching)
+        report = validate_sandboxed(system.settings, target)
     same = checked == facts["registered"]
     sig = report.signatures[0] if report.signatures else None
     changed = report.changed_after_signing

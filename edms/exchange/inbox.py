@@ -45,7 +45,7 @@ from ..models import (
     ValidationRecord,
 )
 from ..orgs import active_key, load_user, open_key
-from ..signatures import trust_bundles
+from ..signatures import validate_sandboxed
 from ..system import System
 from . import edxml
 from .directory import find, peer_of
@@ -150,8 +150,6 @@ def _type_code(p: edxml.DocumentPackage) -> str:
 
 def _accept_document(system: System, data: bytes, sha: str, sender: str,
                      signed: object) -> Answer:
-    from signing.sandbox import shared_pool
-
     from ..documents import _index, _record_file, run_in_transaction, workdir
 
     p = edxml.parse_document(signed)  # type: ignore[arg-type]
@@ -173,13 +171,11 @@ def _accept_document(system: System, data: bytes, sha: str, sender: str,
             path = wd / f"att-{i}.pdf"
             path.write_bytes(a.data)
             paths.append((a, path))
-        pems = [str(x) for x in trust_bundles(system.settings)]
-        pool = shared_pool(pems, system.settings.revocation_fetching)
         reports = {}
         for a, path in paths:
             if a.content_type != "application/pdf":
                 continue
-            report = pool.validate(path)
+            report = validate_sandboxed(system.settings, path)
             reports[a.content_id] = report
             if not report.valid:
                 problems = "; ".join(report.errors or [m for r in report.signatures
