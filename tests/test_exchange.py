@@ -56,7 +56,9 @@ def _env(tmp: Path, name: str, pki: Any, other_root: Path, port: int) -> dict[st
                     EDMS_EXCHANGE_RETRY_BASE_SECONDS="0.2",
                     EDMS_EXCHANGE_RETRY_MAX_SECONDS="0.5",
                     EDMS_EXCHANGE_MAX_ATTEMPTS="1000",
-                    EDMS_EXCHANGE_MAX_MB="8")
+                    EDMS_EXCHANGE_MAX_MB="8",
+                    # a lease left by a process stopped mid-attempt lapses within 40 s
+                    EDMS_EXCHANGE_TIMEOUT="5")
 
 
 @pytest.fixture(scope="module")
@@ -241,6 +243,8 @@ def test_same_package_twice_gives_one_document_and_the_same_receipt(pair: Pair) 
 
 
 def test_retries_while_b_is_down_then_arrives_once(pair: Pair) -> None:
+    """B is down: A retries. Then A itself restarts while its dispatch is pending; when B
+    is back, the restarted A delivers it, once."""
     a, b = pair.a, pair.b
     pair.procs.stop_serving(b.base)
     subject = "Về việc gửi lại khi bên nhận tạm ngừng"
@@ -250,13 +254,16 @@ def test_retries_while_b_is_down_then_arrives_once(pair: Pair) -> None:
         "attempts"] >= 3 and d["dispatch"]["state"] == "pending" and d)(
         exchange_of(clerk_a, doc_id)))
     assert "cannot be reached" in retrying["dispatch"]["lastError"]  # type: ignore[index]
+    pair.procs.stop_serving(a.base)  # the sender restarts with its dispatch pending
     port = int(b.base.rsplit(":", 1)[1])
     pair.procs.serve(b.env, workers=1, port=port, name="b")
+    clerk_b = Browser(b.base, "vanthu")
+    assert not [d for d in incoming(clerk_b) if d["subject"] == subject]  # A is down
+    pair.procs.serve(a.env, workers=1, port=int(a.base.rsplit(":", 1)[1]), name="a")
     wait_for("delivered after B is back",
              lambda: exchange_of(clerk_a, doc_id).get("dispatch", {}).get("state")
              == "delivered")
     wait_for("A sees 01", lambda: codes(exchange_of(clerk_a, doc_id)) == ["01"])
-    clerk_b = Browser(b.base, "vanthu")
     assert len([d for d in incoming(clerk_b) if d["subject"] == subject]) == 1
 
 
