@@ -202,7 +202,8 @@ def key_image(system: System, key: SigningKey) -> Path | None:
 
 
 def bind_certificate(system: System, username: str, certificate: bytes,
-                     image: Path, authority: str = "", actor: str = "system") -> SigningKey:
+                     image: Path, authority: str = "", actor: str = "system",
+                     admin: str | None = None) -> SigningKey:
     """Bind the certificate of a key held on the leader's own token (USB token, smart
     card): the server keeps only the certificate and the signature image, and the leader
     signs through the remote flow (prepare → sign the digest on the token → finalize)."""
@@ -212,6 +213,12 @@ def bind_certificate(system: System, username: str, certificate: bytes,
         cert = parse_certificates([certificate])[0]
     except CertificateError as exc:
         raise EdmsError(str(exc)) from None
+    if admin is not None:  # a person (web, API): an admin of the leader's own agency
+        with system.sessions() as s:
+            by, user = load_user(s, admin), load_user(s, username)
+            require_role(by, "admin", action="bind signing certificates")
+            if by.agency_id != user.agency_id:
+                raise NotFound(f"user {username} not found")
     with open(image, "rb") as f:
         image_sha = store_upload(system, f, filename=image.name, allowed=("image/png",),
                                  retention_years=0).sha256

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.live import Processes, add_token_leader, base_env, edms
+from tests.support.live import Processes, base_env, edms
 from tests.test_api_http import Browser as ApiSession
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +42,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[str
     tmp = tmp_path_factory.mktemp("web")
     env = base_env(tmp / "data", dev_pki.directory)
     edms(env, "init")
-    add_token_leader(env, dev_pki, "edms-dev-password")
     procs = Processes(tmp)
     try:
         yield procs.serve(env, workers=2)
@@ -264,8 +263,8 @@ def test_admin_and_registers_pages_are_accessible(site: str, browser: Any) -> No
     accessible(clerk)
 
 
-def test_leader_signs_with_a_usb_token_through_the_browser(site: str, browser: Any,
-                                                            pki: Any) -> None:
+def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(site: str, browser: Any,
+                                                                pki: Any) -> None:
     import base64
 
     from cryptography.hazmat.primitives import hashes
@@ -273,13 +272,37 @@ def test_leader_signs_with_a_usb_token_through_the_browser(site: str, browser: A
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     shots = Shots("token")
+    # the admin adds the leader and binds the certificate of their token and their image
+    admin = login(browser, site, "quantri")
+    admin.goto(site + "/quan-tri")
+    admin.get_by_label("Tên đăng nhập").fill("ld.web")
+    admin.get_by_label("Họ và tên").fill("Trần Thị Hồng Nhung")
+    admin.get_by_label("Chức vụ").fill("Phó Chủ tịch")
+    admin.get_by_label("Đơn vị").select_option("VP")
+    admin.get_by_role("checkbox", name="Lãnh đạo").check()
+    admin.get_by_label("Mật khẩu ban đầu").fill("edms-dev-password")
+    admin.get_by_role("button", name="Thêm").click()
+    admin.wait_for_load_state()
+    assert "Đã thêm người dùng." in admin.locator(".flash.ok").inner_text()
+    admin.get_by_role("combobox", name="Lãnh đạo").select_option("ld.web")
+    admin.get_by_label("Chứng thư số (PEM hoặc DER)").set_input_files(
+        str(pki.directory / "certs" / "leader2.cert.pem"))
+    admin.get_by_label("Ảnh chữ ký (PNG nền trong suốt)").set_input_files(
+        str(pki.signature_image("leader2")))
+    admin.get_by_label("Dòng thẩm quyền (ví dụ KT. CHỦ TỊCH)").fill("KT. CHỦ TỊCH")
+    admin.get_by_role("button", name="Gắn chứng thư").click()
+    admin.wait_for_load_state()
+    assert "Đã gắn chứng thư và ảnh chữ ký." in admin.locator(".flash.ok").inner_text()
+    assert "USB token của người ký" in admin.locator("main").inner_text()
+    accessible(admin)
+    shots.take(admin, "quan-tri-gan-chung-thu")
     officer = ApiSession(site, "chuyenvien")
     r = officer.post("/api/v1/documents/from-template", json={
         "type": "ke-hoach", "subject": "Kế hoạch số hóa hồ sơ lưu trữ năm 2027",
         "body": ["I. MỤC ĐÍCH"], "recipients": [{"name": "Sở Nội vụ"}]})
     doc_id = r.json()["id"]
     officer.step(doc_id, "submit")
-    leader = login(browser, site, "ld.token")
+    leader = login(browser, site, "ld.web")
     leader.goto(f"{site}/van-ban/{doc_id}")
     click_step(leader, "Duyệt")
     assert leader.get_by_role("button", name="Ký số", exact=True).count() == 0

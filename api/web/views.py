@@ -545,6 +545,28 @@ def admin() -> Any:
     return render_template("web/admin.html", **data, directory=entries(system()))
 
 
+@bp.post("/quan-tri/chung-thu")
+@login_required
+def bind_certificate() -> BaseResponse:
+    """Bind a leader's USB-token certificate and signature image (admins)."""
+    target = url_for("web.admin")
+    cert, image = request.files.get("certificate"), request.files.get("image")
+    if cert is None or not cert.filename or image is None or not image.filename:
+        return _refused(EdmsError("chọn tệp chứng thư và ảnh chữ ký"), target)
+    with docs.workdir(system()) as wd:
+        path = wd / "chu-ky.png"
+        image.save(path)
+        try:
+            orgs.bind_certificate(system(), request.form.get("username", ""),
+                                  cert.read(200_000), path,
+                                  authority=request.form.get("authority", "").strip(),
+                                  actor=me(), admin=me())
+        except EdmsError as exc:
+            return _refused(exc, target)
+    flash("Đã gắn chứng thư và ảnh chữ ký.", "ok")
+    return redirect(target, code=303)
+
+
 # -- verifying, for anyone --------------------------------------------------------------------
 
 
