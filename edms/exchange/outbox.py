@@ -35,7 +35,7 @@ from signing import xmldsig
 from .. import audit, blobs
 from ..db import transaction
 from ..doctypes import DOCUMENT_TYPES
-from ..errors import EdmsError, InvalidTransition
+from ..errors import EdmsError, Forbidden, InvalidTransition, NotFound
 from ..models import (
     Agency,
     Document,
@@ -160,13 +160,9 @@ def dispatch(system: System, actor: str, doc_id: int) -> list[str]:
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         if not user.role_set & {"clerk", "admin"}:
-            from ..errors import Forbidden
-
             raise Forbidden("only the clerk's office dispatches documents")
         doc = s.get(Document, doc_id)
         if doc is None or doc.agency_id != user.agency_id:
-            from ..errors import NotFound
-
             raise NotFound(f"document {doc_id} not found")
         if doc.direction != "outgoing" or doc.state != "issued" or doc.frozen:
             raise InvalidTransition(f"document {doc_id} is not an issued outgoing document")
@@ -494,8 +490,6 @@ def _iso(t: datetime | None) -> str | None:
 
 def document_exchange(system: System, actor: str, doc_id: int) -> list[dict[str, Any]]:
     """The exchange history of one of the actor's agency's documents."""
-    from ..errors import NotFound
-
     with system.sessions() as s:
         user = load_user(s, actor)
         doc = s.get(Document, doc_id)
@@ -507,7 +501,6 @@ def document_exchange(system: System, actor: str, doc_id: int) -> list[dict[str,
 def evidence(system: System, actor: str, doc_id: int, agency: str) -> tuple[bytes, bytes]:
     """The package as sent to ``agency`` and the receipt it signed, for a dispute."""
     from ..documents import workdir
-    from ..errors import NotFound
 
     with system.sessions() as s:
         user = load_user(s, actor)
