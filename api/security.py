@@ -17,7 +17,7 @@ from edms.errors import Forbidden
 from .context import system
 
 SESSION_COOKIE = "edms_session"
-SECURITY = [{"bearerAuth": []}, {"cookieAuth": []}]
+SECURITY: list[str | dict[str, list[Any]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
 SECURITY_SCHEMES = {
     "bearerAuth": {"type": "http", "scheme": "bearer",
                    "description": "An API token: `edms_<prefix>_<secret>` (POST /api/v1/tokens)."},

@@ -73,7 +73,7 @@ def draw_signature(name: str, target: Path, *, seed: int = 0,
     fit = min(w * (1 - 2 * margin) / drawing.width * scale,
               h * (1 - 2 * margin) / drawing.height * scale) / scale
     drawing = drawing.resize((max(1, int(drawing.width * fit)),
-                              max(1, int(drawing.height * fit))), Image.LANCZOS)
+                              max(1, int(drawing.height * fit))), Image.Resampling.LANCZOS)
     out = Image.new("RGBA", size, (0, 0, 0, 0))
     out.alpha_composite(drawing, ((w - drawing.width) // 2, (h - drawing.height) // 2))
     out.save(target, dpi=(300, 300))
@@ -98,7 +98,8 @@ def _text_on_circle(img: Image.Image, text: str, center: tuple[float, float],
         glyph = Image.new("RGBA", (int(cw) + 8, int(chh)), (0, 0, 0, 0))
         ImageDraw.Draw(glyph).text((4 - bbox[0], font.size * 0.5), ch, font=font,
                                    fill=SEAL_RED)
-        rotated = glyph.rotate(-math.degrees(theta) - 90, resample=Image.BICUBIC, expand=True)
+        rotated = glyph.rotate(-math.degrees(theta) - 90, resample=Image.Resampling.BICUBIC,
+                               expand=True)
         px = center[0] + radius * math.cos(theta) - rotated.width / 2
         py = center[1] + radius * math.sin(theta) - rotated.height / 2
         img.alpha_composite(rotated, (int(px), int(py)))

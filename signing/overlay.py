@@ -28,10 +28,10 @@ def text_under(source: Path, signed_length: int, page_index: int,
     content, and filling them is legitimate; covering words is what shadow attacks do."""
     with tempfile.TemporaryDirectory(prefix="edms-overlay-") as tmp:
         src = Path(tmp) / "signed.pdf"
-        with open(source, "rb") as inf, open(src, "wb") as out:
+        with open(source, "rb") as inf, open(src, "wb") as dst:
             left = signed_length
             while left > 0 and (chunk := inf.read(min(left, 1 << 20))):
-                out.write(chunk)
+                dst.write(chunk)
                 left -= len(chunk)
         n = page_index + 1
         try:

@@ -17,6 +17,7 @@ memory limit for untrusted input.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from dataclasses import asdict, dataclass, field
@@ -105,7 +106,7 @@ class SignatureReport:
     revocation: str
     coverage: str
     modifications: str
-    messages: list[str] = field(default_factory=list)
+    messages: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclass

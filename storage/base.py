@@ -10,6 +10,7 @@ behave the same everywhere.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import os
 import re
@@ -283,7 +284,7 @@ class ObjectStore(ABC):
         """Remove leftovers of interrupted uploads; returns how many were removed."""
 
     @abstractmethod
-    def incomplete_uploads(self) -> list[str]:
+    def incomplete_uploads(self) -> builtins.list[str]:  # (list: the method above)
         """Uploads in progress or interrupted (never listed as objects)."""
 
     # -- the shared behaviour ----------------------------------------------------------

@@ -23,6 +23,7 @@ also fsyncs the directory.
 
 from __future__ import annotations
 
+import builtins
 import errno
 import hashlib
 import json
@@ -419,7 +420,7 @@ class LocalStore(ObjectStore):
                 continue
         return removed
 
-    def incomplete_uploads(self) -> list[str]:
+    def incomplete_uploads(self) -> builtins.list[str]:  # (list: the method above)
         """Temporary files of uploads in progress or interrupted."""
         if not self._tmp.is_dir():
             return []

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import builtins
 import io
 import uuid
 from collections.abc import Iterator
@@ -463,7 +464,7 @@ class S3Store(ObjectStore):
             self.bucket, key, expires=timedelta(seconds=expires_seconds)
         )
 
-    def incomplete_uploads(self) -> list[str]:
+    def incomplete_uploads(self) -> builtins.list[str]:  # (list: the method above)
         names = [o.object_name for o in self._client.list_objects(
             self.bucket, prefix=TMP_PREFIX, recursive=True) if o.object_name]
         result = self._client._list_multipart_uploads(self.bucket, prefix=TMP_PREFIX)
