@@ -30,7 +30,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -1177,6 +1177,41 @@ def complete(system: System, actor: str, doc_id: int, note: str = "") -> Documen
     """Complete the handling (officers of the lead unit, leaders, clerks)."""
     return _simple_step(system, actor, doc_id, "complete", note, unit_scope="lead",
                         completed_at=_now())
+
+
+# -- one entry for every step --------------------------------------------------------------------
+
+
+def perform(system: System, actor: str, doc_id: int, name: str, data: Mapping[str, Any]
+            ) -> Document | StepResult:
+    """Run lifecycle step ``name`` with its inputs (``note``, ``reason``, ``holder``,
+    ``authority``, ``level``, ``lead_unit``, ``co_units``, ``instruction``, ``deadline``,
+    ``on``), as the API and the web interface both do."""
+    note, reason = str(data.get("note") or ""), str(data.get("reason") or "")
+    calls: dict[str, Callable[[], Document | StepResult]] = {
+        "submit": lambda: submit(system, actor, doc_id, note),
+        "approve": lambda: approve(system, actor, doc_id, note),
+        "reject": lambda: reject(system, actor, doc_id, reason),
+        "sign": lambda: sign(system, actor, doc_id, authority=data.get("authority"),
+                             level=data.get("level")),
+        "number": lambda: number(system, actor, doc_id),
+        "seal": lambda: seal(system, actor, doc_id, level=data.get("level")),
+        "register": lambda: register(system, actor, doc_id, note,
+                                     str(data.get("holder") or "")),
+        "issue": lambda: issue(system, actor, doc_id, note),
+        "revoke": lambda: revoke(system, actor, doc_id, reason),
+        "verify": lambda: verify(system, actor, doc_id),
+        "return": lambda: return_to_sender(system, actor, doc_id, reason),
+        "assign": lambda: assign(system, actor, doc_id, str(data.get("lead_unit") or ""),
+                                 tuple(data.get("co_units") or ()),
+                                 str(data.get("instruction") or ""), data.get("deadline")),
+        "progress": lambda: start_progress(system, actor, doc_id, note),
+        "complete": lambda: complete(system, actor, doc_id, note),
+        "hold": lambda: set_legal_hold(system, actor, doc_id, bool(data.get("on")), reason),
+    }
+    if name not in calls:
+        raise NotFound(f"no step {name!r}")
+    return calls[name]()
 
 
 # -- reading ----------------------------------------------------------------------------------

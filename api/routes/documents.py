@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -158,10 +157,9 @@ def attach(doc_id: int, files: dict[str, Any]) -> dict[str, Any]:
     return view(doc_id)
 
 
-def _step(name: str, schema: type, summary: str, scope: str,
-          call: Callable[[int, dict[str, Any]], Any]) -> None:
+def _step(name: str, schema: type, summary: str, scope: str) -> None:
     def endpoint(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
-        result = call(doc_id, data)
+        result = docs.perform(system(), actor(), doc_id, name, data)
         report = getattr(result, "report", None)
         extra = {"report": report.to_json()} if report is not None else {}
         warnings = getattr(result, "warnings", None)
@@ -178,39 +176,26 @@ def _step(name: str, schema: type, summary: str, scope: str,
     bp.post(f"/documents/<int:doc_id>/{name}")(wrapped)
 
 
-_step("submit", sc.NoteIn, "Submit a draft for signature (trình ký)", "write",
-      lambda i, d: docs.submit(system(), actor(), i, d["note"]))
-_step("approve", sc.NoteIn, "Approve a submitted draft (leader)", "write",
-      lambda i, d: docs.approve(system(), actor(), i, d["note"]))
-_step("reject", sc.ReasonIn, "Send a draft back for revision (leader)", "write",
-      lambda i, d: docs.reject(system(), actor(), i, d["reason"]))
-_step("sign", sc.SignIn, "Sign as the competent person with your server-held key", "sign",
-      lambda i, d: docs.sign(system(), actor(), i, authority=d.get("authority"),
-                             level=d.get("level")))
-_step("number", sc.NoteIn, "Give the signed document its number and date (clerk)", "write",
-      lambda i, d: docs.number(system(), actor(), i))
-_step("seal", sc.SignIn, "Apply the agency's signature (clerk)", "sign",
-      lambda i, d: docs.seal(system(), actor(), i, level=d.get("level")))
-_step("register", sc.RegisterStepIn,
-      "Enter in the outgoing register, or give an incoming document its arrival number",
-      "write", lambda i, d: docs.register(system(), actor(), i, d["note"], d["holder"]))
-_step("issue", sc.NoteIn, "Issue a registered document (clerk)", "write",
-      lambda i, d: docs.issue(system(), actor(), i, d["note"]))
-_step("revoke", sc.ReasonIn, "Revoke an issued document (frozen, record kept)", "write",
-      lambda i, d: docs.revoke(system(), actor(), i, d["reason"]))
-_step("verify", sc.NoteIn, "Check the signatures of an incoming document", "write",
-      lambda i, d: docs.verify(system(), actor(), i))
-_step("return", sc.ReasonIn, "Return an incoming document to its sender", "write",
-      lambda i, d: docs.return_to_sender(system(), actor(), i, d["reason"]))
-_step("assign", sc.AssignIn, "Assign an incoming document for handling", "write",
-      lambda i, d: docs.assign(system(), actor(), i, d["lead_unit"], tuple(d["co_units"]),
-                               d["instruction"], d.get("deadline")))
-_step("progress", sc.NoteIn, "Start handling an assigned incoming document", "write",
-      lambda i, d: docs.start_progress(system(), actor(), i, d["note"]))
-_step("complete", sc.NoteIn, "Complete the handling of an incoming document", "write",
-      lambda i, d: docs.complete(system(), actor(), i, d["note"]))
-_step("hold", sc.HoldIn, "Place or lift a legal hold", "write",
-      lambda i, d: docs.set_legal_hold(system(), actor(), i, d["on"], d["reason"]))
+for _name, _schema, _summary, _scope in (
+    ("submit", sc.NoteIn, "Submit a draft for signature (trình ký)", "write"),
+    ("approve", sc.NoteIn, "Approve a submitted draft (leader)", "write"),
+    ("reject", sc.ReasonIn, "Send a draft back for revision (leader)", "write"),
+    ("sign", sc.SignIn, "Sign as the competent person with your server-held key", "sign"),
+    ("number", sc.NoteIn, "Give the signed document its number and date (clerk)", "write"),
+    ("seal", sc.SignIn, "Apply the agency's signature (clerk)", "sign"),
+    ("register", sc.RegisterStepIn,
+     "Enter in the outgoing register, or give an incoming document its arrival number",
+     "write"),
+    ("issue", sc.NoteIn, "Issue a registered document (clerk)", "write"),
+    ("revoke", sc.ReasonIn, "Revoke an issued document (frozen, record kept)", "write"),
+    ("verify", sc.NoteIn, "Check the signatures of an incoming document", "write"),
+    ("return", sc.ReasonIn, "Return an incoming document to its sender", "write"),
+    ("assign", sc.AssignIn, "Assign an incoming document for handling", "write"),
+    ("progress", sc.NoteIn, "Start handling an assigned incoming document", "write"),
+    ("complete", sc.NoteIn, "Complete the handling of an incoming document", "write"),
+    ("hold", sc.HoldIn, "Place or lift a legal hold", "write"),
+):
+    _step(_name, _schema, _summary, _scope)
 
 
 @bp.post("/documents/<int:doc_id>/remote-signing")

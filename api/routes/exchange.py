@@ -114,19 +114,10 @@ def answer_revocation(doc_id: int) -> Response:
     return jsonify({"document_id": doc.id, "frozen": doc.frozen})
 
 
-@bp.get("/documents/<int:doc_id>/exchange/<agency>/receipt")
-@bp.doc(summary="The signed receipt an agency returned for the document (evidence)",
-        security=SECURITY, responses=[401, 403, 404])
+@bp.get("/documents/<int:doc_id>/exchange/<agency>/<any(receipt, package):part>")
+@bp.doc(summary="Evidence of a dispatch: the receiver's signed receipt, or the edXML "
+                "package exactly as it was sent", security=SECURITY, responses=[401, 403, 404])
 @requires("read")
-def receipt(doc_id: int, agency: str) -> Response:
-    _package, signed = outbox.evidence(system(), actor(), doc_id, agency)
-    return Response(signed, mimetype="application/xml")
-
-
-@bp.get("/documents/<int:doc_id>/exchange/<agency>/package")
-@bp.doc(summary="The edXML package exactly as it was sent to an agency (evidence)",
-        security=SECURITY, responses=[401, 403, 404])
-@requires("read")
-def package(doc_id: int, agency: str) -> Response:
-    sent, _receipt = outbox.evidence(system(), actor(), doc_id, agency)
-    return Response(sent, mimetype="application/xml")
+def evidence(doc_id: int, agency: str, part: str) -> Response:
+    sent, signed = outbox.evidence(system(), actor(), doc_id, agency)
+    return Response(signed if part == "receipt" else sent, mimetype="application/xml")

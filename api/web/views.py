@@ -160,13 +160,8 @@ def logout() -> BaseResponse:
 
 
 def _queue(direction: str | None, states: tuple[str, ...]) -> list[dict[str, Any]]:
-    from edms.search import SearchFilters, search
-
-    with system().sessions() as s:
-        user = orgs.load_user(s, me())
-        page = search(s, user.agency_id, "", SearchFilters(direction=direction,
-                                                            states=states), 1, 100)
-        return [docs.document_json(d) for d in page.documents]
+    return [docs.document_json(d) for d in docs.list_documents(
+        system(), me(), direction=direction, states=states)]
 
 
 QUEUES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
@@ -280,45 +275,16 @@ def download(doc_id: int) -> Response:
     return resp
 
 
-def _run_step(doc_id: int, name: str, f: dict[str, str]) -> str:
-    """Call the step's service; returns the message to show."""
-    s, who = system(), me()
-    reason, note = f.get("reason", "").strip(), f.get("note", "").strip()
-    if name == "submit":
-        docs.submit(s, who, doc_id, note)
-    elif name == "approve":
-        docs.approve(s, who, doc_id, note)
-    elif name == "reject":
-        docs.reject(s, who, doc_id, reason)
-    elif name == "sign":
-        docs.sign(s, who, doc_id)
-    elif name == "number":
-        docs.number(s, who, doc_id)
-    elif name == "seal":
-        docs.seal(s, who, doc_id)
-    elif name == "register":
-        docs.register(s, who, doc_id, note, f.get("holder", "").strip())
-    elif name == "issue":
-        docs.issue(s, who, doc_id, note)
-    elif name == "revoke":
-        docs.revoke(s, who, doc_id, reason)
-    elif name == "verify":
-        r = docs.verify(s, who, doc_id)
-        return ("Chữ ký số hợp lệ." if r.report and r.report.valid
+def _run_step(doc_id: int, name: str, form: dict[str, str]) -> str:
+    """Call the step through the same entry as the API; returns the message to show."""
+    data: dict[str, Any] = {k: v.strip() for k, v in form.items()}
+    data["deadline"] = date.fromisoformat(data["deadline"]) if data.get("deadline") else None
+    data["co_units"] = tuple(c for c in request.form.getlist("co_units") if c)
+    result = docs.perform(system(), me(), doc_id, name, data)
+    if name == "verify":
+        report = getattr(result, "report", None)
+        return ("Chữ ký số hợp lệ." if report is not None and report.valid
                 else "Chữ ký số KHÔNG hợp lệ: hãy trả lại nơi gửi kèm lý do.")
-    elif name == "return":
-        docs.return_to_sender(s, who, doc_id, reason)
-    elif name == "assign":
-        deadline = date.fromisoformat(f["deadline"]) if f.get("deadline") else None
-        co = tuple(c for c in request.form.getlist("co_units") if c)
-        docs.assign(s, who, doc_id, f.get("lead_unit", ""), co,
-                    f.get("instruction", "").strip(), deadline)
-    elif name == "progress":
-        docs.start_progress(s, who, doc_id, note)
-    elif name == "complete":
-        docs.complete(s, who, doc_id, note)
-    else:
-        abort(404)
     return f"Đã thực hiện: {STEP_VI[name]}."
 
 
@@ -575,6 +541,7 @@ def verify() -> Any:
     """Drop a PDF and see at once whether it is authentic and unchanged (no login)."""
     if request.method == "GET":
         return render_template("web/verify.html", report=None)
+    from edms.filetypes import detect
     from edms.signatures import validate_sandboxed
 
     upload = request.files.get("file")
@@ -589,8 +556,9 @@ def verify() -> Any:
             flash(f"Tệp lớn hơn {limit // 1024 // 1024} MB: hãy dùng API /api/v1/verify.",
                   "error")
             return render_template("web/verify.html", report=None), 413
-        if not data.startswith(b"%PDF"):
-            flash(f"{upload.filename} không phải là tệp PDF.", "error")
+        kind = detect(data[:65536])
+        if kind.mime != "application/pdf":
+            flash(f"{upload.filename} không phải là tệp PDF ({kind.description}).", "error")
             return render_template("web/verify.html", report=None), 415
         path.write_bytes(data)
         report = validate_sandboxed(system().settings, path)

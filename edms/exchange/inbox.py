@@ -164,7 +164,10 @@ def _accept_document(system: System, data: bytes, sha: str, sender: str,
         first = _original(s, agency_id, sender, p.document_key)
         if first is not None and first.receipt:
             return Answer(first.receipt.encode(), True, "document", first.document_id)
-    pdfs = [a for a in p.attachments if a.content_type == "application/pdf"]
+    others = [a.name for a in p.attachments if a.content_type != "application/pdf"]
+    if others:  # kept as they came or not at all: only signed PDFs are records here
+        raise edxml.PackageRefused("only signed PDF files are taken through the exchange; "
+                                   f"the package also carries {', '.join(others)}")
     with workdir(system) as wd:
         paths: list[tuple[edxml.Attachment, Path]] = []
         for i, a in enumerate(p.attachments):
@@ -173,8 +176,6 @@ def _accept_document(system: System, data: bytes, sha: str, sender: str,
             paths.append((a, path))
         reports = {}
         for a, path in paths:
-            if a.content_type != "application/pdf":
-                continue
             report = validate_sandboxed(system.settings, path)
             reports[a.content_id] = report
             if not report.valid:
@@ -187,8 +188,7 @@ def _accept_document(system: System, data: bytes, sha: str, sender: str,
                                        "reason": problems[:500]})
                 raise DocumentRejected(
                     f"Trả lại (02): {a.name} không hợp lệ{changed}: {problems}")
-        main_att = pdfs[0]
-        content = search.extract_pdf_text(next(path for a, path in paths if a is main_att))
+        content = search.extract_pdf_text(paths[0][1])  # the first is the main document
         (wd / "package.xml").write_bytes(data)
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> Answer:
@@ -215,14 +215,10 @@ def _accept_document(system: System, data: bytes, sha: str, sender: str,
             s.flush()
             main_file: DocumentFile | None = None
             for a, path in paths:
-                if a.content_type != "application/pdf":
-                    continue
                 f = _record_file(system, s, puts, doc, path, a.name,
-                                 "main" if a is main_att else "attachment", "received",
-                                 user, attachment_of=None if a is main_att
-                                 else (main_file.id if main_file else None))
-                if a is main_att:
-                    main_file = f
+                                 "attachment" if main_file else "main", "received", user,
+                                 attachment_of=main_file.id if main_file else None)
+                main_file = main_file or f
                 report = reports[a.content_id]
                 s.add(ValidationRecord(document_id=doc.id, file_id=f.id, checked_at=now,
                                        checked_by=user.id, valid=report.valid,

@@ -314,7 +314,9 @@ def deliver_due(system: System, transport: Transport | None = None, limit: int =
 
 
 def _package(system: System, msg_id: int) -> tuple[bytes, Peer, str]:
-    from ..documents import workdir
+    """The entry's package: built, signed and stored at the first attempt; the same
+    stored bytes at every later one."""
+    from ..documents import run_in_transaction, workdir
 
     def work(s: Session, puts: list[blobs.PutOutcome]) -> tuple[bytes, Peer, str]:
         msg = s.get(ExchangeMessage, msg_id)
@@ -322,30 +324,24 @@ def _package(system: System, msg_id: int) -> tuple[bytes, Peer, str]:
         entry = find(s, msg.peer_code)
         if entry is None or not entry.active:
             raise EdmsError(f"agency {msg.peer_code} is not in the exchange directory")
-        peer = peer_of(entry)
-        if msg.package_sha256 is not None:
-            with workdir(system) as wd:
-                blobs.export_to_file(system, msg.package_sha256, wd / "package.xml")
-                return (wd / "package.xml").read_bytes(), peer, msg.kind
         with workdir(system) as wd:
-            data = (build_document_package(system, s, msg, wd) if msg.kind == "document"
-                    else build_status_packet(system, s, msg))
-            (wd / "package.xml").write_bytes(data)
-            put = blobs.add_file(system, s, wd / "package.xml",
-                                 name=f"edxml-{msg.id}.xml", allowed=("application/xml",
-                                                                      "text/xml"))
-            puts.append(put)
-        msg.package_sha256 = put.sha256
-        return data, peer, msg.kind
-
-    from ..documents import run_in_transaction
+            path = wd / "package.xml"
+            if msg.package_sha256 is not None:
+                blobs.export_to_file(system, msg.package_sha256, path)
+            else:
+                path.write_bytes(build_document_package(system, s, msg, wd)
+                                 if msg.kind == "document"
+                                 else build_status_packet(system, s, msg))
+                puts.append(blobs.add_file(system, s, path, name=f"edxml-{msg.id}.xml",
+                                           allowed=("application/xml", "text/xml")))
+                msg.package_sha256 = puts[-1].sha256
+            return path.read_bytes(), peer_of(entry), msg.kind
 
     result: tuple[bytes, Peer, str] = run_in_transaction(system, work)
     return result
 
 
 def _deliver_one(system: System, transport: Transport, msg_id: int) -> str:
-    settings = system.settings
     try:
         data, peer, kind = _package(system, msg_id)
     except Exception as exc:  # the package cannot even be made: counts as an attempt
@@ -387,20 +383,19 @@ def _deliver_one(system: System, transport: Transport, msg_id: int) -> str:
             audit.record(s, "system", "exchange.refused", "document", str(msg.document_id),
                          {"to": peer.code, "kind": kind, "reason": delivery.reason[:500]})
         return "refused"
-    return _attempt_failed(system, msg_id, delivery.reason, settings.exchange_max_attempts)
+    return _attempt_failed(system, msg_id, delivery.reason)
 
 
-def _attempt_failed(system: System, msg_id: int, reason: str, max_attempts: int | None = None
-                    ) -> str:
+def _attempt_failed(system: System, msg_id: int, reason: str) -> str:
+    """Count the attempt; back off exponentially, or give up after the last one."""
     settings = system.settings
-    limit = max_attempts or settings.exchange_max_attempts
     with transaction(system.sessions) as s:
         msg = s.get(ExchangeMessage, msg_id)
         assert msg is not None
         msg.attempts += 1
         msg.last_error = reason[:2000]
         msg.lease_until = None
-        if msg.attempts >= limit:
+        if msg.attempts >= settings.exchange_max_attempts:
             msg.state, msg.done_at = "failed", _now()
             audit.record(s, "system", "exchange.failed", "document", str(msg.document_id),
                          {"to": msg.peer_code, "attempts": msg.attempts, "reason": reason[:500]})
