@@ -91,11 +91,13 @@ def free_loopback_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_fresh(directory: Path, agency: DevAgency | None = None) -> tuple[DevPki, Responder]:
+def start_fresh(directory: Path, agency: DevAgency | None = None,
+                tsa_days: int | None = None) -> tuple[DevPki, Responder]:
     """A new development PKI in ``directory`` (for ``agency``, default the Hà Giang
-    People's Committee) with its responder on a free loopback port (tests, benchmarks)."""
+    People's Committee) with its responder on a free loopback port (tests, benchmarks);
+    ``tsa_days``: its TSA certificate expires that soon."""
     from .devpki import DEFAULT_AGENCY, generate
 
     pki = generate(directory, url_prefix=f"http://127.0.0.1:{free_loopback_port()}",
-                   agency=agency or DEFAULT_AGENCY)
+                   agency=agency or DEFAULT_AGENCY, tsa_days=tsa_days)
     return pki, start(pki)
