@@ -13,3 +13,9 @@ if _system.settings.exchange_pump:
     from edms.exchange.outbox import Pump
 
     Pump(_system).start()
+if not _system.settings.redis_url:
+    # Without Redis the service is its own worker: it runs the periodic maintenance (the
+    # daily archive renewal); leases keep each run to one process.
+    from edms.maintenance import Scheduler
+
+    Scheduler(_system).start()

@@ -293,6 +293,7 @@ def config_show(as_json: bool) -> None:
         click.echo(f"{k:{width}}  {v if v is not None else '(not set)'}")
 
 
+from .cli_archive import register as _register_archive  # noqa: E402
 from .cli_digitize import register as _register_digitize  # noqa: E402
 from .cli_docs import register as _register_docs  # noqa: E402
 from .cli_exchange import register as _register_exchange  # noqa: E402
@@ -302,6 +303,7 @@ _register_signing(main)
 _register_docs(main)
 _register_digitize(main)
 _register_exchange(main)
+_register_archive(main)
 
 if __name__ == "__main__":
     main()

@@ -25,6 +25,9 @@ LEVELS = ("b-b", "b-t", "b-lt", "b-lta")
 SECRET_FIELDS = {"s3_secret_key", "secret_key"}
 
 
+SECRET_FIELDS.add("backup_s3_secret_key")
+
+
 class ConfigError(ValueError):
     """An environment variable has a value EDMS cannot use."""
 
@@ -99,6 +102,14 @@ class Settings:
     redis_url: str | None = None
     redis_queue: str = "edms"
     job_workers: int = 2
+    # long-term archiving and backups (docs/archive.md)
+    archive_renew_days: int = 180
+    archive_renew_every_hours: float = 24.0
+    backup_s3_endpoint: str | None = None
+    backup_s3_access_key: str = ""
+    backup_s3_secret_key: str = ""
+    backup_s3_secure: bool | None = None
+    pg_bin_dir: Path | None = None
     verify_inline_mb: int = 32
     scan_min_dpi: int = 200
     scan_warn_dpi: int = 300
@@ -188,6 +199,16 @@ class Settings:
             redis_url=get("REDIS_URL") or None,
             redis_queue=get("REDIS_QUEUE", "edms").strip() or "edms",
             job_workers=_int("EDMS_JOB_WORKERS", get("JOB_WORKERS", "2"), 1),
+            archive_renew_days=_int("EDMS_ARCHIVE_RENEW_DAYS",
+                                    get("ARCHIVE_RENEW_DAYS", "180"), 1),
+            archive_renew_every_hours=_float("EDMS_ARCHIVE_RENEW_EVERY_HOURS",
+                                             get("ARCHIVE_RENEW_EVERY_HOURS", "24"), 0),
+            backup_s3_endpoint=get("BACKUP_S3_ENDPOINT") or None,
+            backup_s3_access_key=get("BACKUP_S3_ACCESS_KEY"),
+            backup_s3_secret_key=get("BACKUP_S3_SECRET_KEY"),
+            backup_s3_secure=_bool("EDMS_BACKUP_S3_SECURE", get("BACKUP_S3_SECURE"))
+            if get("BACKUP_S3_SECURE") else None,
+            pg_bin_dir=Path(get("PG_BIN_DIR")).expanduser() if get("PG_BIN_DIR") else None,
             verify_inline_mb=_int("EDMS_VERIFY_INLINE_MB", get("VERIFY_INLINE_MB", "32"), 1),
             scan_min_dpi=_int("EDMS_SCAN_MIN_DPI", get("SCAN_MIN_DPI", "200"), 72),
             scan_warn_dpi=_int("EDMS_SCAN_WARN_DPI", get("SCAN_WARN_DPI", "300"), 72),

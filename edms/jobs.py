@@ -253,6 +253,10 @@ def run_worker(system: System, burst: bool = False) -> None:
                         "jobs itself)")
     global _WORKER_SYSTEM
     _WORKER_SYSTEM = system
+    if not burst:
+        from .maintenance import Scheduler
+
+        Scheduler(system).start()  # the daily archive renewal (edms.maintenance)
     conn = Redis.from_url(url)
     SimpleWorker([system.settings.redis_queue], connection=conn).work(
         burst=burst, with_scheduler=False)
