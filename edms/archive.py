@@ -89,28 +89,39 @@ def sunset(algorithm: str) -> date | None:
 
 
 @dataclass(frozen=True)
+class Limit:
+    """The end of a file's protection: when, and what ends it (``tsa``: its TSA
+    certificate expires; ``signer``: a signing certificate expires, B-T only;
+    ``algorithm``: an algorithm's sunset), ``subject`` naming the TSA or algorithm."""
+
+    at: datetime
+    cause: str
+    subject: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Policy:
     """When a document is due for renewal (see the module docstring)."""
 
     renew_before_days: int = 180
 
-    def protected_until(self, facts: ArchiveFile) -> tuple[datetime | None, str]:
+    def protected_until(self, facts: ArchiveFile) -> Limit | None:
         """Until when the file's current proof holds, and what ends it first."""
-        limits: list[tuple[datetime, str]] = []
+        limits: list[Limit] = []
         if facts.tsa_expires_at is not None:
-            limits.append((facts.tsa_expires_at,
-                           f"the TSA certificate ({facts.tsa}) expires"))
+            limits.append(Limit(facts.tsa_expires_at, "tsa", facts.tsa,
+                                f"the TSA certificate ({facts.tsa}) expires"))
         if facts.level == "B-T" and facts.signer_expires_at is not None:
-            limits.append((facts.signer_expires_at, "a signing certificate expires "
-                           "(B-T: no validation data embedded)"))
+            limits.append(Limit(facts.signer_expires_at, "signer", "",
+                                "a signing certificate expires (B-T: no validation data "
+                                "embedded)"))
         for a in filter(None, facts.algorithms.split(",")):
             end = sunset(a)
             if end is not None:
-                limits.append((datetime.combine(end, time.max, UTC).replace(microsecond=0),
-                               f"the algorithm {a} is deprecated"))
-        if not limits:
-            return None, ""
-        return min(limits, key=lambda x: x[0])
+                limits.append(Limit(datetime.combine(end, time.max, UTC).replace(
+                    microsecond=0), "algorithm", a, f"the algorithm {a} is deprecated"))
+        return min(limits, key=lambda x: x.at) if limits else None
 
     def tsa_until(self, tsa: TimestampFacts) -> datetime:
         """Until when a new timestamp of this TSA would protect a file."""
@@ -225,6 +236,10 @@ class DocumentStatus:
     protected_until: datetime | None
     due_at: datetime | None
     refused: bool = False  # not renewable because the last attempt was refused: retried
+    # what ends the protection or blocks renewal: tsa | signer | algorithm |
+    # no_timestamp | refused | unreadable (see Limit)
+    cause: str = ""
+    cause_subject: str = ""
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -302,31 +317,34 @@ def _classify(doc: Document, files: list[DocumentFile], facts: dict[str, Archive
         return None
     number = (f"{doc.code_number}/{doc.code_notation}" if doc.code_notation
               else (doc.code_number or ""))
-    status, reason, refused = "ok", "", False
-    limits = [(policy.protected_until(r), r) for r in signed if not r.problem]
-    until: datetime | None = None
-    ending = ""
+    status, reason, refused, cause = "ok", "", False, ""
+    limit: Limit | None = None
     tsa_row = None
-    for (t, why), r in limits:
-        if t is not None and (until is None or t < until):
-            until, ending, tsa_row = t, why, r
+    for r in signed:
+        lim = None if r.problem else policy.protected_until(r)
+        if lim is not None and (limit is None or lim.at < limit.at):
+            limit, tsa_row = lim, r
+    until = limit.at if limit else None
     weakest = min(signed, key=lambda r: _LEVEL_RANK.get(r.level, -1))
     due_at = until - timedelta(days=window) if until else None
     main_row = facts[files[0].sha256]
     if any(r.problem for r in signed):
-        status = "unreadable"
+        status, cause = "unreadable", "unreadable"
         reason = next(r.problem for r in signed if r.problem) or ""
     elif weakest.level == "B-B":
-        status, reason = "not_renewable", ("a signature has no timestamp (B-B): it cannot "
-                                           "be raised to a long-term level")
-    elif until is not None and until <= now:
-        status, reason = "expired", (f"{ending} on {until:%Y-%m-%d}: the proof can no longer "
-                                     "be renewed")
+        status, cause = "not_renewable", "no_timestamp"
+        reason = "a signature has no timestamp (B-B): it cannot be raised to a long-term level"
+    elif limit is not None and limit.at <= now:
+        status, cause = "expired", limit.cause
+        reason = f"{limit.text} on {limit.at:%Y-%m-%d}: the proof can no longer be renewed"
     elif any(r.renew_error for r in signed):
-        status, refused = "not_renewable", True
+        status, refused, cause = "not_renewable", True, "refused"
         reason = next(r.renew_error for r in signed if r.renew_error) or ""
-    elif due_at is not None and due_at <= now:
-        status, reason = "due", f"{ending} on {until:%Y-%m-%d}" if until else ending
+    elif limit is not None and due_at is not None and due_at <= now:
+        status, cause = "due", limit.cause
+        reason = f"{limit.text} on {limit.at:%Y-%m-%d}"
+    elif limit is not None:
+        cause = limit.cause
     show = tsa_row or main_row
     return DocumentStatus(
         document_id=doc.id, agency_id=doc.agency_id, direction=doc.direction,
@@ -337,7 +355,8 @@ def _classify(doc: Document, files: list[DocumentFile], facts: dict[str, Archive
                               default=None),
         tsa=show.tsa, tsa_expires_at=show.tsa_expires_at,
         algorithms=[a for a in show.algorithms.split(",") if a],
-        protected_until=until, due_at=due_at, refused=refused)
+        protected_until=until, due_at=due_at, refused=refused, cause=cause,
+        cause_subject=limit.subject if limit else "")
 
 
 def status(system: System, *, agency_id: int | None = None, due_within_days: int | None = None,

@@ -294,3 +294,27 @@ def test_what_cannot_be_renewed_is_listed_with_the_reason(site: Site) -> None:
     assert {"document_id": doc_id, "number": st.number, "status": "not_renewable",
             "reason": st.reason} in report.not_renewable
     assert current(site, doc_id).id == before.id
+
+
+def test_admin_page_shows_the_archive_health(site: Site) -> None:
+    from api import create_app
+    from edms.orgs import DEV_USER_PASSWORD
+
+    doc_id = receive_signed(site, Level.B_B, "Trang quản trị")
+    client = create_app(site.system).test_client()
+
+    def login(username: str) -> None:
+        r = client.post("/dang-nhap", data={"username": username,
+                                            "password": DEV_USER_PASSWORD, "next": "/"})
+        assert r.status_code == 303, r.text
+
+    login("vanthu")
+    assert client.get("/quan-tri/luu-tru").status_code == 403  # admins only
+    login("quantri")
+    page = client.get("/quan-tri/luu-tru")
+    assert page.status_code == 200
+    html = page.text
+    assert "Lưu trữ dài hạn văn bản đã ký số" in html
+    assert f'href="/van-ban/{doc_id}"' in html or f"/van-ban/{doc_id}" in html
+    assert "Chữ ký không có dấu thời gian (B-B)" in html
+    assert "Gia hạn tự động" in html and "Chạy mỗi 24 giờ" in html

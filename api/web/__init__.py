@@ -3,6 +3,7 @@ clerks, officers, admins and anyone verifying a document. Every action calls the
 ``edms`` services as the API, with the same checks and audit events; the browser session is
 the API's (`edms_session` cookie), and every form carries the session's CSRF token."""
 
+from . import archive as _archive  # noqa: F401  (the archive page's route)
 from .views import bp
 
 __all__ = ["bp"]
