@@ -1,4 +1,5 @@
-"""`edms sign`, `edms extend`, `edms fill-fields`, `edms dev-services`."""
+"""`edms sign`, `edms extend`, `edms fill-fields`, `edms dev-services` (`edms verify` is in
+:mod:`edms.cli_verify`)."""
 
 from __future__ import annotations
 
@@ -40,29 +41,6 @@ def _sign_one(src: str, dst: str, opts_kw: dict[str, Any]) -> str:
     opts = options_for(_WORKER["signer"], profile, **opts_kw)
     engine.sign(src, dst, opts)
     return dst
-
-
-def summary(path: Path, report: Any) -> str:
-    """A readable verdict: "changed after signing" comes first, never buried."""
-    lines = []
-    if report.changed_after_signing:
-        lines.append(f"ĐÃ BỊ THAY ĐỔI SAU KHI KÝ / CHANGED AFTER SIGNING: {path}")
-    elif report.valid:
-        lines.append(f"HỢP LỆ / VALID: {path}")
-    else:
-        lines.append(f"KHÔNG HỢP LỆ / NOT VALID: {path}")
-    for s in report.signatures:
-        who = s.signer.common_name or "?"
-        when = (s.timestamp.time + " (timestamp)") if s.timestamp else (s.signing_time or "?")
-        lines.append(f"  [{s.field or '-'}] {who} — {when} — {s.level} — {s.indication}"
-                     f"{'/' + s.sub_indication if s.sub_indication else ''} — "
-                     f"{'trusted' if s.trusted else 'NOT trusted'} — changes: {s.modifications}")
-        lines += [f"      {m}" for m in s.messages]
-    lines += [f"  error: {e}" for e in report.errors]
-    if report.unsigned_signature_fields:
-        lines.append("  unsigned signature fields: "
-                     + ", ".join(report.unsigned_signature_fields))
-    return "\n".join(lines)
 
 
 def register(main: click.Group) -> None:
@@ -187,46 +165,6 @@ def register(main: click.Group) -> None:
         except SigningError as exc:
             fail(str(exc))
         click.echo(f"{output}: filled {', '.join(values)}", err=True)
-
-    @main.command()
-    @click.argument("target", type=click.Path(exists=True, path_type=Path))
-    @click.option("--json", "as_json", is_flag=True, help="Print the full JSON report.")
-    @click.option("--trust", "extra_trust", multiple=True,
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Extra trusted root(s), PEM.")
-    @click.option("--batch", is_flag=True, help="Verify every PDF in the TARGET directory.")
-    @click.option("--online", is_flag=True, help="Fetch OCSP/CRL data online when needed.")
-    @click.option("--timeout", default=30.0, show_default=True,
-                  help="Seconds allowed per file.")
-    @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default=True)
-    def verify(target: Path, as_json: bool, extra_trust: tuple[Path, ...], batch: bool,
-               online: bool, timeout: float, jobs: int) -> None:
-        """Validate the signatures of TARGET; exit 0 only when valid."""
-        import json
-        from concurrent.futures import ThreadPoolExecutor
-
-        from signing.sandbox import Limits, ValidatorPool
-
-        from .signatures import trust_bundles
-
-        bundles = [str(p) for p in [*trust_bundles(Settings.from_env()), *extra_trust]]
-        limits = Limits(seconds=timeout)
-        if batch != target.is_dir():
-            fail("use --batch with a directory, and a file without it", 2)
-        files = sorted(p for p in target.iterdir() if p.suffix.lower() == ".pdf") \
-            if batch else [target]
-        workers = max(1, min(jobs, len(files)))
-        with ValidatorPool(bundles, online, limits, workers) as validators, \
-                ThreadPoolExecutor(workers) as pool:
-            reports = list(pool.map(validators.validate, files))
-        if as_json:
-            out: Any = [{"path": str(f), **r.to_json()} for f, r in zip(files, reports,
-                                                                          strict=True)]
-            click.echo(json.dumps(out if batch else out[0], ensure_ascii=False, indent=2))
-        else:
-            for f, r in zip(files, reports, strict=True):
-                click.echo(summary(f, r))
-        sys.exit(0 if all(r.valid for r in reports) else 1)
 
     @main.command("dev-services")
     def dev_services() -> None:

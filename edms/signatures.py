@@ -18,7 +18,7 @@ from signing import devpki
 from signing.engine import Profile, SigningEngine, SignOptions, TrustServices
 from signing.fetching import SharedFetchers
 from signing.keys import KeyHandle, Pkcs11Key, load_pkcs12
-from signing.trust import load_certificates
+from signing.trust import TrustSet
 from signing.validation import Report
 
 from .config import Settings
@@ -31,28 +31,25 @@ class SignerNotFound(EdmsError):
     type_slug = "signer-not-found"
 
 
-def trust_bundles(settings: Settings) -> list[Path]:
-    """PEM files of the trusted roots: both CA regimes, and the dev root in development."""
-    bundles = [b for b in (settings.trust_official, settings.trust_public) if b is not None]
-    for b in bundles:
-        if not b.is_file():
-            raise EdmsError(f"trust bundle {b} does not exist")
-    if settings.is_development and devpki.exists(settings.pki_dir):
-        bundles.append(devpki.load(settings.pki_dir).root_cert)
-    return bundles
+def trust_set(settings: Settings) -> TrustSet:
+    """The installation's trust (edms.trust): roots, pool, regimes."""
+    from .trust import effective_spec
+
+    return TrustSet.from_json(effective_spec(settings))
 
 
 def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
-    return tuple(c for b in trust_bundles(settings) for c in load_certificates(b))
+    return tuple(trust_set(settings).roots)
 
 
 def validate_sandboxed(settings: Settings, path: str | os.PathLike[str]) -> Report:
     """Validate a file from outside (received, uploaded, to be checked) in this process's
-    long-lived sandboxed validator, with the configured trust roots and fetching policy."""
+    long-lived sandboxed validator, with the installation's trust and fetching policy."""
     from signing.sandbox import shared_pool
 
-    pems = [str(p) for p in trust_bundles(settings)]
-    return shared_pool(pems, settings.revocation_fetching).validate(path)
+    from .trust import effective_spec
+
+    return shared_pool(effective_spec(settings), settings.revocation_fetching).validate(path)
 
 
 _shared: dict[tuple[str | None, int], SharedFetchers] = {}

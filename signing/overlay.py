@@ -19,20 +19,26 @@ _WORD = re.compile(
 
 
 def text_under(source: Path, signed_length: int, page_index: int,
-              rects: list[tuple[float, float, float, float]],
-              page_box: tuple[float, float, float, float]) -> list[bool]:
+               rects: list[tuple[float, float, float, float]],
+               page_box: tuple[float, float, float, float]) -> list[bool]:
+    """:func:`text_under_bytes` for the first ``signed_length`` bytes of a file."""
+    with open(source, "rb") as f:
+        data = f.read(signed_length)
+    return text_under_bytes(data, page_index, rects, page_box)
+
+
+def text_under_bytes(signed: bytes, page_index: int,
+                     rects: list[tuple[float, float, float, float]],
+                     page_box: tuple[float, float, float, float]) -> list[bool]:
     """For each rectangle (PDF user space of page ``page_index``), whether the page of the
-    signed revision (the first ``signed_length`` bytes of ``source``) shows text there.
+    signed revision (``signed``: the file's bytes up to the end of the byte range) shows
+    text there.
 
     Text, not any ink: form fields usually sit on boxes and underlines drawn in the page
     content, and filling them is legitimate; covering words is what shadow attacks do."""
     with tempfile.TemporaryDirectory(prefix="edms-overlay-") as tmp:
         src = Path(tmp) / "signed.pdf"
-        with open(source, "rb") as inf, open(src, "wb") as dst:
-            left = signed_length
-            while left > 0 and (chunk := inf.read(min(left, 1 << 20))):
-                dst.write(chunk)
-                left -= len(chunk)
+        src.write_bytes(signed)
         n = page_index + 1
         try:
             res = subprocess.run(

@@ -1,16 +1,26 @@
 """Validating untrusted files under a time and a memory limit.
 
-Files are validated in persistent child processes (``python -m signing.sandbox --serve``)
-with an address-space limit (RLIMIT_AS); a worker that misses a file's wall-clock deadline
-is killed and replaced. Whatever
-the file does — an endless object loop, a decompression bomb, a parser crash — the caller
-gets a report: INDETERMINATE / FORMAT_FAILURE with the reason, never an exception, never
-a hang.
+Files are validated in child processes (``python -m signing.sandbox --serve``) with an
+address-space limit (RLIMIT_AS); a child that misses a file's wall-clock deadline is killed
+(and, in a pool, replaced). Whatever the file does — an endless object loop, a
+decompression bomb, a parser crash — the caller gets a report: ``indeterminate`` with the
+reason in words, never an exception, never a hang.
+
+Invariants:
+
+* Paths are made absolute before they cross to a child: a child's working directory never
+  changes which file is validated.
+* The trust set travels to the child on its standard input (first line), so a child can
+  start importing the validator before the caller has worked out its trust.
+* Diagnostics (exception texts) come back from the child, are logged here with the
+  file's hash, and are dropped from the report.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import queue
 import resource
@@ -19,29 +29,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .validation import Report, SignatureReport, SignerReport, TimestampReport, format_failure
+from .validation.report import Report, format_failure, report_from_json
+
+log = logging.getLogger("signing.validation")
+TrustSpec = dict[str, Any]  # TrustSet.to_json()
 
 
 @dataclass(frozen=True)
 class Limits:
     seconds: float = 30.0
     memory_mb: int = 1024
-
-
-def report_from_json(data: dict[str, Any]) -> Report:
-    sigs = []
-    for s in data.get("signatures", []):
-        s = dict(s)
-        s["signer"] = SignerReport(**s["signer"])
-        s["timestamp"] = TimestampReport(**s["timestamp"]) if s.get("timestamp") else None
-        sigs.append(SignatureReport(**s))
-    return Report(file=data["file"], valid=bool(data["valid"]), signatures=sigs,
-                  unsigned_signature_fields=list(data.get("unsigned_signature_fields", [])),
-                  errors=list(data.get("errors", [])))
 
 
 def _limit(limits: Limits) -> Any:
@@ -51,22 +53,53 @@ def _limit(limits: Limits) -> Any:
     return apply
 
 
-class _Worker:
-    """One persistent child process: trust roots loaded once, one request at a time."""
+def trust_spec(trust: Any) -> TrustSpec:
+    """A trust set as the child reads it: a TrustSet, its JSON, or PEM bundle paths."""
+    if isinstance(trust, dict):
+        return trust
+    if hasattr(trust, "to_json"):
+        return dict(trust.to_json())
+    pems = []
+    for p in trust:
+        text = Path(p).read_text()
+        pems.append([text, "custom"])
+    return {"roots": pems, "pool": []}
 
-    def __init__(self, trust_pems: list[str], allow_fetching: bool, limits: Limits) -> None:
-        config = json.dumps({"trust": trust_pems, "allow_fetching": allow_fetching})
+
+def _spec_key(spec: TrustSpec) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+class _Worker:
+    """One child process: the trust set loaded once, one request at a time."""
+
+    def __init__(self, spec: TrustSpec | Callable[[], TrustSpec], allow_fetching: bool,
+                 limits: Limits) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "signing.sandbox", "--serve", config],
+            [sys.executable, "-m", "signing.sandbox", "--serve"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             preexec_fn=_limit(limits), cwd=str(Path(__file__).resolve().parent.parent),
         )
         self._buf = b""
+        self._configured = False
+        self._spec = spec
+        self._fetch = allow_fetching
+
+    def _configure(self) -> None:
+        assert self.proc.stdin is not None
+        spec = self._spec() if callable(self._spec) else self._spec
+        config = {"trust": spec, "allow_fetching": self._fetch}
+        self.proc.stdin.write(json.dumps(config).encode() + b"\n")
+        self._configured = True
 
     def ask(self, path: Path, deadline: float) -> dict[str, Any] | None:
-        """The worker's JSON report, or None if it died or missed the deadline."""
+        """The child's JSON report, or None if it died or missed the deadline."""
         assert self.proc.stdin is not None and self.proc.stdout is not None
         try:
+            if not self._configured:
+                self._configure()
             self.proc.stdin.write(json.dumps({"path": str(path)}).encode() + b"\n")
             self.proc.stdin.flush()
         except OSError:
@@ -81,7 +114,7 @@ class _Worker:
                 return None
             chunk = os.read(fd, 1 << 16)
             if not chunk:
-                return None  # the worker died (memory limit, crash)
+                return None  # the child died (memory limit, crash)
             self._buf += chunk
         line, self._buf = self._buf.split(b"\n", 1)
         try:
@@ -95,19 +128,42 @@ class _Worker:
         self.proc.wait()
 
 
-class ValidatorPool:
-    """Validates files in persistent sandboxed workers (all cores by default). A worker
-    that misses its deadline or dies is replaced; its file gets a FORMAT_FAILURE report."""
+def _answer(worker: _Worker, path: Path, limits: Limits) -> tuple[Report, bool]:
+    """(report, whether the worker is still usable)."""
+    answer = worker.ask(path, time.monotonic() + limits.seconds)
+    if answer is None:
+        died = worker.proc.poll() is not None
+        why = (f"kiểm tra vượt giới hạn bộ nhớ ({limits.memory_mb} MB): tệp bất thường "
+               "hoặc độc hại / validation exceeded its memory limit" if died else
+               f"kiểm tra không xong trong {limits.seconds:g} giây: tệp bất thường hoặc "
+               "độc hại / validation did not finish in time")
+        return format_failure(path, why), False
+    try:
+        report = report_from_json(answer)
+    except (KeyError, TypeError, ValueError):
+        return format_failure(path, "bộ kiểm tra không trả về kết quả / the validator "
+                                    "returned no report"), False
+    for d in report.diagnostics:
+        log.warning("validation diagnostic for sha256=%s: %s", report.file.get("sha256"), d)
+    report.diagnostics = []
+    return report, True
 
-    def __init__(self, trust_pems: list[str], allow_fetching: bool = False,
+
+class ValidatorPool:
+    """Validates files in persistent sandboxed children (all cores by default). A child
+    that misses its deadline or dies is replaced; its file gets an ``indeterminate``
+    report."""
+
+    def __init__(self, trust: Any, allow_fetching: bool = False,
                  limits: Limits = Limits(), workers: int | None = None) -> None:
-        self._args = (list(trust_pems), allow_fetching, limits)
+        self._spec = trust_spec(trust)
+        self._args = (self._spec, allow_fetching, limits)
         self.limits = limits
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         for _ in range(max(1, workers or os.cpu_count() or 1)):
-            self._release(self._spawn())
+            self._idle.put(self._spawn())
 
     def _spawn(self) -> _Worker:
         w = _Worker(*self._args)
@@ -115,36 +171,26 @@ class ValidatorPool:
             self._all.append(w)
         return w
 
-    def _release(self, w: _Worker) -> None:
-        self._idle.put(w)
-
     def validate(self, path: str | os.PathLike[str]) -> Report:
-        path = Path(path)
+        path = Path(path).resolve()
         if not path.is_file():
-            return format_failure(path, "no such file")
+            return format_failure(path, "không có tệp này / no such file")
         worker = self._idle.get()
-        answer = worker.ask(path, time.monotonic() + self.limits.seconds)
-        if answer is None:
-            died = worker.proc.poll() is not None
+        report, usable = _answer(worker, path, self.limits)
+        if not usable:
             worker.kill()
             with self._lock:
                 self._all.remove(worker)
-            self._release(self._spawn())
-            why = (f"validation exceeded its memory limit ({self.limits.memory_mb} MB)"
-                   if died else f"validation did not finish within "
-                                f"{self.limits.seconds:g} s (a malformed or hostile file)")
-            return format_failure(path, why)
-        self._release(worker)
-        try:
-            return report_from_json(answer)
-        except (KeyError, TypeError, ValueError) as exc:
-            return format_failure(path, f"the validator returned no report: {exc}")
+            worker = self._spawn()
+        self._idle.put(worker)
+        return report
 
     def close(self) -> None:
         with self._lock:
             for w in self._all:
                 if w.proc.stdin:
-                    w.proc.stdin.close()
+                    with contextlib.suppress(OSError):
+                        w.proc.stdin.close()
                 w.kill()
             self._all.clear()
 
@@ -155,21 +201,22 @@ class ValidatorPool:
         self.close()
 
 
-_shared: dict[tuple[int, tuple[str, ...], bool, Limits], ValidatorPool] = {}
+_shared: dict[tuple[int, str, bool, Limits], ValidatorPool] = {}
 _shared_lock = threading.Lock()
 _SHARED_MAX = 4  # trust configurations kept warm per process
 
 
-def shared_pool(trust_pems: list[str], allow_fetching: bool = False,
+def shared_pool(trust: Any, allow_fetching: bool = False,
                 limits: Limits = Limits(), workers: int = 1) -> ValidatorPool:
-    """A pool kept for the life of this process (per trust roots and fetching policy), so
+    """A pool kept for the life of this process (per trust set and fetching policy), so
     a service validating file after file does not start a sandbox each time. Made anew
     in a forked child (the key holds the process id)."""
-    key = (os.getpid(), tuple(trust_pems), allow_fetching, limits)
+    spec = trust_spec(trust)
+    key = (os.getpid(), _spec_key(spec), allow_fetching, limits)
     with _shared_lock:
         pool = _shared.pop(key, None)
         if pool is None:
-            pool = ValidatorPool(trust_pems, allow_fetching, limits, workers=workers)
+            pool = ValidatorPool(spec, allow_fetching, limits, workers=workers)
             while len(_shared) >= _SHARED_MAX:  # the least recently used goes
                 oldest = next(iter(_shared))
                 _shared.pop(oldest).close()
@@ -177,34 +224,40 @@ def shared_pool(trust_pems: list[str], allow_fetching: bool = False,
         return pool
 
 
-def validate_sandboxed(path: str | os.PathLike[str], trust_pems: list[str],
+def validate_sandboxed(path: str | os.PathLike[str], trust: Any,
                        allow_fetching: bool = False, limits: Limits = Limits()) -> Report:
-    """One file, one sandboxed worker."""
-    with ValidatorPool(trust_pems, allow_fetching, limits, workers=1) as pool:
-        return pool.validate(path)
+    """One file, one bounded child. ``trust`` may be a callable returning the trust set:
+    it is called while the child starts (so the two overlap)."""
+    path = Path(path).resolve()
+    if not path.is_file():
+        return format_failure(path, "không có tệp này / no such file")
+    spec: Any = trust if callable(trust) else trust_spec(trust)
+    worker = _Worker(spec, allow_fetching, limits)
+    try:
+        report, _ = _answer(worker, path, limits)
+        return report
+    finally:
+        if worker.proc.stdin:
+            with contextlib.suppress(OSError):
+                worker.proc.stdin.close()
+        worker.kill()
 
 
-def _serve(config: dict[str, Any]) -> None:
-    from .trust import load_certificates
+def _serve() -> None:
+    from .trust import TrustSet
     from .validation import validate_file
 
-    roots = [c for b in config.get("trust", []) for c in load_certificates(b)]
+    config = json.loads(sys.stdin.readline())
+    trust = TrustSet.from_json(config.get("trust", {}))
     fetch = bool(config.get("allow_fetching"))
     for line in sys.stdin:
         path = Path(json.loads(line)["path"])
-        try:
-            report = validate_file(path, roots, fetch)
-        except MemoryError:
-            raise
-        except Exception as exc:  # the parent gets a report, whatever happened
-            report = format_failure(path, f"{type(exc).__name__}: {exc}")
-        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        report = validate_file(path, trust, fetch)
+        sys.stdout.write(json.dumps(report.to_json(diagnostics=True)) + "\n")
         sys.stdout.flush()
 
 
 if __name__ == "__main__":
-    import logging
-
     logging.disable(logging.CRITICAL)  # pyHanko logs tracebacks for expected failures
     sys.setrecursionlimit(10_000)
-    _serve(json.loads(sys.argv[2]))
+    _serve()

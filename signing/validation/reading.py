@@ -1,0 +1,273 @@
+"""Reading what other products write: the file's bytes, its structure, its signatures.
+
+Invariants:
+
+* The file is read once, into memory, up to a bound; everything parses from those bytes.
+* Bytes before ``%PDF-`` (up to 1024, as viewers tolerate) are set aside and the offsets
+  of the PDF taken from the header. Bytes after the last ``%%EOF`` that are not a PDF
+  update are set aside too: searching them costs milliseconds, not seconds. Either is
+  noted in the report; a trailing *update* without ``%%EOF`` is kept (it is content).
+* Signature fields are found by walking ``/AcroForm /Fields`` and ``/Kids`` whether their
+  entries and arrays are direct or indirect, with cycles, depth and count bounded. Each
+  filled field becomes a :class:`Found` whose ``signature`` is either pyHanko's embedded
+  signature or, when that cannot be built, the reason in words: one bad signature never
+  hides the others.
+* The pyHanko workarounds live here and in :mod:`.ber`, nowhere else: BER CMS is
+  normalised before pyHanko parses it; a signature whose ``/SubFilter`` is
+  ``ETSI.RFC3161`` is a document timestamp whatever its ``/Type`` says; a dangling
+  reference in a later revision is the null object in the diff analysis, as ISO 32000
+  says, instead of an exception; Adobe's ``/Type /VRI`` entry is validation data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
+from pyhanko.sign.diff_analysis.rules.form_field_rules import DSSCompareRule
+from pyhanko.sign.validation import pdf_embedded
+from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
+
+from . import ber
+
+MAX_HEADER_OFFSET = 1024
+MAX_FIELDS = 10_000
+MAX_DEPTH = 32
+RFC3161 = "/ETSI.RFC3161"
+SIGNATURE_SUBFILTERS = ("/adbe.pkcs7.detached", "/ETSI.CAdES.detached")
+
+
+class Unreadable(Exception):
+    """The file cannot be read as a PDF; ``reason`` says why, in words."""
+
+    def __init__(self, reason: str, diagnostic: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.diagnostic = diagnostic
+
+
+# -- the pyHanko workarounds ------------------------------------------------------------
+
+_original_extract = pdf_embedded.extract_contents
+
+
+def _extract_contents(sig_object: generic.DictionaryObject) -> bytes:
+    """pyHanko's ``/Contents`` reader, with BER CMS normalised to definite lengths (and
+    padded back to its length: pyHanko measures the byte range's gap with it)."""
+    blob = _original_extract(sig_object)
+    if ber.is_indefinite(blob):
+        der = ber.normalise(blob)
+        return der + bytes(max(0, len(blob) - len(der)))
+    return blob
+
+
+pdf_embedded.extract_contents = _extract_contents  # type: ignore[assignment]
+
+_original_collect = HistoricalResolver._collect_indirect_references
+
+
+def _collect_indirect_references(self: HistoricalResolver, obj: Any, seen: Any,
+                                 since_revision: int | None = None) -> Any:
+    """pyHanko's dependency walk of the diff analysis, with a dangling reference taken as
+    the null object (ISO 32000-1 §7.3.10) instead of raising KeyError."""
+    if isinstance(obj, generic.IndirectObject) and since_revision is not None:
+        try:
+            self.reader.xrefs.get_introducing_revision(obj.reference)
+        except KeyError:
+            return None
+    return _original_collect(self, obj, seen, since_revision)
+
+
+HistoricalResolver._collect_indirect_references = (  # type: ignore[method-assign]
+    _collect_indirect_references)
+
+_original_check_vri = DSSCompareRule._check_vri
+
+
+def _check_vri(old: Any, new: Any, old_vri: Any, new_vri: Any) -> Any:
+    """pyHanko's check of a /VRI dictionary added after signing, accepting the ``/Type
+    /VRI`` entry that Adobe's products write beside the certificate-hash keys."""
+    if new_vri.get("/Type") == "/VRI":
+        new_vri = generic.DictionaryObject(
+            {k: new_vri.raw_get(k) for k in new_vri if k != "/Type"})
+        old_vri = generic.DictionaryObject(
+            {k: old_vri.raw_get(k) for k in old_vri if k != "/Type"})
+    return _original_check_vri(old, new, old_vri, new_vri)
+
+
+DSSCompareRule._check_vri = staticmethod(_check_vri)  # type: ignore[method-assign]
+
+
+class _Embedded(EmbeddedPdfSignature):
+    """An embedded signature whose type follows ``/SubFilter ETSI.RFC3161`` when products
+    write an odd or missing ``/Type`` on document timestamps."""
+
+    @property
+    def sig_object_type(self) -> generic.NameObject:
+        if self.sig_object.get("/SubFilter") == RFC3161:
+            return generic.NameObject("/DocTimeStamp")
+        declared = self.sig_object.get("/Type")
+        return generic.NameObject("/Sig") if declared != "/DocTimeStamp" else declared
+
+
+# -- the file ------------------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    data: bytes  # what the PDF parser reads (header offset and trailing junk set aside)
+    reader: PdfFileReader
+    notes: list[str]
+    encrypted: bool
+
+
+def pdf_view(data: bytes) -> tuple[bytes, list[str]]:
+    """The bytes the PDF parser should read, and notes on what was set aside."""
+    notes: list[str] = []
+    if not data:
+        raise Unreadable("tệp rỗng (0 byte) / the file is empty")
+    start = data.find(b"%PDF-", 0, MAX_HEADER_OFFSET + 5)
+    if start < 0:
+        raise Unreadable("không phải tệp PDF (không có phần đầu %PDF-) / not a PDF file")
+    if start > 0:
+        notes.append(f"Có {start} byte lạ trước phần đầu %PDF, đã bỏ qua / {start} bytes "
+                     "before the PDF header were ignored")
+        data = data[start:]
+    eof = data.rfind(b"%%EOF")
+    if eof < 0:
+        raise Unreadable("tệp PDF bị cắt cụt (không có %%EOF) / the PDF is truncated")
+    end = eof + 5
+    while end < len(data) and data[end] in b"\r\n":
+        end += 1
+    tail = data[end:]
+    if tail.strip(b"\x00\t\n\f\r "):
+        if b"startxref" in tail or b"trailer" in tail or b" obj" in tail:
+            notes.append("Sau %%EOF cuối cùng có một phần cập nhật không kết thúc / an "
+                         "unterminated update follows the last %%EOF")
+            return data, notes
+        notes.append(f"Có {len(tail)} byte dữ liệu thừa sau %%EOF, không thuộc tài liệu, "
+                     f"đã bỏ qua / {len(tail)} bytes of trailing data ignored")
+        data = data[:end]
+    return data, notes
+
+
+def load(data: bytes) -> Loaded:
+    view, notes = pdf_view(data)
+    try:
+        reader = PdfFileReader(io.BytesIO(view), strict=False)
+        reader.xrefs.total_revisions  # noqa: B018 - forces the cross-reference read
+    except Exception as exc:
+        raise Unreadable("cấu trúc tệp PDF bị hỏng, không đọc được / the PDF structure "
+                         "is damaged", f"{type(exc).__name__}: {exc}") from None
+    encrypted = False
+    if reader.encrypted:
+        encrypted = True
+        try:
+            result = reader.decrypt(b"")
+        except Exception as exc:
+            raise Unreadable("tệp được mã hóa theo cách không được hỗ trợ / the file uses an "
+                             "unsupported encryption", f"{type(exc).__name__}: {exc}") from None
+        if not getattr(result, "status", None) or str(result.status).endswith("FAILED"):
+            raise Unreadable("tệp được mã hóa, cần mật khẩu để mở / the file is encrypted "
+                             "and needs a password")
+        notes.append("Tệp được mã hóa, mở được không cần mật khẩu / the file is encrypted "
+                     "and opens without a password")
+    return Loaded(view, reader, notes, encrypted)
+
+
+# -- signature fields --------------------------------------------------------------------
+
+
+@dataclass
+class Found:
+    name: str
+    field: generic.DictionaryObject
+    signature: EmbeddedPdfSignature | None  # None: empty field, or ``problem`` says why
+    problem: str = ""
+    diagnostic: str = ""
+    is_timestamp: bool = False
+
+
+def _resolve(obj: Any) -> Any:
+    return obj.get_object() if isinstance(obj, generic.IndirectObject) else obj
+
+
+def signature_fields(reader: PdfFileReader) -> list[tuple[str, generic.DictionaryObject]]:
+    """(fully qualified name, field dictionary) of every signature field, in order."""
+    try:
+        form = _resolve(reader.root.raw_get("/AcroForm"))
+        top = _resolve(form.raw_get("/Fields"))
+    except (KeyError, AttributeError):
+        return []
+    out: list[tuple[str, generic.DictionaryObject]] = []
+    seen: set[int] = set()
+    count = 0
+
+    def walk(items: Any, parent_name: str, parent_ft: Any, depth: int) -> None:
+        nonlocal count
+        if depth > MAX_DEPTH or not isinstance(items, generic.ArrayObject):
+            return
+        for entry in items:
+            count += 1
+            if count > MAX_FIELDS:
+                return
+            node = _resolve(entry)
+            if not isinstance(node, generic.DictionaryObject) or id(node) in seen:
+                continue
+            seen.add(id(node))
+            partial = node.get("/T")
+            name = parent_name
+            if partial is not None:
+                name = f"{parent_name}.{partial}" if parent_name else str(partial)
+            ft = node.get("/FT", parent_ft)
+            if ft == "/Sig" and partial is not None:
+                out.append((name, node))
+            kids = node.get("/Kids")
+            if kids is not None:
+                walk(_resolve(kids), name, ft, depth + 1)
+
+    # a broken reference deep in the form: keep what was found
+    with contextlib.suppress(Exception):
+        walk(top, "", None, 0)
+    return out
+
+
+def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
+    """Filled signature fields in signing order (unreadable ones last), and the names of
+    the empty ones."""
+    from .messages import describe
+
+    found: list[Found] = []
+    empty: list[str] = []
+    for name, node in signature_fields(reader):
+        try:
+            value = _resolve(node.raw_get("/V"))
+        except KeyError:
+            value = None
+        except Exception:
+            value = None
+        if not isinstance(value, generic.DictionaryObject):
+            empty.append(name)
+            continue
+        subfilter = value.get("/SubFilter")
+        is_ts = subfilter == RFC3161 or value.get("/Type") == "/DocTimeStamp"
+        if subfilter not in (*SIGNATURE_SUBFILTERS, RFC3161):
+            found.append(Found(name, node, None,
+                               f"định dạng chữ ký {str(subfilter).lstrip('/')} không được hỗ "
+                               "trợ / unsupported signature format", "", is_ts))
+            continue
+        try:
+            sig = _Embedded(reader, node, name)
+            sig.signed_revision  # noqa: B018 - where the byte range lands in the file
+        except Exception as exc:
+            problem, diag = describe(exc)
+            found.append(Found(name, node, None, problem, diag, is_ts))
+            continue
+        found.append(Found(name, node, sig, is_timestamp=is_ts))
+    readable = sorted((f for f in found if f.signature is not None),
+                      key=lambda f: f.signature.signed_revision)  # type: ignore[union-attr]
+    return readable + [f for f in found if f.signature is None], empty
