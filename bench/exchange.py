@@ -37,6 +37,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from edms import blobs
 from edms import documents as docs
+from edms.auth import DEV_SIGNING_PIN, PinConfirmation
 from edms.config import Settings
 from edms.exchange import directory, outbox
 from edms.models import DocumentFile, ExchangeMessage
@@ -79,14 +80,15 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
     port_b = free_port()
     env_b = base_env(tmp / "data-b", pki_b.directory,  # type: ignore[attr-defined]
                      EDMS_TRUST_OFFICIAL=str(pki_a.root_cert),  # type: ignore[attr-defined]
-                     EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}", EDMS_EXCHANGE_PUMP="false")
+                     EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}", EDMS_EXCHANGE_PUMP="false",
+                     EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true")
     edms(env_b, "init")
     entry_b = json.loads(edms(env_b, "exchange", "self"))
     a = System(Settings.from_env({
         "EDMS_DATA_DIR": str(tmp / "data-a"), "EDMS_PKI_DIR": str(pki_a.directory),  # type: ignore[attr-defined]
         "EDMS_ENV": "development", "EDMS_RETENTION_DEFAULT_YEARS": "0",
         "EDMS_TRUST_OFFICIAL": str(pki_b.root_cert),  # type: ignore[attr-defined]
-        "EDMS_EXCHANGE_PUMP": "false"}))
+        "EDMS_EXCHANGE_PUMP": "false", "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true"}))
     a.init()
     from edms import orgs
 
@@ -101,11 +103,11 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
     meta = draft_meta(recipients=(docs.Recipient(B.name, B.code),))
     doc = docs.create_from_template(a, "chuyenvien", meta, BODY)
     attachment = big_pdf(tmp / "phu-luc.pdf", 1024 * 1024)
-    with open(attachment, "rb") as f:
-        docs.add_attachment(a, "chuyenvien", doc.id, f, "phu-luc.pdf")
+    with open(attachment, "rb") as stream:
+        docs.add_attachment(a, "chuyenvien", doc.id, stream, "phu-luc.pdf")
     docs.submit(a, "chuyenvien", doc.id)
     docs.approve(a, "chutich", doc.id)
-    docs.sign(a, "chutich", doc.id)
+    docs.sign(a, "chutich", doc.id, confirm=PinConfirmation(DEV_SIGNING_PIN))
     docs.number(a, "vanthu", doc.id)
     docs.seal(a, "vanthu", doc.id)
     docs.register_outgoing(a, "vanthu", doc.id)
@@ -134,7 +136,7 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
 
     # the baseline's receiver: a bare WSGI endpoint that takes the body
     def bare(environ: dict[str, object], start: object) -> list[bytes]:
-        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))  # type: ignore[attr-defined]
+        environ["wsgi.input"].read(int(str(environ.get("CONTENT_LENGTH") or 0)))  # type: ignore[attr-defined]
         start("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
         return [b"ok"]
 
@@ -193,7 +195,7 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
     assert login.status_code == 201
     total = 1 + args.rounds * args.dispatches
     wait_for("B holds every dispatch", lambda: clerk_b.get(
-        f"{base_b}/api/v1/documents", params={"direction": "incoming", "per_page": 1},
+        f"{base_b}/api/v1/documents", params={"direction": "incoming", "per_page": "1"},
         timeout=30).json()["total"] == total)
     server.shutdown()
     base = statistics.median(b for b, _ in rows)

@@ -1,4 +1,5 @@
-"""``edms exchange``: the agency directory, dispatching, the delivery loop, statuses."""
+"""``edms exchange``: each agency's directory and profile, dispatching, the delivery loop,
+statuses, and the tools to debug interoperability (export, export-status, inspect)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,16 @@ from pathlib import Path
 import click
 
 from .cliutil import fail
+
+
+def _write(output: Path, data: bytes) -> None:
+    if str(output) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    tmp = output.with_name(output.name + ".part")
+    tmp.write_bytes(data)
+    tmp.replace(output)
+    click.echo(f"{output}: {len(data)} bytes", err=True)
 
 
 def register(main: click.Group) -> None:
@@ -28,12 +39,16 @@ def register(main: click.Group) -> None:
         click.echo(json.dumps(own_entry(ctx.system, agency), ensure_ascii=False, indent=2))
 
     @exchange.command("import")
-    @click.option("--as", "actor", envvar="EDMS_USER", required=True, help="An admin.")
+    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
+                  help="An administrator; entries go into their agency's directory.")
+    @click.option("--pin", "pins", multiple=True, metavar="SHA256",
+                  help="The certificate fingerprint confirmed with the partner (out of "
+                       "band); the import is refused if the entry's differs. Repeatable.")
     @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
     @pass_ctx
-    def import_cmd(ctx: Context, actor: str, file: Path) -> None:
+    def import_cmd(ctx: Context, actor: str, pins: tuple[str, ...], file: Path) -> None:
         """Add or update directory entries from FILE (one entry, or a list, as JSON)."""
-        from .exchange.directory import upsert
+        from .exchange.directory import spaced, upsert
 
         raw = sys.stdin.read() if str(file) == "-" else file.read_text(encoding="utf-8")
         try:
@@ -41,24 +56,117 @@ def register(main: click.Group) -> None:
         except ValueError as exc:
             fail(f"{file}: not JSON ({exc})")
         entries = data.get("entries", [data]) if isinstance(data, dict) else data
-        for code in upsert(ctx.system, actor, entries):
-            click.echo(f"directory: {code}")
+        if pins:
+            if not isinstance(entries, list) or len(entries) != 1:
+                fail("--pin confirms the certificate of one entry: import one at a time")
+            entries = [{**entries[0], "pin": list(pins)}]
+        for w in upsert(ctx.system, actor, entries):
+            click.echo(f"directory: {w['code']} {'added' if w['created'] else 'updated'}"
+                       + (f" ({', '.join(w['changed'])})" if not w["created"] else ""))
+            for fp in w["fingerprints"]:
+                click.echo(f"  certificate SHA-256 {spaced(fp)}")
+        if not pins:
+            click.echo("Confirm each fingerprint with the partner by phone (or --pin it) "
+                       "before relying on the entry.")
 
     @exchange.command("directory")
+    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
+                  help="A user; lists their agency's directory.")
     @click.option("--json", "as_json", is_flag=True)
     @pass_ctx
-    def directory_cmd(ctx: Context, as_json: bool) -> None:
-        """List (or export as JSON) the exchange directory."""
-        from .exchange.directory import entries
+    def directory_cmd(ctx: Context, actor: str, as_json: bool) -> None:
+        """List (or export as JSON) your agency's exchange directory."""
+        from .exchange.directory import entries, spaced
 
-        peers = entries(ctx.system)
+        peers = entries(ctx.system, actor)
         if as_json:
             click.echo(json.dumps([p.to_json() for p in peers], ensure_ascii=False, indent=2))
             return
         for p in peers:
             state = "" if p.active else "  (inactive)"
-            click.echo(f"{p.code:<15} {p.name:<45} {p.endpoint}  "
-                       f"{len(p.certificates)} cert(s){state}")
+            click.echo(f"{p.code:<15} {p.name:<45} {p.endpoint}{state}")
+            for fp in p.fingerprints:
+                click.echo(f"{'':<15} certificate SHA-256 {spaced(fp)}")
+
+    @exchange.command("profile")
+    @click.option("--as", "actor", envvar="EDMS_USER", required=True)
+    @click.option("--website", default=None, help="The agency's public website.")
+    @click.option("--email", default=None)
+    @click.option("--telephone", default=None)
+    @click.option("--fax", default=None)
+    @click.option("--address", default=None)
+    @click.option("--in-charge", "in_charge", default=None,
+                  help="The governing body (OrganizationInCharge).")
+    @pass_ctx
+    def profile_cmd(ctx: Context, actor: str, **changes: str | None) -> None:
+        """Show or change (administrators) how your agency appears in ``From``."""
+        from .exchange.directory import agency_of, profile, set_profile
+
+        wanted = {k: v for k, v in changes.items() if v is not None}
+        if wanted:
+            current = set_profile(ctx.system, actor, wanted)
+        else:
+            with ctx.system.sessions() as s:
+                current = profile(s, agency_of(s, actor))
+        for k, v in current.items():
+            click.echo(f"{k}: {v}")
+
+    @exchange.command("export")
+    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
+                  help="A clerk or administrator of the issuing agency.")
+    @click.option("--to", "to", required=True, metavar="AGENCY_CODE",
+                  help="The recipient, as listed in the directory.")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True,
+                                                    path_type=Path), required=True)
+    @click.argument("doc_id", type=int)
+    @pass_ctx
+    def export_cmd(ctx: Context, actor: str, to: str, output: Path, doc_id: int) -> None:
+        """Write the signed edXML package that would be sent for issued document DOC_ID
+        to agency AGENCY_CODE (nothing is queued or stored)."""
+        from .exchange.outbox import export_document
+
+        _write(output, export_document(ctx.system, actor, doc_id, to))
+
+    @exchange.command("export-status")
+    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
+                  help="A clerk or administrator.")
+    @click.option("--code", required=True, help="01-06, 13, 15 or 16.")
+    @click.option("--description", default="", help="The reason (needed for 02 and 16).")
+    @click.option("--to", "to", default=None, metavar="AGENCY_CODE",
+                  help="For 13 about a document this agency issued: the recipient.")
+    @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True,
+                                                    path_type=Path), required=True)
+    @click.argument("doc_id", type=int)
+    @pass_ctx
+    def export_status_cmd(ctx: Context, actor: str, code: str, description: str,
+                          to: str | None, output: Path, doc_id: int) -> None:
+        """Write the signed status packet CODE about document DOC_ID (nothing is queued
+        or stored)."""
+        from .exchange.outbox import export_status
+
+        _write(output, export_status(ctx.system, actor, doc_id, code, description, to))
+
+    @exchange.command("inspect")
+    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--offline", is_flag=True,
+                  help="Do not consult this system's directory (no database needed).")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
+                                            path_type=Path))
+    @pass_ctx
+    def inspect_cmd(ctx: Context, as_json: bool, offline: bool, file: Path) -> None:
+        """Show what our reader gets from the edXML package FILE: header, attachments
+        (sizes, hashes), signature (present, valid, by whom) and every reason the inbox
+        would refuse it. Nothing is stored. Exit status 1 when it would be refused."""
+        from .exchange.inspect import inspect, render
+
+        data = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
+        result = inspect(data, None if offline else ctx.system)
+        if as_json:
+            click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+        else:
+            click.echo(render(result))
+        if result.refusals:
+            sys.exit(1)
 
     @exchange.command("send")
     @click.option("--as", "actor", envvar="EDMS_USER", required=True, help="A clerk.")

@@ -123,6 +123,8 @@ class Settings:
     exchange_max_attempts: int = 12
     exchange_timeout: float = 60.0
     exchange_ca_bundle: Path | None = None
+    # partner endpoints on loopback, link-local or private addresses (tests, closed networks)
+    exchange_private_endpoints: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -227,6 +229,8 @@ class Settings:
             exchange_timeout=_float("EDMS_EXCHANGE_TIMEOUT", get("EXCHANGE_TIMEOUT", "60"), 1),
             exchange_ca_bundle=Path(get("EXCHANGE_CA_BUNDLE")).expanduser()
             if get("EXCHANGE_CA_BUNDLE") else None,
+            exchange_private_endpoints=_bool("EDMS_EXCHANGE_PRIVATE_ENDPOINTS",
+                                             get("EXCHANGE_PRIVATE_ENDPOINTS", "false")),
         )
         if settings.storage_backend == "s3" and not (
             settings.s3_access_key and settings.s3_secret_key

@@ -442,18 +442,38 @@ class DigitizedCopy(Base):
 
 
 class DirectoryEntry(Base):
-    """Another agency in the exchange directory: who it is, where its inbox is, and the
-    certificates it signs packages with. An agency not listed here cannot deliver."""
+    """A partner in one agency's exchange directory: who it is, where its inbox is, and the
+    certificates it signs packages with, pinned by their SHA-256 fingerprints. Each agency
+    keeps its own directory; a sender not listed in the addressee's cannot deliver."""
 
     __tablename__ = "exchange_directory"
+    __table_args__ = (UniqueConstraint("agency_id", "code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(35), unique=True)  # either identifier form
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))  # whose directory
+    code: Mapped[str] = mapped_column(String(35))  # either identifier form
     alt_code: Mapped[str | None] = mapped_column(String(35))  # the other form, if known
     name: Mapped[str] = mapped_column(String(200))
     endpoint: Mapped[str] = mapped_column(String(500))  # base URL of its EDMS API
     certificates: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of PEM
+    fingerprints: Mapped[str] = mapped_column(Text, default="[]")  # JSON: their SHA-256
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ExchangeProfile(Base):
+    """How an agency presents itself in the packages it sends (``From``): governing body,
+    address, contacts and its public website (never the EDMS server's own address)."""
+
+    __tablename__ = "exchange_profiles"
+
+    agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    in_charge: Mapped[str] = mapped_column(String(200), default="")
+    address: Mapped[str] = mapped_column(String(500), default="")
+    email: Mapped[str] = mapped_column(String(200), default="")
+    telephone: Mapped[str] = mapped_column(String(100), default="")
+    fax: Mapped[str] = mapped_column(String(100), default="")
+    website: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -489,6 +509,8 @@ class ExchangeMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     receipt: Mapped[str | None] = mapped_column(Text)  # the signed receipt, as received/sent
     packet_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the packet's own time
+    staff: Mapped[str] = mapped_column(String(100), default="", server_default="")  # who
+    staff_unit: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -1,7 +1,8 @@
 """Inter-agency exchange between two real instances on loopback: agency A (Hà Giang) and
 agency B (Tuyên Quang), each `edms serve` with its own database, object store, development
 PKI (its own root, TSA and OCSP responder) and keys; each trusts the other's root and lists
-the other in its exchange directory."""
+the other in its exchange directory (loopback endpoints allowed explicitly:
+EDMS_EXCHANGE_PRIVATE_ENDPOINTS). A pins B's certificate by the fingerprint B states."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,7 @@ def _env(tmp: Path, name: str, pki: Any, other_root: Path, port: int) -> dict[st
                     EDMS_EXCHANGE_RETRY_MAX_SECONDS="0.5",
                     EDMS_EXCHANGE_MAX_ATTEMPTS="1000",
                     EDMS_EXCHANGE_MAX_MB="8",
+                    EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true",
                     # a lease left by a process stopped mid-attempt lapses within 40 s
                     EDMS_EXCHANGE_TIMEOUT="5")
 
@@ -76,8 +78,12 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     for env, other in ((env_a, "b"), (env_b, "a")):
         f = tmp / f"entry-{other}.json"
         f.write_text(json.dumps(entries[other]), encoding="utf-8")
-        out = edms(env, "exchange", "import", "--as", "quantri", str(f))
-        assert entries[other]["code"] in out
+        # A confirmed B's fingerprint with B (out of band) and pins it
+        pin = ["--pin", entries["b"]["fingerprints"][0]] if other == "b" else []
+        out = edms(env, "exchange", "import", "--as", "quantri", *pin, str(f))
+        assert entries[other]["code"] in out and "certificate SHA-256" in out
+    edms(env_a, "exchange", "profile", "--as", "quantri", "--website", "hagiang.gov.vn",
+         "--email", "vanthu@hagiang.gov.vn")
     procs = Processes(tmp)
     try:
         a = Site(procs.serve(env_a, workers=1, port=port_a, name="a"), env_a, pki_a,
@@ -153,6 +159,19 @@ def test_dispatch_statuses_and_receipt(pair: Pair) -> None:
     assert facts.package_sha256 == hashlib.sha256(package.content).hexdigest()
     assert (facts.receiver, facts.sender, facts.result) == (B_AGENCY.code, A_CODE,
                                                              "accepted")
+    # the package as VNPT's software reads it: references by ContentId, the signer's
+    # competence, the agency's public website (never the server's address)
+    xml = etree.fromstring(package.content)
+    ns = {"e": edxml.NS}
+    refs = xml.xpath("//e:edXMLManifest/e:Reference/e:ContentId/text()", namespaces=ns)
+    atts = xml.xpath("/e:edXML/e:AttachmentEncoded/e:Attachment/e:ContentId/text()",
+                     namespaces=ns)
+    assert refs and refs == atts and all(r.startswith("cid:") for r in refs)
+    mh = "/e:edXML/e:edXMLEnvelope/e:edXMLHeader/e:MessageHeader"
+    assert xml.xpath(f"{mh}/e:SignerInfo/e:Competence/text()", namespaces=ns) == [
+        "TM. ỦY BAN NHÂN DÂN"]
+    assert xml.xpath(f"{mh}/e:From/e:Website/text()", namespaces=ns) == ["hagiang.gov.vn"]
+    assert "127.0.0.1" not in package.content.decode()
     a_cert = x509.load_pem_x509_certificate(a.entry["certificates"][0].encode())
     with pytest.raises(xmldsig.XmlSignatureError):  # not A's signature
         xmldsig.verify(receipt.content, [a_cert])
@@ -175,11 +194,12 @@ def _signed_package(pki: Any, organ: edxml.Organ, key_label: str, document_key: 
     package = edxml.DocumentPackage(
         sender=organ, to=(edxml.Organ(to, B_AGENCY.name),), code_number=m["number"],
         code_notation=m["symbol"], place="Hà Giang", promulgation_date=date.today(),
-        type_code=24, type_name="Công văn", subject="Kiểm thử liên thông",
-        signer_competence="", signer_position="Chủ tịch", signer_name="Nguyễn Văn Thành",
-        document_key=document_key,
+        type_name="Công văn", subject="Kiểm thử liên thông",
+        signer_competence="TM. ỦY BAN NHÂN DÂN", signer_position="Chủ tịch",
+        signer_name="Nguyễn Văn Thành", document_key=document_key,
+        traces=(edxml.TraceHeader(organ.organ_id, datetime.now(UTC)),),
         attachments=(edxml.Attachment("1@test", "cv.pdf", "application/pdf", pdf), *more))
-    root = edxml.build_document(package)
+    root = edxml.build(package)
     key = load_pkcs12(pki.p12(key_label), DEV_PASSWORD)
     xmldsig.sign(root, key, parent=edxml.header_of(root))
     return edxml.serialize(root)
@@ -200,7 +220,10 @@ def _issued_pdf(site: Site) -> bytes:
             "direction": "outgoing", "state": "issued"}).json()["items"]
         return items
 
-    docs = issued() or (issue_to_b(site, "Văn bản để lấy tệp đã ký") and issued())
+    docs = issued()
+    if not docs:
+        issue_to_b(site, "Văn bản để lấy tệp đã ký")
+        docs = issued()
     return bytes(clerk.get(f"/api/v1/documents/{docs[0]['id']}/content").content)
 
 
@@ -287,8 +310,8 @@ def test_strangers_wrong_keys_and_xml_bombs_are_refused(pair: Pair, tmp_path: Pa
         c = edxml.Organ(C_AGENCY.code, C_AGENCY.name)
         r = post(b, _signed_package(pki, c, "agency", f"{C_AGENCY.code},2026/11/22,1/UBND",
                                     pdf))
-        assert r.status_code == 403 and "not in this system's exchange directory" in \
-            r.json()["detail"]
+        assert r.status_code == 403 and "not in the exchange directory of " \
+            f"{B_AGENCY.code}" in r.json()["detail"]
         # C claims to be A, signing with its own key
         organ_a = edxml.Organ(A_CODE, "Ủy ban nhân dân tỉnh Hà Giang")
         r = post(b, _signed_package(pki, organ_a, "agency", f"{A_CODE},2026/11/22,2/UBND",

@@ -65,23 +65,61 @@ def self_entry() -> Response:
 
 
 @bp.get("/exchange/directory")
-@bp.doc(summary="The exchange directory", security=SECURITY, responses=[401, 403])
+@bp.doc(summary="Your agency's exchange directory (partners, endpoints, pinned "
+                "certificate fingerprints)", security=SECURITY, responses=[401, 403])
 @requires("read")
 def list_directory() -> Response:
-    return jsonify({"entries": [p.to_json() for p in directory.entries(system())]})
+    return jsonify({"entries": [p.to_json() for p in directory.entries(system(), actor())]})
 
 
 @bp.post("/exchange/directory")
-@bp.doc(summary="Add or update directory entries (JSON, as exported)", security=SECURITY,
-        responses=[400, 401, 403])
+@bp.doc(summary="Add or update entries of your agency's directory (administrators; JSON as "
+                "exported by the partner's /exchange/self). An entry may carry \"pin\": the "
+                "certificate fingerprints confirmed with the partner out of band",
+        security=SECURITY, responses=[400, 401, 403])
 @requires("admin")
 def import_directory() -> Response:
     body: Any = request.get_json(silent=True)
     entries = body.get("entries") if isinstance(body, dict) else body
     if not isinstance(entries, list) or not entries:
         raise EdmsError("send a JSON list of entries, or {\"entries\": [...]}")
-    written = directory.upsert(system(), actor(), entries)
-    return jsonify({"written": written})
+    agency = body.get("agency") if isinstance(body, dict) else None
+    written = directory.upsert(system(), actor(), entries, agency_code=agency)
+    return jsonify({"written": [w["code"] for w in written], "entries": written})
+
+
+@bp.get("/exchange/profile")
+@bp.doc(summary="How your agency appears in the packages it sends (From)",
+        security=SECURITY, responses=[401, 403])
+@requires("read")
+def get_profile() -> Response:
+    sys_ = system()
+    with sys_.sessions() as s:
+        return jsonify(directory.profile(s, directory.agency_of(s, actor())))
+
+
+@bp.put("/exchange/profile")
+@bp.doc(summary="Change your agency's exchange profile: in_charge, address, email, "
+                "telephone, fax, website (its public website) — administrators",
+        security=SECURITY, responses=[400, 401, 403])
+@requires("admin")
+def put_profile() -> Response:
+    body: Any = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise EdmsError("send a JSON object of profile fields")
+    return jsonify(directory.set_profile(system(), actor(), body))
+
+
+@bp.post("/exchange/inspect")
+@bp.doc(summary="Inspect an edXML package (application/xml) as the inbox would: header, "
+                "attachments, signature, every refusal reason; nothing is stored "
+                "(administrators)", security=SECURITY, responses=[400, 401, 403, 413])
+@requires("admin")
+def inspect_package() -> Response:
+    from edms.exchange.inspect import inspect
+
+    limit = system().settings.exchange_max_mb * 1024 * 1024
+    return jsonify(inspect(_body(limit), system()).to_json())
 
 
 @bp.get("/documents/<int:doc_id>/exchange")

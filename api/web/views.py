@@ -508,7 +508,7 @@ def admin() -> Any:
                            "roles": sorted(u.role_set), "title": u.title} for u in users],
                 "units": [(u.code, u.name) for u in units], "keys": key_rows,
                 "agencies": [(a.code, a.name) for a in agencies]}
-    return render_template("web/admin.html", **data, directory=entries(system()))
+    return render_template("web/admin.html", **data, directory=entries(system(), me()))
 
 
 @bp.post("/quan-tri/chung-thu")
@@ -531,6 +531,43 @@ def bind_certificate() -> BaseResponse:
             return _refused(exc, target)
     flash("Đã gắn chứng thư và ảnh chữ ký.", "ok")
     return redirect(target, code=303)
+
+
+@bp.route("/quan-tri/lien-thong", methods=["GET", "POST"])
+@login_required
+def exchange_inspect() -> Any:
+    """Admins: the agency's packages that did not get through, and the inspection of any
+    edXML package (one a partner's inbox refused, one ours refused): nothing is stored."""
+    from edms.exchange.inspect import inspect, troubled
+
+    if not has("admin"):
+        return render_template("web/error.html",
+                               message="Trang này dành cho quản trị hệ thống."), 403
+    result, status = None, 200
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            flash("Chọn một tệp gói tin edXML.", "error")
+            status = 400
+        else:
+            limit = system().settings.exchange_max_mb * 1024 * 1024
+            result = inspect(upload.stream.read(limit + 1), system())
+    return render_template("web/exchange_inspect.html", result=result, facts=None,
+                           troubled=troubled(system(), me())), status
+
+
+@bp.get("/quan-tri/lien-thong/<int:msg_id>")
+@login_required
+def exchange_message(msg_id: int) -> Any:
+    """Admins: one package the agency sent, with its delivery and its inspection."""
+    from edms.exchange.inspect import inspect_message
+
+    try:
+        facts, result = inspect_message(system(), me(), msg_id)
+    except EdmsError as exc:
+        return render_template("web/error.html", message=exc.message), exc.status
+    return render_template("web/exchange_inspect.html", result=result, facts=facts,
+                           troubled=None)
 
 
 # -- verifying, for anyone --------------------------------------------------------------------

@@ -41,12 +41,15 @@ from ..models import (
     Document,
     DocumentFile,
     ExchangeMessage,
+    OrgUnit,
+    SignatureRecord,
+    SigningKey,
     User,
 )
 from ..orgs import active_key, load_user, open_key
 from ..system import System
 from . import edxml
-from .directory import Peer, find, peer_of
+from .directory import Peer, find, organ_for, peer_of
 from .transport import DirectHttps, Transport
 
 log = logging.getLogger("edms.exchange")
@@ -71,6 +74,14 @@ def document_key(s: Session, doc: Document) -> str:
     return edxml.document_id(organ, doc.issued_date, number, doc.code_notation)
 
 
+def _staff(s: Session, user: User | None) -> tuple[str, str]:
+    """Who made a packet, for its StaffInfo: name and unit."""
+    if user is None:
+        return "", ""
+    unit = s.get(OrgUnit, user.unit_id) if user.unit_id else None
+    return user.full_name[:100], (unit.name if unit else "")[:200]
+
+
 def _received_message(s: Session, doc_id: int) -> ExchangeMessage | None:
     return s.scalars(select(ExchangeMessage).where(
         ExchangeMessage.document_id == doc_id, ExchangeMessage.direction == "in",
@@ -90,7 +101,7 @@ def on_issue(s: Session, doc: Document, user: User) -> list[str]:
     queued = []
     for r in json.loads(doc.recipients or "[]"):
         code = (r.get("organ_id") or "").strip()
-        if not code or find(s, code) is None:
+        if not code or find(s, doc.agency_id, code) is None:
             continue
         queued += _queue_document(s, doc, user, code, 3 if doc.replaces_id else 0)
     return queued
@@ -105,10 +116,12 @@ def _queue_document(s: Session, doc: Document, user: User, peer: str, business: 
             ExchangeMessage.state.in_(("pending", "delivered")))).first():
         return []
     now = _now()
+    staff, unit = _staff(s, user)
     s.add(ExchangeMessage(agency_id=doc.agency_id, direction="out", kind="document",
                           peer_code=peer, document_id=doc.id, document_key=key,
                           business_type=business, state="pending", attempts=0,
-                          next_attempt_at=now, created_at=now, packet_at=now))
+                          next_attempt_at=now, created_at=now, packet_at=now,
+                          staff=staff, staff_unit=unit))
     audit.record(s, user.username, "exchange.queue", "document", str(doc.id),
                  {"to": peer, "document_key": key, "business_type": business})
     return [peer]
@@ -123,7 +136,7 @@ def on_step(s: Session, doc: Document, code: str | None, note: str, user: User) 
     if received is None:
         return
     queue_status(s, doc.agency_id, received.peer_code, doc.id, received.document_key, code,
-                 note)
+                 note, user)
 
 
 def on_revoke(s: Session, doc: Document, reason: str, user: User) -> list[str]:
@@ -133,19 +146,23 @@ def on_revoke(s: Session, doc: Document, reason: str, user: User) -> list[str]:
         ExchangeMessage.kind == "document",
         ExchangeMessage.state.in_(("pending", "delivered"))))})
     for peer in peers:
-        queue_status(s, doc.agency_id, peer, doc.id, document_key(s, doc), "13", reason)
+        queue_status(s, doc.agency_id, peer, doc.id, document_key(s, doc), "13", reason, user)
     return peers
 
 
 def queue_status(s: Session, agency_id: int, peer: str, doc_id: int, key: str, code: str,
-                 description: str) -> ExchangeMessage:
+                 description: str, user: User | None = None) -> ExchangeMessage:
+    """Queue status ``code`` about DocumentId ``key`` to ``peer``; ``user`` is who made
+    it (none: the system, e.g. 01 on arrival)."""
     if code not in edxml.STATUS_CODES:
         raise EdmsError(f"unknown status code {code}")
     now = _now()
+    staff, unit = _staff(s, user)
     msg = ExchangeMessage(agency_id=agency_id, direction="out", kind="status", peer_code=peer,
                           document_id=doc_id, document_key=key, status_code=code,
                           description=(description or "")[:2000], state="pending",
-                          attempts=0, next_attempt_at=now, created_at=now, packet_at=now)
+                          attempts=0, next_attempt_at=now, created_at=now, packet_at=now,
+                          staff=staff, staff_unit=unit)
     s.add(msg)
     s.flush()
     return msg
@@ -172,11 +189,6 @@ def dispatch(system: System, actor: str, doc_id: int) -> list[str]:
 # -- building the packages ------------------------------------------------------------------------
 
 
-def _organ(agency: Agency, system: System) -> edxml.Organ:
-    return edxml.Organ(agency.code, agency.name, agency.place,
-                       website=system.settings.public_url)
-
-
 def _sign(system: System, s: Session, agency: Agency, root: Any) -> bytes:
     key = active_key(s, agency_id=agency.id)
     profile = open_key(system, key)
@@ -185,14 +197,49 @@ def _sign(system: System, s: Session, agency: Agency, root: Any) -> bytes:
     return edxml.serialize(root)
 
 
-def build_document_package(system: System, s: Session, msg: ExchangeMessage,
-                           workdir: Path) -> bytes:
-    doc = s.get(Document, msg.document_id)
-    agency = s.get(Agency, msg.agency_id)
-    assert doc is not None and agency is not None
-    peer = find(s, msg.peer_code)
-    if peer is None:
-        raise EdmsError(f"agency {msg.peer_code} is no longer in the exchange directory")
+def competence(s: Session, doc: Document) -> str:
+    """SignerInfo/Competence: the authority line the competent person signed under
+    (``TM. ỦY BAN NHÂN DÂN``, ``KT. CHỦ TỊCH``, ``Q.``, ``TL.``, ``TUQ.``), from the key
+    of the document's latest personal signature; signing in one's own title, the title
+    line itself (``CHỦ TỊCH``)."""
+    key = s.scalars(select(SigningKey).join(
+        SignatureRecord, SignatureRecord.signing_key_id == SigningKey.id).where(
+        SignatureRecord.document_id == doc.id, SignatureRecord.profile == "personal")
+        .order_by(SignatureRecord.id.desc())).first()
+    if key is not None and key.authority.strip():
+        return key.authority.strip()[:100]
+    return doc.signer_position.strip().upper()[:100]
+
+
+def _response_for(s: Session, doc: Document) -> tuple[edxml.ResponseFor, ...]:
+    """A reply names the document it answers (ResponseFor)."""
+    if doc.response_for_id is None:
+        return ()
+    answered = s.get(Document, doc.response_for_id)
+    if answered is None:
+        return ()
+    received = _received_message(s, answered.id)
+    number, notation = answered.code_number or "", answered.code_notation or ""
+    key = received.document_key if received is not None else (
+        edxml.document_id(answered.organ_id, answered.issued_date, number, notation)
+        if answered.organ_id and answered.issued_date and number and notation else "")
+    if not key:
+        return ()
+    m = edxml.DOCUMENT_ID.match(key)
+    return (edxml.ResponseFor(m["organ"] if m else (answered.organ_id or ""),
+                              f"{m['number']}/{m['symbol']}" if m else f"{number}/{notation}",
+                              key, answered.issued_date),)
+
+
+def document_packet(system: System, s: Session, doc: Document, agency: Agency, peer_code: str,
+                    key: str, business: int, sent_at: datetime, workdir: Path,
+                    staff: tuple[str, str] = ("", "")) -> edxml.DocumentPackage:
+    """The edXML document package for ``doc`` to ``peer_code``, as VNPT's library writes
+    it: the sealed main PDF and its attachments, the signer's competence, the document it
+    answers, the replaced one, this agency's public identity."""
+    entry = find(s, agency.id, peer_code)
+    if entry is None:
+        raise EdmsError(f"agency {peer_code} is not in the exchange directory of {agency.code}")
     files = list(s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc.id)
                            .order_by(DocumentFile.id)))
     mains = [f for f in files if f.role == "main"]
@@ -208,42 +255,137 @@ def build_document_package(system: System, s: Session, msg: ExchangeMessage,
             f"{i + 1}@{agency.code}", f.name, "application/pdf", target.read_bytes(),
             "Văn bản chính" if i == 0 else "Phụ lục"))
     recipients = json.loads(doc.recipients or "[]")
-    replaces_key = None
+    replacements: tuple[edxml.Replacement, ...] = ()
     if doc.replaces_id is not None:
         old = s.get(Document, doc.replaces_id)
-        replaces_key = document_key(s, old) if old is not None else None
+        if old is not None:
+            replacements = (edxml.Replacement(document_key(s, old), (peer_code,)),)
     doc_type = next((t for t in DOCUMENT_TYPES if t.code == doc.type_code), None)
-    package = edxml.DocumentPackage(
-        sender=_organ(agency, system), to=(edxml.Organ(peer.code, peer.name),),
-        code_number=edxml.check_document_key(msg.document_key)["number"],
-        code_notation=doc.code_notation or "",
+    type_name = (doc_type.name if doc_type else doc.type_code).split(" (")[0]
+    m = edxml.check_document_key(key)
+    return edxml.DocumentPackage(
+        sender=organ_for(s, agency),
+        to=(edxml.Organ(entry.code, entry.name, in_charge=entry.name),),
+        document_key=key, code_number=m["number"], code_notation=doc.code_notation or "",
         place=agency.place, promulgation_date=doc.issued_date or _now().date(),
-        type_code=TYPE_NUMBER.get(doc.type_code, 0),
-        type_name=doc_type.name if doc_type else doc.type_code, subject=doc.subject,
-        signer_competence="", signer_position=doc.signer_position,
-        signer_name=doc.signer_name, document_key=msg.document_key,
-        business_type=msg.business_type or 0, due_date=doc.due_date,
-        priority=doc.priority, page_amount=doc.page_amount or 0,
-        promulgation_amount=doc.issued_amount or 0, content=doc.description,
-        to_places=tuple(r.get("name", "") for r in recipients),
-        replaces_key=replaces_key, attachments=tuple(attachments),
-        sent_at=msg.packet_at or _now())
-    return _sign(system, s, agency, edxml.build_document(package))
+        type_code=edxml.TYPE_ADMINISTRATIVE, type_detail=TYPE_NUMBER.get(doc.type_code, 0),
+        type_name=type_name, subject=doc.subject, content=doc.description,
+        signer_competence=competence(s, doc), signer_position=doc.signer_position,
+        signer_name=doc.signer_name, due_date=doc.due_date, priority=doc.priority,
+        promulgation_amount=doc.issued_amount or 0, page_amount=doc.page_amount or 0,
+        appendixes=tuple(a.name for a in attachments[1:]),
+        response_for=_response_for(s, doc),
+        to_places=tuple(str(r.get("name", "")) for r in recipients if r.get("name")),
+        traces=(edxml.TraceHeader(agency.code, sent_at),),
+        business=edxml.Business(business, edxml.BUSINESS_REASONS[business],
+                                staff=edxml.StaffInfo(staff[1], staff[0]),
+                                replacements=replacements),
+        attachments=tuple(attachments))
 
 
-def build_status_packet(system: System, s: Session, msg: ExchangeMessage) -> bytes:
+def status_packet(s: Session, agency: Agency, key: str, code: str, description: str,
+                  at: datetime, staff: tuple[str, str] = ("", "")) -> edxml.StatusPacket:
+    """A status packet about DocumentId ``key``, as VNPT's library writes it."""
+    m = edxml.check_document_key(key)
+    return edxml.StatusPacket(
+        sender=organ_for(s, agency),
+        response_for=edxml.ResponseFor(m["organ"], f"{m['number']}/{m['symbol']}", key,
+                                       datetime.strptime(m["date"], "%Y/%m/%d").date()),
+        status_code=code, description=description,
+        staff=edxml.StaffInfo(staff[1] or agency.name, staff[0]), at=at)
+
+
+def build_document_package(system: System, s: Session, msg: ExchangeMessage,
+                           workdir: Path) -> bytes:
     doc = s.get(Document, msg.document_id)
     agency = s.get(Agency, msg.agency_id)
     assert doc is not None and agency is not None
-    m = edxml.check_document_key(msg.document_key)
-    packet = edxml.StatusPacket(
-        sender=_organ(agency, system), response_for_organ=m["organ"],
-        response_for_code=f"{m['number']}/{m['symbol']}",
-        response_for_date=datetime.strptime(m["date"], "%Y/%m/%d").date(),
-        document_key=msg.document_key, status_code=msg.status_code or "",
-        description=msg.description, staff="", department=agency.name,
-        at=msg.packet_at or _now())
-    return _sign(system, s, agency, edxml.build_status(packet))
+    packet = document_packet(system, s, doc, agency, msg.peer_code, msg.document_key,
+                             msg.business_type or 0, msg.packet_at or _now(), workdir,
+                             (msg.staff, msg.staff_unit))
+    return _sign(system, s, agency, edxml.build(packet))
+
+
+def build_status_packet(system: System, s: Session, msg: ExchangeMessage) -> bytes:
+    agency = s.get(Agency, msg.agency_id)
+    assert agency is not None
+    packet = status_packet(s, agency, msg.document_key, msg.status_code or "",
+                           msg.description, msg.packet_at or _now(),
+                           (msg.staff, msg.staff_unit))
+    return _sign(system, s, agency, edxml.build(packet))
+
+
+# -- exporting, for people who debug interoperability ---------------------------------------
+
+
+def _exportable(s: Session, actor: str, doc_id: int) -> tuple[User, Document, Agency]:
+    user = load_user(s, actor)
+    if not user.role_set & {"clerk", "admin"}:
+        raise Forbidden("only the clerk's office or an administrator exports exchange "
+                        "packages (they carry the agency's signature)")
+    doc = s.get(Document, doc_id)
+    if doc is None or doc.agency_id != user.agency_id:
+        raise NotFound(f"document {doc_id} not found")
+    agency = s.get(Agency, doc.agency_id)
+    assert agency is not None
+    return user, doc, agency
+
+
+def export_document(system: System, actor: str, doc_id: int, to: str) -> bytes:
+    """The signed package that would be sent for issued document ``doc_id`` to agency
+    ``to`` (in the directory): built and signed now, nothing queued or stored."""
+    from ..documents import workdir
+
+    with system.sessions() as s, workdir(system) as wd:
+        user, doc, agency = _exportable(s, actor, doc_id)
+        if doc.direction != "outgoing" or doc.state not in ("issued", "revoked") \
+                or not doc.issued_date:
+            raise InvalidTransition(f"document {doc_id} is not an issued outgoing document")
+        if doc.secrecy:
+            raise Forbidden("secret documents never travel through the exchange")
+        business = 3 if doc.replaces_id else 0
+        packet = document_packet(system, s, doc, agency, to.strip(), document_key(s, doc),
+                                 business, _now(), wd, _staff(s, user))
+        data = _sign(system, s, agency, edxml.build(packet))
+        audit.record(s, user.username, "exchange.export", "document", str(doc.id),
+                     {"to": to, "kind": "document",
+                      "package_sha256": hashlib.sha256(data).hexdigest()})
+        s.commit()
+        return data
+
+
+def export_status(system: System, actor: str, doc_id: int, code: str, description: str = "",
+                  to: str | None = None) -> bytes:
+    """The signed status packet ``code`` about document ``doc_id``: for a document received
+    through the exchange, addressed to its sender; for one of ours, to ``to`` (13)."""
+    with system.sessions() as s:
+        user, doc, agency = _exportable(s, actor, doc_id)
+        if code not in edxml.STATUS_CODES:
+            raise EdmsError(f"unknown status code {code!r} (known: "
+                            f"{', '.join(edxml.STATUS_CODES)})")
+        if code in ("02", "16") and not description.strip():
+            raise EdmsError(f"status {code} needs a reason (--description)")
+        received = _received_message(s, doc.id)
+        if received is not None:
+            key, peer = received.document_key, received.peer_code
+        elif doc.direction == "outgoing":
+            if code != "13":
+                raise EdmsError("for a document this agency issued, only 13 (revocation) "
+                                "is sent; the other codes are the receiver's")
+            if not to:
+                raise EdmsError("name the recipient agency (--to) for status 13")
+            key, peer = document_key(s, doc), to.strip()
+        else:
+            raise InvalidTransition(f"document {doc_id} did not come through the exchange")
+        packet = status_packet(s, agency, key, code,
+                               description.strip() or edxml.STATUS_CODES[code], _now(),
+                               _staff(s, user))
+        data = _sign(system, s, agency, edxml.build(packet))
+        audit.record(s, user.username, "exchange.export", "document", str(doc.id),
+                     {"to": peer, "kind": "status", "code": code,
+                      "package_sha256": hashlib.sha256(data).hexdigest()})
+        s.commit()
+        return data
 
 
 # -- delivery -----------------------------------------------------------------------------------
@@ -258,11 +400,11 @@ class Round:
 
 
 def transport_for(system: System) -> Transport:
-    from .directory import entries
-
-    ca = system.settings.exchange_ca_bundle
-    return DirectHttps(entries(system), timeout=system.settings.exchange_timeout,
-                       ca_bundle=str(ca) if ca else None)
+    settings = system.settings
+    ca = settings.exchange_ca_bundle
+    return DirectHttps([], timeout=settings.exchange_timeout,
+                       ca_bundle=str(ca) if ca else None,
+                       allow_private=settings.exchange_private_endpoints)
 
 
 def _claim(system: System, now: datetime, limit: int) -> list[int]:
@@ -321,8 +463,8 @@ def _package(system: System, msg_id: int) -> tuple[bytes, Peer, str]:
     def work(s: Session, puts: list[blobs.PutOutcome]) -> tuple[bytes, Peer, str]:
         msg = s.get(ExchangeMessage, msg_id)
         assert msg is not None
-        entry = find(s, msg.peer_code)
-        if entry is None or not entry.active:
+        entry = find(s, msg.agency_id, msg.peer_code)
+        if entry is None:
             raise EdmsError(f"agency {msg.peer_code} is not in the exchange directory")
         with workdir(system) as wd:
             path = wd / "package.xml"

@@ -5,17 +5,25 @@ acknowledge) replaces the direct agency-to-agency transport without touching it.
 :class:`DirectHttps` is the first implementation: packages and status packets are POSTed to
 the recipient system's ``/api/v1/exchange/inbox``, which answers at once with a signed
 receipt (accepted) or a problem (refused). Nothing waits to be polled on this transport: the
-other side pushes to our own inbox.
+other side pushes to our own inbox. Connections go straight to the partner (no proxy from
+the environment), and unless private endpoints are allowed, a connection whose peer address
+is loopback, link-local or private is closed before anything is sent, whatever the name
+resolved to (DNS rebinding cannot redirect a package inside the network).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from .directory import Peer
+from .directory import Peer, non_global
 
 INBOX_PATH = "/api/v1/exchange/inbox"
 
@@ -52,15 +60,60 @@ class Transport(Protocol):
     def list_agencies(self) -> list[Peer]: ...
 
 
+class PrivateAddress(OSError):
+    """The partner's name led to a loopback, link-local or private address."""
+
+
+def _check_peer(sock: socket.socket) -> None:
+    address = sock.getpeername()[0]
+    if non_global(ipaddress.ip_address(address.split("%", 1)[0])):
+        sock.close()
+        raise PrivateAddress(f"the endpoint resolved to {address}, a loopback, link-local "
+                             "or private address (EDMS_EXCHANGE_PRIVATE_ENDPOINTS is off)")
+
+
+class _GuardedHTTP(HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _GuardedHTTPS(HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _check_peer(sock)
+        return sock
+
+
+class _GuardedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTP
+
+
+class _GuardedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPS
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool,
+                                                   "https": _GuardedHTTPSPool}
+
+
 class DirectHttps:
     """Agency to agency over HTTPS (HTTP on loopback in development and tests)."""
 
     def __init__(self, peers: list[Peer], timeout: float = 60.0,
-                 ca_bundle: str | None = None) -> None:
+                 ca_bundle: str | None = None, allow_private: bool = False) -> None:
         self._peers = peers
         self.timeout = timeout
         self.verify: str | bool = ca_bundle or True
         self.session = requests.Session()
+        self.session.trust_env = False  # straight to the partner, no proxy from the env
+        if not allow_private:
+            for scheme in ("http://", "https://"):
+                self.session.mount(scheme, _GuardedAdapter())
 
     def send(self, peer: Peer, package: bytes) -> Delivery:
         try:
@@ -70,6 +123,9 @@ class DirectHttps:
                          "Accept": "application/xml, application/problem+json"},
                 verify=self.verify)
         except requests.RequestException as exc:
+            guarded = _private(exc)
+            if guarded is not None:
+                return Delivery("retry", reason=f"{peer.endpoint} refused: {guarded}")
             return Delivery("retry", reason=f"{peer.endpoint} cannot be reached: "
                                             f"{type(exc).__name__}")
         if resp.status_code == 200:
@@ -94,6 +150,25 @@ class DirectHttps:
 
     def list_agencies(self) -> list[Peer]:
         return list(self._peers)
+
+
+def _private(exc: BaseException) -> PrivateAddress | None:
+    """The guard's refusal, wherever requests and urllib3 wrapped it."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, PrivateAddress):
+            return e
+        stack += [e.__cause__, e.__context__, *(a for a in e.args
+                                                if isinstance(a, BaseException))]
+        reason = getattr(e, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return None
 
 
 def _problem(resp: requests.Response) -> str:
