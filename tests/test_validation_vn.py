@@ -1,0 +1,77 @@
+"""A signature as Vietnamese government documents carry them — the signer's certificate
+alone in a BER-encoded CMS, SHA-1, a certificate that has expired since — validated with
+the installation's default trust (the shipped Vietnamese regimes) plus a test root and its
+intermediate added the way an administrator adds them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from edms import trust
+from edms.signatures import validate_sandboxed
+from edms.system import System
+from signing.validation import ber
+from tests.support.pdfs import plain_pdf
+from tests.support.vnchain import make_chain, sign_sha1
+
+
+def test_expired_sha1_ber_signature_is_judged_at_its_proven_time(system: System,
+                                                                  tmp_path: Path) -> None:
+    chain = make_chain()
+    # default trust: both shipped regimes, their intermediates as the pool
+    shipped = trust.anchors(system.settings)
+    assert {a.regime for a in shipped if a.role == "root"} == {"official", "public"}
+    assert any(a.confidence == "medium" for a in shipped)
+    trust.add(system, "admin", chain.root_pem, role="root", regime="official",
+              note="thử nghiệm")
+    trust.add(system, "admin", chain.intermediate_pem, role="intermediate",
+              regime="official")
+
+    stamped = tmp_path / "stamped.pdf"
+    sign_sha1(chain, plain_pdf(tmp_path / "a.pdf"), stamped,
+              timestamp_at=datetime(2018, 6, 1, 9, 0, tzinfo=UTC))
+    raw = stamped.read_bytes()
+    assert b"/Contents <3080" in raw  # BER: indefinite length from the outermost value
+
+    report = validate_sandboxed(system.settings, stamped)
+    sig = report.signatures[0]
+    assert report.verdict == "valid" and report.valid, report
+    assert sig.trusted and sig.integrity and sig.regime == "official"
+    assert sig.weak_algorithms == ["SHA-1"]
+    assert sig.proof_of_existence is not None and sig.proof_of_existence.startswith("2018-06-01")
+    assert sig.proof_of_existence.endswith("+07:00")
+    assert any("thuật toán yếu" in m for m in sig.messages)
+
+    plain = tmp_path / "plain.pdf"
+    sign_sha1(chain, plain_pdf(tmp_path / "b.pdf"), plain, timestamp_at=None)
+    report = validate_sandboxed(system.settings, plain)
+    sig = report.signatures[0]
+    assert report.verdict == "not_valid" and not sig.trusted
+    assert not report.changed_after_signing and sig.integrity
+    assert sig.sub_indication in ("OUT_OF_BOUNDS_NO_POE", "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+                                  "EXPIRED", "CRYPTO_CONSTRAINTS_FAILURE")
+    assert sig.reason and "Error" not in sig.reason
+
+    # disabling the anchor takes it away (and is audited)
+    fp = next(a.fingerprint for a in trust.anchors(system.settings) if a.origin == "added"
+              and a.role == "root")
+    trust.set_enabled(system, "admin", fp, False, note="thu hồi thử")
+    assert validate_sandboxed(system.settings, stamped).valid is False
+
+
+def test_ber_normalisation_keeps_definite_values_byte_for_byte() -> None:
+    from tests.support.vnchain import to_ber
+
+    der = bytes.fromhex("3009020101a0040402abcd")  # SEQ { INT 1, [0] { OCTET abcd } }
+    assert ber.normalise(der) == der
+    assert ber.normalise(to_ber(der) + bytes(10)) == der
+    # a constructed OCTET STRING becomes primitive
+    chunked = bytes.fromhex("2480040161040162" "0000")
+    assert ber.normalise(chunked) == bytes.fromhex("04026162")
+    for bad in (b"", b"\x30\x80\x02\x01", b"\x30\x05\x02\x01"):
+        try:
+            ber.normalise(bad)
+        except ber.BerError:
+            continue
+        raise AssertionError(bad)
