@@ -3,7 +3,11 @@ factory from blueprints. Thin: it translates HTTP to ``edms`` calls.
 
 * ``/api/v1/...``: the REST API; its OpenAPI 3.1 document at ``/api/v1/openapi.json`` and
   an interactive page at ``/api/v1/docs``;
-* ``/healthz``, ``/metrics``.
+* ``/healthz``, ``/metrics`` (this machine only, or with ``EDMS_METRICS_TOKEN``);
+* the web pages (:mod:`api.web`) and the public verify page (:mod:`api.public`).
+
+What is refused before any work (bounds, gates, authentication before the body is read)
+and the headers every answer carries are in :mod:`api.security`.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from .problems import PROBLEM_BASE, register_problem_handlers
 from .public import bp as public_bp
 from .schemas import Problem
 from .security import SECURITY_SCHEMES
+from .security import install as install_security
 from .v1 import bp as v1_bp
 
 DESCRIPTION = """\
@@ -106,6 +111,7 @@ def create_app(system: System | None = None) -> Flask:
 
     _serve_docs_assets(app)
     install(app)
+    install_security(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
     from .web import bp as web_bp

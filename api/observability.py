@@ -1,5 +1,8 @@
 """Structured JSON logs with a request id, and Prometheus metrics at ``/metrics``.
 
+``/metrics`` answers only a direct request from this machine or one carrying
+``EDMS_METRICS_TOKEN`` (:func:`api.security.metrics_allowed`).
+
 Every request gets an id (the caller's ``X-Request-ID`` if it is sane, else a new one),
 echoed in the response and in every log line written while handling it. Metrics are
 per process (each API process is a scrape target): requests by endpoint and status,
@@ -83,4 +86,12 @@ def install(app: Flask) -> None:
     @app.get("/metrics")
     @app.doc(hide=True)
     def metrics() -> Response:
+        """Only for this machine (a direct request, not one through the proxy) or with
+        ``Authorization: Bearer <EDMS_METRICS_TOKEN>``; anyone else finds nothing."""
+        from werkzeug.exceptions import NotFound
+
+        from .security import metrics_allowed
+
+        if not metrics_allowed(app.extensions["edms"].settings):
+            raise NotFound()
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

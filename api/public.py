@@ -1,17 +1,20 @@
 """``/verify/{public id}``: the page a digitized copy's QR code opens. Anyone may open it,
-without logging in. It states first, in one sentence, whether the copy is authentic, then
-the issuing agency, the date, the copy's SHA-256 and its signature, and lets the visitor
-drop the file they hold to check that very file. Nothing else about the copy (holder,
-dossier, content) is shown."""
+without logging in. It states first, in one sentence, whether the copy is authentic (or
+that it was revoked), then the issuing agency, the date, the copy's SHA-256 and its
+signature, and lets the visitor drop the file they hold to check that very file. Nothing
+else about the copy (holder, dossier, content) is shown.
+
+Every check here is public work: bounded and gated by :mod:`api.security` before this code
+runs (one upload size, a few checks at a time, 429/503 with ``Retry-After`` beyond), and
+the uploaded file lives in a private work folder only while it is checked.
+"""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from edms.digitization.pipeline import public_check
+from edms.blobs import workdir
+from edms.digitization.revocation import public_status
 from edms.errors import EdmsError
 from edms.filetypes import detect, ensure_allowed
 
@@ -30,12 +33,12 @@ def verify_copy(public_id: str) -> Response | str | tuple[str, int]:
             head = f.stream.read(65536)
             ensure_allowed(detect(head), ("application/pdf",), f.filename)
             f.stream.seek(0)
-            with tempfile.TemporaryDirectory() as d:
-                path = Path(d) / "upload.pdf"
+            with workdir(system(), "public") as d:
+                path = d / "upload.pdf"
                 f.save(path)
-                result = public_check(system(), public_id, path)
+                result = public_status(system(), public_id, path)
         else:
-            result = public_check(system(), public_id)
+            result = public_status(system(), public_id)
     except EdmsError as exc:
         if request.accept_mimetypes.best == "application/json":
             raise

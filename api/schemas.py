@@ -223,6 +223,16 @@ class SignIn(_In):
     authority = fields.String(validate=Length(0, 100),
                               metadata={"description": "Line above the title: 'KT. CHỦ TỊCH'."})
     level = fields.String(validate=OneOf(LEVELS))
+    pin = fields.String(validate=Length(1, 12), load_only=True, metadata={
+        "description": "sign: the leader's signing PIN (required; wrong PINs make further "
+                       "attempts wait). seal: not used."})
+
+
+class SigningPinIn(_In):
+    password = fields.String(required=True, validate=Length(1, 200),
+                             metadata={"description": "Your current password."})
+    pin = fields.String(required=True, validate=Length(6, 12),
+                        metadata={"description": "The new signing PIN: 6 to 12 digits."})
 
 
 class AssignIn(_In):
@@ -417,6 +427,8 @@ class BatchSignIn(_In):
                                validate=Length(1, 500))
     authority = fields.String(validate=Length(0, 100))
     level = fields.String(validate=OneOf(LEVELS))
+    pin = fields.String(validate=Length(1, 12), load_only=True, metadata={
+        "description": "The leader's signing PIN, confirming these documents (required)."})
 
 
 class JobOut(Schema):

@@ -4,15 +4,32 @@ The order of the steps keeps storage and database in agreement: the object is st
 first (invisible until complete), then its row is committed; if the row cannot be
 committed, an object this upload created is removed again. Retention is applied only after
 the commit, so a failed upload never leaves a locked, unreferenced object behind.
+
+Nothing is left behind either by work that fails later:
+
+* uploads stored ahead of a job (scans to digitize, a large file to verify) are *staged*
+  (:func:`staging`): if the request fails before the job is queued they are discarded, and
+  the job discards them when it ends (:func:`discard_unreferenced`), unless a document
+  refers to them by then;
+* files being worked on live in private work folders (:func:`workdir`) named after their
+  process, so the folders of a killed process are recognised and removed
+  (``edms storage verify`` names them, ``edms storage cleanup`` and ``edms serve`` remove
+  them);
+* every original name is normalised (:func:`clean_filename`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
 import os
 import re
+import socket
 import tempfile
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,8 +51,10 @@ from storage import (
 from .db import transaction
 from .errors import Conflict, EdmsError, NotFound, UploadTooLarge
 from .filetypes import detect, ensure_allowed, peek
-from .models import Blob
+from .models import Blob, Job
 from .system import System
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,7 +99,7 @@ def store_upload(
             "nothing was stored",
             limit=exc.limit,
         ) from None
-    name = Path(filename).name[:255] if filename else None
+    name = clean_filename(filename, "upload") if filename else None
     try:
         with transaction(system.sessions) as session:
             blob = session.get(Blob, result.sha256)
@@ -210,7 +229,7 @@ def add_file(system: System, session: Session, path: Path, *, name: str | None =
     if session.get(Blob, result.sha256) is None:
         session.add(Blob(sha256=result.sha256, storage_key=result.key, size=result.size,
                          media_type=detected.mime,
-                         original_name=Path(name).name[:255] if name else None,
+                         original_name=clean_filename(name, path.name) if name else None,
                          version_id=result.version_id))
         session.flush()
     return outcome
@@ -241,3 +260,139 @@ def set_legal_hold(system: System, session: Session, sha256: str, on: bool) -> N
     with contextlib.suppress(UnsupportedOperation):
         system.store.set_legal_hold(blob.storage_key, on)
     blob.legal_hold = on
+
+
+# -- names --------------------------------------------------------------------------------
+
+# Characters that change how a name is displayed or where it points: bidirectional
+# controls (a "gnp.exe" shown as "exe.png"), zero-width marks, the byte-order mark.
+_INVISIBLE = dict.fromkeys(map(ord, "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b"
+                                    "\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069"
+                                    "\ufeff"))
+
+
+def clean_filename(name: str | None, fallback: str) -> str:
+    """A file name safe to keep and to show: Unicode NFC; no directory part (``/`` or
+    ``\\``), control characters (NUL ...), bidirectional or zero-width marks; no leading
+    dots or surrounding spaces; at most 255 characters (the extension kept). An empty
+    result is ``fallback``."""
+    text = unicodedata.normalize("NFC", name or "")
+    text = text.replace("\\", "/").rsplit("/", 1)[-1]
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+                   for c in text.translate(_INVISIBLE))
+    text = " ".join(text.split()).lstrip(".").strip()
+    if len(text) > 255:
+        stem, dot, ext = text.rpartition(".")
+        text = (stem[:255 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 16 \
+            else text[:255]
+    return text or fallback
+
+
+# -- work folders ---------------------------------------------------------------------------
+
+HOST_ID = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+WORK_NAME = re.compile(r"^(?P<kind>[a-z]+)-(?P<pid>\d+)-(?P<host>[0-9a-f]{8})-")
+
+
+def work_root(system: System) -> Path:
+    return system.settings.data_dir / "tmp"
+
+
+@contextlib.contextmanager
+def workdir(system: System, kind: str = "doc") -> Iterator[Path]:
+    """A private folder under ``EDMS_DATA_DIR/tmp`` for files being worked on (they may
+    be plaintext copies of documents), removed when the work ends. Its name carries this
+    process's id and host (``doc-<pid>-<host>-…``): if the process is killed, the folder
+    is recognised as stale."""
+    base = work_root(system)
+    base.mkdir(parents=True, exist_ok=True)
+    d = Path(tempfile.mkdtemp(prefix=f"{kind}-{os.getpid()}-{HOST_ID}-", dir=base))
+    try:
+        yield d
+    finally:
+        import shutil
+
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# -- what refers to a stored object ---------------------------------------------------------
+
+_HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def _reference_columns() -> list[object]:
+    """Every column that holds a stored object's SHA-256: the foreign keys to
+    ``blobs.sha256`` of every table (found in the model, so new tables count too)."""
+    from .db import Base
+
+    target = Blob.__table__.c.sha256
+    return [fk.parent for table in Base.metadata.sorted_tables for fk in table.foreign_keys
+            if fk.column is target]
+
+
+def referenced(session: Session, *, except_job: str | None = None) -> set[str]:
+    """The digests something refers to: a row of any table, or a job not yet finished
+    (its uploads are staged for it)."""
+    found: set[str] = set()
+    for col in _reference_columns():
+        found.update(v for v in session.scalars(
+            select(col).where(col.isnot(None)).distinct()) if v)  # type: ignore[attr-defined]
+    jobs = select(Job.id, Job.params).where(Job.state.in_(("queued", "running")))
+    for job_id, params in session.execute(jobs):
+        if job_id != except_job:
+            found.update(_HEX64.findall(params))
+    return found
+
+
+def discard_unreferenced(system: System, digests: Iterable[str], *,
+                         except_job: str | None = None) -> list[str]:
+    """Remove the stored objects among ``digests`` that nothing refers to (and that no
+    retention or legal hold protects): staged uploads whose work has ended or failed.
+    Never raises; returns the digests removed (what could not be removed is named by
+    ``edms storage verify``)."""
+    wanted = {d for d in digests if d}
+    if not wanted:
+        return []
+    try:
+        with system.sessions() as session:
+            candidates = sorted(wanted - referenced(session, except_job=except_job))
+    except Exception:
+        log.exception("staged uploads could not be checked")
+        return []
+    return [sha for sha in candidates if remove_blob(system, sha)]
+
+
+def remove_blob(system: System, sha256: str) -> bool:
+    """Delete one unprotected stored object and its row (one transaction: the row is
+    only gone if the object is). Never raises."""
+    try:
+        with transaction(system.sessions) as session:
+            blob = session.get(Blob, sha256)
+            if blob is None or blob.legal_hold or (
+                    blob.retain_until is not None and blob.retain_until > datetime.now(UTC)):
+                return False
+            session.delete(blob)
+            session.flush()
+            system.store.delete(blob.storage_key)
+        return True
+    except Exception:
+        log.exception("stored object %s could not be removed", sha256)
+        return False
+
+
+@contextlib.contextmanager
+def staging(system: System) -> Iterator[list[str]]:
+    """Collect the digests of uploads stored ahead of a job; if the block fails (a later
+    file refused, the job not queued), they are discarded again."""
+    staged: list[str] = []
+    try:
+        yield staged
+    except BaseException:
+        discard_unreferenced(system, staged)
+        raise
+
+
+def job_uploads(params: str | dict[str, object]) -> list[str]:
+    """The digests a job's parameters name (its staged uploads)."""
+    text = params if isinstance(params, str) else json.dumps(params)
+    return _HEX64.findall(text)

@@ -83,8 +83,11 @@ def init(ctx: Context, no_dev_pki: bool) -> None:
         from .orgs import seed_development
 
         if seed_development(system):
+            from .auth import DEV_SIGNING_PIN
+
             click.echo("development agency  seeded: users chutich, phochutich (leaders), "
-                       "vanthu (clerk), chuyenvien (officer), quantri (admin)")
+                       "vanthu (clerk), chuyenvien (officer), quantri (admin); the "
+                       f"leaders' signing PIN is {DEV_SIGNING_PIN} (DEVELOPMENT ONLY)")
 
 
 @main.command("dev-pki")
@@ -127,22 +130,57 @@ def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(2, 512),
+              help="Request threads per worker. Public checks never take more than "
+                   "EDMS_PUBLIC_CONCURRENCY + EDMS_PUBLIC_QUEUE of them: the others stay "
+                   "for /healthz and logged-in work (raised if needed to keep four).")
 @click.option("--timeout", default=300, show_default=True, type=int,
               help="Seconds before a silent worker is restarted.")
-def serve(host: str, port: int, workers: int, timeout: int) -> None:
-    """Run the HTTP service under gunicorn (a production WSGI server)."""
-    Settings.from_env()  # fail early, with a clear message, on bad configuration
+def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Run the HTTP service under gunicorn (a production WSGI server, threaded workers).
+    Work folders left by killed processes are removed first."""
+    try:
+        settings = Settings.from_env()  # fail early, with a clear message, on bad config
+    except ConfigError as exc:
+        fail(f"configuration: {exc}", 2)
+    from .storage_check import remove_stale_work
+
+    removed, size = remove_stale_work(System(settings))
+    if removed:
+        click.echo(f"removed {removed} stale work folder(s) ({size} bytes)", err=True)
+    if os.environ.get("EDMS_FORWARDED_ALLOW_IPS"):
+        click.echo("EDMS_FORWARDED_ALLOW_IPS is no longer read: set EDMS_TRUSTED_PROXIES "
+                   "to the reverse proxy's address", err=True)
+    threads = max(threads, settings.public_concurrency + settings.public_queue + 4)
     argv = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{host}:{port}",
         "--workers", str(workers),
+        "--worker-class", "gthread",
+        "--threads", str(threads),
         "--timeout", str(timeout),
         "--access-logfile", "-",
-        "--forwarded-allow-ips", os.environ.get("EDMS_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "--forwarded-allow-ips", ",".join(settings.trusted_proxies),
+        "--control-socket", _control_socket(settings, host, port),
         "api.wsgi:app",
     ]
     click.echo(f"EDMS {__version__} listening on http://{host}:{port}")
     os.execv(sys.executable, argv)
+
+
+def _control_socket(settings: Settings, host: str, port: int) -> str:
+    """Each `edms serve` its own gunicorn control socket (mode 0600), in the data
+    directory, or in the temporary directory when that path is too long for a socket."""
+    import hashlib
+    import tempfile
+
+    name = f"gunicorn-{host.replace(':', '_')}-{port}.ctl"
+    run = (settings.data_dir / "run").resolve()
+    if len(str(run / name)) < 100:
+        run.mkdir(parents=True, exist_ok=True)
+        return str(run / name)
+    tag = hashlib.sha256(str(run).encode()).hexdigest()[:12]
+    return str(Path(tempfile.gettempdir()) / f"edms-{tag}-{name}")
 
 
 # -- storage -----------------------------------------------------------------------------
@@ -196,12 +234,20 @@ def storage_get(ctx: Context, sha256: str, output: Path) -> None:
     click.echo(f"{output}: {stored.size} bytes, SHA-256 verified", err=True)
 
 
+_OLDER_THAN = click.option(
+    "--older-than", default=3600, show_default=True, type=click.IntRange(0),
+    help="Leave alone uploads, objects and work folders younger than this many seconds "
+         "(work may still be using them).")
+
+
 @storage.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64))
+@_OLDER_THAN
 @pass_ctx
-def storage_verify(ctx: Context, as_json: bool, workers: int) -> None:
-    """Re-hash every object; report missing, corrupted and orphaned ones (exit 1 if any)."""
+def storage_verify(ctx: Context, as_json: bool, workers: int, older_than: int) -> None:
+    """Re-hash every object; report missing, corrupted, orphaned and unreferenced ones and
+    stale work folders (exit 1 if any)."""
     from .storage_check import verify_storage
 
     system = ctx.system
@@ -216,7 +262,7 @@ def storage_verify(ctx: Context, as_json: bool, workers: int) -> None:
     try:
         report = verify_storage(
             system, workers=workers, on_total=on_total,
-            on_progress=lambda n: bar.update(n) if bar else None,
+            on_progress=lambda n: bar.update(n) if bar else None, older_than=older_than,
         )
     finally:
         if bar is not None:
@@ -236,13 +282,15 @@ def storage_verify(ctx: Context, as_json: bool, workers: int) -> None:
 
 
 @storage.command("cleanup")
-@click.option("--older-than", default=3600, show_default=True, type=int,
-              help="Only uploads idle for at least this many seconds.")
+@_OLDER_THAN
 @pass_ctx
 def storage_cleanup(ctx: Context, older_than: int) -> None:
-    """Remove leftovers of interrupted uploads (never a complete object)."""
-    n = ctx.system.store.cleanup_incomplete(older_than)
-    click.echo(f"removed {n} incomplete upload(s)")
+    """Remove what failed or interrupted work left behind: incomplete uploads,
+    unreferenced and orphaned objects, stale work folders (never a referenced object, nor
+    one under retention or legal hold)."""
+    from .storage_check import cleanup
+
+    click.echo(cleanup(ctx.system, older_than).summary())
 
 
 # -- audit ---------------------------------------------------------------------------------
@@ -298,8 +346,10 @@ from .cli_digitize import register as _register_digitize  # noqa: E402
 from .cli_docs import register as _register_docs  # noqa: E402
 from .cli_exchange import register as _register_exchange  # noqa: E402
 from .cli_signing import register as _register_signing  # noqa: E402
+from .cli_verify import register as _register_verify  # noqa: E402
 
 _register_signing(main)
+_register_verify(main)
 _register_docs(main)
 _register_digitize(main)
 _register_exchange(main)

@@ -184,6 +184,18 @@ def register(main: click.Group) -> None:
         set_password(ctx.system, username, password, actor="cli")
         click.echo(f"password of {username} set")
 
+    @user.command("signing-pin")
+    @click.argument("username")
+    @pass_ctx
+    def user_signing_pin(ctx: Context, username: str) -> None:
+        """Set a leader's signing PIN (6 to 12 digits), asked twice on the terminal; the
+        leader confirms every signature with a server-held key with it."""
+        from .auth import set_signing_pin
+
+        pin = click.prompt("New signing PIN", hide_input=True, confirmation_prompt=True)
+        set_signing_pin(ctx.system, username, pin, actor="cli")
+        click.echo(f"signing PIN of {username} set")
+
     @main.command("worker")
     @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
     @pass_ctx
@@ -201,12 +213,17 @@ def register(main: click.Group) -> None:
     @pass_ctx
     def dev_seed(ctx: Context) -> None:
         """Create the development agency, its units, users and keys (development only)."""
-        from .orgs import seed_development
+        from .auth import DEV_SIGNING_PIN
+        from .orgs import DEV_LEADERS, DEV_USER_PASSWORD, seed_development
 
         if not ctx.system.settings.is_development:
             fail("dev-seed only runs with EDMS_ENV=development")
         created = seed_development(ctx.system)
         click.echo("development agency seeded" if created else "already seeded")
+        if created:
+            click.echo(f"  users' password: {DEV_USER_PASSWORD}; leaders "
+                       f"{', '.join(DEV_LEADERS)} sign with the PIN {DEV_SIGNING_PIN} "
+                       "(DEVELOPMENT ONLY)")
 
     @main.group()
     def doctype() -> None:
@@ -328,10 +345,20 @@ def register(main: click.Group) -> None:
     @pass_ctx
     def doc_sign(ctx: Context, actor: str, doc_id: int, authority: str | None,
                  level: str | None) -> None:
-        """Sign as the competent person with your own bound key (leader)."""
-        from . import documents as d
+        """Sign as the competent person with your own bound key (leader). Your signing
+        PIN is asked on the terminal, or read from $EDMS_SIGNING_PIN (scripts)."""
+        import os
+        import sys
 
-        r = d.sign(ctx.system, actor, doc_id, authority=authority, level=level)
+        from . import documents as d
+        from .auth import PinConfirmation
+
+        pin = os.environ.get("EDMS_SIGNING_PIN") or None
+        if pin is None and sys.stdin.isatty():
+            pin = click.prompt(f"Signing PIN of {actor}", hide_input=True)
+        # Without a PIN the step is refused, after its checks of the document and role.
+        r = d.sign(ctx.system, actor, doc_id, authority=authority, level=level,
+                   confirm=PinConfirmation(pin))
         click.echo(_doc_line(r.document))
         _print_report(r.report)
 

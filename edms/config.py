@@ -22,7 +22,7 @@ DEFAULT_ALLOWED_TYPES = (
     "text/xml",
 )
 LEVELS = ("b-b", "b-t", "b-lt", "b-lta")
-SECRET_FIELDS = {"s3_secret_key", "secret_key"}
+SECRET_FIELDS = {"s3_secret_key", "secret_key", "metrics_token"}
 
 
 SECRET_FIELDS.add("backup_s3_secret_key")
@@ -59,6 +59,21 @@ def _float(name: str, value: str, minimum: float = 0.0) -> float:
     if n < minimum:
         raise ConfigError(f"{name}={value!r}: must be at least {minimum}")
     return n
+
+
+def _networks(name: str, value: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks (``10.0.0.5, 10.1.0.0/16``)."""
+    import ipaddress
+
+    out = []
+    for part in value.split(","):
+        if part.strip():
+            try:
+                out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError:
+                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or "
+                                  "network") from None
+    return tuple(out)
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> str:
@@ -125,6 +140,18 @@ class Settings:
     exchange_ca_bundle: Path | None = None
     # partner endpoints on loopback, link-local or private addresses (tests, closed networks)
     exchange_private_endpoints: bool = False
+    # security limits (docs/security.md)
+    trusted_proxies: tuple[str, ...] = ()
+    public_upload_mb: int = 32
+    public_concurrency: int = 2
+    public_queue: int = 2
+    public_queue_seconds: float = 10.0
+    pdf_max_stream_mb: int = 64
+    pdf_max_expanded_mb: int = 512
+    max_megapixels: int = 100
+    render_memory_mb: int = 1024
+    ocr_memory_mb: int = 4096
+    metrics_token: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -231,6 +258,21 @@ class Settings:
             if get("EXCHANGE_CA_BUNDLE") else None,
             exchange_private_endpoints=_bool("EDMS_EXCHANGE_PRIVATE_ENDPOINTS",
                                              get("EXCHANGE_PRIVATE_ENDPOINTS", "false")),
+            trusted_proxies=_networks("EDMS_TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
+            public_upload_mb=_int("EDMS_PUBLIC_UPLOAD_MB", get("PUBLIC_UPLOAD_MB", "32"), 1),
+            public_concurrency=_int("EDMS_PUBLIC_CONCURRENCY",
+                                    get("PUBLIC_CONCURRENCY", "2"), 1),
+            public_queue=_int("EDMS_PUBLIC_QUEUE", get("PUBLIC_QUEUE", "2"), 0),
+            public_queue_seconds=_float("EDMS_PUBLIC_QUEUE_SECONDS",
+                                        get("PUBLIC_QUEUE_SECONDS", "10"), 0),
+            pdf_max_stream_mb=_int("EDMS_PDF_MAX_STREAM_MB", get("PDF_MAX_STREAM_MB", "64"), 1),
+            pdf_max_expanded_mb=_int("EDMS_PDF_MAX_EXPANDED_MB",
+                                     get("PDF_MAX_EXPANDED_MB", "512"), 1),
+            max_megapixels=_int("EDMS_MAX_MEGAPIXELS", get("MAX_MEGAPIXELS", "100"), 1),
+            render_memory_mb=_int("EDMS_RENDER_MEMORY_MB", get("RENDER_MEMORY_MB", "1024"),
+                                  64),
+            ocr_memory_mb=_int("EDMS_OCR_MEMORY_MB", get("OCR_MEMORY_MB", "4096"), 256),
+            metrics_token=get("METRICS_TOKEN"),
         )
         if settings.storage_backend == "s3" and not (
             settings.s3_access_key and settings.s3_secret_key

@@ -28,8 +28,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -44,7 +42,8 @@ from signing.engine import Level, Profile, SigningError, TrustServiceError
 from signing.forms import fill_fields
 from signing.validation import Report, validate_file
 
-from . import audit, blobs, search
+from . import audit, blobs, pdfsafety, search
+from .auth import PinConfirmation, SigningConsent, confirm_signing
 from .db import transaction
 from .doctypes import number_and_symbol, so_line, symbol
 from .errors import (
@@ -73,7 +72,16 @@ from .models import (
     ValidationRecord,
 )
 from .numbering import VN_TZ, register_for, take_number
-from .orgs import active_key, key_image, load_user, open_key, require_role, unit_by_code
+from .orgs import (
+    active_key,
+    key_image,
+    load_user,
+    may_see,
+    open_key,
+    require_role,
+    unit_by_code,
+    visible_documents,
+)
 from .signatures import engine_for, options_for, trust_roots, validate_sandboxed
 from .system import System
 from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, DraftContent, render_draft
@@ -231,8 +239,9 @@ def _doc_type(s: Session, code: str) -> DocType:
 
 def _load(s: Session, user: User, doc_id: int) -> Document:
     doc = s.get(Document, doc_id)
-    # Another agency's document does not exist for this user.
-    if doc is None or doc.agency_id != user.agency_id:
+    # Another agency's document (or a secret one this user may not see) does not exist
+    # for this user.
+    if doc is None or not may_see(s, user, doc):
         raise NotFound(f"no document {doc_id}")
     return doc
 
@@ -323,13 +332,10 @@ def _attachments(s: Session, doc_id: int, stage: str) -> list[DocumentFile]:
 
 @contextlib.contextmanager
 def workdir(system: System) -> Iterator[Path]:
-    base = system.settings.data_dir / "tmp"
-    base.mkdir(parents=True, exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="doc-", dir=base))
-    try:
+    """A private work folder (see :func:`edms.blobs.workdir`: named after this process,
+    so a killed process's folders are found and removed)."""
+    with blobs.workdir(system) as d:
         yield d
-    finally:
-        shutil.rmtree(d, ignore_errors=True)
 
 
 def _spool_pdf(system: System, stream: BinaryIO, filename: str | None, target: Path) -> Path:
@@ -347,6 +353,7 @@ def _spool_pdf(system: System, stream: BinaryIO, filename: str | None, target: P
                                      f"{limit // (1024 * 1024)} MiB; nothing was stored",
                                      limit=limit)
             out.write(chunk)
+    pdfsafety.check_pdf(target, system.settings, filename)
     return target
 
 
@@ -383,10 +390,11 @@ def _pdf_facts(path: Path, *, need_fields: bool) -> int:
 def _record_file(system: System, s: Session, puts: list[blobs.PutOutcome], doc: Document,
                  path: Path, name: str, role: str, stage: str, user: User | None,
                  attachment_of: int | None = None) -> DocumentFile:
+    name = blobs.clean_filename(name, f"{doc.id}.pdf")
     put = blobs.add_file(system, s, path, name=name)
     puts.append(put)
     f = DocumentFile(document_id=doc.id, role=role, stage=stage, sha256=put.sha256,
-                     name=Path(name).name[:255], attachment_of=attachment_of,
+                     name=name, attachment_of=attachment_of,
                      created_by=user.id if user else None, created_at=_now())
     s.add(f)
     s.flush()
@@ -630,9 +638,25 @@ def _existing_empty_signature_field(path: Path) -> str | None:
     return None
 
 
+def _consent(system: System, actor: str, doc_id: int,
+             confirm: PinConfirmation | SigningConsent | None) -> SigningConsent:
+    """The leader's confirmation for this signature (see :mod:`edms.auth`)."""
+    if isinstance(confirm, SigningConsent):
+        confirm.check(actor, doc_id)
+        return confirm
+    if isinstance(confirm, PinConfirmation):
+        return confirm_signing(system, actor, confirm.pin, [doc_id], confirm.identity)
+    raise Forbidden("signing with your key needs your signing PIN (mã PIN ký số)",
+                    pin_required=True)
+
+
 def sign(system: System, actor: str, doc_id: int, *, authority: str | None = None,
-         level: str | None = None) -> StepResult:
-    """The competent person's personal signature, with the leader's own bound key."""
+         level: str | None = None,
+         confirm: PinConfirmation | SigningConsent | None = None) -> StepResult:
+    """The competent person's personal signature, with the leader's own bound key. It
+    needs the leader's confirmation (``confirm``: their signing PIN through their own
+    credential), checked after the document, the role and the state; the audit event
+    names the credential."""
     with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
@@ -642,6 +666,9 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             if key.kind == "remote":
                 raise InvalidTransition("your key is on your own token: sign through the "
                                         "remote flow (prepare, then finalize)")
+        consent = _consent(system, actor, doc_id, confirm)
+        with system.sessions() as s:
+            doc = _load(s, load_user(s, actor), doc_id)
             src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             version = doc.version
         profile = open_key(system, key)
@@ -656,11 +683,13 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             raise ServiceUnavailable(f"signing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
             raise EdmsError(f"signing failed, nothing was stored: {exc}") from None
-        return _commit_personal(system, actor, doc_id, version, out, result, key)
+        return _commit_personal(system, actor, doc_id, version, out, result, key,
+                                {"credential": consent.credential, "confirmed": "pin"})
 
 
 def _commit_personal(system: System, actor: str, doc_id: int, version: int, out: Path,
-                     result: Any, key: SigningKey) -> StepResult:
+                     result: Any, key: SigningKey, how: dict[str, str] | None = None
+                     ) -> StepResult:
     """Validate a personally signed file and record it (server-held and remote keys)."""
     report = validate_own(system, out)
     if not report.valid:
@@ -680,7 +709,7 @@ def _commit_personal(system: System, actor: str, doc_id: int, version: int, out:
         _advance(s, user, doc, step, details={
             "field": result.field_name, "level": result.level.value,
             "sha256": f.sha256, "certificate_sha256": key.cert_sha256,
-            "key": key.kind})
+            "key": key.kind, **(how or {})})
         _index(s, doc)
         return StepResult(doc, report=report)
 
@@ -947,7 +976,14 @@ def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
 
 
 def revoke(system: System, actor: str, doc_id: int, reason: str) -> Document:
-    """Revoke: the document and its metadata are frozen; the record is kept."""
+    """Revoke: the document and its metadata are frozen; the record is kept. An electronic
+    copy is revoked as such (:mod:`edms.digitization.revocation`)."""
+    with system.sessions() as s:
+        is_copy = _load(s, load_user(s, actor), doc_id).direction == "copy"
+    if is_copy:
+        from .digitization.revocation import revoke_copy
+
+        return revoke_copy(system, actor, doc_id, reason)
     return _simple_step(system, actor, doc_id, "revoke", reason, need_note=True,
                         frozen=True, frozen_reason=f"thu hồi: {reason.strip()}")
 
@@ -1186,14 +1222,15 @@ def perform(system: System, actor: str, doc_id: int, name: str, data: Mapping[st
             ) -> Document | StepResult:
     """Run lifecycle step ``name`` with its inputs (``note``, ``reason``, ``holder``,
     ``authority``, ``level``, ``lead_unit``, ``co_units``, ``instruction``, ``deadline``,
-    ``on``), as the API and the web interface both do."""
+    ``on``, and for ``sign`` the leader's ``confirm``), as the API and the web interface
+    both do."""
     note, reason = str(data.get("note") or ""), str(data.get("reason") or "")
     calls: dict[str, Callable[[], Document | StepResult]] = {
         "submit": lambda: submit(system, actor, doc_id, note),
         "approve": lambda: approve(system, actor, doc_id, note),
         "reject": lambda: reject(system, actor, doc_id, reason),
         "sign": lambda: sign(system, actor, doc_id, authority=data.get("authority"),
-                             level=data.get("level")),
+                             level=data.get("level"), confirm=data.get("confirm")),
         "number": lambda: number(system, actor, doc_id),
         "seal": lambda: seal(system, actor, doc_id, level=data.get("level")),
         "register": lambda: register(system, actor, doc_id, note,
@@ -1287,7 +1324,7 @@ def list_documents(system: System, actor: str, *, direction: str | None = None,
     "to number" (signed) and "to seal" (numbered). Most urgent first."""
     with system.sessions() as s:
         user = load_user(s, actor)
-        q = select(Document).where(Document.agency_id == user.agency_id)
+        q = select(Document).where(visible_documents(user))
         if direction:
             q = q.where(Document.direction == direction)
         if states:
@@ -1426,7 +1463,8 @@ def search_documents(system: System, actor: str, query: str,
     what), the results are the documents' metadata."""
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
-        found = search.search(s, user.agency_id, query, filters, page, per_page)
+        found = search.search(s, user.agency_id, query, filters, page, per_page,
+                              viewer=user)
         if query.strip():
             audit.record(s, user.username, "document.search", "agency",
                          str(user.agency_id), {"q": query[:200], "total": found.total})

@@ -9,7 +9,10 @@ it, so any API process answers ``GET /api/v1/jobs/{id}``:
   ``edms worker`` processes (as many as wanted, on any machine) execute them.
 
 A job acts as the user who started it, through the same ``edms`` services and checks; a
-batch continues past a failed item and lists the failures in its result.
+batch continues past a failed item and lists the failures in its result. A batch
+signature carries the leader's confirmation given when it was submitted (their signing
+PIN, for exactly those documents); the uploads a job works on (scans, a file to verify)
+are discarded when it ends, unless a document refers to them by then.
 """
 
 from __future__ import annotations
@@ -269,6 +272,7 @@ def run_worker(system: System, burst: bool = False) -> None:
 def _batch_sign(system: System, job: Job, progress: Progress) -> dict[str, Any]:
     """The leader signs several approved documents with their own bound key."""
     from . import documents
+    from .auth import SigningConsent
     from .models import User
 
     params = json.loads(job.params)
@@ -277,11 +281,15 @@ def _batch_sign(system: System, job: Job, progress: Progress) -> dict[str, Any]:
         user = s.get(User, job.user_id)
         assert user is not None
         actor = user.username
+    if "consent" not in params:
+        raise EdmsError("this batch was queued without the leader's confirmation (signing "
+                        "PIN); submit it again")
+    consent = SigningConsent.from_json(params["consent"], via=f"job:{job.id}")
     signed, failed = [], []
     for n, doc_id in enumerate(ids, 1):
         try:
             documents.sign(system, actor, doc_id, authority=params.get("authority"),
-                           level=params.get("level"))
+                           level=params.get("level"), confirm=consent)
             signed.append(doc_id)
         except EdmsError as exc:
             failed.append({"document_id": doc_id, "error": exc.message})
@@ -296,14 +304,12 @@ def _verify(system: System, job: Job, progress: Progress) -> dict[str, Any]:
     from .signatures import validate_sandboxed
 
     params = json.loads(job.params)
-    work = system.settings.data_dir / "tmp"
-    work.mkdir(parents=True, exist_ok=True)
-    target = work / f"verify-{job.id}.pdf"
     try:
-        blobs.export_to_file(system, params["sha256"], target)
-        report = validate_sandboxed(system.settings, target)
+        with blobs.workdir(system, "verify") as wd:
+            blobs.export_to_file(system, params["sha256"], wd / "upload.pdf")
+            report = validate_sandboxed(system.settings, wd / "upload.pdf")
     finally:
-        Path(target).unlink(missing_ok=True)
+        blobs.discard_unreferenced(system, [params["sha256"]], except_job=job.id)
     progress(1, 1)
     return {"report": report.to_json()}
 
@@ -328,21 +334,20 @@ def _digitize(system: System, job: Job, progress: Progress) -> dict[str, Any]:
         assert user is not None
         actor = user.username
     stages = ["intake", "ocr", "metadata", "sign", "store", "done"]
-    work = system.settings.data_dir / "tmp" / f"job-{job.id}"
-    work.mkdir(parents=True, exist_ok=True)
     try:
-        paths = []
-        for i, f in enumerate(params["files"]):
-            safe = _re.sub(r"[^\w.-]+", "_", Path(f["name"]).name)[:100] or "scan"
-            target = work / f"{i:04d}-{safe}"
-            blobs.export_to_file(system, f["sha256"], target)
-            paths.append(target)
-        result = digitize(system, actor, paths, request,
-                          lambda stage: progress(stages.index(stage) + 1, len(stages)))
+        with blobs.workdir(system, "job") as work:
+            paths = []
+            for i, f in enumerate(params["files"]):
+                safe = _re.sub(r"[^\w.-]+", "_", Path(f["name"]).name)[:100] or "scan"
+                target = work / f"{i:04d}-{safe}"
+                blobs.export_to_file(system, f["sha256"], target)
+                paths.append(target)
+            result = digitize(system, actor, paths, request,
+                              lambda stage: progress(stages.index(stage) + 1, len(stages)))
     finally:
-        import shutil
-
-        shutil.rmtree(work, ignore_errors=True)
+        # The scans are kept (as the copy's master files) only when it was made.
+        blobs.discard_unreferenced(system, [f["sha256"] for f in params["files"]],
+                                   except_job=job.id)
     return {"document_id": result.document_id, "public_id": result.public_id,
             "number": result.number, "pages": result.pages, "min_dpi": result.min_dpi,
             "warnings": result.warnings, "signed_sha256": result.signed_sha256,

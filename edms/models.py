@@ -126,6 +126,11 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # A leader's signing PIN (argon2id), confirmed for every signature with a server-held
+    # key; consecutive wrong PINs slow further attempts down (edms.auth).
+    signing_pin_hash: Mapped[str | None] = mapped_column(String(255))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    pin_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def role_set(self) -> frozenset[str]:
@@ -388,6 +393,8 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Who minted it: only a token its own user minted may carry the ``sign`` scope.
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Job(Base):
@@ -439,6 +446,9 @@ class DigitizedCopy(Base):
     ocr_language: Mapped[str] = mapped_column(String(20))
     signed_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Revoked (thu hồi): the public page then says so, whatever the file's signature.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class DirectoryEntry(Base):

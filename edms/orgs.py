@@ -1,8 +1,15 @@
-"""Agencies, organisational units, users and the signing keys bound to them.
+"""Agencies, organisational units, users and the signing keys bound to them, and who may
+see which document.
 
 A leader signs only with their own key: the key is bound to the user, and its certificate
 fingerprint is checked on every use. The agency's seal key is bound to the agency and used
 only by its clerks (văn thư).
+
+A user of another agency, an inactive user and a user that does not exist are refused
+with the same answer (:func:`colleague`), so user names cannot be probed across agencies.
+Secret documents (mật, tối mật, tuyệt mật) are seen by the agency's leaders and clerks,
+and by anyone else only when they created the document or their unit is assigned to it
+(:func:`may_see`, :func:`visible_documents`).
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +29,7 @@ from .blobs import export_to_file, store_upload
 from .db import transaction
 from .doctypes import validate_agency_code
 from .errors import Conflict, EdmsError, Forbidden, NotFound
-from .models import ROLES, Agency, OrgUnit, SigningKey, User
+from .models import ROLES, Agency, Assignment, Document, OrgUnit, SigningKey, User
 from .signatures import SignerProfile, SignerRef, resolve
 from .system import System
 
@@ -115,6 +122,16 @@ def load_user(session: Session, username: str) -> User:
                            ).first()
     if user is None or not user.active:
         raise Forbidden(f"no active user {username!r}")
+    return user
+
+
+def colleague(session: Session, me: User, username: str) -> User:
+    """An active user of ``me``'s agency; anyone else is "not found", in the same words
+    whether they belong to another agency, are deactivated or do not exist."""
+    user = session.scalars(select(User).where(User.username == username.strip().lower())
+                           ).first()
+    if user is None or not user.active or user.agency_id != me.agency_id:
+        raise NotFound(f"no user {username.strip().lower()[:60]!r} in your agency")
     return user
 
 
@@ -215,10 +232,9 @@ def bind_certificate(system: System, username: str, certificate: bytes,
         raise EdmsError(str(exc)) from None
     if admin is not None:  # a person (web, API): an admin of the leader's own agency
         with system.sessions() as s:
-            by, user = load_user(s, admin), load_user(s, username)
+            by = load_user(s, admin)
             require_role(by, "admin", action="bind signing certificates")
-            if by.agency_id != user.agency_id:
-                raise NotFound(f"user {username} not found")
+            colleague(s, by, username)
     with open(image, "rb") as f:
         image_sha = store_upload(system, f, filename=image.name, allowed=("image/png",),
                                  retention_years=0).sha256
@@ -260,11 +276,13 @@ def open_key(system: System, key: SigningKey) -> SignerProfile:
 
 
 DEV_USER_PASSWORD = "edms-dev-password"  # development seed only, never in production
+DEV_LEADERS = ("chutich", "phochutich")  # their signing PIN: auth.DEV_SIGNING_PIN
 
 
 def seed_development(system: System) -> bool:
     """A ready-to-use development agency (the dev PKI's People's Committee) with units,
-    users for each role (password :data:`DEV_USER_PASSWORD`) and their keys. Refused
+    users for each role (password :data:`DEV_USER_PASSWORD`), their keys and the leaders'
+    signing PIN (:data:`edms.auth.DEV_SIGNING_PIN`). Refused
     outside development. Returns False when already seeded."""
     if not system.settings.is_development:
         raise EdmsError("the development agency is only seeded with EDMS_ENV=development")
@@ -286,13 +304,51 @@ def seed_development(system: System) -> bool:
         ("chuyenvien", "Đỗ Minh Quân", "officer", "Chuyên viên", "VX", None),
         ("quantri", "Vũ Đức Anh", "admin", "Quản trị hệ thống", "VP", None),
     )
-    from .auth import hash_password
+    from .auth import hash_password, seed_signing_pin
 
-    hashed = hash_password(DEV_USER_PASSWORD)
     for username, name, role, title, unit, label in people:
+        # one hash (and so one salt) per user
         create_user(system, agency.code, username, name, role, title=title,
-                    unit_code=unit, password_hash=hashed)
+                    unit_code=unit, password_hash=hash_password(DEV_USER_PASSWORD))
         if label:
             bind_key(system, SignerRef(label=label), username=username)
+            seed_signing_pin(system, username)
     bind_key(system, SignerRef(label="agency"), agency_code=agency.code)
     return True
+
+
+# -- who sees which document ------------------------------------------------------------------
+
+SECRET_READERS = frozenset({"leader", "clerk"})
+
+
+def _unit_patterns(unit_id: int) -> list[str]:
+    """``co_unit_ids`` is a JSON list written by ``json.dumps``: ``[3, 12]``."""
+    return [f"[{unit_id}]", f"[{unit_id}, %", f"%, {unit_id}, %", f"%, {unit_id}]"]
+
+
+def visible_documents(user: User) -> ColumnElement[bool]:
+    """The documents of the user's agency that this user may see, as an SQL condition."""
+    own = Document.agency_id == user.agency_id
+    if user.role_set & SECRET_READERS:
+        return own
+    allowed: list[ColumnElement[bool]] = [Document.secrecy == 0,
+                                          Document.created_by == user.id]
+    if user.unit_id is not None:
+        allowed.append(Document.id.in_(select(Assignment.document_id).where(
+            Assignment.current.is_(True),
+            or_(Assignment.lead_unit_id == user.unit_id,
+                *(Assignment.co_unit_ids.like(p) for p in _unit_patterns(user.unit_id))))))
+    return own & or_(*allowed)
+
+
+def may_see(session: Session, user: User, doc: Document) -> bool:
+    """Whether ``user`` may see ``doc`` (same rule as :func:`visible_documents`)."""
+    if doc.agency_id != user.agency_id:
+        return False
+    if not doc.secrecy or user.role_set & SECRET_READERS or doc.created_by == user.id:
+        return True
+    a = session.scalars(select(Assignment).where(Assignment.document_id == doc.id,
+                                                 Assignment.current.is_(True))).first()
+    return a is not None and user.unit_id is not None and (
+        user.unit_id == a.lead_unit_id or user.unit_id in json.loads(a.co_unit_ids))

@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from .errors import EdmsError
-from .models import Document, Register
+from .models import Document, Register, User
 
 MAX_INDEXED_CHARS = 400_000
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -174,12 +174,17 @@ class SearchPage:
 
 
 def search(session: Session, agency_id: int, query: str, filters: SearchFilters | None = None,
-           page: int = 1, per_page: int = 20) -> SearchPage:
-    """Documents of one agency matching every word of ``query``, newest first."""
+           page: int = 1, per_page: int = 20, viewer: User | None = None) -> SearchPage:
+    """Documents of one agency matching every word of ``query``, newest first; with
+    ``viewer``, only those that user may see (secret documents: see edms.orgs)."""
     if page < 1 or not 1 <= per_page <= 100:
         raise EdmsError("page starts at 1; per_page is between 1 and 100")
     f = filters or SearchFilters()
     stmt: Select[tuple[Document]] = select(Document).where(Document.agency_id == agency_id)
+    if viewer is not None:
+        from .orgs import visible_documents
+
+        stmt = stmt.where(visible_documents(viewer))
     if query.strip():
         stmt = stmt.where(index_for(session).matching(_terms(query)))
     if f.type_code:

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from .documents import INCOMING, vn_today
 from .models import Assignment, Document, OrgUnit
 from .numbering import VN_TZ
-from .orgs import load_user
+from .orgs import load_user, visible_documents
 from .system import System
 
 OPEN_STATES = ("registered", "assigned", "in_progress")
@@ -63,7 +63,7 @@ def deadlines(system: System, actor: str, within_days: int = 3,
     with system.sessions() as s:
         user = load_user(s, actor)
         docs = list(s.scalars(select(Document).where(
-            Document.agency_id == user.agency_id, Document.direction == INCOMING,
+            visible_documents(user), Document.direction == INCOMING,
             Document.state.in_(OPEN_STATES))))
         units = {u.id: u.name for u in s.scalars(select(OrgUnit).where(
             OrgUnit.agency_id == user.agency_id))}

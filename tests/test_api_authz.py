@@ -22,10 +22,10 @@ from flask.testing import FlaskClient
 from api import create_app
 from edms import documents as docs
 from edms import dossiers, orgs
-from edms.auth import create_token
+from edms.auth import DEV_SIGNING_PIN, create_token
 from edms.config import Settings
 from edms.system import System
-from tests.support.agency import BODY, FOREIGN_AGENCY, draft_meta, snapshot
+from tests.support.agency import BODY, FOREIGN_AGENCY, draft_meta, sign, snapshot
 from tests.support.pdfs import plain_pdf
 
 ROLES = ("leader", "clerk", "officer", "admin")
@@ -67,7 +67,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Wo
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
     docs.submit(system, "chuyenvien", doc.id)
     docs.approve(system, "chutich", doc.id)
-    docs.sign(system, "chutich", doc.id)
+    sign(system, "chutich", doc.id)
     docs.download(system, "vanthu", doc.id, signed)
     pem = (dev_pki.directory / "certs" / "leader1.cert.pem")
     app = create_app(system)
@@ -85,7 +85,7 @@ OUT_PATH = ("draft", "submitted", "approved", "signed", "numbered", "sealed", "r
 def outgoing_in(w: World, state: str) -> int:
     doc = docs.create_from_template(w.system, "chuyenvien", draft_meta(), BODY)
     steps: list[tuple[Callable[..., Any], str]] = [
-        (docs.submit, "chuyenvien"), (docs.approve, "chutich"), (docs.sign, "chutich"),
+        (docs.submit, "chuyenvien"), (docs.approve, "chutich"), (sign, "chutich"),
         (docs.number, "vanthu"), (docs.seal, "vanthu"), (docs.register_outgoing, "vanthu"),
         (docs.issue, "vanthu")]
     for fn, who in steps[:OUT_PATH.index(state)]:
@@ -128,7 +128,8 @@ STEPS = [
     Step("approve", lambda w: outgoing_in(w, "submitted"), frozenset({"leader"}), {}),
     Step("reject", lambda w: outgoing_in(w, "submitted"), frozenset({"leader"}),
          {"reason": "Sửa lại căn cứ"}),
-    Step("sign", lambda w: outgoing_in(w, "approved"), frozenset({"leader"}), {}),
+    Step("sign", lambda w: outgoing_in(w, "approved"), frozenset({"leader"}),
+         {"pin": DEV_SIGNING_PIN}),
     Step("number", lambda w: outgoing_in(w, "signed"), frozenset({"clerk"}), {}),
     Step("seal", lambda w: outgoing_in(w, "numbered"), frozenset({"clerk"}), {}),
     Step("register", lambda w: outgoing_in(w, "sealed"), frozenset({"clerk"}), {}),
@@ -234,7 +235,7 @@ ENDPOINTS = [
              object_scoped=True),
     Endpoint("GET", "/api/v1/jobs", ALL),
     Endpoint("POST", "/api/v1/jobs/batch-sign", frozenset({"leader"}), 202,
-             json={"document_ids": ["APPROVED"]}),
+             json={"document_ids": ["APPROVED"], "pin": DEV_SIGNING_PIN}),
     Endpoint("POST", "/api/v1/verify", ALL, upload=True),
     Endpoint("GET", "/api/v1/exchange/directory", ALL),
     Endpoint("POST", "/api/v1/exchange/directory", frozenset({"admin"}),
@@ -364,7 +365,8 @@ def wait_for_job(w: World, user: str, job_id: str, limit: float = 120.0) -> dict
 def test_jobs_are_private_to_their_user(world: World) -> None:
     w = world
     doc_id = outgoing_in(w, "approved")
-    r = call(w, "chutich", "POST", "/api/v1/jobs/batch-sign", json={"document_ids": [doc_id]})
+    r = call(w, "chutich", "POST", "/api/v1/jobs/batch-sign",
+             json={"document_ids": [doc_id], "pin": DEV_SIGNING_PIN})
     assert r.status_code == 202
     job = r.get_json()["id"]
     state = wait_for_job(w, "chutich", job)

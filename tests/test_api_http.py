@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from edms.auth import DEV_SIGNING_PIN
 from edms.orgs import DEV_USER_PASSWORD
 from tests.support.live import Processes, add_token_leader, base_env, edms
 
@@ -49,6 +50,8 @@ class Browser:
         return self.http.get(self.base + path, timeout=120, **kw)
 
     def step(self, doc_id: int, name: str, **body: Any) -> dict[str, Any]:
+        if name == "sign":  # the leader's signing PIN (the development seed's)
+            body.setdefault("pin", DEV_SIGNING_PIN)
         r = self.post(f"/api/v1/documents/{doc_id}/{name}", json=body)
         assert r.status_code == 200, (name, r.text)
         out: dict[str, Any] = r.json()
@@ -146,7 +149,7 @@ def test_remote_signing_with_a_key_the_server_never_sees(live: Live) -> None:
     officer.step(doc_id, "submit")
     token_leader.step(doc_id, "approve")
     # Signing with a server key is refused: this leader's key is on their token.
-    r = token_leader.post(f"/api/v1/documents/{doc_id}/sign", json={})
+    r = token_leader.post(f"/api/v1/documents/{doc_id}/sign", json={"pin": DEV_SIGNING_PIN})
     assert r.status_code == 409 and "remote flow" in r.json()["detail"]
 
     pki = live.pki
@@ -251,8 +254,8 @@ def test_batch_signing_job_and_api_tokens(live: Live) -> None:
     token = r.json()["token"]
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
-    r = api.post(f"{live.base}/api/v1/jobs/batch-sign", json={"document_ids": [*ids, 999999]},
-                 timeout=30)
+    r = api.post(f"{live.base}/api/v1/jobs/batch-sign",
+                 json={"document_ids": [*ids, 999999], "pin": DEV_SIGNING_PIN}, timeout=30)
     assert r.status_code == 202, r.text
     job_url = f"{live.base}/api/v1/jobs/{r.json()['id']}"
     assert r.headers["Location"].endswith(r.json()["id"])

@@ -18,7 +18,7 @@ from edms import dossiers
 from edms.auth import create_token
 from edms.config import Settings
 from edms.system import System
-from tests.support.agency import BODY, draft_meta
+from tests.support.agency import BODY, draft_meta, sign
 from tests.support.live import Processes, base_env, edms
 
 
@@ -31,7 +31,7 @@ def served(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[
     system = System(Settings.from_env(env))
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
     for fn, who in ((docs.submit, "chuyenvien"), (docs.approve, "chutich"),
-                    (docs.sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
+                    (sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
                     (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
         fn(system, who, doc.id)
     assert doc.id == 1

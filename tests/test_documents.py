@@ -25,7 +25,7 @@ from edms.search import SearchFilters, fold, search
 from edms.system import System
 from signing.validation import validate_file
 from tests.conftest import s3_env
-from tests.support.agency import BODY, FOREIGN_AGENCY, draft_meta, snapshot, tmp_files
+from tests.support.agency import BODY, FOREIGN_AGENCY, draft_meta, sign, snapshot, tmp_files
 from tests.support.pdfs import draft_with_fields, plain_pdf
 
 
@@ -84,7 +84,7 @@ def test_outgoing_document_from_draft_to_issued(agency: System, tmp_path: Path,
         docs.add_attachment(system, "chuyenvien", doc.id, f, "phu-luc.pdf")
     docs.submit(system, "chuyenvien", doc.id)
     docs.approve(system, "chutich", doc.id)
-    signed = docs.sign(system, "chutich", doc.id)
+    signed = sign(system, "chutich", doc.id)
     assert signed.document.state == "signed" and signed.report is not None
     assert signed.report.valid
     numbered = docs.number(system, "vanthu", doc.id)
@@ -158,17 +158,17 @@ def test_refused_steps_leave_no_trace(agency: System, tmp_path: Path) -> None:
         assert tmp_files(system) == []
 
     # A clerk signing as the leader, an officer approving, another agency's leader.
-    refused(Forbidden, docs.sign, system, "vanthu", doc_id, match="needs the leader role")
+    refused(Forbidden, sign, system, "vanthu", doc_id, match="needs the leader role")
     refused(Forbidden, docs.submit, system, "quantri", doc_id, match="needs the officer")
-    refused(NotFound, docs.sign, system, "ld.vpcp", doc_id, match=f"no document {doc_id}")
+    refused(NotFound, sign, system, "ld.vpcp", doc_id, match=f"no document {doc_id}")
     refused(NotFound, docs.get_document, system, "vt.vpcp", doc_id, match="no document")
     # Out of order: sealing or numbering an unsigned draft, registering before sealing.
     refused(InvalidTransition, docs.seal, system, "vanthu", doc_id, match="đã duyệt")
     refused(InvalidTransition, docs.number, system, "vanthu", doc_id, match="needs it đã ký")
     refused(InvalidTransition, docs.register_outgoing, system, "vanthu", doc_id,
             match="cannot enter")
-    docs.sign(system, "chutich", doc_id)
-    refused(InvalidTransition, docs.sign, system, "phochutich", doc_id, match="đã ký")
+    sign(system, "chutich", doc_id)
+    refused(InvalidTransition, sign, system, "phochutich", doc_id, match="đã ký")
     docs.number(system, "vanthu", doc_id)
     # Numbering twice.
     refused(InvalidTransition, docs.number, system, "vanthu", doc_id, match="đã cấp số")
@@ -196,7 +196,7 @@ def test_sealing_needs_a_personal_signature_in_the_file(agency: System, tmp_path
     valid personal signature, and nothing is stored."""
     system = agency
     doc_id = new_issued_ready(system)
-    docs.sign(system, "chutich", doc_id)
+    sign(system, "chutich", doc_id)
     docs.number(system, "vanthu", doc_id)
     # Swap in an unsigned file behind the workflow's back (a corrupted record).
     from edms import blobs
@@ -219,7 +219,7 @@ def test_sealing_needs_a_personal_signature_in_the_file(agency: System, tmp_path
 def test_revoke_and_replace_keep_the_record(agency: System, tmp_path: Path) -> None:
     system = agency
     first = new_issued_ready(system)
-    for step, who in ((docs.sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
+    for step, who in ((sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
                       (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
         step(system, who, first)
     draft = draft_with_fields(tmp_path / "new.pdf")
@@ -235,7 +235,7 @@ def test_revoke_and_replace_keep_the_record(agency: System, tmp_path: Path) -> N
     assert new.replaces_id == first
     docs.submit(system, "chuyenvien", new.id)
     docs.approve(system, "chutich", new.id)
-    for step, who in ((docs.sign, "phochutich"), (docs.number, "vanthu"),
+    for step, who in ((sign, "phochutich"), (docs.number, "vanthu"),
                       (docs.seal, "vanthu"), (docs.register_outgoing, "vanthu"),
                       (docs.issue, "vanthu")):
         step(system, who, new.id)
@@ -257,7 +257,7 @@ def test_incoming_lifecycle(agency: System, tmp_path: Path, dev_pki: Any) -> Non
     system = agency
     # A document another agency signed: our own outgoing one serves as the sender's PDF.
     out_id = new_issued_ready(system)
-    for step, who in ((docs.sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu")):
+    for step, who in ((sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu")):
         step(system, who, out_id)
     sent = tmp_path / "sent.pdf"
     docs.download(system, "vanthu", out_id, sent)
@@ -311,7 +311,7 @@ def test_incoming_with_a_broken_signature_is_returned_not_registered(
         agency: System, tmp_path: Path) -> None:
     system = agency
     out_id = new_issued_ready(system)
-    docs.sign(system, "chutich", out_id)
+    sign(system, "chutich", out_id)
     sent = tmp_path / "sent.pdf"
     docs.download(system, "vanthu", out_id, sent)
     data = bytearray(sent.read_bytes())
@@ -381,7 +381,7 @@ def test_retention_follows_the_type_and_legal_hold_blocks_deletion(agency: Syste
                                                subject="Mời họp giao ban tháng 12"), BODY)
     docs.submit(system, "chuyenvien", doc.id)
     docs.approve(system, "chutich", doc.id)
-    for step, who in ((docs.sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
+    for step, who in ((sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
                       (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
         step(system, who, doc.id)
     view = docs.get_document(system, "vanthu", doc.id)
@@ -425,7 +425,7 @@ def test_two_clerks_numbering_at_once_use_one_number(agency: System) -> None:
 
     system = agency
     doc_id = new_issued_ready(system)
-    docs.sign(system, "chutich", doc_id)
+    sign(system, "chutich", doc_id)
     orgs.create_user(system, "000.00.00.H41", "vanthu2", "Bùi Thị Lan", "clerk")
     barrier = threading.Barrier(2)
     outcomes: list[object] = []

@@ -22,11 +22,12 @@ from sqlalchemy import text
 
 from edms import documents as docs
 from edms import dossiers, orgs, registers, tracking
+from edms.auth import DEV_SIGNING_PIN
 from edms.config import Settings
 from edms.system import System
 from signing.engine import Level, Profile, SigningEngine, SignOptions
 from signing.keys import load_pkcs12
-from tests.support.agency import BODY, draft_meta
+from tests.support.agency import BODY, draft_meta, sign
 from tests.support.pdfs import plain_pdf
 
 
@@ -69,7 +70,7 @@ def issued_outgoing(system: System) -> int:
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(issued_amount=3), BODY)
     docs.submit(system, "chuyenvien", doc.id)
     docs.approve(system, "chutich", doc.id)
-    docs.sign(system, "chutich", doc.id)
+    sign(system, "chutich", doc.id)
     docs.number(system, "vanthu", doc.id)
     docs.seal(system, "vanthu", doc.id)
     docs.register_outgoing(system, "vanthu", doc.id, holder="Văn phòng UBND tỉnh")
@@ -210,7 +211,7 @@ def test_clerk_cli_walks_a_document(agency: System, tmp_path: Path) -> None:
     system = agency
     env = {**os.environ, "EDMS_DATA_DIR": str(system.settings.data_dir),
            "EDMS_PKI_DIR": str(system.settings.pki_dir), "EDMS_ENV": "development",
-           "EDMS_RETENTION_DEFAULT_YEARS": "0"}
+           "EDMS_RETENTION_DEFAULT_YEARS": "0", "EDMS_SIGNING_PIN": DEV_SIGNING_PIN}
 
     def edms(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         r = subprocess.run([sys.executable, "-m", "edms.cli", *args], env=env,

@@ -17,6 +17,7 @@ import requests
 from redis import Redis
 from sqlalchemy import create_engine, text
 
+from edms.auth import DEV_SIGNING_PIN
 from edms.orgs import DEV_USER_PASSWORD
 from tests.conftest import s3_env
 from tests.support.live import Processes, base_env, edms
@@ -82,7 +83,8 @@ def test_lifecycle_across_two_api_processes_and_two_workers(cluster: Cluster) ->
     for user, step in (("chuyenvien", "submit"), ("chutich", "approve"),
                        ("chutich", "sign"), ("vanthu", "number"), ("vanthu", "seal"),
                        ("vanthu", "register"), ("vanthu", "issue")):
-        r = call(user, "POST", f"/api/v1/documents/{doc_id}/{step}", json={})
+        body = {"pin": DEV_SIGNING_PIN} if step == "sign" else {}
+        r = call(user, "POST", f"/api/v1/documents/{doc_id}/{step}", json=body)
         assert r.status_code == 200, (step, r.text)
     final = r.json()
     assert final["state"] == "issued" and final["number_and_symbol"] == "01/QĐ-UBND"
@@ -104,7 +106,8 @@ def test_lifecycle_across_two_api_processes_and_two_workers(cluster: Cluster) ->
         call("chutich", "POST", f"/api/v1/documents/{ids[-1]}/approve", json={})
     job_ids = []
     for pair in (ids[:2], ids[2:]):
-        r = call("chutich", "POST", "/api/v1/jobs/batch-sign", json={"document_ids": pair})
+        r = call("chutich", "POST", "/api/v1/jobs/batch-sign",
+                 json={"document_ids": pair, "pin": DEV_SIGNING_PIN})
         assert r.status_code == 202, r.text
         job_ids.append(r.json()["id"])
     deadline = time.monotonic() + 240

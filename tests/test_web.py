@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from edms.auth import DEV_SIGNING_PIN
 from tests.support.live import Processes, base_env, edms
 from tests.test_api_http import Browser as ApiSession
 
@@ -137,6 +138,7 @@ def test_leader_signs_clerk_seals_and_anyone_verifies(site: str, browser: Any,
     click_step(leader, "Duyệt")
     assert "Đã thực hiện: Duyệt." in leader.locator(".flash.ok").inner_text()
     shots.take(leader, "lanh-dao-da-duyet")
+    leader.get_by_label("Mã PIN ký số").fill(DEV_SIGNING_PIN)  # typed for every signature
     click_step(leader, "Ký số")
     assert "Trạng thái: đã ký" in leader.content()
     assert "Chữ ký cá nhân: B-T" in leader.locator("main").inner_text()

@@ -4,8 +4,6 @@ events (read-only), background jobs, and verification of any PDF."""
 from __future__ import annotations
 
 import json
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from apiflask import APIBlueprint
@@ -20,7 +18,7 @@ from edms.orgs import create_user, load_user, require_role
 
 from .. import schemas as sc
 from ..context import system
-from ..security import SECURITY, SESSION_COOKIE, actor, requires
+from ..security import SECURITY, SESSION_COOKIE, actor, client_address, current, requires
 
 bp = APIBlueprint("admin", __name__, tag="Access and administration")
 
@@ -65,8 +63,7 @@ def login(data: dict[str, Any]) -> Response:
     """Sets the `edms_session` cookie (HttpOnly, SameSite=Lax). Send the returned CSRF
     token as `X-CSRF-Token` on every change. Five failed attempts for a user name within
     15 minutes block further attempts for it."""
-    client = request.remote_addr or "?"
-    new = auth.login(system(), data["username"], data["password"], client)
+    new = auth.login(system(), data["username"], data["password"], client_address())
     with system().sessions() as s:
         user = s.get(User, new.identity.user_id)
         assert user is not None
@@ -108,11 +105,27 @@ def me() -> dict[str, Any]:
         responses=[400, 401, 403, 404, 422])
 @requires("admin")
 def create_token(data: dict[str, Any]) -> dict[str, Any]:
-    """Only a session or a token with the `admin` scope creates tokens; admins may create
-    them for other users of their agency."""
+    """Only a session or a token with the `admin` scope creates tokens, and never with a
+    scope the creating credential lacks. Admins may create them for other users of their
+    agency, never with the `sign` scope: a leader mints their own signing token."""
     new = auth.create_token(system(), actor(), data["name"], data["scopes"], data["days"],
-                            data.get("user"))
+                            data.get("user"), granted=current().scopes,
+                            credential=current().credential)
     return token_json(new.row, new.token)
+
+
+@bp.put("/me/signing-pin")
+@bp.input(sc.SigningPinIn, arg_name="data")
+@bp.output({}, status_code=204)
+@bp.doc(summary="Set your signing PIN (leaders)", security=SECURITY,
+        responses=[400, 401, 403, 422, 429])
+@requires("read")
+def set_signing_pin(data: dict[str, Any]) -> Response:
+    """The PIN (6 to 12 digits) confirms every signature with your server-held key. Your
+    current password is required; wrong passwords count as failed logins."""
+    auth.set_signing_pin(system(), actor(), data["pin"], actor=actor(),
+                         password=data["password"], client=client_address())
+    return make_response("", 204)
 
 
 @bp.get("/tokens")
@@ -237,7 +250,7 @@ def verify(files: dict[str, Any]) -> Any:
     """Runs in the sandboxed validator (memory and time limits). Files over
     `EDMS_VERIFY_INLINE_MB` (default 32 MiB) are verified in a background job: the answer is
     then 202 with the job, whose result holds the report."""
-    from edms.blobs import store_upload
+    from edms.blobs import staging, store_upload, workdir
     from edms.filetypes import detect, ensure_allowed
     from edms.signatures import validate_sandboxed
 
@@ -248,15 +261,18 @@ def verify(files: dict[str, Any]) -> Any:
     size = f.stream.tell()
     f.stream.seek(0)
     if size > current_app.config["EDMS_VERIFY_INLINE"]:
-        stored = store_upload(system(), f.stream, filename=f.filename,
-                              allowed=("application/pdf",), retention_years=0)
-        job = jobs.submit(system(), actor(), "verify", {"sha256": stored.sha256}, total=1)
+        with staging(system()) as staged:  # the job discards the upload when it ends
+            stored = store_upload(system(), f.stream, filename=f.filename,
+                                  allowed=("application/pdf",), retention_years=0)
+            staged.append(stored.sha256)
+            job = jobs.submit(system(), actor(), "verify", {"sha256": stored.sha256},
+                              total=1)
         resp = jsonify(job_json(job))
         resp.status_code = 202
         resp.headers["Location"] = f"/api/v1/jobs/{job.id}"
         return resp
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "upload.pdf"
+    with workdir(system(), "verify") as d:
+        path = d / "upload.pdf"
         f.save(path)
         report = validate_sandboxed(system().settings, path)
     from edms import audit

@@ -9,7 +9,7 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 
 from edms import jobs
-from edms.blobs import store_upload
+from edms.blobs import staging, store_upload
 from edms.digitization.intake import SCAN_TYPES
 from edms.errors import EdmsError
 
@@ -38,19 +38,22 @@ def digitize(form: dict[str, Any]) -> Response:
     if form.get("with_qr") is None:
         form["with_qr"] = True
     stored = []
-    for f in form["files"]:
-        if not f.filename:
-            raise EdmsError("every file part needs a file name")
-        kept = store_upload(system(), f.stream, filename=f.filename,
-                            allowed=(*SCAN_TYPES, "application/zip"), retention_years=0)
-        stored.append({"sha256": kept.sha256, "name": f.filename})
     request = {k: form[k] for k in ("dossier_code", "original_type", "procedure_code",
                                     "result_code", "holder_name", "original_number",
                                     "subject", "copy_type", "with_qr")}
     if form.get("original_date"):
         request["original_date"] = form["original_date"].isoformat()
-    job = jobs.submit(system(), actor(), "digitize", {"files": stored, "request": request},
-                      total=6)
+    # Staged: a refused file or job leaves none of the scans stored before it.
+    with staging(system()) as staged:
+        for f in form["files"]:
+            if not f.filename:
+                raise EdmsError("every file part needs a file name")
+            kept = store_upload(system(), f.stream, filename=f.filename,
+                                allowed=(*SCAN_TYPES, "application/zip"), retention_years=0)
+            staged.append(kept.sha256)
+            stored.append({"sha256": kept.sha256, "name": f.filename})
+        job = jobs.submit(system(), actor(), "digitize",
+                          {"files": stored, "request": request}, total=6)
     resp = jsonify(job_json(job))
     resp.status_code = 202
     resp.headers["Location"] = f"/api/v1/jobs/{job.id}"

@@ -12,12 +12,13 @@ from flask import Response, request
 
 from edms import documents as docs
 from edms import jobs
+from edms.auth import PinConfirmation, confirm_signing
 from edms.errors import EdmsError
 
 from .. import schemas as sc
 from ..context import system
 from ..files import send_blob
-from ..security import SECURITY, actor, requires
+from ..security import SECURITY, actor, current, requires
 
 bp = APIBlueprint("documents", __name__, tag="Documents")
 DOC_ERRORS = [400, 401, 403, 404, 409, 413, 415, 422]
@@ -64,7 +65,7 @@ def list_documents(query_data: dict[str, Any]) -> dict[str, Any]:
         user = load_user(s, actor())
         page = search(s, user.agency_id, "", SearchFilters(
             direction=query_data.get("direction"), states=tuple(query_data["state"])),
-            query_data["page"], query_data["per_page"])
+            query_data["page"], query_data["per_page"], viewer=user)
         return {"total": page.total, "page": page.page, "per_page": page.per_page,
                 "items": [docs.document_json(d) for d in page.documents]}
 
@@ -159,6 +160,8 @@ def attach(doc_id: int, files: dict[str, Any]) -> dict[str, Any]:
 
 def _step(name: str, schema: type, summary: str, scope: str) -> None:
     def endpoint(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
+        if name == "sign":  # the leader's PIN, through this request's own credential
+            data["confirm"] = PinConfirmation(data.pop("pin", None), current())
         result = docs.perform(system(), actor(), doc_id, name, data)
         report = getattr(result, "report", None)
         extra = {"report": report.to_json()} if report is not None else {}
@@ -252,9 +255,14 @@ def verification(doc_id: int) -> dict[str, Any]:
         security=SECURITY, responses=[400, 401, 403, 422])
 @requires("sign")
 def batch_sign(data: dict[str, Any]) -> Any:
+    """The leader's signing PIN confirms exactly these documents; the job signs them with
+    that confirmation (the audit names the job and the credential)."""
     from .admin import job_json
 
+    consent = confirm_signing(system(), actor(), data.get("pin"), data["document_ids"],
+                              current())
     job = jobs.submit(system(), actor(), "batch_sign", {
         "document_ids": data["document_ids"], "authority": data.get("authority"),
-        "level": data.get("level")}, total=len(data["document_ids"]))
+        "level": data.get("level"), "consent": consent.to_json()},
+        total=len(data["document_ids"]))
     return job_json(job), 202, {"Location": f"{request.script_root}/api/v1/jobs/{job.id}"}

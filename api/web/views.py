@@ -1,10 +1,16 @@
 """The pages. Thin: each view reads the form, calls an ``edms`` service, and renders or
-redirects; refusals from the domain become a message on the page (with the 4xx status)."""
+redirects; refusals from the domain become a message on the page (with the 4xx status).
+
+The login form carries its own CSRF token (kept in the signed form cookie) and redirects
+only to same-site paths; failed logins are limited per client (its real address behind
+trusted proxies) and per account. A leader signs with their signing PIN, typed for every
+signature. Page previews are rendered under limits and cached (:mod:`edms.render`)."""
 
 from __future__ import annotations
 
 import base64
-import subprocess
+import hmac
+import secrets
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -21,6 +27,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from sqlalchemy import select
@@ -33,6 +40,7 @@ from edms.models import Agency, OrgUnit, SigningKey, User
 from edms.numbering import VN_TZ
 
 from ..context import system
+from ..security import client_address, public_limit, same_site_path
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static/web")
@@ -127,19 +135,45 @@ def _refused(exc: EdmsError, target: str) -> BaseResponse:
 # -- logging in and out ----------------------------------------------------------------------------
 
 
+def _login_csrf(renew: bool = False) -> str:
+    """The login form's own CSRF token, kept in the signed form cookie."""
+    if renew or "login_csrf" not in session:
+        session["login_csrf"] = secrets.token_urlsafe(24)
+    return str(session["login_csrf"])
+
+
+def _login_refused(exc: EdmsError) -> str:
+    if isinstance(exc, auth.TooManyAttempts):
+        return (f"Đăng nhập sai nhiều lần: vui lòng thử lại sau "
+                f"{exc.extra.get('retry_after', 60)} giây.")
+    if isinstance(exc, auth.Unauthenticated):
+        return "Sai tên đăng nhập hoặc mật khẩu."
+    return exc.message
+
+
 @bp.route("/dang-nhap", methods=["GET", "POST"])
 def login() -> Any:
-    nxt = request.args.get("next") or request.form.get("next") or "/"
-    if not nxt.startswith("/") or nxt.startswith("//"):
-        nxt = "/"
+    nxt = same_site_path(request.args.get("next") or request.form.get("next"))
     if request.method == "GET":
-        return render_template("web/login.html", next=nxt)
+        return render_template("web/login.html", next=nxt, login_csrf=_login_csrf())
+    username = request.form.get("username", "")
+    expected = session.get("login_csrf")
+    if not expected or not hmac.compare_digest(request.form.get("csrf", ""), str(expected)):
+        return render_template("web/login.html", next=nxt, username=username,
+                               login_csrf=_login_csrf(renew=True),
+                               error="Trang đăng nhập đã hết hạn; vui lòng đăng nhập lại."
+                               ), 400
     try:
-        new = auth.login(system(), request.form.get("username", ""),
-                         request.form.get("password", ""), request.remote_addr or "?")
+        new = auth.login(system(), username, request.form.get("password", ""),
+                         client_address())
     except EdmsError as exc:
-        return render_template("web/login.html", next=nxt, error=exc.message,
-                               username=request.form.get("username", "")), exc.status
+        page = make_response(render_template(
+            "web/login.html", next=nxt, error=_login_refused(exc), username=username,
+            login_csrf=_login_csrf()), exc.status)
+        if exc.extra.get("retry_after"):
+            page.headers["Retry-After"] = str(exc.extra["retry_after"])
+        return page
+    session.pop("login_csrf", None)
     resp = redirect(nxt, code=303)
     resp.set_cookie(SESSION_COOKIE, new.token, httponly=True, samesite="Lax",
                     secure=not system().settings.is_development,
@@ -154,6 +188,48 @@ def logout() -> BaseResponse:
     resp = redirect(url_for("web.login"), code=303)
     resp.delete_cookie(SESSION_COOKIE, path="/")
     return resp
+
+
+@bp.route("/ma-pin-ky-so", methods=["GET", "POST"])
+@login_required
+def signing_pin() -> Any:
+    """A leader sets their signing PIN, confirming it with their password."""
+    if not has("leader"):
+        return render_template("web/error.html",
+                               message="Chỉ lãnh đạo có mã PIN ký số."), 403
+    if request.method == "GET":
+        return render_template("web/pin.html")
+    f = request.form
+    try:
+        if f.get("pin", "") != f.get("pin2", ""):
+            raise EdmsError("Hai lần nhập mã PIN không giống nhau.")
+        auth.set_signing_pin(system(), me(), f.get("pin", ""), actor=me(),
+                             password=f.get("password", ""), client=client_address())
+    except EdmsError as exc:
+        flash(_pin_refused(exc), "error")
+        return render_template("web/pin.html"), exc.status
+    flash("Đã đặt mã PIN ký số.", "ok")
+    return redirect(url_for("web.home"), code=303)
+
+
+def _pin_refused(exc: EdmsError) -> str:
+    """The signing PIN's refusals, in Vietnamese."""
+    if isinstance(exc, auth.TooManyAttempts):
+        return (f"Nhập sai nhiều lần: vui lòng thử lại sau "
+                f"{exc.extra.get('retry_after', 60)} giây.")
+    if exc.extra.get("pin_required"):
+        return "Nhập mã PIN ký số để ký."
+    if exc.message.startswith("wrong signing PIN"):
+        return "Mã PIN ký số không đúng; văn bản chưa được ký."
+    if exc.message.startswith("wrong password"):
+        return "Mật khẩu không đúng; mã PIN chưa được đổi."
+    if "no signing PIN" in exc.message:
+        return "Bạn chưa có mã PIN ký số: hãy đặt mã PIN trước (Mã PIN ký số)."
+    if "6 to 12 digits" in exc.message:
+        return "Mã PIN gồm 6 đến 12 chữ số."
+    if "too easy" in exc.message:
+        return "Mã PIN quá dễ đoán (các chữ số giống nhau hoặc liên tiếp)."
+    return exc.message
 
 
 # -- work queues -----------------------------------------------------------------------------------
@@ -242,22 +318,17 @@ def document(doc_id: int) -> Any:
 @bp.get("/van-ban/<int:doc_id>/trang/<int:page>.png")
 @login_required
 def page_image(doc_id: int, page: int) -> Response:
-    """A page of the current PDF as an image (poppler), for the preview."""
-    if not 1 <= page <= 500:
+    """A page of the current PDF as an image, for the preview (rendered under limits,
+    once per file version and page)."""
+    from edms.render import page_preview
+
+    try:
+        png = page_preview(system(), me(), doc_id, page)
+    except EdmsError:
         abort(404)
-    with docs.workdir(system()) as wd:
-        try:
-            docs.download(system(), me(), doc_id, wd / "doc.pdf")
-        except EdmsError:
-            abort(404)
-        done = subprocess.run(["pdftoppm", "-png", "-r", "72", "-f", str(page), "-l",
-                               str(page), "-singlefile", str(wd / "doc.pdf"), str(wd / "p")],
-                              capture_output=True, timeout=60, check=False)
-        if done.returncode != 0 or not (wd / "p.png").exists():
-            abort(404)
-        resp = make_response((wd / "p.png").read_bytes())
+    resp = make_response(png)
     resp.headers["Content-Type"] = "image/png"
-    resp.headers["Cache-Control"] = "private, max-age=60"
+    resp.headers["Cache-Control"] = "private, max-age=300"
     return resp
 
 
@@ -280,6 +351,9 @@ def _run_step(doc_id: int, name: str, form: dict[str, str]) -> str:
     data: dict[str, Any] = {k: v.strip() for k, v in form.items()}
     data["deadline"] = date.fromisoformat(data["deadline"]) if data.get("deadline") else None
     data["co_units"] = tuple(c for c in request.form.getlist("co_units") if c)
+    data.pop("confirm", None)
+    if name == "sign":  # the leader's PIN, typed for this signature, in their own session
+        data["confirm"] = auth.PinConfirmation(data.pop("pin", "") or None, g.web_identity)
     result = docs.perform(system(), me(), doc_id, name, data)
     if name == "verify":
         report = getattr(result, "report", None)
@@ -299,6 +373,8 @@ def step(doc_id: int, step: str) -> BaseResponse:
     except ValueError:
         return _refused(EdmsError("ngày không hợp lệ"), target)
     except EdmsError as exc:
+        if step == "sign":
+            exc.message = _pin_refused(exc)
         return _refused(exc, target)
     flash(message, "ok")
     return redirect(target, code=303)
@@ -387,7 +463,7 @@ def receive() -> Any:
 @bp.route("/so-hoa", methods=["GET", "POST"])
 @login_required
 def digitize() -> Any:
-    from edms.blobs import store_upload
+    from edms.blobs import staging, store_upload
     from edms.digitization.intake import SCAN_TYPES
 
     if request.method == "GET":
@@ -401,17 +477,22 @@ def digitize() -> Any:
             raise EdmsError("chọn ít nhất một tệp ảnh quét")
         if not f.get("dossier_code", "").strip() or not f.get("original_type", "").strip():
             raise EdmsError("cần mã hồ sơ và loại giấy tờ gốc")
-        stored = [{"sha256": store_upload(system(), x.stream,  # type: ignore[arg-type]
-                                          filename=x.filename,
-                                          allowed=(*SCAN_TYPES, "application/zip"),
-                                          retention_years=0).sha256, "name": x.filename}
-                  for x in files]
         request_body: dict[str, Any] = {k: f.get(k, "").strip() for k in (
             "dossier_code", "original_type", "procedure_code", "result_code",
             "holder_name", "original_number", "subject")}
         request_body.update(copy_type=f.get("copy_type", "SAO Y"), with_qr=True)
-        job = jobs.submit(system(), me(), "digitize", {"files": stored,
-                                                       "request": request_body}, total=6)
+        # Staged: a refused file leaves none of the scans stored before it.
+        with staging(system()) as staged:
+            stored = []
+            for x in files:
+                kept = store_upload(system(), x.stream,  # type: ignore[arg-type]
+                                    filename=x.filename,
+                                    allowed=(*SCAN_TYPES, "application/zip"),
+                                    retention_years=0)
+                staged.append(kept.sha256)
+                stored.append({"sha256": kept.sha256, "name": x.filename})
+            job = jobs.submit(system(), me(), "digitize", {"files": stored,
+                                                           "request": request_body}, total=6)
     except EdmsError as exc:
         flash(exc.message, "error")
         return render_template("web/digitize.html", form=f), exc.status
@@ -575,7 +656,8 @@ def exchange_message(msg_id: int) -> Any:
 
 @bp.route("/xac-thuc", methods=["GET", "POST"])
 def verify() -> Any:
-    """Drop a PDF and see at once whether it is authentic and unchanged (no login)."""
+    """Drop a PDF and see at once whether it is authentic and unchanged (no login). Public
+    work: bounded and gated before this runs (:mod:`api.security`)."""
     if request.method == "GET":
         return render_template("web/verify.html", report=None)
     from edms.filetypes import detect
@@ -585,13 +667,13 @@ def verify() -> Any:
     if upload is None or not upload.filename:
         flash("Chọn một tệp PDF để kiểm tra.", "error")
         return render_template("web/verify.html", report=None), 400
-    limit = system().settings.verify_inline_mb * 1024 * 1024
+    limit = public_limit(system().settings)
     with docs.workdir(system()) as wd:
         path: Path = wd / "upload.pdf"
         data = upload.stream.read(limit + 1)
         if len(data) > limit:
-            flash(f"Tệp lớn hơn {limit // 1024 // 1024} MB: hãy dùng API /api/v1/verify.",
-                  "error")
+            flash(f"Tệp lớn hơn {limit // 1024 // 1024} MB: hãy đăng nhập và dùng API "
+                  "/api/v1/verify.", "error")
             return render_template("web/verify.html", report=None), 413
         kind = detect(data[:65536])
         if kind.mime != "application/pdf":

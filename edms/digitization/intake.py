@@ -5,6 +5,10 @@ natural order: ``2.png`` before ``10.png``) or a ZIP archive (its members in the
 order). Every file is checked by its content (python-magic), opened completely (a corrupt
 or truncated image is refused), and its resolution read: below ``min_dpi`` (200, Circular
 01/2023) it is refused; below ``warn_dpi`` (300, archival) it is accepted with a warning.
+What a file costs to unpack is checked before it is decoded: an image (or a PDF scan's page
+image) over ``max_pixels`` (``EDMS_MAX_MEGAPIXELS``, 100 megapixels: an A3 page at 600 dpi
+is 70) is refused from its header alone, and a PDF scan's other streams are bounded as
+every uploaded PDF's are (:mod:`edms.pdfsafety`).
 Colour and page order are kept; the pages are assembled at 100 % scale (the page size
 follows the scan's own resolution) without re-encoding the images.
 """
@@ -23,6 +27,7 @@ import img2pdf
 import pikepdf
 from PIL import Image, UnidentifiedImageError
 
+from ..config import Settings
 from ..errors import EdmsError
 from ..filetypes import detect
 
@@ -30,7 +35,7 @@ SCAN_TYPES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"
               "image/tiff": "TIFF"}
 MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_BYTES = 2 * 1024**3
-MAX_PIXELS = 40_000 * 40_000  # a very large scan, but not a decompression bomb
+MAX_PIXELS = 100_000_000  # default of EDMS_MAX_MEGAPIXELS
 
 
 class ScanRefused(EdmsError):
@@ -124,9 +129,10 @@ def _unzip(archive: Path, workdir: Path) -> list[tuple[Path, str]]:
         raise ScanRefused(f"{archive.name}: a damaged ZIP archive ({exc})") from None
 
 
-def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int) -> tuple[ScanFile,
-                                                                            list[str]]:
-    """Type, integrity and resolution of one file."""
+def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int,
+               max_pixels: int = MAX_PIXELS, settings: Settings | None = None
+               ) -> tuple[ScanFile, list[str]]:
+    """Type, cost, integrity and resolution of one file."""
     detected = detect(_head(path))
     kind = SCAN_TYPES.get(detected.mime)
     if kind is None:
@@ -135,9 +141,13 @@ def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int) -> tuple[Sca
         raise ScanRefused(f"{label}: is {detected.name}{disguise}, not a scan (PDF, JPEG, "
                           "PNG or TIFF); only .zip archives are unpacked")
     if kind == "PDF":
-        pages, dpi = _pdf_facts(path, label)
+        if settings is not None:
+            from ..pdfsafety import check_pdf
+
+            check_pdf(path, settings, label)
+        pages, dpi = _pdf_facts(path, label, max_pixels)
     else:
-        pages, dpi = _image_facts(path, label, kind)
+        pages, dpi = _image_facts(path, label, kind, max_pixels)
     if dpi < min_dpi:
         raise ScanRefused(f"{label}: scanned at {dpi} dpi, below the {min_dpi} dpi "
                           "required for an electronic copy; scan it again")
@@ -146,14 +156,28 @@ def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int) -> tuple[Sca
     return ScanFile(path, label, kind, pages, dpi), warnings
 
 
-def _image_facts(path: Path, label: str, kind: str) -> tuple[int, int]:
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+def _too_many_pixels(label: str, width: int, height: int, max_pixels: int) -> ScanRefused:
+    return ScanRefused(f"{label}: {width}×{height} pixels ({width * height / 1e6:.0f} "
+                       f"megapixels) is more than the {max_pixels / 1e6:.0f} megapixels "
+                       "accepted for one page (EDMS_MAX_MEGAPIXELS); scan it at a lower "
+                       "resolution")
+
+
+def _image_facts(path: Path, label: str, kind: str, max_pixels: int = MAX_PIXELS
+                 ) -> tuple[int, int]:
+    Image.MAX_IMAGE_PIXELS = None  # checked below, from each frame's header, before decoding
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
+            if frames > 5000:
+                raise ScanRefused(f"{label}: {frames} pages in one file is more than the "
+                                  "5000 accepted")
             dpis = []
             for i in range(frames):
                 im.seek(i)
+                width, height = im.size
+                if width * height > max_pixels:
+                    raise _too_many_pixels(label, width, height, max_pixels)
                 dpi = im.info.get("dpi")
                 if kind == "PNG":
                     # Checks every chunk's CRC up to IEND without inflating the pixels: a
@@ -173,7 +197,7 @@ def _image_facts(path: Path, label: str, kind: str) -> tuple[int, int]:
         raise ScanRefused(f"{label}: a damaged {kind} file ({exc})") from None
 
 
-def _pdf_facts(path: Path, label: str) -> tuple[int, int]:
+def _pdf_facts(path: Path, label: str, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
     try:
         with pikepdf.open(path) as pdf:
             pages = len(pdf.pages)
@@ -190,6 +214,9 @@ def _pdf_facts(path: Path, label: str) -> tuple[int, int]:
     for line in listing.splitlines()[2:]:
         cols = line.split()
         if len(cols) >= 14 and cols[0].isdigit() and cols[2] == "image":
+            if int(cols[3]) * int(cols[4]) > max_pixels:
+                raise _too_many_pixels(f"{label} (page {cols[0]})", int(cols[3]),
+                                       int(cols[4]), max_pixels)
             dpi = min(int(cols[12]), int(cols[13]))
             page = int(cols[0])
             per_page[page] = max(per_page.get(page, 0), dpi)
@@ -200,11 +227,13 @@ def _pdf_facts(path: Path, label: str) -> tuple[int, int]:
     return pages, min(per_page.values())
 
 
-def run(paths: list[Path], workdir: Path, *, min_dpi: int = 200, warn_dpi: int = 300
-        ) -> Intake:
+def run(paths: list[Path], workdir: Path, *, min_dpi: int = 200, warn_dpi: int = 300,
+        settings: Settings | None = None) -> Intake:
+    """Check every file (``settings``: the configured pixel and PDF limits)."""
     files, warnings = [], []
+    max_pixels = settings.max_megapixels * 1_000_000 if settings else MAX_PIXELS
     for path, label in expand(paths, workdir):
-        f, w = check_file(path, label, min_dpi, warn_dpi)
+        f, w = check_file(path, label, min_dpi, warn_dpi, max_pixels, settings)
         files.append(f)
         warnings += w
     return Intake(files, warnings)

@@ -3,7 +3,8 @@ with its ``vie`` language data, Debian ``tesseract-ocr-vie``).
 
 Page images are kept as they are (``--optimize 0``: no recompression, no downsampling):
 the declared quality of the electronic copy is the scan's own. OCRmyPDF runs as a
-separate process with a time limit, so a stuck page cannot hang a worker.
+separate process with a time limit and a memory limit (``EDMS_OCR_MEMORY_MB`` per
+process), so a stuck or costly page cannot hang a worker or take the machine's memory.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import EdmsError, ServiceUnavailable
+from ..limits import limited_command
 
 LANGUAGE = "vie"
 
@@ -56,7 +58,8 @@ def check_available(language: str = LANGUAGE) -> None:
 
 
 def to_pdfa(source: Path, target: Path, *, language: str = LANGUAGE, jobs: int = 2,
-            timeout: float = 1800, sidecar: Path | None = None) -> Path:
+            timeout: float = 1800, sidecar: Path | None = None, memory_mb: int = 4096
+            ) -> Path:
     """OCR ``source`` into a PDF/A-2b ``target``; with ``sidecar``, the recognised text is
     also written there (page by page, form feeds between pages)."""
     check_available(language)
@@ -64,9 +67,9 @@ def to_pdfa(source: Path, target: Path, *, language: str = LANGUAGE, jobs: int =
     cmd = [sys.executable, "-m", "ocrmypdf", "--language", language,
            "--output-type", "pdfa-2", "--optimize", "0", "--jobs", str(jobs),
            *extra, "--quiet", str(source), str(target)]
-    done = _run(cmd, timeout)
+    done = _run(cmd, timeout, memory_mb)
     if done.returncode == 6:  # the scan already carries text: OCR it again, in Vietnamese
-        done = _run([*cmd[:-2], "--redo-ocr", str(source), str(target)], timeout)
+        done = _run([*cmd[:-2], "--redo-ocr", str(source), str(target)], timeout, memory_mb)
     if done.returncode != 0:
         reason = (done.stderr.strip().splitlines() or ["no detail"])[-1]
         raise OcrFailed(f"OCR of the scan failed (ocrmypdf exit {done.returncode}): "
@@ -74,9 +77,11 @@ def to_pdfa(source: Path, target: Path, *, language: str = LANGUAGE, jobs: int =
     return target
 
 
-def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], timeout: float, memory_mb: int
+         ) -> subprocess.CompletedProcess[str]:
+    """OCRmyPDF and the programs it starts, each limited to ``memory_mb`` of memory."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              check=False)
+        return subprocess.run(limited_command(cmd, memory_mb), capture_output=True,
+                              text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
         raise OcrFailed(f"OCR took longer than {int(timeout)} s and was stopped") from None

@@ -135,14 +135,14 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
     with workdir(system) as wd, ThreadPoolExecutor(max_workers=1) as side:
         say("intake")
         taken = intake.run(paths, wd, min_dpi=settings.scan_min_dpi,
-                           warn_dpi=settings.scan_warn_dpi)
+                           warn_dpi=settings.scan_warn_dpi, settings=settings)
         scan = intake.assemble(taken, wd / "scan.pdf", workers=settings.ocr_jobs)
         # While OCR keeps the cores busy, open the agency key and measure the timestamp
         # reservation (network round trips), so signing starts at once afterwards.
         warm = side.submit(_signer_ready, system, key, level)
         say("ocr")
         pdfa = ocr.to_pdfa(scan, wd / "pdfa.pdf", jobs=settings.ocr_jobs,
-                           sidecar=wd / "text.txt")
+                           sidecar=wd / "text.txt", memory_mb=settings.ocr_memory_mb)
         profile, engine = warm.result()
         public_id = secrets.token_urlsafe(12)
         copy = wd / "copy.pdf"
