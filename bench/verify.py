@@ -6,6 +6,9 @@
   coverage, modification analysis, timestamps), in-process (per core) and through the
   sandboxed worker pool that `edms verify` uses (1 worker, and all cores).
 * Peak RSS (the worker's own VmHWM) validating a 500 MB signed PDF.
+* Whole process: ``edms verify FILE`` against pyHanko's own CLI ``pyhanko sign validate``
+  on the same file, interleaved in the same run (median wall time of each).
+* A signed PDF followed by 8 MB of junk: the time of one full validation.
 
     .venv/bin/python bench/verify.py [--quick]
 """
@@ -60,9 +63,24 @@ print(json.dumps({"valid": r.valid, "peak_kb": peak_rss_kb()}))
 """
 
 
+def big_file_peak_mb(engine: SigningEngine, pki: devpki.DevPki, work: Path) -> float:
+    big = big_pdf(work / "big.pdf", 500 * 1000 * 1000)
+    big_signed = work / "big-signed.pdf"
+    engine.sign(big, big_signed, SignOptions(
+        Profile.PERSONAL, Level.B_B, signature_image=pki.signature_image("leader1")))
+    big.unlink()
+    out = subprocess.run([sys.executable, "-c", RSS_CHILD, str(big_signed),
+                          str(pki.root_cert)], capture_output=True, text=True, check=True,
+                         cwd=str(Path(__file__).resolve().parent.parent))
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["valid"], res
+    return float(res["peak_kb"]) / 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-big", action="store_true", help="skip the 500 MB file")
     args = ap.parse_args()
     seconds = 1.0 if args.quick else 3.0
     rounds = 3 if args.quick else 5
@@ -114,19 +132,40 @@ def main() -> None:
                          r / s_med))
             print(rows[-1], flush=True)
 
-        big = big_pdf(work / "big.pdf", 500 * 1000 * 1000)
-        big_signed = work / "big-signed.pdf"
-        engine.sign(big, big_signed, SignOptions(
-            Profile.PERSONAL, Level.B_B, signature_image=pki.signature_image("leader1")))
-        big.unlink()
-        out = subprocess.run([sys.executable, "-c", RSS_CHILD, str(big_signed),
-                              str(pki.root_cert)], capture_output=True, text=True, check=True,
-                             cwd=str(Path(__file__).resolve().parent.parent))
-        res = json.loads(out.stdout.strip().splitlines()[-1])
-        assert res["valid"], res
-        rows.append(("peak RSS validating a 500 MB signed PDF (MB)", res["peak_kb"] / 1024,
+        edms_bin = Path(sys.executable).with_name("edms")
+        hanko_bin = Path(sys.executable).with_name("pyhanko")
+        cli_env = {**os.environ, "EDMS_PKI_DIR": str(pki.directory), "EDMS_ENV": "development",
+                   "EDMS_DATA_DIR": str(work / "data")}
+        one_page = files[Level.B_B]
+        ours_cmd = [str(edms_bin), "verify", str(one_page)]
+        stock_cmd = [str(hanko_bin), "sign", "validate", "--no-revocation-check",
+                     "--trust", str(pki.root_cert), str(one_page)]
+        t_ours, t_stock = [], []
+        for i in range(rounds * 2):
+            pair = [(ours_cmd, t_ours), (stock_cmd, t_stock)]
+            for cmd, acc in pair if i % 2 == 0 else pair[::-1]:
+                start = time.perf_counter()
+                subprocess.run(cmd, capture_output=True, env=cli_env, timeout=120)
+                acc.append(time.perf_counter() - start)
+        o_ms, s_ms = statistics.median(t_ours) * 1000, statistics.median(t_stock) * 1000
+        rows.append(("whole process: edms verify vs pyhanko sign validate (ms, ratio = "
+                     "time ours / time pyHanko)", o_ms, s_ms, o_ms / s_ms))
+        print(rows[-1], flush=True)
+
+        junk = work / "junk.pdf"
+        junk.write_bytes(one_page.read_bytes() + os.urandom(8 * 1024 * 1024))
+        start = time.perf_counter()
+        junk_report = validate_file(junk, [root])
+        junk_s = time.perf_counter() - start
+        assert junk_report.signatures[0].integrity, junk_report
+        rows.append(("signed PDF + 8 MB trailing junk, one validation (ms)", junk_s * 1000,
                      None, None))
         print(rows[-1], flush=True)
+
+        if not args.no_big:
+            rows.append(("peak RSS validating a 500 MB signed PDF (MB)",
+                         big_file_peak_mb(engine, pki, work), None, None))
+            print(rows[-1], flush=True)
     finally:
         responder.stop()
         shutil.rmtree(work, ignore_errors=True)
