@@ -137,8 +137,7 @@ def _signature(data: bytes, root: etree._Element) -> dict[str, Any]:
 def _trust(data: bytes, result: Inspection, certs: list[x509.Certificate], whose: str
            ) -> None:
     sig = result.signature
-    if not sig["present"]:
-        result.refusals.append(sig["detail"] or "the package is not signed")
+    if not sig["present"]:  # refused as such in inspect()
         return
     try:
         verified = xmldsig.verify(data, certs)
@@ -185,14 +184,14 @@ def inspect(data: bytes, system: System | None = None, *,
             if isinstance(packet, edxml.DocumentPackage) else []
         result.notes += edxml.notes(packet)
         result.refusals += edxml.refusals(packet) + policy(packet)
+    if not result.signature.get("present"):
+        result.refusals.append(result.signature.get("detail") or "the package is not signed")
     if signer_certs is not None:
         _trust(data, result, signer_certs, signer_label or "the expected certificate")
     elif system is not None and route is not None:
         _directory(system, data, route, result)
     elif result.signature.get("present"):
         result.notes.append("no directory consulted: the signature's trust is not known")
-    else:
-        result.refusals.append(result.signature.get("detail") or "the package is not signed")
     return result
 
 
@@ -207,8 +206,10 @@ def _directory(system: System, data: bytes, route: edxml.Routing, result: Inspec
     except edxml.PackageRefused as exc:
         result.refusals.insert(0, exc.message)
         return
-    except EdmsError as exc:
-        result.notes.append(f"the directory could not be read: {exc.message}")
+    except Exception as exc:  # no database here (a bare checkout): inspect without it
+        message = exc.message if isinstance(exc, EdmsError) else type(exc).__name__
+        result.notes.append(f"the directory could not be read ({message}): the signature's "
+                            "trust is not known")
         return
     result.header["addressees"] = codes
     if not peers:
