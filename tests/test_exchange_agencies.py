@@ -442,6 +442,18 @@ def test_export_inspect_and_deliver_a_document(partners: World) -> None:
         b_doc = got[0].id
         assert orgs.agency_by_code(s, B).id == got[0].agency_id
 
+    # a reply B drafts names A's document in ResponseFor, by A's DocumentId
+    key = xml.xpath(f"{mh}/e:DocumentId/text()", namespaces=NS)[0]
+    reply = docs.create_from_template(w.system, "cv.g22", draft_meta(
+        subject="Về việc trả lời thử liên thông", response_for_id=b_doc,
+        recipients=(docs.Recipient("Ủy ban nhân dân tỉnh Hà Giang", A),)), BODY)
+    with w.system.sessions() as s:
+        draft = s.get(Document, reply.id)
+        assert draft is not None
+        assert outbox.replies_to(s, draft) == (edxml.ResponseFor(
+            A, key.split(",", 2)[2], key, date.fromisoformat(key.split(",")[1].replace(
+                "/", "-"))),)
+
     # B's clerk reports 03: the status packet, inspected, then taken by A
     st = w.tmp / "03.edxml"
     r = cli_run(w, "exchange", "export-status", "--as", "vt.g22", "--code", "03", "-o", str(st),

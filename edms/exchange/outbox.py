@@ -211,7 +211,7 @@ def competence(s: Session, doc: Document) -> str:
     return doc.signer_position.strip().upper()[:100]
 
 
-def _response_for(s: Session, doc: Document) -> tuple[edxml.ResponseFor, ...]:
+def replies_to(s: Session, doc: Document) -> tuple[edxml.ResponseFor, ...]:
     """A reply names the document it answers (ResponseFor)."""
     if doc.response_for_id is None:
         return ()
@@ -274,7 +274,7 @@ def document_packet(system: System, s: Session, doc: Document, agency: Agency, p
         signer_name=doc.signer_name, due_date=doc.due_date, priority=doc.priority,
         promulgation_amount=doc.issued_amount or 0, page_amount=doc.page_amount or 0,
         appendixes=tuple(a.name for a in attachments[1:]),
-        response_for=_response_for(s, doc),
+        response_for=replies_to(s, doc),
         to_places=tuple(str(r.get("name", "")) for r in recipients if r.get("name")),
         traces=(edxml.TraceHeader(agency.code, sent_at),),
         business=edxml.Business(business, edxml.BUSINESS_REASONS[business],
