@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,34 +65,52 @@ class ChainProblem:
     detail: str
 
 
+@dataclass
+class ChainCheck:
+    """Checks events one after another, wherever they come from (the database, or a
+    backup's dump): :meth:`add` each event in order, then :meth:`finish` with the head."""
+
+    checked: int = 0
+    problems: list[ChainProblem] = field(default_factory=list)
+    last_seq: int = 0
+    last_hash: str = GENESIS
+
+    def add(self, e: AuditEvent) -> None:
+        self.checked += 1
+        expected = self.last_seq + 1
+        if e.seq != expected:
+            self.problems.append(ChainProblem(expected, f"event {expected} is missing"
+                                              f" (next present is {e.seq})"))
+        if e.prev_hash != self.last_hash:
+            self.problems.append(ChainProblem(e.seq, "does not follow the event before it "
+                                              "(an event was deleted or replaced)"))
+        if event_hash(e) != e.hash:
+            self.problems.append(ChainProblem(e.seq, "its content was edited after it was "
+                                              "recorded"))
+        self.last_hash, self.last_seq = e.hash, e.seq
+
+    def finish(self, head_seq: int | None, head_hash: str | None) -> list[ChainProblem]:
+        if head_seq is not None and (head_seq != self.last_seq
+                                     or head_hash != self.last_hash):
+            self.problems.append(ChainProblem(
+                head_seq, f"the chain ends at event {self.last_seq} but the head records "
+                f"event {head_seq}: events were removed"))
+        return self.problems
+
+
 def verify_chain(session: Session, batch: int = 5000) -> tuple[int, list[ChainProblem]]:
     """Recompute the chain; returns (events checked, problems)."""
-    problems: list[ChainProblem] = []
-    expected_seq, prev = 1, GENESIS
-    checked = 0
-    last = 0
+    check = ChainCheck()
     while True:
-        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > last)
+        rows = session.scalars(select(AuditEvent).where(AuditEvent.seq > check.last_seq)
                                .order_by(AuditEvent.seq).limit(batch)).all()
         if not rows:
             break
         for e in rows:
-            checked += 1
-            if e.seq != expected_seq:
-                problems.append(ChainProblem(expected_seq, f"event {expected_seq} is missing"
-                                             f" (next present is {e.seq})"))
-            if e.prev_hash != prev:
-                problems.append(ChainProblem(e.seq, "does not follow the event before it "
-                                             "(an event was deleted or replaced)"))
-            if event_hash(e) != e.hash:
-                problems.append(ChainProblem(e.seq, "its content was edited after it was "
-                                             "recorded"))
-            prev, expected_seq, last = e.hash, e.seq + 1, e.seq
+            check.add(e)
     head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != last or head.hash != prev):
-        problems.append(ChainProblem(head.seq, f"the chain ends at event {last} but the head "
-                                     f"records event {head.seq}: events were removed"))
-    return checked, problems
+    check.finish(head.seq if head else None, head.hash if head else None)
+    return check.checked, check.problems
 
 
 def events_for_agency(session: Session, agency_id: int, *, object_type: str | None = None,

@@ -328,3 +328,52 @@ def renew_archive_timestamp(src: str | Path, dst: str | Path, services: TrustSer
                            f"{type(exc).__name__}: {exc}") from exc
     facts = file_facts(dst)
     return facts.document_timestamps[-1]
+
+
+# -- detached CMS signatures over archive manifests ------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetachedCheck:
+    """The verdict on a detached CMS signature: the data is intact and signed by
+    ``signer`` (``trusted``: its certificate chains to a trusted root at ``at``)."""
+
+    intact: bool
+    trusted: bool
+    signer: str
+    certificate_sha256: str
+    summary: str
+
+
+def sign_detached(key: Any, data: bytes) -> bytes:
+    """A detached CMS (PKCS #7) signature of ``data`` by ``key`` (a :class:`KeyHandle`),
+    DER-encoded; ``openssl cms -verify -binary -inform DER -content DATA`` checks it."""
+    try:
+        signed = asyncio.run(key.signer().async_sign_general_data(data, "sha256",
+                                                                  detached=True))
+    except Exception as exc:
+        raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
+    return bytes(signed.dump())
+
+
+def verify_detached(data: bytes, signature: bytes, trust_roots: list[x509.Certificate],
+                    at: datetime, allow_fetching: bool = False) -> DetachedCheck:
+    """Check a detached CMS signature of ``data``; the signer's certificate is validated
+    at ``at`` (when the data was signed), so an archive signed years ago still checks."""
+    from pyhanko.sign._session_scope import run_and_release
+    from pyhanko.sign.validation.generic_cms import async_validate_detached_cms
+    from pyhanko_certvalidator import ValidationContext
+
+    try:
+        info = cms.ContentInfo.load(signature)
+        signed_data = info["content"]
+        vc = ValidationContext(trust_roots=trust_roots, moment=at,
+                               allow_fetching=allow_fetching, revocation_mode="soft-fail")
+        status = asyncio.run(run_and_release(async_validate_detached_cms(
+            data, signed_data, signer_validation_context=vc), vc))
+    except Exception as exc:
+        return DetachedCheck(False, False, "", "", f"unreadable signature: {exc}")
+    cert = status.signing_cert
+    name = cert.subject.human_friendly if cert is not None else ""
+    return DetachedCheck(bool(status.intact and status.valid), bool(status.trusted), name,
+                         cert.sha256.hex() if cert is not None else "", status.summary())
