@@ -35,6 +35,7 @@ from ..documents import (
     vn_today,
     workdir,
 )
+from ..dossiers import validate_code
 from ..errors import EdmsError, NotFound, ServiceUnavailable
 from ..models import (
     Agency,
@@ -45,7 +46,7 @@ from ..models import (
 )
 from ..numbering import register_for, take_number
 from ..orgs import active_key, load_user, open_key, require_role
-from ..signatures import engine_for, options_for, trust_roots
+from ..signatures import engine_for, options_for, trust_set
 from ..system import System
 from . import intake, ocr, stamp
 
@@ -87,8 +88,7 @@ class CopyResult:
 def _check_request(r: CopyRequest) -> None:
     if r.secrecy:
         raise EdmsError("secret papers are not digitized through the ordinary flow")
-    if not r.dossier_code.strip() or len(r.dossier_code) > 50:
-        raise EdmsError("the dossier code (mã hồ sơ) is required, up to 50 characters")
+    validate_code(r.dossier_code, "dossier code (mã hồ sơ)", 50)
     if not r.original_type.strip() or len(r.original_type) > 200:
         raise EdmsError("the original's document type is required, up to 200 characters")
     if r.copy_type not in COPY_TYPES:
@@ -166,7 +166,7 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
             raise EdmsError(f"signing the copy failed, nothing was stored: {exc}") from None
         # A B-LT copy carries its own revocation data: validate it with that alone (the
         # long-term check), without fetching again.
-        report = validate_file(signed, list(trust_roots(settings)), allow_fetching=False)
+        report = validate_file(signed, trust_set(settings), allow_fetching=False)
         if not report.valid:
             raise EdmsError("the signed copy does not validate, nothing was stored: "
                             + "; ".join(report.errors or [m for r in report.signatures
