@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from signing.trust import (
@@ -30,6 +31,7 @@ from signing.trust import (
     fingerprint,
     load_certificates,
     parse_certificates,
+    to_pem,
     vn_entries,
 )
 
@@ -77,17 +79,38 @@ class Anchor:
                 "regime_name": self.regime_name}
 
 
+_COLUMNS = "fingerprint, role, regime, origin, enabled, pem, subject, note, updated_by"
+
+
 def _rows(settings: Settings) -> list[dict[str, Any]]:
-    """The administrators' decisions; none when the database is not initialised."""
+    """The administrators' decisions; none when the database is not initialised. SQLite
+    is read with the standard library (a one-file ``edms verify`` does not import
+    SQLAlchemy); other databases through SQLAlchemy Core."""
+    url = settings.database_url
+    if url.startswith("sqlite:///"):
+        import sqlite3
+
+        path = url.removeprefix("sqlite:///").split("?", 1)[0]
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return []
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        except sqlite3.Error:
+            return []
+        try:
+            conn.row_factory = sqlite3.Row
+            return [dict(r) for r in conn.execute(f"SELECT {_COLUMNS} FROM trust_anchors")]
+        except sqlite3.Error:
+            return []
+        finally:
+            conn.close()
     import sqlalchemy as sa
 
-    engine = sa.create_engine(settings.database_url)
+    engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT fingerprint, role, regime, origin, enabled, pem, subject, note, "
-                "updated_by FROM trust_anchors")).mappings().all()
-            return [dict(r) for r in rows]
+            rows = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM trust_anchors"))
+            return [dict(r) for r in rows.mappings().all()]
     except sa.exc.SQLAlchemyError:
         return []
     finally:
@@ -142,32 +165,44 @@ def anchors(settings: Settings, rows: list[dict[str, Any]] | None = None) -> lis
 
 def effective(settings: Settings, rows: list[dict[str, Any]] | None = None) -> TrustSet:
     """The trust set validation uses."""
+    return TrustSet.from_json(_spec(settings, rows))
+
+
+def _spec(settings: Settings, rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The trust set as PEM JSON, built from the files' text without parsing a single
+    certificate (the shipped index carries the fingerprints)."""
     rows = _rows(settings) if rows is None else rows
-    out = TrustSet()
     decided = {r["fingerprint"].upper(): r for r in rows}
+    roots: list[list[str]] = []
+    pool: list[list[str]] = []
     if settings.trust_vn:
         for e in vn_entries():
             row = decided.get(e.sha256)
             if row is not None and not row["enabled"]:
                 continue
-            out.add([e.certificate()], e.regime, root=e.is_root)
+            (roots if e.is_root else pool).append([e.path.read_text(), e.regime])
     for r in rows:
         if r["origin"] == "added" and r["enabled"] and r.get("pem"):
-            out.add(parse_certificates([r["pem"].encode()]), r["regime"],
-                    root=r["role"] == "root")
+            (roots if r["role"] == "root" else pool).append([r["pem"], r["regime"]])
     for regime, bundle in (("official", settings.trust_official),
                            ("public", settings.trust_public)):
         if bundle is not None:
             if not bundle.is_file():
                 raise EdmsError(f"trust bundle {bundle} does not exist")
-            out.add(load_certificates(bundle), regime, root=True)
+            roots.append([_pem_text(bundle), regime])
     if settings.is_development:
         from signing import devpki
 
         if devpki.exists(settings.pki_dir):
-            out.add(load_certificates(devpki.load(settings.pki_dir).root_cert),
-                    "development", root=True)
-    return out
+            roots.append([_pem_text(devpki.load(settings.pki_dir).root_cert), "development"])
+    return {"roots": roots, "pool": pool}
+
+
+def _pem_text(path: Path) -> str:
+    data = path.read_bytes()
+    if b"-----BEGIN" in data:
+        return data.decode("ascii", "replace")
+    return "".join(to_pem(c) for c in load_certificates(path))
 
 
 _cache: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
@@ -184,7 +219,7 @@ def effective_spec(settings: Settings, *, cached: bool = True) -> dict[str, Any]
         hit = _cache.get(key)
         if cached and hit is not None and now - hit[0] < CACHE_SECONDS:
             return hit[1]
-    spec = effective(settings).to_json()
+    spec = _spec(settings)
     with _cache_lock:
         _cache[key] = (now, spec)
     return spec
