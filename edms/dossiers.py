@@ -39,9 +39,23 @@ class DossierMeta:
     description: str = ""
 
 
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def validate_code(value: str, what: str = "file code", limit: int = 60) -> str:
+    """A dossier code (a dossier's file code, a procedure dossier's MaHoSo): ASCII
+    letters, digits, ``.``, ``_`` and ``-``, starting with a letter or digit, at most
+    ``limit`` characters. It goes into URLs, file names and XML: nothing else is taken."""
+    code = value.strip()
+    if not code or len(code) > limit or not CODE.match(code):
+        raise EdmsError(f"the {what} is 1 to {limit} characters: letters A-Z, digits, '.', "
+                        f"'_' or '-', starting with a letter or digit (got {code[:80]!r})")
+    return code
+
+
 def create(system: System, actor: str, meta: DossierMeta) -> Dossier:
-    code = meta.file_code.strip()
-    if not code or len(code) > 60 or not meta.title.strip():
+    code = validate_code(meta.file_code)
+    if not meta.title.strip():
         raise EdmsError("a dossier needs a file code (up to 60 characters) and a title")
     if meta.retention_years is not None and meta.retention_years < 1:
         raise EdmsError("the retention period is at least one year (or permanent)")
@@ -150,7 +164,7 @@ def export(system: System, actor: str, code: str, target: Path) -> Path:
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with open(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z, \
-                tempfile.TemporaryDirectory() as work:
+                blobs.workdir(system, "export") as work:
             for ordinal, (doc, f) in enumerate(files, 1):
                 slug = re.sub(r"[^0-9A-Za-z]+", "-", (doc.code_notation or "vb"))[:30]
                 name = f"{ordinal:03d}_{doc.code_number or doc.arrival_number or doc.id}" \

@@ -212,11 +212,23 @@ def collect(system: System, actor: str, kind: str, start: date, end: date) -> Re
         return RegisterExport(kind, agency.name, start, end, rows)
 
 
+# A spreadsheet runs a cell starting with these as a formula ("CSV injection"): such a
+# cell is written with a leading apostrophe, which spreadsheets show as plain text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def to_csv(export: RegisterExport) -> bytes:
+    """The register as CSV (UTF-8 with BOM, for spreadsheets); no cell can start a
+    formula."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(export.layout.columns)
-    w.writerows(export.rows)
+    w.writerows([csv_cell(c) for c in row] for row in export.rows)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

@@ -31,10 +31,12 @@ def digitize(form: dict[str, Any]) -> Response:
     """The job's result names the registered copy (`document_id`, `number`), its
     `public_id` and `verify_url` (the QR code's page), and any resolution warnings.
     Refused scans (below 200 dpi, damaged, not a scan) make the job fail with the reason."""
+    from edms.dossiers import validate_code
     from edms.orgs import load_user, require_role
 
     with system().sessions() as s:
         require_role(load_user(s, actor()), "clerk", action="digitize paper results")
+    validate_code(form["dossier_code"], "dossier code (mã hồ sơ)", 50)
     if form.get("with_qr") is None:
         form["with_qr"] = True
     stored = []

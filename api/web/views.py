@@ -465,6 +465,7 @@ def receive() -> Any:
 def digitize() -> Any:
     from edms.blobs import staging, store_upload
     from edms.digitization.intake import SCAN_TYPES
+    from edms.dossiers import CODE
 
     if request.method == "GET":
         return render_template("web/digitize.html", form={})
@@ -477,6 +478,9 @@ def digitize() -> Any:
             raise EdmsError("chọn ít nhất một tệp ảnh quét")
         if not f.get("dossier_code", "").strip() or not f.get("original_type", "").strip():
             raise EdmsError("cần mã hồ sơ và loại giấy tờ gốc")
+        if not CODE.match(f.get("dossier_code", "").strip()) or len(f["dossier_code"]) > 50:
+            raise EdmsError("mã hồ sơ chỉ gồm chữ cái không dấu, chữ số, '.', '_' hoặc '-' "
+                            "(tối đa 50 ký tự)")
         request_body: dict[str, Any] = {k: f.get(k, "").strip() for k in (
             "dossier_code", "original_type", "procedure_code", "result_code",
             "holder_name", "original_number", "subject")}
