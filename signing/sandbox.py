@@ -130,9 +130,11 @@ class _Worker:
 
 def _answer(worker: _Worker, path: Path, limits: Limits) -> tuple[Report, bool]:
     """(report, whether the worker is still usable)."""
-    answer = worker.ask(path, time.monotonic() + limits.seconds)
+    deadline = time.monotonic() + limits.seconds
+    answer = worker.ask(path, deadline)
     if answer is None:
-        died = worker.proc.poll() is not None
+        # back before the deadline: the child closed its pipe (memory limit, crash)
+        died = worker.proc.poll() is not None or time.monotonic() < deadline
         why = (f"kiểm tra vượt giới hạn bộ nhớ ({limits.memory_mb} MB): tệp bất thường "
                "hoặc độc hại / validation exceeded its memory limit" if died else
                f"kiểm tra không xong trong {limits.seconds:g} giây: tệp bất thường hoặc "

@@ -12,11 +12,9 @@ Invariants:
   filled field becomes a :class:`Found` whose ``signature`` is either pyHanko's embedded
   signature or, when that cannot be built, the reason in words: one bad signature never
   hides the others.
-* The pyHanko workarounds live here and in :mod:`.ber`, nowhere else: BER CMS is
-  normalised before pyHanko parses it; a signature whose ``/SubFilter`` is
-  ``ETSI.RFC3161`` is a document timestamp whatever its ``/Type`` says; a dangling
-  reference in a later revision is the null object in the diff analysis, as ISO 32000
-  says, instead of an exception; Adobe's ``/Type /VRI`` entry is validation data.
+* A signature whose ``/SubFilter`` is ``ETSI.RFC3161`` is a document timestamp whatever
+  its ``/Type`` says. Every other workaround of pyHanko's and asn1crypto's behaviour is in
+  :mod:`.patches`, nowhere else.
 """
 
 from __future__ import annotations
@@ -27,12 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyhanko.pdf_utils import generic
-from pyhanko.pdf_utils.reader import HistoricalResolver, PdfFileReader
-from pyhanko.sign.diff_analysis.rules.form_field_rules import DSSCompareRule
-from pyhanko.sign.validation import pdf_embedded
+from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature
 
-from . import ber
+from . import patches  # noqa: F401 - applies the workarounds
 
 MAX_HEADER_OFFSET = 1024
 MAX_FIELDS = 10_000
@@ -50,56 +46,7 @@ class Unreadable(Exception):
         self.diagnostic = diagnostic
 
 
-# -- the pyHanko workarounds ------------------------------------------------------------
-
-_original_extract = pdf_embedded.extract_contents
-
-
-def _extract_contents(sig_object: generic.DictionaryObject) -> bytes:
-    """pyHanko's ``/Contents`` reader, with BER CMS normalised to definite lengths (and
-    padded back to its length: pyHanko measures the byte range's gap with it)."""
-    blob = _original_extract(sig_object)
-    if ber.is_indefinite(blob):
-        der = ber.normalise(blob)
-        return der + bytes(max(0, len(blob) - len(der)))
-    return blob
-
-
-pdf_embedded.extract_contents = _extract_contents  # type: ignore[assignment]
-
-_original_collect = HistoricalResolver._collect_indirect_references
-
-
-def _collect_indirect_references(self: HistoricalResolver, obj: Any, seen: Any,
-                                 since_revision: int | None = None) -> Any:
-    """pyHanko's dependency walk of the diff analysis, with a dangling reference taken as
-    the null object (ISO 32000-1 §7.3.10) instead of raising KeyError."""
-    if isinstance(obj, generic.IndirectObject) and since_revision is not None:
-        try:
-            self.reader.xrefs.get_introducing_revision(obj.reference)
-        except KeyError:
-            return None
-    return _original_collect(self, obj, seen, since_revision)
-
-
-HistoricalResolver._collect_indirect_references = (  # type: ignore[method-assign]
-    _collect_indirect_references)
-
-_original_check_vri = DSSCompareRule._check_vri
-
-
-def _check_vri(old: Any, new: Any, old_vri: Any, new_vri: Any) -> Any:
-    """pyHanko's check of a /VRI dictionary added after signing, accepting the ``/Type
-    /VRI`` entry that Adobe's products write beside the certificate-hash keys."""
-    if new_vri.get("/Type") == "/VRI":
-        new_vri = generic.DictionaryObject(
-            {k: new_vri.raw_get(k) for k in new_vri if k != "/Type"})
-        old_vri = generic.DictionaryObject(
-            {k: old_vri.raw_get(k) for k in old_vri if k != "/Type"})
-    return _original_check_vri(old, new, old_vri, new_vri)
-
-
-DSSCompareRule._check_vri = staticmethod(_check_vri)  # type: ignore[method-assign]
+# -- the pyHanko workarounds (the patches themselves are in .patches) ------------------
 
 
 class _Embedded(EmbeddedPdfSignature):
