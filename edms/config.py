@@ -111,6 +111,9 @@ class Settings:
     tsa_url: str | None = None
     trust_official: Path | None = None
     trust_public: Path | None = None
+    trust_vn: bool = True  # the shipped Vietnamese roots and intermediates (edms.trust)
+    # users who may change the installation-wide trust from the web (edms.trust)
+    installation_admins: tuple[str, ...] = ()
     revocation_fetching: bool = True
     revocation_cache_seconds: int = 120
     log_level: str = "INFO"
@@ -166,7 +169,13 @@ class Settings:
             return env.get(f"EDMS_{name}", default)
 
         mode = _choice("EDMS_ENV", get("ENV", "development"), ("development", "production"))
-        data_dir = Path(get("DATA_DIR", "var")).expanduser()
+        base = config_base()
+
+        def path(value: str | Path) -> Path:
+            p = Path(value).expanduser()
+            return p if p.is_absolute() else base / p
+
+        data_dir = path(get("DATA_DIR", "var"))
         database_url = get("DATABASE_URL") or f"sqlite:///{(data_dir / 'edms.sqlite3')}"
         allowed = tuple(
             t.strip().lower() for t in get("ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES))
@@ -182,7 +191,7 @@ class Settings:
             storage_backend=_choice(
                 "EDMS_STORAGE_BACKEND", get("STORAGE_BACKEND", "local"), ("local", "s3")
             ),
-            storage_dir=Path(get("STORAGE_DIR") or data_dir / "store").expanduser(),
+            storage_dir=path(get("STORAGE_DIR") or data_dir / "store"),
             s3_endpoint=get("S3_ENDPOINT", "127.0.0.1:9000"),
             s3_access_key=get("S3_ACCESS_KEY"),
             s3_secret_key=get("S3_SECRET_KEY"),
@@ -215,11 +224,14 @@ class Settings:
             sign_level_seal=_choice("EDMS_SIGN_LEVEL_SEAL", get("SIGN_LEVEL_SEAL", "B-LT"),
                                     LEVELS).upper(),
             secret_key=get("SECRET_KEY"),
-            pki_dir=Path(get("PKI_DIR", "certs-dev")).expanduser(),
+            pki_dir=path(get("PKI_DIR", "certs-dev")),
             tsa_url=get("TSA_URL") or None,
-            trust_official=Path(get("TRUST_OFFICIAL")).expanduser()
+            trust_official=path(get("TRUST_OFFICIAL"))
             if get("TRUST_OFFICIAL") else None,
-            trust_public=Path(get("TRUST_PUBLIC")).expanduser() if get("TRUST_PUBLIC") else None,
+            trust_public=path(get("TRUST_PUBLIC")) if get("TRUST_PUBLIC") else None,
+            trust_vn=_bool("EDMS_TRUST_VN", get("TRUST_VN", "true")),
+            installation_admins=tuple(u.strip() for u in get("INSTALLATION_ADMINS").split(",")
+                                      if u.strip()),
             revocation_fetching=_bool("EDMS_REVOCATION_FETCHING",
                                       get("REVOCATION_FETCHING", "true")),
             revocation_cache_seconds=_int("EDMS_REVOCATION_CACHE_SECONDS",
@@ -254,7 +266,7 @@ class Settings:
             exchange_max_attempts=_int("EDMS_EXCHANGE_MAX_ATTEMPTS",
                                        get("EXCHANGE_MAX_ATTEMPTS", "12"), 1),
             exchange_timeout=_float("EDMS_EXCHANGE_TIMEOUT", get("EXCHANGE_TIMEOUT", "60"), 1),
-            exchange_ca_bundle=Path(get("EXCHANGE_CA_BUNDLE")).expanduser()
+            exchange_ca_bundle=path(get("EXCHANGE_CA_BUNDLE"))
             if get("EXCHANGE_CA_BUNDLE") else None,
             exchange_private_endpoints=_bool("EDMS_EXCHANGE_PRIVATE_ENDPOINTS",
                                              get("EXCHANGE_PRIVATE_ENDPOINTS", "false")),
@@ -312,9 +324,37 @@ def mask_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def load_dotenv_file(path: str | os.PathLike[str] = ".env") -> None:
-    """Read ``.env`` into the environment without overriding variables already set."""
-    if Path(path).is_file():
-        from dotenv import load_dotenv
+_dotenv_dir: Path | None = None
 
-        load_dotenv(path, override=False)
+
+def install_root() -> Path | None:
+    """The checkout EDMS runs from (the folder with ``pyproject.toml`` beside the ``edms``
+    package), or None for an installed package."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "edms").is_dir() else None
+
+
+def config_base() -> Path:
+    """What relative paths in the configuration are relative to, so that they never depend
+    on the working directory of a command: the folder of the ``.env`` file that was read,
+    else the checkout, else (an installed package without ``.env``) the working directory
+    at start-up — production sets absolute paths (docs/deployment.md)."""
+    return _dotenv_dir or install_root() or _START_DIR
+
+
+_START_DIR = Path.cwd()
+
+
+def load_dotenv_file(path: str | os.PathLike[str] | None = None) -> None:
+    """Read ``.env`` (from the working directory, else from the checkout) into the
+    environment without overriding variables already set."""
+    global _dotenv_dir
+    candidates = [Path(path)] if path is not None else [
+        Path(".env"), *([r / ".env"] if (r := install_root()) else [])]
+    for candidate in candidates:
+        if candidate.is_file():
+            from dotenv import load_dotenv
+
+            load_dotenv(candidate, override=False)
+            _dotenv_dir = candidate.resolve().parent
+            return
