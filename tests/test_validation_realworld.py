@@ -152,3 +152,24 @@ def test_verify_from_another_directory(tmp_path: Path) -> None:
 
     s = Settings.from_env({"EDMS_DATA_DIR": "var-x", "EDMS_PKI_DIR": "pki-x"})
     assert s.data_dir == repo / "var-x" and s.pki_dir == repo / "pki-x"
+
+
+def test_large_file_is_read_from_disk_with_junk_after_eof(tmp_path: Path) -> None:
+    """Above the in-memory bound the file is parsed from disk (memory stays bounded) with
+    the same verdict; trailing junk is set aside and noted either way."""
+    from signing.validation import reading, validate_file
+
+    src = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "signed-pdfs"
+    if not (src / "valid-pades-bes.pdf").is_file():
+        pytest.skip("the shared corpus is absent")
+    signed = (src / "valid-pades-bes.pdf").read_bytes()
+    small = tmp_path / "small.pdf"
+    small.write_bytes(signed + os.urandom(8 * 1024 * 1024))
+    big = tmp_path / "big.pdf"
+    big.write_bytes(signed + os.urandom(reading.IN_MEMORY_MAX + 1024))
+    a, b = validate_file(small, []), validate_file(big, [])
+    for r in (a, b):
+        assert r.signatures[0].integrity and r.signatures[0].modifications == "none"
+        assert any("dữ liệu thừa sau %%EOF" in n for n in r.notes)
+    assert b.file["size"] == big.stat().st_size
+    assert a.signatures[0].coverage == b.signatures[0].coverage

@@ -18,11 +18,11 @@ here; :mod:`signing.sandbox` runs this under a time and memory limit for untrust
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from asn1crypto import crl, ocsp, x509
@@ -246,22 +246,36 @@ def _safe(fn: Any, default: Any = None) -> Any:
 def validate_file(path: str | os.PathLike[str],
                   trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
                   allow_fetching: bool = False) -> Report:
-    """Validate the file at ``path`` (read once into memory)."""
+    """Validate the file at ``path``: read once into memory, or read from disk on demand
+    when larger than :data:`reading.IN_MEMORY_MAX`."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= reading.IN_MEMORY_MAX:
+                return validate_bytes(f.read(), trust, allow_fetching)
+            h = hashlib.sha256()
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+            facts = {"sha256": h.hexdigest(), "size": size, "revisions": None}
+            return _checked(reading.Source(fd=f.fileno(), size=size), facts,
+                            trust, allow_fetching)
     except OSError:
         return failure_report({"sha256": None, "size": None, "revisions": None},
                               "không mở được tệp / the file cannot be opened")
-    return validate_bytes(data, trust, allow_fetching)
 
 
 def validate_bytes(data: bytes,
                    trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
                    allow_fetching: bool = False) -> Report:
+    return _checked(reading.Source(data), file_facts(data), trust, allow_fetching)
+
+
+def _checked(src: reading.Source, facts: dict[str, Any],
+             trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
+             allow_fetching: bool) -> Report:
     trust_set = trust if isinstance(trust, TrustSet) else TrustSet.of(trust)
-    facts = file_facts(data)
     try:
-        return _validate(data, facts, trust_set, allow_fetching)
+        return _validate(src, facts, trust_set, allow_fetching)
     except reading.Unreadable as exc:
         return failure_report(facts, exc.reason, diagnostic=exc.diagnostic or None)
     except RecursionError:
@@ -273,8 +287,9 @@ def validate_bytes(data: bytes,
         return failure_report(facts, reason, diagnostic=diag)
 
 
-def _validate(data: bytes, facts: dict[str, Any], trust: TrustSet, fetch: bool) -> Report:
-    loaded = reading.load(data)
+def _validate(src: reading.Source, facts: dict[str, Any], trust: TrustSet,
+              fetch: bool) -> Report:
+    loaded = reading.load(src)
     reader = loaded.reader
     facts["revisions"] = _safe(lambda: reader.xrefs.total_revisions)
     found, empty = reading.collect(reader)
@@ -561,7 +576,8 @@ def _covering_fields(ctx: _Ctx, sig: Any, changed: set[str]) -> list[str]:
         page_obj = reader.find_page_for_modification(page)[0].get_object()
         box = page_obj["/CropBox"] if "/CropBox" in page_obj else page_obj["/MediaBox"]
         page_box = tuple(float(v) for v in box)
-        inked = text_under_bytes(ctx.data[:br[2] + br[3]], page, [r for _, r in items],
+        inked = text_under_bytes(bytes(ctx.data[0:br[2] + br[3]]), page,
+                                 [r for _, r in items],
                                  page_box)  # type: ignore[arg-type]
         covering += [name for (name, _), ink in zip(items, inked, strict=True) if ink]
     return covering

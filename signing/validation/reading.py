@@ -2,7 +2,8 @@
 
 Invariants:
 
-* The file is read once, into memory, up to a bound; everything parses from those bytes.
+* A file up to 32 MB is read once into memory and everything parses from those bytes; a
+  larger one is read from disk on demand (memory stays bounded whatever the size).
 * Bytes before ``%PDF-`` (up to 1024, as viewers tolerate) are set aside and the offsets
   of the PDF taken from the header. Bytes after the last ``%%EOF`` that are not a PDF
   update are set aside too: searching them costs milliseconds, not seconds. Either is
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,46 +68,144 @@ class _Embedded(EmbeddedPdfSignature):
 
 @dataclass
 class Loaded:
-    data: bytes  # what the PDF parser reads (header offset and trailing junk set aside)
+    data: Any  # what the PDF parser reads: bytes, or a window on a memory-mapped file
     reader: PdfFileReader
     notes: list[str]
     encrypted: bool
 
 
-def pdf_view(data: bytes) -> tuple[bytes, list[str]]:
-    """The bytes the PDF parser should read, and notes on what was set aside."""
+IN_MEMORY_MAX = 32 * 1024 * 1024  # larger files are parsed from disk, not held in memory
+_CHUNK = 1 << 20
+
+
+class Source:
+    """The file's bytes: held in memory (small files), or read from an open file on demand
+    (large ones) so that memory stays bounded whatever the size."""
+
+    def __init__(self, data: bytes | None = None, fd: int | None = None,
+                 size: int | None = None) -> None:
+        self.data, self.fd = data, fd
+        self.size = len(data) if data is not None else int(size or 0)
+
+    def read(self, offset: int, n: int) -> bytes:
+        if self.data is not None:
+            return self.data[offset:offset + n]
+        assert self.fd is not None
+        return os.pread(self.fd, max(0, min(n, self.size - offset)), offset)
+
+    def find(self, sub: bytes, start: int, end: int | None = None) -> int:
+        end = self.size if end is None else min(end, self.size)
+        if self.data is not None:
+            return self.data.find(sub, start, end)
+        pos = start
+        while pos < end:
+            chunk = self.read(pos, min(_CHUNK + len(sub), end - pos))
+            hit = chunk.find(sub)
+            if hit >= 0:
+                return pos + hit
+            pos += _CHUNK
+        return -1
+
+    def rfind(self, sub: bytes, start: int) -> int:
+        if self.data is not None:
+            return self.data.rfind(sub, start)
+        end = self.size
+        while end > start:
+            lo = max(start, end - _CHUNK)
+            hit = self.read(lo, end - lo + len(sub)).rfind(sub)
+            if hit >= 0:
+                return lo + hit
+            end = lo
+        return -1
+
+    def stream(self, start: int, end: int) -> tuple[Any, Any]:
+        """(a stream for the parser, the same bytes for slicing) of ``[start, end)``."""
+        if self.data is not None:
+            whole = (start, end) == (0, len(self.data))
+            view = self.data if whole else self.data[start:end]
+            return io.BytesIO(view), view
+        window = Window(self, start, end)
+        return io.BufferedReader(window, buffer_size=1 << 16), window
+
+
+class Window(io.RawIOBase):
+    """A read-only, seekable window ``[start, end)`` of a :class:`Source` read from disk."""
+
+    def __init__(self, source: Source, start: int, end: int) -> None:
+        super().__init__()
+        self._src, self._start, self._end, self._pos = source, start, end, 0
+
+    def __len__(self) -> int:
+        return self._end - self._start
+
+    def __getitem__(self, item: slice) -> bytes:
+        lo, hi, _ = item.indices(len(self))
+        return self._src.read(self._start + lo, hi - lo)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: len(self)}[whence]
+        if base + offset < 0:
+            raise OSError("negative seek position")
+        self._pos = base + offset
+        return self._pos
+
+    def readinto(self, b: Any) -> int:
+        a = self._start + self._pos
+        n = max(0, min(self._end, a + len(b)) - a)
+        if not n:
+            return 0
+        chunk = self._src.read(a, n)
+        b[:len(chunk)] = chunk
+        self._pos += len(chunk)
+        return len(chunk)
+
+
+def pdf_view(src: Source) -> tuple[int, int, list[str]]:
+    """Where the PDF parser should read (``[start, end)``), and notes on what was set
+    aside."""
     notes: list[str] = []
-    if not data:
+    size = src.size
+    if not size:
         raise Unreadable("tệp rỗng (0 byte) / the file is empty")
-    start = data.find(b"%PDF-", 0, MAX_HEADER_OFFSET + 5)
+    start = src.find(b"%PDF-", 0, MAX_HEADER_OFFSET + 5)
     if start < 0:
         raise Unreadable("không phải tệp PDF (không có phần đầu %PDF-) / not a PDF file")
     if start > 0:
         notes.append(f"Có {start} byte lạ trước phần đầu %PDF, đã bỏ qua / {start} bytes "
                      "before the PDF header were ignored")
-        data = data[start:]
-    eof = data.rfind(b"%%EOF")
+    eof = src.rfind(b"%%EOF", start)
     if eof < 0:
         raise Unreadable("tệp PDF bị cắt cụt (không có %%EOF) / the PDF is truncated")
     end = eof + 5
-    while end < len(data) and data[end] in b"\r\n":
+    while end < size and src.read(end, 1) in (b"\r", b"\n"):
         end += 1
-    tail = data[end:]
-    if tail.strip(b"\x00\t\n\f\r "):
-        if b"startxref" in tail or b"trailer" in tail or b" obj" in tail:
+    if (end < size and src.read(end, 4096).strip(b"\x00\t\n\f\r ")) or size - end > 4096:
+        if any(src.find(word, end) >= 0 for word in (b"startxref", b"trailer", b" obj")):
             notes.append("Sau %%EOF cuối cùng có một phần cập nhật không kết thúc / an "
                          "unterminated update follows the last %%EOF")
-            return data, notes
-        notes.append(f"Có {len(tail)} byte dữ liệu thừa sau %%EOF, không thuộc tài liệu, "
-                     f"đã bỏ qua / {len(tail)} bytes of trailing data ignored")
-        data = data[:end]
-    return data, notes
+            return start, size, notes
+        junk = size - end
+        notes.append(f"Có {junk} byte dữ liệu thừa sau %%EOF, không thuộc tài liệu, đã bỏ "
+                     f"qua / {junk} bytes of trailing data ignored")
+        return start, end, notes
+    return start, size, notes
 
 
-def load(data: bytes) -> Loaded:
-    view, notes = pdf_view(data)
+def load(src: Source) -> Loaded:
+    """Open the source as a PDF."""
+    start, end, notes = pdf_view(src)
+    stream, view = src.stream(start, end)
     try:
-        reader = PdfFileReader(io.BytesIO(view), strict=False)
+        reader = PdfFileReader(stream, strict=False)
         reader.xrefs.total_revisions  # noqa: B018 - forces the cross-reference read
     except Exception as exc:
         raise Unreadable("cấu trúc tệp PDF bị hỏng, không đọc được / the PDF structure "

@@ -140,7 +140,8 @@ class Report:
         return self
 
 
-def file_facts(data: bytes) -> dict[str, Any]:
+def file_facts(data: Any) -> dict[str, Any]:
+    """SHA-256 and size of the file's bytes (bytes or a memory map)."""
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "revisions": None}
 
 
