@@ -4,6 +4,7 @@ Vietnamese page when a browser asks."""
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
@@ -61,7 +62,8 @@ def problem(status: int, title: str, detail: str, slug: str | None = None,
 def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(EdmsError)
     def _domain(exc: EdmsError) -> Response:
-        return problem(exc.status, exc.title, exc.message, exc.type_slug, **exc.extra)
+        resp = problem(exc.status, exc.title, exc.message, exc.type_slug, **exc.extra)
+        return _with_retry(resp) if exc.status == 503 else resp
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -77,19 +79,73 @@ def register_problem_handlers(app: Flask) -> None:
             resp.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return resp
 
-    @app.errorhandler(StorageUnavailable)
-    def _storage_down(exc: StorageUnavailable) -> Response:
-        log.error("storage unavailable: %s", exc)
-        return problem(503, "Storage unavailable", "the object store cannot be reached; "
-                       "try again later", "storage-unavailable")
-
     @app.errorhandler(StorageError)
     def _storage(exc: StorageError) -> Response:
+        down = unavailable_component(exc)
+        if down is not None:
+            return _unavailable(exc, *down)
         log.exception("storage error")
-        return problem(503, "Storage error", str(exc), "storage-error")
+        return _with_retry(problem(503, "Storage error", str(exc), "storage-error",
+                                   component="storage"))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
+        down = unavailable_component(exc)
+        if down is not None:
+            return _unavailable(exc, *down)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem(500, "Internal Server Error",
                        "an unexpected error occurred; it has been logged")
+
+
+# -- a component down: 503 naming it ------------------------------------------------------
+
+COMPONENT_DETAIL = {
+    "database": "the database cannot be reached; nothing was changed; try again later",
+    "storage": "the object store cannot be reached; nothing was changed; try again later",
+    "disk": "the disk of the data directory is full; nothing was changed; an administrator "
+            "must free space",
+    "queue": "the job queue (Redis) cannot be reached; nothing was queued; try again later",
+}
+RETRY_AFTER_SECONDS = 30
+
+
+def unavailable_component(exc: BaseException) -> tuple[str, str] | None:
+    """``(component, technical detail)`` when ``exc`` or one of its causes says that the
+    database, the object store, the job queue or the data disk is down or full; None for
+    any other error. The components are those ``/healthz`` reports."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+    seen: BaseException | None = exc
+    depth = 0
+    while seen is not None and depth < 10:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return "disk", str(seen)
+        if isinstance(seen, StorageUnavailable):
+            return "storage", str(seen)
+        if isinstance(seen, RedisConnectionError | RedisTimeout):
+            return "queue", str(seen)
+        if isinstance(seen, OperationalError | InterfaceError | DisconnectionError) or (
+                isinstance(seen, DBAPIError) and seen.connection_invalidated):
+            text = str(seen).lower()
+            if "disk is full" in text or "no space left" in text:
+                return "disk", str(seen).splitlines()[0]
+            return "database", str(seen).splitlines()[0]
+        seen = seen.__cause__ or seen.__context__
+        depth += 1
+    return None
+
+
+def _with_retry(resp: Response) -> Response:
+    resp.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return resp
+
+
+def _unavailable(exc: BaseException, component: str, technical: str) -> Response:
+    log.error("%s unavailable on %s %s: %s", component, request.method, request.path,
+              technical)
+    return _with_retry(problem(503, f"{component.capitalize()} unavailable",
+                               COMPONENT_DETAIL[component], f"{component}-unavailable",
+                               component=component))

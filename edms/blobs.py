@@ -227,11 +227,23 @@ def add_file(system: System, session: Session, path: Path, *, name: str | None =
     outcome = PutOutcome(result.sha256, result.key, result.size, detected.mime,
                          result.created)
     if session.get(Blob, result.sha256) is None:
-        session.add(Blob(sha256=result.sha256, storage_key=result.key, size=result.size,
-                         media_type=detected.mime,
-                         original_name=clean_filename(name, path.name) if name else None,
-                         version_id=result.version_id))
-        session.flush()
+        blob = Blob(sha256=result.sha256, storage_key=result.key, size=result.size,
+                    media_type=detected.mime,
+                    original_name=clean_filename(name, path.name) if name else None,
+                    version_id=result.version_id)
+        if session.get_bind().dialect.name == "sqlite":
+            # Writers are serialised from their first write: nobody recorded it meanwhile.
+            session.add(blob)
+            session.flush()
+        else:
+            try:
+                # The same content recorded meanwhile by a concurrent transaction is not
+                # an error: the row is there, this transaction refers to it.
+                with session.begin_nested():
+                    session.add(blob)
+            except IntegrityError:
+                if session.get(Blob, result.sha256) is None:
+                    raise
     return outcome
 
 
@@ -250,7 +262,10 @@ def undo_put(system: System, outcomes: list[PutOutcome]) -> None:
     for o in outcomes:
         if o.created:
             with contextlib.suppress(Exception):
-                system.store.delete(o.key)
+                # Another transaction may have recorded the same content meanwhile: its
+                # row now refers to this object.
+                if not is_recorded(system, o.sha256):
+                    system.store.delete(o.key)
 
 
 def set_legal_hold(system: System, session: Session, sha256: str, on: bool) -> None:

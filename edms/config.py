@@ -128,6 +128,8 @@ class Settings:
     backup_s3_secret_key: str = ""
     backup_s3_secure: bool | None = None
     pg_bin_dir: Path | None = None
+    disk_min_free_mb: int = 100
+    jobs_redispatch_seconds: float = 60.0
     verify_inline_mb: int = 32
     scan_min_dpi: int = 200
     scan_warn_dpi: int = 300
@@ -250,6 +252,9 @@ class Settings:
             backup_s3_secure=_bool("EDMS_BACKUP_S3_SECURE", get("BACKUP_S3_SECURE"))
             if get("BACKUP_S3_SECURE") else None,
             pg_bin_dir=Path(get("PG_BIN_DIR")).expanduser() if get("PG_BIN_DIR") else None,
+            disk_min_free_mb=_int("EDMS_DISK_MIN_FREE_MB", get("DISK_MIN_FREE_MB", "100"), 0),
+            jobs_redispatch_seconds=_float("EDMS_JOBS_REDISPATCH_SECONDS",
+                                           get("JOBS_REDISPATCH_SECONDS", "60"), 1),
             verify_inline_mb=_int("EDMS_VERIFY_INLINE_MB", get("VERIFY_INLINE_MB", "32"), 1),
             scan_min_dpi=_int("EDMS_SCAN_MIN_DPI", get("SCAN_MIN_DPI", "200"), 72),
             scan_warn_dpi=_int("EDMS_SCAN_WARN_DPI", get("SCAN_WARN_DPI", "300"), 72),

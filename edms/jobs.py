@@ -22,25 +22,35 @@ import logging
 import os
 import secrets
 import socket
+import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from .db import transaction
-from .errors import EdmsError, NotFound
+from .errors import EdmsError, NotFound, ServiceUnavailable
 from .models import Job
 from .orgs import load_user, require_role
 from .system import System
 
 log = logging.getLogger(__name__)
 QUEUE = "edms"
+
+
+
+class QueueUnavailable(ServiceUnavailable):
+    """Redis cannot be reached: the job was not queued (503, naming the queue)."""
+
+    title = "Queue unavailable"
+    type_slug = "queue-unavailable"
+
 
 Progress = Callable[[int, int], None]
 Handler = Callable[[System, Job, Progress], dict[str, Any]]
@@ -115,7 +125,19 @@ def submit(system: System, actor: str, kind: str, params: dict[str, Any], total:
         s.add(job)
         s.flush()
         view = _view(job)
-    runner_for(system).dispatch(view.id)
+    try:
+        runner_for(system).dispatch(view.id)
+    except Exception as exc:
+        from redis.exceptions import RedisError
+
+        if not isinstance(exc, RedisError):
+            raise
+        # Nothing half-written: the job is not left queued for a queue that never got it.
+        with transaction(system.sessions) as s:
+            s.execute(delete(Job).where(Job.id == view.id, Job.state == "queued"))
+        log.error("job queue unavailable: %s", exc)
+        raise QueueUnavailable("the job queue (Redis) cannot be reached; nothing was "
+                               "queued; try again later", component="queue") from None
     return view
 
 
@@ -232,6 +254,31 @@ class RedisRunner(Runner):
         self.queue.enqueue("edms.jobs.execute", job_id, job_id=f"edms-{job_id}",
                            job_timeout=6 * 3600, result_ttl=3600, failure_ttl=86400)
 
+    def lost(self, job_id: str) -> bool:
+        """Whether Redis no longer holds the job (it restarted without its data)."""
+        from rq.job import Job as RqJob
+
+        return not RqJob.exists(f"edms-{job_id}", connection=self.queue.connection)
+
+
+def redispatch(system: System, older_than_seconds: float) -> list[str]:
+    """Queue again the jobs still queued in the database that Redis lost (a restart
+    without persistence while they waited). Running one twice is harmless: the claim in
+    :func:`execute` lets only one runner take it. Returns the job ids queued again."""
+    runner = runner_for(system)
+    if not isinstance(runner, RedisRunner):
+        return []
+    cutoff = _now() - timedelta(seconds=older_than_seconds)
+    with system.sessions() as s:
+        waiting = list(s.scalars(select(Job.id).where(Job.state == "queued",
+                                                      Job.created_at < cutoff)))
+    again = [job_id for job_id in waiting if runner.lost(job_id)]
+    for job_id in again:
+        runner.dispatch(job_id)
+    if again:
+        log.warning("queued again %d job(s) the job queue had lost", len(again))
+    return again
+
 
 _RUNNERS: dict[int, Runner] = {}
 
@@ -259,10 +306,26 @@ def run_worker(system: System, burst: bool = False) -> None:
     if not burst:
         from .maintenance import Scheduler
 
-        Scheduler(system).start()  # the daily archive renewal (edms.maintenance)
-    conn = Redis.from_url(url)
-    SimpleWorker([system.settings.redis_queue], connection=conn).work(
-        burst=burst, with_scheduler=False)
+        Scheduler(system).start()  # periodic maintenance (edms.maintenance)
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeout
+
+    wait = 1.0
+    while True:
+        try:
+            conn = Redis.from_url(url)
+            SimpleWorker([system.settings.redis_queue], connection=conn).work(
+                burst=burst, with_scheduler=False)
+            return
+        except (RedisConnectionError, RedisTimeout) as exc:
+            # Redis is down: wait for it and carry on (jobs it lost are queued again by
+            # edms.maintenance); a worker never dies of a queue outage.
+            if burst:
+                raise
+            log.error("the job queue (Redis) cannot be reached (%s); retrying in %.0f s",
+                      exc, wait)
+            time.sleep(wait)
+            wait = min(wait * 2, 30.0)
 
 
 # -- job kinds ----------------------------------------------------------------------------------

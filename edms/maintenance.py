@@ -1,5 +1,10 @@
-"""Periodic maintenance (the archive-timestamp renewal, daily by default), run by whichever
-process takes the task's lease first.
+"""Periodic maintenance, run by whichever process takes the task's lease first:
+
+* ``archive_renew``: the archive-timestamp renewal (edms.archive), daily by default;
+* ``jobs_redispatch``: with Redis, jobs still queued in the database that a restarted Redis
+  lost are queued again (every ``EDMS_JOBS_REDISPATCH_SECONDS``);
+* ``retention``: hourly, retention the object store could not apply when a document
+  became a record (it was unreachable) is applied now.
 
 Every ``edms worker`` (and, without Redis, every serving process) runs a
 :class:`Scheduler` thread. A task runs when its period has passed since it last finished;
@@ -51,8 +56,31 @@ def _archive_renew(system: System) -> dict[str, Any]:
     return out
 
 
+def _jobs_redispatch(system: System) -> dict[str, Any]:
+    from .jobs import redispatch
+
+    return {"queued_again": redispatch(system, system.settings.jobs_redispatch_seconds)}
+
+
+def _retention(system: System) -> dict[str, Any]:
+    """Retention not applied when a document became a record (the store was down then)."""
+    from .documents import apply_document_retention
+    from .models import Document
+
+    with system.sessions() as s:
+        ids = list(s.scalars(select(Document.id).where(
+            Document.retain_until.is_(None), Document.sent_at.is_not(None),
+            Document.state.in_(("issued", "revoked", "replaced")))))
+    applied = [i for i in ids if apply_document_retention(system, i) is not None]
+    return {"pending": len(ids), "applied": applied[:100]}
+
+
 TASKS: tuple[Task, ...] = (
     Task("archive_renew", lambda s: s.settings.archive_renew_every_hours, _archive_renew),
+    # Only with Redis: jobs a restarted Redis lost are queued again.
+    Task("jobs_redispatch", lambda s: s.settings.jobs_redispatch_seconds / 3600
+         if s.settings.redis_url else 0.0, _jobs_redispatch),
+    Task("retention", lambda s: 1.0, _retention),
 )
 
 

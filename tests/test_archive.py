@@ -260,22 +260,22 @@ def test_daily_task_renews_once_per_period(site: Site) -> None:
 
     worker = System(Settings.from_env(site.env))  # another process's view
     try:
-        assert maintenance.run_due(worker) == ["archive_renew"]
+        assert "archive_renew" in maintenance.run_due(worker)
         renewed = current(site, doc_id)
         assert renewed.stage == "renewed"
         st = doc_status(site, doc_id)
         assert (st.status, st.level, st.document_timestamps) == ("ok", "B-LTA", 1)
         # The period has not passed: the next round (here or in another worker) runs
         # nothing.
-        assert maintenance.run_due(worker) == []
-        assert maintenance.run_due(site.system) == []
+        assert "archive_renew" not in maintenance.run_due(worker)
+        assert "archive_renew" not in maintenance.run_due(site.system)
         state = maintenance.task_states(worker)["archive_renew"]
         assert state["period_hours"] == 24
         assert state["last_error"] is None and state["last_finished_at"] is not None
         assert state["last_result"]["renewed"] >= 1
         # A day later it runs again.
         later = datetime.now(UTC) + timedelta(hours=24, minutes=1)
-        assert maintenance.run_due(worker, now=later) == ["archive_renew"]
+        assert "archive_renew" in maintenance.run_due(worker, now=later)
     finally:
         worker.close()
 
