@@ -16,7 +16,8 @@ Invariants:
   that also lists the stored objects and the audit chain's head), while the service keeps
   writing; everything written after it is absent from the backup, cleanly;
 * objects are immutable and content-addressed: each one the snapshot refers to is copied
-  unless the target already has it (incremental for free), and hashed on the way; one
+  unless the target already has it (incremental for free: what the newest snapshot there
+  lists, or with ``rescan`` what a listing of the target finds), and hashed on the way; one
   the store has lost or corrupted is listed in the manifest (``source_problems``) and the
   backup reports failure;
 * the manifest is written last: a snapshot without one is incomplete and never restored;
@@ -149,16 +150,25 @@ class DirectoryTarget(Target):
         self._tmp.mkdir(parents=True, exist_ok=True)
 
     def keys(self, prefix: str) -> set[str]:
-        base = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        head = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        base = os.path.join(self.root, head) if head else str(self.root)
         found: set[str] = set()
-        if base.is_file():
-            rel = base.relative_to(self.root).as_posix()
-            return {rel} if rel.startswith(prefix) else found
-        for dirpath, _dirs, files in os.walk(base):
-            for name in files:
-                rel = Path(dirpath, name).relative_to(self.root).as_posix()
-                if rel.startswith(prefix):
-                    found.add(rel)
+        if os.path.isfile(base):
+            return {head} if head.startswith(prefix) else found
+        strip = len(str(self.root)) + 1
+        stack = [base]
+        while stack:
+            try:
+                entries = os.scandir(stack.pop())
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            with entries:
+                for entry in entries:
+                    if entry.is_dir(follow_symlinks=False):
+                        if entry.name != ".incoming":
+                            stack.append(entry.path)
+                    elif entry.path[strip:].startswith(prefix):
+                        found.add(entry.path[strip:])
         return found
 
     def _path(self, key: str) -> Path:
@@ -420,10 +430,28 @@ class _Vanished(Exception):
     """An object of the snapshot was deleted (with its record) after the snapshot."""
 
 
+def _present(target: Target, rescan: bool) -> set[str]:
+    """The objects the target holds: those its newest complete snapshot lists (one read,
+    however large the target), or with ``rescan`` a listing of the whole target. An
+    object missing from a listed snapshot is named by `edms backup verify --quick`."""
+    if not rescan:
+        done, _incomplete = list_snapshots(target)
+        if done:
+            try:
+                snap = load_snapshot(target, done[-1])
+                listed = read_object_list(target, snap, check := Check())
+                if check.ok:
+                    lost = {p["sha256"] for p in snap.manifest.get("source_problems", [])}
+                    return {object_key(sha) for sha, _size in listed if sha not in lost}
+            except (BackupError, StorageError, ValueError):
+                pass  # fall back to listing the target
+    return target.keys(OBJECTS)
+
+
 def _copy_objects(system: System, target: Target, objects: list[StoredObject],
-                  progress: Callable[[int, int], None] | None, workers: int
-                  ) -> tuple[int, int, list[dict[str, str]]]:
-    present = target.keys(OBJECTS)
+                  progress: Callable[[int, int], None] | None, workers: int,
+                  rescan: bool = False) -> tuple[int, int, list[dict[str, str]]]:
+    present = _present(target, rescan)
     todo = [o for o in objects if object_key(o.sha256) not in present]
     problems: list[dict[str, str]] = []
     copied = 0
@@ -459,7 +487,7 @@ def _copy_objects(system: System, target: Target, objects: list[StoredObject],
 
 
 def backup(system: System, spec: str, *, actor: str = "system",
-           agency_code: str | None = None, workers: int = 8,
+           agency_code: str | None = None, workers: int = 8, rescan: bool = False,
            progress: Callable[[int, int], None] | None = None) -> BackupResult:
     """Take a backup of the running installation into ``spec`` (see the module
     docstring). Raises :class:`BackupError` if it cannot; returns a result whose
@@ -476,7 +504,7 @@ def backup(system: System, spec: str, *, actor: str = "system",
             snap = snapshot_database(system, wd)
             try:
                 copied, copied_bytes, problems = _copy_objects(
-                    system, target, snap.objects, progress, workers)
+                    system, target, snap.objects, progress, workers, rescan)
             except _Vanished:
                 # Deleted with its record after the snapshot (a discarded draft): take a
                 # new snapshot; objects already copied are not copied again.

@@ -52,11 +52,14 @@ def register(main: click.Group) -> None:
     @click.option("--agency", "agency_code", default=None,
                   help="The agency whose seal key signs the manifest (default: the first "
                        "agency with a seal key).")
+    @click.option("--rescan", is_flag=True,
+                  help="List every object in TARGET instead of trusting its newest "
+                       "snapshot's list (after objects were removed from TARGET by hand).")
     @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64))
     @click.option("--json", "as_json", is_flag=True)
     @pass_ctx
-    def backup_create(ctx: Context, target: str, agency_code: str | None, workers: int,
-                      as_json: bool) -> None:
+    def backup_create(ctx: Context, target: str, agency_code: str | None, rescan: bool,
+                      workers: int, as_json: bool) -> None:
         """Back up the database and every stored object into TARGET (incremental: objects
         already there are not copied again). Exit 1 if the store could not provide every
         object intact."""
@@ -65,7 +68,8 @@ def register(main: click.Group) -> None:
         progress, close = _bar("Copying objects")
         try:
             result = bk.backup(ctx.system, target, actor="cli", agency_code=agency_code,
-                               workers=workers, progress=None if as_json else progress)
+                               workers=workers, rescan=rescan,
+                               progress=None if as_json else progress)
         finally:
             close()
         if as_json:

@@ -380,6 +380,17 @@ def test_incremental_backups_copy_only_new_objects(small: Site) -> None:
     assert listing.returncode == 0
     assert [ln.split()[0] for ln in listing.stdout.splitlines()] == [
         first.snapshot, again.snapshot, third.snapshot]
+    # An object removed from the target by hand: the next backup trusts the newest
+    # snapshot's list, `backup verify --quick` names the loss, `--rescan` repairs it.
+    listed = (Path(small.target) / "snapshots" / third.snapshot / "objects.tsv"
+              ).read_text().split()
+    (Path(small.target) / bk.object_key(listed[0])).unlink()
+    assert bk.backup(small.system, small.target).objects_copied == 0
+    lost = cli(small.env, "backup", "verify", small.target, "--quick")
+    assert lost.returncode == 1 and f"object {listed[0]} is missing" in lost.stdout
+    repaired = cli(small.env, "backup", small.target, "--rescan", "--json")
+    assert json.loads(repaired.stdout)["objects_copied"] == 1
+    assert cli(small.env, "backup", "verify", small.target).returncode == 0
     # An older snapshot restores to its own state.
     env = empty_env(small, "older")
     assert cli(env, "restore", small.target, "--snapshot", first.snapshot).returncode == 0
