@@ -114,7 +114,6 @@ class Target(ABC):
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.put_stream(key, io.BytesIO(data))
-        self.flush()
 
     def get_bytes(self, key: str) -> bytes:
         with self.open(key) as f:
@@ -324,10 +323,16 @@ def _facts(conn: Any) -> tuple[list[StoredObject], int, str, str | None, dict[st
     seq, head = (int(row[0]), str(row[1])) if row else (0, audit.GENESIS)
     cur.execute(_FACTS_SQL["revision"])
     rev_row = cur.fetchone()
+    try:
+        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    except Exception:  # SQLite
+        cur.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    existing = {row[0] for row in cur.fetchall()}
     counts = {}
     for table in db.Base.metadata.sorted_tables:
-        cur.execute(f"SELECT count(*) FROM {table.name}")
-        counts[table.name] = int(cur.fetchone()[0])
+        if table.name in existing:  # (a snapshot of an older schema lacks newer tables)
+            cur.execute(f"SELECT count(*) FROM {table.name}")
+            counts[table.name] = int(cur.fetchone()[0])
     cur.close()
     return objects, seq, head, rev_row[0] if rev_row else None, counts
 
@@ -540,6 +545,7 @@ def backup(system: System, spec: str, *, actor: str = "system",
             if signer is not None:
                 target.put_bytes(base + SIGNATURE, sign_detached(signer[1], data))
             target.put_bytes(base + MANIFEST, data)  # last: the snapshot now exists
+            target.flush()
             result = BackupResult(snapshot_id, target.description, snap.kind,
                                   len(snap.objects), copied, copied_bytes, snap.audit_seq,
                                   signer[0] if signer else None, problems)
