@@ -26,6 +26,7 @@ SECRET_FIELDS = {"s3_secret_key", "secret_key", "metrics_token"}
 
 
 SECRET_FIELDS.add("backup_s3_secret_key")
+SECRET_FIELDS.add("exchange_vdxp_secret")
 
 
 class ConfigError(ValueError):
@@ -145,6 +146,16 @@ class Settings:
     exchange_ca_bundle: Path | None = None
     # partner endpoints on loopback, link-local or private addresses (tests, closed networks)
     exchange_private_endpoints: bool = False
+    # the national or a provincial exchange axis (VDXP protocol, docs/exchange.md)
+    exchange_transport: str = "direct"  # direct | vdxp
+    exchange_vdxp_endpoint: str = ""  # the axis's base URL (…/vdxp)
+    exchange_vdxp_system_id: str = ""
+    exchange_vdxp_secret: str = ""
+    exchange_vdxp_poll_seconds: float = 15.0
+    # this installation as an axis for other systems (hub mode, /vdxp)
+    axis_hub: bool = False
+    axis_max_age_seconds: int = 900  # a request's signed timestamp: at most this old
+    axis_clock_skew_seconds: int = 300  # … and at most this far in the future
     # security limits (docs/security.md)
     trusted_proxies: tuple[str, ...] = ()
     public_upload_mb: int = 32
@@ -275,6 +286,18 @@ class Settings:
             if get("EXCHANGE_CA_BUNDLE") else None,
             exchange_private_endpoints=_bool("EDMS_EXCHANGE_PRIVATE_ENDPOINTS",
                                              get("EXCHANGE_PRIVATE_ENDPOINTS", "false")),
+            exchange_transport=_choice("EDMS_EXCHANGE_TRANSPORT",
+                                       get("EXCHANGE_TRANSPORT", "direct"), ("direct", "vdxp")),
+            exchange_vdxp_endpoint=get("EXCHANGE_VDXP_ENDPOINT").strip().rstrip("/"),
+            exchange_vdxp_system_id=get("EXCHANGE_VDXP_SYSTEM_ID").strip(),
+            exchange_vdxp_secret=get("EXCHANGE_VDXP_SECRET"),
+            exchange_vdxp_poll_seconds=_float("EDMS_EXCHANGE_VDXP_POLL_SECONDS",
+                                              get("EXCHANGE_VDXP_POLL_SECONDS", "15"), 0.05),
+            axis_hub=_bool("EDMS_AXIS_HUB", get("AXIS_HUB", "false")),
+            axis_max_age_seconds=_int("EDMS_AXIS_MAX_AGE_SECONDS",
+                                      get("AXIS_MAX_AGE_SECONDS", "900"), 10),
+            axis_clock_skew_seconds=_int("EDMS_AXIS_CLOCK_SKEW_SECONDS",
+                                         get("AXIS_CLOCK_SKEW_SECONDS", "300"), 0),
             trusted_proxies=_networks("EDMS_TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
             public_upload_mb=_int("EDMS_PUBLIC_UPLOAD_MB", get("PUBLIC_UPLOAD_MB", "32"), 1),
             public_concurrency=_int("EDMS_PUBLIC_CONCURRENCY",
@@ -296,6 +319,11 @@ class Settings:
         ):
             raise ConfigError("EDMS_STORAGE_BACKEND=s3 needs EDMS_S3_ACCESS_KEY and "
                               "EDMS_S3_SECRET_KEY")
+        if settings.exchange_transport == "vdxp" and not (
+                settings.exchange_vdxp_endpoint and settings.exchange_vdxp_system_id
+                and settings.exchange_vdxp_secret):
+            raise ConfigError("EDMS_EXCHANGE_TRANSPORT=vdxp needs EDMS_EXCHANGE_VDXP_ENDPOINT, "
+                              "EDMS_EXCHANGE_VDXP_SYSTEM_ID and EDMS_EXCHANGE_VDXP_SECRET")
         if mode == "production" and not settings.secret_key:
             raise ConfigError("EDMS_SECRET_KEY must be set when EDMS_ENV=production")
         return settings
