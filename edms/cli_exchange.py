@@ -183,7 +183,8 @@ def register(main: click.Group) -> None:
     @click.option("--loop", is_flag=True, help="Keep delivering until stopped.")
     @pass_ctx
     def deliver_cmd(ctx: Context, loop: bool) -> None:
-        """Send what is due in the outbox (once, or as a loop)."""
+        """Send what is due in the outbox (once, or as a loop); on an axis (VDXP), also
+        take what it holds for us."""
         from .exchange.outbox import Pump, deliver_due
 
         if loop:
@@ -196,6 +197,10 @@ def register(main: click.Group) -> None:
         r = deliver_due(ctx.system, limit=1000)
         click.echo(f"delivered {r.delivered}, refused {r.refused}, retrying {r.retried}, "
                    f"failed {r.failed}")
+        if ctx.system.settings.exchange_transport == "vdxp":
+            from .exchange.receiving import receive_due
+
+            click.echo(f"received from the axis: {receive_due(ctx.system)}")
 
     @exchange.command("status")
     @click.option("--as", "actor", envvar="EDMS_USER", required=True)

@@ -50,7 +50,7 @@ from ..orgs import active_key, load_user, open_key
 from ..system import System
 from . import edxml
 from .directory import Peer, find, organ_for, peer_of
-from .transport import DirectHttps, Transport
+from .transport import Transport, for_settings
 
 log = logging.getLogger("edms.exchange")
 
@@ -199,9 +199,12 @@ def _sign(system: System, s: Session, agency: Agency, root: Any) -> bytes:
 
 def competence(s: Session, doc: Document) -> str:
     """SignerInfo/Competence: the authority line the competent person signed under
-    (``TM. ỦY BAN NHÂN DÂN``, ``KT. CHỦ TỊCH``, ``Q.``, ``TL.``, ``TUQ.``), from the key
+    (``TM. ỦY BAN NHÂN DÂN``, ``KT. CHỦ TỊCH``, ``Q.``, ``TL.``, ``TUQ.``), else from the key
     of the document's latest personal signature; signing in one's own title, the title
-    line itself (``CHỦ TỊCH``)."""
+    line itself (``CHỦ TỊCH``). The authority chosen for this document when it was
+    signed comes first."""
+    if doc.signer_competence.strip():
+        return doc.signer_competence.strip()[:100]
     key = s.scalars(select(SigningKey).join(
         SignatureRecord, SignatureRecord.signing_key_id == SigningKey.id).where(
         SignatureRecord.document_id == doc.id, SignatureRecord.profile == "personal")
@@ -400,11 +403,7 @@ class Round:
 
 
 def transport_for(system: System) -> Transport:
-    settings = system.settings
-    ca = settings.exchange_ca_bundle
-    return DirectHttps([], timeout=settings.exchange_timeout,
-                       ca_bundle=str(ca) if ca else None,
-                       allow_private=settings.exchange_private_endpoints)
+    return for_settings(system.settings)
 
 
 def _claim(system: System, now: datetime, limit: int) -> list[int]:
@@ -492,40 +491,51 @@ def _deliver_one(system: System, transport: Transport, msg_id: int) -> str:
     delivery = (transport.send(peer, data) if kind == "document"
                 else transport.send_status(peer, data))
     if delivery.outcome == "accepted":
-        try:
-            _check_receipt(delivery.receipt or b"", peer, data)
-        except Exception as exc:
-            return _attempt_failed(system, msg_id, f"the receipt does not verify: {exc}")
+        # handed to an axis (a ref, no receipt): the receiver answers later, with 01
+        relayed = delivery.receipt is None and bool(delivery.ref)
+        if not relayed:
+            try:
+                _check_receipt(delivery.receipt or b"", peer, data)
+            except Exception as exc:
+                return _attempt_failed(system, msg_id, f"the receipt does not verify: {exc}")
         with transaction(system.sessions) as s:
             msg = s.get(ExchangeMessage, msg_id)
             assert msg is not None
             msg.state, msg.done_at, msg.lease_until = "delivered", _now(), None
             msg.attempts += 1
-            msg.receipt = (delivery.receipt or b"").decode("utf-8")
+            msg.receipt = None if relayed else (delivery.receipt or b"").decode("utf-8")
+            msg.transport_ref = delivery.ref or None
             msg.last_error = None
             audit.record(s, "system", "exchange.delivered", "document",
                          str(msg.document_id), {"to": peer.code, "kind": kind,
                                                 "code": msg.status_code,
-                                                "duplicate": delivery.duplicate})
+                                                "duplicate": delivery.duplicate,
+                                                **({"axis_doc_id": delivery.ref}
+                                                   if relayed else {})})
         return "delivered"
     if delivery.outcome == "refused":
         with transaction(system.sessions) as s:
             msg = s.get(ExchangeMessage, msg_id)
             assert msg is not None
-            msg.state, msg.done_at, msg.lease_until = "refused", _now(), None
             msg.attempts += 1
-            msg.last_error = delivery.reason[:2000]
-            if kind == "document":  # the receiver's answer: returned (02), with the reason
-                s.add(ExchangeMessage(
-                    agency_id=msg.agency_id, direction="in", kind="status",
-                    peer_code=peer.code, document_id=msg.document_id,
-                    document_key=msg.document_key, status_code="02",
-                    description=delivery.reason[:2000], state="accepted", attempts=0,
-                    packet_at=_now(), created_at=_now()))
-            audit.record(s, "system", "exchange.refused", "document", str(msg.document_id),
-                         {"to": peer.code, "kind": kind, "reason": delivery.reason[:500]})
+            record_refusal(s, msg, delivery.reason)
         return "refused"
     return _attempt_failed(system, msg_id, delivery.reason)
+
+
+def record_refusal(s: Session, msg: ExchangeMessage, reason: str) -> None:
+    """The receiver (or the axis) refused the packet for good: for a document, its answer
+    is recorded as status 02 from the receiver, with the reason."""
+    msg.state, msg.done_at, msg.lease_until = "refused", _now(), None
+    msg.last_error = reason[:2000]
+    if msg.kind == "document":
+        s.add(ExchangeMessage(
+            agency_id=msg.agency_id, direction="in", kind="status", peer_code=msg.peer_code,
+            document_id=msg.document_id, document_key=msg.document_key, status_code="02",
+            description=reason[:2000], state="accepted", attempts=0, packet_at=_now(),
+            created_at=_now()))
+    audit.record(s, "system", "exchange.refused", "document", str(msg.document_id),
+                 {"to": msg.peer_code, "kind": msg.kind, "reason": reason[:500]})
 
 
 def _attempt_failed(system: System, msg_id: int, reason: str) -> str:
@@ -584,6 +594,8 @@ class Pump:
             self.thread.join(timeout=30)
 
     def _run(self) -> None:
+        from .receiving import receive_due
+
         interval = self.system.settings.exchange_poll_seconds
         while not self._stop.is_set():
             busy = False
@@ -592,6 +604,10 @@ class Pump:
                 busy = (r.delivered + r.refused + r.retried + r.failed) > 0
             except Exception:  # keep the loop alive; the cause is logged
                 log.exception("exchange delivery round failed")
+            try:  # a polled transport (an axis): what it holds for us
+                busy = receive_due(self.system) > 0 or busy
+            except Exception:
+                log.exception("exchange receiving round failed")
             if not busy:
                 self._stop.wait(interval)
 

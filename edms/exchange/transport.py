@@ -1,6 +1,7 @@
 """How packages travel. The domain (outbox, inbox) talks to a :class:`Transport` only, so a
 national or provincial axis adapter (which is polled: list received, fetch, store,
-acknowledge) replaces the direct agency-to-agency transport without touching it.
+acknowledge) replaces the direct agency-to-agency transport without touching it
+(:class:`~.vdxp.VdxpTransport`, chosen by ``EDMS_EXCHANGE_TRANSPORT``: :func:`for_settings`).
 
 :class:`DirectHttps` is the first implementation: packages and status packets are POSTed to
 the recipient system's ``/api/v1/exchange/inbox``, which answers at once with a signed
@@ -23,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..config import Settings
 from .directory import Peer, non_global
 
 INBOX_PATH = "/api/v1/exchange/inbox"
@@ -30,14 +32,16 @@ INBOX_PATH = "/api/v1/exchange/inbox"
 
 @dataclass(frozen=True)
 class Delivery:
-    """What became of one attempt: ``accepted`` (with the receiver's signed receipt),
-    ``refused`` (for good, with the reason) or ``retry`` (the receiver could not be reached
-    or had a passing problem)."""
+    """What became of one attempt: ``accepted`` (with the receiver's signed receipt, or,
+    handed to an axis, no receipt but the axis's ``ref`` for it), ``refused`` (for good,
+    with the reason) or ``retry`` (the receiver could not be reached or had a passing
+    problem)."""
 
     outcome: str
     receipt: bytes | None = None
     reason: str = ""
     duplicate: bool = False
+    ref: str = ""  # an axis's id for the package (its DocId); empty when sent directly
 
 
 @dataclass(frozen=True)
@@ -57,7 +61,21 @@ class Transport(Protocol):
 
     def ack(self, ref: str, receipt: bytes) -> None: ...
 
+    def reject(self, ref: str, reason: str) -> None: ...
+
     def list_agencies(self) -> list[Peer]: ...
+
+
+def for_settings(settings: Settings) -> Transport:
+    """The transport the configuration names (``EDMS_EXCHANGE_TRANSPORT``)."""
+    if settings.exchange_transport == "vdxp":
+        from .vdxp import VdxpTransport
+
+        return VdxpTransport.from_settings(settings)
+    ca = settings.exchange_ca_bundle
+    return DirectHttps([], timeout=settings.exchange_timeout,
+                       ca_bundle=str(ca) if ca else None,
+                       allow_private=settings.exchange_private_endpoints)
 
 
 class PrivateAddress(OSError):
@@ -146,6 +164,9 @@ class DirectHttps:
                           "at the inbox")
 
     def ack(self, ref: str, receipt: bytes) -> None:
+        raise LookupError(f"the direct transport holds no package {ref}")
+
+    def reject(self, ref: str, reason: str) -> None:
         raise LookupError(f"the direct transport holds no package {ref}")
 
     def list_agencies(self) -> list[Peer]:
