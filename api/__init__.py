@@ -122,6 +122,10 @@ def create_app(system: System | None = None) -> Flask:
 
     for bp in (documents.bp, digitization.bp, records.bp, exchange.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
+    if settings.axis_hub:  # this installation as an exchange axis (VDXP, /vdxp)
+        from .vdxp import bp as vdxp_bp
+
+        app.register_blueprint(vdxp_bp)
     return app
 
 
