@@ -15,7 +15,9 @@
   queue (``EDMS_PUBLIC_QUEUE`` waiting at most ``EDMS_PUBLIC_QUEUE_SECONDS``); beyond it
   429 or 503 with ``Retry-After``. The slot is taken before the body is read, so slow
   uploads count too, and the server's other threads stay for ``/healthz`` and logged-in
-  work (``edms serve --threads`` keeps at least four more).
+  work (``edms serve --threads`` keeps at least four more). The exchange inbox, where
+  other agencies' systems deliver packages before anything proves who they are, has a gate
+  of its own with the same limits and its own size (``EDMS_EXCHANGE_MAX_MB``).
 * **Redirects** go to same-site paths only (:func:`same_site_path`).
 * **Headers** on every answer (:func:`install`): a Content-Security-Policy without inline
   script and with ``frame-ancestors 'none'``, ``nosniff``, ``Referrer-Policy``, HSTS in
@@ -58,6 +60,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Anonymous endpoints that validate an uploaded or stored file: bounded and gated.
 PUBLIC_CHECKS = {"web.verify": ("POST",), "public.verify_copy": ("GET", "HEAD", "POST")}
+# Other agencies' systems deliver here; who they are is proven only by the package.
+INBOX = "exchange.deliver"
 # Anonymous endpoints taking a small form or JSON body (logging in).
 SMALL_BODIES = {"web.login", "admin.login"}
 SMALL_BODY = 64 * 1024
@@ -232,10 +236,14 @@ def _before() -> None:
     protected endpoints."""
     settings = system().settings
     endpoint = request.endpoint or ""
-    if request.method in PUBLIC_CHECKS.get(endpoint, ()):
-        if request.method == "POST":
+    if request.method in PUBLIC_CHECKS.get(endpoint, ()) or (
+            endpoint == INBOX and request.method == "POST"):
+        if endpoint == INBOX:
+            _bound_body(settings.exchange_max_mb * 1024 * 1024)
+        elif request.method == "POST":
             _bound_body(public_limit(settings) + MULTIPART_SLACK)
-        gate: PublicGate = current_app.extensions["edms_public_gate"]
+        gate: PublicGate = current_app.extensions[
+            "edms_inbox_gate" if endpoint == INBOX else "edms_public_gate"]
         gate.acquire()
         g.public_slot = gate
         return
@@ -321,8 +329,9 @@ def install(app: Flask) -> None:
     and the security headers on every answer."""
     settings: Settings = app.extensions["edms"].settings
     production = not settings.is_development
-    app.extensions["edms_public_gate"] = PublicGate(
-        settings.public_concurrency, settings.public_queue, settings.public_queue_seconds)
+    for gate in ("edms_public_gate", "edms_inbox_gate"):
+        app.extensions[gate] = PublicGate(settings.public_concurrency, settings.public_queue,
+                                          settings.public_queue_seconds)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=production, SESSION_COOKIE_NAME="edms_form")
     style_hashes = _template_style_hashes(app)

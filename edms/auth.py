@@ -465,6 +465,7 @@ def confirm_signing(system: System, username: str, pin: str | None,
         until = failed_at + timedelta(seconds=wait)
         raise TooManyAttempts(f"several wrong signing PINs: the next attempt is possible "
                               f"in {_retry_after(until)} s", retry_after=_retry_after(until))
+    ok: bool
     try:
         ok = _hasher.verify(pin_hash, pin)
     except (VerificationError, InvalidHashError):

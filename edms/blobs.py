@@ -33,9 +33,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Column, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -335,7 +335,7 @@ def workdir(system: System, kind: str = "doc") -> Iterator[Path]:
 _HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 
 
-def _reference_columns() -> list[object]:
+def _reference_columns() -> list[Column[Any]]:
     """Every column that holds a stored object's SHA-256: the foreign keys to
     ``blobs.sha256`` of every table (found in the model, so new tables count too)."""
     from .db import Base
@@ -351,7 +351,7 @@ def referenced(session: Session, *, except_job: str | None = None) -> set[str]:
     found: set[str] = set()
     for col in _reference_columns():
         found.update(v for v in session.scalars(
-            select(col).where(col.isnot(None)).distinct()) if v)  # type: ignore[attr-defined]
+            select(col).where(col.isnot(None)).distinct()) if v)
     jobs = select(Job.id, Job.params).where(Job.state.in_(("queued", "running")))
     for job_id, params in session.execute(jobs):
         if job_id != except_job:

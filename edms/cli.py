@@ -131,9 +131,10 @@ def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(2, 512),
-              help="Request threads per worker. Public checks never take more than "
-                   "EDMS_PUBLIC_CONCURRENCY + EDMS_PUBLIC_QUEUE of them: the others stay "
-                   "for /healthz and logged-in work (raised if needed to keep four).")
+              help="Request threads per worker. Public checks (and, apart, the exchange "
+                   "inbox) never take more than EDMS_PUBLIC_CONCURRENCY + EDMS_PUBLIC_QUEUE "
+                   "of them each: the others stay for /healthz and logged-in work (raised "
+                   "if needed to keep four).")
 @click.option("--timeout", default=300, show_default=True, type=int,
               help="Seconds before a silent worker is restarted.")
 def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
@@ -151,7 +152,8 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
     if os.environ.get("EDMS_FORWARDED_ALLOW_IPS"):
         click.echo("EDMS_FORWARDED_ALLOW_IPS is no longer read: set EDMS_TRUSTED_PROXIES "
                    "to the reverse proxy's address", err=True)
-    threads = max(threads, settings.public_concurrency + settings.public_queue + 4)
+    # Two gates (public checks, the exchange inbox) of concurrency + queue threads each.
+    threads = max(threads, 2 * (settings.public_concurrency + settings.public_queue) + 4)
     argv = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{host}:{port}",

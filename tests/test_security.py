@@ -269,6 +269,38 @@ def test_the_command_line_asks_for_the_pin(world: World, dev_pki: Any, tmp_path:
     assert seeded.returncode == 0 and f"PIN {DEV_SIGNING_PIN}" in seeded.stdout
 
 
+# -- 2. public work: gated (the live server test stalls it with slow uploads) -------------------
+
+
+def test_public_checks_beyond_the_gate_get_429_or_503_with_retry_after(world: World) -> None:
+    import threading
+
+    w = world
+    busy = System(Settings.from_env({**w.env, "EDMS_PUBLIC_CONCURRENCY": "1",
+                                     "EDMS_PUBLIC_QUEUE": "1",
+                                     "EDMS_PUBLIC_QUEUE_SECONDS": "2"}))
+    try:
+        app = create_app(busy)
+        gate = app.extensions["edms_public_gate"]
+        gate.acquire()  # a check in progress
+        waited: list[Any] = []
+        waiting = threading.Thread(target=lambda: waited.append(
+            app.test_client().post("/xac-thuc", headers={"Accept": "application/json"})))
+        waiting.start()
+        time.sleep(0.5)  # it is in the queue now (readiness, not a timing assertion)
+        full = app.test_client().get("/verify/Abcdefghijklmnop1234",
+                                     headers={"Accept": "text/html"})
+        assert full.status_code == 429 and int(full.headers["Retry-After"]) > 0
+        assert "thử lại sau" in full.get_data(as_text=True)  # a page, for a browser
+        waiting.join(30)
+        assert waited[0].status_code == 503 and int(waited[0].headers["Retry-After"]) > 0
+        assert waited[0].get_json()["type"].endswith("/busy")
+        gate.release()
+        assert app.test_client().post("/xac-thuc").status_code == 400  # free: checked
+    finally:
+        busy.close()
+
+
 # -- 3. costly small files ----------------------------------------------------------------------
 
 

@@ -146,6 +146,11 @@ def test_oversized_public_bodies_are_refused_before_they_are_read(site: Site) ->
     assert big.answered(10)
     status, headers, _ = big.response()
     assert status == 413 and headers.get("connection") == "close"
+    # The exchange inbox (anonymous until the package's signature is checked): its size.
+    inbox = RawRequest(site.base, "POST", "/api/v1/exchange/inbox", {
+        "Content-Type": "application/xml", "Content-Length": str(65 * MIB)})
+    assert inbox.answered(10)
+    assert inbox.response()[0] == 413
     # Chunked (no Content-Length): refused while it streams, at the limit.
     chunked = RawRequest(site.base, "POST", "/verify/Abcdefghijklmnop1234", {
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
