@@ -345,6 +345,9 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
         target = work / "database.sqlite3"
         src = sqlite3.connect(source, timeout=30)
         dst = sqlite3.connect(target)
+        # A work file: made durable where it lands, in the target (see Target.flush).
+        dst.execute("PRAGMA synchronous=OFF")
+        dst.execute("PRAGMA journal_mode=OFF")
         try:
             src.backup(dst)  # one step: a consistent snapshot under a read transaction
         finally:

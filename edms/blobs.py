@@ -260,12 +260,18 @@ def undo_put(system: System, outcomes: list[PutOutcome]) -> None:
     """Remove objects put by a transaction that then failed; never raises (the failure
     that brought us here is what the caller must see)."""
     for o in outcomes:
-        if o.created:
+        if not o.created:
+            continue
+        # Another transaction may have recorded the same content meanwhile: its row now
+        # refers to this object. (A database that cannot be asked is down: the failed
+        # transaction is what brought us here, so nothing refers to the object.)
+        try:
+            recorded = is_recorded(system, o.sha256)
+        except Exception:
+            recorded = False
+        if not recorded:
             with contextlib.suppress(Exception):
-                # Another transaction may have recorded the same content meanwhile: its
-                # row now refers to this object.
-                if not is_recorded(system, o.sha256):
-                    system.store.delete(o.key)
+                system.store.delete(o.key)
 
 
 def set_legal_hold(system: System, session: Session, sha256: str, on: bool) -> None:

@@ -51,8 +51,8 @@ try:  # documents.sign asks for the leader's signing PIN
 except ImportError:  # pragma: no cover - before the PIN existed
     sign_step = docs.sign
 
-B_AGENCY = devpki.DevAgency("000.00.00.H60", "Ủy ban nhân dân tỉnh Tuyên Quang", "UBND",
-                            "Tuyên Quang")
+B_AGENCY = devpki.DevAgency("000.00.00.H25", "Ủy ban nhân dân tỉnh Cao Bằng", "UBND",
+                            "Cao Bằng")
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
