@@ -79,10 +79,22 @@ def register(main: click.Group) -> None:
     @click.option("--timeout", default=30.0, show_default=True,
                   help="Seconds allowed per file.")
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default=True)
+    @click.option("--diagnostics", is_flag=True,
+                  help="Print the technical details of unreadable files on stderr "
+                       "(for maintainers).")
     def verify(target: Path, as_json: bool, extra_trust: tuple[Path, ...], batch: bool,
-               online: bool, timeout: float, jobs: int) -> None:
+               online: bool, timeout: float, jobs: int, diagnostics: bool) -> None:
         """Validate the signatures of TARGET; exit 0 only when valid."""
+        import logging
+
         from signing.sandbox import Limits, ValidatorPool, validate_sandboxed
+
+        log = logging.getLogger("signing.validation")
+        if diagnostics:
+            log.addHandler(logging.StreamHandler(sys.stderr))
+        else:  # a person at a terminal gets the report, not exception texts
+            log.addHandler(logging.NullHandler())
+            log.propagate = False
 
         settings = _settings()
         target = target.resolve()

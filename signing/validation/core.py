@@ -324,8 +324,10 @@ def _unreadable(found: reading.Found, ctx: _Ctx, kind: str) -> SignatureReport:
         field=found.name, signer=SignerReport(), signing_time=None, timestamp=None,
         level="unknown", indication="INDETERMINATE", sub_indication="FORMAT_FAILURE",
         integrity=False, trusted=False, revocation="not_checked", coverage="unknown",
-        modifications="unknown", status=INDETERMINATE, reason=found.problem, kind=kind,
-        messages=[f"Không kiểm tra được / Cannot be validated: {found.problem}"])
+        modifications="unknown", status=NOT_VALID if found.failed else INDETERMINATE,
+        reason=found.problem, kind=kind,
+        messages=[found.problem if found.failed
+                  else f"Không kiểm tra được / Cannot be validated: {found.problem}"])
 
 
 def _validate_doc_stamp(ctx: _Ctx, found: reading.Found) -> SignatureReport:

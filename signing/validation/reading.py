@@ -237,6 +237,11 @@ class Found:
     problem: str = ""
     diagnostic: str = ""
     is_timestamp: bool = False
+    failed: bool = False  # proven not valid (e.g. no signature value), not unreadable
+
+
+BLANK = ("ô chữ ký có vùng ký nhưng không có giá trị chữ ký (nội dung trống) / the "
+         "signature field has a byte range but an empty signature value")
 
 
 def _resolve(obj: Any) -> Any:
@@ -283,6 +288,21 @@ def signature_fields(reader: PdfFileReader) -> list[tuple[str, generic.Dictionar
     return out
 
 
+def _blank_contents(sig: generic.DictionaryObject) -> bool:
+    try:
+        contents = sig.raw_get("/Contents")
+    except KeyError:
+        return True
+    except Exception:
+        return False
+    if isinstance(contents, generic.IndirectObject):
+        return False
+    try:
+        return not bytes(contents).strip(b"\x00")
+    except TypeError:
+        return False
+
+
 def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
     """Filled signature fields in signing order (unreadable ones last), and the names of
     the empty ones."""
@@ -299,6 +319,11 @@ def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
             value = None
         if not isinstance(value, generic.DictionaryObject):
             empty.append(name)
+            continue
+        if _blank_contents(value):
+            # a signature dictionary whose /Contents holds nothing (never filled, or
+            # wiped): a signature that fails, not an unreadable one
+            found.append(Found(name, node, None, BLANK, "", False, failed=True))
             continue
         subfilter = value.get("/SubFilter")
         is_ts = subfilter == RFC3161 or value.get("/Type") == "/DocTimeStamp"
