@@ -288,8 +288,8 @@ def storage_verify(ctx: Context, as_json: bool, workers: int, older_than: int) -
 @pass_ctx
 def storage_cleanup(ctx: Context, older_than: int) -> None:
     """Remove what failed or interrupted work left behind: incomplete uploads,
-    unreferenced and orphaned objects, stale work folders (never a referenced object, nor
-    one under retention or legal hold)."""
+    unreferenced objects, stale work folders (never a referenced object, nor one under
+    retention or legal hold; orphaned objects are left to the operator)."""
     from .storage_check import cleanup
 
     click.echo(cleanup(ctx.system, older_than).summary())

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from signing import devpki
 
 from . import audit
-from .blobs import export_to_file, store_upload
+from .blobs import export_to_file, staging, store_upload
 from .db import transaction
 from .doctypes import validate_agency_code
 from .errors import Conflict, EdmsError, Forbidden, NotFound
@@ -162,36 +162,44 @@ def bind_key(system: System, ref: SignerRef, *, username: str | None = None,
     profile = resolve(system.settings, ref)
     cert = profile.key.cert
     image = image or profile.image
-    image_sha = None
-    if image is not None:
-        with open(image, "rb") as f:
-            image_sha = store_upload(system, f, filename=image.name,
-                                     allowed=("image/png",), retention_years=0).sha256
     kind, locator = _locator(ref)
-    with transaction(system.sessions) as s:
-        if username is not None:
-            user = load_user(s, username)
-            if "leader" not in user.role_set:
-                raise Forbidden(f"{username} is not a leader: personal signing keys are "
-                                "bound to leaders")
-            owner = {"user_id": user.id}
-            target = f"user:{user.username}"
-        else:
-            agency = agency_by_code(s, agency_code or "")
-            owner = {"agency_id": agency.id}
-            target = f"agency:{agency.code}"
-        for old in s.scalars(select(SigningKey).filter_by(active=True, **owner)):
-            old.active = False
-        key = SigningKey(kind=kind, locator=locator, cert_sha256=cert.sha256.hex(),
-                         subject=cert.subject.human_friendly[:400],
-                         authority=authority or profile.authority, image_sha256=image_sha,
-                         active=True, **owner)
-        s.add(key)
-        s.flush()
-        audit.record(s, actor, "key.bind", "signing_key", str(key.id),
-                     {"owner": target, "kind": kind, "certificate_sha256": key.cert_sha256,
-                      "subject": key.subject})
-        return key
+    with staging(system) as staged:  # the image is not kept if the key is not bound
+        image_sha = _stored_image(system, image, staged)
+        with transaction(system.sessions) as s:
+            if username is not None:
+                user = load_user(s, username)
+                if "leader" not in user.role_set:
+                    raise Forbidden(f"{username} is not a leader: personal signing keys are "
+                                    "bound to leaders")
+                owner = {"user_id": user.id}
+                target = f"user:{user.username}"
+            else:
+                agency = agency_by_code(s, agency_code or "")
+                owner = {"agency_id": agency.id}
+                target = f"agency:{agency.code}"
+            for old in s.scalars(select(SigningKey).filter_by(active=True, **owner)):
+                old.active = False
+            key = SigningKey(kind=kind, locator=locator, cert_sha256=cert.sha256.hex(),
+                             subject=cert.subject.human_friendly[:400],
+                             authority=authority or profile.authority, image_sha256=image_sha,
+                             active=True, **owner)
+            s.add(key)
+            s.flush()
+            audit.record(s, actor, "key.bind", "signing_key", str(key.id),
+                         {"owner": target, "kind": kind, "certificate_sha256": key.cert_sha256,
+                          "subject": key.subject})
+            return key
+
+
+def _stored_image(system: System, image: Path | None, staged: list[str]) -> str | None:
+    """Store a signature or seal image (PNG, checked by its content), staged."""
+    if image is None:
+        return None
+    with open(image, "rb") as f:
+        sha = store_upload(system, f, filename=image.name, allowed=("image/png",),
+                           retention_years=0).sha256
+    staged.append(sha)
+    return sha
 
 
 def active_key(session: Session, *, user_id: int | None = None, agency_id: int | None = None
@@ -235,27 +243,26 @@ def bind_certificate(system: System, username: str, certificate: bytes,
             by = load_user(s, admin)
             require_role(by, "admin", action="bind signing certificates")
             colleague(s, by, username)
-    with open(image, "rb") as f:
-        image_sha = store_upload(system, f, filename=image.name, allowed=("image/png",),
-                                 retention_years=0).sha256
-    with transaction(system.sessions) as s:
-        user = load_user(s, username)
-        if "leader" not in user.role_set:
-            raise Forbidden(f"{username} is not a leader: personal signing keys are bound "
-                            "to leaders")
-        for old in s.scalars(select(SigningKey).filter_by(active=True, user_id=user.id)):
-            old.active = False
-        key = SigningKey(user_id=user.id, kind="remote",
-                         locator=json.dumps({"certificate": cert.dump().hex()}),
-                         cert_sha256=cert.sha256.hex(),
-                         subject=cert.subject.human_friendly[:400], authority=authority,
-                         image_sha256=image_sha, active=True)
-        s.add(key)
-        s.flush()
-        audit.record(s, actor, "key.bind", "signing_key", str(key.id),
-                     {"owner": f"user:{user.username}", "kind": "remote",
-                      "certificate_sha256": key.cert_sha256, "subject": key.subject})
-        return key
+    with staging(system) as staged:  # the image is not kept if the key is not bound
+        image_sha = _stored_image(system, image, staged)
+        with transaction(system.sessions) as s:
+            user = load_user(s, username)
+            if "leader" not in user.role_set:
+                raise Forbidden(f"{username} is not a leader: personal signing keys are bound "
+                                "to leaders")
+            for old in s.scalars(select(SigningKey).filter_by(active=True, user_id=user.id)):
+                old.active = False
+            key = SigningKey(user_id=user.id, kind="remote",
+                             locator=json.dumps({"certificate": cert.dump().hex()}),
+                             cert_sha256=cert.sha256.hex(),
+                             subject=cert.subject.human_friendly[:400], authority=authority,
+                             image_sha256=image_sha, active=True)
+            s.add(key)
+            s.flush()
+            audit.record(s, actor, "key.bind", "signing_key", str(key.id),
+                         {"owner": f"user:{user.username}", "kind": "remote",
+                          "certificate_sha256": key.cert_sha256, "subject": key.subject})
+            return key
 
 
 def open_key(system: System, key: SigningKey) -> SignerProfile:

@@ -16,8 +16,9 @@ Problems found:
 Objects and folders younger than ``older_than`` seconds are not named (work may still be
 using them), except folders of a process known to be gone. Uploads still in progress (or
 interrupted) are counted apart: they are not objects. Cleanup removes incomplete uploads,
-unreferenced and orphaned objects and stale work folders, never a referenced or
-protected object.
+unreferenced objects and stale work folders, never a referenced or protected object. It
+leaves orphaned objects alone: an object without its row may be a document whose record
+is to be restored (a database brought back from an older backup); the operator decides.
 """
 
 from __future__ import annotations
@@ -227,15 +228,13 @@ def stale_work(system: System, older_than: int = DEFAULT_AGE) -> list[WorkFolder
 class Cleanup:
     incomplete_uploads: int = 0
     unreferenced: int = 0
-    orphaned: int = 0
     work_folders: int = 0
     work_bytes: int = 0
 
     def summary(self) -> str:
         return (f"removed {self.incomplete_uploads} incomplete upload(s), "
-                f"{self.unreferenced} unreferenced object(s), {self.orphaned} orphaned "
-                f"object(s), {self.work_folders} stale work folder(s) "
-                f"({self.work_bytes} bytes)")
+                f"{self.unreferenced} unreferenced object(s), {self.work_folders} stale "
+                f"work folder(s) ({self.work_bytes} bytes)")
 
 
 def remove_stale_work(system: System, older_than: int = DEFAULT_AGE) -> tuple[int, int]:
@@ -257,15 +256,5 @@ def cleanup(system: System, older_than: int = DEFAULT_AGE) -> Cleanup:
     done = Cleanup(incomplete_uploads=system.store.cleanup_incomplete(older_than))
     done.unreferenced = sum(remove_blob(system, b.sha256)
                             for b in unreferenced_blobs(system, older_than))
-    with system.sessions() as session:
-        recorded = set(session.scalars(select(Blob.storage_key)))
-    limit = datetime.now(UTC) - timedelta(seconds=older_than)
-    for info in list(system.store.list("")):
-        if info.key not in recorded and info.last_modified <= limit:
-            try:
-                system.store.delete(info.key)
-                done.orphaned += 1
-            except StorageError:
-                continue  # protected by the store itself (retention): named by verify
     done.work_folders, done.work_bytes = remove_stale_work(system, older_than)
     return done

@@ -269,6 +269,38 @@ def test_the_command_line_asks_for_the_pin(world: World, dev_pki: Any, tmp_path:
     assert seeded.returncode == 0 and f"PIN {DEV_SIGNING_PIN}" in seeded.stdout
 
 
+def test_a_leader_sets_their_own_pin_with_their_password(world: World, dev_pki: Any) -> None:
+    from edms.signatures import SignerRef
+
+    w = world
+    orgs.create_user(w.system, "000.00.00.H41", "ld.moi", "Lê Văn Mới", "leader",
+                     title="Phó Chủ tịch", unit_code="VP", password_hash=auth.hash_password(DEV_USER_PASSWORD))
+    orgs.bind_key(w.system, SignerRef(label="leader2"), username="ld.moi")
+    leader = Api(w.app, "ld.moi", client_ip="198.51.100.6")
+    url = "/api/v1/me/signing-pin"
+    r = leader.client.put(url, json={"password": "sai-mat-khau-9", "pin": "246810"},
+                          headers=leader.headers)
+    assert r.status_code == 403
+    r = leader.client.put(url, json={"password": DEV_USER_PASSWORD, "pin": "123456"},
+                          headers=leader.headers)
+    assert r.status_code == 400 and "too easy" in r.get_json()["detail"]
+    doc_id = approved(w.system)
+    r = leader.post(f"/api/v1/documents/{doc_id}/sign", json={"pin": "246810"})
+    assert r.status_code == 403 and "no signing PIN" in r.get_json()["detail"]
+    r = leader.client.put(url, json={"password": DEV_USER_PASSWORD, "pin": "246810"},
+                          headers=leader.headers)
+    assert r.status_code == 204
+    assert leader.post(f"/api/v1/documents/{doc_id}/sign",
+                       json={"pin": "246810"}).status_code == 200
+    # Nobody else sets it: an admin has no PIN of their own, and no way to set a leader's.
+    admin = Api(w.app, "quantri", client_ip="198.51.100.7")
+    r = admin.client.put(url, json={"password": DEV_USER_PASSWORD, "pin": "246810"},
+                         headers=admin.headers)
+    assert r.status_code == 403
+    client, _ = web_login(w.app, "quantri", "198.51.100.8")
+    assert client.get("/ma-pin-ky-so").status_code == 403
+
+
 # -- 2. public work: gated (the live server test stalls it with slow uploads) -------------------
 
 
@@ -565,6 +597,16 @@ def test_refused_and_failed_uploads_leave_nothing(world: World, tmp_path: Path) 
     assert count(w.system, Blob) == blobs_before
     assert sorted(o.key for o in w.system.store.list()) == objects
     assert tmp_files(w.system) == []
+
+
+def test_a_refused_key_binding_keeps_no_image(world: World, dev_pki: Any) -> None:
+    w = world
+    blobs_before = count(w.system, Blob)
+    with pytest.raises(Exception, match="not a leader"):
+        orgs.bind_certificate(w.system, "vanthu",
+                              (dev_pki.directory / "certs" / "leader2.cert.pem").read_bytes(),
+                              dev_pki.signature_image("leader2"), admin="quantri")
+    assert count(w.system, Blob) == blobs_before
 
 
 # -- 8. smaller ---------------------------------------------------------------------------------
