@@ -85,7 +85,7 @@ def test_every_real_world_file_gets_an_honest_report(dss_reports: dict[str, Any]
     # the classes of structure the old validator crashed on are read now
     for name in ("test-with-vri.pdf", "adbe_crl_signed.pdf", "pdf-with-vri-timestamp.pdf",
                  "dss-2554_fieldmdp-exclude-signed.pdf", "Signature-P-HU_POL-7.pdf",
-                 "pades-ltv-from-epes.pdf"):
+                 "pades-ltv-from-epes.pdf", "Signature-P-HU_NET-2.pdf"):
         sigs = dss_reports[name]["signatures"]
         assert sigs and any(s["integrity"] for s in sigs), (name, sigs)
     # an old format pyHanko does not support, several signers in one CMS, an empty file:

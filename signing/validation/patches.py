@@ -6,6 +6,8 @@ where real files or speed demand otherwise:
 
 * BER CMS (VGCA's software, BouncyCastle) is normalised to definite lengths before pyHanko
   parses it (:mod:`.ber`), padded back to its length.
+* A SignerInfo whose digestAlgorithm is a signature algorithm's OID (sha256WithRSA where
+  sha256 belongs) is read as the hash it names.
 * A dangling reference in a later revision is the null object (ISO 32000-1 §7.3.10) in the
   difference analysis, instead of a KeyError.
 * Adobe's ``/Type /VRI`` entry beside the certificate-hash keys of a ``/VRI`` dictionary is
@@ -35,14 +37,47 @@ from . import ber
 _original_extract = pdf_embedded.extract_contents
 
 
+# digestAlgorithm written as a signature algorithm's OID (seen from some products):
+# sha*WithRSAEncryption → its hash
+_SIGNATURE_OID_HASH = {
+    "1.2.840.113549.1.1.5": "sha1", "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
+    "1.2.840.113549.1.1.14": "sha224",
+}
+
+
+def _digest_oid_fixed(der: bytes) -> bytes:
+    """The CMS with a SignerInfo's digestAlgorithm given as a signature algorithm OID
+    replaced by the hash it names. The field is outside what the signature covers (the
+    signed attributes keep their bytes), so the signature still verifies."""
+    marker = {bytes.fromhex("2a864886f70d01010" + x) for x in ("5", "b", "c", "d", "e")}
+    if not any(m in der for m in marker):
+        return der
+    from asn1crypto import cms
+
+    info = cms.ContentInfo.load(der)
+    changed = False
+    for si in info["content"]["signer_infos"]:
+        oid = si["digest_algorithm"]["algorithm"].dotted
+        if oid in _SIGNATURE_OID_HASH:
+            si["digest_algorithm"] = {"algorithm": _SIGNATURE_OID_HASH[oid]}
+            changed = True
+    return info.dump(force=False) if changed else der
+
+
 def _extract_contents(sig_object: generic.DictionaryObject) -> bytes:
-    """pyHanko's ``/Contents`` reader, with BER CMS normalised to definite lengths (and
-    padded back to its length: pyHanko measures the byte range's gap with it)."""
+    """pyHanko's ``/Contents`` reader, with BER CMS normalised to definite lengths and a
+    signature OID in digestAlgorithm mended (padded back to the original length: pyHanko
+    measures the byte range's gap with it)."""
     blob = _original_extract(sig_object)
-    if ber.is_indefinite(blob):
-        der = ber.normalise(blob)
-        return der + bytes(max(0, len(blob) - len(der)))
-    return blob
+    der = ber.normalise(blob) if ber.is_indefinite(blob) else blob
+    try:
+        der = _digest_oid_fixed(der)
+    except (ValueError, TypeError, KeyError):
+        return blob if der is blob else der + bytes(max(0, len(blob) - len(der)))
+    if der is blob:
+        return blob
+    return der + bytes(max(0, len(blob) - len(der)))
 
 
 pdf_embedded.extract_contents = _extract_contents  # type: ignore[assignment]
