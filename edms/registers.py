@@ -35,7 +35,7 @@ from .documents import INCOMING, OUTGOING, PRIORITY_VI, SECRECY_VI, STATE_NAMES_
 from .errors import EdmsError
 from .models import Agency, Assignment, DocType, Document, OrgUnit, Register, User
 from .numbering import VN_TZ
-from .orgs import load_user, require_role
+from .orgs import SECRET_READERS, load_user, require_role
 from .render import register_fonts
 from .system import System
 
@@ -117,8 +117,12 @@ def _number(doc: Document) -> str:
     return doc.code_notation or doc.code_number or ""
 
 
-def _type_and_subject(types: dict[str, str], doc: Document) -> str:
-    return f"{types.get(doc.type_code, doc.type_code).split(' (')[0]}: {doc.subject}"
+SECRET_SUBJECT = "(văn bản mật: trích yếu không hiển thị)"
+
+
+def _type_and_subject(types: dict[str, str], doc: Document, hide_secret: bool) -> str:
+    subject = SECRET_SUBJECT if doc.secrecy and hide_secret else doc.subject
+    return f"{types.get(doc.type_code, doc.type_code).split(' (')[0]}: {subject}"
 
 
 def _handlers(s: Session, doc: Document) -> tuple[str, Assignment | None]:
@@ -134,7 +138,7 @@ def _handlers(s: Session, doc: Document) -> tuple[str, Assignment | None]:
 
 
 def _rows_outgoing(s: Session, agency_id: int, start: date, end: date,
-                   types: dict[str, str]) -> list[list[str]]:
+                   types: dict[str, str], hide_secret: bool) -> list[list[str]]:
     regs = select(Register.id).where(Register.agency_id == agency_id,
                                      Register.kind.in_(("outgoing", "secret")))
     docs = s.scalars(select(Document).where(
@@ -145,7 +149,8 @@ def _rows_outgoing(s: Session, agency_id: int, start: date, end: date,
     for d in docs:
         recipients = "; ".join(r["name"] for r in json.loads(d.recipients))
         signer = ", ".join(p for p in (d.signer_position, d.signer_name) if p)
-        rows.append([_number(d), _d(d.issued_date), _type_and_subject(types, d), signer,
+        rows.append([_number(d), _d(d.issued_date), _type_and_subject(types, d, hide_secret),
+                     signer,
                      recipients, d.holder, str(d.issued_amount or ""), _d(d.sent_at), "",
                      _notes(d)])
     return rows
@@ -160,18 +165,18 @@ def _incoming_docs(s: Session, agency_id: int, start: date, end: date) -> list[D
 
 
 def _rows_incoming(s: Session, agency_id: int, start: date, end: date,
-                   types: dict[str, str]) -> list[list[str]]:
+                   types: dict[str, str], hide_secret: bool) -> list[list[str]]:
     rows = []
     for d in _incoming_docs(s, agency_id, start, end):
         handlers, _a = _handlers(s, d)
         rows.append([_d(d.arrival_at), f"{d.arrival_number:02d}", d.organ_name, _number(d),
-                     _d(d.issued_date), _type_and_subject(types, d), handlers,
+                     _d(d.issued_date), _type_and_subject(types, d, hide_secret), handlers,
                      _d(d.passed_on_at), "", _notes(d)])
     return rows
 
 
 def _rows_follow_up(s: Session, agency_id: int, start: date, end: date,
-                    types: dict[str, str]) -> list[list[str]]:
+                    types: dict[str, str], hide_secret: bool) -> list[list[str]]:
     rows = []
     for d in _incoming_docs(s, agency_id, start, end):
         handlers, a = _handlers(s, d)
@@ -188,7 +193,8 @@ def _rows_follow_up(s: Session, agency_id: int, start: date, end: date,
     return rows
 
 
-_ROWS: dict[str, Callable[[Session, int, date, date, dict[str, str]], list[list[str]]]] = {
+_ROWS: dict[str, Callable[[Session, int, date, date, dict[str, str], bool],
+                          list[list[str]]]] = {
     "outgoing": _rows_outgoing, "incoming": _rows_incoming, "follow-up": _rows_follow_up,
 }
 
@@ -206,7 +212,9 @@ def collect(system: System, actor: str, kind: str, start: date, end: date) -> Re
         agency = s.get(Agency, user.agency_id)
         assert agency is not None
         types = {t.code: t.name for t in s.scalars(select(DocType))}
-        rows = _ROWS[kind](s, agency.id, start, end, types)
+        # Who may not read secret documents (an admin) gets their rows, not their subjects.
+        hide = not user.role_set & SECRET_READERS
+        rows = _ROWS[kind](s, agency.id, start, end, types, hide)
         audit.record(s, user.username, "register.export", "register", kind,
                      {"from": start.isoformat(), "to": end.isoformat(), "rows": len(rows)})
         return RegisterExport(kind, agency.name, start, end, rows)

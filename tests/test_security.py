@@ -758,6 +758,13 @@ def test_officers_see_secret_documents_only_when_assigned(world: World) -> None:
     assert clerk.post(f"/api/v1/documents/{doc_id}/assign",
                       json={"lead_unit": "VX"}).status_code == 200
     assert seen()
+    # The register keeps its row for an admin, without the secret subject.
+    day = docs.vn_today().isoformat()
+    url = f"/api/v1/registers/incoming?from={day}&to={day}&format=csv"
+    for who, shown in (("quantri", False), ("vanthu", True)):
+        text = Api(w.app, who, client_ip="198.51.100.9").get(url).get_data().decode()
+        assert ("Kế hoạch bảo vệ bí mật" in text) is shown, who
+        assert ("văn bản mật: trích yếu không hiển thị" in text) is not shown, who
 
 
 def test_development_users_have_distinct_salts(world: World) -> None:
