@@ -396,7 +396,7 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
     sig = found.signature
     messages: list[str] = []
     try:
-        st = validate_pdf_signature(sig, ctx.context(sig), diff_policy=DIFF_POLICY)
+        st = _status(ctx, found)
     except Exception as exc:
         reason, diag = describe(exc)
         ctx.diagnostics.append(f"{found.name}: {diag}")
@@ -411,9 +411,7 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
         poe = _proof_of_existence(ctx, sig, st)
         if poe is not None:
             try:
-                trust_st = validate_pdf_signature(
-                    sig, ctx.context(sig, moment=poe), ts_validation_context=ctx.context(sig),
-                    diff_policy=DIFF_POLICY, skip_diff=True)
+                trust_st = _status(ctx, found, moment=poe)
             except Exception as exc:
                 ctx.diagnostics.append(f"{found.name}: past validation: "
                                        f"{type(exc).__name__}: {exc}")
@@ -530,6 +528,56 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
         validation_time=vn_time(validated_at or datetime.now().astimezone()),
         proof_of_existence=vn_time(poe), digest_algorithm=digest,
         signature_algorithm=sig_algo, weak_algorithms=weak)
+
+
+def _status(ctx: _Ctx, found: reading.Found, moment: datetime | None = None) -> Any:
+    """pyHanko's status of one signature, judged now (with the difference analysis) or at
+    ``moment`` (trust only). ``adbe.pkcs7.sha1`` signatures, which pyHanko does not
+    validate, go through :func:`_legacy_sha1_status`."""
+    sig = found.signature
+    if found.legacy_sha1:
+        return _legacy_sha1_status(ctx, sig, moment)
+    if moment is None:
+        return validate_pdf_signature(sig, ctx.context(sig), diff_policy=DIFF_POLICY)
+    return validate_pdf_signature(sig, ctx.context(sig, moment=moment),
+                                  ts_validation_context=ctx.context(sig),
+                                  diff_policy=DIFF_POLICY, skip_diff=True)
+
+
+def _legacy_sha1_status(ctx: _Ctx, sig: Any, moment: datetime | None) -> Any:
+    """An ``adbe.pkcs7.sha1`` signature (ISO 32000-1 §12.8.3.3.1): the CMS encapsulates
+    the SHA-1 digest of the byte range. Intact when that digest is the byte range's and
+    the CMS signature over it verifies; trust as for any CMS signature."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from pyhanko.sign.validation.generic_cms import async_validate_cms_signature
+    from pyhanko.sign.validation.utils import CMSAlgorithmUsagePolicy
+
+    if moment is None:
+        sig.compute_integrity_info(diff_policy=DIFF_POLICY)
+    integrity = sig.summarise_integrity_info()
+    encap = sig.signed_data["encap_content_info"]["content"]
+    embedded_digest = encap.native if encap.native is not None else b""
+    if not isinstance(embedded_digest, bytes):  # some writers wrap it in an OCTET STRING
+        embedded_digest = bytes(embedded_digest)
+    doc_ok = sig.compute_digest("sha1") in (embedded_digest, embedded_digest[-20:])
+    vc = ctx.context(sig, moment=moment)
+    cms_st = asyncio.run(async_validate_cms_signature(
+        sig.signed_data, validation_context=vc,
+        algorithm_policy=CMSAlgorithmUsagePolicy.lift_policy(policy.POLICY)))
+    return SimpleNamespace(
+        intact=doc_ok and cms_st.intact, valid=cms_st.valid,
+        trust_problem_indic=cms_st.trust_problem_indic,
+        validation_path=cms_st.validation_path, revocation_details=cms_st.revocation_details,
+        signing_cert=cms_st.signing_cert, timestamp_validity=None,
+        signer_reported_dt=getattr(cms_st, "signer_reported_dt", None),
+        coverage=integrity.get("coverage"), diff_result=integrity.get("diff_result"),
+        docmdp_ok=integrity.get("docmdp_ok"),
+        modification_level=getattr(integrity.get("diff_result"), "modification_level",
+                                   None) if integrity.get("diff_result") else (
+            ModificationLevel.NONE if integrity.get("coverage")
+            is SignatureCoverageLevel.ENTIRE_FILE else None))
 
 
 def _has_signature_timestamp(sig: Any) -> bool:

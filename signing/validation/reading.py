@@ -36,7 +36,8 @@ MAX_HEADER_OFFSET = 1024
 MAX_FIELDS = 10_000
 MAX_DEPTH = 32
 RFC3161 = "/ETSI.RFC3161"
-SIGNATURE_SUBFILTERS = ("/adbe.pkcs7.detached", "/ETSI.CAdES.detached")
+LEGACY_SHA1 = "/adbe.pkcs7.sha1"
+SIGNATURE_SUBFILTERS = ("/adbe.pkcs7.detached", "/ETSI.CAdES.detached", LEGACY_SHA1)
 
 
 class Unreadable(Exception):
@@ -238,6 +239,7 @@ class Found:
     diagnostic: str = ""
     is_timestamp: bool = False
     failed: bool = False  # proven not valid (e.g. no signature value), not unreadable
+    legacy_sha1: bool = False  # /adbe.pkcs7.sha1: the CMS carries the SHA-1 digest
 
 
 BLANK = ("ô chữ ký có vùng ký nhưng không có giá trị chữ ký (nội dung trống) / the "
@@ -339,7 +341,8 @@ def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
             problem, diag = describe(exc)
             found.append(Found(name, node, None, problem, diag, is_ts))
             continue
-        found.append(Found(name, node, sig, is_timestamp=is_ts))
+        found.append(Found(name, node, sig, is_timestamp=is_ts,
+                           legacy_sha1=subfilter == LEGACY_SHA1))
     readable = sorted((f for f in found if f.signature is not None),
                       key=lambda f: f.signature.signed_revision)  # type: ignore[union-attr]
     return readable + [f for f in found if f.signature is None], empty
