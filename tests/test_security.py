@@ -274,7 +274,8 @@ def test_a_leader_sets_their_own_pin_with_their_password(world: World, dev_pki: 
 
     w = world
     orgs.create_user(w.system, "000.00.00.H41", "ld.moi", "Lê Văn Mới", "leader",
-                     title="Phó Chủ tịch", unit_code="VP", password_hash=auth.hash_password(DEV_USER_PASSWORD))
+                     title="Phó Chủ tịch", unit_code="VP",
+                     password_hash=auth.hash_password(DEV_USER_PASSWORD))
     orgs.bind_key(w.system, SignerRef(label="leader2"), username="ld.moi")
     leader = Api(w.app, "ld.moi", client_ip="198.51.100.6")
     url = "/api/v1/me/signing-pin"
