@@ -114,6 +114,9 @@ def create_app(system: System | None = None) -> Flask:
     install_security(app)
     app.register_blueprint(health_bp)
     app.register_blueprint(public_bp)
+    from .lookup import bp as lookup_bp
+
+    app.register_blueprint(lookup_bp)
     from .web import bp as web_bp
 
     app.register_blueprint(web_bp)

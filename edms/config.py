@@ -27,6 +27,7 @@ SECRET_FIELDS = {"s3_secret_key", "secret_key", "metrics_token"}
 
 SECRET_FIELDS.add("backup_s3_secret_key")
 SECRET_FIELDS.add("exchange_vdxp_secret")
+SECRET_FIELDS.add("smtp_password")
 
 
 class ConfigError(ValueError):
@@ -168,6 +169,21 @@ class Settings:
     render_memory_mb: int = 1024
     ocr_memory_mb: int = 4096
     metrics_token: str = ""
+    # notices (docs/citizens.md): e-mail over SMTP, signed webhooks, the delivery loop
+    smtp_host: str = ""  # empty: no e-mail
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"  # starttls | tls | none
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_from: str = ""  # "Bộ phận một cửa <motcua@example.gov.vn>"
+    smtp_timeout: float = 30.0
+    notice_webhook_timeout: float = 10.0
+    notice_private_webhooks: bool = False  # webhooks on loopback/private addresses
+    notice_retry_base_seconds: float = 30.0
+    notice_retry_max_seconds: float = 3600.0
+    notice_max_attempts: int = 10
+    notice_poll_seconds: float = 5.0
+    notice_pump: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -313,6 +329,27 @@ class Settings:
                                   64),
             ocr_memory_mb=_int("EDMS_OCR_MEMORY_MB", get("OCR_MEMORY_MB", "4096"), 256),
             metrics_token=get("METRICS_TOKEN"),
+            smtp_host=get("SMTP_HOST").strip(),
+            smtp_port=_int("EDMS_SMTP_PORT", get("SMTP_PORT", "587"), 1),
+            smtp_tls=_choice("EDMS_SMTP_TLS", get("SMTP_TLS", "starttls"),
+                             ("starttls", "tls", "none")),
+            smtp_user=get("SMTP_USER").strip(),
+            smtp_password=get("SMTP_PASSWORD"),
+            smtp_from=get("SMTP_FROM").strip(),
+            smtp_timeout=_float("EDMS_SMTP_TIMEOUT", get("SMTP_TIMEOUT", "30"), 1),
+            notice_webhook_timeout=_float("EDMS_NOTICE_WEBHOOK_TIMEOUT",
+                                          get("NOTICE_WEBHOOK_TIMEOUT", "10"), 0.5),
+            notice_private_webhooks=_bool("EDMS_NOTICE_PRIVATE_WEBHOOKS",
+                                          get("NOTICE_PRIVATE_WEBHOOKS", "false")),
+            notice_retry_base_seconds=_float("EDMS_NOTICE_RETRY_BASE_SECONDS",
+                                             get("NOTICE_RETRY_BASE_SECONDS", "30"), 0.01),
+            notice_retry_max_seconds=_float("EDMS_NOTICE_RETRY_MAX_SECONDS",
+                                            get("NOTICE_RETRY_MAX_SECONDS", "3600"), 0.01),
+            notice_max_attempts=_int("EDMS_NOTICE_MAX_ATTEMPTS",
+                                     get("NOTICE_MAX_ATTEMPTS", "10"), 1),
+            notice_poll_seconds=_float("EDMS_NOTICE_POLL_SECONDS", get("NOTICE_POLL_SECONDS", "5"),
+                                       0.05),
+            notice_pump=_bool("EDMS_NOTICE_PUMP", get("NOTICE_PUMP", "true")),
         )
         if settings.storage_backend == "s3" and not (
             settings.s3_access_key and settings.s3_secret_key
@@ -324,6 +361,9 @@ class Settings:
                 and settings.exchange_vdxp_secret):
             raise ConfigError("EDMS_EXCHANGE_TRANSPORT=vdxp needs EDMS_EXCHANGE_VDXP_ENDPOINT, "
                               "EDMS_EXCHANGE_VDXP_SYSTEM_ID and EDMS_EXCHANGE_VDXP_SECRET")
+        if settings.smtp_host and not settings.smtp_from:
+            raise ConfigError("EDMS_SMTP_HOST needs EDMS_SMTP_FROM (the sender of notices, "
+                              "e.g. 'Bộ phận một cửa <motcua@example.gov.vn>')")
         if mode == "production" and not settings.secret_key:
             raise ConfigError("EDMS_SECRET_KEY must be set when EDMS_ENV=production")
         return settings

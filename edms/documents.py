@@ -39,13 +39,17 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from signing.engine import Level, Profile, SigningError, TrustServiceError
-from signing.forms import fill_fields
+from signing.forms import FieldText, fill_fields
 from signing.validation import Report, validate_file
 
 from . import audit, blobs, pdfsafety, search
 from .auth import PinConfirmation, SigningConsent, confirm_signing
+from .authority import Authority
+from .authority import resolve as resolve_authority
 from .db import transaction
-from .doctypes import number_and_symbol, so_line, symbol
+from .doctypes import number_and_symbol, symbol
+from .drafting import drafts, places
+from .drafting.convert import DRAFT_TYPES
 from .errors import (
     Conflict,
     EdmsError,
@@ -84,7 +88,7 @@ from .orgs import (
 )
 from .signatures import engine_for, options_for, trust_roots, validate_sandboxed
 from .system import System
-from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, DraftContent, render_draft
+from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, content_for, render_draft
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +213,13 @@ def vn_today(now: datetime | None = None) -> date:
 
 def date_line(place: str, day: date) -> str:
     """``Hà Giang, ngày 05 tháng 01 năm 2026``: day below 10 and months 1–2 zero-padded."""
-    month = f"{day.month:02d}" if day.month <= 2 else str(day.month)
     prefix = f"{place}, " if place else ""
-    return f"{prefix}ngày {day.day:02d} tháng {month} năm {day.year}"
+    return f"{prefix}ngày {day.day:02d} tháng {month_text(day)} năm {day.year}"
+
+
+def month_text(day: date) -> str:
+    """The month as the date line writes it: 01 and 02 zero-padded, then 3 to 12."""
+    return f"{day.month:02d}" if day.month <= 2 else str(day.month)
 
 
 def _check_text(value: str, name: str, limit: int) -> str:
@@ -321,6 +329,12 @@ def main_file(s: Session, doc_id: int) -> DocumentFile:
                   .order_by(DocumentFile.id.desc())).first()
     if f is None:
         raise NotFound(f"document {doc_id} has no file")
+    # Whoever else listens (notices, dossiers waiting for this result): edms.events.
+    from . import events
+
+    events.emit(s, events.Event(f"document.{step.name}", doc.agency_id, f"document:{doc.id}",
+                                user.username, {"document_id": doc.id, "from": before,
+                                                "to": step.to_state}))
     return f
 
 
@@ -340,9 +354,19 @@ def workdir(system: System) -> Iterator[Path]:
 
 def _spool_pdf(system: System, stream: BinaryIO, filename: str | None, target: Path) -> Path:
     """Copy an upload to a work file: type-checked from its first bytes, size-limited."""
+    _spool(system, stream, filename, target, ("application/pdf",))
+    pdfsafety.check_pdf(target, system.settings, filename)
+    return target
+
+
+def _spool(system: System, stream: BinaryIO, filename: str | None, target: Path,
+           allowed: tuple[str, ...]) -> str:
+    """Copy an upload to ``target``, size-limited; its type (from its first bytes) must be
+    one of ``allowed``, and is returned."""
     limit = system.settings.max_upload_bytes
     head = stream.read(65536)
-    ensure_allowed(detect(head), ("application/pdf",), filename)
+    detected = detect(head)
+    ensure_allowed(detected, allowed, filename)
     size = len(head)
     with open(target, "wb") as out:
         out.write(head)
@@ -353,8 +377,7 @@ def _spool_pdf(system: System, stream: BinaryIO, filename: str | None, target: P
                                      f"{limit // (1024 * 1024)} MiB; nothing was stored",
                                      limit=limit)
             out.write(chunk)
-    pdfsafety.check_pdf(target, system.settings, filename)
-    return target
+    return detected.mime
 
 
 def _pdf_facts(path: Path, *, need_fields: bool) -> int:
@@ -389,9 +412,10 @@ def _pdf_facts(path: Path, *, need_fields: bool) -> int:
 
 def _record_file(system: System, s: Session, puts: list[blobs.PutOutcome], doc: Document,
                  path: Path, name: str, role: str, stage: str, user: User | None,
-                 attachment_of: int | None = None) -> DocumentFile:
+                 attachment_of: int | None = None,
+                 allowed: tuple[str, ...] = ("application/pdf",)) -> DocumentFile:
     name = blobs.clean_filename(name, f"{doc.id}.pdf")
-    put = blobs.add_file(system, s, path, name=name)
+    put = blobs.add_file(system, s, path, name=name, allowed=allowed)
     puts.append(put)
     f = DocumentFile(document_id=doc.id, role=role, stage=stage, sha256=put.sha256,
                      name=name, attachment_of=attachment_of,
@@ -452,31 +476,64 @@ def run_in_transaction(system: System, work: Any) -> Any:
 
 def create_draft(system: System, actor: str, stream: BinaryIO, filename: str,
                  meta: DraftMeta) -> Document:
-    """A new outgoing document from an uploaded draft PDF carrying the number and date
-    fields."""
+    """A new outgoing document from an uploaded draft: a PDF (its own number and date
+    fields are used as they are; without them, their places and the signing space are
+    found from its text), or a Word (.docx) or OpenDocument (.odt) file, converted to PDF
+    and kept beside it (:mod:`edms.drafting`)."""
     with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
             require_role(user, "officer", "leader", "clerk", action="create a draft")
-        path = _spool_pdf(system, stream, filename, wd / "draft.pdf")
-        pages = _pdf_facts(path, need_fields=True)
-        content = search.extract_pdf_text(path)
-        return _new_outgoing(system, actor, path, filename, meta, pages, content)
+            expected = _expected_symbol(s, user, meta)
+        draft = _upload_draft(system, stream, filename, wd, expected)
+        pages = _pdf_facts(draft.pdf, need_fields=True)
+        content = search.extract_pdf_text(draft.pdf)
+        source = (wd / "upload", draft.source_mime) if draft.source_mime else None
+        return _new_outgoing(system, actor, draft.pdf, filename, meta, pages, content,
+                             source=source)
 
 
-def create_from_template(system: System, actor: str, meta: DraftMeta, body: list[str]
-                         ) -> Document:
-    """A new outgoing document whose draft is generated in the Decree 30 layout."""
+def _upload_draft(system: System, stream: BinaryIO, filename: str | None, wd: Path,
+                  expected_symbol: str | None) -> drafts.DraftFile:
+    mime = _spool(system, stream, filename, wd / "upload", (
+        *DRAFT_TYPES, "application/zip", "application/octet-stream"))
+    return drafts.ready(system.settings, wd / "upload", mime, filename, wd, expected_symbol)
+
+
+def _expected_symbol(s: Session, user: User, meta: DraftMeta) -> str | None:
+    """The symbol numbering will give this draft (checked against the one it prints)."""
+    agency = s.get(Agency, user.agency_id)
+    try:
+        t = _doc_type(s, meta.type_code)
+        unit = unit_by_code(s, user.agency_id, meta.drafting_unit) \
+            if meta.drafting_unit else None
+        return symbol(t.code, agency.abbreviation if agency else "",
+                      unit.abbreviation if unit else None)
+    except EdmsError:
+        return None  # the draft's metadata is refused with its own reason later
+
+
+def create_from_template(system: System, actor: str, meta: DraftMeta, body: list[str],
+                         *, parts: Mapping[str, Any] | None = None) -> Document:
+    """A new outgoing document whose draft is generated in the Decree 30 layout
+    (:mod:`edms.templates`); ``parts`` gives the structured parts (``parent``,
+    ``authority_line``, ``bases``, ``articles``, ``addressees``)."""
+    from .authority import agency_facts
+
     with workdir(system) as wd, system.sessions() as s:
         user = load_user(s, actor)
         require_role(user, "officer", "leader", "clerk", action="create a draft")
         agency = s.get(Agency, user.agency_id)
         assert agency is not None
         t = _doc_type(s, meta.type_code)
-        path = render_draft(wd / "draft.pdf", DraftContent(
-            issuer=agency.name, type_name=t.name.split(" (")[0], subject=meta.subject,
-            body=body, recipients=[r.name for r in meta.recipients],
-            is_cong_van=t.abbreviation is None))
+        unit = unit_by_code(s, agency.id, meta.drafting_unit) if meta.drafting_unit else None
+        path = render_draft(wd / "draft.pdf", content_for(
+            issuer=agency.name, type_name=t.name.split(" (")[0],
+            is_cong_van=t.abbreviation is None, subject=meta.subject, body=body,
+            recipients=[r.name for r in meta.recipients],
+            head_title=agency_facts(agency.name).head_title,
+            archive_unit=unit.abbreviation if unit else "", copies=meta.issued_amount,
+            priority=meta.priority, secrecy=meta.secrecy, parts=dict(parts or {})))
         s.close()
         pages = _pdf_facts(path, need_fields=True)
         return _new_outgoing(system, actor, path, f"du-thao-{t.code}.pdf", meta, pages,
@@ -484,7 +541,8 @@ def create_from_template(system: System, actor: str, meta: DraftMeta, body: list
 
 
 def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: DraftMeta,
-                  pages: int, content: str) -> Document:
+                  pages: int, content: str, source: tuple[Path, str] | None = None
+                  ) -> Document:
     subject = _check_text(meta.subject, "subject (trích yếu)", 500)
     _check_levels(meta.priority, meta.secrecy)
 
@@ -520,7 +578,12 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
         )
         s.add(doc)
         s.flush()
-        f = _record_file(system, s, puts, doc, path, filename, "main", "draft", user)
+        main_name = filename
+        if source is not None:  # the officer's Word/OpenDocument file, kept with the draft
+            _record_file(system, s, puts, doc, source[0], filename, "source", "draft", user,
+                         allowed=(source[1], "application/zip"))
+            main_name = f"{Path(filename).stem}.pdf"
+        f = _record_file(system, s, puts, doc, path, main_name, "main", "draft", user)
         s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="create",
                           from_state=None, to_state="draft"))
         audit.record(s, user.username, "document.create", "document", str(doc.id),
@@ -560,9 +623,18 @@ def add_attachment(system: System, actor: str, doc_id: int, stream: BinaryIO,
 def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
                  filename: str) -> Document:
     """Replace the draft file of a document still in draft (a new version; the old one
-    stays in the history)."""
+    stays in the history). The new file is any draft :func:`create_draft` takes."""
     with workdir(system) as wd:
-        path = _spool_pdf(system, stream, filename, wd / "draft.pdf")
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            old = _load(s, user, doc_id)
+            unit = s.get(OrgUnit, old.drafting_unit_id) if old.drafting_unit_id else None
+            expected = _expected_symbol(s, user, DraftMeta(
+                old.type_code, old.subject, drafting_unit=unit.code if unit else None))
+        draft = _upload_draft(system, stream, filename, wd, expected)
+        path = draft.pdf
+        if draft.source_mime:
+            filename = f"{Path(filename).stem}.pdf"
         pages = _pdf_facts(path, need_fields=True)
         content = search.extract_pdf_text(path)
 
@@ -627,15 +699,66 @@ def _level(system: System, value: str | None, default: str) -> Level:
 
 
 def _existing_empty_signature_field(path: Path) -> str | None:
+    """The draft's empty signature field for the leader: ours (``ChuKyLanhDao``), else
+    one the draft brought itself."""
     from pyhanko.pdf_utils.reader import PdfFileReader
     from pyhanko.sign import fields
 
     with open(path, "rb") as f:
         reader = PdfFileReader(f, strict=False)
-        for name, value, _ref in fields.enumerate_sig_fields(reader):
-            if value is None and name == SIGNATURE_FIELD:
-                return name
-    return None
+        empty = [name for name, value, _ref in fields.enumerate_sig_fields(reader)
+                 if value is None and not name.startswith("EDMS_")]
+    return SIGNATURE_FIELD if SIGNATURE_FIELD in empty else (empty[0] if empty else None)
+
+
+@dataclass(frozen=True)
+class PersonalLayout:
+    """How the leader's signature goes on this draft: its field, the authority, and what
+    the page prints itself around the field (then not drawn again)."""
+
+    field_name: str | None
+    authority: Authority
+    titles_on_page: bool
+    name_on_page: bool
+
+    def options(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {"title": ""} if self.authority.choice == "Q" else {}
+        return {"authority": self.authority.text, "field_name": self.field_name,
+                "titles_on_page": self.titles_on_page, "name_on_page": self.name_on_page,
+                **extra}
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.split()).casefold()
+
+
+def personal_layout(system: System, src: Path, user: User, agency_name: str,
+                    key_authority: str, chosen: str | None) -> PersonalLayout:
+    """The authority chosen (or bound with the key, or printed on the draft), checked
+    against the leader's position and against what the draft's signature block prints."""
+    name = _existing_empty_signature_field(src)
+    printed = places.SignatureContext()
+    if name is not None:
+        found = places.existing_fields(src).get(name)
+        if found is not None:
+            printed = places.signature_context(src, found[2], found[1],
+                                               memory_mb=system.settings.render_memory_mb)
+    if printed.titles and not (chosen and chosen.strip()):
+        # the draft prints its authority: that is the default
+        prefixed = [t for t in printed.titles
+                    if t.split(" ", 1)[0] in places.AUTHORITY_PREFIXES]
+        key_authority = "\n".join(prefixed) if prefixed else "CV"
+    authority = resolve_authority(chosen, key_authority, title=user.title,
+                                  agency_name=agency_name)
+    if printed.titles and printed.authority_prefix != authority.prefix:
+        raise EdmsError(
+            f"khối chữ ký của dự thảo in \"{' / '.join(printed.titles)}\" nhưng thẩm quyền "
+            f"ký đã chọn là \"{authority.text.replace(chr(10), ' / ') or 'ký theo chức vụ'}\"; "
+            "hãy chọn đúng thẩm quyền hoặc trả lại dự thảo để sửa")
+    if printed.name is not None and _fold(printed.name) != _fold(user.full_name):
+        raise EdmsError(f"khối chữ ký của dự thảo in tên \"{printed.name}\", không phải "
+                        f"\"{user.full_name}\": người ký phải là người có tên trên văn bản")
+    return PersonalLayout(name, authority, bool(printed.titles), printed.name is not None)
 
 
 def _consent(system: System, actor: str, doc_id: int,
@@ -668,14 +791,17 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
                                         "remote flow (prepare, then finalize)")
         consent = _consent(system, actor, doc_id, confirm)
         with system.sessions() as s:
-            doc = _load(s, load_user(s, actor), doc_id)
+            user = load_user(s, actor)
+            doc = _load(s, user, doc_id)
             src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             version = doc.version
+            agency_name = doc.organ_name
         profile = open_key(system, key)
         lvl = _level(system, level, system.settings.sign_level_personal)
-        authority = authority if authority is not None else profile.authority
-        opts = options_for(profile, Profile.PERSONAL, level=lvl, authority=authority,
-                           field_name=_existing_empty_signature_field(src))
+        layout = personal_layout(system, src, user, agency_name, profile.authority,
+                                 authority)
+        opts = dataclasses.replace(options_for(profile, Profile.PERSONAL, level=lvl),
+                                   **layout.options())
         out = wd / "signed.pdf"
         try:
             result = engine_for(system.settings, profile).sign(src, out, opts)
@@ -684,12 +810,13 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
         except SigningError as exc:
             raise EdmsError(f"signing failed, nothing was stored: {exc}") from None
         return _commit_personal(system, actor, doc_id, version, out, result, key,
-                                {"credential": consent.credential, "confirmed": "pin"})
+                                {"credential": consent.credential, "confirmed": "pin"},
+                                competence=layout.authority.competence)
 
 
 def _commit_personal(system: System, actor: str, doc_id: int, version: int, out: Path,
-                     result: Any, key: SigningKey, how: dict[str, str] | None = None
-                     ) -> StepResult:
+                     result: Any, key: SigningKey, how: dict[str, str] | None = None,
+                     competence: str | None = None) -> StepResult:
     """Validate a personally signed file and record it (server-held and remote keys)."""
     report = validate_own(system, out)
     if not report.valid:
@@ -706,7 +833,10 @@ def _commit_personal(system: System, actor: str, doc_id: int, version: int, out:
         doc.signer_name = sig_report.signer.common_name[:50]
         title = sig_report.signer.title or user.title
         doc.signer_position = title[:100]
+        if competence is not None:
+            doc.signer_competence = competence[:100]
         _advance(s, user, doc, step, details={
+            **({"competence": competence} if competence is not None else {}),
             "field": result.field_name, "level": result.level.value,
             "sha256": f.sha256, "certificate_sha256": key.cert_sha256,
             "key": key.kind, **(how or {})})
@@ -758,20 +888,21 @@ def remote_prepare(system: System, actor: str, doc_id: int, chain_pem: list[byte
                                 "signs only with their own certificate")
             src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             version = doc.version
+            agency_name = doc.organ_name
         image = key_image(system, key)
         lvl = _level(system, level, system.settings.sign_level_personal)
         from signing.engine import SignOptions
 
-        opts = SignOptions(Profile.PERSONAL, lvl, signature_image=image,
-                           authority=authority if authority is not None else key.authority,
-                           field_name=_existing_empty_signature_field(src))
+        layout = personal_layout(system, src, user, agency_name, key.authority, authority)
+        opts = SignOptions(Profile.PERSONAL, lvl, signature_image=image, **layout.options())
         try:
             prepared = _remote(system).prepare(src, chain, opts)
         except SigningError as exc:
             raise EdmsError(f"cannot prepare the signature: {exc}") from None
     side = system.settings.data_dir / "remote-signing" / prepared.session_id / "edms.json"
     side.write_text(json.dumps({"document_id": doc_id, "user": actor.strip().lower(),
-                                "version": version, "key_id": key.id}))
+                                "version": version, "key_id": key.id,
+                                "competence": layout.authority.competence}))
     with transaction(system.sessions) as s:
         audit.record(s, actor, "document.sign_prepare", "document", str(doc_id),
                      {"session": prepared.session_id[:8]})
@@ -810,7 +941,8 @@ def remote_finalize(system: System, actor: str, doc_id: int, session_id: str,
         except SigningError as exc:
             raise EdmsError(f"the signature was not accepted, nothing was stored: {exc}"
                             ) from None
-        return _commit_personal(system, actor, doc_id, state["version"], out, result, key)
+        return _commit_personal(system, actor, doc_id, state["version"], out, result, key,
+                                competence=state.get("competence"))
 
 
 def number(system: System, actor: str, doc_id: int) -> StepResult:
@@ -837,8 +969,13 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             register = register_for(s, agency.id, kind, now)
             n = take_number(s, register.id)  # rolled back with the rest on failure
             out = wd / "numbered.pdf"
-            fill_fields(src, out, {NUMBER_FIELD: so_line(n, sym),
-                                   DATE_FIELD: date_line(agency.place, vn_today(now))})
+            day = vn_today(now)
+            line = date_line(agency.place, day)
+            plan = places.fill_plan(src, n, sym, line, f"{day.day:02d}", month_text(day),
+                                    day.year, memory_mb=system.settings.render_memory_mb)
+            fill_fields(src, out, {name: FieldText(p.value, p.size, p.italic, p.align,
+                                                   p.padding, p.baseline)
+                                   for name, p in plan.items()})
             report = validate_own(system, out)
             if not report.valid:
                 raise EdmsError("after filling the number the leader's signature no longer "
@@ -1401,7 +1538,8 @@ def document_json(doc: Document) -> dict[str, Any]:
                               if doc.code_number and doc.code_notation else None),
         "issued_date": doc.issued_date.isoformat() if doc.issued_date else None,
         "organ_id": doc.organ_id, "organ_name": doc.organ_name,
-        "signer": {"position": doc.signer_position, "full_name": doc.signer_name},
+        "signer": {"position": doc.signer_position, "full_name": doc.signer_name,
+                   "competence": doc.signer_competence},
         "recipients": json.loads(doc.recipients), "priority": doc.priority,
         "secrecy": doc.secrecy, "page_amount": doc.page_amount,
         "issued_amount": doc.issued_amount,

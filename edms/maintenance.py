@@ -5,6 +5,9 @@
   lost are queued again (every ``EDMS_JOBS_REDISPATCH_SECONDS``);
 * ``retention``: hourly, retention the object store could not apply when a document
   became a record (it was unreachable) is applied now.
+* ``notices_daily``: hourly, documents due on the next working day or overdue and
+  citizens' dossiers late become notices (edms.notices.daily); the notices' delivery loop
+  (edms.notices.delivery) runs on its own thread beside the scheduler.
 
 Every ``edms worker`` (and, without Redis, every serving process) runs a
 :class:`Scheduler` thread. A task runs when its period has passed since it last finished;
@@ -75,12 +78,20 @@ def _retention(system: System) -> dict[str, Any]:
     return {"pending": len(ids), "applied": applied[:100]}
 
 
+def _notices_daily(system: System) -> dict[str, Any]:
+    """Documents due on the next working day or overdue, dossiers late (edms.notices)."""
+    from .notices.daily import run
+
+    return run(system)
+
+
 TASKS: tuple[Task, ...] = (
     Task("archive_renew", lambda s: s.settings.archive_renew_every_hours, _archive_renew),
     # Only with Redis: jobs a restarted Redis lost are queued again.
     Task("jobs_redispatch", lambda s: s.settings.jobs_redispatch_seconds / 3600
          if s.settings.redis_url else 0.0, _jobs_redispatch),
     Task("retention", lambda s: 1.0, _retention),
+    Task("notices_daily", lambda s: 1.0, _notices_daily),
 )
 
 
@@ -168,6 +179,10 @@ class Scheduler:
     def start(self) -> Scheduler:
         self.thread.start()
         self.system.closers.append(self.stop)
+        if self.system.settings.notice_pump:
+            from .notices.delivery import Pump
+
+            Pump(self.system).start()  # the notices' delivery loop runs beside it
         return self
 
     def stop(self) -> None:

@@ -233,6 +233,9 @@ class Document(Base):
     organ_name: Mapped[str] = mapped_column(String(200), default="")
     signer_position: Mapped[str] = mapped_column(String(100), default="")
     signer_name: Mapped[str] = mapped_column(String(50), default="")
+    # the authority the competent person signed under (TM./KT./Q./TL./TUQ. line, edXML
+    # SignerInfo/Competence), chosen when signing; "" for documents signed before it existed
+    signer_competence: Mapped[str] = mapped_column(String(100), default="", server_default="")
     recipients: Mapped[str] = mapped_column(Text, default="[]")  # JSON [{organ_id, name}]
     issued_amount: Mapped[int | None] = mapped_column(Integer)
     holder: Mapped[str] = mapped_column(String(200), default="")  # keeps the file copy

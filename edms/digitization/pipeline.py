@@ -226,6 +226,10 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
             audit.record(s, user.username, "copy.digitize", "document", str(doc.id), {
                 "dossier": request.dossier_code, "pages": taken.pages,
                 "dpi": taken.min_dpi, "sha256": signed_sha, "public_id": public_id})
+            # A copy made for one of the agency's citizens' dossiers is its result.
+            from ..reception import link_digitized
+
+            link_digitized(s, doc, request.dossier_code, user.username)
             dossier_words = " ".join((request.dossier_code, request.procedure_code,
                                       request.result_code, request.holder_name,
                                       request.original_type, request.original_number))
