@@ -1,9 +1,13 @@
 """Signature appearances as Decree 30 (Appendix I) lays them out.
 
 * ``personal``: the leader's blue signature image centred between the authority/title
-  lines (upper case, bold) above and the full name (bold) below.
-* ``organization``: the agency's red seal at real size, placed over the left third of the
-  leader's signature image (see :func:`seal_rect_for`).
+  lines (upper case, bold, 14 pt) above and the full name (bold, 14 pt) below. When the
+  page itself prints the title lines and the name (a draft written in Word), the
+  appearance draws only what the page lacks: the image alone, centred in the blank space
+  the field covers.
+* ``organization``: the agency's red seal at real size, its visible ring over the left
+  third of the visible signature *ink* (not of the image's padded box; see
+  :func:`seal_rect_for` and :func:`signature_ink_on_page`).
 * ``attachment`` and ``copy``: no image; a serif 10 pt text block at the top right of the
   first page.
 
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import BinaryIO
 from zoneinfo import ZoneInfo
 
 from PIL import Image
@@ -32,14 +37,18 @@ from .fonts import vietnamese_serif
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MM = 72 / 25.4
 
-# the leader's signature box (points) and its inner layout
-PERSONAL_WIDTH = 220.0
-PERSONAL_HEIGHT = 130.0
-TITLE_SIZE = 11.0
-NAME_SIZE = 11.0
-IMAGE_TOP_GAP = 2 * TITLE_SIZE * 1.25 + 6  # below the two title lines
-IMAGE_BOTTOM_GAP = NAME_SIZE * 1.25 + 6  # above the name line
+# the leader's signature box (points) and its inner layout: Appendix I sets the
+# authority/title lines and the signer's name in 13-14 pt bold
+PERSONAL_WIDTH = 240.0
+PERSONAL_HEIGHT = 150.0
+TITLE_SIZE = 14.0
+NAME_SIZE = 14.0
+LEADING = 1.2
+IMAGE_TOP_GAP = 2 * TITLE_SIZE * LEADING + 6  # below the two title lines
+IMAGE_BOTTOM_GAP = NAME_SIZE * LEADING + 6  # above the name line
 SEAL_DIAMETER = 38 * MM
+SEAL_OVERLAP = 1 / 3  # of the signature ink's width, on its left
+INK_ALPHA = 48  # an image pixel at least this opaque is ink
 
 
 def vn_time(t: datetime) -> str:
@@ -66,6 +75,15 @@ class EncodedImage:
     height: int
     rgb: bytes  # zlib-compressed 8-bit RGB samples
     alpha: bytes | None  # zlib-compressed 8-bit alpha samples, when not fully opaque
+    # the visible ink: (left, top, right, bottom) in pixels, PIL's orientation
+    ink: tuple[int, int, int, int] | None = None
+
+    def ink_fraction(self) -> tuple[float, float, float, float]:
+        """The ink box as fractions of the image, PDF orientation: (x1, y1, x2, y2)
+        with y from the bottom."""
+        left, top, right, bottom = self.ink or (0, 0, self.width, self.height)
+        return (left / self.width, 1 - bottom / self.height, right / self.width,
+                1 - top / self.height)
 
     def add_to(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
         def image(data: bytes, colour: str) -> generic.StreamObject:
@@ -104,7 +122,20 @@ def _encode_image(path: str, mtime_ns: int) -> EncodedImage:
         rgba.width, rgba.height,
         zlib.compress(rgba.convert("RGB").tobytes(), 6),
         None if opaque else zlib.compress(alpha.tobytes(), 6),
+        ink_box(rgba),
     )
+
+
+def ink_box(img: Image.Image) -> tuple[int, int, int, int] | None:
+    """Where an image is inked: its opaque pixels, or, for an image without transparency
+    (a scan on white), its pixels clearly darker than paper."""
+    rgba = img.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    if alpha.getextrema() != (255, 255):
+        mask = alpha.point(lambda v: 255 if v >= INK_ALPHA else 0)
+    else:
+        mask = rgba.convert("L").point(lambda v: 255 if v < 200 else 0)
+    return mask.getbbox()
 
 
 def load_image(path: str | Path) -> EncodedImage:
@@ -137,23 +168,41 @@ def fit_image(img_w: int, img_h: int, x: float, y: float, w: float, h: float
     return x + (w - fw) / 2, y + (h - fh) / 2, fw, fh
 
 
-def personal_image_rect(width: float, height: float, img_w: int, img_h: int
+def title_lines(authority: str, title: str) -> list[str]:
+    """The upper-case lines above the signature: the authority (one or more lines,
+    ``TM. ỦY BAN NHÂN DÂN`` / ``KT. CHỦ TỊCH``) and the signer's own title."""
+    lines = [line.strip().upper() for line in authority.splitlines() if line.strip()]
+    if title.strip():
+        lines.append(title.strip().upper())
+    return lines
+
+
+def personal_image_rect(width: float, height: float, img_w: int, img_h: int,
+                        n_title_lines: int = 2, titles: bool = True, name: bool = True
                         ) -> tuple[float, float, float, float]:
-    """Where the signature image sits inside the leader's signature box."""
-    band_h = height - IMAGE_TOP_GAP - IMAGE_BOTTOM_GAP
-    return fit_image(img_w, img_h, 4, IMAGE_BOTTOM_GAP, width - 8, band_h)
+    """Where the signature image sits inside the leader's signature box: between the
+    title lines and the name, or (what the page prints itself is not drawn) in the
+    whole box less a small margin."""
+    top = (n_title_lines * TITLE_SIZE * LEADING + 6) if titles else 4
+    bottom = (NAME_SIZE * LEADING + 6) if name else 4
+    return fit_image(img_w, img_h, 4, bottom, width - 8, max(8.0, height - top - bottom))
 
 
 def personal_spec(authority: str, title: str, full_name: str, image: EncodedImage,
-                  width: float = PERSONAL_WIDTH, height: float = PERSONAL_HEIGHT) -> StampSpec:
+                  width: float = PERSONAL_WIDTH, height: float = PERSONAL_HEIGHT, *,
+                  titles: bool = True, name: bool = True) -> StampSpec:
+    """The leader's appearance. ``titles``/``name`` False: the page prints them already
+    (above and below the field), so only the image is drawn."""
     lines = []
+    heads = title_lines(authority, title) if titles else []
     top = height - TITLE_SIZE
-    for text in (authority, title):
-        if text:
-            lines.append(TextLine(text.upper(), TITLE_SIZE, True, width / 2, top))
-            top -= TITLE_SIZE * 1.25
-    lines.append(TextLine(full_name, NAME_SIZE, True, width / 2, NAME_SIZE * 0.3 + 2))
-    x, y, w, h = personal_image_rect(width, height, image.width, image.height)
+    for text in heads:
+        lines.append(TextLine(text, TITLE_SIZE, True, width / 2, top))
+        top -= TITLE_SIZE * LEADING
+    if name:
+        lines.append(TextLine(full_name, NAME_SIZE, True, width / 2, NAME_SIZE * 0.3 + 2))
+    x, y, w, h = personal_image_rect(width, height, image.width, image.height,
+                                     len(heads), titles=bool(heads), name=name)
     return StampSpec(width, height, tuple(lines), ImagePlacement(image, x, y, w, h))
 
 
@@ -163,15 +212,155 @@ def seal_spec(seal: EncodedImage, diameter: float = SEAL_DIAMETER) -> StampSpec:
                      image=ImagePlacement(seal, 0, 0, diameter, diameter * ratio))
 
 
-def seal_rect_for(image_rect_on_page: tuple[float, float, float, float],
+def seal_rect_for(ink_on_page: tuple[float, float, float, float], seal: EncodedImage,
                   diameter: float = SEAL_DIAMETER) -> tuple[float, float, float, float]:
-    """The seal's page rectangle (x1, y1, x2, y2): its right edge at one third of the
-    signature image's width, vertically centred on the image — so it covers the left
-    third of the signature, as Decree 30 shows it."""
-    x, y, w, h = image_rect_on_page
-    right = x + w / 3
-    cy = y + h / 2
-    return (right - diameter, cy - diameter / 2, right, cy + diameter / 2)
+    """The seal image's page rectangle (x1, y1, x2, y2) such that the seal's visible
+    right edge (its ink, not the image's transparent margin) lies at one third of the
+    signature ink's width, and the seal's ink is centred on the signature ink's
+    height: the seal covers the left third of the signature, as Decree 30 shows it.
+    ``ink_on_page`` is (x1, y1, x2, y2) in page space."""
+    x1, y1, x2, y2 = ink_on_page
+    height = diameter * seal.height / seal.width
+    _fx1, fy1, fx2, fy2 = seal.ink_fraction()
+    right_ink = x1 + (x2 - x1) * SEAL_OVERLAP
+    left = right_ink - fx2 * diameter
+    cy = (y1 + y2) / 2
+    bottom = cy - (fy1 + fy2) / 2 * height
+    return (left, bottom, left + diameter, bottom + height)
+
+
+def signature_ink_on_page(source: str | Path | BinaryIO, field_name: str
+                          ) -> tuple[int, tuple[float, float, float, float]] | None:
+    """The page and the page rectangle (x1, y1, x2, y2) of the visible ink of the images
+    a signature field's appearance draws, measured on the images' pixels (alpha), through
+    every transformation (annotation rectangle, form matrices, ``cm``); None when the
+    field draws no image."""
+    import pikepdf
+
+    with pikepdf.open(source) as pdf:
+        for index, page in enumerate(pdf.pages):
+            for annot in page.obj.get("/Annots", pikepdf.Array()):
+                name = annot.get("/T")
+                if name is None and "/Parent" in annot:
+                    name = annot.Parent.get("/T")
+                if name is None or str(name) != field_name or "/AP" not in annot:
+                    continue
+                ap = annot.AP.get("/N")
+                if not isinstance(ap, pikepdf.Stream):
+                    return None
+                rects = _images_ink(ap, _annotation_matrix(annot, ap), 0)
+                if not rects:
+                    return None
+                return index, (min(r[0] for r in rects), min(r[1] for r in rects),
+                               max(r[2] for r in rects), max(r[3] for r in rects))
+    return None
+
+
+Matrix = tuple[float, float, float, float, float, float]
+
+
+def _mul(m: Matrix, n: Matrix) -> Matrix:
+    """m then n (PDF row-vector convention: p' = p·m·n)."""
+    a, b, c, d, e, f = m
+    a2, b2, c2, d2, e2, f2 = n
+    return (a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
+            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2)
+
+
+def _apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
+    a, b, c, d, e, f = m
+    return a * x + c * y + e, b * x + d * y + f
+
+
+def _bounds(m: Matrix, x1: float, y1: float, x2: float, y2: float
+            ) -> tuple[float, float, float, float]:
+    pts = [_apply(m, x, y) for x, y in ((x1, y1), (x2, y1), (x1, y2), (x2, y2))]
+    return (min(p[0] for p in pts), min(p[1] for p in pts), max(p[0] for p in pts),
+            max(p[1] for p in pts))
+
+
+def _annotation_matrix(annot: object, ap: object) -> Matrix:
+    """PDF 32000 §12.5.5: the appearance's BBox, transformed by its Matrix, is fitted
+    onto the annotation's Rect."""
+    rect = [float(v) for v in annot.Rect]  # type: ignore[attr-defined]
+    rx1, ry1, rx2, ry2 = min(rect[0], rect[2]), min(rect[1], rect[3]), \
+        max(rect[0], rect[2]), max(rect[1], rect[3])
+    form_m = tuple(float(v) for v in ap.get("/Matrix", [1, 0, 0, 1, 0, 0]))  # type: ignore[attr-defined]
+    bx1, by1, bx2, by2 = (float(v) for v in ap.BBox)  # type: ignore[attr-defined]
+    tx1, ty1, tx2, ty2 = _bounds(form_m, bx1, by1, bx2, by2)  # type: ignore[arg-type]
+    sx = (rx2 - rx1) / (tx2 - tx1) if tx2 > tx1 else 1.0
+    sy = (ry2 - ry1) / (ty2 - ty1) if ty2 > ty1 else 1.0
+    fit: Matrix = (sx, 0, 0, sy, rx1 - tx1 * sx, ry1 - ty1 * sy)
+    return _mul(form_m, fit)  # type: ignore[arg-type]
+
+
+def _images_ink(form: object, ctm: Matrix, depth: int
+                ) -> list[tuple[float, float, float, float]]:
+    import pikepdf
+
+    if depth > 6:
+        return []
+    xobjects = form.get("/Resources", {}).get("/XObject", {})  # type: ignore[attr-defined]
+    found: list[tuple[float, float, float, float]] = []
+    stack: list[Matrix] = []
+    current = ctm
+    for operands, op in pikepdf.parse_content_stream(form):
+        name = str(op)
+        if name == "q":
+            stack.append(current)
+        elif name == "Q" and stack:
+            current = stack.pop()
+        elif name == "cm" and len(operands) == 6:
+            current = _mul(tuple(float(v) for v in operands), current)  # type: ignore[arg-type]
+        elif name == "Do" and operands:
+            xobj = xobjects.get(str(operands[0]))
+            if xobj is None:
+                continue
+            if xobj.get("/Subtype") == "/Image":
+                ink = _pdf_image_ink(xobj)
+                if ink is not None:
+                    found.append(_bounds(current, *ink))
+            elif xobj.get("/Subtype") == "/Form":
+                m = tuple(float(v) for v in xobj.get("/Matrix", [1, 0, 0, 1, 0, 0]))
+                found += _images_ink(xobj, _mul(m, current), depth + 1)  # type: ignore[arg-type]
+    return found
+
+
+def _pdf_image_ink(xobj: object) -> tuple[float, float, float, float] | None:
+    """An image XObject's ink box in its unit square (x1, y1, x2, y2), y up."""
+    import pikepdf
+
+    try:
+        smask = xobj.get("/SMask")  # type: ignore[attr-defined]
+        if smask is not None:
+            alpha = pikepdf.PdfImage(smask).as_pil_image().convert("L")
+            mask = alpha.point(lambda v: 255 if v >= INK_ALPHA else 0)
+            box = mask.getbbox()
+            size = alpha.size
+        else:
+            img = pikepdf.PdfImage(xobj).as_pil_image()
+            box = ink_box(img)
+            size = img.size
+    except Exception:  # an image we cannot decode: its whole square counts as ink
+        return (0.0, 0.0, 1.0, 1.0)
+    if box is None:
+        return None
+    w, h = size
+    left, top, right, bottom = box
+    return (left / w, 1 - bottom / h, right / w, 1 - top / h)
+
+
+def copy_lines(copy_type: str, agency: str, t: datetime) -> list[str]:
+    """The text of an electronic copy's signature (Appendix I Part II): copy type, the
+    copying agency, the signing time in Vietnam time."""
+    return [copy_type.upper(), agency, f"Thời gian ký: {vn_time(t)}"]
+
+
+def copy_block_size(copy_type: str, agency: str) -> tuple[float, float]:
+    """The size of the copy signature's text block (the time's digits all have the same
+    width, so any time gives the same size): where it fits is found before signing."""
+    spec = text_block_spec(copy_lines(copy_type, agency, datetime(2000, 1, 1, tzinfo=VN_TZ)))
+    return spec.width, spec.height
 
 
 def text_block_spec(lines: list[str], size: float = 10.0, padding: float = 3.0) -> StampSpec:

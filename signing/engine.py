@@ -45,11 +45,12 @@ from .appearance import (
     Decree30StampStyle,
     EncodedImage,
     StampSpec,
+    copy_lines,
     load_image,
-    personal_image_rect,
     personal_spec,
     seal_rect_for,
     seal_spec,
+    signature_ink_on_page,
     text_block_spec,
     vn_time,
 )
@@ -136,10 +137,14 @@ class SignOptions:
     page: int | None = None  # 0-based; default: last page (personal), first page (text)
     box: tuple[float, float, float, float] | None = None  # x1, y1, x2, y2 in points
     # personal
-    authority: str = ""  # "KT. CHỦ TỊCH"
+    authority: str = ""  # "KT. CHỦ TỊCH" (several lines separated by newlines)
     title: str | None = None  # default: the certificate's title attribute
     full_name: str | None = None  # default: the certificate's common name
     signature_image: Path | None = None
+    # what the page prints itself around the signature field, so the appearance leaves it
+    # out: the authority/title lines above, the signer's name below
+    titles_on_page: bool = False
+    name_on_page: bool = False
     # organization
     seal_image: Path | None = None
     # attachment: the main document's number and symbol
@@ -383,8 +388,16 @@ class SigningEngine:
             if opts.signature_image is None:
                 raise SigningError("the personal signature needs the leader's signature image")
             image = _image(opts.signature_image)
+            # an empty field of the draft: the appearance is laid out at its size
+            existing = widget_of(reader, opts.field_name) if opts.field_name else None
+            size = {}
+            if existing is not None:
+                x1, y1, x2, y2 = existing.rect
+                size = {"width": abs(x2 - x1), "height": abs(y2 - y1)}
             spec = personal_spec(opts.authority, opts.title if opts.title is not None
-                                 else info.title, opts.full_name or info.common_name, image)
+                                 else info.title, opts.full_name or info.common_name, image,
+                                 titles=not opts.titles_on_page,
+                                 name=not opts.name_on_page, **size)
             page = n_pages - 1 if opts.page is None else opts.page
             box = opts.box or self._default_personal_box(reader, page, spec)
             return Decree30StampStyle(spec=spec), _int_box(box), page
@@ -392,23 +405,26 @@ class SigningEngine:
             if opts.seal_image is None:
                 raise SigningError("the organization signature needs the agency's seal image")
             personal = self._valid_personal_signature(reader)
-            widget = widget_of(reader, personal)
-            if widget is None or widget.image_px is None:
+            stream = reader.stream
+            at = stream.tell()
+            try:
+                found = signature_ink_on_page(stream, personal)
+            finally:
+                stream.seek(at)
+            if found is None:
                 raise SigningError(f"the personal signature {personal!r} has no visible "
                                    "signature image to place the seal on")
-            x1, y1, x2, y2 = widget.rect
-            ix, iy, iw, ih = personal_image_rect(x2 - x1, y2 - y1, *widget.image_px)
-            spec = seal_spec(_image(opts.seal_image))
-            rect = seal_rect_for((x1 + ix, y1 + iy, iw, ih), spec.width)
-            return Decree30StampStyle(spec=spec), _int_box(rect), widget.page
+            seal = _image(opts.seal_image)
+            spec = seal_spec(seal)
+            rect = seal_rect_for(found[1], seal, spec.width)
+            return Decree30StampStyle(spec=spec), _round_box(rect), found[0]
         if opts.profile is Profile.ATTACHMENT:
             if not opts.main_number:
                 raise SigningError("the attachment signature needs the main document's "
                                    "number and symbol")
             lines = [f"Kèm theo văn bản số: {opts.main_number}", f"Thời gian ký: {vn_time(t)}"]
         else:
-            lines = [opts.copy_type.upper(), opts.agency or info.organization,
-                     f"Thời gian ký: {vn_time(t)}"]
+            lines = copy_lines(opts.copy_type, opts.agency or info.organization, t)
         spec = text_block_spec(lines)
         page = 0 if opts.page is None else opts.page
         return Decree30StampStyle(spec=spec), _int_box(
@@ -475,3 +491,11 @@ def _image(path: Path) -> EncodedImage:
 def _int_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
     x1, y1, x2, y2 = box
     return (round(x1), round(y1), round(x2), round(y2))
+
+
+def _round_box(box: tuple[float, float, float, float]) -> tuple[int, int, int, int]:
+    """A box of whole points with the size of ``box`` kept (the seal's real size: rounding
+    each corner separately could stretch it by a point)."""
+    x1, y1, x2, y2 = box
+    w, h = round(x2 - x1), round(y2 - y1)
+    return (round(x1), round(y1), round(x1) + w, round(y1) + h)

@@ -9,17 +9,13 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+_STYLES = {(False, False): ("Regular", ""), (True, False): ("Bold", "-Bold"),
+           (False, True): ("Italic", "-Italic"), (True, True): ("BoldItalic", "-BoldItalic")}
 _CANDIDATES = {
-    False: [
-        "/usr/share/fonts/truetype/liberation2/LiberationSerif-Regular.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSerif-Regular.ttf",
-        "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
-    ],
-    True: [
-        "/usr/share/fonts/truetype/liberation2/LiberationSerif-Bold.ttf",
-        "/usr/share/fonts/truetype/liberation/LiberationSerif-Bold.ttf",
-        "/usr/share/fonts/truetype/dejavu/DejaVuSerif-Bold.ttf",
-    ],
+    key: [f"/usr/share/fonts/truetype/liberation2/LiberationSerif-{lib}.ttf",
+          f"/usr/share/fonts/truetype/liberation/LiberationSerif-{lib}.ttf",
+          f"/usr/share/fonts/truetype/dejavu/DejaVuSerif{dejavu}.ttf"]
+    for key, (lib, dejavu) in _STYLES.items()
 }
 
 
@@ -28,8 +24,11 @@ class FontMissing(RuntimeError):
 
 
 @cache
-def serif_font_path(bold: bool = False) -> str:
-    for candidate in _CANDIDATES[bold]:
+def serif_font_path(bold: bool = False, italic: bool = False) -> str:
+    """The serif font file of a style; an italic that is not installed falls back to the
+    upright style (Decree 30's italic lines then come out upright, never missing)."""
+    for candidate in _CANDIDATES[(bold, italic)] + (_CANDIDATES[(bold, False)] if italic
+                                                     else []):
         if Path(candidate).is_file():
             return candidate
     raise FontMissing(
@@ -70,6 +69,7 @@ class EmbeddableFont:
     cap_height: int
     bbox: tuple[int, int, int, int]
     to_unicode: bytes  # zlib-compressed ToUnicode CMap
+    italic_angle: int = 0
 
     def glyphs(self, text: str) -> list[int]:
         text = unicodedata.normalize("NFC", text)
@@ -99,9 +99,10 @@ class EmbeddableFont:
         descriptor = generic.DictionaryObject({
             pdf_name("/Type"): pdf_name("/FontDescriptor"),
             pdf_name("/FontName"): pdf_name("/" + self.ps_name),
-            pdf_name("/Flags"): num(34),  # serif, non-symbolic
+            # serif, non-symbolic, italic when slanted
+            pdf_name("/Flags"): num(34 | (64 if self.italic_angle else 0)),
             pdf_name("/FontBBox"): generic.ArrayObject([num(v) for v in self.bbox]),
-            pdf_name("/ItalicAngle"): num(0),
+            pdf_name("/ItalicAngle"): num(self.italic_angle),
             pdf_name("/Ascent"): num(self.ascent),
             pdf_name("/Descent"): num(self.descent),
             pdf_name("/CapHeight"): num(self.cap_height),
@@ -138,14 +139,14 @@ class EmbeddableFont:
 
 
 @cache
-def vietnamese_serif(bold: bool = False) -> EmbeddableFont:
+def vietnamese_serif(bold: bool = False, italic: bool = False) -> EmbeddableFont:
     import io
     import zlib
 
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
-    path = serif_font_path(bold)
+    path = serif_font_path(bold, italic)
     font = TTFont(path)
     full_cmap = font.getBestCmap()
     upem = font["head"].unitsPerEm
@@ -182,8 +183,7 @@ def vietnamese_serif(bold: bool = False) -> EmbeddableFont:
         lines += [f"<{gid:04x}> <{cp:04x}>" for gid, cp in chunk]
         lines.append("endbfchar")
     lines += ["endcmap", "CMapName currentdict /CMap defineresource pop", "end", "end"]
-    base = font["name"].getDebugName(6) or ("LiberationSerif-Bold" if bold else
-                                            "LiberationSerif")
+    base = font["name"].getDebugName(6) or ("LiberationSerif" + _STYLES[(bold, italic)][1])
     return EmbeddableFont(
         ps_name=f"EDMSVN+{base}",
         font_file=zlib.compress(raw, 6),
@@ -195,4 +195,5 @@ def vietnamese_serif(bold: bool = False) -> EmbeddableFont:
         cap_height=scale(getattr(os2, "sCapHeight", 0) or os2.sTypoAscender * 0.7),
         bbox=(scale(head.xMin), scale(head.yMin), scale(head.xMax), scale(head.yMax)),
         to_unicode=zlib.compress("\n".join(lines).encode()),
+        italic_angle=round(font["post"].italicAngle),
     )
