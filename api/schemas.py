@@ -177,13 +177,31 @@ class FileUpload(_In):
 
 
 class DraftUpload(DraftForm):
-    file = fields.File(required=True, metadata={"description": "The draft PDF."})
+    file = fields.File(required=True, metadata={"description": (
+        "The draft: a PDF (with or without the SoKyHieu/NgayThang fields), a Word .docx "
+        "or an OpenDocument .odt file (converted to PDF). Without fields, the places of "
+        "the number, the date and the signature are found from the text; a 422 names the "
+        "missing line and `looked` where the System looked.")})
 
 
 class TemplateDraftIn(_DraftFields):
-    body = fields.List(fields.String(validate=Length(1, 5000)), required=True,
-                       validate=Length(1, 200))
+    body = fields.List(fields.String(validate=Length(1, 5000)), load_default=list,
+                       validate=Length(0, 200), metadata={"description": (
+                           "Paragraphs; 'Căn cứ ...' and 'Điều 1. ...' are recognised.")})
     recipients = fields.List(fields.Nested(RecipientSchema), load_default=list)
+    parent = fields.String(validate=Length(1, 200), metadata={
+        "description": "The governing body above the issuer (cơ quan chủ quản)."})
+    authority_line = fields.String(validate=Length(0, 300), metadata={
+        "description": "A decision's issuing authority, e.g. 'CHỦ TỊCH ỦY BAN NHÂN DÂN "
+                       "TỈNH TUYÊN QUANG' (default for a Quyết định: head and issuer)."})
+    bases = fields.List(fields.String(validate=Length(1, 2000)), load_default=list,
+                        validate=Length(0, 50), metadata={"description": "Căn cứ lines."})
+    articles = fields.List(fields.String(validate=Length(1, 5000)), load_default=list,
+                           validate=Length(0, 200), metadata={
+                               "description": "Articles; numbered 'Điều N.' if not."})
+    addressees = fields.List(fields.String(validate=Length(1, 250)), load_default=list,
+                             validate=Length(0, 50), metadata={
+                                 "description": "Kính gửi (công văn); default: recipients."})
 
 
 class IncomingForm(_In):
@@ -220,8 +238,11 @@ class RegisterStepIn(_In):
 
 
 class SignIn(_In):
-    authority = fields.String(validate=Length(0, 100),
-                              metadata={"description": "Line above the title: 'KT. CHỦ TỊCH'."})
+    authority = fields.String(validate=Length(0, 100), metadata={"description": (
+        "sign: the signing authority for this document, checked against your position: "
+        "TM, TM_KT, KT, Q, TL, TUQ, CV (own title), or the line itself ('KT. CHỦ TỊCH'). "
+        "Default: what the draft's signature block prints, else the one bound with your "
+        "key. seal: not used.")})
     level = fields.String(validate=OneOf(LEVELS))
     pin = fields.String(validate=Length(1, 12), load_only=True, metadata={
         "description": "sign: the leader's signing PIN (required; wrong PINs make further "

@@ -77,8 +77,10 @@ def list_documents(query_data: dict[str, Any]) -> dict[str, Any]:
         responses=DOC_ERRORS)
 @requires("write")
 def create_draft(form: dict[str, Any]) -> dict[str, Any]:
-    """The PDF must carry the empty text fields `SoKyHieu` and `NgayThang`, which are
-    filled with the number and date after the leader signs."""
+    """A PDF, a Word .docx or an OpenDocument .odt draft. The number and date are filled
+    after the leader signs into the PDF's fields `SoKyHieu` and `NgayThang`, or, for a
+    draft without them, into the blanks of its "Số:" and date lines, found from its
+    text with the blank signing space of its signature block (422 when not found)."""
     f = form["file"]
     doc = docs.create_draft(system(), actor(), f.stream, f.filename or "draft.pdf",
                             _meta(form, _recipients(form["to"])))
@@ -94,7 +96,12 @@ def create_draft(form: dict[str, Any]) -> dict[str, Any]:
 def create_from_template(data: dict[str, Any]) -> dict[str, Any]:
     recipients = tuple(docs.Recipient(r["name"], r.get("organ_id"))
                        for r in data["recipients"])
-    doc = docs.create_from_template(system(), actor(), _meta(data, recipients), data["body"])
+    parts = {k: data[k] for k in ("parent", "authority_line", "bases", "articles",
+                                  "addressees") if data.get(k)}
+    if not data["body"] and not data["articles"]:
+        raise EdmsError("the template needs a body or articles")
+    doc = docs.create_from_template(system(), actor(), _meta(data, recipients), data["body"],
+                                    parts=parts)
     return out(doc)
 
 

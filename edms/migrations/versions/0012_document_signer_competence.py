@@ -1,4 +1,4 @@
-"""drafting and layout (issue 18) — reserved slot; its owner fills upgrade/downgrade and renames the file
+"""drafting and layout (issue 18): the signing authority chosen per document
 
 Revision ID: 0012
 Revises: 0011
@@ -7,6 +7,9 @@ Create Date: 2026-12-02 06:30:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from alembic import op
+
 revision = "0012"
 down_revision = "0011"
 branch_labels = None
@@ -14,8 +17,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("signer_competence", sa.String(length=100),
+                                      nullable=False, server_default=""))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("documents", schema=None) as batch_op:
+        batch_op.drop_column("signer_competence")
