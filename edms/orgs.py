@@ -287,10 +287,11 @@ DEV_LEADERS = ("chutich", "phochutich")  # their signing PIN: auth.DEV_SIGNING_P
 
 
 def seed_development(system: System) -> bool:
-    """A ready-to-use development agency (the dev PKI's People's Committee) with units,
-    users for each role (password :data:`DEV_USER_PASSWORD`), their keys and the leaders'
-    signing PIN (:data:`edms.auth.DEV_SIGNING_PIN`). Refused
-    outside development. Returns False when already seeded."""
+    """A ready-to-use development agency (the dev PKI's provincial People's Committee, and
+    the People's Committees of some of its communes) with units, users for each role
+    (password :data:`DEV_USER_PASSWORD`), their keys and the leaders' signing PIN
+    (:data:`edms.auth.DEV_SIGNING_PIN`). Refused outside development. Returns False when
+    already seeded."""
     if not system.settings.is_development:
         raise EdmsError("the development agency is only seeded with EDMS_ENV=development")
     pki_dir = system.settings.pki_dir
@@ -321,6 +322,9 @@ def seed_development(system: System) -> bool:
             bind_key(system, SignerRef(label=label), username=username)
             seed_signing_pin(system, username)
     bind_key(system, SignerRef(label="agency"), agency_code=agency.code)
+    if agency.code == devpki.AGENCY_CODE:  # the province's communes (two-level government)
+        for code, name, place in devpki.COMMUNES:
+            create_agency(system, code, name, "UBND", place)
     return True
 
 

@@ -37,10 +37,22 @@ DEFAULT_URL_PREFIX = "http://127.0.0.1:8790"
 MANIFEST = "manifest.json"
 DEV_MARK = "DEV ONLY - KHONG CO GIA TRI PHAP LY"
 
-AGENCY = "Ủy ban nhân dân tỉnh Hà Giang"
+# The development agency: a province as it is since the 2025 reorganisation (two-level
+# local government from 1 July 2025: province and commune; Hà Giang merged into Tuyên
+# Quang). The identifiers are development values in the QCVN 102 form, not the official
+# assignments.
+AGENCY = "Ủy ban nhân dân tỉnh Tuyên Quang"
 AGENCY_SHORT = "UBND"
 AGENCY_CODE = "000.00.00.H41"
-AGENCY_CITY = "Hà Giang"
+AGENCY_CITY = "Tuyên Quang"
+# Commune-level People's Committees of the province (wards of the former Tuyên Quang and
+# Hà Giang cities): (identifier, name, place of their date line).
+COMMUNES = (
+    ("000.00.31.H41", "Ủy ban nhân dân phường Minh Xuân", "Minh Xuân"),
+    ("000.00.32.H41", "Ủy ban nhân dân phường Nông Tiến", "Nông Tiến"),
+    ("000.00.33.H41", "Ủy ban nhân dân phường Hà Giang 1", "Hà Giang 1"),
+    ("000.00.34.H41", "Ủy ban nhân dân phường Hà Giang 2", "Hà Giang 2"),
+)
 
 
 @dataclass(frozen=True)

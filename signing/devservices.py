@@ -93,7 +93,7 @@ def free_loopback_port() -> int:
 
 def start_fresh(directory: Path, agency: DevAgency | None = None,
                 tsa_days: int | None = None) -> tuple[DevPki, Responder]:
-    """A new development PKI in ``directory`` (for ``agency``, default the Hà Giang
+    """A new development PKI in ``directory`` (for ``agency``, default the Tuyên Quang
     People's Committee) with its responder on a free loopback port (tests, benchmarks);
     ``tsa_days``: its TSA certificate expires that soon."""
     from .devpki import DEFAULT_AGENCY, generate

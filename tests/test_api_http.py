@@ -116,7 +116,7 @@ def test_outgoing_lifecycle_over_http(live: Live, tmp_path: Path) -> None:
     body = v.json()
     assert body["valid"] and not body["changed_after_signing"]
     assert [s["signer"]["common_name"] for s in body["report"]["signatures"]] == [
-        "Nguyễn Văn Thành", "Ủy ban nhân dân tỉnh Hà Giang"]
+        "Nguyễn Văn Thành", "Ủy ban nhân dân tỉnh Tuyên Quang"]
     with open(final, "rb") as f:
         fields = {str(x.get_object()["/T"]): str(x.get_object().get("/V", ""))
                   for x in PdfFileReader(f).root["/AcroForm"]["/Fields"]}

@@ -32,7 +32,7 @@ PAGE1 = ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự d
          "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang",
          "Chủ hộ: Nguyễn Thị Hương, sinh ngày 12/03/1985"]
 PAGE2 = ["Ngành, nghề kinh doanh: bán lẻ lương thực, thực phẩm",
-         "Địa điểm kinh doanh: phường Nguyễn Trãi, thành phố Hà Giang",
+         "Địa điểm kinh doanh: phường Hà Giang 1, tỉnh Tuyên Quang",
          "Vốn kinh doanh: 150.000.000 đồng"]
 
 
@@ -100,7 +100,7 @@ def test_digitize_vietnamese_scans_into_a_signed_searchable_pdfa(
                                  "-y", str(int(height - y2)), "-W", str(int(x2 - x1)),
                                  "-H", str(int(y2 - y1)), str(out), "-"],
                                 capture_output=True, text=True, check=True).stdout
-    assert "SAO Y" in stamp_text and "Ủy ban nhân dân tỉnh Hà Giang" in stamp_text
+    assert "SAO Y" in stamp_text and "Ủy ban nhân dân tỉnh Tuyên Quang" in stamp_text
     # Found by an unaccented, lower-case search of its OCR text.
     total, found = docs.search_documents(system, "vanthu", "tap hoa huong giang")
     assert [d.id for d in found] == [result.document_id]

@@ -101,11 +101,11 @@ def test_outgoing_document_from_draft_to_issued(agency: System, tmp_path: Path,
     report = validate_file(final, [_root(dev_pki)])
     assert report.valid, report.to_json()
     assert [s.signer.common_name for s in report.signatures] == [
-        "Nguyễn Văn Thành", "Ủy ban nhân dân tỉnh Hà Giang"]
+        "Nguyễn Văn Thành", "Ủy ban nhân dân tỉnh Tuyên Quang"]
     assert [s.modifications for s in report.signatures] == ["form_filling", "none"]
     assert field_value(final, "SoKyHieu") == "Số: 01/QĐ-UBND"
     today = docs.vn_today()
-    assert field_value(final, "NgayThang") == docs.date_line("Hà Giang", today)
+    assert field_value(final, "NgayThang") == docs.date_line("Tuyên Quang", today)
 
     view = docs.get_document(system, "vanthu", doc.id)
     assert [f.stage for f in view.files] == ["draft", "draft", "signed", "numbered",
@@ -264,7 +264,7 @@ def test_incoming_lifecycle(agency: System, tmp_path: Path, dev_pki: Any) -> Non
 
     meta = docs.IncomingMeta(
         type_code="quyet-dinh", subject="Về việc phê duyệt Kế hoạch chuyển đổi số",
-        organ_name="Ủy ban nhân dân tỉnh Hà Giang", organ_id="000.00.00.H41",
+        organ_name="Ủy ban nhân dân tỉnh Tuyên Quang", organ_id="000.00.00.H41",
         code_number="01", code_notation="QĐ-UBND", issued_date=docs.vn_today(),
         priority=1)
     with open(sent, "rb") as f:
@@ -320,7 +320,7 @@ def test_incoming_with_a_broken_signature_is_returned_not_registered(
     tampered = tmp_path / "tampered.pdf"
     tampered.write_bytes(bytes(data))
     meta = docs.IncomingMeta(
-        type_code="cong-van", subject="V/v báo cáo", organ_name="UBND tỉnh Hà Giang",
+        type_code="cong-van", subject="V/v báo cáo", organ_name="UBND tỉnh Tuyên Quang",
         code_number="12", code_notation="UBND-VX", issued_date=date(2026, 11, 20))
     with open(tampered, "rb") as f:
         doc_id = docs.receive(system, "vt.vpcp", f, "cv.pdf", meta).document.id

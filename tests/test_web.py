@@ -173,7 +173,7 @@ def test_leader_signs_clerk_seals_and_anyone_verifies(site: str, browser: Any,
     rows = public.locator("table tbody tr")
     assert rows.count() == 2
     assert "Nguyễn Văn Thành" in rows.nth(0).inner_text()
-    assert "Ủy ban nhân dân tỉnh Hà Giang" in rows.nth(1).inner_text()
+    assert "Ủy ban nhân dân tỉnh Tuyên Quang" in rows.nth(1).inner_text()
     assert all("Hợp lệ" in rows.nth(i).inner_text() for i in range(2))
     accessible(public)
     shots.take(public, "kiem-tra-hai-chu-ky-hop-le")

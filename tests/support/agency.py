@@ -20,17 +20,17 @@ def draft_meta(**kw: Any) -> DraftMeta:
     base: dict[str, Any] = {
         "type_code": "quyet-dinh",
         "subject": "Về việc phê duyệt Kế hoạch chuyển đổi số năm 2027",
-        "recipients": (Recipient("Sở Thông tin và Truyền thông", "000.00.01.H41"),),
+        "recipients": (Recipient("Sở Khoa học và Công nghệ", "000.00.01.H41"),),
     }
     base.update(kw)
     return DraftMeta(**base)
 
 
 BODY = [
-    "Căn cứ Luật Tổ chức chính quyền địa phương ngày 19 tháng 6 năm 2015;",
-    "Theo đề nghị của Giám đốc Sở Thông tin và Truyền thông.",
+    "Căn cứ Luật Tổ chức chính quyền địa phương ngày 16 tháng 6 năm 2025;",
+    "Theo đề nghị của Giám đốc Sở Khoa học và Công nghệ.",
     "Điều 1. Phê duyệt Kế hoạch chuyển đổi số năm 2027 kèm theo Quyết định này.",
-    "Điều 2. Giao Sở Thông tin và Truyền thông chủ trì, phối hợp với các sở, ngành "
+    "Điều 2. Giao Sở Khoa học và Công nghệ chủ trì, phối hợp với các sở, ngành "
     "hướng dẫn, kiểm tra việc thực hiện; báo cáo kết quả trước ngày 15 tháng 12.",
 ]
 
