@@ -1,7 +1,8 @@
 """``/vdxp/<operation>``: this installation as an exchange axis (hub mode, registered when
 ``EDMS_AXIS_HUB=true``), speaking the VDXP protocol of VNPT's client SDK. Thin: the body is
 read within the operation's limit (never past it: a larger one is refused from its
-``Content-Length`` and the connection closed), and everything else is
+``Content-Length``; the server discards what the client sends anyway before the next
+request on the connection), and everything else is
 :func:`edms.axis.hub.handle`'s. Answers are always the JSON the SDK reads, never a
 problem+json (the SDK would not understand one); the HTTP status says the same thing for
 people and proxies (the SDK ignores it)."""
@@ -29,11 +30,11 @@ def call(operation: str) -> Response:
     declared = request.content_length
     if declared is not None and declared > limit:
         return _refuse(operation, 413, Code.TOO_LARGE, f"the body is {declared} bytes, over "
-                       f"the limit of {limit} bytes; nothing was read", close=True)
+                       f"the limit of {limit} bytes; nothing was read")
     data = request.stream.read(limit + 1)
     if len(data) > limit:  # no Content-Length (chunked): cut at the limit
         return _refuse(operation, 413, Code.TOO_LARGE, f"the body is over the limit of "
-                       f"{limit} bytes; nothing was stored", close=True)
+                       f"{limit} bytes; nothing was stored")
     status, body = hub.handle(system(), operation, _headers(), data, client_address())
     return _reply(status, body)
 
@@ -45,15 +46,11 @@ def _headers() -> dict[str, list[str]]:
     return out
 
 
-def _refuse(operation: str, status: int, code: str, reason: str, close: bool = False
-            ) -> Response:
+def _refuse(operation: str, status: int, code: str, reason: str) -> Response:
     hub.audit_refusal(system(), operation, _headers(), code, reason, client_address())
-    return _reply(status, answer(code, reason, **hub.empty_fields(operation)), close)
+    return _reply(status, answer(code, reason, **hub.empty_fields(operation)))
 
 
-def _reply(status: int, body: dict[str, object], close: bool = False) -> Response:
-    resp = Response(json.dumps(body, ensure_ascii=True), status=status,
+def _reply(status: int, body: dict[str, object]) -> Response:
+    return Response(json.dumps(body, ensure_ascii=True), status=status,
                     mimetype="application/json")
-    if close:
-        resp.headers["Connection"] = "close"
-    return resp

@@ -625,8 +625,8 @@ class AxisDelivery(Base):
 
 
 class AxisNonce(Base):
-    """A signed request already served (its MAC), kept while its timestamp is fresh: the
-    same request again is a replay."""
+    """A signed request already served (SHA-256 of its operation and MAC), kept while its
+    timestamp is fresh: the same request again is a replay."""
 
     __tablename__ = "axis_nonces"
 

@@ -12,10 +12,15 @@ Invariants:
   signed value, and its signed timestamp (read as Vietnam time, as the SDK writes it) is at
   most ``EDMS_AXIS_MAX_AGE_SECONDS`` old and at most ``EDMS_AXIS_CLOCK_SKEW_SECONDS`` ahead.
   **Parameters are read only from the signed JSON.**
-* **No replay.** A signed request (its MAC) is served once: it is remembered until its
-  timestamp is too old to be accepted anyway. (The SDK fixes the timestamp when a service
-  object is created and keeps every key it was ever given: two identical calls on one
-  object are the same request. Clients create a service object per round.)
+* **No replay.** A signed request (its MAC, for one operation) is served once: it is
+  remembered until its timestamp is too old to be accepted anyway. The operation is part
+  of what is remembered because the URL is not signed and the SDK's sticky map makes two
+  *different* operations carry the same signed headers (``updateStatus`` then
+  ``getReceivedEdocList`` with no new key); the same signed headers replayed against
+  another operation therefore cannot be told from that, and are served once per
+  operation. (The SDK fixes the timestamp when a service object is created and keeps
+  every key it was ever given: two identical calls of one operation on one object are
+  the same request. Clients create a service object per round.)
 * **Leftover keys are tolerated.** Each operation reads only its own keys; keys the SDK
   leaves from earlier calls (``docId``, ``status``, ``hash-file``, ``from``, ``to``…) are
   ignored where they would change the meaning: ``status`` never filters the received list,
@@ -182,8 +187,9 @@ def signed_params(raw: bytes) -> dict[str, tuple[str, str]]:
     return out
 
 
-def authenticate(system: System, headers: Mapping[str, list[str]]) -> Caller:
-    """The caller of a signed request (see the module's invariants); refused otherwise."""
+def authenticate(system: System, headers: Mapping[str, list[str]], operation: str) -> Caller:
+    """The caller of a signed request for ``operation`` (see the module's invariants);
+    refused otherwise."""
     settings = system.settings
     raw = _one(headers, SIGN_HEADER, "the request is not signed").encode("latin-1")
     given = _one(headers, HASH_HEADER, "the request is not signed").strip().lower()
@@ -229,7 +235,8 @@ def authenticate(system: System, headers: Mapping[str, list[str]]) -> Caller:
     try:
         with transaction(system.sessions) as s:
             s.execute(delete(AxisNonce).where(AxisNonce.expires_at < now))
-            s.add(AxisNonce(system_id=system_id, mac=given,
+            seen = hashlib.sha256(f"{operation}:{given}".encode()).hexdigest()
+            s.add(AxisNonce(system_id=system_id, mac=seen,
                             expires_at=at + timedelta(seconds=settings.axis_max_age_seconds
                                                       + 1)))
             s.flush()
@@ -237,8 +244,9 @@ def authenticate(system: System, headers: Mapping[str, list[str]]) -> Caller:
             assert row is not None
             row.last_seen_at = now
     except IntegrityError:
-        raise refuse(Code.REPLAY, "this signed request was already served (a replay): sign "
-                     "each request anew (with the SDK: a new service object)") from None
+        raise refuse(Code.REPLAY, f"this signed {operation} request was already served (a "
+                     "replay): sign each request anew (with the SDK: the same call on the "
+                     "same service object is the same request; make a new one)") from None
     return Caller(system_id, code, params, agencies)
 
 
@@ -689,7 +697,7 @@ def handle(system: System, operation: str, headers: Mapping[str, list[str]], bod
         if len(body) > body_limit(system, operation):
             raise refuse(Code.TOO_LARGE, f"the body is over the limit of "
                          f"{body_limit(system, operation)} bytes")
-        caller = authenticate(system, headers)
+        caller = authenticate(system, headers, operation)
         result = HANDLERS[operation](system, caller, body)
         return 200, answer(Code.OK, "", **{**empty, **result})
     except AxisError as exc:
