@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from flask import Blueprint, Response, json
 
@@ -19,10 +20,11 @@ bp = Blueprint("health", __name__)
 def healthz() -> Response:
     components = system().health()
     components["disk"] = disk_health(system().settings)
-    if system().settings.redis_url:
-        components["queue"] = queue_health(system().settings.redis_url)
+    redis_url = system().settings.redis_url
+    if redis_url:
+        components["queue"] = queue_health(redis_url)
     ok = all(h.ok for h in components.values())
-    body = {
+    body: dict[str, Any] = {
         "status": "ok" if ok else "unavailable",
         "version": __version__,
         "components": {

@@ -168,7 +168,7 @@ def local(work: Path, pki: Path, args: argparse.Namespace) -> dict[str, Any]:
 def s3(work: Path, pki: Path, args: argparse.Namespace) -> dict[str, Any]:
     server = seaweed.start(work / "seaweed")
     admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    names = []
+    names: list[str] = []
 
     def database() -> str:
         name = f"edms_bench_{len(names)}_{os.getpid()}"

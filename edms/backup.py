@@ -366,7 +366,9 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
         cur = conn.cursor()
         cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         cur.execute("SELECT pg_export_snapshot()")
-        snapshot_id = cur.fetchone()[0]
+        exported = cur.fetchone()
+        assert exported is not None
+        snapshot_id = exported[0]
         uri, env = _pg_url(system.settings.database_url)
         # pg_dump reads exactly what this transaction sees, while it stays open.
         done = subprocess.run(
@@ -730,16 +732,20 @@ def _pg_rows(system: System, dump: Path, table: str) -> Iterator[dict[str, str |
         encoding="utf-8")
     assert proc.stdout is not None
     columns: list[str] | None = None
+    done = False
     try:
-        for line in proc.stdout:
+        for line in proc.stdout:  # read to the end: pg_restore must not die of SIGPIPE
             line = line.rstrip("\n")
+            if done:
+                continue
             if columns is None:
                 m = re.match(r"COPY [\w.\"]+ \((.*)\) FROM stdin;", line)
                 if m:
                     columns = [c.strip().strip('"') for c in m.group(1).split(",")]
                 continue
             if line == "\\.":
-                break
+                done = True
+                continue
             yield dict(zip(columns, map(_unescape_copy, line.split("\t")), strict=True))
     finally:
         proc.stdout.close()
@@ -767,10 +773,10 @@ def dump_facts(system: System, kind: str, path: Path) -> DumpFacts:
         engine = create_engine(f"sqlite:///{path}")
         try:
             with engine.connect() as conn:
-                for row in conn.execute(text(
+                for event in conn.execute(text(
                         "SELECT seq, at, actor, action, object_type, object_id, details, "
                         "prev_hash, hash FROM audit_events ORDER BY seq")).mappings():
-                    check.add(AuditEvent(**{**row, "at": _utc(str(row["at"]))}))
+                    check.add(AuditEvent(**{**event, "at": _utc(str(event["at"]))}))
                 head_row = conn.execute(text("SELECT seq, hash FROM audit_head")).first()
                 objects = {r[0] for r in conn.execute(text("SELECT sha256 FROM blobs"))}
         finally:

@@ -113,9 +113,9 @@ def register(main: click.Group) -> None:
         if as_json:
             click.echo(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
         else:
-            for n in report.not_renewable:
-                click.echo(f"{n['status'].upper():12} document {n['document_id']} "
-                           f"{n['number'] or ''}  {n['reason']}")
+            for item in report.not_renewable:
+                click.echo(f"{item['status'].upper():12} document {item['document_id']} "
+                           f"{item['number'] or ''}  {item['reason']}")
             if report.tsa:
                 click.echo(f"TSA {report.tsa['name']}: certificate expires "
                            f"{_date(report.tsa['certificate_expires'])}, algorithms "

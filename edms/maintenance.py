@@ -109,7 +109,7 @@ def _claim(system: System, task: Task, period: timedelta, now: datetime) -> bool
     except IntegrityError:
         pass  # another process created it first
     with transaction(system.sessions) as s:
-        claimed = s.execute(
+        claimed = s.execute(  # type: ignore[attr-defined]  # (a CursorResult)
             update(ScheduledTask).where(
                 ScheduledTask.name == task.name,
                 or_(ScheduledTask.lease_until.is_(None), ScheduledTask.lease_until < now),

@@ -42,14 +42,10 @@ from signing.keys import load_pkcs12
 from signing.trust import load_certificates
 from tests.conftest import new_bucket, s3_env
 from tests.support.agency import BODY
+from tests.support.agency import sign as sign_step
 from tests.support.live import free_port
 from tests.support.pdfs import plain_pdf
 from tests.support.scans import scan_page
-
-try:  # documents.sign asks for the leader's signing PIN
-    from tests.support.agency import sign as sign_step
-except ImportError:  # pragma: no cover - before the PIN existed
-    sign_step = docs.sign
 
 B_AGENCY = devpki.DevAgency("000.00.00.H25", "Ủy ban nhân dân tỉnh Cao Bằng", "UBND",
                             "Cao Bằng")
@@ -70,8 +66,9 @@ class Peer:
     pki: Any
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def peer(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Peer]:
+    """(One per drill: a document already received answers with its first receipt.)"""
     from api import create_app
 
     tmp = tmp_path_factory.mktemp("peer")
@@ -147,7 +144,10 @@ def outgoing_delivered(site: Site, peer: Peer) -> int:
     docs.register(s, "vanthu", doc.id, holder="Văn phòng")
     docs.issue(s, "vanthu", doc.id)
     delivered = outbox.deliver_due(s)
-    assert delivered.delivered == 1, delivered
+    if delivered.delivered != 1:
+        with s.sessions() as session:
+            errors = [m.last_error for m in session.scalars(select(ExchangeMessage))]
+        raise AssertionError(f"{delivered}: {errors}")
     return int(doc.id)
 
 
@@ -311,11 +311,11 @@ def test_restore_drill(site: Site, peer: Peer, dev_pki: Any) -> None:
             docs.download(new, "vanthu", doc_id, target)
         assert public_check(new, public_id).authentic
         with new.sessions() as s:
-            msg = s.scalars(select(ExchangeMessage).where(
+            again = s.scalars(select(ExchangeMessage).where(
                 ExchangeMessage.document_id == out_id,
                 ExchangeMessage.direction == "out")).first()
-            assert msg is not None and msg.receipt == receipt
-            assert msg.package_sha256 is not None
+            assert again is not None and again.receipt == receipt
+            assert again.package_sha256 is not None
         package, got = outbox.evidence(new, "vanthu", out_id, B_AGENCY.code)
         assert got.decode() == receipt and package
     finally:

@@ -40,14 +40,9 @@ from edms.orgs import DEV_USER_PASSWORD
 from edms.system import System
 from tests.support import seaweed
 from tests.support.agency import draft_meta, snapshot, tmp_files
+from tests.support.agency import sign as sign_step
 from tests.support.live import free_port
 from tests.support.pdfs import plain_pdf
-
-try:
-    from tests.support.agency import sign as sign_step
-except ImportError:  # pragma: no cover - before the signing PIN existed
-    sign_step = docs.sign
-
 
 # -- the components, each ours to stop and start -----------------------------------------------
 
@@ -57,7 +52,7 @@ class Seaweed:
 
     def __init__(self, data: Path) -> None:
         self.server = seaweed.start(data)
-        self.args = list(self.server.process.args)  # type: ignore[arg-type]
+        self.args = [str(a) for a in self.server.process.args]  # type: ignore[union-attr]
 
     @property
     def endpoint(self) -> str:
