@@ -80,6 +80,9 @@ STATUS_VI = {RECEIVED: "Đã tiếp nhận", IN_PROGRESS: "Đang giải quyết"
              READY: "Đã có kết quả", DELIVERED: "Đã trả kết quả",
              REFUSED: "Từ chối giải quyết"}
 OPEN = (RECEIVED, IN_PROGRESS)
+STEP_VI = {"receive": "Tiếp nhận", "start": "Chuyển giải quyết", "result": "Có kết quả",
+           "deliver": "Trả kết quả", "refuse": "Từ chối giải quyết",
+           "reissue": "In lại phiếu, cấp mã tra cứu mới"}
 CHANNELS = {"email": "Thư điện tử", "sms": "Tin nhắn SMS", "zalo": "Zalo"}
 PAPER_FORMS = {"original": "Bản chính", "copy": "Bản sao", "certified": "Bản sao chứng thực",
                "electronic": "Bản điện tử"}
