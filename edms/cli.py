@@ -346,6 +346,7 @@ def config_show(as_json: bool) -> None:
 from .cli_archive import register as _register_archive  # noqa: E402
 from .cli_axis import register as _register_axis  # noqa: E402
 from .cli_backup import register as _register_backup  # noqa: E402
+from .cli_citizens import register as _register_citizens  # noqa: E402
 from .cli_digitize import register as _register_digitize  # noqa: E402
 from .cli_docs import register as _register_docs  # noqa: E402
 from .cli_exchange import register as _register_exchange  # noqa: E402
@@ -359,6 +360,7 @@ _register_digitize(main)
 _register_exchange(main)
 _register_archive(main)
 _register_backup(main)
+_register_citizens(main)
 _register_axis(main)
 
 if __name__ == "__main__":
