@@ -386,16 +386,16 @@ def test_incremental_backups_copy_only_new_objects(small: Site) -> None:
               ).read_text().split()
     (Path(small.target) / bk.object_key(listed[0])).unlink()
     assert bk.backup(small.system, small.target).objects_copied == 0
-    lost = cli(small.env, "backup", "verify", small.target, "--quick")
-    assert lost.returncode == 1 and f"object {listed[0]} is missing" in lost.stdout
+    lost = bk.verify(small.system, small.target, quick=True)[1]
+    assert f"object {listed[0]} is missing from the backup" in lost.problems
     repaired = cli(small.env, "backup", small.target, "--rescan", "--json")
     assert json.loads(repaired.stdout)["objects_copied"] == 1
-    assert cli(small.env, "backup", "verify", small.target).returncode == 0
+    assert bk.verify(small.system, small.target)[1].ok
     # An older snapshot restores to its own state.
     env = empty_env(small, "older")
-    assert cli(env, "restore", small.target, "--snapshot", first.snapshot).returncode == 0
     older = System(Settings.from_env(env))
     try:
+        assert bk.restore(older, small.target, snapshot=first.snapshot).check.ok
         with older.sessions() as s:
             assert s.scalar(select(sa.func.count()).select_from(Document)) == 3
     finally:
@@ -416,37 +416,39 @@ def test_verify_names_tampering_and_restore_refuses_it(small: Site) -> None:
     bad = cli(small.env, "backup", "verify", small.target)
     assert bad.returncode == 1
     assert f"PROBLEM object {listed[0]} is corrupted in the backup" in bad.stdout
-    quick = cli(small.env, "backup", "verify", small.target, "--quick")
-    assert quick.returncode == 0  # present: only re-hashing finds it
+    assert bk.verify(small.system, small.target, quick=True)[1].ok  # only re-hashing sees it
     env = empty_env(small, "from-tampered")
     refused = cli(env, "restore", small.target)
     assert refused.returncode == 1 and "corrupted in the backup" in refused.stderr
     installation_is_empty(env)
     victim.write_bytes(original)
 
+    def problems() -> str:
+        return "\n".join(bk.verify(small.system, small.target)[1].problems)
+
     # A lost object.
     victim.rename(victim.with_suffix(".gone"))
-    missing = cli(small.env, "backup", "verify", small.target, "--quick")
-    assert missing.returncode == 1 and f"object {listed[0]} is missing" in missing.stdout
+    assert f"object {listed[0]} is missing" in problems()
     victim.with_suffix(".gone").rename(victim)
 
     # The manifest edited: its signature no longer matches.
     manifest = base / "manifest.json"
     text = manifest.read_text()
     manifest.write_text(text.replace('"count": ', '"count": 1', 1))
-    edited = cli(small.env, "backup", "verify", small.target)
-    assert edited.returncode == 1
-    assert "signature does not match it" in edited.stdout
-    refused = cli(env, "restore", small.target)
-    assert refused.returncode == 1 and "nothing was restored" in refused.stderr
+    assert "signature does not match it" in problems()
+    restored = System(Settings.from_env(env))
+    try:
+        with pytest.raises(bk.BackupError, match="nothing was restored"):
+            bk.restore(restored, small.target)
+    finally:
+        restored.close()
     installation_is_empty(env)
     manifest.write_text(text)
 
     # The database file swapped for another one.
     db_file = base / "database.sqlite3"
     db_file.write_bytes(db_file.read_bytes() + b"\0")
-    swapped = cli(small.env, "backup", "verify", small.target)
-    assert swapped.returncode == 1 and "does not match the manifest" in swapped.stdout
+    assert "does not match the manifest" in problems()
 
 
 def test_restore_only_into_an_empty_installation(small: Site) -> None:
