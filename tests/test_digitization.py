@@ -4,6 +4,7 @@ the copies register, unaccented search, refusals in a batch, the public QR page.
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import zipfile
 from collections.abc import Iterator
@@ -179,6 +180,9 @@ def test_public_page_tells_authentic_from_altered(agency: System, tmp_path: Path
     assert "XÁC THỰC" in html and "KHÔNG XÁC THỰC" not in html
     assert result.signed_sha256 in html
     assert "Nguyễn Thị Hương" not in html and "000.00.00.H41-261122" not in html
+    # the signing time as people read it: Vietnam time, as the copy itself prints it
+    shown = re.search(r"<dt>Thời điểm ký</dt><dd>([^<]*)</dd>", html)
+    assert shown is not None and shown.group(1).endswith("+07:00"), html
     ok = client.post(f"/verify/{result.public_id}",
                      data={"file": (io.BytesIO(copy.read_bytes()), "copy.pdf")},
                      content_type="multipart/form-data")

@@ -148,7 +148,7 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
         copy = wd / "copy.pdf"
         copy.write_bytes(pdfa.read_bytes())
         say("metadata")
-        stamp.apply(copy, stamp.CopyFacts(
+        placed = stamp.apply(copy, stamp.CopyFacts(
             request.dossier_code, request.procedure_code, request.result_code,
             request.holder_name, request.original_type, request.original_number,
             request.original_date, request.subject, agency.name, request.copy_type),
@@ -158,7 +158,7 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
         try:
             result = engine.sign(copy, signed, options_for(
                 profile, Profile.COPY, level=level, copy_type=request.copy_type,
-                agency=agency.name))
+                agency=agency.name, page=0, box=placed.copy_box))
         except TrustServiceError as exc:
             raise ServiceUnavailable(f"signing the copy failed, nothing was stored: {exc}"
                                      ) from None
@@ -273,6 +273,21 @@ def digitize_batch(system: System, actor: str, items: list[tuple[str, list[Path]
 # -- public verification ------------------------------------------------------------------------
 
 
+def _vn(value: str | None) -> str | None:
+    """A time as people read it: Vietnam time, ISO 8601 with +07:00."""
+    if not value:
+        return None
+    from ..numbering import VN_TZ
+
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=UTC)
+    return t.astimezone(VN_TZ).isoformat(timespec="seconds")
+
+
 @dataclass
 class PublicCheck:
     """What anyone holding the QR code may learn: whether the copy is authentic, which
@@ -347,5 +362,5 @@ def public_check(system: System, public_id: str, uploaded: Path | None = None
     return PublicCheck(
         public_id, authentic, headline, facts["agency"], facts["copy_type"],
         facts["number"], facts["issued_date"], facts["registered"], checked,
-        report.valid, changed, sig.signing_time if sig else None,
+        report.valid, changed, _vn(sig.signing_time) if sig else None,
         sig.signer.common_name if sig else "", "uploaded" if uploaded else "registered")
