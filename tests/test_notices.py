@@ -365,3 +365,39 @@ def test_quiet_hours_hold_notices_until_morning(agency: System) -> None:
     assert delivery.deliver_due(system).delivered == 0
     with pytest.raises(EdmsError, match="HH:MM"):
         admin.set_quiet_hours(system, "quantri", "9h", "7h")
+
+
+def test_refused_exchange_and_late_dossiers(agency: System, smtp: tuple[int, Mailbox]) -> None:
+    from edms.models import ExchangeMessage
+
+    system, (_port, box) = agency, smtp
+    admin.save_preference(system, "vanthu", admin.Preference(
+        email="mai@tuyenquang.gov.vn", channels=("email",)))
+    # A partner's refusal of one of our documents, recorded by the exchange (status 02
+    # from the receiver): the clerks and the document's author are told.
+    doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
+    with system.sessions() as s, s.begin():
+        s.add(ExchangeMessage(agency_id=doc.agency_id, direction="in", kind="status",
+                              peer_code="000.00.00.G22", document_id=doc.id,
+                              document_key="k", status_code="02",
+                              description="Gửi nhầm cơ quan", state="accepted",
+                              attempts=0))
+    # A dossier received ten days ago and still open is late: the citizen gets an
+    # apology, the clerk who received it a notice; the check run twice writes them once.
+    r = reception.receive(system, "vanthu", APPLICANT,
+                          at=datetime.now(UTC) - timedelta(days=10))
+    assert reception.is_late(reception.get(system, "vanthu", r.code).dossier)
+    assert daily.run(system)["late"] == 1
+    assert daily.run(system)["late"] == 1
+    _deliver_all(system)
+    got = sorted((m[1][0], email.message_from_bytes(m[2], policy=default_policy)["Subject"])
+                 for m in box.messages)
+    assert got == sorted([("huong@example.vn", f"Đã tiếp nhận hồ sơ {r.code}"),
+                   ("huong@example.vn", f"Xin lỗi: hồ sơ {r.code} chưa có kết quả đúng hẹn"),
+                   ("mai@tuyenquang.gov.vn",
+                    f"Xin lỗi: hồ sơ {r.code} chưa có kết quả đúng hẹn"),
+                   ("mai@tuyenquang.gov.vn",
+                    "Văn bản (chưa có số, mã " + str(doc.id) + ") bị 000.00.00.G22 trả lại")])
+    body = [m for m in box.messages if m[1] == ["mai@tuyenquang.gov.vn"]]
+    assert any("Gửi nhầm cơ quan" in email.message_from_bytes(
+        m[2], policy=default_policy).get_content() for m in body)
