@@ -293,8 +293,9 @@ def register(main: click.Group) -> None:
                 recipients: tuple[str, ...], drafting_unit: str | None, priority: int,
                 secrecy: int, due: str | None, copies: int | None, body: tuple[str, ...],
                 attach: tuple[Path, ...]) -> None:
-        """Create an outgoing draft from FILE (a PDF with the number and date fields) or
-        from the template (--template)."""
+        """Create an outgoing draft from FILE (a PDF, with or without the number and date
+        fields; a Word .docx or OpenDocument .odt, converted) or from the template
+        (--template)."""
         from . import documents as d
 
         meta = d.DraftMeta(type_code=type_code, subject=subject,
@@ -340,7 +341,10 @@ def register(main: click.Group) -> None:
     @doc.command("sign")
     @_as_user
     @click.argument("doc_id", type=int)
-    @click.option("--authority", default=None, help="Line above the title: 'KT. CHỦ TỊCH'.")
+    @click.option("--authority", default=None,
+                  help="Signing authority for this document: TM, TM_KT, KT, Q, TL, TUQ, "
+                       "CV (own title), or the line ('KT. CHỦ TỊCH'); checked against your "
+                       "position. Default: the draft's signature block, else your key's.")
     @click.option("--level", default=None, help="B-B, B-T, B-LT, B-LTA.")
     @pass_ctx
     def doc_sign(ctx: Context, actor: str, doc_id: int, authority: str | None,

@@ -317,3 +317,38 @@ def test_api_takes_a_docx_draft_and_the_authority(agency: System, tmp_path: Path
              json={"authority": "KT", "pin": DEV_SIGNING_PIN})
     assert r.status_code == 200, r.get_data(as_text=True)
     assert r.get_json()["signer"]["competence"] == "KT. CHỦ TỊCH"
+
+
+def test_web_signing_form_offers_the_authorities_of_the_leader(agency: System,
+                                                               tmp_path: Path) -> None:
+    from api import create_app
+    from edms.auth import DEV_SIGNING_PIN
+    from edms.orgs import DEV_USER_PASSWORD
+    from tests.support.agency import BODY
+
+    system = agency
+    app = create_app(system)
+    doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
+    docs.submit(system, "chuyenvien", doc.id)
+    docs.approve(system, "phochutich", doc.id)
+    client = app.test_client()
+    client.get("/dang-nhap")
+    with client.session_transaction() as sess:
+        token = sess["login_csrf"]
+    assert client.post("/dang-nhap", data={"username": "phochutich", "csrf": token,
+                                           "password": DEV_USER_PASSWORD,
+                                           "next": "/"}).status_code == 303
+    page = client.get(f"/van-ban/{doc.id}").get_data(as_text=True)
+    options = re.findall(r'<select id="authority-sign" name="authority">(.*?)</select>', page)
+    assert options, page
+    codes = re.findall(r'<option value="([^"]*)">', options[0])
+    assert codes == ["", "KT", "TM_KT", "Q"]  # a deputy's choices
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    done = client.post(f"/van-ban/{doc.id}/sign", data={
+        "csrf": csrf.group(1), "authority": "TM_KT", "pin": DEV_SIGNING_PIN})
+    assert done.status_code == 303
+    with system.sessions() as s:
+        d = s.get(Document, doc.id)
+        assert d is not None and d.state == "signed"
+        assert d.signer_competence == "TM. ỦY BAN NHÂN DÂN KT. CHỦ TỊCH"

@@ -35,6 +35,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from edms import auth, jobs, orgs
 from edms import documents as docs
+from edms.authority import options_for as authority_options
 from edms.errors import EdmsError
 from edms.models import Agency, OrgUnit, SigningKey, User
 from edms.numbering import VN_TZ
@@ -308,10 +309,15 @@ def document(doc_id: int) -> Any:
         remote = s.scalars(select(SigningKey).where(
             SigningKey.user_id == user.id, SigningKey.active.is_(True))).first()
         remote_key = remote is not None and remote.kind == "remote"
+        # the signing authority the leader may choose for this document (edms.authority)
+        agency = s.get(Agency, user.agency_id)
+        authority_choices = authority_options(user.title, agency.name) \
+            if agency is not None and "leader" in user.role_set else []
     pages = min(d.get("page_amount") or 1, 10)
     report = _with_verdict((d.get("validation") or {}).get("report"))
     return render_template("web/document.html", d=d, actions=_actions(d), units=units,
                            pages=pages, report=report, remote_key=remote_key,
+                           authority_choices=authority_choices,
                            today=date.today().isoformat())
 
 
@@ -387,7 +393,8 @@ def remote_prepare(doc_id: int) -> Any:
     target = url_for("web.document", doc_id=doc_id)
     chain = [p.encode() for p in _pem_blocks(request.form.get("chain", ""))]
     try:
-        prepared = docs.remote_prepare(system(), me(), doc_id, chain)
+        prepared = docs.remote_prepare(system(), me(), doc_id, chain,
+                                       authority=request.form.get("authority") or None)
     except EdmsError as exc:
         return _refused(exc, target)
     return render_template("web/remote.html", doc_id=doc_id, prepared=prepared)
