@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from PIL import Image
@@ -294,18 +294,19 @@ def _annotation_matrix(annot: object, ap: object) -> Matrix:
     return _mul(form_m, fit)  # type: ignore[arg-type]
 
 
-def _images_ink(form: object, ctm: Matrix, depth: int
+def _images_ink(form: Any, ctm: Matrix, depth: int
                 ) -> list[tuple[float, float, float, float]]:
     import pikepdf
 
     if depth > 6:
         return []
-    xobjects = form.get("/Resources", {}).get("/XObject", {})  # type: ignore[attr-defined]
+    xobjects = form.get("/Resources", {}).get("/XObject", {})
     found: list[tuple[float, float, float, float]] = []
     stack: list[Matrix] = []
     current = ctm
-    for operands, op in pikepdf.parse_content_stream(form):
-        name = str(op)
+    for instruction in pikepdf.parse_content_stream(form):
+        operands = list(getattr(instruction, "operands", ()))
+        name = str(instruction.operator)
         if name == "q":
             stack.append(current)
         elif name == "Q" and stack:
@@ -326,12 +327,12 @@ def _images_ink(form: object, ctm: Matrix, depth: int
     return found
 
 
-def _pdf_image_ink(xobj: object) -> tuple[float, float, float, float] | None:
+def _pdf_image_ink(xobj: Any) -> tuple[float, float, float, float] | None:
     """An image XObject's ink box in its unit square (x1, y1, x2, y2), y up."""
     import pikepdf
 
     try:
-        smask = xobj.get("/SMask")  # type: ignore[attr-defined]
+        smask = xobj.get("/SMask")
         if smask is not None:
             alpha = pikepdf.PdfImage(smask).as_pil_image().convert("L")
             mask = alpha.point(lambda v: 255 if v >= INK_ALPHA else 0)

@@ -138,11 +138,11 @@ def to_pdf(source: Path, kind: str, workdir: Path) -> Path:
                                "không lưu gì") from None
     out = work / "out" / "du-thao.pdf"
     if done.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
-        detail = (done.stderr or b"")[-300:]
+        err = done.stderr
+        detail = (err.decode("utf-8", "replace") if isinstance(err, bytes) else err or "")
         raise ConversionFailed("LibreOffice không chuyển được tệp soạn thảo sang PDF "
-                               f"(mã {done.returncode}: "
-                               f"{detail.decode('utf-8', 'replace').strip() or 'không rõ'}); "
-                               "không lưu gì")
+                               f"(mã {done.returncode}: {detail[-300:].strip() or 'không rõ'}"
+                               "); không lưu gì")
     pdf_text = " ".join(line.text for page in read_pages(out) for line in page.lines)
     lost = _letters(text) - _letters(pdf_text)
     if lost:

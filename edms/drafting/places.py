@@ -184,7 +184,8 @@ def _date_line(page: Page, found: Found) -> None:
                 f"Dòng \"{line.text}\" đã ghi sẵn ngày hoặc tháng: Hệ thống ghi ngày ban "
                 "hành sau khi ký, hãy để trống ngày và tháng", where))
             return
-        slots = [(DATE_FIELD, line.words[i_day], line.words[i_month]),
+        slots: list[tuple[str, Word, Word | None]] = [
+            (DATE_FIELD, line.words[i_day], line.words[i_month]),
                  (MONTH_FIELD, line.words[i_month], line.words[i_year])]
         after_year = line.words[i_year + 1:]
         if after_year:
