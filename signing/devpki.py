@@ -374,10 +374,11 @@ def generate(directory: str | Path, *, url_prefix: str = DEFAULT_URL_PREFIX,
 
 
 def renew_tsa(directory: str | Path, *, days: int = 365 * 10,
-              now: datetime | None = None) -> Path:
+              now: datetime | None = None, revoke_previous: bool = False) -> Path:
     """The development TSA gets a new key and certificate (same name, same URL) valid for
-    ``days``, as a real TSA does before its certificate expires. The responder must be
-    restarted to sign with it. Returns the new certificate's PEM file."""
+    ``days``, as a real TSA does before its certificate expires; ``revoke_previous``: the
+    certificate it signed with until now is revoked (key compromise) from ``now``. The
+    responder must be restarted to sign with it. Returns the new certificate's PEM file."""
     from certomancer.registry import CertomancerConfig
 
     directory = Path(directory)
@@ -394,11 +395,21 @@ def renew_tsa(directory: str | Path, *, days: int = 365 * 10,
     _write_key(directory / "keys" / f"{label}.key.pem")
     keys[label] = {"path": f"{label}.key.pem", "password": DEV_PASSWORD.decode()}
     arch = config["pki-architectures"][ARCH]
-    cert = dict(arch["certs"]["tsa"])
+    cert = {k: v for k, v in arch["certs"]["tsa"].items() if k != "revocation"}
     cert.update({"subject-key": label,
                  "validity": {"valid-from": _iso(now - timedelta(days=1)),
                               "valid-to": _iso(now + timedelta(days=days))}})
     arch["certs"][label] = cert  # appended: the serials of existing certificates stay
+    if revoke_previous:
+        # Revoked as of the root's current CRL (certomancer issues CRLs on a simulated
+        # schedule: a later revocation would only appear in the next one).
+        origin = CertomancerConfig.from_file(str(config_path)).get_pki_arch(
+            ARCH).get_cert("root").not_valid_before
+        period = timedelta(days=90)  # the root CRL's schedule (see _architecture)
+        since = origin + ((now - origin) // period) * period
+        previous = arch["services"]["time-stamping"]["tsa"]["signing-cert"]
+        arch["certs"][previous]["revocation"] = {"revoked-since": _iso(since),
+                                                 "reason": "key_compromise"}
     arch["services"]["time-stamping"]["tsa"] = {"signing-key": label, "signing-cert": label}
     config_path.write_text(header + yaml.safe_dump(config, allow_unicode=True,
                                                    sort_keys=False), encoding="utf-8")

@@ -318,3 +318,24 @@ def test_admin_page_shows_the_archive_health(site: Site) -> None:
     assert f'href="/van-ban/{doc_id}"' in html or f"/van-ban/{doc_id}" in html
     assert "Chữ ký không có dấu thời gian (B-B)" in html
     assert "Gia hạn tự động" in html and "Chạy mỗi 24 giờ" in html
+
+
+def test_a_revoked_tsa_is_listed_with_the_reason_and_nothing_renewed(site: Site) -> None:
+    devpki.renew_tsa(site.pki.directory, days=TSA_DAYS)
+    site.restart_responder()
+    doc_id = receive_signed(site, Level.B_LTA, "TSA bị thu hồi")
+    before = current(site, doc_id)
+    # The TSA's key was compromised: its certificate is revoked, a new one signs.
+    devpki.renew_tsa(site.pki.directory, days=3650, revoke_previous=True)
+    site.restart_responder()
+    report = archive.renew(site.system)
+    outcome = next(o for o in report.outcomes if o.document_id == doc_id)
+    assert outcome.action == "failed" and "revoked" in outcome.detail
+    assert current(site, doc_id).id == before.id  # nothing stored
+    with site.system.sessions() as s:
+        assert not s.scalars(select(AuditEvent).where(
+            AuditEvent.action == "document.archive_renew",
+            AuditEvent.object_id == str(doc_id))).all()
+    st = doc_status(site, doc_id)
+    assert st.status == "not_renewable" and st.refused
+    assert "revoked" in st.reason and st.cause == "refused"
