@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -199,8 +201,10 @@ def register(main: click.Group) -> None:
         def step(ctx: Context, actor: str, code: str, note: str) -> None:
             from . import reception
 
-            fn = {"start": reception.start, "deliver": reception.deliver,
-                  "refuse": reception.refuse}[name]
+            steps: dict[str, Callable[[Any, str, str, str], Any]] = {
+                "start": reception.start, "deliver": reception.deliver,
+                "refuse": reception.refuse}
+            fn = steps[name]
             d = fn(ctx.system, actor, code, note)
             click.echo(f"dossier {d.code}: {reception.STATUS_VI[d.status]}")
 
