@@ -109,7 +109,8 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     bold = f"{font}-Bold"
     return {
         "title": ParagraphStyle("title", base, fontName=bold, alignment=TA_CENTER),
-        "subject": ParagraphStyle("subject", base, fontName=bold, alignment=TA_CENTER),
+        "subject": ParagraphStyle("subject", base, fontName=bold, alignment=TA_CENTER,
+                                  spaceAfter=3),
         "authority": ParagraphStyle("authority", base, fontName=bold, alignment=TA_CENTER,
                                     spaceBefore=4 * mm, spaceAfter=4 * mm),
         "basis": ParagraphStyle("basis", base, fontName=f"{font}-Italic",
@@ -221,8 +222,6 @@ def _classify(c: DraftContent) -> tuple[list[str], list[str], list[str]]:
     structured parts, or recognised in plain paragraphs (``Căn cứ ...``, ``QUYẾT ĐỊNH:``,
     ``Điều 1. ...``). Structured articles without ``Điều N.`` are numbered."""
     bases, proclaim, rest = list(c.bases), [], []
-    for i, a in enumerate(a.strip() for a in c.articles if a.strip()):
-        rest.append(a if _ARTICLE.match(a) else f"Điều {i + 1}. {a}")
     for p in (p.strip() for p in c.body if p.strip()):
         if _BASIS.match(p) and not rest:
             bases.append(p)
@@ -230,6 +229,8 @@ def _classify(c: DraftContent) -> tuple[list[str], list[str], list[str]]:
             proclaim.append(p)
         else:
             rest.append(p)
+    for i, a in enumerate(a.strip() for a in c.articles if a.strip()):
+        rest.append(a if _ARTICLE.match(a) else f"Điều {i + 1}. {a}")
     return bases, proclaim, rest
 
 

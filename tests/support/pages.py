@@ -68,7 +68,8 @@ def seal_overlap(image: Image.Image) -> SealOverlap:
 
 
 def dark(p: tuple[int, int, int]) -> bool:
-    return sum(p) < 3 * 110
+    """Black ink (not the blue signature nor the red seal)."""
+    return max(p) < 110
 
 
 def text_metrics(image: Image.Image, box: Box) -> tuple[int, float]:
@@ -101,30 +102,27 @@ def text_metrics(image: Image.Image, box: Box) -> tuple[int, float]:
 
 
 def slant(image: Image.Image, box: Box) -> float:
-    """The slant of the text inside ``box`` in degrees (italic Liberation Serif: about
-    12-16; upright: about 0): the shear that makes the ink's columns most vertical."""
+    """The slant of the text inside ``box`` in degrees, positive when it leans right
+    (italic Liberation Serif: about 12-16; upright: about 0): the shear that makes the
+    ink's columns most vertical (each row shifted back by its height times the slope)."""
     import math
 
-    crop = image.crop(box).convert("L").point(lambda v: 255 if v < 110 else 0)
-    best, best_score = 0.0, -1.0
-    for tenth in range(-50, 260, 10):
-        angle = tenth / 10
-        k = math.tan(math.radians(angle))
-        sheared = crop.transform(
-            (crop.width + crop.height, crop.height), Image.Transform.AFFINE,
-            (1, -k, k * crop.height if k < 0 else 0, 0, 1, 0), fill=0)
-        hist = [0] * sheared.width
-        data = sheared.tobytes()
-        w = sheared.width
-        for i, v in enumerate(data):
-            if v:
-                hist[i % w] += 1
-        score = sum(h * h for h in hist)
+    crop = image.crop(box).convert("L")
+    w, h = crop.size
+    data = crop.tobytes()
+    ink = [[x for x in range(w) if data[y * w + x] < 110] for y in range(h)]
+    best, best_score = 0.0, -1
+    for tenth in range(-100, 260, 10):
+        k = math.tan(math.radians(tenth / 10))
+        hist: dict[int, int] = {}
+        for y, xs in enumerate(ink):
+            shift = round(k * (h - y))
+            for x in xs:
+                hist[x - shift] = hist.get(x - shift, 0) + 1
+        score = sum(v * v for v in hist.values())
         if score > best_score:
-            best, best_score = angle, score
-    # the transform maps output (x, y) to input (x - k*y ...): positive angles undo a
-    # rightward slant
-    return -best
+            best, best_score = tenth / 10, score
+    return best
 
 
 def words(pdf: Path, page: int = 1) -> list[tuple[str, float, float, float, float]]:
