@@ -1,7 +1,7 @@
 """Backup speed against a raw copy of the same data, measured in one run.
 
-An installation with N documents (default 1,000 incoming documents, each a PDF of about
-200 KB carrying a scanned-looking page of incompressible pixels, as received documents do)
+An installation with N documents (default 1,000 incoming documents, each a PDF of ``--kb``
+(200) KB carrying a scanned-looking page of incompressible pixels, as received documents do)
 is backed up:
 
 * **local**: SQLite + the local store, backed up to a directory with ``edms.backup``,
@@ -18,7 +18,8 @@ snapshot: they are the floor. The backup syncs its target before writing the man
 (the data is on disk when it returns); ``cp -a`` does not, so the raw copy is also shown
 with the ``sync`` that makes it durable.
 
-    .venv/bin/python bench/backup.py [--docs 1000] [--new 10] [--rounds 5] [--only local|s3]
+    .venv/bin/python bench/backup.py [--docs 1000] [--kb 200] [--new 10] [--rounds 5]
+                                    [--only local|s3]
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ PG_ADMIN = os.environ.get("EDMS_TEST_POSTGRES_URL",
                           "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-def scanned_pdf(path: Path, n: int, side: int = 256) -> Path:
-    """One page with an image of random pixels: ~200 KB that do not compress."""
+def scanned_pdf(path: Path, n: int, kb: int = 200) -> Path:
+    """One page with an image of random pixels: ``kb`` KB that do not compress."""
+    side = int((kb * 1024 / 3) ** 0.5)
     pdf = pikepdf.new()
     raw = os.urandom(side * side * 3)
     image = pikepdf.Stream(pdf, zlib.compress(raw, 1))
@@ -76,9 +78,10 @@ def scanned_pdf(path: Path, n: int, side: int = 256) -> Path:
     return path
 
 
-def add_documents(system: System, work: Path, start: int, count: int) -> None:
+def add_documents(system: System, work: Path, start: int, count: int, kb: int = 200
+                  ) -> None:
     def one(n: int) -> None:
-        path = scanned_pdf(work / f"in-{n}.pdf", n)
+        path = scanned_pdf(work / f"in-{n}.pdf", n, kb)
         meta = docs.IncomingMeta(type_code="cong-van", subject=f"Văn bản đến số {n}",
                                  organ_name="Sở Nội vụ", code_number=str(n),
                                  code_notation="SNV-VP", issued_date=docs.vn_today())
@@ -107,7 +110,7 @@ def scenario(name: str, env: dict[str, str], raw_copy: Callable[[int], None],
              work: Path, args: argparse.Namespace) -> dict[str, Any]:
     system = make_system(env)
     orgs.seed_development(system)
-    t = timed(lambda: add_documents(system, work, 0, args.docs))
+    t = timed(lambda: add_documents(system, work, 0, args.docs, args.kb))
     size = sum(o.size for o in system.store.list("sha256/"))
     print(f"[{name}] {args.docs} documents ({size / 1e6:.0f} MB in the store) made in "
           f"{t:.0f} s", flush=True)
@@ -131,7 +134,7 @@ def scenario(name: str, env: dict[str, str], raw_copy: Callable[[int], None],
     full = statistics.median(full_times)
     raw = statistics.median(raw_times)
     synced = statistics.median(synced_times)
-    add_documents(system, work, args.docs, args.new)
+    add_documents(system, work, args.docs, args.new, args.kb)
     last = target_for(args.rounds - 1)
     incr_result: list[bk.BackupResult] = []
     incremental = timed(lambda: incr_result.append(bk.backup(system, last)))
@@ -223,6 +226,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--new", type=int, default=10)
+    ap.add_argument("--kb", type=int, default=200, help="size of each document's PDF")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--only", choices=("local", "s3"))
     args = ap.parse_args()

@@ -10,7 +10,8 @@
   (edms.notices.delivery) runs on its own thread beside the scheduler.
 
 Every ``edms worker`` (and, without Redis, every serving process) runs a
-:class:`Scheduler` thread. A task runs when its period has passed since it last finished;
+:class:`Scheduler` thread. A task runs when its period has passed since it last finished
+(or, the first time, since a scheduler first saw it);
 taking it is one conditional ``UPDATE`` of its ``scheduled_tasks`` row, so however many
 processes run schedulers, a task runs in one of them at a time. A process that dies with
 the lease held delays the task until the lease lapses (:data:`LEASE`). A failed run is
@@ -105,9 +106,12 @@ def _claim(system: System, task: Task, period: timedelta, now: datetime) -> bool
     try:
         with transaction(system.sessions) as s:
             if s.get(ScheduledTask, task.name) is None:
-                s.add(ScheduledTask(name=task.name, last_result="{}"))
+                # The clock starts when a task is first seen: its first run is one period
+                # later (not at once in every process a deployment starts).
+                s.add(ScheduledTask(name=task.name, last_result="{}", last_finished_at=now))
+                return False
     except IntegrityError:
-        pass  # another process created it first
+        return False  # another process created it first
     with transaction(system.sessions) as s:
         claimed = s.execute(  # type: ignore[attr-defined]  # (a CursorResult)
             update(ScheduledTask).where(
@@ -136,7 +140,8 @@ def run_due(system: System, now: datetime | None = None) -> list[str]:
         try:
             result = task.run(system)
             values: dict[str, Any] = {
-                "last_finished_at": _now(), "lease_until": None, "last_error": None,
+                "last_finished_at": _now() if now is None else at, "lease_until": None,
+                "last_error": None,
                 "last_result": json.dumps(result, ensure_ascii=False, default=str)}
         except Exception as exc:
             message = exc.message if isinstance(exc, EdmsError) else f"{type(exc).__name__}: {exc}"

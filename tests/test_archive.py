@@ -260,21 +260,24 @@ def test_daily_task_renews_once_per_period(site: Site) -> None:
 
     worker = System(Settings.from_env(site.env))  # another process's view
     try:
-        assert "archive_renew" in maintenance.run_due(worker)
+        # The first scheduler round starts the clock; the task runs a period later.
+        maintenance.run_due(worker)
+        now = datetime.now(UTC) + timedelta(hours=24, minutes=1)
+        assert "archive_renew" in maintenance.run_due(worker, now=now)
         renewed = current(site, doc_id)
         assert renewed.stage == "renewed"
         st = doc_status(site, doc_id)
         assert (st.status, st.level, st.document_timestamps) == ("ok", "B-LTA", 1)
         # The period has not passed: the next round (here or in another worker) runs
         # nothing.
-        assert "archive_renew" not in maintenance.run_due(worker)
-        assert "archive_renew" not in maintenance.run_due(site.system)
+        assert "archive_renew" not in maintenance.run_due(worker, now=now)
+        assert "archive_renew" not in maintenance.run_due(site.system, now=now)
         state = maintenance.task_states(worker)["archive_renew"]
         assert state["period_hours"] == 24
         assert state["last_error"] is None and state["last_finished_at"] is not None
         assert state["last_result"]["renewed"] >= 1
         # A day later it runs again.
-        later = datetime.now(UTC) + timedelta(hours=24, minutes=1)
+        later = now + timedelta(hours=24, minutes=1)
         assert "archive_renew" in maintenance.run_due(worker, now=later)
     finally:
         worker.close()
