@@ -691,21 +691,3 @@ class TrustAnchorSetting(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_by: Mapped[str] = mapped_column(String(100), default="")
 
-
-class TrustAnchorSetting(Base):
-    """An administrator's decision about a trust certificate (edms.trust): a shipped one
-    enabled or disabled, or one added with its PEM. Shipped certificates without a row
-    keep their default (enabled)."""
-
-    __tablename__ = "trust_anchors"
-
-    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex
-    role: Mapped[str] = mapped_column(String(12))  # root | intermediate
-    regime: Mapped[str] = mapped_column(String(16))  # official | public | custom
-    origin: Mapped[str] = mapped_column(String(8))  # shipped | added
-    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
-    pem: Mapped[str | None] = mapped_column(Text)  # added certificates only
-    subject: Mapped[str] = mapped_column(String(500), default="")
-    note: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    updated_by: Mapped[str] = mapped_column(String(100), default="")
