@@ -2,7 +2,8 @@
 and EDMS B (Tuyên Quang), each with the VDXP transport (``EDMS_EXCHANGE_TRANSPORT=vdxp``),
 and EDMS H in hub mode (``EDMS_AXIS_HUB=true``) where both are connected systems. A's
 dispatch, B's statuses 01 and 03, A's revocation 13 and B's 15 all go A → H → B or back,
-polled, over HTTP; B's inbox refusal reaches A as 02 through the hub's statuses."""
+polled, over HTTP; B's inbox refusal reaches A as 02 through the hub's statuses. H is also
+an agency's own EDMS (Cao Bằng, C), on its own axis like any system."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import pytest
 
 from edms.exchange import edxml, vdxp
 from signing import devservices
-from tests.support.live import Processes, base_env, edms, free_port, wait_for
+from signing.devpki import DevAgency
+from tests.support.live import Processes, edms, free_port, wait_for
 from tests.test_api_http import Browser
 from tests.test_exchange import (
     A_CODE,
     B_AGENCY,
+    C_AGENCY,
     Site,
     _env,
     _issued_pdf,
@@ -33,22 +36,22 @@ from tests.test_exchange import (
 )
 
 SECRET_A, SECRET_B = "hagiang-axis-secret-2026", "tuyenquang-axis-secret-2026"
+SECRET_C = "caobang-axis-secret-2026"
 
 
 @dataclass
 class Trio:
     a: Site
     b: Site
-    h: str
-    h_env: dict[str, str]
+    h: Site  # the hub, and Cao Bằng's own EDMS
     procs: Processes
     tmp: Path
 
     def axis(self, system: str, secret: str) -> vdxp.VdxpTransport:
-        return vdxp.VdxpTransport(self.h + "/vdxp", system, secret)
+        return vdxp.VdxpTransport(self.h.base + "/vdxp", system, secret)
 
     def packages(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = json.loads(edms(self.h_env, "axis", "packages",
+        out: list[dict[str, Any]] = json.loads(edms(self.h.env, "axis", "packages",
                                                     "--json", "--limit", "1000"))
         return out
 
@@ -58,54 +61,88 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trio]:
     tmp = tmp_path_factory.mktemp("axis")
     pki_a, resp_a = devservices.start_fresh(tmp / "pki-a")
     pki_b, resp_b = devservices.start_fresh(tmp / "pki-b", B_AGENCY)
+    pki_c, resp_c = devservices.start_fresh(tmp / "pki-c", C_AGENCY)
     port_a, port_b, port_h = free_port(), free_port(), free_port()
-    hub = f"http://127.0.0.1:{port_h}"
-    env_h = base_env(tmp / "data-h", tmp / "pki-h", EDMS_AXIS_HUB="true",
-                     EDMS_EXCHANGE_PUMP="false", EDMS_PUBLIC_URL=hub)
-    edms(env_h, "init")
-    edms(env_h, "axis", "system", "add", "hagiang-edms", "--name", "UBND tỉnh Hà Giang",
-         "--secret", SECRET_A, "--agency", f"{A_CODE}=Ủy ban nhân dân tỉnh Hà Giang")
-    edms(env_h, "axis", "system", "add", "tuyenquang-edms", "--name", B_AGENCY.name,
-         "--secret", SECRET_B, "--agency", f"{B_AGENCY.code}={B_AGENCY.name}")
-    axis = {"EDMS_EXCHANGE_TRANSPORT": "vdxp", "EDMS_EXCHANGE_VDXP_ENDPOINT": hub + "/vdxp",
+    axis = {"EDMS_EXCHANGE_TRANSPORT": "vdxp",
+            "EDMS_EXCHANGE_VDXP_ENDPOINT": f"http://127.0.0.1:{port_h}/vdxp",
             "EDMS_EXCHANGE_VDXP_POLL_SECONDS": "0.3"}
-    env_a = {**_env(tmp, "a", pki_a, pki_b.root_cert, port_a), **axis,
-             "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "hagiang-edms",
-             "EDMS_EXCHANGE_VDXP_SECRET": SECRET_A}
-    env_b = {**_env(tmp, "b", pki_b, pki_a.root_cert, port_b), **axis,
-             "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "tuyenquang-edms",
-             "EDMS_EXCHANGE_VDXP_SECRET": SECRET_B}
+    envs = {
+        "a": {**_env(tmp, "a", pki_a, pki_b.root_cert, port_a), **axis,
+              "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "hagiang-edms",
+              "EDMS_EXCHANGE_VDXP_SECRET": SECRET_A},
+        "b": {**_env(tmp, "b", pki_b, pki_a.root_cert, port_b), **axis,
+              "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "tuyenquang-edms",
+              "EDMS_EXCHANGE_VDXP_SECRET": SECRET_B},
+        # the hub, whose own agency (C) is on it like any system
+        "h": {**_env(tmp, "h", pki_c, pki_a.root_cert, port_h), **axis,
+              "EDMS_AXIS_HUB": "true", "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "caobang-edms",
+              "EDMS_EXCHANGE_VDXP_SECRET": SECRET_C}}
     entries = {}
-    for name, env in (("a", env_a), ("b", env_b)):
+    for name, env in envs.items():
         edms(env, "init")
         entries[name] = json.loads(edms(env, "exchange", "self"))
-    for env, other in ((env_a, "b"), (env_b, "a")):  # each pins the other's seal
-        f = tmp / f"entry-{other}.json"
-        f.write_text(json.dumps(entries[other]), encoding="utf-8")
-        edms(env, "exchange", "import", "--as", "quantri", "--pin",
-             entries[other]["fingerprints"][0], str(f))
+    for code, name, secret in ((A_CODE, "Ủy ban nhân dân tỉnh Hà Giang", SECRET_A),
+                               (B_AGENCY.code, B_AGENCY.name, SECRET_B),
+                               (C_AGENCY.code, C_AGENCY.name, SECRET_C)):
+        system = {SECRET_A: "hagiang-edms", SECRET_B: "tuyenquang-edms",
+                  SECRET_C: "caobang-edms"}[secret]
+        edms(envs["h"], "axis", "system", "add", system, "--name", name, "--secret", secret,
+             "--agency", f"{code}={name}")
+    for site, others in (("a", ("b", "h")), ("b", ("a",)), ("h", ("a",))):
+        for other in others:  # each pins the other's seal
+            f = tmp / f"entry-{other}.json"
+            f.write_text(json.dumps(entries[other]), encoding="utf-8")
+            edms(envs[site], "exchange", "import", "--as", "quantri", "--pin",
+                 entries[other]["fingerprints"][0], str(f))
     procs = Processes(tmp)
+    pkis = {"a": pki_a, "b": pki_b, "h": pki_c}
     try:
-        h = procs.serve(env_h, workers=1, port=port_h, name="h")
-        a = Site(procs.serve(env_a, workers=1, port=port_a, name="a"), env_a, pki_a,
-                 entries["a"])
-        b = Site(procs.serve(env_b, workers=1, port=port_b, name="b"), env_b, pki_b,
-                 entries["b"])
-        yield Trio(a, b, h, env_h, procs, tmp)
+        sites = {name: Site(procs.serve(envs[name], workers=1, port=port, name=name),
+                            envs[name], pkis[name], entries[name])
+                 for name, port in (("h", port_h), ("a", port_a), ("b", port_b))}
+        yield Trio(sites["a"], sites["b"], sites["h"], procs, tmp)
     finally:
         procs.stop()
-        resp_a.stop()
-        resp_b.stop()
+        for responder in (resp_a, resp_b, resp_c):
+            responder.stop()
+
+
+def issue(site: Site, subject: str, *to: DevAgency) -> int:
+    """An issued công văn of A to the agencies ``to`` (each step by its role)."""
+    officer, leader, clerk = (Browser(site.base, u) for u in
+                              ("chuyenvien", "chutich", "vanthu"))
+    r = officer.post("/api/v1/documents/from-template", json={
+        "type": "cong-van", "subject": subject, "drafting_unit": "VX",
+        "body": ["Kính gửi: các cơ quan liên quan.", "Đề nghị phối hợp qua trục liên thông."],
+        "recipients": [{"name": t.name, "organ_id": t.code} for t in to]})
+    assert r.status_code == 201, r.text
+    doc_id: int = r.json()["id"]
+    for who, step, extra in ((officer, "submit", {}), (leader, "approve", {}),
+                             (leader, "sign", {}), (clerk, "number", {}), (clerk, "seal", {}),
+                             (clerk, "register", {"holder": "Văn phòng"}), (clerk, "issue", {})):
+        who.step(doc_id, step, **extra)
+    return doc_id
+
+
+def sent_to(browser: Browser, doc_id: int, agency: str) -> dict[str, Any]:
+    r = browser.get(f"/api/v1/documents/{doc_id}/exchange")
+    assert r.status_code == 200, r.text
+    return next((a for a in r.json()["agencies"] if a["agency"] == agency), {})
 
 
 def test_issue_statuses_and_revocation_through_the_hub(trio: Trio) -> None:
     a, b = trio.a, trio.b
     subject = "Về việc liên thông qua trục tỉnh"
-    doc_id = issue_to_b(a, subject)
+    doc_id = issue(a, subject, B_AGENCY, C_AGENCY)
     clerk_a, clerk_b = Browser(a.base, "vanthu"), Browser(b.base, "vanthu")
 
     # B polled the hub, validated and took it; A sees 01, which came back through H
     wait_for("A sees 01 through the hub", lambda: codes(exchange_of(clerk_a, doc_id)) == ["01"])
+    # and the hub's own agency (C, same installation) took its copy through its own axis
+    clerk_c = Browser(trio.h.base, "vanthu")
+    wait_for("C holds it", lambda: [d for d in incoming(clerk_c) if d["subject"] == subject])
+    wait_for("A sees 01 from C", lambda: codes(sent_to(clerk_a, doc_id, C_AGENCY.code))
+             == ["01"])
     dispatch = exchange_of(clerk_a, doc_id)["dispatch"]
     assert dispatch["state"] == "delivered" and dispatch["receipt"] is False  # to the axis
     (doc_b,) = [d for d in incoming(clerk_b) if d["subject"] == subject]
@@ -128,21 +165,27 @@ def test_issue_statuses_and_revocation_through_the_hub(trio: Trio) -> None:
     assert r.status_code == 200 and r.json()["frozen"], r.text
     wait_for("A sees 15", lambda: codes(exchange_of(clerk_a, doc_id)) == ["01", "03", "15"])
 
-    # everything went through H: the document and four status packets, kept with their
-    # hashes, each taken by its receiver (done)
+    # everything went through H, kept with its hash, each taken by its receiver (done): a
+    # package per recipient of the document, the statuses, and one 13 for B and C (status
+    # packets name no addressee: the same signed bytes twice are one package)
     key = dispatch["documentKey"]
     through = [p for p in trio.packages() if p["documentKey"] == key]
-    assert sorted((p["from"], p["kind"], p["statusCode"] or "") for p in through) == sorted([
-        (A_CODE, "edoc", ""), (B_AGENCY.code, "status", "01"),
-        (B_AGENCY.code, "status", "03"), (A_CODE, "status", "13"),
-        (B_AGENCY.code, "status", "15")])
-    for p in through:
-        (receiver,) = p["receivers"]
-        assert receiver["to"] == (B_AGENCY.code if p["from"] == A_CODE else A_CODE)
-        assert receiver["status"] == "done" and len(p["sha256"]) == 64
+    C = C_AGENCY.code
+    assert sorted((p["from"], p["kind"], p["statusCode"] or "",
+                   tuple(sorted(r["to"] for r in p["receivers"]))) for p in through) == sorted([
+        (A_CODE, "edoc", "", (B_AGENCY.code,)), (A_CODE, "edoc", "", (C,)),
+        (B_AGENCY.code, "status", "01", (A_CODE,)), (C, "status", "01", (A_CODE,)),
+        (B_AGENCY.code, "status", "03", (A_CODE,)), (A_CODE, "status", "13",
+                                                    tuple(sorted((B_AGENCY.code, C)))),
+        (B_AGENCY.code, "status", "15", (A_CODE,))])
+    wait_for("each package taken", lambda: all(
+        r["status"] == "done" for p in trio.packages() if p["documentKey"] == key
+        for r in p["receivers"]))
+    assert all(len(p["sha256"]) == 64 for p in through)
     # the sender reads the receiver's status on the hub
-    sent = trio.axis("hagiang-edms", SECRET_A).sent_statuses(
-        next(p["docId"] for p in through if p["kind"] == "edoc"))
+    sent = trio.axis("hagiang-edms", SECRET_A).sent_statuses(next(
+        p["docId"] for p in through
+        if p["kind"] == "edoc" and p["receivers"][0]["to"] == B_AGENCY.code))
     assert [(s.to_code, s.receive_status) for s in sent] == [(B_AGENCY.code, "done")]
 
 

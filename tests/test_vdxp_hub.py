@@ -164,8 +164,8 @@ def test_documents_and_statuses_travel_as_the_sdk_sends_them(hub: Hub) -> None:
     refused(hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22, "messagetype": "status"},
                                          cancel), "123", 422)
     assert len(hub.packages()) == before  # nothing stored
-    ok(hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22, "messagetype": "status",
-                                                 "to": [H17]}, cancel))
+    cancel_id = ok(hub.sdk("vpcp-eoffice").call(
+        "sendEdoc", {"from": G22, "messagetype": "status", "to": [H17]}, cancel))["DocId"]
     (c,) = ok(hub.sdk("h17").call("getReceivedEdocList", {"messagetype": "status"}))["data"]
     assert c["from"] == G22
 
@@ -185,6 +185,12 @@ def test_documents_and_statuses_travel_as_the_sdk_sends_them(hub: Hub) -> None:
     later = ok(hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22}, again_13))
     (pkg,) = [p for p in hub.packages() if p["docId"] == later["DocId"]]
     assert sorted(r["to"] for r in pkg["receivers"]) == sorted([H41, H14, G17])
+    # the same 13 (status packets name no addressee) for one more agency: the same
+    # package, one more receiver
+    more = ok(hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22, "to": [H14]}, cancel))
+    assert more["DocId"] == cancel_id
+    (pkg,) = [p for p in hub.packages() if p["docId"] == cancel_id]
+    assert [r["to"] for r in pkg["receivers"]] == [H17, H14]
     # the package is kept in the object store under its SHA-256
     assert all(len(p["sha256"]) == 64 for p in hub.packages())
     for s in (a80, h17, hg, vpcp):

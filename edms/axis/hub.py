@@ -36,7 +36,9 @@ Invariants:
   nothing stored. Each receiver gets its own DocId; the sender's DocId names the package.
 * **Packages are kept** in the object store by their SHA-256, checked against
   ``hash-file`` (written with or without zero padding, the body with or without the
-  SDK's trailing CRLF); the same bytes from the same system again are the same package.
+  SDK's trailing CRLF); the same bytes from the same system again are the same package
+  (its DocId), delivered only to the receivers it did not reach yet (a status packet
+  names no addressee, so one 13 for two agencies is the same bytes sent twice).
 * **Statuses are shared.** The receiver reports ``processing``/``done``/``fail`` (with an
   optional ``description``), the sender reads them in ``getSentEdocList``.
 * **Every call is audited** (``axis.<operation>``, or ``axis.refused`` with the reason),
@@ -438,22 +440,34 @@ def send_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
             old = s.scalars(select(AxisPackage).where(
                 AxisPackage.sender_system_id == caller.system_id,
                 AxisPackage.package_sha256 == sha)).first()
-            if old is not None:
-                _audit(s, caller, "sendEdoc", "axis_package", old.doc_id,
-                       {"duplicate": True, "package_sha256": sha})
-                return old.doc_id, True
-            recipients, notes = _route(s, caller, route)
-            puts.append(blobs.add_file(system, s, path, name=f"vdxp-{sha[:16]}.xml",
-                                       allowed=("application/xml", "text/xml")))
+            try:
+                recipients, notes = _route(s, caller, route)
+            except AxisError:
+                if old is None:
+                    raise
+                recipients, notes = [], ["routing failed now; the package was routed before"]
             now = _now()
-            pkg = AxisPackage(doc_id=str(uuid.uuid4()), sender_system_id=caller.system_id,
-                              from_code=route.sender, service_type=SERVICE_TYPE,
-                              message_type=kind, document_key=route.document_key[:200],
-                              status_code=route.status_code or None, title=title[:500],
-                              notation=notation[:100], package_sha256=sha, size=len(data),
-                              created_at=now)
-            s.add(pkg)
-            s.flush()
+            if old is not None:  # the same bytes again: the same package, and only the
+                # receivers it did not have yet (a status packet names no addressee: the
+                # same 13 goes to several agencies as identical bytes)
+                pkg, had = old, set(s.scalars(select(AxisDelivery.to_code).where(
+                    AxisDelivery.package_id == old.id)))
+                recipients = [(c, sid) for c, sid in recipients if c not in had]
+                if not recipients:
+                    _audit(s, caller, "sendEdoc", "axis_package", old.doc_id,
+                           {"duplicate": True, "package_sha256": sha})
+                    return old.doc_id, True
+            else:
+                puts.append(blobs.add_file(system, s, path, name=f"vdxp-{sha[:16]}.xml",
+                                           allowed=("application/xml", "text/xml")))
+                pkg = AxisPackage(doc_id=str(uuid.uuid4()), sender_system_id=caller.system_id,
+                                  from_code=route.sender, service_type=SERVICE_TYPE,
+                                  message_type=kind, document_key=route.document_key[:200],
+                                  status_code=route.status_code or None, title=title[:500],
+                                  notation=notation[:100], package_sha256=sha,
+                                  size=len(data), created_at=now)
+                s.add(pkg)
+                s.flush()
             receivers = []
             for code, system_id in recipients:
                 d = AxisDelivery(doc_id=str(uuid.uuid4()), package_id=pkg.id,
@@ -467,7 +481,8 @@ def send_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
             _audit(s, caller, "sendEdoc", "axis_package", pkg.doc_id,
                    {"from": route.sender, "kind": kind, "document_key": route.document_key,
                     "status_code": route.status_code, "package_sha256": sha,
-                    "size": len(data), "receivers": receivers, "notes": notes})
+                    "size": len(data), "receivers": receivers, "notes": notes,
+                    **({"again_for_more_receivers": True} if old is not None else {})})
             return pkg.doc_id, False
 
         try:
