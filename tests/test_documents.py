@@ -173,7 +173,7 @@ def test_refused_steps_leave_no_trace(agency: System, tmp_path: Path) -> None:
     # Numbering twice.
     refused(InvalidTransition, docs.number, system, "vanthu", doc_id, match="đã cấp số")
     refused(EdmsError, docs.revoke, system, "vanthu", doc_id, "", match="reason is required")
-    # Bad uploads: a ZIP named .pdf, a PDF without the number/date fields.
+    # Bad uploads: a ZIP named .pdf, a PDF without fields nor a "Số:" line to put them.
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("a.txt", "x" * 1000)
@@ -183,7 +183,7 @@ def test_refused_steps_leave_no_trace(agency: System, tmp_path: Path) -> None:
     bare = plain_pdf(tmp_path / "bare.pdf")
     with open(bare, "rb") as f:
         refused(EdmsError, docs.create_draft, system, "chuyenvien", f, "bare.pdf",
-                draft_meta(), match="no text field SoKyHieu or NgayThang")
+                draft_meta(), match="Không tìm thấy dòng số, ký hiệu")
     # A Công văn without its drafting unit cannot get a symbol.
     with open(draft_with_fields(tmp_path / "cv.pdf"), "rb") as f:
         refused(EdmsError, docs.create_draft, system, "chuyenvien", f, "cv.pdf",

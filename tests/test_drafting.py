@@ -27,6 +27,7 @@ from edms.system import System
 from signing.validation import validate_file
 from tests.support.agency import draft_meta, sign, snapshot
 from tests.support.drafts import decision_docx, export_pdf
+from tests.support.pages import render, seal_overlap
 from tests.support.pdfs import draft_with_fields, plain_pdf
 
 pytestmark = pytest.mark.skipif(shutil.which("soffice") is None,
@@ -119,6 +120,9 @@ def _check_issued(system: System, doc_id: int, tmp_path: Path, dev_pki: Any,
     # the appearance draws only what the page lacks: the block's words appear once
     for line in [*titles, signer]:
         assert text.count(line) == 1, (line, text)
+    # the seal reaches a third into the signature ink drawn in the blank space
+    m = seal_overlap(render(final, 1, 100, tmp_path))
+    assert 0.28 <= m.ratio <= 0.40, m
     with system.sessions() as s:
         doc = s.get(Document, doc_id)
         assert doc is not None and doc.code_number == "01" and doc.state == "issued"

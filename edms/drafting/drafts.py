@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import DisallowedFileType
-from ..filetypes import describe_allowed
+from ..filetypes import DetectedType
 from ..pdfsafety import check_pdf
 from . import convert, places
 
@@ -32,11 +32,14 @@ def ready(settings: Settings, upload: Path, mime: str, filename: str | None, wor
     """The draft PDF in ``workdir`` from an upload whose content type is ``mime``."""
     kind = None if mime == convert.PDF else convert.office_kind(upload, mime)
     if mime != convert.PDF and kind is None:
+        detected = DetectedType(mime, mime)
         name = f"'{Path(filename).name}'" if filename else "the upload"
+        suffix = Path(filename).suffix.lower() if filename else ""
+        disguise = f" despite its {suffix} name" if suffix else ""
         raise DisallowedFileType(
-            f"{name} is not a PDF, Word (.docx) or OpenDocument (.odt) document "
-            f"({describe_allowed(convert.DRAFT_TYPES)} are accepted); nothing was stored",
-            detected_mime=mime)
+            f"{name} is {detected.name}{disguise}, not an allowed type (PDF, Word .docx, "
+            "OpenDocument .odt); nothing was stored",
+            detected_mime=mime, detected_name=detected.name)
     if kind is None:
         pdf = workdir / "draft.pdf"
         upload.replace(pdf)
