@@ -256,8 +256,13 @@ def test_serve_clears_stale_work_and_each_has_its_own_control_socket(tmp_path: P
         assert not folder.exists()  # removed before the first server started
         logs = "".join(p.read_text() for p in tmp_path.glob("api-*.log"))
         assert "removed 1 stale work folder(s)" in logs
-        sockets = [tmp_path / "data" / "run" / f"gunicorn-127.0.0.1-{p}.ctl" for p in ports]
-        assert all(s.is_socket() for s in sockets), list((tmp_path / "data").rglob("*.ctl"))
+        from edms.cli import _control_socket
+        from edms.config import Settings
+
+        settings = Settings.from_env(env)
+        sockets = [Path(_control_socket(settings, "127.0.0.1", p)) for p in ports]
+        assert sockets[0] != sockets[1]
+        assert all(s.is_socket() for s in sockets), sockets
         assert oct(sockets[0].stat().st_mode & 0o777) == oct(0o600)
     finally:
         procs.stop()
