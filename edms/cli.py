@@ -100,9 +100,9 @@ def init(ctx: Context, no_dev_pki: bool) -> None:
 @click.option("--agency-code", default=None,
               help="The development agency's identifier (default 000.00.00.H41).")
 @click.option("--agency-name", default=None,
-              help="Its name (default Ủy ban nhân dân tỉnh Hà Giang).")
+              help="Its name (default Ủy ban nhân dân tỉnh Tuyên Quang).")
 @click.option("--agency-short", default=None, help="Its abbreviation in symbols (UBND).")
-@click.option("--agency-city", default=None, help="Its place for the date line (Hà Giang).")
+@click.option("--agency-city", default=None, help="Its place for the date line (Tuyên Quang).")
 def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
             agency_code: str | None, agency_name: str | None, agency_short: str | None,
             agency_city: str | None) -> None:

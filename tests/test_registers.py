@@ -56,7 +56,7 @@ def signed_pdf(dev_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def receive_registered(system: System, pdf: Path, n: int, subject: str) -> int:
     meta = docs.IncomingMeta(
-        type_code="cong-van", subject=subject, organ_name="Sở Tài chính tỉnh Hà Giang",
+        type_code="cong-van", subject=subject, organ_name="Sở Tài chính tỉnh Tuyên Quang",
         organ_id="000.00.12.H41", code_number=str(100 + n), code_notation="STC-NS",
         issued_date=docs.vn_today() - timedelta(days=2), priority=n % 2)
     with open(pdf, "rb") as f:
@@ -117,7 +117,7 @@ def test_register_exports_render_with_every_column(agency: System, signed_pdf: P
             assert len(rows) == 2
             assert rows[1][0] == "01/QĐ-UBND" and rows[1][6] == "3"
             assert "Quyết định: Về việc phê duyệt Kế hoạch chuyển đổi số" in rows[1][2]
-            assert "ỦY BAN NHÂN DÂN TỈNH HÀ GIANG" in flat  # the agency, diacritics intact
+            assert "ỦY BAN NHÂN DÂN TỈNH TUYÊN QUANG" in flat  # the agency, diacritics intact
         else:
             assert [r[0 if kind == "follow-up" else 1] for r in rows[1:]] == ["01", "02",
                                                                               "03"]
@@ -131,7 +131,7 @@ def test_register_exports_render_with_every_column(agency: System, signed_pdf: P
 def test_many_rows_span_pages_with_headings_repeated(agency: System, signed_pdf: Path,
                                                      tmp_path: Path) -> None:
     export = registers.RegisterExport(
-        "incoming", "Ủy ban nhân dân tỉnh Hà Giang", docs.vn_today(), docs.vn_today(),
+        "incoming", "Ủy ban nhân dân tỉnh Tuyên Quang", docs.vn_today(), docs.vn_today(),
         [["22/11/2026", f"{i:02d}", "Sở Tài chính", f"{i}/STC-NS", "20/11/2026",
           "Công văn: Về việc đề nghị thẩm định dự toán ngân sách năm 2027", "Phòng Kinh tế",
           "", "", ""] for i in range(1, 80)])
