@@ -632,7 +632,7 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
             expected = _expected_symbol(s, user, DraftMeta(
                 old.type_code, old.subject, drafting_unit=unit.code if unit else None))
         draft = _upload_draft(system, stream, filename, wd, expected)
-        path = draft.pdf
+        path, source_name = draft.pdf, filename
         if draft.source_mime:
             filename = f"{Path(filename).stem}.pdf"
         pages = _pdf_facts(path, need_fields=True)
@@ -644,6 +644,9 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
             require_role(user, "officer", "leader", "clerk", action="revise a draft")
             if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
                 raise InvalidTransition(f"document {doc_id} is not a draft any more")
+            if draft.source_mime:  # the Word/OpenDocument file it was made from
+                _record_file(system, s, puts, doc, wd / "upload", source_name, "source",
+                             "draft", user, allowed=(draft.source_mime, "application/zip"))
             f = _record_file(system, s, puts, doc, path, filename, "main", "draft", user)
             doc.page_amount = pages
             doc.updated_at = _now()

@@ -356,3 +356,22 @@ def test_web_signing_form_offers_the_authorities_of_the_leader(agency: System,
         d = s.get(Document, doc.id)
         assert d is not None and d.state == "signed"
         assert d.signer_competence == "TM. ỦY BAN NHÂN DÂN KT. CHỦ TỊCH"
+
+
+def test_a_draft_is_revised_with_a_new_word_file(agency: System, tmp_path: Path) -> None:
+    system = agency
+    first = decision_docx(tmp_path / "ban-1.docx")
+    with open(first, "rb") as f:
+        doc = docs.create_draft(system, "chuyenvien", f, first.name, draft_meta())
+    second = decision_docx(tmp_path / "ban-2.docx", signer="Nguyễn Văn Thành",
+                           titles=("TM. ỦY BAN NHÂN DÂN", "CHỦ TỊCH"))
+    with open(second, "rb") as f:
+        docs.revise_draft(system, "chuyenvien", doc.id, f, second.name)
+    view = docs.get_document(system, "chuyenvien", doc.id)
+    assert [(f.role, f.name) for f in view.files] == [
+        ("source", "ban-1.docx"), ("main", "ban-1.pdf"),
+        ("source", "ban-2.docx"), ("main", "ban-2.pdf")]
+    current = tmp_path / "current.pdf"
+    docs.download(system, "chuyenvien", doc.id, current)
+    assert "Nguyễn Văn Thành" in subprocess.run(["pdftotext", str(current), "-"],
+                                                capture_output=True, text=True).stdout
