@@ -321,6 +321,12 @@ def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
         outbox.on_issue(s, doc, user)
     elif doc.direction == OUTGOING and step.name == "revoke":
         outbox.on_revoke(s, doc, note, user)
+    # Whoever else listens (notices, dossiers waiting for this result): edms.events.
+    from . import events
+
+    events.emit(s, events.Event(f"document.{step.name}", doc.agency_id, f"document:{doc.id}",
+                                user.username, {"document_id": doc.id, "from": before,
+                                                "to": step.to_state}))
 
 
 def main_file(s: Session, doc_id: int) -> DocumentFile:
@@ -329,12 +335,6 @@ def main_file(s: Session, doc_id: int) -> DocumentFile:
                   .order_by(DocumentFile.id.desc())).first()
     if f is None:
         raise NotFound(f"document {doc_id} has no file")
-    # Whoever else listens (notices, dossiers waiting for this result): edms.events.
-    from . import events
-
-    events.emit(s, events.Event(f"document.{step.name}", doc.agency_id, f"document:{doc.id}",
-                                user.username, {"document_id": doc.id, "from": before,
-                                                "to": step.to_state}))
     return f
 
 
