@@ -576,26 +576,32 @@ def _check_receipt(receipt: bytes, peer: Peer, package: bytes) -> edxml.Receipt:
 
 class Pump:
     """The delivery loop on a daemon thread (one per process; several processes share the
-    work through the leases)."""
+    work through the leases); on a polled transport (an axis), the receiving loop on a
+    second one, so neither waits behind the other's round."""
 
     def __init__(self, system: System) -> None:
         self.system = system
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._run, name="edms-exchange", daemon=True)
+        self.receiver: threading.Thread | None = None
+        if system.settings.exchange_transport == "vdxp":
+            self.receiver = threading.Thread(target=self._receive, daemon=True,
+                                             name="edms-exchange-receive")
 
     def start(self) -> Pump:
         self.thread.start()
+        if self.receiver is not None:
+            self.receiver.start()
         self.system.closers.append(self.stop)
         return self
 
     def stop(self) -> None:
         self._stop.set()
-        if self.thread.is_alive() and threading.current_thread() is not self.thread:
-            self.thread.join(timeout=30)
+        for t in (self.thread, self.receiver):
+            if t is not None and t.is_alive() and threading.current_thread() is not t:
+                t.join(timeout=30)
 
     def _run(self) -> None:
-        from .receiving import receive_due
-
         interval = self.system.settings.exchange_poll_seconds
         while not self._stop.is_set():
             busy = False
@@ -604,9 +610,19 @@ class Pump:
                 busy = (r.delivered + r.refused + r.retried + r.failed) > 0
             except Exception:  # keep the loop alive; the cause is logged
                 log.exception("exchange delivery round failed")
-            try:  # a polled transport (an axis): what it holds for us
-                busy = receive_due(self.system) > 0 or busy
-            except Exception:
+            if not busy:
+                self._stop.wait(interval)
+
+    def _receive(self) -> None:
+        from .receiving import receive_due
+
+        interval = min(self.system.settings.exchange_poll_seconds,
+                       self.system.settings.exchange_vdxp_poll_seconds)
+        while not self._stop.is_set():
+            busy = False
+            try:  # what the axis holds for us (the round is due at most once per interval)
+                busy = receive_due(self.system) > 0
+            except Exception:  # keep the loop alive; the cause is logged
                 log.exception("exchange receiving round failed")
             if not busy:
                 self._stop.wait(interval)
