@@ -365,6 +365,10 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
     try:
         cur = conn.cursor()
         cur.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        cur.execute("SHOW transaction_isolation")
+        level = cur.fetchone()
+        if level is None or level[0] != "repeatable read":  # the driver began one already
+            raise BackupError(f"the database snapshot is not repeatable read ({level})")
         cur.execute("SELECT pg_export_snapshot()")
         exported = cur.fetchone()
         assert exported is not None
