@@ -46,6 +46,12 @@ def test_masking_hides_secrets() -> None:
     assert "hunter2" not in text and "very-secret" not in text and "flask-secret" not in text
     assert shown["database_url"] == "postgresql://edms:********@db/edms"
     assert shown["s3_secret_key"] == "********"
+    # every setting holding a secret is masked, whichever feature declared it
+    secrets = {"EDMS_SMTP_PASSWORD": "smtp-secret", "EDMS_METRICS_TOKEN": "metrics-secret",
+               "EDMS_BACKUP_S3_SECRET_KEY": "backup-secret",
+               "EDMS_EXCHANGE_VDXP_SECRET": "axis-secret"}
+    text = repr(Settings.from_env(secrets).masked())
+    assert not [v for v in secrets.values() if v in text], text
     assert mask_url("sqlite:///var/edms.sqlite3") == "sqlite:///var/edms.sqlite3"
 
 
