@@ -61,11 +61,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from lxml import etree
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from signing import xmldsig
+from storage import ObjectNotFound
 
 from .. import audit, blobs
 from ..db import transaction
@@ -140,6 +141,8 @@ class Caller:
     code: str
     params: Mapping[str, str]  # the signed parameters, names lower-cased
     agencies: frozenset[str]
+    seen: str  # what a replay of this request would repeat (SHA-256 of operation and MAC)
+    expires: datetime  # when its timestamp is too old anyway
 
     def get(self, key: str) -> str:
         return self.params.get(key.lower(), "")
@@ -234,22 +237,33 @@ def authenticate(system: System, headers: Mapping[str, list[str]], operation: st
         raise refuse(Code.STALE, f"the request is signed at {_vn(at)}, {int(-age)} s in the "
                      f"future (at most {settings.axis_clock_skew_seconds} s): check the "
                      "clock of the calling system")
+    seen = hashlib.sha256(f"{operation}:{given}".encode()).hexdigest()
+    caller = Caller(system_id, code, params, agencies, seen,
+                    at + timedelta(seconds=settings.axis_max_age_seconds + 1))
+    with system.sessions() as s:  # refused before any work; recorded with the work (_served)
+        if s.get(AxisNonce, (system_id, seen)) is not None:
+            raise _replay(operation)
+    return caller
+
+
+def _replay(operation: str) -> AxisError:
+    return refuse(Code.REPLAY, f"this signed {operation} request was already served (a "
+                  "replay): sign each request anew (with the SDK: the same call on the same "
+                  "service object is the same request; make a new one)")
+
+
+def _served(s: Session, caller: Caller, operation: str) -> None:
+    """Remember the request in the operation's own transaction (so a request is served
+    once even when two copies arrive together: the second's insert fails)."""
+    now = _now()
+    s.execute(delete(AxisNonce).where(AxisNonce.expires_at < now))
+    s.add(AxisNonce(system_id=caller.system_id, mac=caller.seen, expires_at=caller.expires))
     try:
-        with transaction(system.sessions) as s:
-            s.execute(delete(AxisNonce).where(AxisNonce.expires_at < now))
-            seen = hashlib.sha256(f"{operation}:{given}".encode()).hexdigest()
-            s.add(AxisNonce(system_id=system_id, mac=seen,
-                            expires_at=at + timedelta(seconds=settings.axis_max_age_seconds
-                                                      + 1)))
-            s.flush()
-            row = s.get(AxisSystem, system_id)
-            assert row is not None
-            row.last_seen_at = now
+        s.flush()
     except IntegrityError:
-        raise refuse(Code.REPLAY, f"this signed {operation} request was already served (a "
-                     "replay): sign each request anew (with the SDK: the same call on the "
-                     "same service object is the same request; make a new one)") from None
-    return Caller(system_id, code, params, agencies)
+        raise _replay(operation) from None
+    s.execute(update(AxisSystem).where(AxisSystem.id == caller.system_id)
+              .values(last_seen_at=now))
 
 
 # -- the operations ---------------------------------------------------------------------------
@@ -273,6 +287,7 @@ def _parent_id(rows: list[tuple[AxisAgency, AxisSystem]], code: str) -> str:
 
 def get_agencies_list(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
     with transaction(system.sessions) as s:
+        _served(s, caller, "getAgenciesList")
         rows = _agency_rows(s, deleted=False)
         data = [{"id": str(a.id), "pid": _parent_id(rows, a.parent_code),
                  "pcode": a.parent_code, "code": a.code, "name": a.name, "mail": a.mail}
@@ -283,6 +298,7 @@ def get_agencies_list(system: System, caller: Caller, body: bytes) -> dict[str, 
 
 def get_synchronize_unit(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
     with transaction(system.sessions) as s:
+        _served(s, caller, "getSynchronizeUnit")
         rows = _agency_rows(s, deleted=True)
         data = [{"id": str(a.id), "pid": _parent_id(rows, a.parent_code), "code": a.code,
                  "name": a.name, "mail": a.mail, "version": a.version,
@@ -306,6 +322,7 @@ def register_agency_op(system: System, caller: Caller, body: bytes) -> dict[str,
     data = _json_body(body)
     try:
         with transaction(system.sessions) as s:
+            _served(s, caller, "registerAgency")
             row = s.get(AxisSystem, caller.system_id)
             assert row is not None
             agency = register_agency(s, row, data, caller.actor)
@@ -327,6 +344,7 @@ def delete_agency(system: System, caller: Caller, body: bytes) -> dict[str, Any]
         raise refuse(Code.AGENCY_REFUSED, f"agency {code} is not one of system "
                      f"{caller.code}'s")
     with transaction(system.sessions) as s:
+        _served(s, caller, "deleteAgency")
         agency = s.scalars(select(AxisAgency).where(AxisAgency.code == code)).one()
         agency.deleted, agency.version, agency.modified_at = True, agency.version + 1, _now()
         _audit(s, caller, "deleteAgency", "axis_agency", code, {"version": agency.version})
@@ -437,6 +455,7 @@ def send_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
         path.write_bytes(data)
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> tuple[str, bool]:
+            _served(s, caller, "sendEdoc")
             old = s.scalars(select(AxisPackage).where(
                 AxisPackage.sender_system_id == caller.system_id,
                 AxisPackage.package_sha256 == sha)).first()
@@ -553,6 +572,7 @@ def get_received_edoc_list(system: System, caller: Caller, body: bytes) -> dict[
     if sender in caller.agencies:  # left by sendEdoc on the same service object
         sender = ""
     with transaction(system.sessions) as s:
+        _served(s, caller, "getReceivedEdocList")
         q = select(AxisDelivery, AxisPackage).join(
             AxisPackage, AxisPackage.id == AxisDelivery.package_id).where(
             AxisDelivery.receiver_system_id == caller.system_id,
@@ -581,6 +601,7 @@ def get_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
     if not doc_id:
         raise refuse(Code.BAD_REQUEST, f"getEdoc names no document ({PREFIX}docId)")
     with transaction(system.sessions) as s:
+        _served(s, caller, "getEdoc")
         delivery = s.scalars(select(AxisDelivery).where(
             AxisDelivery.doc_id == doc_id,
             AxisDelivery.receiver_system_id == caller.system_id)).first()
@@ -598,10 +619,22 @@ def get_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
         _audit(s, caller, "getEdoc", "axis_package", doc_id,
                {"package": pkg.doc_id, "package_sha256": sha,
                 "as": "receiver" if delivery is not None else "sender"})
-    with blobs.workdir(system) as wd:
-        blobs.export_to_file(system, sha, wd / "package.xml")
-        data = (wd / "package.xml").read_bytes()
-    return {"data": base64.b64encode(data).decode("ascii")}
+    return {"data": base64.b64encode(_stored(system, sha)).decode("ascii")}
+
+
+def _stored(system: System, sha: str) -> bytes:
+    """A kept package, read from the object store and checked against its SHA-256."""
+    stored = blobs.get_blob(system, sha)
+    try:
+        with system.store.open(stored.storage_key) as f:
+            data = f.read()
+    except ObjectNotFound:
+        raise refuse(Code.INTERNAL, f"package {sha} is missing from the object store: run "
+                     "`edms storage verify`") from None
+    if hashlib.sha256(data).hexdigest() != sha:
+        raise refuse(Code.INTERNAL, f"package {sha} is corrupted in the object store: run "
+                     "`edms storage verify`")
+    return data
 
 
 def update_status(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
@@ -615,6 +648,7 @@ def update_status(system: System, caller: Caller, body: bytes) -> dict[str, Any]
                      "processing, initial")
     description = text_value(caller.get("description"))[:2000] or RECEIVE_STATUSES[status]
     with transaction(system.sessions) as s:
+        _served(s, caller, "updateStatus")
         delivery = s.scalars(select(AxisDelivery).where(
             AxisDelivery.doc_id == doc_id,
             AxisDelivery.receiver_system_id == caller.system_id)).first()
@@ -639,6 +673,7 @@ def get_sent_edoc_list(system: System, caller: Caller, body: bytes) -> dict[str,
     start, end = _date(caller, "fromDate", False), _date(caller, "toDate", True)
     doc_id = caller.get("docId").strip()
     with transaction(system.sessions) as s:
+        _served(s, caller, "getSentEdocList")
         q = select(AxisPackage, AxisDelivery).join(
             AxisDelivery, AxisDelivery.package_id == AxisPackage.id).where(
             AxisPackage.sender_system_id == caller.system_id)
@@ -705,6 +740,7 @@ def handle(system: System, operation: str, headers: Mapping[str, list[str]], bod
     """Serve one request: (HTTP status, the answer). ``headers``: lower-cased names, each
     with its values as received (latin-1 text)."""
     empty = empty_fields(operation)
+    caller: Caller | None = None
     try:
         if operation not in HANDLERS:
             raise refuse(Code.UNKNOWN_OPERATION, f"{operation[:60]!r} is not an operation of "
@@ -716,23 +752,30 @@ def handle(system: System, operation: str, headers: Mapping[str, list[str]], bod
         result = HANDLERS[operation](system, caller, body)
         return 200, answer(Code.OK, "", **{**empty, **result})
     except AxisError as exc:
-        audit_refusal(system, operation, headers, exc.code, exc.message, remote)
+        audit_refusal(system, operation, headers, exc.code, exc.message, remote, caller)
         return exc.status, answer(exc.code, exc.message, **empty)
     except EdmsError as exc:
-        audit_refusal(system, operation, headers, Code.BAD_REQUEST, exc.message, remote)
+        audit_refusal(system, operation, headers, Code.BAD_REQUEST, exc.message, remote,
+                      caller)
         return exc.status, answer(Code.BAD_REQUEST, exc.message, **empty)
     except Exception:
         log.exception("axis: %s failed", operation)
-        audit_refusal(system, operation, headers, Code.INTERNAL, "internal error", remote)
+        audit_refusal(system, operation, headers, Code.INTERNAL, "internal error", remote,
+                      caller)
         return 500, answer(Code.INTERNAL, "the axis could not serve the request; it is "
                            "logged, try again later", **empty)
 
 
 def audit_refusal(system: System, operation: str, headers: Mapping[str, list[str]],
-                  code: str, reason: str, remote: str) -> None:
-    """A refused call in the audit trail: what it claimed to be, why it was refused."""
+                  code: str, reason: str, remote: str, caller: Caller | None = None) -> None:
+    """A refused call in the audit trail: what it claimed to be, why it was refused; an
+    authenticated one is remembered as served (refused once is refused for good)."""
     try:
         with transaction(system.sessions) as s:
+            if caller is not None and s.get(AxisNonce, (caller.system_id,
+                                                         caller.seen)) is None:
+                s.add(AxisNonce(system_id=caller.system_id, mac=caller.seen,
+                                expires_at=caller.expires))
             audit.record(s, f"axis:{_claimed(headers)}", "axis.refused", "axis_call",
                          operation[:60], {"ErrorCode": code, "reason": reason[:500],
                                           "remote": remote})

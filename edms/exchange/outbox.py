@@ -616,8 +616,7 @@ class Pump:
     def _receive(self) -> None:
         from .receiving import receive_due
 
-        interval = min(self.system.settings.exchange_poll_seconds,
-                       self.system.settings.exchange_vdxp_poll_seconds)
+        interval = self.system.settings.exchange_vdxp_poll_seconds
         while not self._stop.is_set():
             busy = False
             try:  # what the axis holds for us (the round is due at most once per interval)
