@@ -11,6 +11,13 @@
 * Baseline: the minimum any receiver must do with the same bytes: POST the same package
   to a bare WSGI endpoint on loopback, and validate the same two PDFs with stock pyHanko
   (``validate_pdf_signature``, the roots trusted, revocation data from the responder).
+* Through the hub (issue 22), against the direct transport in the same rounds: the same
+  outbox sends N dispatches of the same document with the VDXP transport to H, an
+  `edms serve` in hub mode (``EDMS_AXIS_HUB``: authenticates each call, screens and parses
+  the package, stores it, routes it); B', a second `edms serve` of agency B on the VDXP
+  transport, polls H, fetches each package, takes it through the same inbox (the same
+  validations), acknowledges it and sends its 01 back through H. Timed from the first
+  send until B' holds all N documents.
 
     .venv/bin/python bench/exchange.py [--dispatches 20] [--rounds 3]
 """
@@ -39,7 +46,7 @@ from edms import blobs
 from edms import documents as docs
 from edms.auth import DEV_SIGNING_PIN, PinConfirmation
 from edms.config import Settings
-from edms.exchange import directory, outbox
+from edms.exchange import directory, outbox, vdxp
 from edms.models import DocumentFile, ExchangeMessage
 from edms.system import System
 from signing import devservices
@@ -50,6 +57,7 @@ from tests.support.pdfs import big_pdf
 from tests.test_signing import root_of
 
 B = DevAgency("000.00.00.H60", "Ủy ban nhân dân tỉnh Tuyên Quang", "UBND", "Tuyên Quang")
+SECRET_A, SECRET_B = "bench-secret-of-a-0001", "bench-secret-of-b-0001"
 
 
 class _Quiet(WSGIRequestHandler):
@@ -99,6 +107,29 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
     edms(env_b, "exchange", "import", "--as", "quantri", str(tmp / "entry-a.json"))
     base_b = procs.serve(env_b, workers=2, port=port_b, name="b")
 
+    # the hub H, and B' (agency B again, its own data) on the VDXP transport
+    port_h, port_b2 = free_port(), free_port()
+    env_h = base_env(tmp / "data-h", tmp / "pki-h", EDMS_AXIS_HUB="true",
+                     EDMS_EXCHANGE_PUMP="false", EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_h}")
+    edms(env_h, "init")
+    edms(env_h, "axis", "system", "add", "a", "--name", "A", "--secret", SECRET_A,
+         "--agency", f"{entry_a['code']}=A")
+    edms(env_h, "axis", "system", "add", "b", "--name", "B", "--secret", SECRET_B,
+         "--agency", f"{B.code}=B")
+    base_h = procs.serve(env_h, workers=2, port=port_h, name="h")
+    env_b2 = base_env(tmp / "data-b2", pki_b.directory,  # type: ignore[attr-defined]
+                      EDMS_TRUST_OFFICIAL=str(pki_a.root_cert),  # type: ignore[attr-defined]
+                      EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b2}",
+                      EDMS_EXCHANGE_TRANSPORT="vdxp",
+                      EDMS_EXCHANGE_VDXP_ENDPOINT=f"{base_h}/vdxp",
+                      EDMS_EXCHANGE_VDXP_SYSTEM_ID="b", EDMS_EXCHANGE_VDXP_SECRET=SECRET_B,
+                      EDMS_EXCHANGE_VDXP_POLL_SECONDS="0.5", EDMS_EXCHANGE_POLL_SECONDS="0.5",
+                      EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true")
+    edms(env_b2, "init")
+    edms(env_b2, "exchange", "import", "--as", "quantri", str(tmp / "entry-a.json"))
+    base_b2 = procs.serve(env_b2, workers=2, port=port_b2, name="b2")
+    to_hub = vdxp.VdxpTransport(f"{base_h}/vdxp", "a", SECRET_A)
+
     # one issued document: the decision and a 1 MB attachment, signed by A
     meta = draft_meta(recipients=(docs.Recipient(B.name, B.code),))
     doc = docs.create_from_template(a, "chuyenvien", meta, BODY)
@@ -116,7 +147,7 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
         first = s.scalars(select(ExchangeMessage).where(
             ExchangeMessage.document_id == doc.id)).one()
         key = first.document_key
-    outbox.deliver_due(a)  # warm both sides up with the real one
+    outbox.deliver_due(a)  # the first dispatch, with the real one
     with a.sessions() as s:
         assert s.get(ExchangeMessage, first.id).state == "delivered"  # type: ignore[union-attr]
         files = list(s.scalars(select(DocumentFile).where(
@@ -159,14 +190,10 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
                     status = validate_pdf_signature(sig, vc)
                     assert status.intact and status.valid
 
-    rows = []
     serial = 1000
-    for r in range(args.rounds):
-        n = args.dispatches
-        t0 = time.perf_counter()
-        for _ in range(n):
-            baseline_once()
-        base_rate = n / (time.perf_counter() - t0)
+
+    def queue(n: int) -> None:
+        nonlocal serial
         with a.sessions() as s:
             template = s.get(ExchangeMessage, first.id)
             assert template is not None
@@ -179,34 +206,80 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
                     business_type=0, state="pending", attempts=0,
                     next_attempt_at=template.created_at, created_at=template.created_at))
             s.commit()
-        t0 = time.perf_counter()
+
+    def send_all(n: int, transport: object = None) -> None:
         done = 0
         while done < n:
-            got = outbox.deliver_due(a, limit=n)
+            got = outbox.deliver_due(a, transport, limit=n)  # type: ignore[arg-type]
             assert got.refused == 0 and got.failed == 0 and got.retried == 0, got
             done += got.delivered
+
+    clerk_b, clerk_b2 = _clerk(base_b), _clerk(base_b2)
+    # warm up: each side's processes (validators, connections) before timing
+    queue(1)
+    send_all(1)
+    queue(2)
+    send_all(2, to_hub)
+    wait_for("B' takes the warm-up dispatches", lambda: _incoming(clerk_b2, base_b2) == 2)
+    rows = []
+    for r in range(args.rounds):
+        n = args.dispatches
+        t0 = time.perf_counter()
+        for _ in range(n):
+            baseline_once()
+        base_rate = n / (time.perf_counter() - t0)
+        queue(n)
+        t0 = time.perf_counter()
+        send_all(n)
         ours_rate = n / (time.perf_counter() - t0)
-        rows.append((base_rate, ours_rate))
-        print(f"round {r + 1}: baseline {base_rate:.2f} dispatches/s, EDMS {ours_rate:.2f} "
-              f"dispatches/s, ratio {ours_rate / base_rate:.3f}", flush=True)
-    clerk_b = requests.Session()
-    login = clerk_b.post(f"{base_b}/api/v1/sessions", json={
-        "username": "vanthu", "password": orgs.DEV_USER_PASSWORD}, timeout=30)
-    assert login.status_code == 201
-    total = 1 + args.rounds * args.dispatches
-    wait_for("B holds every dispatch", lambda: clerk_b.get(
-        f"{base_b}/api/v1/documents", params={"direction": "incoming", "per_page": "1"},
-        timeout=30).json()["total"] == total)
+        queue(n)
+        held = _incoming(clerk_b2, base_b2)
+        t0 = time.perf_counter()
+        send_all(n, to_hub)
+        while _incoming(clerk_b2, base_b2) < held + n:
+            time.sleep(0.05)  # B' is still taking them
+        hub_rate = n / (time.perf_counter() - t0)
+        rows.append((base_rate, ours_rate, hub_rate))
+        print(f"round {r + 1}: baseline {base_rate:.2f} dispatches/s, EDMS direct "
+              f"{ours_rate:.2f}, through the hub {hub_rate:.2f}; direct/baseline "
+              f"{ours_rate / base_rate:.3f}, hub/direct {hub_rate / ours_rate:.3f}",
+              flush=True)
+    total = 2 + args.rounds * args.dispatches
+    wait_for("B holds every dispatch", lambda: _incoming(clerk_b, base_b) == total)
+    assert _incoming(clerk_b2, base_b2) == total
     server.shutdown()
-    base = statistics.median(b for b, _ in rows)
-    ours = statistics.median(o for _, o in rows)
-    ratio = statistics.median(o / b for b, o in rows)
+    base = statistics.median(row[0] for row in rows)
+    ours = statistics.median(row[1] for row in rows)
+    hub = statistics.median(row[2] for row in rows)
+    ratio = statistics.median(o / b for b, o, _ in rows)
+    hub_ratio = statistics.median(h / o for _, o, h in rows)
     print(f"\n{args.dispatches} dispatches x {args.rounds} rounds, package "
-          f"{package_mb:.2f} MB (1 MB attachment), B with 2 gunicorn workers")
+          f"{package_mb:.2f} MB (1 MB attachment), B, B' and H with 2 gunicorn workers")
     print(f"baseline (POST + stock pyHanko validation): {base:.2f} dispatches/s (median)")
-    print(f"EDMS end to end:                            {ours:.2f} dispatches/s (median)")
-    print(f"ratio (EDMS / baseline): {ratio:.3f}; B holds {total} documents, one each")
+    print(f"EDMS end to end, direct:                    {ours:.2f} dispatches/s (median)")
+    print(f"EDMS end to end, through the hub (VDXP):    {hub:.2f} dispatches/s (median)")
+    print(f"ratio (EDMS direct / baseline): {ratio:.3f}; B holds {total} documents, one each")
+    print(f"ratio (through the hub / direct): {hub_ratio:.3f} (per round "
+          f"{min(h / o for _, o, h in rows):.2f}-{max(h / o for _, o, h in rows):.2f}); "
+          f"B' holds {total} documents, one each")
     a.close()
+
+
+def _clerk(base: str) -> requests.Session:
+    from edms import orgs
+
+    http = requests.Session()
+    login = http.post(f"{base}/api/v1/sessions", json={
+        "username": "vanthu", "password": orgs.DEV_USER_PASSWORD}, timeout=30)
+    assert login.status_code == 201, login.text
+    return http
+
+
+def _incoming(http: requests.Session, base: str) -> int:
+    r = http.get(f"{base}/api/v1/documents", params={"direction": "incoming",
+                                                     "per_page": "1"}, timeout=30)
+    total: int = r.json()["total"]
+    return total
 
 
 if __name__ == "__main__":
