@@ -86,7 +86,7 @@ from .orgs import (
     unit_by_code,
     visible_documents,
 )
-from .signatures import engine_for, options_for, trust_roots, validate_sandboxed
+from .signatures import engine_for, options_for, trust_set, validate_sandboxed
 from .system import System
 from .templates import DATE_FIELD, NUMBER_FIELD, SIGNATURE_FIELD, content_for, render_draft
 
@@ -442,7 +442,7 @@ def _export(system: System, f: DocumentFile, target: Path) -> Path:
 
 def validate_own(system: System, path: Path) -> Report:
     """Our own output is validated in-process against the configured trust roots."""
-    return validate_file(path, list(trust_roots(system.settings)),
+    return validate_file(path, trust_set(system.settings),
                          allow_fetching=system.settings.revocation_fetching)
 
 
