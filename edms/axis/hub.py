@@ -212,7 +212,12 @@ def authenticate(system: System, headers: Mapping[str, list[str]], operation: st
                          "axis")
         if not row.active:
             raise refuse(Code.UNKNOWN_SYSTEM, f"system {code} is disabled on this axis")
-        secret = open_secret(settings, row)
+        try:
+            secret = open_secret(settings, row)
+        except EdmsError as exc:  # the operator's problem: logged, not told to the caller
+            log.error("axis: %s", exc.message)
+            raise refuse(Code.INTERNAL, "the axis cannot check this system's signature now; "
+                         "its operator has been told") from None
         system_id = row.id
         agencies = frozenset(s.scalars(select(AxisAgency.code).where(
             AxisAgency.system_id == row.id, AxisAgency.deleted.is_(False))))
