@@ -133,9 +133,12 @@ def register(main: click.Group) -> None:
     @click.option("--all", "show_all", is_flag=True, help="Intermediates too.")
     def trust_list(as_json: bool, show_all: bool) -> None:
         """Trust anchors: state, regime, fingerprint, validity, confidence."""
-        from .trust import anchors
+        from .trust import anchors, missing_material
 
-        items = [a for a in anchors(_settings()) if show_all or a.role == "root"]
+        settings = _settings()
+        if (why := missing_material(settings)) is not None:
+            click.echo(f"warning: {why}", err=True)
+        items = [a for a in anchors(settings) if show_all or a.role == "root"]
         if as_json:
             click.echo(json.dumps([a.to_json() for a in items], ensure_ascii=False, indent=2))
             return

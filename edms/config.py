@@ -113,7 +113,9 @@ class Settings:
     tsa_url: str | None = None
     trust_official: Path | None = None
     trust_public: Path | None = None
-    trust_vn: bool = True  # the shipped Vietnamese roots and intermediates (edms.trust)
+    trust_vn: bool = True  # the Vietnamese roots and intermediates (edms.trust)
+    # where that third-party material is (laid out as ../shared/trust/vn, with index.tsv)
+    trust_vn_dir: Path = Path("../shared/trust/vn")
     # users who may change the installation-wide trust from the web (edms.trust)
     installation_admins: tuple[str, ...] = ()
     revocation_fetching: bool = True
@@ -259,6 +261,7 @@ class Settings:
             if get("TRUST_OFFICIAL") else None,
             trust_public=path(get("TRUST_PUBLIC")) if get("TRUST_PUBLIC") else None,
             trust_vn=_bool("EDMS_TRUST_VN", get("TRUST_VN", "true")),
+            trust_vn_dir=path(get("TRUST_VN_DIR", "../shared/trust/vn")),
             installation_admins=tuple(u.strip() for u in get("INSTALLATION_ADMINS").split(",")
                                       if u.strip()),
             revocation_fetching=_bool("EDMS_REVOCATION_FETCHING",

@@ -3,8 +3,9 @@ administrators' decisions on it, and what they added.
 
 Invariants:
 
-* The default trust (``EDMS_TRUST_VN=true``) is every root of both Vietnamese regimes
-  shipped in ``signing/trustdata/vn`` (VGCA G1 + G2, NEAC of every generation), with
+* The default trust (``EDMS_TRUST_VN=true``) is every root of both Vietnamese regimes in
+  ``EDMS_TRUST_VN_DIR`` (default ``../shared/trust/vn`` beside the checkout; VGCA G1 + G2,
+  NEAC of every generation), with
   their intermediates as the path-building pool. Medium-confidence anchors are marked so
   an administrator confirms them first (``confirm_at``).
 * An administrator's decision is a row of ``trust_anchors`` (enable, disable, add), made
@@ -129,7 +130,7 @@ def anchors(settings: Settings, rows: list[dict[str, Any]] | None = None) -> lis
     decided = {r["fingerprint"].upper(): r for r in rows}
     out: list[Anchor] = []
     if settings.trust_vn:
-        for e in vn_entries():
+        for e in vn_entries(settings.trust_vn_dir):
             row = decided.get(e.sha256)
             out.append(Anchor(
                 fingerprint=e.sha256, subject=e.subject, issuer=e.issuer,
@@ -176,7 +177,7 @@ def _spec(settings: Settings, rows: list[dict[str, Any]] | None = None) -> dict[
     roots: list[list[str]] = []
     pool: list[list[str]] = []
     if settings.trust_vn:
-        for e in vn_entries():
+        for e in vn_entries(settings.trust_vn_dir):
             row = decided.get(e.sha256)
             if row is not None and not row["enabled"]:
                 continue
@@ -196,6 +197,14 @@ def _spec(settings: Settings, rows: list[dict[str, Any]] | None = None) -> dict[
         if devpki.exists(settings.pki_dir):
             roots.append([_pem_text(devpki.load(settings.pki_dir).root_cert), "development"])
     return {"roots": roots, "pool": pool}
+
+
+def missing_material(settings: Settings) -> str | None:
+    """Why the Vietnamese trust is missing, in words, or None when it is there."""
+    if settings.trust_vn and not (settings.trust_vn_dir / "index.tsv").is_file():
+        return (f"EDMS_TRUST_VN_DIR={settings.trust_vn_dir} has no index.tsv: no Vietnamese "
+                "certificate authority is trusted (mount the shared/trust/vn material there)")
+    return None
 
 
 def _pem_text(path: Path) -> str:
@@ -291,12 +300,10 @@ def add(system: System, actor: str, data: bytes, *, role: str = "root",
         raise TrustError("add one certificate at a time")
     cert = certs[0]
     fp = fingerprint(cert)
-    from asn1crypto import pem
-
-    text = pem.armor("CERTIFICATE", cert.dump()).decode()
+    text = to_pem(cert)
     with system.sessions.begin() as s:
         if s.get(TrustAnchorSetting, fp) is not None or any(
-                e.sha256 == fp for e in vn_entries()):
+                e.sha256 == fp for e in vn_entries(system.settings.trust_vn_dir)):
             raise TrustError(f"certificate {fp[:16]}… is already known: enable it instead")
         s.add(TrustAnchorSetting(fingerprint=fp, role=role, regime=regime, origin="added",
                                  enabled=True, pem=text, subject=cert.subject.human_friendly[:500],

@@ -8,9 +8,10 @@ Invariants:
 * Each certificate carries the *regime* it belongs to (``official``: the Government
   Cipher Committee's PKI; ``public``: NEAC's public PKI; ``development``; ``custom``), so
   a report can name the regime a signature chains to.
-* The Vietnamese material shipped in ``signing/trustdata/vn`` is public certificates only,
-  with provenance in its ``index.tsv`` and ``README.md``; what is enabled is decided by
-  the installation (:mod:`edms.trust`), not here.
+* The Vietnamese material is read from a directory laid out as ``../shared/trust/vn``
+  (public certificates only, provenance in its ``index.tsv`` and ``README.md``); it is
+  third-party material and is not copied into this repository. Which directory, and what
+  is enabled, is decided by the installation (:mod:`edms.trust`), not here.
 * A TrustSet crosses process boundaries as JSON of PEM text (:meth:`to_json`).
 """
 
@@ -26,7 +27,6 @@ from typing import Any
 
 from asn1crypto import pem, x509
 
-VN_DIR = Path(__file__).resolve().parent / "trustdata" / "vn"
 REGIMES = {
     "official": "Chứng thực chữ ký số chuyên dùng Chính phủ (Ban Cơ yếu Chính phủ)",
     "public": "Chứng thực chữ ký số công cộng (NEAC)",
@@ -81,6 +81,7 @@ def to_pem(cert: x509.Certificate) -> str:
 class Entry:
     """One shipped certificate of the Vietnamese material, as ``index.tsv`` describes it."""
 
+    directory: Path  # the material's root (holds index.tsv)
     regime: str  # official | public
     kind: str  # roots | intermediates
     file: str
@@ -94,7 +95,7 @@ class Entry:
 
     @property
     def path(self) -> Path:
-        return VN_DIR / self.regime / self.kind / self.file
+        return self.directory / self.regime / self.kind / self.file
 
     @property
     def is_root(self) -> bool:
@@ -104,17 +105,18 @@ class Entry:
         return load_certificates(self.path)[0]
 
 
-@lru_cache(maxsize=1)
-def vn_entries() -> tuple[Entry, ...]:
-    """The shipped Vietnamese certificates (both regimes), from ``index.tsv``."""
-    index = VN_DIR / "index.tsv"
+@lru_cache(maxsize=4)
+def vn_entries(directory: Path) -> tuple[Entry, ...]:
+    """The Vietnamese certificates of both regimes in ``directory``, from its
+    ``index.tsv`` (none when the directory has no index)."""
+    index = directory / "index.tsv"
     if not index.is_file():
         return ()
     out = []
     with index.open(encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             out.append(Entry(
-                regime=row["regime"], kind=row["kind"], file=row["file"],
+                directory=directory, regime=row["regime"], kind=row["kind"], file=row["file"],
                 subject=row["subject"], issuer=row["issuer_cn"],
                 not_before=row["not_before"], not_after=row["not_after"],
                 sha256=row["sha256"].upper(), confidence=row["confidence"],
@@ -174,12 +176,12 @@ class TrustSet:
         return out
 
 
-def vn_trust(disabled: Iterable[str] = ()) -> TrustSet:
-    """The shipped Vietnamese roots (both regimes) as anchors and their intermediates as
-    the path-building pool, less the ``disabled`` fingerprints."""
+def vn_trust(directory: Path, disabled: Iterable[str] = ()) -> TrustSet:
+    """The Vietnamese roots (both regimes) in ``directory`` as anchors and their
+    intermediates as the path-building pool, less the ``disabled`` fingerprints."""
     off = {d.upper() for d in disabled}
     out = TrustSet()
-    for e in vn_entries():
+    for e in vn_entries(directory):
         if e.sha256 in off:
             continue
         out.add([e.certificate()], e.regime, root=e.is_root)

@@ -75,3 +75,16 @@ def test_ber_normalisation_keeps_definite_values_byte_for_byte() -> None:
         except ber.BerError:
             continue
         raise AssertionError(bad)
+
+
+def test_missing_trust_material_is_said_not_silent(tmp_path: Path) -> None:
+    from edms.config import Settings
+
+    ok = Settings.from_env({"EDMS_DATA_DIR": str(tmp_path)})
+    assert trust.missing_material(ok) is None and trust.anchors(ok)
+    gone = Settings.from_env({"EDMS_DATA_DIR": str(tmp_path),
+                              "EDMS_TRUST_VN_DIR": str(tmp_path / "nowhere")})
+    assert "EDMS_TRUST_VN_DIR" in (trust.missing_material(gone) or "")
+    assert trust.anchors(gone) == []
+    left = trust.effective(gone)  # at most the development root, in development mode
+    assert set(left.regimes.values()) <= {"development"} and not left.pool

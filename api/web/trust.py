@@ -43,6 +43,7 @@ def trust_page() -> Any:
     items = [a for a in trust.anchors(system().settings) if show_all or a.role == "root"]
     items.sort(key=lambda a: (a.regime, a.role, a.subject))
     return render_template("web/trust.html", anchors=items, may_change=_may_change(),
+                           missing=trust.missing_material(system().settings) is not None,
                            show_all=show_all, CONFIDENCE_VI=CONFIDENCE_VI, ROLE_VI=ROLE_VI,
                            REGIMES=trust.REGIMES)
 
