@@ -31,11 +31,22 @@ class SignerNotFound(EdmsError):
     type_slug = "signer-not-found"
 
 
+_parsed: tuple[object, TrustSet] | None = None
+
+
 def trust_set(settings: Settings) -> TrustSet:
-    """The installation's trust (edms.trust): roots, pool, regimes."""
+    """The installation's trust (edms.trust): roots, pool, regimes — parsed once per
+    version of the cached specification, not at every signature."""
+    global _parsed
     from .trust import effective_spec
 
-    return TrustSet.from_json(effective_spec(settings))
+    spec = effective_spec(settings)
+    hit = _parsed
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    parsed = TrustSet.from_json(spec)
+    _parsed = (spec, parsed)
+    return parsed
 
 
 def trust_roots(settings: Settings) -> tuple[x509.Certificate, ...]:
