@@ -50,8 +50,13 @@ def create_app(system: System | None = None) -> Flask:
     system = system or System(Settings.from_env())
     settings = system.settings
     configure_logging(settings.log_level)
-    app = APIFlask(__name__, title="EDMS API", version=__version__,
-                   spec_path="/api/v1/openapi.json", docs_path="/api/v1/docs")
+    app = APIFlask(
+        __name__,
+        title="EDMS API",
+        version=__version__,
+        spec_path="/api/v1/openapi.json",
+        docs_path="/api/v1/docs",
+    )
     app.config.update(
         SECRET_KEY=settings.secret_key or _local_secret(settings),
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
@@ -66,8 +71,12 @@ def create_app(system: System | None = None) -> Flask:
         VALIDATION_ERROR_STATUS_CODE=422,
         AUTO_404_RESPONSE=True,
         AUTO_VALIDATION_ERROR_RESPONSE=True,
-        TAGS=[{"name": "Documents"}, {"name": "Records"},
-              {"name": "Exchange"}, {"name": "Access and administration"}],
+        TAGS=[
+            {"name": "Documents"},
+            {"name": "Records"},
+            {"name": "Exchange"},
+            {"name": "Access and administration"},
+        ],
         DOCS_UI="swagger-ui",
         SERVERS=[{"url": settings.public_url}],
         LOCAL_SPEC_JSON_INDENT=1,
@@ -82,8 +91,8 @@ def create_app(system: System | None = None) -> Flask:
     def _problem(error: HTTPError) -> Response:
         """APIFlask's own errors (request validation: 422) as problem+json."""
         body: dict[str, Any] = {
-            "type": PROBLEM_BASE + ("invalid-request" if error.status_code == 422
-                                    else "bad-request"),
+            "type": PROBLEM_BASE
+            + ("invalid-request" if error.status_code == 422 else "bad-request"),
             "title": "Invalid request" if error.status_code == 422 else error.message,
             "status": error.status_code,
             "detail": _detail(error),
@@ -91,8 +100,12 @@ def create_app(system: System | None = None) -> Flask:
         }
         if error.detail:
             body["errors"] = error.detail
-        return Response(json.dumps(body), status=error.status_code,
-                        mimetype="application/problem+json", headers=error.headers)
+        return Response(
+            json.dumps(body),
+            status=error.status_code,
+            mimetype="application/problem+json",
+            headers=error.headers,
+        )
 
     @app.spec_processor
     def _errors_are_problems(spec: dict[str, Any]) -> dict[str, Any]:
@@ -105,8 +118,7 @@ def create_app(system: System | None = None) -> Flask:
                 for status, resp in op.get("responses", {}).items():
                     content = resp.get("content")
                     if str(status)[0] in "45" and content and "application/json" in content:
-                        resp["content"] = {"application/problem+json":
-                                           content["application/json"]}
+                        resp["content"] = {"application/problem+json": content["application/json"]}
         return spec
 
     _serve_docs_assets(app)
@@ -157,8 +169,10 @@ def _new_secret(path: Path) -> str:
     return key
 
 
-ASSETS = Path(os.environ.get("EDMS_ASSETS_DIR") or Path(__file__).resolve().parent.parent
-              / "assets" / "node_modules")
+ASSETS = Path(
+    os.environ.get("EDMS_ASSETS_DIR")
+    or Path(__file__).resolve().parent.parent / "assets" / "node_modules"
+)
 
 
 def _serve_docs_assets(app: APIFlask) -> None:

@@ -37,8 +37,9 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     else:
         start, end = max(size - int(last), 0), size - 1
     if start >= size or start > end:
-        raise RangeNotSatisfiable(f"the range {header!r} is outside the file's {size} bytes",
-                                  size=size)
+        raise RangeNotSatisfiable(
+            f"the range {header!r} is outside the file's {size} bytes", size=size
+        )
     return start, end
 
 
@@ -70,8 +71,13 @@ def send_blob(blob: Blob, filename: str) -> Response:
     }
     if span:
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
-    return Response(body(), status=206 if span else 200, headers=headers,
-                    mimetype=blob.media_type, direct_passthrough=True)
+    return Response(
+        body(),
+        status=206 if span else 200,
+        headers=headers,
+        mimetype=blob.media_type,
+        direct_passthrough=True,
+    )
 
 
 def file_argument() -> object:

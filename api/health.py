@@ -46,8 +46,12 @@ def disk_health(settings: Settings) -> Health:
         return Health(False, "filesystem", f"{where}: {exc.strerror or exc}")
     free_mb = usage.free // (1024 * 1024)
     if free_mb < settings.disk_min_free_mb:
-        return Health(False, "filesystem", f"{where}: only {free_mb} MB free (below "
-                      f"EDMS_DISK_MIN_FREE_MB={settings.disk_min_free_mb})")
+        return Health(
+            False,
+            "filesystem",
+            f"{where}: only {free_mb} MB free (below "
+            f"EDMS_DISK_MIN_FREE_MB={settings.disk_min_free_mb})",
+        )
     return Health(True, "filesystem", f"{where}: {free_mb} MB free")
 
 

@@ -57,11 +57,17 @@ def _fields() -> tuple[str, str]:
     return code.strip(), secret
 
 
-def _page(code: str, status: reception.PublicStatus | None = None, secret: str = "",
-          error: str | None = None, http: int = 200, retry_after: int | None = None
-          ) -> Any:
-    resp = make_response(render_template("lookup.html", code=code, status=status,
-                                         secret=secret, error=error), http)
+def _page(
+    code: str,
+    status: reception.PublicStatus | None = None,
+    secret: str = "",
+    error: str | None = None,
+    http: int = 200,
+    retry_after: int | None = None,
+) -> Any:
+    resp = make_response(
+        render_template("lookup.html", code=code, status=status, secret=secret, error=error), http
+    )
     if retry_after:
         resp.headers["Retry-After"] = str(retry_after)
     return resp
@@ -81,18 +87,28 @@ def lookup() -> Any:
     except TooManyAttempts as exc:
         if _wants_json():
             raise
-        return _page(code, error="Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau "
-                     f"{exc.extra.get('retry_after', 60)} giây.", http=429,
-                     retry_after=exc.extra.get("retry_after"))
+        return _page(
+            code,
+            error="Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau "
+            f"{exc.extra.get('retry_after', 60)} giây.",
+            http=429,
+            retry_after=exc.extra.get("retry_after"),
+        )
     except EdmsError as exc:
         if _wants_json():
             raise
         return _page(code, error=reception.LOOKUP_FAILED_VI, http=exc.status)
     if _wants_json():
-        return jsonify({"code": found.code, "status": found.status,
-                        "status_vi": found.status_vi,
-                        "promised_date": found.promised_date.isoformat(),
-                        "late": found.late, "result_available": found.result_available})
+        return jsonify(
+            {
+                "code": found.code,
+                "status": found.status,
+                "status_vi": found.status_vi,
+                "promised_date": found.promised_date.isoformat(),
+                "late": found.late,
+                "result_available": found.result_available,
+            }
+        )
     return _page(found.code, found, secret)
 
 
@@ -105,9 +121,13 @@ def result() -> Any:
     except TooManyAttempts as exc:
         if _wants_json():
             raise
-        return _page(code, error="Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau "
-                     f"{exc.extra.get('retry_after', 60)} giây.", http=429,
-                     retry_after=exc.extra.get("retry_after"))
+        return _page(
+            code,
+            error="Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau "
+            f"{exc.extra.get('retry_after', 60)} giây.",
+            http=429,
+            retry_after=exc.extra.get("retry_after"),
+        )
     except reception.LookupFailed:
         if _wants_json():
             raise

@@ -23,8 +23,12 @@ from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 REQUESTS = Counter("edms_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
-LATENCY = Histogram("edms_http_request_seconds", "HTTP request latency", ["endpoint"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+LATENCY = Histogram(
+    "edms_http_request_seconds",
+    "HTTP request latency",
+    ["endpoint"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
 JOBS = Counter("edms_jobs_submitted_total", "Background jobs submitted", ["kind"])
 SIGNATURES = Counter("edms_signatures_total", "Signatures applied", ["step"])
 _ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -34,8 +38,7 @@ SIGNING_STEPS = {"step_sign", "step_seal", "remote_finalize"}
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
-                timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -79,8 +82,9 @@ def install(app: Flask) -> None:
         if resp.status_code == 202:  # every 202 of the API answers with a queued job
             JOBS.labels(endpoint.split(".")[-1]).inc()
         resp.headers["X-Request-ID"] = g.get("request_id", "")
-        access.info("%s %s %s %.1f ms", request.method, request.path, resp.status_code,
-                    elapsed * 1000)
+        access.info(
+            "%s %s %s %.1f ms", request.method, request.path, resp.status_code, elapsed * 1000
+        )
         return resp
 
     @app.get("/metrics")

@@ -37,13 +37,16 @@ def _page(status: int, extra: dict[str, Any]) -> Response | None:
     limit = extra.get("limit")
     message = PAGE_MESSAGES[status].format(
         retry=extra.get("retry_after") or 5,
-        limit=f" ({int(limit) // (1024 * 1024)} MB)" if limit else "")
-    return Response(render_template("web/error.html", message=message), status=status,
-                    mimetype="text/html")
+        limit=f" ({int(limit) // (1024 * 1024)} MB)" if limit else "",
+    )
+    return Response(
+        render_template("web/error.html", message=message), status=status, mimetype="text/html"
+    )
 
 
-def problem(status: int, title: str, detail: str, slug: str | None = None,
-            **extra: Any) -> Response:
+def problem(
+    status: int, title: str, detail: str, slug: str | None = None, **extra: Any
+) -> Response:
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + slug if slug else "about:blank",
         "title": title,
@@ -52,8 +55,9 @@ def problem(status: int, title: str, detail: str, slug: str | None = None,
         "instance": request.path,
     }
     body.update({k: v for k, v in extra.items() if v is not None})
-    resp = _page(status, extra) or Response(json.dumps(body), status=status,
-                                            mimetype="application/problem+json")
+    resp = _page(status, extra) or Response(
+        json.dumps(body), status=status, mimetype="application/problem+json"
+    )
     if extra.get("retry_after"):
         resp.headers["Retry-After"] = str(int(extra["retry_after"]))
     return resp
@@ -85,8 +89,9 @@ def register_problem_handlers(app: Flask) -> None:
         if down is not None:
             return _unavailable(exc, *down)
         log.exception("storage error")
-        return _with_retry(problem(503, "Storage error", str(exc), "storage-error",
-                                   component="storage"))
+        return _with_retry(
+            problem(503, "Storage error", str(exc), "storage-error", component="storage")
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
@@ -94,8 +99,9 @@ def register_problem_handlers(app: Flask) -> None:
         if down is not None:
             return _unavailable(exc, *down)
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem(500, "Internal Server Error",
-                       "an unexpected error occurred; it has been logged")
+        return problem(
+            500, "Internal Server Error", "an unexpected error occurred; it has been logged"
+        )
 
 
 # -- a component down: 503 naming it ------------------------------------------------------
@@ -104,7 +110,7 @@ COMPONENT_DETAIL = {
     "database": "the database cannot be reached; nothing was changed; try again later",
     "storage": "the object store cannot be reached; nothing was changed; try again later",
     "disk": "the disk of the data directory is full; nothing was changed; an administrator "
-            "must free space",
+    "must free space",
     "queue": "the job queue (Redis) cannot be reached; nothing was queued; try again later",
 }
 RETRY_AFTER_SECONDS = 30
@@ -128,7 +134,8 @@ def unavailable_component(exc: BaseException) -> tuple[str, str] | None:
         if isinstance(seen, RedisConnectionError | RedisTimeout):
             return "queue", str(seen)
         if isinstance(seen, OperationalError | InterfaceError | DisconnectionError) or (
-                isinstance(seen, DBAPIError) and seen.connection_invalidated):
+            isinstance(seen, DBAPIError) and seen.connection_invalidated
+        ):
             text = str(seen).lower()
             if "disk is full" in text or "no space left" in text:
                 return "disk", str(seen).splitlines()[0]
@@ -144,8 +151,13 @@ def _with_retry(resp: Response) -> Response:
 
 
 def _unavailable(exc: BaseException, component: str, technical: str) -> Response:
-    log.error("%s unavailable on %s %s: %s", component, request.method, request.path,
-              technical)
-    return _with_retry(problem(503, f"{component.capitalize()} unavailable",
-                               COMPONENT_DETAIL[component], f"{component}-unavailable",
-                               component=component))
+    log.error("%s unavailable on %s %s: %s", component, request.method, request.path, technical)
+    return _with_retry(
+        problem(
+            503,
+            f"{component.capitalize()} unavailable",
+            COMPONENT_DETAIL[component],
+            f"{component}-unavailable",
+            component=component,
+        )
+    )

@@ -42,9 +42,9 @@ def verify_copy(public_id: str) -> Response | str | tuple[str, int]:
     except EdmsError as exc:
         if request.accept_mimetypes.best == "application/json":
             raise
-        return render_template("verify_copy.html", result=None, error=exc.message,
-                               public_id=public_id), exc.status
+        return render_template(
+            "verify_copy.html", result=None, error=exc.message, public_id=public_id
+        ), exc.status
     if request.accept_mimetypes.best == "application/json":
         return jsonify(vars(result))
-    return render_template("verify_copy.html", result=result, error=None,
-                           public_id=public_id)
+    return render_template("verify_copy.html", result=result, error=None, public_id=public_id)

@@ -57,11 +57,13 @@ class SessionOut(Schema):
 
 class TokenIn(_In):
     name = fields.String(required=True, validate=Length(1, 100))
-    scopes = fields.List(fields.String(validate=OneOf(SCOPES)), required=True,
-                         validate=Length(1, len(SCOPES)))
+    scopes = fields.List(
+        fields.String(validate=OneOf(SCOPES)), required=True, validate=Length(1, len(SCOPES))
+    )
     days = fields.Integer(load_default=90, validate=Range(1, 730))
-    user = fields.String(validate=Length(1, 60),
-                         metadata={"description": "Admins: create it for this user."})
+    user = fields.String(
+        validate=Length(1, 60), metadata={"description": "Admins: create it for this user."}
+    )
 
 
 class TokenOut(Schema):
@@ -168,8 +170,11 @@ class _DraftFields(_In):
 
 
 class DraftForm(_DraftFields):
-    to = fields.List(fields.String(validate=Length(1, 250)), load_default=list,
-                     metadata={"description": "Recipients: 'Name' or 'ORGANID=Name'."})
+    to = fields.List(
+        fields.String(validate=Length(1, 250)),
+        load_default=list,
+        metadata={"description": "Recipients: 'Name' or 'ORGANID=Name'."},
+    )
 
 
 class FileUpload(_In):
@@ -177,31 +182,56 @@ class FileUpload(_In):
 
 
 class DraftUpload(DraftForm):
-    file = fields.File(required=True, metadata={"description": (
-        "The draft: a PDF (with or without the SoKyHieu/NgayThang fields), a Word .docx "
-        "or an OpenDocument .odt file (converted to PDF). Without fields, the places of "
-        "the number, the date and the signature are found from the text; a 422 names the "
-        "missing line and `looked` where the System looked.")})
+    file = fields.File(
+        required=True,
+        metadata={
+            "description": (
+                "The draft: a PDF (with or without the SoKyHieu/NgayThang fields), a Word .docx "
+                "or an OpenDocument .odt file (converted to PDF). Without fields, the places of "
+                "the number, the date and the signature are found from the text; a 422 names the "
+                "missing line and `looked` where the System looked."
+            )
+        },
+    )
 
 
 class TemplateDraftIn(_DraftFields):
-    body = fields.List(fields.String(validate=Length(1, 5000)), load_default=list,
-                       validate=Length(0, 200), metadata={"description": (
-                           "Paragraphs; 'Căn cứ ...' and 'Điều 1. ...' are recognised.")})
+    body = fields.List(
+        fields.String(validate=Length(1, 5000)),
+        load_default=list,
+        validate=Length(0, 200),
+        metadata={"description": ("Paragraphs; 'Căn cứ ...' and 'Điều 1. ...' are recognised.")},
+    )
     recipients = fields.List(fields.Nested(RecipientSchema), load_default=list)
-    parent = fields.String(validate=Length(1, 200), metadata={
-        "description": "The governing body above the issuer (cơ quan chủ quản)."})
-    authority_line = fields.String(validate=Length(0, 300), metadata={
-        "description": "A decision's issuing authority, e.g. 'CHỦ TỊCH ỦY BAN NHÂN DÂN "
-                       "TỈNH TUYÊN QUANG' (default for a Quyết định: head and issuer)."})
-    bases = fields.List(fields.String(validate=Length(1, 2000)), load_default=list,
-                        validate=Length(0, 50), metadata={"description": "Căn cứ lines."})
-    articles = fields.List(fields.String(validate=Length(1, 5000)), load_default=list,
-                           validate=Length(0, 200), metadata={
-                               "description": "Articles; numbered 'Điều N.' if not."})
-    addressees = fields.List(fields.String(validate=Length(1, 250)), load_default=list,
-                             validate=Length(0, 50), metadata={
-                                 "description": "Kính gửi (công văn); default: recipients."})
+    parent = fields.String(
+        validate=Length(1, 200),
+        metadata={"description": "The governing body above the issuer (cơ quan chủ quản)."},
+    )
+    authority_line = fields.String(
+        validate=Length(0, 300),
+        metadata={
+            "description": "A decision's issuing authority, e.g. 'CHỦ TỊCH ỦY BAN NHÂN DÂN "
+            "TỈNH TUYÊN QUANG' (default for a Quyết định: head and issuer)."
+        },
+    )
+    bases = fields.List(
+        fields.String(validate=Length(1, 2000)),
+        load_default=list,
+        validate=Length(0, 50),
+        metadata={"description": "Căn cứ lines."},
+    )
+    articles = fields.List(
+        fields.String(validate=Length(1, 5000)),
+        load_default=list,
+        validate=Length(0, 200),
+        metadata={"description": "Articles; numbered 'Điều N.' if not."},
+    )
+    addressees = fields.List(
+        fields.String(validate=Length(1, 250)),
+        load_default=list,
+        validate=Length(0, 50),
+        metadata={"description": "Kính gửi (công văn); default: recipients."},
+    )
 
 
 class IncomingForm(_In):
@@ -238,28 +268,44 @@ class RegisterStepIn(_In):
 
 
 class SignIn(_In):
-    authority = fields.String(validate=Length(0, 100), metadata={"description": (
-        "sign: the signing authority for this document, checked against your position: "
-        "TM, TM_KT, KT, Q, TL, TUQ, CV (own title), or the line itself ('KT. CHỦ TỊCH'). "
-        "Default: what the draft's signature block prints, else the one bound with your "
-        "key. seal: not used.")})
+    authority = fields.String(
+        validate=Length(0, 100),
+        metadata={
+            "description": (
+                "sign: the signing authority for this document, checked against your position: "
+                "TM, TM_KT, KT, Q, TL, TUQ, CV (own title), or the line itself ('KT. CHỦ TỊCH'). "
+                "Default: what the draft's signature block prints, else the one bound with your "
+                "key. seal: not used."
+            )
+        },
+    )
     level = fields.String(validate=OneOf(LEVELS))
-    pin = fields.String(validate=Length(1, 12), load_only=True, metadata={
-        "description": "sign: the leader's signing PIN (required; wrong PINs make further "
-                       "attempts wait). seal: not used."})
+    pin = fields.String(
+        validate=Length(1, 12),
+        load_only=True,
+        metadata={
+            "description": "sign: the leader's signing PIN (required; wrong PINs make further "
+            "attempts wait). seal: not used."
+        },
+    )
 
 
 class SigningPinIn(_In):
-    password = fields.String(required=True, validate=Length(1, 200),
-                             metadata={"description": "Your current password."})
-    pin = fields.String(required=True, validate=Length(6, 12),
-                        metadata={"description": "The new signing PIN: 6 to 12 digits."})
+    password = fields.String(
+        required=True, validate=Length(1, 200), metadata={"description": "Your current password."}
+    )
+    pin = fields.String(
+        required=True,
+        validate=Length(6, 12),
+        metadata={"description": "The new signing PIN: 6 to 12 digits."},
+    )
 
 
 class AssignIn(_In):
     lead_unit = fields.String(required=True, validate=Length(1, 30))
-    co_units = fields.List(fields.String(validate=Length(1, 30)), load_default=list,
-                           validate=Length(0, 50))
+    co_units = fields.List(
+        fields.String(validate=Length(1, 30)), load_default=list, validate=Length(0, 50)
+    )
     instruction = fields.String(load_default="", validate=Length(0, 2000))
     deadline = fields.Date()
 
@@ -271,26 +317,30 @@ class HoldIn(_In):
 
 class RemotePrepareIn(_In):
     certificate_chain = fields.List(
-        fields.String(validate=Length(1, 20000)), required=True, validate=Length(1, 10),
-        metadata={"description": "PEM certificates: the signer's first, then its CAs."})
+        fields.String(validate=Length(1, 20000)),
+        required=True,
+        validate=Length(1, 10),
+        metadata={"description": "PEM certificates: the signer's first, then its CAs."},
+    )
     authority = fields.String(validate=Length(0, 100))
     level = fields.String(validate=OneOf(LEVELS))
 
 
 class RemotePrepareOut(Schema):
     session_id = fields.String(required=True)
-    signed_attributes = fields.String(required=True,
-                                      metadata={"description": "Base64 DER (CMS)."})
-    digest = fields.String(required=True, metadata={"description": "Base64 SHA-256 of "
-                                                    "signed_attributes: sign this."})
+    signed_attributes = fields.String(required=True, metadata={"description": "Base64 DER (CMS)."})
+    digest = fields.String(
+        required=True, metadata={"description": "Base64 SHA-256 of signed_attributes: sign this."}
+    )
     digest_algorithm = fields.String(required=True)
     signature_algorithm = fields.String(required=True)
     expires_at = fields.String(required=True)
 
 
 class RemoteFinalizeIn(_In):
-    signature = fields.String(required=True, validate=Length(1, 4096),
-                              metadata={"description": "Base64 signature value."})
+    signature = fields.String(
+        required=True, validate=Length(1, 4096), metadata={"description": "Base64 signature value."}
+    )
 
 
 class VerifyOut(Schema):
@@ -300,9 +350,14 @@ class VerifyOut(Schema):
 
 
 class DigitizeUpload(_In):
-    files = fields.List(fields.File(), required=True, validate=Length(1, 500),
-                        metadata={"description": "The scans, in page order (PDF, JPEG, PNG, "
-                                  "TIFF; a .zip is unpacked)."})
+    files = fields.List(
+        fields.File(),
+        required=True,
+        validate=Length(1, 500),
+        metadata={
+            "description": "The scans, in page order (PDF, JPEG, PNG, TIFF; a .zip is unpacked)."
+        },
+    )
     dossier_code = fields.String(required=True, validate=Length(1, 50))
     original_type = fields.String(required=True, validate=Length(1, 200))
     procedure_code = fields.String(load_default="", validate=Length(0, 50))
@@ -311,8 +366,9 @@ class DigitizeUpload(_In):
     original_number = fields.String(load_default="", validate=Length(0, 50))
     original_date = fields.Date()
     subject = fields.String(load_default="", validate=Length(0, 500))
-    copy_type = fields.String(load_default="SAO Y",
-                              validate=OneOf(("SAO Y", "SAO LỤC", "TRÍCH SAO")))
+    copy_type = fields.String(
+        load_default="SAO Y", validate=OneOf(("SAO Y", "SAO LỤC", "TRÍCH SAO"))
+    )
     with_qr = fields.Boolean(load_default=True)
 
 
@@ -374,8 +430,7 @@ class StatsOut(Schema):
 class DossierIn(_In):
     file_code = fields.String(required=True, validate=Length(1, 60))
     title = fields.String(required=True, validate=Length(1, 500))
-    retention_years = fields.Integer(allow_none=True, load_default=None,
-                                     validate=Range(1, 200))
+    retention_years = fields.Integer(allow_none=True, load_default=None, validate=Range(1, 200))
     description = fields.String(load_default="", validate=Length(0, 500))
 
 
@@ -389,8 +444,9 @@ class DossierOut(Schema):
 
 
 class DossierAddIn(_In):
-    document_ids = fields.List(fields.Integer(validate=Range(1, 2**31 - 1)), required=True,
-                               validate=Length(1, 1000))
+    document_ids = fields.List(
+        fields.Integer(validate=Range(1, 2**31 - 1)), required=True, validate=Length(1, 1000)
+    )
 
 
 # -- admin, audit, agencies, jobs ---------------------------------------------------------------
@@ -399,8 +455,9 @@ class DossierAddIn(_In):
 class UserIn(_In):
     username = fields.String(required=True, validate=Length(1, 60))
     full_name = fields.String(required=True, validate=Length(1, 100))
-    roles = fields.List(fields.String(validate=OneOf(ROLES)), required=True,
-                        validate=Length(1, len(ROLES)))
+    roles = fields.List(
+        fields.String(validate=OneOf(ROLES)), required=True, validate=Length(1, len(ROLES))
+    )
     title = fields.String(load_default="", validate=Length(0, 100))
     unit = fields.String(validate=Length(1, 30))
     password = fields.String(validate=Length(10, 200))
@@ -444,12 +501,18 @@ class AuditPage(Schema):
 
 
 class BatchSignIn(_In):
-    document_ids = fields.List(fields.Integer(validate=Range(1, 2**31 - 1)), required=True,
-                               validate=Length(1, 500))
+    document_ids = fields.List(
+        fields.Integer(validate=Range(1, 2**31 - 1)), required=True, validate=Length(1, 500)
+    )
     authority = fields.String(validate=Length(0, 100))
     level = fields.String(validate=OneOf(LEVELS))
-    pin = fields.String(validate=Length(1, 12), load_only=True, metadata={
-        "description": "The leader's signing PIN, confirming these documents (required)."})
+    pin = fields.String(
+        validate=Length(1, 12),
+        load_only=True,
+        metadata={
+            "description": "The leader's signing PIN, confirming these documents (required)."
+        },
+    )
 
 
 class JobOut(Schema):

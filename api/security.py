@@ -50,11 +50,18 @@ from .context import system
 SESSION_COOKIE = "edms_session"
 SECURITY: list[str | dict[str, list[Any]]] = [{"bearerAuth": []}, {"cookieAuth": []}]
 SECURITY_SCHEMES = {
-    "bearerAuth": {"type": "http", "scheme": "bearer",
-                   "description": "An API token: `edms_<prefix>_<secret>` (POST /api/v1/tokens)."},
-    "cookieAuth": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
-                   "description": "A browser session (POST /api/v1/sessions); changes also "
-                                  "need the X-CSRF-Token header."},
+    "bearerAuth": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API token: `edms_<prefix>_<secret>` (POST /api/v1/tokens).",
+    },
+    "cookieAuth": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "A browser session (POST /api/v1/sessions); changes also "
+        "need the X-CSRF-Token header.",
+    },
 }
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,6 +106,7 @@ def actor() -> str:
 def requires(scope: str) -> Callable[[F], F]:
     """Authenticate the request (already done, before the body was read, by the hook
     :func:`install` adds) and require ``scope`` of its credential."""
+
     def deco(fn: F) -> F:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -107,8 +115,10 @@ def requires(scope: str) -> Callable[[F], F]:
                 raise Forbidden(f"this API token lacks the '{scope}' scope")
             g.identity = identity
             return fn(*args, **kwargs)
+
         wrapper._edms_scope = scope  # type: ignore[attr-defined]
         return wrapper  # type: ignore[return-value]
+
     return deco
 
 
@@ -116,8 +126,7 @@ def requires(scope: str) -> Callable[[F], F]:
 
 
 @lru_cache(maxsize=8)
-def _networks(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network,
-                                                 ...]:
+def _networks(values: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     return tuple(ipaddress.ip_network(v, strict=False) for v in values)
 
 
@@ -138,8 +147,12 @@ def client_address(settings: Settings | None = None) -> str:
     trusted = _networks((settings or system().settings).trusted_proxies)
     if not trusted or not _in(peer, trusted):
         return peer
-    hops = [h.strip() for v in request.headers.getlist("X-Forwarded-For")
-            for h in v.split(",") if h.strip()]
+    hops = [
+        h.strip()
+        for v in request.headers.getlist("X-Forwarded-For")
+        for h in v.split(",")
+        if h.strip()
+    ]
     for hop in reversed(hops):
         if not _in(hop, trusted):
             return hop[:64]
@@ -197,8 +210,10 @@ class PublicGate:
             return
         with self._lock:
             if self._waiting >= self.queue:
-                raise PublicBusy("too many documents are being checked right now; try "
-                                 "again in a few seconds", retry_after=5)
+                raise PublicBusy(
+                    "too many documents are being checked right now; try again in a few seconds",
+                    retry_after=5,
+                )
             self._waiting += 1
         try:
             got = self._slots.acquire(timeout=self.wait)
@@ -206,8 +221,10 @@ class PublicGate:
             with self._lock:
                 self._waiting -= 1
         if not got:
-            busy = PublicBusy("the checking service is busy; try again shortly",
-                              retry_after=max(5, int(self.wait)))
+            busy = PublicBusy(
+                "the checking service is busy; try again shortly",
+                retry_after=max(5, int(self.wait)),
+            )
             busy.status = 503
             busy.title = "Service busy"
             raise busy
@@ -226,9 +243,11 @@ def _bound_body(limit: int) -> None:
     while it streams (a chunked body has no Content-Length)."""
     request.max_content_length = limit
     if request.content_length is not None and request.content_length > limit:
-        raise UploadTooLarge(f"the request body is {request.content_length} bytes, over "
-                             f"the limit of {limit} bytes for this page; nothing was read",
-                             limit=limit)
+        raise UploadTooLarge(
+            f"the request body is {request.content_length} bytes, over "
+            f"the limit of {limit} bytes for this page; nothing was read",
+            limit=limit,
+        )
 
 
 def _before() -> None:
@@ -237,13 +256,15 @@ def _before() -> None:
     settings = system().settings
     endpoint = request.endpoint or ""
     if request.method in PUBLIC_CHECKS.get(endpoint, ()) or (
-            endpoint == INBOX and request.method == "POST"):
+        endpoint == INBOX and request.method == "POST"
+    ):
         if endpoint == INBOX:
             _bound_body(settings.exchange_max_mb * 1024 * 1024)
         elif request.method == "POST":
             _bound_body(public_limit(settings) + MULTIPART_SLACK)
         gate: PublicGate = current_app.extensions[
-            "edms_inbox_gate" if endpoint == INBOX else "edms_public_gate"]
+            "edms_inbox_gate" if endpoint == INBOX else "edms_public_gate"
+        ]
         gate.acquire()
         g.public_slot = gate
         return
@@ -286,15 +307,21 @@ def _template_style_hashes(app: Flask) -> list[str]:
     return sorted(found)
 
 
-def _policy(style_hashes: list[str], scripts: list[str] | None = None,
-            docs_page: bool = False) -> str:
+def _policy(
+    style_hashes: list[str], scripts: list[str] | None = None, docs_page: bool = False
+) -> str:
     script = " ".join(["'self'", *(scripts or [])])
-    style = "'self' 'unsafe-inline'" if docs_page else " ".join(
-        ["'self'", "'unsafe-hashes'", *style_hashes])
-    return ("default-src 'self'; "
-            f"script-src {script}; style-src {style}; img-src 'self' data:; "
-            "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-            "form-action 'self'; frame-ancestors 'none'")
+    style = (
+        "'self' 'unsafe-inline'"
+        if docs_page
+        else " ".join(["'self'", "'unsafe-hashes'", *style_hashes])
+    )
+    return (
+        "default-src 'self'; "
+        f"script-src {script}; style-src {style}; img-src 'self' data:; "
+        "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
 
 
 def _docs_scripts(resp: Response, app: Flask) -> list[str]:
@@ -330,10 +357,15 @@ def install(app: Flask) -> None:
     settings: Settings = app.extensions["edms"].settings
     production = not settings.is_development
     for gate in ("edms_public_gate", "edms_inbox_gate"):
-        app.extensions[gate] = PublicGate(settings.public_concurrency, settings.public_queue,
-                                          settings.public_queue_seconds)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-                      SESSION_COOKIE_SECURE=production, SESSION_COOKIE_NAME="edms_form")
+        app.extensions[gate] = PublicGate(
+            settings.public_concurrency, settings.public_queue, settings.public_queue_seconds
+        )
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=production,
+        SESSION_COOKIE_NAME="edms_form",
+    )
     style_hashes = _template_style_hashes(app)
     app.before_request(_before)
     app.teardown_request(_release)
@@ -365,7 +397,6 @@ def metrics_allowed(settings: Settings) -> bool:
     bearer token ``EDMS_METRICS_TOKEN``."""
     header = request.headers.get("Authorization", "")
     if settings.metrics_token and header.lower().startswith("bearer "):
-        return hmac.compare_digest(header[7:].strip().encode(),
-                                   settings.metrics_token.encode())
+        return hmac.compare_digest(header[7:].strip().encode(), settings.metrics_token.encode())
     peer = request.environ.get("REMOTE_ADDR") or ""
     return not forwarded() and _in(peer, _networks(("127.0.0.0/8", "::1/128")))

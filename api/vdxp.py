@@ -24,17 +24,29 @@ bp = Blueprint("vdxp", __name__)
 @bp.route("/vdxp/", defaults={"operation": ""}, methods=["GET", "POST"])
 def call(operation: str) -> Response:
     if request.method != "POST":
-        return _refuse(operation, 405, Code.BAD_REQUEST,
-                       f"{request.method}: every operation of the axis is a POST")
+        return _refuse(
+            operation,
+            405,
+            Code.BAD_REQUEST,
+            f"{request.method}: every operation of the axis is a POST",
+        )
     limit = hub.body_limit(system(), operation)
     declared = request.content_length
     if declared is not None and declared > limit:
-        return _refuse(operation, 413, Code.TOO_LARGE, f"the body is {declared} bytes, over "
-                       f"the limit of {limit} bytes; nothing was read")
+        return _refuse(
+            operation,
+            413,
+            Code.TOO_LARGE,
+            f"the body is {declared} bytes, over the limit of {limit} bytes; nothing was read",
+        )
     data = request.stream.read(limit + 1)
     if len(data) > limit:  # no Content-Length (chunked): cut at the limit
-        return _refuse(operation, 413, Code.TOO_LARGE, f"the body is over the limit of "
-                       f"{limit} bytes; nothing was stored")
+        return _refuse(
+            operation,
+            413,
+            Code.TOO_LARGE,
+            f"the body is over the limit of {limit} bytes; nothing was stored",
+        )
     status, body = hub.handle(system(), operation, _headers(), data, client_address())
     return _reply(status, body)
 
@@ -52,5 +64,4 @@ def _refuse(operation: str, status: int, code: str, reason: str) -> Response:
 
 
 def _reply(status: int, body: dict[str, object]) -> Response:
-    return Response(json.dumps(body, ensure_ascii=True), status=status,
-                    mimetype="application/json")
+    return Response(json.dumps(body, ensure_ascii=True), status=status, mimetype="application/json")

@@ -47,16 +47,24 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         devpki.generate(Path(tmp) / "pki")
-        system = System(Settings.from_env({
-            "EDMS_DATA_DIR": f"{tmp}/data", "EDMS_PKI_DIR": f"{tmp}/pki",
-            "EDMS_ENV": "development", "EDMS_RETENTION_DEFAULT_YEARS": "0"}))
+        system = System(
+            Settings.from_env(
+                {
+                    "EDMS_DATA_DIR": f"{tmp}/data",
+                    "EDMS_PKI_DIR": f"{tmp}/pki",
+                    "EDMS_ENV": "development",
+                    "EDMS_RETENTION_DEFAULT_YEARS": "0",
+                }
+            )
+        )
         system.init()
         orgs.seed_development(system)
         app = create_app(system)
         token = {"Authorization": f"Bearer {create_token(system, 'vanthu', 'b', ['read']).token}"}
         session = app.test_client()
-        r = session.post("/api/v1/sessions", json={"username": "vanthu",
-                                                    "password": orgs.DEV_USER_PASSWORD})
+        r = session.post(
+            "/api/v1/sessions", json={"username": "vanthu", "password": orgs.DEV_USER_PASSWORD}
+        )
         assert r.status_code == 201
         bearer = app.test_client()
         path = "/api/v1/documents"
@@ -70,11 +78,15 @@ def main() -> None:
             ses_all += s
             ratios.append(statistics.median(t) / statistics.median(s))
         q = statistics.quantiles(ratios, n=4)
-        print(f"token median {statistics.median(tok_all) * 1000:.2f} ms, p95 "
-              f"{p95(tok_all) * 1000:.2f} ms; session median "
-              f"{statistics.median(ses_all) * 1000:.2f} ms, p95 {p95(ses_all) * 1000:.2f} ms")
-        print(f"token / session median latency: {statistics.median(ratios):.2f} "
-              f"(IQR {q[0]:.2f}-{q[2]:.2f}), {args.batches} batches of {args.per_batch}")
+        print(
+            f"token median {statistics.median(tok_all) * 1000:.2f} ms, p95 "
+            f"{p95(tok_all) * 1000:.2f} ms; session median "
+            f"{statistics.median(ses_all) * 1000:.2f} ms, p95 {p95(ses_all) * 1000:.2f} ms"
+        )
+        print(
+            f"token / session median latency: {statistics.median(ratios):.2f} "
+            f"(IQR {q[0]:.2f}-{q[2]:.2f}), {args.batches} batches of {args.per_batch}"
+        )
         system.close()
 
 

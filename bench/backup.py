@@ -50,8 +50,9 @@ from edms.system import System
 from signing import devpki
 from tests.support import seaweed
 
-PG_ADMIN = os.environ.get("EDMS_TEST_POSTGRES_URL",
-                          "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get(
+    "EDMS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def scanned_pdf(path: Path, n: int, kb: int = 200) -> Path:
@@ -63,28 +64,38 @@ def scanned_pdf(path: Path, n: int, kb: int = 200) -> Path:
     image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
     image.Width, image.Height, image.BitsPerComponent = side, side, 8
     image.ColorSpace, image.Filter = pikepdf.Name.DeviceRGB, pikepdf.Name.FlateDecode
-    content = pdf.make_stream(f"q 500 0 0 700 50 70 cm /Im0 Do Q BT /F1 12 Tf 50 50 Td "
-                              f"(Van ban so {n}) Tj ET".encode())
-    font = pdf.make_indirect(pikepdf.Dictionary(Type=pikepdf.Name.Font,
-                                                Subtype=pikepdf.Name.Type1,
-                                                BaseFont=pikepdf.Name("/Helvetica")))
-    page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842],
-                              Resources=pikepdf.Dictionary(
-                                  XObject=pikepdf.Dictionary(Im0=image),
-                                  Font=pikepdf.Dictionary(F1=font)),
-                              Contents=content)
+    content = pdf.make_stream(
+        f"q 500 0 0 700 50 70 cm /Im0 Do Q BT /F1 12 Tf 50 50 Td (Van ban so {n}) Tj ET".encode()
+    )
+    font = pdf.make_indirect(
+        pikepdf.Dictionary(
+            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name("/Helvetica")
+        )
+    )
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=[0, 0, 595, 842],
+        Resources=pikepdf.Dictionary(
+            XObject=pikepdf.Dictionary(Im0=image), Font=pikepdf.Dictionary(F1=font)
+        ),
+        Contents=content,
+    )
     pdf.pages.append(pikepdf.Page(page))
     pdf.save(path)
     return path
 
 
-def add_documents(system: System, work: Path, start: int, count: int, kb: int = 200
-                  ) -> None:
+def add_documents(system: System, work: Path, start: int, count: int, kb: int = 200) -> None:
     def one(n: int) -> None:
         path = scanned_pdf(work / f"in-{n}.pdf", n, kb)
-        meta = docs.IncomingMeta(type_code="cong-van", subject=f"Văn bản đến số {n}",
-                                 organ_name="Sở Nội vụ", code_number=str(n),
-                                 code_notation="SNV-VP", issued_date=docs.vn_today())
+        meta = docs.IncomingMeta(
+            type_code="cong-van",
+            subject=f"Văn bản đến số {n}",
+            organ_name="Sở Nội vụ",
+            code_number=str(n),
+            code_notation="SNV-VP",
+            issued_date=docs.vn_today(),
+        )
         with open(path, "rb") as f:
             docs.receive(system, "vanthu", f, "van-ban.pdf", meta)
         path.unlink()
@@ -105,19 +116,29 @@ def make_system(env: dict[str, str]) -> System:
     return system
 
 
-def scenario(name: str, env: dict[str, str], raw_copy: Callable[[int], None],
-             target_for: Callable[[int], str], restore_env: Callable[[], dict[str, str]],
-             work: Path, args: argparse.Namespace) -> dict[str, Any]:
+def scenario(
+    name: str,
+    env: dict[str, str],
+    raw_copy: Callable[[int], None],
+    target_for: Callable[[int], str],
+    restore_env: Callable[[], dict[str, str]],
+    work: Path,
+    args: argparse.Namespace,
+) -> dict[str, Any]:
     system = make_system(env)
     orgs.seed_development(system)
     t = timed(lambda: add_documents(system, work, 0, args.docs, args.kb))
     size = sum(o.size for o in system.store.list("sha256/"))
-    print(f"[{name}] {args.docs} documents ({size / 1e6:.0f} MB in the store) made in "
-          f"{t:.0f} s", flush=True)
+    print(
+        f"[{name}] {args.docs} documents ({size / 1e6:.0f} MB in the store) made in {t:.0f} s",
+        flush=True,
+    )
     raw_times, synced_times, full_times = [], [], []
     for r in range(args.rounds):
-        order = [("raw", lambda r=r: raw_copy(r)),
-                 ("full", lambda r=r: bk.backup(system, target_for(r)))]
+        order = [
+            ("raw", lambda r=r: raw_copy(r)),
+            ("full", lambda r=r: bk.backup(system, target_for(r))),
+        ]
         if r % 2:
             order.reverse()
         for label, fn in order:
@@ -128,9 +149,11 @@ def scenario(name: str, env: dict[str, str], raw_copy: Callable[[int], None],
                 synced_times.append(seconds + timed(os.sync))
             else:
                 full_times.append(seconds)  # (the backup syncs its target itself)
-            print(f"[{name}] round {r + 1}: {label} {seconds:.2f} s"
-                  + (f" (+ sync {synced_times[-1]:.2f} s)" if label == "raw" else ""),
-                  flush=True)
+            print(
+                f"[{name}] round {r + 1}: {label} {seconds:.2f} s"
+                + (f" (+ sync {synced_times[-1]:.2f} s)" if label == "raw" else ""),
+                flush=True,
+            )
     full = statistics.median(full_times)
     raw = statistics.median(raw_times)
     synced = statistics.median(synced_times)
@@ -138,23 +161,40 @@ def scenario(name: str, env: dict[str, str], raw_copy: Callable[[int], None],
     last = target_for(args.rounds - 1)
     incr_result: list[bk.BackupResult] = []
     incremental = timed(lambda: incr_result.append(bk.backup(system, last)))
-    print(f"[{name}] incremental after {args.new} documents: {incremental:.2f} s "
-          f"({incr_result[0].objects_copied} objects copied)", flush=True)
+    print(
+        f"[{name}] incremental after {args.new} documents: {incremental:.2f} s "
+        f"({incr_result[0].objects_copied} objects copied)",
+        flush=True,
+    )
     system.close()
     fresh = make_system(restore_env())
     restore = timed(lambda: bk.restore(fresh, last))
     fresh.close()
     print(f"[{name}] restore: {restore:.2f} s", flush=True)
-    return {"scenario": name, "docs": args.docs, "store_mb": size / 1e6, "raw_s": raw,
-            "full_s": full, "ratio": raw / full, "synced_s": synced,
-            "synced_ratio": synced / full, "incremental_s": incremental,
-            "incremental_pct": 100 * incremental / full, "restore_s": restore,
-            "raw_all": raw_times, "full_all": full_times}
+    return {
+        "scenario": name,
+        "docs": args.docs,
+        "store_mb": size / 1e6,
+        "raw_s": raw,
+        "full_s": full,
+        "ratio": raw / full,
+        "synced_s": synced,
+        "synced_ratio": synced / full,
+        "incremental_s": incremental,
+        "incremental_pct": 100 * incremental / full,
+        "restore_s": restore,
+        "raw_all": raw_times,
+        "full_all": full_times,
+    }
 
 
 def local(work: Path, pki: Path, args: argparse.Namespace) -> dict[str, Any]:
-    base = {"EDMS_PKI_DIR": str(pki), "EDMS_ENV": "development",
-            "EDMS_RETENTION_DEFAULT_YEARS": "0", "EDMS_REVOCATION_FETCHING": "false"}
+    base = {
+        "EDMS_PKI_DIR": str(pki),
+        "EDMS_ENV": "development",
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_REVOCATION_FETCHING": "false",
+    }
     data = work / "data"
     env = {**base, "EDMS_DATA_DIR": str(data)}
     targets = work / "targets"
@@ -163,9 +203,15 @@ def local(work: Path, pki: Path, args: argparse.Namespace) -> dict[str, Any]:
         subprocess.run(["cp", "-a", str(data), str(targets / f"raw-{r}")], check=True)
 
     counter = iter(range(1000))
-    return scenario("local", env, raw_copy, lambda r: str(targets / f"backup-{r}"),
-                    lambda: {**base, "EDMS_DATA_DIR": str(work / f"restored-{next(counter)}")},
-                    work, args)
+    return scenario(
+        "local",
+        env,
+        raw_copy,
+        lambda r: str(targets / f"backup-{r}"),
+        lambda: {**base, "EDMS_DATA_DIR": str(work / f"restored-{next(counter)}")},
+        work,
+        args,
+    )
 
 
 def s3(work: Path, pki: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -178,42 +224,89 @@ def s3(work: Path, pki: Path, args: argparse.Namespace) -> dict[str, Any]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
         names.append(name)
-        return sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(
-            hide_password=False)
+        return sa.engine.make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
 
     def s3env(bucket: str) -> dict[str, str]:
-        return {"EDMS_STORAGE_BACKEND": "s3", "EDMS_S3_ENDPOINT": server.endpoint,
-                "EDMS_S3_ACCESS_KEY": seaweed.ACCESS_KEY,
-                "EDMS_S3_SECRET_KEY": seaweed.SECRET_KEY, "EDMS_S3_BUCKET": bucket,
-                "EDMS_S3_SECURE": "false", "EDMS_S3_OBJECT_LOCK": "off"}
+        return {
+            "EDMS_STORAGE_BACKEND": "s3",
+            "EDMS_S3_ENDPOINT": server.endpoint,
+            "EDMS_S3_ACCESS_KEY": seaweed.ACCESS_KEY,
+            "EDMS_S3_SECRET_KEY": seaweed.SECRET_KEY,
+            "EDMS_S3_BUCKET": bucket,
+            "EDMS_S3_SECURE": "false",
+            "EDMS_S3_OBJECT_LOCK": "off",
+        }
 
-    base = {"EDMS_PKI_DIR": str(pki), "EDMS_ENV": "development",
-            "EDMS_RETENTION_DEFAULT_YEARS": "0", "EDMS_REVOCATION_FETCHING": "false"}
-    env = {**base, "EDMS_DATA_DIR": str(work / "data"), "EDMS_DATABASE_URL": database(),
-           **s3env("edms-bench-src")}
-    aws_env = {**os.environ, "AWS_ACCESS_KEY_ID": seaweed.ACCESS_KEY,
-               "AWS_SECRET_ACCESS_KEY": seaweed.SECRET_KEY, "AWS_DEFAULT_REGION": "us-east-1"}
+    base = {
+        "EDMS_PKI_DIR": str(pki),
+        "EDMS_ENV": "development",
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_REVOCATION_FETCHING": "false",
+    }
+    env = {
+        **base,
+        "EDMS_DATA_DIR": str(work / "data"),
+        "EDMS_DATABASE_URL": database(),
+        **s3env("edms-bench-src"),
+    }
+    aws_env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": seaweed.ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": seaweed.SECRET_KEY,
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     endpoint = f"http://{server.endpoint}"
 
     def raw_copy(r: int) -> None:
         dump = work / f"raw-{r}.pgdump"
-        subprocess.run(["pg_dump", "--format=custom", f"--file={dump}",
-                        sa.engine.make_url(env["EDMS_DATABASE_URL"]).set(
-                            drivername="postgresql").render_as_string(hide_password=False)],
-                       check=True)
-        subprocess.run(["aws", "s3", "mb", f"s3://edms-bench-raw-{r}", "--endpoint-url",
-                        endpoint], env=aws_env, check=True, capture_output=True)
-        subprocess.run(["aws", "s3", "sync", "--only-show-errors", "s3://edms-bench-src",
-                        f"s3://edms-bench-raw-{r}", "--endpoint-url", endpoint],
-                       env=aws_env, check=True)
+        subprocess.run(
+            [
+                "pg_dump",
+                "--format=custom",
+                f"--file={dump}",
+                sa.engine.make_url(env["EDMS_DATABASE_URL"])
+                .set(drivername="postgresql")
+                .render_as_string(hide_password=False),
+            ],
+            check=True,
+        )
+        subprocess.run(
+            ["aws", "s3", "mb", f"s3://edms-bench-raw-{r}", "--endpoint-url", endpoint],
+            env=aws_env,
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            [
+                "aws",
+                "s3",
+                "sync",
+                "--only-show-errors",
+                "s3://edms-bench-src",
+                f"s3://edms-bench-raw-{r}",
+                "--endpoint-url",
+                endpoint,
+            ],
+            env=aws_env,
+            check=True,
+        )
 
     counter = iter(range(1000))
     try:
         return scenario(
-            "s3", env, raw_copy, lambda r: f"s3://edms-bench-backup-{r}",
-            lambda: {**base, "EDMS_DATA_DIR": str(work / f"restored-{next(counter)}"),
-                     "EDMS_DATABASE_URL": database(),
-                     **s3env(f"edms-bench-restored-{len(names)}")}, work, args)
+            "s3",
+            env,
+            raw_copy,
+            lambda r: f"s3://edms-bench-backup-{r}",
+            lambda: {
+                **base,
+                "EDMS_DATA_DIR": str(work / f"restored-{next(counter)}"),
+                "EDMS_DATABASE_URL": database(),
+                **s3env(f"edms-bench-restored-{len(names)}"),
+            },
+            work,
+            args,
+        )
     finally:
         server.stop()
         with admin.connect() as conn:
@@ -242,15 +335,19 @@ def main() -> None:
                 (sub / "targets").mkdir()
                 results.append(fn(sub, pki, args))
     print()
-    print("| scenario | documents | store MB | raw copy s | raw + sync s | backup s | "
-          "ratio raw/backup | ratio (raw + sync)/backup | "
-          f"incremental after {args.new} docs s (% of full) | restore s |")
+    print(
+        "| scenario | documents | store MB | raw copy s | raw + sync s | backup s | "
+        "ratio raw/backup | ratio (raw + sync)/backup | "
+        f"incremental after {args.new} docs s (% of full) | restore s |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['scenario']} | {r['docs']} | {r['store_mb']:.0f} | {r['raw_s']:.2f} | "
-              f"{r['synced_s']:.2f} | {r['full_s']:.2f} | {r['ratio']:.2f} | "
-              f"{r['synced_ratio']:.2f} | {r['incremental_s']:.2f} "
-              f"({r['incremental_pct']:.1f} %) | {r['restore_s']:.2f} |")
+        print(
+            f"| {r['scenario']} | {r['docs']} | {r['store_mb']:.0f} | {r['raw_s']:.2f} | "
+            f"{r['synced_s']:.2f} | {r['full_s']:.2f} | {r['ratio']:.2f} | "
+            f"{r['synced_ratio']:.2f} | {r['incremental_s']:.2f} "
+            f"({r['incremental_pct']:.1f} %) | {r['restore_s']:.2f} |"
+        )
 
 
 if __name__ == "__main__":

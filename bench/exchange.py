@@ -83,20 +83,33 @@ def main() -> None:
             resp_b.stop()
 
 
-def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
-        procs: Processes) -> None:
+def run(
+    args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object, procs: Processes
+) -> None:
     port_b = free_port()
-    env_b = base_env(tmp / "data-b", pki_b.directory,  # type: ignore[attr-defined]
-                     EDMS_TRUST_OFFICIAL=str(pki_a.root_cert),  # type: ignore[attr-defined]
-                     EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}", EDMS_EXCHANGE_PUMP="false",
-                     EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true")
+    env_b = base_env(
+        tmp / "data-b",
+        pki_b.directory,  # type: ignore[attr-defined]
+        EDMS_TRUST_OFFICIAL=str(pki_a.root_cert),  # type: ignore[attr-defined]
+        EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b}",
+        EDMS_EXCHANGE_PUMP="false",
+        EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true",
+    )
     edms(env_b, "init")
     entry_b = json.loads(edms(env_b, "exchange", "self"))
-    a = System(Settings.from_env({
-        "EDMS_DATA_DIR": str(tmp / "data-a"), "EDMS_PKI_DIR": str(pki_a.directory),  # type: ignore[attr-defined]
-        "EDMS_ENV": "development", "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_TRUST_OFFICIAL": str(pki_b.root_cert),  # type: ignore[attr-defined]
-        "EDMS_EXCHANGE_PUMP": "false", "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true"}))
+    a = System(
+        Settings.from_env(
+            {
+                "EDMS_DATA_DIR": str(tmp / "data-a"),
+                "EDMS_PKI_DIR": str(pki_a.directory),  # type: ignore[attr-defined]
+                "EDMS_ENV": "development",
+                "EDMS_RETENTION_DEFAULT_YEARS": "0",
+                "EDMS_TRUST_OFFICIAL": str(pki_b.root_cert),  # type: ignore[attr-defined]
+                "EDMS_EXCHANGE_PUMP": "false",
+                "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true",
+            }
+        )
+    )
     a.init()
     from edms import orgs
 
@@ -109,22 +122,54 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
 
     # the hub H, and B' (agency B again, its own data) on the VDXP transport
     port_h, port_b2 = free_port(), free_port()
-    env_h = base_env(tmp / "data-h", tmp / "pki-h", EDMS_AXIS_HUB="true",
-                     EDMS_EXCHANGE_PUMP="false", EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_h}")
+    env_h = base_env(
+        tmp / "data-h",
+        tmp / "pki-h",
+        EDMS_AXIS_HUB="true",
+        EDMS_EXCHANGE_PUMP="false",
+        EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_h}",
+    )
     edms(env_h, "init")
-    edms(env_h, "axis", "system", "add", "a", "--name", "A", "--secret", SECRET_A,
-         "--agency", f"{entry_a['code']}=A")
-    edms(env_h, "axis", "system", "add", "b", "--name", "B", "--secret", SECRET_B,
-         "--agency", f"{B.code}=B")
+    edms(
+        env_h,
+        "axis",
+        "system",
+        "add",
+        "a",
+        "--name",
+        "A",
+        "--secret",
+        SECRET_A,
+        "--agency",
+        f"{entry_a['code']}=A",
+    )
+    edms(
+        env_h,
+        "axis",
+        "system",
+        "add",
+        "b",
+        "--name",
+        "B",
+        "--secret",
+        SECRET_B,
+        "--agency",
+        f"{B.code}=B",
+    )
     base_h = procs.serve(env_h, workers=2, port=port_h, name="h")
-    env_b2 = base_env(tmp / "data-b2", pki_b.directory,  # type: ignore[attr-defined]
-                      EDMS_TRUST_OFFICIAL=str(pki_a.root_cert),  # type: ignore[attr-defined]
-                      EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b2}",
-                      EDMS_EXCHANGE_TRANSPORT="vdxp",
-                      EDMS_EXCHANGE_VDXP_ENDPOINT=f"{base_h}/vdxp",
-                      EDMS_EXCHANGE_VDXP_SYSTEM_ID="b", EDMS_EXCHANGE_VDXP_SECRET=SECRET_B,
-                      EDMS_EXCHANGE_VDXP_POLL_SECONDS="0.5", EDMS_EXCHANGE_POLL_SECONDS="0.5",
-                      EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true")
+    env_b2 = base_env(
+        tmp / "data-b2",
+        pki_b.directory,  # type: ignore[attr-defined]
+        EDMS_TRUST_OFFICIAL=str(pki_a.root_cert),  # type: ignore[attr-defined]
+        EDMS_PUBLIC_URL=f"http://127.0.0.1:{port_b2}",
+        EDMS_EXCHANGE_TRANSPORT="vdxp",
+        EDMS_EXCHANGE_VDXP_ENDPOINT=f"{base_h}/vdxp",
+        EDMS_EXCHANGE_VDXP_SYSTEM_ID="b",
+        EDMS_EXCHANGE_VDXP_SECRET=SECRET_B,
+        EDMS_EXCHANGE_VDXP_POLL_SECONDS="0.5",
+        EDMS_EXCHANGE_POLL_SECONDS="0.5",
+        EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true",
+    )
     edms(env_b2, "init")
     edms(env_b2, "exchange", "import", "--as", "quantri", str(tmp / "entry-a.json"))
     base_b2 = procs.serve(env_b2, workers=2, port=port_b2, name="b2")
@@ -144,17 +189,24 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
     docs.register_outgoing(a, "vanthu", doc.id)
     docs.issue(a, "vanthu", doc.id)  # queues the first dispatch
     with a.sessions() as s:
-        first = s.scalars(select(ExchangeMessage).where(
-            ExchangeMessage.document_id == doc.id)).one()
+        first = s.scalars(
+            select(ExchangeMessage).where(ExchangeMessage.document_id == doc.id)
+        ).one()
         key = first.document_key
     outbox.deliver_due(a)  # the first dispatch, with the real one
     with a.sessions() as s:
         assert s.get(ExchangeMessage, first.id).state == "delivered"  # type: ignore[union-attr]
-        files = list(s.scalars(select(DocumentFile).where(
-            DocumentFile.document_id == doc.id).order_by(DocumentFile.id)))
+        files = list(
+            s.scalars(
+                select(DocumentFile)
+                .where(DocumentFile.document_id == doc.id)
+                .order_by(DocumentFile.id)
+            )
+        )
         main_file = [f for f in files if f.role == "main"][-1]
-        pdfs = [main_file] + [f for f in files if f.role == "attachment"
-                              and f.stage == main_file.stage]
+        pdfs = [main_file] + [
+            f for f in files if f.role == "attachment" and f.stage == main_file.stage
+        ]
     package = outbox.evidence(a, "vanthu", doc.id, B.code)[0]
     paths = []
     for f in pdfs:
@@ -162,8 +214,11 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
         blobs.export_to_file(a, f.sha256, target)
         paths.append(target)
     package_mb = len(package) / 1024 / 1024
-    print(f"package {package_mb:.2f} MB, PDFs: "
-          + ", ".join(f"{p.stat().st_size / 1024:.0f} KB" for p in paths), flush=True)
+    print(
+        f"package {package_mb:.2f} MB, PDFs: "
+        + ", ".join(f"{p.stat().st_size / 1024:.0f} KB" for p in paths),
+        flush=True,
+    )
 
     # the baseline's receiver: a bare WSGI endpoint that takes the body
     def bare(environ: dict[str, object], start: object) -> list[bytes]:
@@ -172,15 +227,24 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
         return [b"ok"]
 
     bare_port = free_port()
-    server = make_server("127.0.0.1", bare_port, bare, threaded=True,  # type: ignore[arg-type]
-                         request_handler=_Quiet)
+    server = make_server(
+        "127.0.0.1",
+        bare_port,
+        bare,
+        threaded=True,  # type: ignore[arg-type]
+        request_handler=_Quiet,
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     roots = [root_of(pki_a)]
     http = requests.Session()
 
     def baseline_once() -> None:
-        r = http.post(f"http://127.0.0.1:{bare_port}/", data=package, timeout=60,
-                      headers={"Content-Type": "application/xml"})
+        r = http.post(
+            f"http://127.0.0.1:{bare_port}/",
+            data=package,
+            timeout=60,
+            headers={"Content-Type": "application/xml"},
+        )
         assert r.status_code == 200
         for p in paths:
             with open(p, "rb") as f:
@@ -199,12 +263,21 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
             assert template is not None
             for _ in range(n):
                 serial += 1
-                s.add(ExchangeMessage(
-                    agency_id=template.agency_id, direction="out", kind="document",
-                    peer_code=B.code, document_id=doc.id,
-                    document_key=key.rsplit(",", 1)[0] + f",{serial}/QĐ-UBND",
-                    business_type=0, state="pending", attempts=0,
-                    next_attempt_at=template.created_at, created_at=template.created_at))
+                s.add(
+                    ExchangeMessage(
+                        agency_id=template.agency_id,
+                        direction="out",
+                        kind="document",
+                        peer_code=B.code,
+                        document_id=doc.id,
+                        document_key=key.rsplit(",", 1)[0] + f",{serial}/QĐ-UBND",
+                        business_type=0,
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=template.created_at,
+                        created_at=template.created_at,
+                    )
+                )
             s.commit()
 
     def send_all(n: int, transport: object = None) -> None:
@@ -240,10 +313,12 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
             time.sleep(0.05)  # B' is still taking them
         hub_rate = n / (time.perf_counter() - t0)
         rows.append((base_rate, ours_rate, hub_rate))
-        print(f"round {r + 1}: baseline {base_rate:.2f} dispatches/s, EDMS direct "
-              f"{ours_rate:.2f}, through the hub {hub_rate:.2f}; direct/baseline "
-              f"{ours_rate / base_rate:.3f}, hub/direct {hub_rate / ours_rate:.3f}",
-              flush=True)
+        print(
+            f"round {r + 1}: baseline {base_rate:.2f} dispatches/s, EDMS direct "
+            f"{ours_rate:.2f}, through the hub {hub_rate:.2f}; direct/baseline "
+            f"{ours_rate / base_rate:.3f}, hub/direct {hub_rate / ours_rate:.3f}",
+            flush=True,
+        )
     total = 2 + args.rounds * args.dispatches
     wait_for("B holds every dispatch", lambda: _incoming(clerk_b, base_b) == total)
     assert _incoming(clerk_b2, base_b2) == total
@@ -253,15 +328,19 @@ def run(args: argparse.Namespace, tmp: Path, pki_a: object, pki_b: object,
     hub = statistics.median(row[2] for row in rows)
     ratio = statistics.median(o / b for b, o, _ in rows)
     hub_ratio = statistics.median(h / o for _, o, h in rows)
-    print(f"\n{args.dispatches} dispatches x {args.rounds} rounds, package "
-          f"{package_mb:.2f} MB (1 MB attachment), B, B' and H with 2 gunicorn workers")
+    print(
+        f"\n{args.dispatches} dispatches x {args.rounds} rounds, package "
+        f"{package_mb:.2f} MB (1 MB attachment), B, B' and H with 2 gunicorn workers"
+    )
     print(f"baseline (POST + stock pyHanko validation): {base:.2f} dispatches/s (median)")
     print(f"EDMS end to end, direct:                    {ours:.2f} dispatches/s (median)")
     print(f"EDMS end to end, through the hub (VDXP):    {hub:.2f} dispatches/s (median)")
     print(f"ratio (EDMS direct / baseline): {ratio:.3f}; B holds {total} documents, one each")
-    print(f"ratio (through the hub / direct): {hub_ratio:.3f} (per round "
-          f"{min(h / o for _, o, h in rows):.2f}-{max(h / o for _, o, h in rows):.2f}); "
-          f"B' holds {total} documents, one each")
+    print(
+        f"ratio (through the hub / direct): {hub_ratio:.3f} (per round "
+        f"{min(h / o for _, o, h in rows):.2f}-{max(h / o for _, o, h in rows):.2f}); "
+        f"B' holds {total} documents, one each"
+    )
     a.close()
 
 
@@ -269,15 +348,19 @@ def _clerk(base: str) -> requests.Session:
     from edms import orgs
 
     http = requests.Session()
-    login = http.post(f"{base}/api/v1/sessions", json={
-        "username": "vanthu", "password": orgs.DEV_USER_PASSWORD}, timeout=30)
+    login = http.post(
+        f"{base}/api/v1/sessions",
+        json={"username": "vanthu", "password": orgs.DEV_USER_PASSWORD},
+        timeout=30,
+    )
     assert login.status_code == 201, login.text
     return http
 
 
 def _incoming(http: requests.Session, base: str) -> int:
-    r = http.get(f"{base}/api/v1/documents", params={"direction": "incoming",
-                                                     "per_page": "1"}, timeout=30)
+    r = http.get(
+        f"{base}/api/v1/documents", params={"direction": "incoming", "per_page": "1"}, timeout=30
+    )
     total: int = r.json()["total"]
     return total
 

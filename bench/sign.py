@@ -54,8 +54,9 @@ def per_second(fn: Callable[[], object], seconds: float, min_runs: int = 5) -> f
     return runs / (time.perf_counter() - start)
 
 
-def interleaved(a: Callable[[], object], b: Callable[[], object], rounds: int,
-                seconds: float) -> tuple[float, float, float]:
+def interleaved(
+    a: Callable[[], object], b: Callable[[], object], rounds: int, seconds: float
+) -> tuple[float, float, float]:
     """Rates of a and b measured in alternating rounds; median ratio a/b."""
     ra, rb = [], []
     for i in range(rounds):
@@ -106,40 +107,56 @@ def main() -> None:
         }
         out = work / "out.pdf"
         for name, data in docs.items():
+
             def stock(data: bytes = data) -> None:
                 signer = signers.SimpleSigner.load_pkcs12(
-                    str(pki.p12("leader1")), passphrase=devpki.DEV_PASSWORD)
+                    str(pki.p12("leader1")), passphrase=devpki.DEV_PASSWORD
+                )
                 with open(out, "wb") as o:
-                    signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(data)),
-                                     signers.PdfSignatureMetadata(field_name="Sig1"),
-                                     signer, output=o)
+                    signers.sign_pdf(
+                        IncrementalPdfFileWriter(io.BytesIO(data)),
+                        signers.PdfSignatureMetadata(field_name="Sig1"),
+                        signer,
+                        output=o,
+                    )
 
             def ours(data: bytes = data, profile: Profile = Profile.PERSONAL) -> None:
-                engine.sign_stream(io.BytesIO(data), out, SignOptions(
-                    profile, Level.B_B, signature_image=image))
+                engine.sign_stream(
+                    io.BytesIO(data), out, SignOptions(profile, Level.B_B, signature_image=image)
+                )
 
             r = rounds if name != "50 MB" else 3
             o_rate, s_rate, ratio = interleaved(ours, stock, r, seconds)
-            rows.append(f"| B-B, {name}, personal (visible) vs stock (invisible) | "
-                        f"{o_rate:.1f} | {s_rate:.1f} | {ratio:.2f} |")
+            rows.append(
+                f"| B-B, {name}, personal (visible) vs stock (invisible) | "
+                f"{o_rate:.1f} | {s_rate:.1f} | {ratio:.2f} |"
+            )
             print(rows[-1], flush=True)
             if name == "1 page":
                 c_rate, s2, ratio2 = interleaved(
-                    lambda: ours(profile=Profile.COPY), stock, r, seconds)
-                rows.append(f"| B-B, {name}, copy (text) vs stock | {c_rate:.1f} | "
-                            f"{s2:.1f} | {ratio2:.2f} |")
+                    lambda: ours(profile=Profile.COPY), stock, r, seconds
+                )
+                rows.append(
+                    f"| B-B, {name}, copy (text) vs stock | {c_rate:.1f} | "
+                    f"{s2:.1f} | {ratio2:.2f} |"
+                )
                 print(rows[-1], flush=True)
 
         # levels: cost of the live TSA / OCSP+CRL against B-B, same engine
         one = docs["1 page"]
         rates = {}
         for level in (Level.B_B, Level.B_T, Level.B_LT):
-            rates[level] = per_second(lambda lv=level: engine.sign_stream(
-                io.BytesIO(one), out, SignOptions(Profile.PERSONAL, lv,
-                                                  signature_image=image)), seconds * 2)
+            rates[level] = per_second(
+                lambda lv=level: engine.sign_stream(
+                    io.BytesIO(one), out, SignOptions(Profile.PERSONAL, lv, signature_image=image)
+                ),
+                seconds * 2,
+            )
         for level in (Level.B_T, Level.B_LT):
-            rows.append(f"| {level} 1 page (local TSA/OCSP) vs B-B | {rates[level]:.1f} | "
-                        f"{rates[Level.B_B]:.1f} | {rates[level] / rates[Level.B_B]:.2f} |")
+            rows.append(
+                f"| {level} 1 page (local TSA/OCSP) vs B-B | {rates[level]:.1f} | "
+                f"{rates[Level.B_B]:.1f} | {rates[level] / rates[Level.B_B]:.2f} |"
+            )
             print(rows[-1], flush=True)
 
         # batch: the worker code of `edms sign --batch`, all cores
@@ -153,28 +170,54 @@ def main() -> None:
         cores = os.cpu_count() or 1
         for profile in (Profile.COPY, Profile.PERSONAL):
             opts = {"profile": profile.value, "level": Level.B_B}
-            with ProcessPoolExecutor(cores, initializer=cli_signing._init_worker,
-                                     initargs=(SignerRef(label="leader1"), env)) as pool:
-                list(pool.map(cli_signing._sign_one, [str(batch_in / "d000.pdf")] * cores,
-                              [str(work / f"warm{i}.pdf") for i in range(cores)],
-                              [dict(opts)] * cores))
+            with ProcessPoolExecutor(
+                cores,
+                initializer=cli_signing._init_worker,
+                initargs=(SignerRef(label="leader1"), env),
+            ) as pool:
+                list(
+                    pool.map(
+                        cli_signing._sign_one,
+                        [str(batch_in / "d000.pdf")] * cores,
+                        [str(work / f"warm{i}.pdf") for i in range(cores)],
+                        [dict(opts)] * cores,
+                    )
+                )
                 files = sorted(batch_in.iterdir())
                 start = time.perf_counter()
-                list(pool.map(cli_signing._sign_one, [str(f) for f in files],
-                              [str(work / "batch-out" / f.name) for f in files],
-                              [dict(opts) for _ in files], chunksize=8))
+                list(
+                    pool.map(
+                        cli_signing._sign_one,
+                        [str(f) for f in files],
+                        [str(work / "batch-out" / f.name) for f in files],
+                        [dict(opts) for _ in files],
+                        chunksize=8,
+                    )
+                )
                 rate = len(files) / (time.perf_counter() - start)
-            rows.append(f"| batch, {n} one-page PDFs, {profile} B-B, {cores} processes "
-                        f"(PDFs/s) | {rate:.1f} | | |")
+            rows.append(
+                f"| batch, {n} one-page PDFs, {profile} B-B, {cores} processes "
+                f"(PDFs/s) | {rate:.1f} | | |"
+            )
             print(rows[-1], flush=True)
 
         # peak RSS while signing large files, in fresh processes
         for label, size in (("50 MB", 50 * 1000 * 1000), ("500 MB", 500 * 1000 * 1000)):
             src = big_pdf(work / "big.pdf", size) if label == "500 MB" else work / "p50m.pdf"
-            res = subprocess.run([sys.executable, "-c", RSS_CHILD, str(pki.directory),
-                                  str(src), str(work / "big-out.pdf")],
-                                 capture_output=True, text=True, check=True,
-                                 cwd=str(Path(__file__).resolve().parent.parent))
+            res = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    RSS_CHILD,
+                    str(pki.directory),
+                    str(src),
+                    str(work / "big-out.pdf"),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=str(Path(__file__).resolve().parent.parent),
+            )
             peak = json.loads(res.stdout.strip().splitlines()[-1]) / 1024
             rows.append(f"| peak RSS signing a {label} PDF (MB) | {peak:.0f} | | |")
             print(rows[-1], flush=True)

@@ -85,8 +85,7 @@ class Result:
         return q[0], q[2]
 
 
-def compare(ours: Put, raw: Put, size: int, per_batch: int, batches: int,
-            threads: int) -> Result:
+def compare(ours: Put, raw: Put, size: int, per_batch: int, batches: int, threads: int) -> Result:
     """Both sides over the same amount of data, interleaved batch by batch."""
     res = Result(0.0, 0.0, [])
     pool = ThreadPoolExecutor(threads) if threads > 1 else None
@@ -131,9 +130,12 @@ def main() -> None:
     def record(label: str, size_s: str, threads: int, total_mb: float, r: Result) -> None:
         rows.append((label, size_s, threads, total_mb / r.ours_s, total_mb / r.raw_s, r))
         lo, hi = r.quartiles
-        print(f"{label:48} {size_s:>6} x{threads}: ours {total_mb / r.ours_s:7.1f} MB/s, "
-              f"raw {total_mb / r.raw_s:7.1f} MB/s, median ratio {r.median:.2f} "
-              f"(IQR {lo:.2f}-{hi:.2f})", flush=True)
+        print(
+            f"{label:48} {size_s:>6} x{threads}: ours {total_mb / r.ours_s:7.1f} MB/s, "
+            f"raw {total_mb / r.raw_s:7.1f} MB/s, median ratio {r.median:.2f} "
+            f"(IQR {lo:.2f}-{hi:.2f})",
+            flush=True,
+        )
 
     try:
         for size, count in per_batch.items():
@@ -142,8 +144,13 @@ def main() -> None:
                 total_mb = size * n * args.batches / MB
                 label_size = f"{size // KB} KB" if size < MB else f"{size // MB} MB"
                 if args.only in (None, "s3"):
-                    s3 = S3Store(server.endpoint, seaweed.ACCESS_KEY, seaweed.SECRET_KEY,
-                                 f"bench-ours-{uuid.uuid4().hex[:10]}", secure=False)
+                    s3 = S3Store(
+                        server.endpoint,
+                        seaweed.ACCESS_KEY,
+                        seaweed.SECRET_KEY,
+                        f"bench-ours-{uuid.uuid4().hex[:10]}",
+                        secure=False,
+                    )
                     s3.ensure_ready()
                     raw_bucket = f"bench-raw-{uuid.uuid4().hex[:10]}"
                     client.make_bucket(raw_bucket, object_lock=True)
@@ -153,17 +160,25 @@ def main() -> None:
                         return client.put_object(b, name, io.BytesIO(d), len(d))
 
                     def s3_ours(d: bytes, _n: str, s: S3Store = s3) -> object:
-                        return s.put_content(io.BytesIO(d),
-                                             known=lambda h: is_recorded(system, h))
+                        return s.put_content(io.BytesIO(d), known=lambda h: is_recorded(system, h))
 
                     def s3_cond(d: bytes, _n: str, s: S3Store = s3) -> object:
                         return s.put_content(io.BytesIO(d))
 
-                    record("S3Store.put (database index) vs put_object", label_size,
-                           threads, total_mb,
-                           compare(s3_ours, s3_raw, size, n, args.batches, threads))
-                    record("S3Store.put (no index: conditional PUT)", label_size, threads,
-                           total_mb, compare(s3_cond, s3_raw, size, n, args.batches, threads))
+                    record(
+                        "S3Store.put (database index) vs put_object",
+                        label_size,
+                        threads,
+                        total_mb,
+                        compare(s3_ours, s3_raw, size, n, args.batches, threads),
+                    )
+                    record(
+                        "S3Store.put (no index: conditional PUT)",
+                        label_size,
+                        threads,
+                        total_mb,
+                        compare(s3_cond, s3_raw, size, n, args.batches, threads),
+                    )
                 if args.only in (None, "local"):
                     d = work / f"local-{uuid.uuid4().hex[:8]}"
                     local = LocalStore(d / "ours")
@@ -179,9 +194,13 @@ def main() -> None:
                     def local_ours(x: bytes, _n: str, s: LocalStore = local) -> object:
                         return s.put_content(io.BytesIO(x))
 
-                    record("LocalStore.put vs raw write+fsync", label_size, threads,
-                           total_mb,
-                           compare(local_ours, local_raw, size, n, args.batches, threads))
+                    record(
+                        "LocalStore.put vs raw write+fsync",
+                        label_size,
+                        threads,
+                        total_mb,
+                        compare(local_ours, local_raw, size, n, args.batches, threads),
+                    )
                     shutil.rmtree(d)
     finally:
         server.stop()
@@ -193,8 +212,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for label, size_s, threads, ours_mb, raw_mb, r in rows:
         lo, hi = r.quartiles
-        print(f"| {label} | {size_s} | {threads} | {ours_mb:.1f} | {raw_mb:.1f} | "
-              f"{r.median:.2f} ({lo:.2f}-{hi:.2f}) |")
+        print(
+            f"| {label} | {size_s} | {threads} | {ours_mb:.1f} | {raw_mb:.1f} | "
+            f"{r.median:.2f} ({lo:.2f}-{hi:.2f}) |"
+        )
 
 
 if __name__ == "__main__":

@@ -83,9 +83,13 @@ print(n / (time.process_time() - start))
 def child_rate(kind: str, path: Path, root_pem: Path, seconds: float) -> float:
     """Validations per CPU-second of one side, in its own process (so that stock pyHanko
     runs without the workarounds our package applies on import)."""
-    out = subprocess.run([sys.executable, "-c", RATE_CHILD, kind, str(path), str(root_pem),
-                          str(seconds)], capture_output=True, text=True, check=True,
-                         cwd=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", RATE_CHILD, kind, str(path), str(root_pem), str(seconds)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -103,12 +107,19 @@ print(json.dumps({"valid": r.valid, "peak_kb": peak_rss_kb()}))
 def big_file_peak_mb(engine: SigningEngine, pki: devpki.DevPki, work: Path) -> float:
     big = big_pdf(work / "big.pdf", 500 * 1000 * 1000)
     big_signed = work / "big-signed.pdf"
-    engine.sign(big, big_signed, SignOptions(
-        Profile.PERSONAL, Level.B_B, signature_image=pki.signature_image("leader1")))
+    engine.sign(
+        big,
+        big_signed,
+        SignOptions(Profile.PERSONAL, Level.B_B, signature_image=pki.signature_image("leader1")),
+    )
     big.unlink()
-    out = subprocess.run([sys.executable, "-c", RSS_CHILD, str(big_signed),
-                          str(pki.root_cert)], capture_output=True, text=True, check=True,
-                         cwd=str(Path(__file__).resolve().parent.parent))
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_CHILD, str(big_signed), str(pki.root_cert)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(Path(__file__).resolve().parent.parent),
+    )
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["valid"], res
     return float(res["peak_kb"]) / 1024
@@ -126,13 +137,20 @@ def main() -> None:
     root = root_of(pki)
     rows = []
     try:
-        engine = SigningEngine(load_pkcs12(pki.p12("leader1"), devpki.DEV_PASSWORD),
-                               TrustServices(tsa_url=pki.tsa_url, trust_roots=(root,)))
+        engine = SigningEngine(
+            load_pkcs12(pki.p12("leader1"), devpki.DEV_PASSWORD),
+            TrustServices(tsa_url=pki.tsa_url, trust_roots=(root,)),
+        )
         files = {}
         for level in (Level.B_B, Level.B_LT):
             files[level] = work / f"signed-{level}.pdf"
-            engine.sign(plain_pdf(work / f"in-{level}.pdf"), files[level], SignOptions(
-                Profile.PERSONAL, level, signature_image=pki.signature_image("leader1")))
+            engine.sign(
+                plain_pdf(work / f"in-{level}.pdf"),
+                files[level],
+                SignOptions(
+                    Profile.PERSONAL, level, signature_image=pki.signature_image("leader1")
+                ),
+            )
         for level, signed_file in files.items():
             r_stock, r_ours, ratios = [], [], []
             for i in range(rounds):
@@ -141,32 +159,50 @@ def main() -> None:
                     acc.append(child_rate(kind, signed_file, pki.root_cert, seconds))
                 ratios.append(r_ours[-1] / r_stock[-1])
             s_med = statistics.median(r_stock)
-            rows.append((f"{level} file, full report, in-process, per CPU-second",
-                         statistics.median(r_ours), s_med, statistics.median(ratios)))
+            rows.append(
+                (
+                    f"{level} file, full report, in-process, per CPU-second",
+                    statistics.median(r_ours),
+                    s_med,
+                    statistics.median(ratios),
+                )
+            )
             print(rows[-1], flush=True)
         signed = files[Level.B_LT]
 
         for workers in (1, os.cpu_count() or 1):
-            with ValidatorPool([str(pki.root_cert)], workers=workers) as pool, \
-                    ThreadPoolExecutor(workers) as threads:
+            with (
+                ValidatorPool([str(pki.root_cert)], workers=workers) as pool,
+                ThreadPoolExecutor(workers) as threads,
+            ):
                 assert pool.validate(signed).valid
                 n = int(80 * seconds)
                 start = time.perf_counter()
                 results = list(threads.map(lambda _: pool.validate(signed), range(n)))
                 r = n / (time.perf_counter() - start)
                 assert all(x.valid for x in results)
-            rows.append((f"full report, sandboxed pool, {workers} worker(s)", r, s_med,
-                         r / s_med))
+            rows.append((f"full report, sandboxed pool, {workers} worker(s)", r, s_med, r / s_med))
             print(rows[-1], flush=True)
 
         edms_bin = Path(sys.executable).with_name("edms")
         hanko_bin = Path(sys.executable).with_name("pyhanko")
-        cli_env = {**os.environ, "EDMS_PKI_DIR": str(pki.directory), "EDMS_ENV": "development",
-                   "EDMS_DATA_DIR": str(work / "data")}
+        cli_env = {
+            **os.environ,
+            "EDMS_PKI_DIR": str(pki.directory),
+            "EDMS_ENV": "development",
+            "EDMS_DATA_DIR": str(work / "data"),
+        }
         one_page = files[Level.B_B]
         ours_cmd = [str(edms_bin), "verify", str(one_page)]
-        stock_cmd = [str(hanko_bin), "sign", "validate", "--no-revocation-check",
-                     "--trust", str(pki.root_cert), str(one_page)]
+        stock_cmd = [
+            str(hanko_bin),
+            "sign",
+            "validate",
+            "--no-revocation-check",
+            "--trust",
+            str(pki.root_cert),
+            str(one_page),
+        ]
         t_ours, t_stock = [], []
         for i in range(rounds * 2):
             pair = [(ours_cmd, t_ours), (stock_cmd, t_stock)]
@@ -175,8 +211,15 @@ def main() -> None:
                 subprocess.run(cmd, capture_output=True, env=cli_env, timeout=120)
                 acc.append(time.perf_counter() - start)
         o_ms, s_ms = statistics.median(t_ours) * 1000, statistics.median(t_stock) * 1000
-        rows.append(("whole process: edms verify vs pyhanko sign validate (ms, ratio = "
-                     "time ours / time pyHanko)", o_ms, s_ms, o_ms / s_ms))
+        rows.append(
+            (
+                "whole process: edms verify vs pyhanko sign validate (ms, ratio = "
+                "time ours / time pyHanko)",
+                o_ms,
+                s_ms,
+                o_ms / s_ms,
+            )
+        )
         print(rows[-1], flush=True)
 
         junk = work / "junk.pdf"
@@ -185,13 +228,20 @@ def main() -> None:
         junk_report = validate_file(junk, [root])
         junk_s = time.perf_counter() - start
         assert junk_report.signatures[0].integrity, junk_report
-        rows.append(("signed PDF + 8 MB trailing junk, one validation (ms)", junk_s * 1000,
-                     None, None))
+        rows.append(
+            ("signed PDF + 8 MB trailing junk, one validation (ms)", junk_s * 1000, None, None)
+        )
         print(rows[-1], flush=True)
 
         if not args.no_big:
-            rows.append(("peak RSS validating a 500 MB signed PDF (MB)",
-                         big_file_peak_mb(engine, pki, work), None, None))
+            rows.append(
+                (
+                    "peak RSS validating a 500 MB signed PDF (MB)",
+                    big_file_peak_mb(engine, pki, work),
+                    None,
+                    None,
+                )
+            )
             print(rows[-1], flush=True)
     finally:
         responder.stop()

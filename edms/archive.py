@@ -110,23 +110,43 @@ class Policy:
         """Until when the file's current proof holds, and what ends it first."""
         limits: list[Limit] = []
         if facts.tsa_expires_at is not None:
-            limits.append(Limit(facts.tsa_expires_at, "tsa", facts.tsa,
-                                f"the TSA certificate ({facts.tsa}) expires"))
+            limits.append(
+                Limit(
+                    facts.tsa_expires_at,
+                    "tsa",
+                    facts.tsa,
+                    f"the TSA certificate ({facts.tsa}) expires",
+                )
+            )
         if facts.level == "B-T" and facts.signer_expires_at is not None:
-            limits.append(Limit(facts.signer_expires_at, "signer", "",
-                                "a signing certificate expires (B-T: no validation data "
-                                "embedded)"))
+            limits.append(
+                Limit(
+                    facts.signer_expires_at,
+                    "signer",
+                    "",
+                    "a signing certificate expires (B-T: no validation data embedded)",
+                )
+            )
         for a in filter(None, facts.algorithms.split(",")):
             end = sunset(a)
             if end is not None:
-                limits.append(Limit(datetime.combine(end, time.max, UTC).replace(
-                    microsecond=0), "algorithm", a, f"the algorithm {a} is deprecated"))
+                limits.append(
+                    Limit(
+                        datetime.combine(end, time.max, UTC).replace(microsecond=0),
+                        "algorithm",
+                        a,
+                        f"the algorithm {a} is deprecated",
+                    )
+                )
         return min(limits, key=lambda x: x.at) if limits else None
 
     def tsa_until(self, tsa: TimestampFacts) -> datetime:
         """Until when a new timestamp of this TSA would protect a file."""
-        ends = [tsa.tsa_expires] + [datetime.combine(d, time.max, UTC).replace(microsecond=0)
-                                    for d in map(sunset, tsa.algorithms) if d is not None]
+        ends = [tsa.tsa_expires] + [
+            datetime.combine(d, time.max, UTC).replace(microsecond=0)
+            for d in map(sunset, tsa.algorithms)
+            if d is not None
+        ]
         return min(ends)
 
 
@@ -148,8 +168,16 @@ def is_kept(doc: Document) -> bool:
 
 
 def _record_facts(sha256: str, facts: FileFacts | None, problem: str | None) -> ArchiveFile:
-    row = ArchiveFile(sha256=sha256, level="none", signatures=0, document_timestamps=0,
-                      tsa="", algorithms="", analysed_at=datetime.now(UTC), problem=problem)
+    row = ArchiveFile(
+        sha256=sha256,
+        level="none",
+        signatures=0,
+        document_timestamps=0,
+        tsa="",
+        algorithms="",
+        analysed_at=datetime.now(UTC),
+        problem=problem,
+    )
     if facts is None:
         return row
     row.level = facts.level
@@ -160,7 +188,8 @@ def _record_facts(sha256: str, facts: FileFacts | None, problem: str | None) -> 
     # What protects the file now: its last document timestamp, else every signature's
     # own timestamp (the first to expire ends the protection).
     protecting = facts.document_timestamps[-1:] or [
-        s.timestamp for s in facts.signatures if s.timestamp is not None]
+        s.timestamp for s in facts.signatures if s.timestamp is not None
+    ]
     if protecting:
         first = min(protecting, key=lambda t: t.tsa_expires)
         row.tsa, row.tsa_expires_at = first.tsa[:200], first.tsa_expires
@@ -183,8 +212,9 @@ def analyse_file(system: System, sha256: str, work: Path) -> ArchiveFile:
         target.unlink(missing_ok=True)
 
 
-def facts_for(system: System, shas: Iterable[str], *, record: bool = True
-              ) -> dict[str, ArchiveFile]:
+def facts_for(
+    system: System, shas: Iterable[str], *, record: bool = True
+) -> dict[str, ArchiveFile]:
     """The facts of each stored file, read from the store for files never analysed
     (and then recorded unless ``record`` is False)."""
     from .documents import workdir
@@ -193,8 +223,9 @@ def facts_for(system: System, shas: Iterable[str], *, record: bool = True
     found: dict[str, ArchiveFile] = {}
     with system.sessions() as s:
         for i in range(0, len(wanted), 500):
-            for row in s.scalars(select(ArchiveFile).where(
-                    ArchiveFile.sha256.in_(wanted[i:i + 500]))):
+            for row in s.scalars(
+                select(ArchiveFile).where(ArchiveFile.sha256.in_(wanted[i : i + 500]))
+            ):
                 s.expunge(row)
                 found[row.sha256] = row
     missing = [sha for sha in wanted if sha not in found]
@@ -269,17 +300,19 @@ class ArchiveStatus:
         return min(dues) if dues else None
 
     def summary(self) -> dict[str, Any]:
-        return {"checked_at": _iso(self.checked_at),
-                "renew_before_days": self.renew_before_days,
-                "documents": len(self.documents),
-                **{k: self.count(k) for k in ("ok", "due", "expired", "not_renewable",
-                                              "unreadable")},
-                "unsigned": self.unsigned, "in_workflow": self.in_workflow,
-                "next_due": _iso(self.next_due), "healthy": self.healthy}
+        return {
+            "checked_at": _iso(self.checked_at),
+            "renew_before_days": self.renew_before_days,
+            "documents": len(self.documents),
+            **{k: self.count(k) for k in ("ok", "due", "expired", "not_renewable", "unreadable")},
+            "unsigned": self.unsigned,
+            "in_workflow": self.in_workflow,
+            "next_due": _iso(self.next_due),
+            "healthy": self.healthy,
+        }
 
     def to_json(self) -> dict[str, Any]:
-        return {"summary": self.summary(),
-                "documents": [d.to_json() for d in self.documents]}
+        return {"summary": self.summary(), "documents": [d.to_json() for d in self.documents]}
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -291,9 +324,14 @@ def current_files(s: Session, doc_ids: list[int]) -> dict[int, list[DocumentFile
     same stage (as sent and shown)."""
     by_doc: dict[int, list[DocumentFile]] = {}
     for i in range(0, len(doc_ids), 500):
-        for f in s.scalars(select(DocumentFile).where(
-                DocumentFile.document_id.in_(doc_ids[i:i + 500]),
-                DocumentFile.role.in_(("main", "attachment"))).order_by(DocumentFile.id)):
+        for f in s.scalars(
+            select(DocumentFile)
+            .where(
+                DocumentFile.document_id.in_(doc_ids[i : i + 500]),
+                DocumentFile.role.in_(("main", "attachment")),
+            )
+            .order_by(DocumentFile.id)
+        ):
             by_doc.setdefault(f.document_id, []).append(f)
     out: dict[int, list[DocumentFile]] = {}
     for doc_id, files in by_doc.items():
@@ -301,22 +339,30 @@ def current_files(s: Session, doc_ids: list[int]) -> dict[int, list[DocumentFile
         if not mains:
             continue
         main = mains[-1]
-        out[doc_id] = [main] + [f for f in files
-                                if f.role == "attachment" and f.stage == main.stage]
+        out[doc_id] = [main] + [
+            f for f in files if f.role == "attachment" and f.stage == main.stage
+        ]
     return out
 
 
 _LEVEL_RANK = {"none": -1, "B-B": 0, "B-T": 1, "B-LT": 2, "B-LTA": 3}
 
 
-def _classify(doc: Document, files: list[DocumentFile], facts: dict[str, ArchiveFile],
-              policy: Policy, now: datetime, window: int) -> DocumentStatus | None:
+def _classify(
+    doc: Document,
+    files: list[DocumentFile],
+    facts: dict[str, ArchiveFile],
+    policy: Policy,
+    now: datetime,
+    window: int,
+) -> DocumentStatus | None:
     rows = [facts[f.sha256] for f in files]
     signed = [r for r in rows if r.level != "none" or r.problem]
     if not signed:
         return None
-    number = (f"{doc.code_number}/{doc.code_notation}" if doc.code_notation
-              else (doc.code_number or ""))
+    number = (
+        f"{doc.code_number}/{doc.code_notation}" if doc.code_notation else (doc.code_number or "")
+    )
     status, reason, refused, cause = "ok", "", False, ""
     limit: Limit | None = None
     tsa_row = None
@@ -347,20 +393,39 @@ def _classify(doc: Document, files: list[DocumentFile], facts: dict[str, Archive
         cause = limit.cause
     show = tsa_row or main_row
     return DocumentStatus(
-        document_id=doc.id, agency_id=doc.agency_id, direction=doc.direction,
-        state=doc.state, number=number, subject=doc.subject[:120], status=status,
-        reason=reason, level=weakest.level, files=len(signed),
+        document_id=doc.id,
+        agency_id=doc.agency_id,
+        direction=doc.direction,
+        state=doc.state,
+        number=number,
+        subject=doc.subject[:120],
+        status=status,
+        reason=reason,
+        level=weakest.level,
+        files=len(signed),
         document_timestamps=main_row.document_timestamps,
-        last_timestamp_at=max((r.last_timestamp_at for r in signed if r.last_timestamp_at),
-                              default=None),
-        tsa=show.tsa, tsa_expires_at=show.tsa_expires_at,
+        last_timestamp_at=max(
+            (r.last_timestamp_at for r in signed if r.last_timestamp_at), default=None
+        ),
+        tsa=show.tsa,
+        tsa_expires_at=show.tsa_expires_at,
         algorithms=[a for a in show.algorithms.split(",") if a],
-        protected_until=until, due_at=due_at, refused=refused, cause=cause,
-        cause_subject=limit.subject if limit else "")
+        protected_until=until,
+        due_at=due_at,
+        refused=refused,
+        cause=cause,
+        cause_subject=limit.subject if limit else "",
+    )
 
 
-def status(system: System, *, agency_id: int | None = None, due_within_days: int | None = None,
-           now: datetime | None = None, record: bool = True) -> ArchiveStatus:
+def status(
+    system: System,
+    *,
+    agency_id: int | None = None,
+    due_within_days: int | None = None,
+    now: datetime | None = None,
+    record: bool = True,
+) -> ArchiveStatus:
     """The archive's state per kept signed document and overall. Files never analysed are
     read from the store (their facts recorded unless ``record`` is False)."""
     policy = policy_for(system)
@@ -382,8 +447,9 @@ def status(system: System, *, agency_id: int | None = None, due_within_days: int
                 s.expunge(f)
     facts = facts_for(system, (f.sha256 for fs in files.values() for f in fs), record=record)
     for d in kept:
-        st = _classify(d, files.get(d.id, []), facts, policy, now, window) \
-            if d.id in files else None
+        st = (
+            _classify(d, files.get(d.id, []), facts, policy, now, window) if d.id in files else None
+        )
         if st is None:
             result.unsigned += 1
         else:
@@ -416,22 +482,38 @@ class RenewReport:
         return sum(1 for o in self.outcomes if o.action == action)
 
     def to_json(self) -> dict[str, Any]:
-        return {"dry_run": self.dry_run, "due_within_days": self.due_within_days,
-                "tsa": self.tsa, "error": self.error,
-                "renewed": self.count("renewed"), "would_renew": self.count("would_renew"),
-                "failed": self.count("failed"), "skipped": self.count("skipped"),
-                "outcomes": [asdict(o) for o in self.outcomes],
-                "not_renewable": self.not_renewable}
+        return {
+            "dry_run": self.dry_run,
+            "due_within_days": self.due_within_days,
+            "tsa": self.tsa,
+            "error": self.error,
+            "renewed": self.count("renewed"),
+            "would_renew": self.count("would_renew"),
+            "failed": self.count("failed"),
+            "skipped": self.count("skipped"),
+            "outcomes": [asdict(o) for o in self.outcomes],
+            "not_renewable": self.not_renewable,
+        }
 
 
 def _tsa_json(t: TimestampFacts, until: datetime) -> dict[str, Any]:
-    return {"name": t.tsa, "certificate_expires": _iso(t.tsa_expires),
-            "algorithms": list(t.algorithms), "protects_until": _iso(until)}
+    return {
+        "name": t.tsa,
+        "certificate_expires": _iso(t.tsa_expires),
+        "algorithms": list(t.algorithms),
+        "protects_until": _iso(until),
+    }
 
 
-def renew(system: System, *, due_within_days: int | None = None, dry_run: bool = False,
-          actor: str = "system", agency_id: int | None = None,
-          progress: Callable[[RenewOutcome], None] | None = None) -> RenewReport:
+def renew(
+    system: System,
+    *,
+    due_within_days: int | None = None,
+    dry_run: bool = False,
+    actor: str = "system",
+    agency_id: int | None = None,
+    progress: Callable[[RenewOutcome], None] | None = None,
+) -> RenewReport:
     """Renew every due document (see the module docstring); ``dry_run``: say what would
     be renewed, write nothing. A failure of one document is recorded and the run goes on;
     an unreachable trust service stops the run (:class:`ServiceUnavailable`)."""
@@ -442,14 +524,18 @@ def renew(system: System, *, due_within_days: int | None = None, dry_run: bool =
     st = status(system, agency_id=agency_id, due_within_days=window, record=not dry_run)
     report = RenewReport(dry_run=dry_run, due_within_days=window, tsa=None)
     report.not_renewable = [
-        {"document_id": d.document_id, "number": d.number, "status": d.status,
-         "reason": d.reason} for d in st.documents
-        if d.status in ("not_renewable", "expired", "unreadable")]
+        {"document_id": d.document_id, "number": d.number, "status": d.status, "reason": d.reason}
+        for d in st.documents
+        if d.status in ("not_renewable", "expired", "unreadable")
+    ]
 
     # A refused renewal is tried again on each run (its cause may have been fixed).
     now = st.checked_at
-    due = [d for d in st.documents if d.status == "due" or (
-        d.refused and d.due_at is not None and d.due_at <= now)]
+    due = [
+        d
+        for d in st.documents
+        if d.status == "due" or (d.refused and d.due_at is not None and d.due_at <= now)
+    ]
     if not due:
         return report
     services = trust_services(system.settings)
@@ -465,10 +551,13 @@ def renew(system: System, *, due_within_days: int | None = None, dry_run: bool =
     for d in due:
         if d.protected_until is not None and tsa_until <= d.protected_until:
             outcome = RenewOutcome(
-                d.document_id, d.number, "skipped",
+                d.document_id,
+                d.number,
+                "skipped",
                 f"the configured TSA's certificate or algorithms end {tsa_until:%Y-%m-%d}, "
                 f"no later than this document's current proof ({d.protected_until:%Y-%m-%d})"
-                ": configure a TSA with a newer certificate")
+                ": configure a TSA with a newer certificate",
+            )
         elif dry_run:
             outcome = RenewOutcome(d.document_id, d.number, "would_renew", d.reason)
         else:
@@ -477,8 +566,7 @@ def renew(system: System, *, due_within_days: int | None = None, dry_run: bool =
                 outcome = RenewOutcome(d.document_id, d.number, "renewed", d.reason, shas)
             except ServiceUnavailable as exc:
                 report.error = exc.message
-                report.outcomes.append(RenewOutcome(d.document_id, d.number, "failed",
-                                                    exc.message))
+                report.outcomes.append(RenewOutcome(d.document_id, d.number, "failed", exc.message))
                 raise ServiceUnavailable(exc.message, report=report.to_json()) from None
             except EdmsError as exc:
                 outcome = RenewOutcome(d.document_id, d.number, "failed", exc.message)
@@ -492,8 +580,9 @@ def _signed(row: ArchiveFile) -> bool:
     return row.level not in ("none",) and not row.problem
 
 
-def renew_document(system: System, doc_id: int, *, actor: str = "system", reason: str = ""
-                   ) -> list[str]:
+def renew_document(
+    system: System, doc_id: int, *, actor: str = "system", reason: str = ""
+) -> list[str]:
     """Renew one document's signed current files (one transaction, see the invariants).
     Returns the new files' SHA-256. A refusal is recorded on the file's facts."""
     from signing.validation import validate_file
@@ -527,13 +616,16 @@ def renew_document(system: System, doc_id: int, *, actor: str = "system", reason
                 report = validate_file(dst, roots, allow_fetching=False)
                 levels = {sig.level for sig in report.signatures}
                 if report.errors or levels != {"B-LTA"}:
-                    raise SigningError("the renewed file does not validate offline as "
-                                       f"B-LTA (levels {sorted(levels)}; "
-                                       f"{'; '.join(report.errors) or 'no error'})")
+                    raise SigningError(
+                        "the renewed file does not validate offline as "
+                        f"B-LTA (levels {sorted(levels)}; "
+                        f"{'; '.join(report.errors) or 'no error'})"
+                    )
                 renewed.append((f, dst, ts))
         except TrustServiceError as exc:
-            raise ServiceUnavailable(f"renewing document {doc_id} failed, nothing was "
-                                     f"stored: {exc}") from None
+            raise ServiceUnavailable(
+                f"renewing document {doc_id} failed, nothing was stored: {exc}"
+            ) from None
         except SigningError as exc:
             _record_refusal(system, [f.sha256 for f in todo], str(exc))
             raise EdmsError(f"document {doc_id} cannot be renewed: {exc}") from None
@@ -543,24 +635,44 @@ def renew_document(system: System, doc_id: int, *, actor: str = "system", reason
             assert doc is not None
             now_files = current_files(s, [doc_id]).get(doc_id, [])
             if [f.id for f in now_files] != [f.id for f in files]:
-                raise Conflict(f"document {doc_id} changed while it was being renewed; "
-                               "it is renewed on the next run")
+                raise Conflict(
+                    f"document {doc_id} changed while it was being renewed; "
+                    "it is renewed on the next run"
+                )
             shas = []
             for f, path, _ts in renewed:
                 put = blobs.add_file(system, s, path, name=f.name)
                 puts.append(put)
-                s.add(DocumentFile(
-                    document_id=doc_id, role=f.role, stage=RENEWED_STAGE,
-                    attachment_of=f.id if f.role == "attachment" else None,
-                    sha256=put.sha256, name=f.name, created_by=None,
-                    created_at=datetime.now(UTC)))
+                s.add(
+                    DocumentFile(
+                        document_id=doc_id,
+                        role=f.role,
+                        stage=RENEWED_STAGE,
+                        attachment_of=f.id if f.role == "attachment" else None,
+                        sha256=put.sha256,
+                        name=f.name,
+                        created_by=None,
+                        created_at=datetime.now(UTC),
+                    )
+                )
                 shas.append(put.sha256)
             last = renewed[0][2]
-            audit.record(s, actor, RENEW_ACTION, "document", str(doc_id), {
-                "reason": reason, "previous": [f.sha256 for f, _p, _t in renewed],
-                "sha256": shas, "tsa": last.tsa, "timestamp": _iso(last.time),
-                "tsa_certificate_expires": _iso(last.tsa_expires),
-                "algorithms": list(last.algorithms)})
+            audit.record(
+                s,
+                actor,
+                RENEW_ACTION,
+                "document",
+                str(doc_id),
+                {
+                    "reason": reason,
+                    "previous": [f.sha256 for f, _p, _t in renewed],
+                    "sha256": shas,
+                    "tsa": last.tsa,
+                    "timestamp": _iso(last.time),
+                    "tsa_certificate_expires": _iso(last.tsa_expires),
+                    "algorithms": list(last.algorithms),
+                },
+            )
             return shas, (doc.retain_until, doc.legal_hold)
 
         shas, (retain_until, legal_hold) = run_in_transaction(system, work)
@@ -605,8 +717,15 @@ def renewal_history(system: System, doc_id: int) -> list[dict[str, Any]]:
     from .models import AuditEvent
 
     with system.sessions() as s:
-        return [{"at": _iso(e.at), **json.loads(e.details)} for e in s.scalars(
-            select(AuditEvent).where(AuditEvent.action == RENEW_ACTION,
-                                     AuditEvent.object_type == "document",
-                                     AuditEvent.object_id == str(doc_id))
-            .order_by(AuditEvent.seq))]
+        return [
+            {"at": _iso(e.at), **json.loads(e.details)}
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(
+                    AuditEvent.action == RENEW_ACTION,
+                    AuditEvent.object_type == "document",
+                    AuditEvent.object_id == str(doc_id),
+                )
+                .order_by(AuditEvent.seq)
+            )
+        ]

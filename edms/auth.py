@@ -112,10 +112,25 @@ class Identity:
     personal: bool = True  # a session, or a token its user minted themselves
 
 
-def _identity(user: User, scopes: frozenset[str], via: str, csrf: str | None = None,
-              credential: str = "session", personal: bool = True) -> Identity:
-    return Identity(user.id, user.username, user.agency_id, user.role_set, scopes, via, csrf,
-                    credential, personal)
+def _identity(
+    user: User,
+    scopes: frozenset[str],
+    via: str,
+    csrf: str | None = None,
+    credential: str = "session",
+    personal: bool = True,
+) -> Identity:
+    return Identity(
+        user.id,
+        user.username,
+        user.agency_id,
+        user.role_set,
+        scopes,
+        via,
+        csrf,
+        credential,
+        personal,
+    )
 
 
 @dataclass(frozen=True)
@@ -141,37 +156,48 @@ def check_login_allowed(system: System, username: str, client: str) -> None:
     since = _now() - FAILURE_WINDOW
     with system.sessions() as s:
         failed = (LoginAttempt.at >= since) & LoginAttempt.success.is_(False)
-        by_client = s.execute(select(func.count(), func.min(LoginAttempt.at)).where(
-            LoginAttempt.client == client, failed)).one()
-        by_user = s.execute(select(func.count(), func.max(LoginAttempt.at)).where(
-            LoginAttempt.username == username, failed)).one()
+        by_client = s.execute(
+            select(func.count(), func.min(LoginAttempt.at)).where(
+                LoginAttempt.client == client, failed
+            )
+        ).one()
+        by_user = s.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(
+                LoginAttempt.username == username, failed
+            )
+        ).one()
     if by_client[0] >= MAX_FAILURES_PER_CLIENT:
-        raise TooManyAttempts("too many failed logins from this address; try again later",
-                              retry_after=_retry_after(by_client[1] + FAILURE_WINDOW))
+        raise TooManyAttempts(
+            "too many failed logins from this address; try again later",
+            retry_after=_retry_after(by_client[1] + FAILURE_WINDOW),
+        )
     wait = _wait(by_user[0], ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_MAX_WAIT)
     if wait and by_user[1] + timedelta(seconds=wait) > _now():
         until = by_user[1] + timedelta(seconds=wait)
-        raise TooManyAttempts(f"several failed logins for this account: the next attempt "
-                              f"is possible in {_retry_after(until)} s",
-                              retry_after=_retry_after(until))
+        raise TooManyAttempts(
+            f"several failed logins for this account: the next attempt "
+            f"is possible in {_retry_after(until)} s",
+            retry_after=_retry_after(until),
+        )
 
 
-def _check_password(system: System, username: str, password: str, client: str
-                    ) -> User | None:
+def _check_password(system: System, username: str, password: str, client: str) -> User | None:
     """The active user with this password, or None; the attempt is recorded either way."""
     with transaction(system.sessions) as s:
         user = s.scalars(select(User).where(User.username == username)).first()
         ok = False
         try:
-            _hasher.verify(user.password_hash if user and user.password_hash else _DUMMY_HASH,
-                           password)
+            _hasher.verify(
+                user.password_hash if user and user.password_hash else _DUMMY_HASH, password
+            )
             ok = user is not None and user.password_hash is not None and user.active
         except (VerificationError, InvalidHashError):
             ok = False
         s.add(LoginAttempt(username=username, client=client, at=_now(), success=ok))
         if not ok or user is None:
-            audit.record(s, username or "?", "auth.login_failed", "user", username,
-                         {"client": client})
+            audit.record(
+                s, username or "?", "auth.login_failed", "user", username, {"client": client}
+            )
             return None
         s.expunge(user)
         return user
@@ -191,10 +217,16 @@ def login(system: System, username: str, password: str, client: str) -> NewSessi
     csrf = secrets.token_urlsafe(24)
     expires = _now() + timedelta(hours=SESSION_HOURS)
     with transaction(system.sessions) as s:
-        s.add(WebSession(token_hash=_digest(token), user_id=user.id, csrf_token=csrf,
-                         created_at=_now(), expires_at=expires))
-        audit.record(s, user.username, "auth.login", "user", user.username,
-                     {"client": client})
+        s.add(
+            WebSession(
+                token_hash=_digest(token),
+                user_id=user.id,
+                csrf_token=csrf,
+                created_at=_now(),
+                expires_at=expires,
+            )
+        )
+        audit.record(s, user.username, "auth.login", "user", user.username, {"client": client})
     return NewSession(token, _identity(user, frozenset(SCOPES), "session", csrf), expires)
 
 
@@ -215,15 +247,23 @@ def logout(system: System, token: str) -> None:
         if row is not None:
             user = s.get(User, row.user_id)
             s.delete(row)
-            audit.record(s, user.username if user else "?", "auth.logout", "user",
-                         user.username if user else "?")
+            audit.record(
+                s,
+                user.username if user else "?",
+                "auth.logout",
+                "user",
+                user.username if user else "?",
+            )
 
 
 def check_csrf(identity: Identity, sent: str | None) -> None:
     if identity.via != "session":
         return
-    if not sent or identity.csrf_token is None or not hmac.compare_digest(
-            sent, identity.csrf_token):
+    if (
+        not sent
+        or identity.csrf_token is None
+        or not hmac.compare_digest(sent, identity.csrf_token)
+    ):
         raise Forbidden("missing or wrong CSRF token (send the X-CSRF-Token header)")
 
 
@@ -244,10 +284,16 @@ def _scopes(values: Iterable[str]) -> str:
     return ",".join(clean)
 
 
-def create_token(system: System, actor: str, name: str, scopes: list[str],
-                 days: int = 90, for_user: str | None = None,
-                 granted: frozenset[str] | None = None, credential: str = "cli"
-                 ) -> NewToken:
+def create_token(
+    system: System,
+    actor: str,
+    name: str,
+    scopes: list[str],
+    days: int = 90,
+    for_user: str | None = None,
+    granted: frozenset[str] | None = None,
+    credential: str = "cli",
+) -> NewToken:
     """A token for the actor, or (admin) for another user of the same agency.
 
     ``granted`` is the scopes of the credential the actor uses now (None: the command
@@ -261,8 +307,11 @@ def create_token(system: System, actor: str, name: str, scopes: list[str],
     scope_str = _scopes(scopes)
     wanted = frozenset(scope_str.split(","))
     if granted is not None and not wanted <= granted:
-        raise Forbidden("a token cannot carry scopes the credential creating it lacks ("
-                        + ", ".join(sorted(wanted - granted)) + ")")
+        raise Forbidden(
+            "a token cannot carry scopes the credential creating it lacks ("
+            + ", ".join(sorted(wanted - granted))
+            + ")"
+        )
     secret = secrets.token_urlsafe(32)
     prefix = secrets.token_hex(6)
     token = f"edms_{prefix}_{secret}"
@@ -273,18 +322,32 @@ def create_token(system: System, actor: str, name: str, scopes: list[str],
             require_role(me, "admin", action="create tokens for other users")
             owner = colleague(s, me, for_user)
             if "sign" in wanted:
-                raise Forbidden("signing is personal: a token for someone else never "
-                                "carries the 'sign' scope; its holder mints their own")
+                raise Forbidden(
+                    "signing is personal: a token for someone else never "
+                    "carries the 'sign' scope; its holder mints their own"
+                )
         if "admin" in wanted and "admin" not in owner.role_set:
             raise Forbidden("the admin scope is only for admins")
-        row = ApiToken(user_id=owner.id, name=name.strip()[:100], prefix=prefix,
-                       token_hash=_digest(token), scopes=scope_str, created_at=_now(),
-                       expires_at=_now() + timedelta(days=days), created_by=me.id)
+        row = ApiToken(
+            user_id=owner.id,
+            name=name.strip()[:100],
+            prefix=prefix,
+            token_hash=_digest(token),
+            scopes=scope_str,
+            created_at=_now(),
+            expires_at=_now() + timedelta(days=days),
+            created_by=me.id,
+        )
         s.add(row)
         s.flush()
-        audit.record(s, me.username, "token.create", "api_token", str(row.id),
-                     {"owner": owner.username, "scopes": scope_str, "days": days,
-                      "credential": credential})
+        audit.record(
+            s,
+            me.username,
+            "token.create",
+            "api_token",
+            str(row.id),
+            {"owner": owner.username, "scopes": scope_str, "days": days, "credential": credential},
+        )
         return NewToken(token, row)
 
 
@@ -299,8 +362,11 @@ def token_identity(system: System, token: str) -> Identity:
         raise Unauthenticated("not an EDMS API token")
     now = _now()
     with system.sessions() as s:
-        found = s.execute(select(ApiToken, User).join(User, User.id == ApiToken.user_id)
-                          .where(ApiToken.token_hash == _digest(token))).first()
+        found = s.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.token_hash == _digest(token))
+        ).first()
         if found is None or found[0].revoked_at is not None:
             raise Unauthenticated("unknown or revoked API token")
         row, user = found
@@ -311,16 +377,28 @@ def token_identity(system: System, token: str) -> Identity:
         scopes = frozenset(row.scopes.split(","))
         if row.created_by != row.user_id:
             scopes -= {"sign"}  # never a signing token (see create_token)
-        identity = _identity(user, scopes, "token", credential=f"token:{row.prefix}",
-                             personal=row.created_by == row.user_id)
+        identity = _identity(
+            user,
+            scopes,
+            "token",
+            credential=f"token:{row.prefix}",
+            personal=row.created_by == row.user_id,
+        )
         stale = row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION
         token_id = row.id
     if stale:
         with system.engine.begin() as conn:
-            conn.execute(update(ApiToken).where(
-                ApiToken.id == token_id, or_(ApiToken.last_used_at.is_(None),
-                                             ApiToken.last_used_at < now - LAST_USED_RESOLUTION)
-            ).values(last_used_at=now))
+            conn.execute(
+                update(ApiToken)
+                .where(
+                    ApiToken.id == token_id,
+                    or_(
+                        ApiToken.last_used_at.is_(None),
+                        ApiToken.last_used_at < now - LAST_USED_RESOLUTION,
+                    ),
+                )
+                .values(last_used_at=now)
+            )
     return identity
 
 
@@ -328,8 +406,11 @@ def list_tokens(system: System, actor: str) -> list[ApiToken]:
     with system.sessions() as s:
         me = load_user(s, actor)
         q = select(ApiToken).join(User, User.id == ApiToken.user_id)
-        q = q.where(User.agency_id == me.agency_id) if "admin" in me.role_set \
+        q = (
+            q.where(User.agency_id == me.agency_id)
+            if "admin" in me.role_set
             else q.where(ApiToken.user_id == me.id)
+        )
         return list(s.scalars(q.order_by(ApiToken.id)))
 
 
@@ -340,8 +421,12 @@ def revoke_token(system: System, actor: str, token_id: int) -> None:
         me = load_user(s, actor)
         row = s.get(ApiToken, token_id)
         owner = s.get(User, row.user_id) if row else None
-        visible = row is not None and owner is not None and owner.agency_id == me.agency_id \
+        visible = (
+            row is not None
+            and owner is not None
+            and owner.agency_id == me.agency_id
             and (row.user_id == me.id or "admin" in me.role_set)
+        )
         if not visible or row is None:
             raise NotFound(f"no token {token_id}")
         if row.revoked_at is None:
@@ -372,8 +457,15 @@ def _store_pin(system: System, username: str, pin: str, actor: str) -> None:
         audit.record(s, actor, "user.signing_pin", "user", user.username)
 
 
-def set_signing_pin(system: System, username: str, pin: str, *, actor: str,
-                    password: str | None = None, client: str = "?") -> None:
+def set_signing_pin(
+    system: System,
+    username: str,
+    pin: str,
+    *,
+    actor: str,
+    password: str | None = None,
+    client: str = "?",
+) -> None:
     """Set a leader's signing PIN. A person setting their own confirms it with their
     password (``password``; limited like a login); the command line acts with the
     installation's authority (``password`` None)."""
@@ -413,28 +505,37 @@ class SigningConsent:
     documents: frozenset[int]
     confirmed_at: datetime
 
-    def check(self, actor: str, doc_id: int, max_age: timedelta = timedelta(hours=24)
-              ) -> None:
+    def check(self, actor: str, doc_id: int, max_age: timedelta = timedelta(hours=24)) -> None:
         if self.username != actor.strip().lower() or doc_id not in self.documents:
             raise Forbidden("this signing confirmation is for another person or document")
         if _now() - self.confirmed_at > max_age:
             raise Forbidden("the signing confirmation has expired; confirm again")
 
     def to_json(self) -> dict[str, Any]:
-        return {"username": self.username, "credential": self.credential,
-                "documents": sorted(self.documents),
-                "confirmed_at": self.confirmed_at.isoformat()}
+        return {
+            "username": self.username,
+            "credential": self.credential,
+            "documents": sorted(self.documents),
+            "confirmed_at": self.confirmed_at.isoformat(),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], via: str) -> SigningConsent:
-        return cls(str(data["username"]), f"{via} ← {data['credential']}",
-                   frozenset(int(d) for d in data["documents"]),
-                   datetime.fromisoformat(data["confirmed_at"]))
+        return cls(
+            str(data["username"]),
+            f"{via} ← {data['credential']}",
+            frozenset(int(d) for d in data["documents"]),
+            datetime.fromisoformat(data["confirmed_at"]),
+        )
 
 
-def confirm_signing(system: System, username: str, pin: str | None,
-                    documents: Iterable[int], identity: Identity | None = None
-                    ) -> SigningConsent:
+def confirm_signing(
+    system: System,
+    username: str,
+    pin: str | None,
+    documents: Iterable[int],
+    identity: Identity | None = None,
+) -> SigningConsent:
     """Check the leader's signing PIN, through ``identity`` (None: the command line).
 
     Only the leader's own session or a token they minted themselves, with the ``sign``
@@ -447,24 +548,35 @@ def confirm_signing(system: System, username: str, pin: str | None,
         if identity.username != username:
             raise Forbidden("a leader signs only for themselves")
         if not identity.personal or "sign" not in identity.scopes:
-            raise Forbidden("signing needs the leader's own session or an API token the "
-                            "leader minted with the 'sign' scope")
+            raise Forbidden(
+                "signing needs the leader's own session or an API token the "
+                "leader minted with the 'sign' scope"
+            )
     if not pin:
-        raise Forbidden("signing with your key needs your signing PIN (mã PIN ký số)",
-                        pin_required=True)
+        raise Forbidden(
+            "signing with your key needs your signing PIN (mã PIN ký số)", pin_required=True
+        )
     with system.sessions() as s:
         user = load_user(s, username)
         require_role(user, "leader", action="sign as the competent person")
-        pin_hash, failures, failed_at, user_id = (user.signing_pin_hash, user.pin_failures,
-                                                  user.pin_failed_at, user.id)
+        pin_hash, failures, failed_at, user_id = (
+            user.signing_pin_hash,
+            user.pin_failures,
+            user.pin_failed_at,
+            user.id,
+        )
     if pin_hash is None:
-        raise Forbidden(f"{username} has no signing PIN yet: set one first (web: Mã PIN ký "
-                        "số; API: PUT /api/v1/me/signing-pin; CLI: edms user signing-pin)")
+        raise Forbidden(
+            f"{username} has no signing PIN yet: set one first (web: Mã PIN ký "
+            "số; API: PUT /api/v1/me/signing-pin; CLI: edms user signing-pin)"
+        )
     wait = _wait(failures, PIN_FREE_FAILURES, PIN_FIRST_WAIT, PIN_MAX_WAIT)
     if wait and failed_at is not None and failed_at + timedelta(seconds=wait) > _now():
         until = failed_at + timedelta(seconds=wait)
-        raise TooManyAttempts(f"several wrong signing PINs: the next attempt is possible "
-                              f"in {_retry_after(until)} s", retry_after=_retry_after(until))
+        raise TooManyAttempts(
+            f"several wrong signing PINs: the next attempt is possible in {_retry_after(until)} s",
+            retry_after=_retry_after(until),
+        )
     ok: bool
     try:
         ok = _hasher.verify(pin_hash, pin)
@@ -472,13 +584,18 @@ def confirm_signing(system: System, username: str, pin: str | None,
         ok = False
     with transaction(system.sessions) as s:
         if not ok:
-            s.execute(update(User).where(User.id == user_id).values(
-                pin_failures=User.pin_failures + 1, pin_failed_at=_now()))
-            audit.record(s, username, "sign.pin_failed", "user", username,
-                         {"credential": credential})
+            s.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(pin_failures=User.pin_failures + 1, pin_failed_at=_now())
+            )
+            audit.record(
+                s, username, "sign.pin_failed", "user", username, {"credential": credential}
+            )
         elif failures:
-            s.execute(update(User).where(User.id == user_id).values(pin_failures=0,
-                                                                    pin_failed_at=None))
+            s.execute(
+                update(User).where(User.id == user_id).values(pin_failures=0, pin_failed_at=None)
+            )
     if not ok:
         raise Forbidden("wrong signing PIN; nothing was signed")
     return SigningConsent(username, credential, frozenset(documents), _now())

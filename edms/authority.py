@@ -40,8 +40,12 @@ ALLOWED = {
     "acting": ("Q", "TM"),
     "unit": ("TL", "TUQ"),
 }
-RANK_VI = {"head": "người đứng đầu", "deputy": "cấp phó", "acting": "quyền người đứng đầu",
-           "unit": "người đứng đầu đơn vị"}
+RANK_VI = {
+    "head": "người đứng đầu",
+    "deputy": "cấp phó",
+    "acting": "quyền người đứng đầu",
+    "unit": "người đứng đầu đơn vị",
+}
 
 # (start of the agency's name, the head's title, the collective body or None)
 _HEADS = (
@@ -125,8 +129,9 @@ def parse_choice(value: str) -> str:
     if len(codes) == 1 and len(parts) == 1:
         return codes[0]
     raise EdmsError(
-        f"thẩm quyền ký \"{value.strip()[:60]}\" không hợp lệ: chọn một trong TM., KT., "
-        "Q., TL., TUQ. (hoặc ký theo chức vụ)")
+        f'thẩm quyền ký "{value.strip()[:60]}" không hợp lệ: chọn một trong TM., KT., '
+        "Q., TL., TUQ. (hoặc ký theo chức vụ)"
+    )
 
 
 def resolve(value: str | None, default: str, *, title: str, agency_name: str) -> Authority:
@@ -135,23 +140,28 @@ def resolve(value: str | None, default: str, *, title: str, agency_name: str) ->
     facts = agency_facts(agency_name)
     position = rank(title, facts.head_title)
     chosen = value if value and value.strip() else default
-    choice = parse_choice(chosen) if chosen and chosen.strip() else (
-        "CV" if position == "head" else ALLOWED[position][0])
+    choice = (
+        parse_choice(chosen)
+        if chosen and chosen.strip()
+        else ("CV" if position == "head" else ALLOWED[position][0])
+    )
     if choice not in ALLOWED[position]:
         allowed = ", ".join(CHOICES[c].split(" — ")[0] for c in ALLOWED[position])
         raise EdmsError(
-            f"thẩm quyền \"{CHOICES[choice].split(' — ')[0]}\" không phù hợp với chức vụ "
-            f"\"{title or '—'}\" ({RANK_VI[position]}); được chọn: {allowed}",
-            allowed=list(ALLOWED[position]))
+            f'thẩm quyền "{CHOICES[choice].split(" — ")[0]}" không phù hợp với chức vụ '
+            f'"{title or "—"}" ({RANK_VI[position]}); được chọn: {allowed}',
+            allowed=list(ALLOWED[position]),
+        )
     head = facts.head_title
     own = unicodedata.normalize("NFC", title).strip().upper()
     if choice in ("TM", "TM_KT") and facts.collective is None:
-        raise EdmsError(f"\"TM.\" chỉ dùng khi ký thay mặt tập thể; {agency_name} không "
-                        "phải cơ quan làm việc theo chế độ tập thể",
-                        allowed=[c for c in ALLOWED[position] if not c.startswith("TM")])
+        raise EdmsError(
+            f'"TM." chỉ dùng khi ký thay mặt tập thể; {agency_name} không '
+            "phải cơ quan làm việc theo chế độ tập thể",
+            allowed=[c for c in ALLOWED[position] if not c.startswith("TM")],
+        )
     # a line written out ("KT. CHỦ TỊCH") is kept as written; a code is spelt out
-    written = _written_lines(chosen) if chosen and chosen.strip().upper() not in CHOICES \
-        else None
+    written = _written_lines(chosen) if chosen and chosen.strip().upper() not in CHOICES else None
     lines: tuple[str, ...]
     if choice == "CV":
         lines = ()
@@ -175,5 +185,8 @@ def options_for(title: str, agency_name: str) -> list[tuple[str, str]]:
     """The choices offered to this leader (web form): (code, label)."""
     facts = agency_facts(agency_name)
     position = rank(title, facts.head_title)
-    return [(c, CHOICES[c]) for c in ALLOWED[position]
-            if not (c.startswith("TM") and facts.collective is None)]
+    return [
+        (c, CHOICES[c])
+        for c in ALLOWED[position]
+        if not (c.startswith("TM") and facts.collective is None)
+    ]

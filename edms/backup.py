@@ -254,12 +254,23 @@ def open_target(system: System, spec: str) -> Target:
         access = s.backup_s3_access_key or s.s3_access_key
         secret = s.backup_s3_secret_key or s.s3_secret_key
         if not (access and secret):
-            raise BackupError("an S3 backup target needs EDMS_BACKUP_S3_ACCESS_KEY and "
-                              "EDMS_BACKUP_S3_SECRET_KEY (or the installation's S3 keys)")
+            raise BackupError(
+                "an S3 backup target needs EDMS_BACKUP_S3_ACCESS_KEY and "
+                "EDMS_BACKUP_S3_SECRET_KEY (or the installation's S3 keys)"
+            )
         secure = s.s3_secure if s.backup_s3_secure is None else s.backup_s3_secure
-        return S3Target(S3Store(endpoint, access, secret, bucket, secure=secure,
-                                region=s.s3_region, ca_bundle=s.s3_ca_bundle,
-                                part_size=s.s3_part_size_mb * 1024 * 1024))
+        return S3Target(
+            S3Store(
+                endpoint,
+                access,
+                secret,
+                bucket,
+                secure=secure,
+                region=s.s3_region,
+                ca_bundle=s.s3_ca_bundle,
+                part_size=s.s3_part_size_mb * 1024 * 1024,
+            )
+        )
     return DirectoryTarget(Path(spec).expanduser())
 
 
@@ -302,8 +313,9 @@ def _pg_tool(system: System, name: str) -> str:
         return str(system.settings.pg_bin_dir / name)
     found = shutil.which(name)
     if found is None:
-        raise BackupError(f"{name} not found: install the PostgreSQL client tools or set "
-                          "EDMS_PG_BIN_DIR")
+        raise BackupError(
+            f"{name} not found: install the PostgreSQL client tools or set EDMS_PG_BIN_DIR"
+        )
     return found
 
 
@@ -376,9 +388,19 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
         uri, env = _pg_url(system.settings.database_url)
         # pg_dump reads exactly what this transaction sees, while it stays open.
         done = subprocess.run(
-            [_pg_tool(system, "pg_dump"), "--format=custom", "--no-owner",
-             "--no-privileges", f"--snapshot={snapshot_id}", f"--file={target}", uri],
-            env=env, capture_output=True, text=True)
+            [
+                _pg_tool(system, "pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--snapshot={snapshot_id}",
+                f"--file={target}",
+                uri,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             raise BackupError(f"pg_dump failed: {done.stderr.strip()[:2000]}")
         objects, seq, head, rev, counts = _facts(conn)
@@ -435,8 +457,9 @@ def _agency_signer(system: System, agency_code: str | None) -> tuple[str, Any] |
                 return a.code, open_key(system, key).key
             except EdmsError as exc:
                 if agency_code is not None:
-                    raise BackupError(f"the seal key of {agency_code} cannot sign the "
-                                      f"manifest: {exc.message}") from None
+                    raise BackupError(
+                        f"the seal key of {agency_code} cannot sign the manifest: {exc.message}"
+                    ) from None
     return None
 
 
@@ -462,9 +485,14 @@ def _present(target: Target, rescan: bool) -> set[str]:
     return target.keys(OBJECTS)
 
 
-def _copy_objects(system: System, target: Target, objects: list[StoredObject],
-                  progress: Callable[[int, int], None] | None, workers: int,
-                  rescan: bool = False) -> tuple[int, int, list[dict[str, str]]]:
+def _copy_objects(
+    system: System,
+    target: Target,
+    objects: list[StoredObject],
+    progress: Callable[[int, int], None] | None,
+    workers: int,
+    rescan: bool = False,
+) -> tuple[int, int, list[dict[str, str]]]:
     present = _present(target, rescan)
     todo = [o for o in objects if object_key(o.sha256) not in present]
     problems: list[dict[str, str]] = []
@@ -500,9 +528,16 @@ def _copy_objects(system: System, target: Target, objects: list[StoredObject],
     return copied, copied_bytes, problems
 
 
-def backup(system: System, spec: str, *, actor: str = "system",
-           agency_code: str | None = None, workers: int = 8, rescan: bool = False,
-           progress: Callable[[int, int], None] | None = None) -> BackupResult:
+def backup(
+    system: System,
+    spec: str,
+    *,
+    actor: str = "system",
+    agency_code: str | None = None,
+    workers: int = 8,
+    rescan: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BackupResult:
     """Take a backup of the running installation into ``spec`` (see the module
     docstring). Raises :class:`BackupError` if it cannot; returns a result whose
     ``source_problems`` list objects the store could not provide intact."""
@@ -518,7 +553,8 @@ def backup(system: System, spec: str, *, actor: str = "system",
             snap = snapshot_database(system, wd)
             try:
                 copied, copied_bytes, problems = _copy_objects(
-                    system, target, snap.objects, progress, workers, rescan)
+                    system, target, snap.objects, progress, workers, rescan
+                )
             except _Vanished:
                 # Deleted with its record after the snapshot (a discarded draft): take a
                 # new snapshot; objects already copied are not copied again.
@@ -538,35 +574,55 @@ def backup(system: System, spec: str, *, actor: str = "system",
                 "created_at": now.isoformat(timespec="seconds"),
                 "edms_version": __version__,
                 "schema_revision": snap.revision,
-                "database": {"kind": snap.kind, "file": db_name, "sha256": db_sha,
-                             "size": db_size},
-                "objects": {"file": OBJECT_LIST, "count": len(snap.objects),
-                            "bytes": sum(o.size for o in snap.objects),
-                            "sha256": hashlib.sha256(listing).hexdigest()},
+                "database": {"kind": snap.kind, "file": db_name, "sha256": db_sha, "size": db_size},
+                "objects": {
+                    "file": OBJECT_LIST,
+                    "count": len(snap.objects),
+                    "bytes": sum(o.size for o in snap.objects),
+                    "sha256": hashlib.sha256(listing).hexdigest(),
+                },
                 "audit_head": {"seq": snap.audit_seq, "hash": snap.audit_hash},
                 "counts": snap.counts,
                 "source": {"store": system.store.backend, "database": snap.kind},
                 "source_problems": problems,
                 "signed_by": signer[0] if signer else None,
             }
-            data = json.dumps(manifest, ensure_ascii=False, indent=2,
-                              sort_keys=True).encode()
+            data = json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True).encode()
             if signer is not None:
                 target.put_bytes(base + SIGNATURE, sign_detached(signer[1], data))
             target.put_bytes(base + MANIFEST, data)  # last: the snapshot now exists
             target.flush()
-            result = BackupResult(snapshot_id, target.description, snap.kind,
-                                  len(snap.objects), copied, copied_bytes, snap.audit_seq,
-                                  signer[0] if signer else None, problems)
+            result = BackupResult(
+                snapshot_id,
+                target.description,
+                snap.kind,
+                len(snap.objects),
+                copied,
+                copied_bytes,
+                snap.audit_seq,
+                signer[0] if signer else None,
+                problems,
+            )
             with db.transaction(system.sessions) as s:
-                audit.record(s, actor, "backup.create", "backup", snapshot_id, {
-                    "target": target.description, "objects": len(snap.objects),
-                    "copied": copied, "audit_seq": snap.audit_seq,
-                    "manifest_sha256": hashlib.sha256(data).hexdigest(),
-                    "complete": result.complete})
+                audit.record(
+                    s,
+                    actor,
+                    "backup.create",
+                    "backup",
+                    snapshot_id,
+                    {
+                        "target": target.description,
+                        "objects": len(snap.objects),
+                        "copied": copied,
+                        "audit_seq": snap.audit_seq,
+                        "manifest_sha256": hashlib.sha256(data).hexdigest(),
+                        "complete": result.complete,
+                    },
+                )
             return result
-    raise BackupError("objects kept vanishing while the backup ran (drafts being "
-                      "discarded?); try again")
+    raise BackupError(
+        "objects kept vanishing while the backup ran (drafts being discarded?); try again"
+    )
 
 
 # -- reading a backup ---------------------------------------------------------------------
@@ -598,8 +654,9 @@ def load_snapshot(target: Target, snapshot: str | None) -> Snapshot:
         raise BackupError(f"{target.description} holds no complete backup")
     sid = snapshot or done[-1]
     if not _SNAPSHOT_ID.match(sid) or sid not in done:
-        raise BackupError(f"{target.description} holds no complete snapshot {sid!r} "
-                          f"(have: {', '.join(done)})")
+        raise BackupError(
+            f"{target.description} holds no complete snapshot {sid!r} (have: {', '.join(done)})"
+        )
     base = f"{SNAPSHOTS}{sid}/"
     data = target.get_bytes(base + MANIFEST)
     try:
@@ -625,8 +682,9 @@ class Check:
         return not self.problems
 
 
-def check_manifest(system: System, snap: Snapshot, check: Check,
-                   allow_unsigned: bool = False) -> None:
+def check_manifest(
+    system: System, snap: Snapshot, check: Check, allow_unsigned: bool = False
+) -> None:
     """The manifest's signature (agency key, trusted at the time it was made) and what
     it records about the source."""
     from signing.ltv import verify_detached
@@ -640,21 +698,31 @@ def check_manifest(system: System, snap: Snapshot, check: Check,
         (check.notes if allow_unsigned else check.problems).append(msg)
     else:
         at = datetime.fromisoformat(m["created_at"])
-        verdict = verify_detached(snap.manifest_bytes, snap.signature,
-                                  list(trust_roots(system.settings)), at,
-                                  allow_fetching=system.settings.revocation_fetching)
+        verdict = verify_detached(
+            snap.manifest_bytes,
+            snap.signature,
+            list(trust_roots(system.settings)),
+            at,
+            allow_fetching=system.settings.revocation_fetching,
+        )
         if not verdict.intact:
-            check.problems.append("the manifest's signature does not match it: the manifest "
-                                  f"was changed after it was signed ({verdict.summary})")
+            check.problems.append(
+                "the manifest's signature does not match it: the manifest "
+                f"was changed after it was signed ({verdict.summary})"
+            )
         elif not verdict.trusted:
-            check.problems.append(f"the manifest is signed by {verdict.signer}, whose "
-                                  "certificate does not chain to a trusted root "
-                                  f"(EDMS_TRUST_*): {verdict.summary}")
+            check.problems.append(
+                f"the manifest is signed by {verdict.signer}, whose "
+                "certificate does not chain to a trusted root "
+                f"(EDMS_TRUST_*): {verdict.summary}"
+            )
         else:
             check.notes.append(f"manifest signed by {verdict.signer}")
     for p in m.get("source_problems", []):
-        check.problems.append(f"object {p['sha256']} was {p['problem']} when the backup "
-                              "was taken: the backup is incomplete")
+        check.problems.append(
+            f"object {p['sha256']} was {p['problem']} when the backup "
+            "was taken: the backup is incomplete"
+        )
 
 
 def read_object_list(target: Target, snap: Snapshot, check: Check) -> list[tuple[str, int]]:
@@ -687,8 +755,10 @@ def fetch_database(target: Target, snap: Snapshot, work: Path, check: Check) -> 
         check.problems.append(f"the database file {d['file']} is missing")
         return None
     if h.hexdigest() != d["sha256"] or size != d["size"]:
-        check.problems.append(f"the database file {d['file']} does not match the manifest "
-                              f"(hashes to {h.hexdigest()}, {size} bytes)")
+        check.problems.append(
+            f"the database file {d['file']} does not match the manifest "
+            f"(hashes to {h.hexdigest()}, {size} bytes)"
+        )
         return None
     return path
 
@@ -712,13 +782,13 @@ def _unescape_copy(value: str) -> str | None:
         if n in simple:
             out.append(simple[n])
             i += 2
-        elif n == "x" and re.match(r"[0-9a-fA-F]{1,2}", value[i + 2:i + 4]):
-            digits = re.match(r"[0-9a-fA-F]{1,2}", value[i + 2:i + 4])
+        elif n == "x" and re.match(r"[0-9a-fA-F]{1,2}", value[i + 2 : i + 4]):
+            digits = re.match(r"[0-9a-fA-F]{1,2}", value[i + 2 : i + 4])
             assert digits is not None
             out.append(chr(int(digits.group(0), 16)))
             i += 2 + len(digits.group(0))
         elif n in "01234567":
-            digits = re.match(r"[0-7]{1,3}", value[i + 1:i + 4])
+            digits = re.match(r"[0-7]{1,3}", value[i + 1 : i + 4])
             assert digits is not None
             out.append(chr(int(digits.group(0), 8)))
             i += 1 + len(digits.group(0))
@@ -731,9 +801,12 @@ def _unescape_copy(value: str) -> str | None:
 def _pg_rows(system: System, dump: Path, table: str) -> Iterator[dict[str, str | None]]:
     """The rows of one table of a pg_dump archive, without a database server."""
     proc = subprocess.Popen(
-        [_pg_tool(system, "pg_restore"), "--data-only", f"--table={table}", "--file=-",
-         str(dump)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        encoding="utf-8")
+        [_pg_tool(system, "pg_restore"), "--data-only", f"--table={table}", "--file=-", str(dump)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    )
     assert proc.stdout is not None
     columns: list[str] | None = None
     done = False
@@ -777,9 +850,12 @@ def dump_facts(system: System, kind: str, path: Path) -> DumpFacts:
         engine = create_engine(f"sqlite:///{path}")
         try:
             with engine.connect() as conn:
-                for event in conn.execute(text(
+                for event in conn.execute(
+                    text(
                         "SELECT seq, at, actor, action, object_type, object_id, details, "
-                        "prev_hash, hash FROM audit_events ORDER BY seq")).mappings():
+                        "prev_hash, hash FROM audit_events ORDER BY seq"
+                    )
+                ).mappings():
                     check.add(AuditEvent(**{**event, "at": _utc(str(event["at"]))}))
                 head_row = conn.execute(text("SELECT seq, hash FROM audit_head")).first()
                 objects = {r[0] for r in conn.execute(text("SELECT sha256 FROM blobs"))}
@@ -790,42 +866,59 @@ def dump_facts(system: System, kind: str, path: Path) -> DumpFacts:
     # COPY writes rows in storage order, not in the chain's order.
     rows = sorted(_pg_rows(system, path, "audit_events"), key=lambda r: int(r["seq"] or 0))
     for row in rows:
-        check.add(AuditEvent(
-            seq=int(row["seq"] or 0), at=_utc(row["at"] or ""), actor=row["actor"],
-            action=row["action"], object_type=row["object_type"],
-            object_id=row["object_id"], details=row["details"],
-            prev_hash=row["prev_hash"], hash=row["hash"]))
+        check.add(
+            AuditEvent(
+                seq=int(row["seq"] or 0),
+                at=_utc(row["at"] or ""),
+                actor=row["actor"],
+                action=row["action"],
+                object_type=row["object_type"],
+                object_id=row["object_id"],
+                details=row["details"],
+                prev_hash=row["prev_hash"],
+                hash=row["hash"],
+            )
+        )
     heads = list(_pg_rows(system, path, "audit_head"))
     head = (int(heads[0]["seq"] or 0), str(heads[0]["hash"])) if heads else None
     objects = {str(r["sha256"]) for r in _pg_rows(system, path, "blobs")}
     return DumpFacts(check, head, objects)
 
 
-def check_dump(system: System, snap: Snapshot, path: Path, listed: list[tuple[str, int]],
-               check: Check) -> None:
+def check_dump(
+    system: System, snap: Snapshot, path: Path, listed: list[tuple[str, int]], check: Check
+) -> None:
     """The dumped database's audit chain is intact and ends at the manifest's head; it
     records exactly the objects listed."""
     facts = dump_facts(system, snap.manifest["database"]["kind"], path)
     want = snap.manifest["audit_head"]
-    problems = facts.chain.finish(facts.head[0] if facts.head else None,
-                                  facts.head[1] if facts.head else None)
+    problems = facts.chain.finish(
+        facts.head[0] if facts.head else None, facts.head[1] if facts.head else None
+    )
     for p in problems[:20]:
         check.problems.append(f"audit event {p.seq}: {p.detail}")
     if facts.head != (want["seq"], want["hash"]):
-        check.problems.append(f"the database's audit head {facts.head} is not the "
-                              f"manifest's ({want['seq']}, {want['hash']})")
+        check.problems.append(
+            f"the database's audit head {facts.head} is not the "
+            f"manifest's ({want['seq']}, {want['hash']})"
+        )
     listed_shas = {sha for sha, _ in listed}
     if facts.objects != listed_shas:
         check.problems.append(
             f"the database records {len(facts.objects - listed_shas)} object(s) not listed "
-            f"and lists {len(listed_shas - facts.objects)} it does not record")
-    check.notes.append(f"audit chain: {facts.chain.checked} events, head "
-                       f"{want['seq']}")
+            f"and lists {len(listed_shas - facts.objects)} it does not record"
+        )
+    check.notes.append(f"audit chain: {facts.chain.checked} events, head {want['seq']}")
 
 
-def _check_objects(target: Target, listed: list[tuple[str, int]], check: Check,
-                   rehash: bool, workers: int,
-                   progress: Callable[[int, int], None] | None) -> None:
+def _check_objects(
+    target: Target,
+    listed: list[tuple[str, int]],
+    check: Check,
+    rehash: bool,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     present = target.keys(OBJECTS)
     missing = [sha for sha, _ in listed if object_key(sha) not in present]
     for sha in missing[:20]:
@@ -856,9 +949,16 @@ def _check_objects(target: Target, listed: list[tuple[str, int]], check: Check,
                 progress(i, len(todo))
 
 
-def verify(system: System, spec: str, *, snapshot: str | None = None, quick: bool = False,
-           allow_unsigned: bool = False, workers: int = 8,
-           progress: Callable[[int, int], None] | None = None) -> tuple[Snapshot, Check]:
+def verify(
+    system: System,
+    spec: str,
+    *,
+    snapshot: str | None = None,
+    quick: bool = False,
+    allow_unsigned: bool = False,
+    workers: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[Snapshot, Check]:
     """Check a backup without restoring it: the manifest (hash and signature), the
     database file, its audit chain against the manifest's head, and every object
     (re-hashed, or only present with ``quick``)."""
@@ -895,8 +995,7 @@ def _installation_empty(system: System) -> list[str]:
     tables = set(inspect(engine).get_table_names())
     with engine.connect() as conn:
         for table in ("agencies", "users", "documents", "blobs", "audit_events"):
-            if table in tables and conn.execute(
-                    text(f"SELECT count(*) FROM {table}")).scalar():
+            if table in tables and conn.execute(text(f"SELECT count(*) FROM {table}")).scalar():
                 found.append(f"the database has {table}")
     with contextlib.suppress(StorageError):
         if next(iter(system.store.list("sha256/")), None) is not None:
@@ -932,16 +1031,33 @@ def _restore_database(system: System, kind: str, path: Path) -> None:
         return
     uri, env = _pg_url(system.settings.database_url)
     done = subprocess.run(
-        [_pg_tool(system, "pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error",
-         "--single-transaction", f"--dbname={uri}", str(path)],
-        env=env, capture_output=True, text=True)
+        [
+            _pg_tool(system, "pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--single-transaction",
+            f"--dbname={uri}",
+            str(path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         raise BackupError(f"pg_restore failed: {done.stderr.strip()[:2000]}")
 
 
-def restore(system: System, spec: str, *, snapshot: str | None = None,
-            allow_unsigned: bool = False, actor: str = "system", workers: int = 8,
-            progress: Callable[[int, int], None] | None = None) -> RestoreResult:
+def restore(
+    system: System,
+    spec: str,
+    *,
+    snapshot: str | None = None,
+    allow_unsigned: bool = False,
+    actor: str = "system",
+    workers: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> RestoreResult:
     """Restore a snapshot into this (empty) installation; see the module docstring."""
     from .documents import workdir
 
@@ -951,27 +1067,33 @@ def restore(system: System, spec: str, *, snapshot: str | None = None,
     m = snap.manifest
     kind = "sqlite" if url.get_backend_name() == "sqlite" else url.get_backend_name()
     if m["database"]["kind"] != kind:
-        raise BackupError(f"snapshot {snap.id} holds a {m['database']['kind']} database; "
-                          f"this installation uses {kind}")
+        raise BackupError(
+            f"snapshot {snap.id} holds a {m['database']['kind']} database; "
+            f"this installation uses {kind}"
+        )
     system.settings.data_dir.mkdir(parents=True, exist_ok=True)
     system.store.ensure_ready()
     not_empty = _installation_empty(system)
     if not_empty:
-        raise BackupError("restore goes into an empty installation only: "
-                          + "; ".join(not_empty))
+        raise BackupError("restore goes into an empty installation only: " + "; ".join(not_empty))
     check = Check()
     check_manifest(system, snap, check, allow_unsigned)
     listed = read_object_list(target, snap, check)
     if not check.ok:
-        raise BackupError("the backup does not check out, nothing was restored: "
-                          + "; ".join(check.problems[:5]), problems=check.problems)
+        raise BackupError(
+            "the backup does not check out, nothing was restored: " + "; ".join(check.problems[:5]),
+            problems=check.problems,
+        )
     with workdir(system) as wd:
         path = fetch_database(target, snap, wd, check)
         if path is not None:
             check_dump(system, snap, path, listed, check)
         if path is None or not check.ok:
-            raise BackupError("the backup does not check out, nothing was restored: "
-                              + "; ".join(check.problems[:5]), problems=check.problems)
+            raise BackupError(
+                "the backup does not check out, nothing was restored: "
+                + "; ".join(check.problems[:5]),
+                problems=check.problems,
+            )
         put_keys: list[str] = []
         try:
             _restore_objects(system, target, listed, put_keys, workers, progress)
@@ -979,8 +1101,11 @@ def restore(system: System, spec: str, *, snapshot: str | None = None,
             db.upgrade(system.engine)
             _after_restore(system, snap, check)
             if not check.ok:
-                raise BackupError("the restored installation does not check out: "
-                                  + "; ".join(check.problems[:5]), problems=check.problems)
+                raise BackupError(
+                    "the restored installation does not check out: "
+                    + "; ".join(check.problems[:5]),
+                    problems=check.problems,
+                )
         except BaseException:
             # Leave the installation empty again, as it was.
             with contextlib.suppress(Exception):
@@ -990,16 +1115,30 @@ def restore(system: System, spec: str, *, snapshot: str | None = None,
                     system.store.delete(key)
             raise
     with db.transaction(system.sessions) as s:
-        audit.record(s, actor, "backup.restore", "backup", snap.id, {
-            "source": target.description, "objects": len(listed),
-            "audit_seq": m["audit_head"]["seq"],
-            "manifest_sha256": hashlib.sha256(snap.manifest_bytes).hexdigest()})
+        audit.record(
+            s,
+            actor,
+            "backup.restore",
+            "backup",
+            snap.id,
+            {
+                "source": target.description,
+                "objects": len(listed),
+                "audit_seq": m["audit_head"]["seq"],
+                "manifest_sha256": hashlib.sha256(snap.manifest_bytes).hexdigest(),
+            },
+        )
     return RestoreResult(snap.id, len(listed), m["audit_head"]["seq"], check)
 
 
-def _restore_objects(system: System, target: Target, listed: list[tuple[str, int]],
-                     put_keys: list[str], workers: int,
-                     progress: Callable[[int, int], None] | None) -> None:
+def _restore_objects(
+    system: System,
+    target: Target,
+    listed: list[tuple[str, int]],
+    put_keys: list[str],
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> None:
     def one(item: tuple[str, int]) -> str:
         sha, size = item
         with target.open(object_key(sha)) as src:
@@ -1007,8 +1146,10 @@ def _restore_objects(system: System, target: Target, listed: list[tuple[str, int
         if result.created:
             put_keys.append(result.key)
         if result.sha256 != sha or result.size != size:
-            raise BackupError(f"object {sha} is corrupted in the backup (hashes to "
-                              f"{result.sha256}); nothing was restored")
+            raise BackupError(
+                f"object {sha} is corrupted in the backup (hashes to "
+                f"{result.sha256}); nothing was restored"
+            )
         return sha
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -1033,8 +1174,9 @@ def _after_restore(system: System, snap: Snapshot, check: Check) -> None:
             check.problems.append(f"audit event {p.seq}: {p.detail}")
         if head is None or (head.seq, head.hash) != (want["seq"], want["hash"]):
             check.problems.append("the restored audit head is not the manifest's")
-        rows = list(s.execute(select(Blob.sha256, Blob.storage_key, Blob.retain_until,
-                                     Blob.legal_hold)))
+        rows = list(
+            s.execute(select(Blob.sha256, Blob.storage_key, Blob.retain_until, Blob.legal_hold))
+        )
     stored = {o.key for o in system.store.list("sha256/")}
     lost = [sha for sha, key, _u, _h in rows if key not in stored]
     for sha in lost[:20]:
@@ -1044,7 +1186,8 @@ def _after_restore(system: System, snap: Snapshot, check: Check) -> None:
     for _sha, key, until, hold in rows:
         with contextlib.suppress(UnsupportedOperation):
             if until is not None and until > now:
-                system.store.set_retention(key, Retention(
-                    until, RetentionMode(system.settings.retention_mode)))
+                system.store.set_retention(
+                    key, Retention(until, RetentionMode(system.settings.retention_mode))
+                )
             if hold:
                 system.store.set_legal_hold(key, True)

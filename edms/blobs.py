@@ -70,7 +70,12 @@ class StoredFile:
 
 def _as_stored(blob: Blob, new: bool) -> StoredFile:
     return StoredFile(
-        blob.sha256, blob.size, blob.media_type, blob.storage_key, blob.original_name, new,
+        blob.sha256,
+        blob.size,
+        blob.media_type,
+        blob.storage_key,
+        blob.original_name,
+        new,
         blob.retain_until,
     )
 
@@ -91,8 +96,9 @@ def store_upload(
     ensure_allowed(detected, allowed or settings.allowed_types, filename)
     store = system.store
     try:
-        result = store.put_content(peeked, content_type=detected.mime,
-                                   known=lambda digest: is_recorded(system, digest))
+        result = store.put_content(
+            peeked, content_type=detected.mime, known=lambda digest: is_recorded(system, digest)
+        )
     except ObjectTooLarge as exc:
         raise UploadTooLarge(
             f"the upload is larger than the limit of {exc.limit // (1024 * 1024)} MiB; "
@@ -152,9 +158,7 @@ def apply_retention(system: System, sha256: str, until: datetime) -> Blob:
         return blob
 
 
-_RECORDED = select(Blob.__table__.c.sha256).where(
-    Blob.__table__.c.sha256 == bindparam("d")
-)
+_RECORDED = select(Blob.__table__.c.sha256).where(Blob.__table__.c.sha256 == bindparam("d"))
 
 
 def is_recorded(system: System, sha256: str) -> bool:
@@ -205,10 +209,14 @@ def export_to_file(system: System, sha256: str, target: str | os.PathLike[str]) 
     return stored
 
 
-
-
-def add_file(system: System, session: Session, path: Path, *, name: str | None = None,
-             allowed: tuple[str, ...] = ("application/pdf",)) -> PutOutcome:
+def add_file(
+    system: System,
+    session: Session,
+    path: Path,
+    *,
+    name: str | None = None,
+    allowed: tuple[str, ...] = ("application/pdf",),
+) -> PutOutcome:
     """Store a local file and record it in the caller's transaction (no retention yet: it
     is applied once the record is committed). If the transaction fails, the caller
     removes the object with :func:`undo_put` so nothing is left behind."""
@@ -218,19 +226,24 @@ def add_file(system: System, session: Session, path: Path, *, name: str | None =
         ensure_allowed(detected, allowed, name or path.name)
         try:
             result = system.store.put_content(
-                peeked, content_type=detected.mime,
-                known=lambda digest: is_recorded(system, digest))
+                peeked, content_type=detected.mime, known=lambda digest: is_recorded(system, digest)
+            )
         except ObjectTooLarge as exc:
-            raise UploadTooLarge(f"the file is larger than the limit of "
-                                 f"{exc.limit // (1024 * 1024)} MiB; nothing was stored",
-                                 limit=exc.limit) from None
-    outcome = PutOutcome(result.sha256, result.key, result.size, detected.mime,
-                         result.created)
+            raise UploadTooLarge(
+                f"the file is larger than the limit of "
+                f"{exc.limit // (1024 * 1024)} MiB; nothing was stored",
+                limit=exc.limit,
+            ) from None
+    outcome = PutOutcome(result.sha256, result.key, result.size, detected.mime, result.created)
     if session.get(Blob, result.sha256) is None:
-        blob = Blob(sha256=result.sha256, storage_key=result.key, size=result.size,
-                    media_type=detected.mime,
-                    original_name=clean_filename(name, path.name) if name else None,
-                    version_id=result.version_id)
+        blob = Blob(
+            sha256=result.sha256,
+            storage_key=result.key,
+            size=result.size,
+            media_type=detected.mime,
+            original_name=clean_filename(name, path.name) if name else None,
+            version_id=result.version_id,
+        )
         if session.get_bind().dialect.name == "sqlite":
             # Writers are serialised from their first write: nobody recorded it meanwhile.
             session.add(blob)
@@ -287,9 +300,14 @@ def set_legal_hold(system: System, session: Session, sha256: str, on: bool) -> N
 
 # Characters that change how a name is displayed or where it points: bidirectional
 # controls (a "gnp.exe" shown as "exe.png"), zero-width marks, the byte-order mark.
-_INVISIBLE = dict.fromkeys(map(ord, "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b"
-                                    "\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069"
-                                    "\ufeff"))
+_INVISIBLE = dict.fromkeys(
+    map(
+        ord,
+        "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b"
+        "\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069"
+        "\ufeff",
+    )
+)
 
 
 def clean_filename(name: str | None, fallback: str) -> str:
@@ -299,13 +317,14 @@ def clean_filename(name: str | None, fallback: str) -> str:
     result is ``fallback``."""
     text = unicodedata.normalize("NFC", name or "")
     text = text.replace("\\", "/").rsplit("/", 1)[-1]
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
-                   for c in text.translate(_INVISIBLE))
+    text = "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+        for c in text.translate(_INVISIBLE)
+    )
     text = " ".join(text.split()).lstrip(".").strip()
     if len(text) > 255:
         stem, dot, ext = text.rpartition(".")
-        text = (stem[:255 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 16 \
-            else text[:255]
+        text = (stem[: 255 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 16 else text[:255]
     return text or fallback
 
 
@@ -347,8 +366,12 @@ def _reference_columns() -> list[Column[Any]]:
     from .db import Base
 
     target = Blob.__table__.c.sha256
-    return [fk.parent for table in Base.metadata.sorted_tables for fk in table.foreign_keys
-            if fk.column is target]
+    return [
+        fk.parent
+        for table in Base.metadata.sorted_tables
+        for fk in table.foreign_keys
+        if fk.column is target
+    ]
 
 
 def referenced(session: Session, *, except_job: str | None = None) -> set[str]:
@@ -356,8 +379,7 @@ def referenced(session: Session, *, except_job: str | None = None) -> set[str]:
     (its uploads are staged for it)."""
     found: set[str] = set()
     for col in _reference_columns():
-        found.update(v for v in session.scalars(
-            select(col).where(col.isnot(None)).distinct()) if v)
+        found.update(v for v in session.scalars(select(col).where(col.isnot(None)).distinct()) if v)
     jobs = select(Job.id, Job.params).where(Job.state.in_(("queued", "running")))
     for job_id, params in session.execute(jobs):
         if job_id != except_job:
@@ -365,8 +387,9 @@ def referenced(session: Session, *, except_job: str | None = None) -> set[str]:
     return found
 
 
-def discard_unreferenced(system: System, digests: Iterable[str], *,
-                         except_job: str | None = None) -> list[str]:
+def discard_unreferenced(
+    system: System, digests: Iterable[str], *, except_job: str | None = None
+) -> list[str]:
     """Remove the stored objects among ``digests`` that nothing refers to (and that no
     retention or legal hold protects): staged uploads whose work has ended or failed.
     Never raises; returns the digests removed (what could not be removed is named by
@@ -389,8 +412,11 @@ def remove_blob(system: System, sha256: str) -> bool:
     try:
         with transaction(system.sessions) as session:
             blob = session.get(Blob, sha256)
-            if blob is None or blob.legal_hold or (
-                    blob.retain_until is not None and blob.retain_until > datetime.now(UTC)):
+            if (
+                blob is None
+                or blob.legal_hold
+                or (blob.retain_until is not None and blob.retain_until > datetime.now(UTC))
+            ):
                 return False
             session.delete(blob)
             session.flush()

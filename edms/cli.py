@@ -49,8 +49,10 @@ class EdmsGroup(click.Group):
         except StorageError as exc:
             fail(f"storage: {exc}")
         except SQLAlchemyError as exc:
-            fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]} "
-                 "(is it reachable, and was `edms init` run?)")
+            fail(
+                f"database: {type(exc).__name__}: {str(exc).splitlines()[0]} "
+                "(is it reachable, and was `edms init` run?)"
+            )
 
 
 @click.group(cls=EdmsGroup)
@@ -85,27 +87,46 @@ def init(ctx: Context, no_dev_pki: bool) -> None:
         if seed_development(system):
             from .auth import DEV_SIGNING_PIN
 
-            click.echo("development agency  seeded: users chutich, phochutich (leaders), "
-                       "vanthu (clerk), chuyenvien (officer), quantri (admin); the "
-                       f"leaders' signing PIN is {DEV_SIGNING_PIN} (DEVELOPMENT ONLY)")
+            click.echo(
+                "development agency  seeded: users chutich, phochutich (leaders), "
+                "vanthu (clerk), chuyenvien (officer), quantri (admin); the "
+                f"leaders' signing PIN is {DEV_SIGNING_PIN} (DEVELOPMENT ONLY)"
+            )
 
 
 @main.command("dev-pki")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path),
-              help="Target directory (default: EDMS_PKI_DIR, certs-dev).")
-@click.option("--url-prefix", default=None,
-              help="Base URL of the TSA/OCSP/CRL responder written into the certificates "
-                   "(default http://127.0.0.1:8790).")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Target directory (default: EDMS_PKI_DIR, certs-dev).",
+)
+@click.option(
+    "--url-prefix",
+    default=None,
+    help="Base URL of the TSA/OCSP/CRL responder written into the certificates "
+    "(default http://127.0.0.1:8790).",
+)
 @click.option("--force", is_flag=True, help="Replace an existing development PKI.")
-@click.option("--agency-code", default=None,
-              help="The development agency's identifier (default 000.00.00.H41).")
-@click.option("--agency-name", default=None,
-              help="Its name (default Ủy ban nhân dân tỉnh Tuyên Quang).")
+@click.option(
+    "--agency-code",
+    default=None,
+    help="The development agency's identifier (default 000.00.00.H41).",
+)
+@click.option(
+    "--agency-name", default=None, help="Its name (default Ủy ban nhân dân tỉnh Tuyên Quang)."
+)
 @click.option("--agency-short", default=None, help="Its abbreviation in symbols (UBND).")
 @click.option("--agency-city", default=None, help="Its place for the date line (Tuyên Quang).")
-def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
-            agency_code: str | None, agency_name: str | None, agency_short: str | None,
-            agency_city: str | None) -> None:
+def dev_pki(
+    directory: Path | None,
+    url_prefix: str | None,
+    force: bool,
+    agency_code: str | None,
+    agency_name: str | None,
+    agency_short: str | None,
+    agency_city: str | None,
+) -> None:
     """Generate the development PKI: CA, leaders, agency seal certificate, TSA, OCSP, CRLs,
     signature and seal images. DEVELOPMENT ONLY. A second development agency (to try the
     exchange between two instances) gets its own PKI with other --agency-* values."""
@@ -113,11 +134,13 @@ def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
 
     target = directory or Settings.from_env().pki_dir
     d = devpki.DEFAULT_AGENCY
-    agency = devpki.DevAgency(agency_code or d.code, agency_name or d.name,
-                              agency_short or d.short, agency_city or d.city)
+    agency = devpki.DevAgency(
+        agency_code or d.code, agency_name or d.name, agency_short or d.short, agency_city or d.city
+    )
     try:
-        pki = devpki.generate(target, url_prefix=url_prefix or devpki.DEFAULT_URL_PREFIX,
-                              force=force, agency=agency)
+        pki = devpki.generate(
+            target, url_prefix=url_prefix or devpki.DEFAULT_URL_PREFIX, force=force, agency=agency
+        )
     except FileExistsError as exc:
         fail(f"{exc} (use --force to replace it)")
     click.echo(f"development PKI written to {pki.directory} (DEVELOPMENT ONLY)")
@@ -130,13 +153,23 @@ def dev_pki(directory: Path | None, url_prefix: str | None, force: bool,
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(2, 512),
-              help="Request threads per worker. Public checks (and, apart, the exchange "
-                   "inbox) never take more than EDMS_PUBLIC_CONCURRENCY + EDMS_PUBLIC_QUEUE "
-                   "of them each: the others stay for /healthz and logged-in work (raised "
-                   "if needed to keep four).")
-@click.option("--timeout", default=300, show_default=True, type=int,
-              help="Seconds before a silent worker is restarted.")
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(2, 512),
+    help="Request threads per worker. Public checks (and, apart, the exchange "
+    "inbox) never take more than EDMS_PUBLIC_CONCURRENCY + EDMS_PUBLIC_QUEUE "
+    "of them each: the others stay for /healthz and logged-in work (raised "
+    "if needed to keep four).",
+)
+@click.option(
+    "--timeout",
+    default=300,
+    show_default=True,
+    type=int,
+    help="Seconds before a silent worker is restarted.",
+)
 def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
     """Run the HTTP service under gunicorn (a production WSGI server, threaded workers).
     Work folders left by killed processes are removed first."""
@@ -150,20 +183,33 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
     if removed:
         click.echo(f"removed {removed} stale work folder(s) ({size} bytes)", err=True)
     if os.environ.get("EDMS_FORWARDED_ALLOW_IPS"):
-        click.echo("EDMS_FORWARDED_ALLOW_IPS is no longer read: set EDMS_TRUSTED_PROXIES "
-                   "to the reverse proxy's address", err=True)
+        click.echo(
+            "EDMS_FORWARDED_ALLOW_IPS is no longer read: set EDMS_TRUSTED_PROXIES "
+            "to the reverse proxy's address",
+            err=True,
+        )
     # Two gates (public checks, the exchange inbox) of concurrency + queue threads each.
     threads = max(threads, 2 * (settings.public_concurrency + settings.public_queue) + 4)
     argv = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"{host}:{port}",
-        "--workers", str(workers),
-        "--worker-class", "gthread",
-        "--threads", str(threads),
-        "--timeout", str(timeout),
-        "--access-logfile", "-",
-        "--forwarded-allow-ips", ",".join(settings.trusted_proxies),
-        "--control-socket", _control_socket(settings, host, port),
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        str(timeout),
+        "--access-logfile",
+        "-",
+        "--forwarded-allow-ips",
+        ",".join(settings.trusted_proxies),
+        "--control-socket",
+        _control_socket(settings, host, port),
         "api.wsgi:app",
     ]
     click.echo(f"EDMS {__version__} listening on http://{host}:{port}")
@@ -212,16 +258,26 @@ def storage_put(ctx: Context, file: Path, name: str | None, as_json: bool) -> No
         with open(file, "rb") as f:
             stored = store_upload(system, f, filename=name or file.name)
     if as_json:
-        click.echo(json.dumps({
-            "sha256": stored.sha256, "size": stored.size, "media_type": stored.media_type,
-            "key": stored.storage_key, "new": stored.new,
-            "retain_until": stored.retain_until.isoformat() if stored.retain_until else None,
-        }))
+        click.echo(
+            json.dumps(
+                {
+                    "sha256": stored.sha256,
+                    "size": stored.size,
+                    "media_type": stored.media_type,
+                    "key": stored.storage_key,
+                    "new": stored.new,
+                    "retain_until": stored.retain_until.isoformat()
+                    if stored.retain_until
+                    else None,
+                }
+            )
+        )
         return
     click.echo(stored.sha256)
     state = "stored" if stored.new else "already stored"
-    click.echo(f"{state}: {stored.size} bytes, {stored.media_type}, key {stored.storage_key}",
-               err=True)
+    click.echo(
+        f"{state}: {stored.size} bytes, {stored.media_type}, key {stored.storage_key}", err=True
+    )
 
 
 @storage.command("get")
@@ -237,9 +293,13 @@ def storage_get(ctx: Context, sha256: str, output: Path) -> None:
 
 
 _OLDER_THAN = click.option(
-    "--older-than", default=3600, show_default=True, type=click.IntRange(0),
+    "--older-than",
+    default=3600,
+    show_default=True,
+    type=click.IntRange(0),
     help="Leave alone uploads, objects and work folders younger than this many seconds "
-         "(work may still be using them).")
+    "(work may still be using them).",
+)
 
 
 @storage.command("verify")
@@ -257,14 +317,22 @@ def storage_verify(ctx: Context, as_json: bool, workers: int, older_than: int) -
 
     def on_total(total: int) -> None:
         nonlocal bar
-        bar = click.progressbar(length=max(total, 1), label="Hashing", file=sys.stderr,
-                                show_pos=False, show_percent=True)
+        bar = click.progressbar(
+            length=max(total, 1),
+            label="Hashing",
+            file=sys.stderr,
+            show_pos=False,
+            show_percent=True,
+        )
         bar.__enter__()
 
     try:
         report = verify_storage(
-            system, workers=workers, on_total=on_total,
-            on_progress=lambda n: bar.update(n) if bar else None, older_than=older_than,
+            system,
+            workers=workers,
+            on_total=on_total,
+            on_progress=lambda n: bar.update(n) if bar else None,
+            older_than=older_than,
         )
     finally:
         if bar is not None:
@@ -274,11 +342,15 @@ def storage_verify(ctx: Context, as_json: bool, workers: int, older_than: int) -
     else:
         for p in report.problems:
             click.echo(f"{p.kind.upper():10} {p.key}  {p.detail}")
-        summary = (f"{report.checked} objects, {report.bytes_checked} bytes checked; "
-                   f"{len(report.problems)} problem(s)")
+        summary = (
+            f"{report.checked} objects, {report.bytes_checked} bytes checked; "
+            f"{len(report.problems)} problem(s)"
+        )
         if report.incomplete_uploads:
-            summary += (f"; {report.incomplete_uploads} incomplete upload(s) "
-                        "(`edms storage cleanup` removes stale ones)")
+            summary += (
+                f"; {report.incomplete_uploads} incomplete upload(s) "
+                "(`edms storage cleanup` removes stale ones)"
+            )
         click.echo(("clean: " if report.clean else "NOT CLEAN: ") + summary)
     sys.exit(0 if report.clean else 1)
 

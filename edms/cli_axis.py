@@ -31,11 +31,14 @@ def _show(view: object) -> None:
     from .axis.systems import SystemView
 
     assert isinstance(view, SystemView)
-    seen = view.last_seen_at.astimezone().strftime("%d/%m/%Y %H:%M") if view.last_seen_at \
-        else "never"
+    seen = (
+        view.last_seen_at.astimezone().strftime("%d/%m/%Y %H:%M") if view.last_seen_at else "never"
+    )
     click.echo(f"{view.code:<24} {'active' if view.active else 'DISABLED':<8} {view.name}")
-    click.echo(f"{'':<24} agencies: {', '.join(c for c, _ in view.agencies) or '—'}; "
-               f"waiting {view.waiting}; last call {seen}")
+    click.echo(
+        f"{'':<24} agencies: {', '.join(c for c, _ in view.agencies) or '—'}; "
+        f"waiting {view.waiting}; last call {seen}"
+    )
 
 
 def register(main: click.Group) -> None:
@@ -52,19 +55,29 @@ def register(main: click.Group) -> None:
     @system_group.command("add")
     @click.argument("code")
     @click.option("--name", required=True, help="The system's (or its agency's) name.")
-    @click.option("--secret", default=None,
-                  help="Its shared secret (at least 16 characters; '-' reads it from "
-                       "standard input). Without it one is generated and shown once.")
-    @click.option("--agency", "agencies", multiple=True, metavar="CODE[=NAME]",
-                  help="An agency the system serves (repeatable). Default: CODE itself.")
+    @click.option(
+        "--secret",
+        default=None,
+        help="Its shared secret (at least 16 characters; '-' reads it from "
+        "standard input). Without it one is generated and shown once.",
+    )
+    @click.option(
+        "--agency",
+        "agencies",
+        multiple=True,
+        metavar="CODE[=NAME]",
+        help="An agency the system serves (repeatable). Default: CODE itself.",
+    )
     @pass_ctx
-    def system_add(ctx: Context, code: str, name: str, secret: str | None,
-                   agencies: tuple[str, ...]) -> None:
+    def system_add(
+        ctx: Context, code: str, name: str, secret: str | None, agencies: tuple[str, ...]
+    ) -> None:
         """Connect the system CODE (its XroadVnpt-systemid) to this axis."""
         from .axis.systems import add_system, fingerprint
 
-        view, used = add_system(ctx.system, ACTOR, code, name, _secret(secret),
-                                [_agency(a) for a in agencies])
+        view, used = add_system(
+            ctx.system, ACTOR, code, name, _secret(secret), [_agency(a) for a in agencies]
+        )
         _show(view)
         if secret is None:
             click.echo(f"secret (shown once, give it to the system's operator): {used}")
@@ -108,9 +121,11 @@ def register(main: click.Group) -> None:
 
     @system_group.command("rotate-secret")
     @click.argument("code")
-    @click.option("--secret", default=None,
-                  help="The new secret ('-': standard input). Without it one is generated "
-                       "and shown once.")
+    @click.option(
+        "--secret",
+        default=None,
+        help="The new secret ('-': standard input). Without it one is generated and shown once.",
+    )
     @pass_ctx
     def system_rotate(ctx: Context, code: str, secret: str | None) -> None:
         """Give the system CODE a new secret; the old one stops working at once."""
@@ -162,6 +177,8 @@ def register(main: click.Group) -> None:
             return
         for p in items:
             code = f" {p['statusCode']}" if p["statusCode"] else ""
-            click.echo(f"{p['at']}  {p['kind']}{code}  {p['from']} → "
-                       f"{', '.join(r['to'] + ' (' + r['status'] + ')' for r in p['receivers'])}"
-                       f"  {p['documentKey']}  sha256 {p['sha256'][:16]}…")
+            click.echo(
+                f"{p['at']}  {p['kind']}{code}  {p['from']} → "
+                f"{', '.join(r['to'] + ' (' + r['status'] + ')' for r in p['receivers'])}"
+                f"  {p['documentKey']}  sha256 {p['sha256'][:16]}…"
+            )

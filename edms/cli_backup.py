@@ -49,17 +49,30 @@ def register(main: click.Group) -> None:
 
     @backup.command("create")
     @click.argument("target")
-    @click.option("--agency", "agency_code", default=None,
-                  help="The agency whose seal key signs the manifest (default: the first "
-                       "agency with a seal key).")
-    @click.option("--rescan", is_flag=True,
-                  help="List every object in TARGET instead of trusting its newest "
-                       "snapshot's list (after objects were removed from TARGET by hand).")
+    @click.option(
+        "--agency",
+        "agency_code",
+        default=None,
+        help="The agency whose seal key signs the manifest (default: the first "
+        "agency with a seal key).",
+    )
+    @click.option(
+        "--rescan",
+        is_flag=True,
+        help="List every object in TARGET instead of trusting its newest "
+        "snapshot's list (after objects were removed from TARGET by hand).",
+    )
     @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64))
     @click.option("--json", "as_json", is_flag=True)
     @pass_ctx
-    def backup_create(ctx: Context, target: str, agency_code: str | None, rescan: bool,
-                      workers: int, as_json: bool) -> None:
+    def backup_create(
+        ctx: Context,
+        target: str,
+        agency_code: str | None,
+        rescan: bool,
+        workers: int,
+        as_json: bool,
+    ) -> None:
         """Back up the database and every stored object into TARGET (incremental: objects
         already there are not copied again). Exit 1 if the store could not provide every
         object intact."""
@@ -67,36 +80,56 @@ def register(main: click.Group) -> None:
 
         progress, close = _bar("Copying objects")
         try:
-            result = bk.backup(ctx.system, target, actor="cli", agency_code=agency_code,
-                               workers=workers, rescan=rescan,
-                               progress=None if as_json else progress)
+            result = bk.backup(
+                ctx.system,
+                target,
+                actor="cli",
+                agency_code=agency_code,
+                workers=workers,
+                rescan=rescan,
+                progress=None if as_json else progress,
+            )
         finally:
             close()
         if as_json:
             click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         else:
-            click.echo(f"snapshot {result.snapshot} in {result.target}: {result.database} "
-                       f"database, {result.objects} objects ({result.objects_copied} new, "
-                       f"{result.bytes_copied} bytes copied), audit events up to "
-                       f"{result.audit_seq}; manifest "
-                       + (f"signed by {result.signed_by}" if result.signed_by
-                          else "NOT signed (no agency seal key is bound)"))
+            click.echo(
+                f"snapshot {result.snapshot} in {result.target}: {result.database} "
+                f"database, {result.objects} objects ({result.objects_copied} new, "
+                f"{result.bytes_copied} bytes copied), audit events up to "
+                f"{result.audit_seq}; manifest "
+                + (
+                    f"signed by {result.signed_by}"
+                    if result.signed_by
+                    else "NOT signed (no agency seal key is bound)"
+                )
+            )
             for p in result.source_problems:
                 click.echo(f"PROBLEM object {p['sha256']}: {p['problem']}")
         if not result.complete:
-            fail("the backup is incomplete: the store could not provide every object "
-                 "intact; run `edms storage verify`")
+            fail(
+                "the backup is incomplete: the store could not provide every object "
+                "intact; run `edms storage verify`"
+            )
 
     @backup.command("verify")
     @click.argument("source")
     @click.option("--snapshot", default=None, help="Snapshot id (default: the newest).")
-    @click.option("--quick", is_flag=True,
-                  help="Check that every object is present, without re-hashing it.")
+    @click.option(
+        "--quick", is_flag=True, help="Check that every object is present, without re-hashing it."
+    )
     @click.option("--allow-unsigned", is_flag=True, help="Accept an unsigned manifest.")
     @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64))
     @pass_ctx
-    def backup_verify(ctx: Context, source: str, snapshot: str | None, quick: bool,
-                      allow_unsigned: bool, workers: int) -> None:
+    def backup_verify(
+        ctx: Context,
+        source: str,
+        snapshot: str | None,
+        quick: bool,
+        allow_unsigned: bool,
+        workers: int,
+    ) -> None:
         """Check a backup without restoring it: manifest hash and signature, database
         file, audit chain against the recorded head, every object's hash. Exit 1 on any
         problem."""
@@ -104,9 +137,15 @@ def register(main: click.Group) -> None:
 
         progress, close = _bar("Hashing objects")
         try:
-            snap, check = bk.verify(ctx.system, source, snapshot=snapshot, quick=quick,
-                                    allow_unsigned=allow_unsigned, workers=workers,
-                                    progress=progress)
+            snap, check = bk.verify(
+                ctx.system,
+                source,
+                snapshot=snapshot,
+                quick=quick,
+                allow_unsigned=allow_unsigned,
+                workers=workers,
+                progress=progress,
+            )
         finally:
             close()
         for n in check.notes:
@@ -114,8 +153,10 @@ def register(main: click.Group) -> None:
         for p in check.problems:
             click.echo(f"PROBLEM {p}")
         m = snap.manifest
-        summary = (f"snapshot {snap.id} of {m['created_at']}: {m['objects']['count']} "
-                   f"objects, {m['database']['kind']} database")
+        summary = (
+            f"snapshot {snap.id} of {m['created_at']}: {m['objects']['count']} "
+            f"objects, {m['database']['kind']} database"
+        )
         if not check.ok:
             click.echo(f"NOT OK: {summary}; {len(check.problems)} problem(s)")
             sys.exit(1)
@@ -132,9 +173,11 @@ def register(main: click.Group) -> None:
         done, incomplete = bk.list_snapshots(target)
         for sid in done:
             m = bk.load_snapshot(target, sid).manifest
-            click.echo(f"{sid}  {m['database']['kind']:10}  {m['objects']['count']:>8} objects"
-                       f"  {m['objects']['bytes']:>14} bytes  signed by "
-                       f"{m.get('signed_by') or '-'}")
+            click.echo(
+                f"{sid}  {m['database']['kind']:10}  {m['objects']['count']:>8} objects"
+                f"  {m['objects']['bytes']:>14} bytes  signed by "
+                f"{m.get('signed_by') or '-'}"
+            )
         for sid in incomplete:
             click.echo(f"{sid}  INCOMPLETE (interrupted; never restored)")
         if not done and not incomplete:
@@ -146,17 +189,24 @@ def register(main: click.Group) -> None:
     @click.option("--allow-unsigned", is_flag=True, help="Accept an unsigned manifest.")
     @click.option("--workers", default=8, show_default=True, type=click.IntRange(1, 64))
     @pass_ctx
-    def restore(ctx: Context, source: str, snapshot: str | None, allow_unsigned: bool,
-                workers: int) -> None:
+    def restore(
+        ctx: Context, source: str, snapshot: str | None, allow_unsigned: bool, workers: int
+    ) -> None:
         """Restore a backup into this empty installation (database, objects), checking
         the manifest, every object's hash and the audit chain before reporting success."""
         from . import backup as bk
 
         progress, close = _bar("Restoring objects")
         try:
-            result = bk.restore(ctx.system, source, snapshot=snapshot,
-                                allow_unsigned=allow_unsigned, actor="cli", workers=workers,
-                                progress=progress)
+            result = bk.restore(
+                ctx.system,
+                source,
+                snapshot=snapshot,
+                allow_unsigned=allow_unsigned,
+                actor="cli",
+                workers=workers,
+                progress=progress,
+            )
         except bk.BackupError as exc:
             for p in exc.extra.get("problems", [])[:50]:
                 click.echo(f"PROBLEM {p}")
@@ -165,6 +215,8 @@ def register(main: click.Group) -> None:
             close()
         for n in result.check.notes:
             click.echo(f"  {n}")
-        click.echo(f"restored snapshot {result.snapshot}: {result.objects} objects, audit "
-                   f"events up to {result.audit_seq}, every hash and the audit chain "
-                   "checked")
+        click.echo(
+            f"restored snapshot {result.snapshot}: {result.objects} objects, audit "
+            f"events up to {result.audit_seq}, every hash and the audit chain "
+            "checked"
+        )

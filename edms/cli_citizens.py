@@ -15,8 +15,9 @@ import click
 
 from .cliutil import fail
 
-ACTOR = click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                     help="Acting user name (or $EDMS_USER).")
+ACTOR = click.option(
+    "--as", "actor", envvar="EDMS_USER", required=True, help="Acting user name (or $EDMS_USER)."
+)
 
 
 def _day(value: str) -> date:
@@ -43,8 +44,10 @@ def register(main: click.Group) -> None:
         from .procedures import list_procedures, papers_of, time_vi
 
         for p in list_procedures(ctx.system, actor):
-            click.echo(f"{p.code:12} {time_vi(p.days, p.day_kind):22} "
-                       f"{'' if p.active else '(inactive) '}{p.name}")
+            click.echo(
+                f"{p.code:12} {time_vi(p.days, p.day_kind):22} "
+                f"{'' if p.active else '(inactive) '}{p.name}"
+            )
             for paper in papers_of(p):
                 click.echo(f"{'':12}   - {paper}")
 
@@ -52,23 +55,46 @@ def register(main: click.Group) -> None:
     @ACTOR
     @click.argument("code")
     @click.option("--name", required=True, help="The procedure's name.")
-    @click.option("--days", type=click.IntRange(0, 366), required=True,
-                  help="Processing time (0: the same day).")
-    @click.option("--calendar-days", is_flag=True,
-                  help="Count calendar days rather than working days.")
+    @click.option(
+        "--days",
+        type=click.IntRange(0, 366),
+        required=True,
+        help="Processing time (0: the same day).",
+    )
+    @click.option(
+        "--calendar-days", is_flag=True, help="Count calendar days rather than working days."
+    )
     @click.option("--field", default="", help="The field (lĩnh vực).")
     @click.option("--paper", "papers", multiple=True, help="A paper to hand in (repeat).")
     @click.option("--inactive", is_flag=True, help="No longer received.")
     @pass_ctx
-    def procedure_set(ctx: Context, actor: str, code: str, name: str, days: int,
-                      calendar_days: bool, field: str, papers: tuple[str, ...],
-                      inactive: bool) -> None:
+    def procedure_set(
+        ctx: Context,
+        actor: str,
+        code: str,
+        name: str,
+        days: int,
+        calendar_days: bool,
+        field: str,
+        papers: tuple[str, ...],
+        inactive: bool,
+    ) -> None:
         """Add a procedure or change the one with CODE (administrators)."""
         from .procedures import ProcedureSpec, save
 
-        p = save(ctx.system, actor, ProcedureSpec(
-            code, name, days, "calendar" if calendar_days else "working", field, papers,
-            not inactive))
+        p = save(
+            ctx.system,
+            actor,
+            ProcedureSpec(
+                code,
+                name,
+                days,
+                "calendar" if calendar_days else "working",
+                field,
+                papers,
+                not inactive,
+            ),
+        )
         click.echo(f"procedure {p.code} saved")
 
     # -- holidays -------------------------------------------------------------------------------
@@ -87,8 +113,11 @@ def register(main: click.Group) -> None:
         view = year_view(ctx.system, year)
         for h in view.days:
             click.echo(f"{h.day.isoformat()}  {KINDS_VI[h.kind]:12} {h.name}")
-        state = (f"confirmed by {view.confirmed_by}" if view.confirmed_at
-                 else "not confirmed against the Government's announcement")
+        state = (
+            f"confirmed by {view.confirmed_by}"
+            if view.confirmed_at
+            else "not confirmed against the Government's announcement"
+        )
         click.echo(f"{len(view.days)} days; {state}")
 
     @holiday.command("seed")
@@ -149,18 +178,41 @@ def register(main: click.Group) -> None:
     @click.option("--address", default="")
     @click.option("--phone", default="")
     @click.option("--email", default="")
-    @click.option("--notify", "channels", multiple=True,
-                  type=click.Choice(["email", "sms", "zalo"]), help="Repeat for several.")
-    @click.option("--paper", "papers", multiple=True,
-                  help="NAME or NAME:FORM:COUNT (FORM: original, copy, certified).")
-    @click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path),
-                  required=True, help="Write the receipt (PDF) here.")
+    @click.option(
+        "--notify",
+        "channels",
+        multiple=True,
+        type=click.Choice(["email", "sms", "zalo"]),
+        help="Repeat for several.",
+    )
+    @click.option(
+        "--paper",
+        "papers",
+        multiple=True,
+        help="NAME or NAME:FORM:COUNT (FORM: original, copy, certified).",
+    )
+    @click.option(
+        "--receipt",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="Write the receipt (PDF) here.",
+    )
     @click.option("--paper-size", type=click.Choice(["A4", "A5"]), default="A4")
     @pass_ctx
-    def desk_receive(ctx: Context, actor: str, procedure_code: str, name: str,
-                     id_number: str, address: str, phone: str, email: str,
-                     channels: tuple[str, ...], papers: tuple[str, ...], receipt: Path,
-                     paper_size: str) -> None:
+    def desk_receive(
+        ctx: Context,
+        actor: str,
+        procedure_code: str,
+        name: str,
+        id_number: str,
+        address: str,
+        phone: str,
+        email: str,
+        channels: tuple[str, ...],
+        papers: tuple[str, ...],
+        receipt: Path,
+        paper_size: str,
+    ) -> None:
         """Receive a dossier and write its receipt; the look-up secret is printed on it
         (and here), and kept nowhere."""
         from . import receipts
@@ -173,11 +225,18 @@ def register(main: click.Group) -> None:
                 items.append(Paper(parts[0], parts[1], int(parts[2])))
             else:
                 items.append(Paper(p))
-        r = receive(ctx.system, actor, Application(
-            procedure_code, name, id_number, address, phone, email, channels, tuple(items)))
+        r = receive(
+            ctx.system,
+            actor,
+            Application(
+                procedure_code, name, id_number, address, phone, email, channels, tuple(items)
+            ),
+        )
         receipt.write_bytes(receipts.render(r, paper_size))
-        click.echo(f"dossier {r.code}: promised for {r.promised_date:%d/%m/%Y}; look-up "
-                   f"secret {r.secret}; receipt {receipt}")
+        click.echo(
+            f"dossier {r.code}: promised for {r.promised_date:%d/%m/%Y}; look-up "
+            f"secret {r.secret}; receipt {receipt}"
+        )
 
     @desk.command("list")
     @ACTOR
@@ -189,8 +248,10 @@ def register(main: click.Group) -> None:
 
         for d, name in list_dossiers(ctx.system, actor, status=status, late_only=late):
             flag = " QUÁ HẠN" if is_late(d) else ""
-            click.echo(f"{d.code}  {d.promised_date:%d/%m/%Y}  {STATUS_VI[d.status]}{flag}  "
-                       f"{d.applicant_name} — {name}")
+            click.echo(
+                f"{d.code}  {d.promised_date:%d/%m/%Y}  {STATUS_VI[d.status]}{flag}  "
+                f"{d.applicant_name} — {name}"
+            )
 
     def _step(name: str, doc: str) -> None:
         @desk.command(name, help=doc)
@@ -202,8 +263,10 @@ def register(main: click.Group) -> None:
             from . import reception
 
             steps: dict[str, Callable[[Any, str, str, str], Any]] = {
-                "start": reception.start, "deliver": reception.deliver,
-                "refuse": reception.refuse}
+                "start": reception.start,
+                "deliver": reception.deliver,
+                "refuse": reception.refuse,
+            }
             fn = steps[name]
             d = fn(ctx.system, actor, code, note)
             click.echo(f"dossier {d.code}: {reception.STATUS_VI[d.status]}")
@@ -218,23 +281,19 @@ def register(main: click.Group) -> None:
     @click.argument("document_id", type=int)
     @click.option("--result", is_flag=True, help="The dossier's result (ready when issued).")
     @pass_ctx
-    def desk_link(ctx: Context, actor: str, code: str, document_id: int,
-                  result: bool) -> None:
+    def desk_link(ctx: Context, actor: str, code: str, document_id: int, result: bool) -> None:
         from .reception import STATUS_VI, link_document
 
-        d = link_document(ctx.system, actor, code, document_id,
-                          "result" if result else "handled")
+        d = link_document(ctx.system, actor, code, document_id, "result" if result else "handled")
         click.echo(f"dossier {d.code}: {STATUS_VI[d.status]}")
 
     @desk.command("reprint")
     @ACTOR
     @click.argument("code")
-    @click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path),
-                  required=True)
+    @click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path), required=True)
     @click.option("--paper-size", type=click.Choice(["A4", "A5"]), default="A4")
     @pass_ctx
-    def desk_reprint(ctx: Context, actor: str, code: str, receipt: Path,
-                     paper_size: str) -> None:
+    def desk_reprint(ctx: Context, actor: str, code: str, receipt: Path, paper_size: str) -> None:
         """A new receipt with a new look-up secret (the old one stops working)."""
         from . import receipts
         from .reception import reissue_receipt
@@ -281,8 +340,10 @@ def register(main: click.Group) -> None:
 
         total, rows = log(ctx.system, actor, state=state)
         for n in rows:
-            click.echo(f"{n.id:6} {n.state:9} {n.event:28} {n.channel:7} {n.address or '-':30} "
-                       f"{n.attempts} {(n.last_error or '')[:60]}")
+            click.echo(
+                f"{n.id:6} {n.state:9} {n.event:28} {n.channel:7} {n.address or '-':30} "
+                f"{n.attempts} {(n.last_error or '')[:60]}"
+            )
         click.echo(f"{total} notices")
 
     @notices.command("replay")

@@ -14,31 +14,59 @@ def register(main: click.Group) -> None:
     from .cli import Context, pass_ctx
 
     @main.command("digitize")
-    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                  help="Act as this clerk (or set EDMS_USER).")
-    @click.argument("paths", nargs=-1, required=True,
-                    type=click.Path(exists=True, path_type=Path))
-    @click.option("--dossier", required=True,
-                  help="Dossier code (mã hồ sơ); with --batch, '{name}' is replaced by "
-                       "each item's file or folder name.")
-    @click.option("--type", "original_type", required=True,
-                  help="The original's type: 'Giấy chứng nhận đăng ký hộ kinh doanh'.")
+    @click.option(
+        "--as",
+        "actor",
+        envvar="EDMS_USER",
+        required=True,
+        help="Act as this clerk (or set EDMS_USER).",
+    )
+    @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+    @click.option(
+        "--dossier",
+        required=True,
+        help="Dossier code (mã hồ sơ); with --batch, '{name}' is replaced by "
+        "each item's file or folder name.",
+    )
+    @click.option(
+        "--type",
+        "original_type",
+        required=True,
+        help="The original's type: 'Giấy chứng nhận đăng ký hộ kinh doanh'.",
+    )
     @click.option("--procedure", default="", help="Procedure code (mã TTHC).")
     @click.option("--result", "result_code", default="", help="Result code.")
     @click.option("--holder", default="", help="The holder's full name.")
     @click.option("--number", default="", help="The original's number/symbol.")
     @click.option("--date", "original_date", default=None, help="The original's date.")
     @click.option("--subject", default="")
-    @click.option("--copy-type", type=click.Choice(["SAO Y", "SAO LỤC", "TRÍCH SAO"]),
-                  default="SAO Y", show_default=True)
+    @click.option(
+        "--copy-type",
+        type=click.Choice(["SAO Y", "SAO LỤC", "TRÍCH SAO"]),
+        default="SAO Y",
+        show_default=True,
+    )
     @click.option("--no-qr", is_flag=True, help="Do not print the verification QR code.")
-    @click.option("--batch", is_flag=True,
-                  help="Each PATH (file, folder or .zip) is a separate paper result.")
+    @click.option(
+        "--batch", is_flag=True, help="Each PATH (file, folder or .zip) is a separate paper result."
+    )
     @pass_ctx
-    def digitize_cmd(ctx: Context, actor: str, paths: tuple[Path, ...], dossier: str,
-                     original_type: str, procedure: str, result_code: str, holder: str,
-                     number: str, original_date: str | None, subject: str, copy_type: str,
-                     no_qr: bool, batch: bool) -> None:
+    def digitize_cmd(
+        ctx: Context,
+        actor: str,
+        paths: tuple[Path, ...],
+        dossier: str,
+        original_type: str,
+        procedure: str,
+        result_code: str,
+        holder: str,
+        number: str,
+        original_date: str | None,
+        subject: str,
+        copy_type: str,
+        no_qr: bool,
+        batch: bool,
+    ) -> None:
         """Digitize paper scans (PDF, JPEG, PNG, TIFF; files, folders or .zip, in order)
         into PDF/A-2b with Vietnamese OCR, signed by the agency and registered."""
         from .digitization.pipeline import (
@@ -56,32 +84,47 @@ def register(main: click.Group) -> None:
 
         def request(name: str) -> CopyRequest:
             return CopyRequest(
-                dossier_code=dossier.replace("{name}", name), original_type=original_type,
-                procedure_code=procedure, result_code=result_code, holder_name=holder,
-                original_number=number, original_date=when, subject=subject,
-                copy_type=copy_type, with_qr=not no_qr)
+                dossier_code=dossier.replace("{name}", name),
+                original_type=original_type,
+                procedure_code=procedure,
+                result_code=result_code,
+                holder_name=holder,
+                original_number=number,
+                original_date=when,
+                subject=subject,
+                copy_type=copy_type,
+                with_qr=not no_qr,
+            )
 
         system = ctx.system
         if not batch:
             stages = ["intake", "ocr", "metadata", "sign", "store", "done"]
-            with click.progressbar(length=len(stages), label="digitizing",
-                                   file=click.get_text_stream("stderr")) as bar:
-                r = digitize(system, actor, list(paths), request(paths[0].stem),
-                             lambda stage: bar.update(1))
+            with click.progressbar(
+                length=len(stages), label="digitizing", file=click.get_text_stream("stderr")
+            ) as bar:
+                r = digitize(
+                    system, actor, list(paths), request(paths[0].stem), lambda stage: bar.update(1)
+                )
             for w in r.warnings:
                 click.echo(f"warning: {w}", err=True)
-            click.echo(f"{r.number}  document {r.document_id}  {r.pages} page(s), "
-                       f"{r.min_dpi} dpi  {verify_url(system, r.public_id)}")
+            click.echo(
+                f"{r.number}  document {r.document_id}  {r.pages} page(s), "
+                f"{r.min_dpi} dpi  {verify_url(system, r.public_id)}"
+            )
             return
         items = [(p.name, [p], request(p.stem if p.is_file() else p.name)) for p in paths]
-        with click.progressbar(length=len(items), label="digitizing",
-                               file=click.get_text_stream("stderr"),
-                               item_show_func=lambda x: x) as bar:
-            outcome = digitize_batch(system, actor, items,
-                                     lambda i, label: bar.update(1, label))
+        with click.progressbar(
+            length=len(items),
+            label="digitizing",
+            file=click.get_text_stream("stderr"),
+            item_show_func=lambda x: x,
+        ) as bar:
+            outcome = digitize_batch(system, actor, items, lambda i, label: bar.update(1, label))
         for label, r in outcome.done:
-            click.echo(f"ok      {label}: {r.number} document {r.document_id}, {r.pages} "
-                       f"page(s)  {verify_url(system, r.public_id)}")
+            click.echo(
+                f"ok      {label}: {r.number} document {r.document_id}, {r.pages} "
+                f"page(s)  {verify_url(system, r.public_id)}"
+            )
             for w in r.warnings:
                 click.echo(f"        warning: {w}")
         for label, reason in outcome.failed:

@@ -21,8 +21,13 @@ F = Callable[..., Any]
 
 
 def _as_user(f: F) -> F:
-    return click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                        help="Act as this user (or set EDMS_USER).")(f)
+    return click.option(
+        "--as",
+        "actor",
+        envvar="EDMS_USER",
+        required=True,
+        help="Act as this user (or set EDMS_USER).",
+    )(f)
 
 
 def _date(value: str | None) -> date | None:
@@ -41,15 +46,19 @@ def _doc_line(d: Any) -> str:
     num = f"{d.code_number}/{d.code_notation}" if d.code_number else "—"
     arr = f" đến số {d.arrival_number:02d}" if d.arrival_number else ""
     urgent = f" [{PRIORITY_VI[d.priority]}]" if d.priority else ""
-    return (f"{d.id:>6}  {d.direction:<8} {STATE_NAMES_VI[d.state]:<16} {num:<16}{arr}"
-            f"{urgent}  {d.subject[:70]}")
+    return (
+        f"{d.id:>6}  {d.direction:<8} {STATE_NAMES_VI[d.state]:<16} {num:<16}{arr}"
+        f"{urgent}  {d.subject[:70]}"
+    )
 
 
 def _print_report(report: Any) -> None:
     click.echo(f"  valid: {'yes' if report.valid else 'NO'}")
     for s in report.signatures:
-        click.echo(f"  - {s.field or '(file)'}: {s.signer.common_name or '?'} "
-                   f"{s.indication} {s.level} modifications={s.modifications}")
+        click.echo(
+            f"  - {s.field or '(file)'}: {s.signer.common_name or '?'} "
+            f"{s.indication} {s.level} modifications={s.modifications}"
+        )
     for e in report.errors:
         click.echo(f"  ! {e}")
 
@@ -96,8 +105,7 @@ def register(main: click.Group) -> None:
     @click.option("--name", required=True)
     @click.option("--abbreviation", default="")
     @pass_ctx
-    def unit_add(ctx: Context, agency_code: str, code: str, name: str,
-                 abbreviation: str) -> None:
+    def unit_add(ctx: Context, agency_code: str, code: str, name: str, abbreviation: str) -> None:
         from .orgs import create_unit
 
         u = create_unit(ctx.system, agency_code, code, name, abbreviation, actor="cli")
@@ -115,12 +123,27 @@ def register(main: click.Group) -> None:
     @click.option("--title", default="")
     @click.option("--unit", "unit_code", default=None)
     @pass_ctx
-    def user_add(ctx: Context, agency_code: str, username: str, full_name: str, roles: str,
-                 title: str, unit_code: str | None) -> None:
+    def user_add(
+        ctx: Context,
+        agency_code: str,
+        username: str,
+        full_name: str,
+        roles: str,
+        title: str,
+        unit_code: str | None,
+    ) -> None:
         from .orgs import create_user
 
-        u = create_user(ctx.system, agency_code, username, full_name, roles, title=title,
-                        unit_code=unit_code, actor="cli")
+        u = create_user(
+            ctx.system,
+            agency_code,
+            username,
+            full_name,
+            roles,
+            title=title,
+            unit_code=unit_code,
+            actor="cli",
+        )
         click.echo(f"user {u.username} ({u.roles})")
 
     @main.group()
@@ -137,40 +160,75 @@ def register(main: click.Group) -> None:
     @click.option("--pkcs11-token")
     @click.option("--pkcs11-key")
     @click.option("--pkcs11-pin-env", default="EDMS_PKCS11_PIN", show_default=True)
-    @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Signature image (leader) or seal image (agency), PNG.")
+    @click.option(
+        "--image",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Signature image (leader) or seal image (agency), PNG.",
+    )
     @click.option("--authority", default="", help="Line above the title: 'KT. CHỦ TỊCH'.")
     @pass_ctx
-    def key_bind(ctx: Context, username: str | None, agency_code: str | None,
-                 label: str | None, p12: Path | None, p12_password_env: str | None,
-                 pkcs11_lib: str | None, pkcs11_token: str | None, pkcs11_key: str | None,
-                 pkcs11_pin_env: str, image: Path | None, authority: str) -> None:
+    def key_bind(
+        ctx: Context,
+        username: str | None,
+        agency_code: str | None,
+        label: str | None,
+        p12: Path | None,
+        p12_password_env: str | None,
+        pkcs11_lib: str | None,
+        pkcs11_token: str | None,
+        pkcs11_key: str | None,
+        pkcs11_pin_env: str,
+        image: Path | None,
+        authority: str,
+    ) -> None:
         from .orgs import bind_key
         from .signatures import SignerRef
 
-        ref = SignerRef(label=label, p12=p12, p12_password_env=p12_password_env,
-                        pkcs11_lib=pkcs11_lib, pkcs11_token=pkcs11_token,
-                        pkcs11_key=pkcs11_key, pkcs11_pin_env=pkcs11_pin_env)
-        k = bind_key(ctx.system, ref, username=username, agency_code=agency_code,
-                     image=image, authority=authority, actor="cli")
+        ref = SignerRef(
+            label=label,
+            p12=p12,
+            p12_password_env=p12_password_env,
+            pkcs11_lib=pkcs11_lib,
+            pkcs11_token=pkcs11_token,
+            pkcs11_key=pkcs11_key,
+            pkcs11_pin_env=pkcs11_pin_env,
+        )
+        k = bind_key(
+            ctx.system,
+            ref,
+            username=username,
+            agency_code=agency_code,
+            image=image,
+            authority=authority,
+            actor="cli",
+        )
         click.echo(f"key {k.id} bound: {k.subject} (certificate SHA-256 {k.cert_sha256})")
 
     @key.command("bind-certificate")
     @click.option("--user", "username", required=True, help="The leader.")
-    @click.option("--certificate", type=click.Path(exists=True, dir_okay=False,
-                                                   path_type=Path), required=True,
-                  help="The certificate of the key on the leader's token (PEM or DER).")
-    @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  required=True, help="The leader's signature image (PNG).")
+    @click.option(
+        "--certificate",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+        help="The certificate of the key on the leader's token (PEM or DER).",
+    )
+    @click.option(
+        "--image",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        required=True,
+        help="The leader's signature image (PNG).",
+    )
     @click.option("--authority", default="")
     @pass_ctx
-    def key_bind_certificate(ctx: Context, username: str, certificate: Path, image: Path,
-                             authority: str) -> None:
+    def key_bind_certificate(
+        ctx: Context, username: str, certificate: Path, image: Path, authority: str
+    ) -> None:
         """Bind a token-held key: the leader signs through the remote flow."""
         from .orgs import bind_certificate
 
-        k = bind_certificate(ctx.system, username, certificate.read_bytes(), image,
-                             authority, actor="cli")
+        k = bind_certificate(
+            ctx.system, username, certificate.read_bytes(), image, authority, actor="cli"
+        )
         click.echo(f"certificate bound: {k.subject} (SHA-256 {k.cert_sha256})")
 
     @user.command("password")
@@ -221,9 +279,11 @@ def register(main: click.Group) -> None:
         created = seed_development(ctx.system)
         click.echo("development agency seeded" if created else "already seeded")
         if created:
-            click.echo(f"  users' password: {DEV_USER_PASSWORD}; leaders "
-                       f"{', '.join(DEV_LEADERS)} sign with the PIN {DEV_SIGNING_PIN} "
-                       "(DEVELOPMENT ONLY)")
+            click.echo(
+                f"  users' password: {DEV_USER_PASSWORD}; leaders "
+                f"{', '.join(DEV_LEADERS)} sign with the PIN {DEV_SIGNING_PIN} "
+                "(DEVELOPMENT ONLY)"
+            )
 
     @main.group()
     def doctype() -> None:
@@ -271,37 +331,66 @@ def register(main: click.Group) -> None:
 
     @doc.command("new")
     @_as_user
-    @click.argument("file", required=False,
-                    type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.argument(
+        "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
     @click.option("--type", "type_code", required=True, help="quyet-dinh, cong-van, ...")
     @click.option("--subject", required=True, help="Trích yếu.")
-    @click.option("--to", "recipients", multiple=True,
-                  help="Recipient: 'Name' or 'ORGANID=Name' (repeatable).")
+    @click.option(
+        "--to",
+        "recipients",
+        multiple=True,
+        help="Recipient: 'Name' or 'ORGANID=Name' (repeatable).",
+    )
     @click.option("--unit", "drafting_unit", help="Drafting unit (a Công văn needs it).")
     @click.option("--priority", type=click.IntRange(0, 3), default=0)
     @click.option("--secrecy", type=click.IntRange(0, 3), default=0)
     @click.option("--due", help="Due date YYYY-MM-DD.")
     @click.option("--copies", type=int, help="Number of copies issued.")
-    @click.option("--template", "body", multiple=True,
-                  help="Generate the draft from the Decree 30 template with this body "
-                       "paragraph (repeatable) instead of FILE.")
-    @click.option("--attach", multiple=True,
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Attachment in a separate PDF (repeatable).")
+    @click.option(
+        "--template",
+        "body",
+        multiple=True,
+        help="Generate the draft from the Decree 30 template with this body "
+        "paragraph (repeatable) instead of FILE.",
+    )
+    @click.option(
+        "--attach",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Attachment in a separate PDF (repeatable).",
+    )
     @pass_ctx
-    def doc_new(ctx: Context, actor: str, file: Path | None, type_code: str, subject: str,
-                recipients: tuple[str, ...], drafting_unit: str | None, priority: int,
-                secrecy: int, due: str | None, copies: int | None, body: tuple[str, ...],
-                attach: tuple[Path, ...]) -> None:
+    def doc_new(
+        ctx: Context,
+        actor: str,
+        file: Path | None,
+        type_code: str,
+        subject: str,
+        recipients: tuple[str, ...],
+        drafting_unit: str | None,
+        priority: int,
+        secrecy: int,
+        due: str | None,
+        copies: int | None,
+        body: tuple[str, ...],
+        attach: tuple[Path, ...],
+    ) -> None:
         """Create an outgoing draft from FILE (a PDF, with or without the number and date
         fields; a Word .docx or OpenDocument .odt, converted) or from the template
         (--template)."""
         from . import documents as d
 
-        meta = d.DraftMeta(type_code=type_code, subject=subject,
-                           recipients=_recipients(recipients), drafting_unit=drafting_unit,
-                           priority=priority, secrecy=secrecy, due_date=_date(due),
-                           issued_amount=copies)
+        meta = d.DraftMeta(
+            type_code=type_code,
+            subject=subject,
+            recipients=_recipients(recipients),
+            drafting_unit=drafting_unit,
+            priority=priority,
+            secrecy=secrecy,
+            due_date=_date(due),
+            issued_amount=copies,
+        )
         if (file is None) == (not body):
             fail("give either FILE or --template paragraphs", 2)
         if file is not None:
@@ -331,24 +420,31 @@ def register(main: click.Group) -> None:
     _step("approve", "approve", "Approve a submitted draft (leader).")
     _step("reject", "reject", "Send a draft back for revision (leader).", "The reason.")
     _step("issue", "issue", "Issue a registered document (clerk).")
-    _step("revoke", "revoke", "Revoke an issued document: it is frozen (reason required).",
-          "The reason.")
-    _step("return", "return_to_sender", "Return an incoming document to its sender.",
-          "The reason.")
+    _step(
+        "revoke",
+        "revoke",
+        "Revoke an issued document: it is frozen (reason required).",
+        "The reason.",
+    )
+    _step("return", "return_to_sender", "Return an incoming document to its sender.", "The reason.")
     _step("progress", "start_progress", "Start handling an assigned incoming document.")
     _step("complete", "complete", "Complete the handling of an incoming document.")
 
     @doc.command("sign")
     @_as_user
     @click.argument("doc_id", type=int)
-    @click.option("--authority", default=None,
-                  help="Signing authority for this document: TM, TM_KT, KT, Q, TL, TUQ, "
-                       "CV (own title), or the line ('KT. CHỦ TỊCH'); checked against your "
-                       "position. Default: the draft's signature block, else your key's.")
+    @click.option(
+        "--authority",
+        default=None,
+        help="Signing authority for this document: TM, TM_KT, KT, Q, TL, TUQ, "
+        "CV (own title), or the line ('KT. CHỦ TỊCH'); checked against your "
+        "position. Default: the draft's signature block, else your key's.",
+    )
     @click.option("--level", default=None, help="B-B, B-T, B-LT, B-LTA.")
     @pass_ctx
-    def doc_sign(ctx: Context, actor: str, doc_id: int, authority: str | None,
-                 level: str | None) -> None:
+    def doc_sign(
+        ctx: Context, actor: str, doc_id: int, authority: str | None, level: str | None
+    ) -> None:
         """Sign as the competent person with your own bound key (leader). Your signing
         PIN is asked on the terminal, or read from $EDMS_SIGNING_PIN (scripts)."""
         import os
@@ -361,8 +457,14 @@ def register(main: click.Group) -> None:
         if pin is None and sys.stdin.isatty():
             pin = click.prompt(f"Signing PIN of {actor}", hide_input=True)
         # Without a PIN the step is refused, after its checks of the document and role.
-        r = d.sign(ctx.system, actor, doc_id, authority=authority, level=level,
-                   confirm=PinConfirmation(pin))
+        r = d.sign(
+            ctx.system,
+            actor,
+            doc_id,
+            authority=authority,
+            level=level,
+            confirm=PinConfirmation(pin),
+        )
         click.echo(_doc_line(r.document))
         _print_report(r.report)
 
@@ -416,19 +518,38 @@ def register(main: click.Group) -> None:
     @click.option("--priority", type=click.IntRange(0, 3), default=0)
     @click.option("--secrecy", type=click.IntRange(0, 3), default=0)
     @pass_ctx
-    def doc_receive(ctx: Context, actor: str, file: Path, type_code: str, subject: str,
-                    organ_name: str, organ_id: str | None, code: str, issued: str,
-                    due: str | None, priority: int, secrecy: int) -> None:
+    def doc_receive(
+        ctx: Context,
+        actor: str,
+        file: Path,
+        type_code: str,
+        subject: str,
+        organ_name: str,
+        organ_id: str | None,
+        code: str,
+        issued: str,
+        due: str | None,
+        priority: int,
+        secrecy: int,
+    ) -> None:
         """Receive an incoming document (clerk)."""
         from . import documents as d
 
         number, _, notation = code.partition("/")
         issued_date = _date(issued)
         assert issued_date is not None
-        meta = d.IncomingMeta(type_code=type_code, subject=subject, organ_name=organ_name,
-                              organ_id=organ_id, code_number=number, code_notation=notation,
-                              issued_date=issued_date, due_date=_date(due),
-                              priority=priority, secrecy=secrecy)
+        meta = d.IncomingMeta(
+            type_code=type_code,
+            subject=subject,
+            organ_name=organ_name,
+            organ_id=organ_id,
+            code_number=number,
+            code_notation=notation,
+            issued_date=issued_date,
+            due_date=_date(due),
+            priority=priority,
+            secrecy=secrecy,
+        )
         with open(file, "rb") as f:
             r = d.receive(ctx.system, actor, f, file.name, meta)
         click.echo(_doc_line(r.document))
@@ -457,13 +578,21 @@ def register(main: click.Group) -> None:
     @click.option("--instruction", default="")
     @click.option("--deadline", default=None, help="YYYY-MM-DD")
     @pass_ctx
-    def doc_assign(ctx: Context, actor: str, doc_id: int, lead: str, co: tuple[str, ...],
-                   instruction: str, deadline: str | None) -> None:
+    def doc_assign(
+        ctx: Context,
+        actor: str,
+        doc_id: int,
+        lead: str,
+        co: tuple[str, ...],
+        instruction: str,
+        deadline: str | None,
+    ) -> None:
         """Assign an incoming document for handling."""
         from . import documents as d
 
-        click.echo(_doc_line(d.assign(ctx.system, actor, doc_id, lead, co, instruction,
-                                      _date(deadline))))
+        click.echo(
+            _doc_line(d.assign(ctx.system, actor, doc_id, lead, co, instruction, _date(deadline)))
+        )
 
     @doc.command("attach")
     @_as_user
@@ -495,11 +624,15 @@ def register(main: click.Group) -> None:
         for f in v.files:
             click.echo(f"  file {f.id:>4} {f.role:<10} {f.stage:<9} {f.sha256[:16]}…  {f.name}")
         for sig in v.signatures:
-            click.echo(f"  signature {sig.profile:<12} {sig.level:<5} "
-                       f"{'valid' if sig.valid else 'INVALID'}  {sig.signed_at.isoformat()}")
+            click.echo(
+                f"  signature {sig.profile:<12} {sig.level:<5} "
+                f"{'valid' if sig.valid else 'INVALID'}  {sig.signed_at.isoformat()}"
+            )
         for h in v.history:
-            click.echo(f"  {h.at.astimezone(d.VN_TZ):%d/%m/%Y %H:%M}  {h.action:<10} "
-                       f"→ {h.to_state}{f'  ({h.note})' if h.note else ''}")
+            click.echo(
+                f"  {h.at.astimezone(d.VN_TZ):%d/%m/%Y %H:%M}  {h.action:<10} "
+                f"→ {h.to_state}{f'  ({h.note})' if h.note else ''}"
+            )
 
     @doc.command("list")
     @_as_user
@@ -507,13 +640,15 @@ def register(main: click.Group) -> None:
     @click.option("--state", "states", multiple=True)
     @click.option("--limit", default=100, show_default=True)
     @pass_ctx
-    def doc_list(ctx: Context, actor: str, direction: str | None, states: tuple[str, ...],
-                 limit: int) -> None:
+    def doc_list(
+        ctx: Context, actor: str, direction: str | None, states: tuple[str, ...], limit: int
+    ) -> None:
         """Work queues, most urgent first (e.g. --state approved: waiting for signature)."""
         from . import documents as d
 
-        for document in d.list_documents(ctx.system, actor, direction=direction,
-                                         states=states, limit=limit):
+        for document in d.list_documents(
+            ctx.system, actor, direction=direction, states=states, limit=limit
+        ):
             click.echo(_doc_line(document))
 
     @doc.command("download")
@@ -522,8 +657,9 @@ def register(main: click.Group) -> None:
     @click.option("-o", "--output", required=True, type=click.Path(path_type=Path))
     @click.option("--file", "file_id", type=int, default=None)
     @pass_ctx
-    def doc_download(ctx: Context, actor: str, doc_id: int, output: Path,
-                     file_id: int | None) -> None:
+    def doc_download(
+        ctx: Context, actor: str, doc_id: int, output: Path, file_id: int | None
+    ) -> None:
         """Copy the current PDF (or --file ID) out, its SHA-256 checked."""
         from . import documents as d
 
@@ -554,11 +690,17 @@ def register(main: click.Group) -> None:
     @click.argument("kind", type=click.Choice(["outgoing", "incoming", "follow-up"]))
     @click.option("--from", "start", required=True, help="YYYY-MM-DD")
     @click.option("--to", "end", required=True, help="YYYY-MM-DD")
-    @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-                  help="A .pdf (print-ready A4) or .csv file.")
+    @click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="A .pdf (print-ready A4) or .csv file.",
+    )
     @pass_ctx
-    def register_export(ctx: Context, actor: str, kind: str, start: str, end: str,
-                        output: Path) -> None:
+    def register_export(
+        ctx: Context, actor: str, kind: str, start: str, end: str, output: Path
+    ) -> None:
         from . import registers
 
         lo, hi = _date(start), _date(end)
@@ -576,8 +718,11 @@ def register(main: click.Group) -> None:
     @_as_user
     @click.argument("query", default="")
     @click.option("--type", "type_code")
-    @click.option("--register", "register_kind",
-                  type=click.Choice(["outgoing", "incoming", "copies", "secret"]))
+    @click.option(
+        "--register",
+        "register_kind",
+        type=click.Choice(["outgoing", "incoming", "copies", "secret"]),
+    )
     @click.option("--state")
     @click.option("--from-agency", "organ", help="Issuing agency: identifier or name part.")
     @click.option("--since", default=None, help="YYYY-MM-DD")
@@ -585,15 +730,30 @@ def register(main: click.Group) -> None:
     @click.option("--page", default=1, show_default=True)
     @click.option("--per-page", default=20, show_default=True)
     @pass_ctx
-    def search_cmd(ctx: Context, actor: str, query: str, type_code: str | None,
-                   register_kind: str | None, state: str | None, organ: str | None,
-                   since: str | None, until: str | None, page: int, per_page: int) -> None:
+    def search_cmd(
+        ctx: Context,
+        actor: str,
+        query: str,
+        type_code: str | None,
+        register_kind: str | None,
+        state: str | None,
+        organ: str | None,
+        since: str | None,
+        until: str | None,
+        page: int,
+        per_page: int,
+    ) -> None:
         """Full-text search, without diacritics or case mattering: 'quyet dinh'."""
         from .search import SearchFilters
 
-        filters = SearchFilters(type_code=type_code, register_kind=register_kind,
-                                state=state, organ=organ, date_from=_date(since),
-                                date_to=_date(until))
+        filters = SearchFilters(
+            type_code=type_code,
+            register_kind=register_kind,
+            state=state,
+            organ=organ,
+            date_from=_date(since),
+            date_to=_date(until),
+        )
         from .documents import search_documents
 
         total, found = search_documents(ctx.system, actor, query, filters, page, per_page)
@@ -610,23 +770,32 @@ def register(main: click.Group) -> None:
         from .tracking import deadlines
 
         lists = deadlines(ctx.system, actor, within)
-        for title, items in (("QUÁ HẠN (overdue)", lists.overdue),
-                             ("SẮP ĐẾN HẠN (due soon)", lists.near)):
+        for title, items in (
+            ("QUÁ HẠN (overdue)", lists.overdue),
+            ("SẮP ĐẾN HẠN (due soon)", lists.near),
+        ):
             click.echo(f"{title}: {len(items)}")
             for i in items:
-                click.echo(f"  {i.document_id:>6}  hạn {i.deadline:%d/%m/%Y} "
-                           f"({i.days_left:+d} ngày)  {i.lead_unit:<24} {i.subject[:60]}")
+                click.echo(
+                    f"  {i.document_id:>6}  hạn {i.deadline:%d/%m/%Y} "
+                    f"({i.days_left:+d} ngày)  {i.lead_unit:<24} {i.subject[:60]}"
+                )
 
     @main.command("stats")
     @_as_user
-    @click.option("--period", type=click.Choice(["month", "quarter", "year"]),
-                  default="month", show_default=True)
+    @click.option(
+        "--period",
+        type=click.Choice(["month", "quarter", "year"]),
+        default="month",
+        show_default=True,
+    )
     @click.option("--from", "start", default=None)
     @click.option("--to", "end", default=None)
     @click.option("--json", "as_json", is_flag=True)
     @pass_ctx
-    def stats_cmd(ctx: Context, actor: str, period: str, start: str | None,
-                  end: str | None, as_json: bool) -> None:
+    def stats_cmd(
+        ctx: Context, actor: str, period: str, start: str | None, end: str | None, as_json: bool
+    ) -> None:
         """Handled early / on time / late, per lead unit."""
         from dataclasses import asdict
 
@@ -637,15 +806,26 @@ def register(main: click.Group) -> None:
         lo, hi = _date(start) or lo, _date(end) or hi
         rows = handling_stats(ctx.system, actor, lo, hi)
         if as_json:
-            click.echo(json.dumps({"from": lo.isoformat(), "to": hi.isoformat(),
-                                   "units": [asdict(r) for r in rows]}, ensure_ascii=False))
+            click.echo(
+                json.dumps(
+                    {
+                        "from": lo.isoformat(),
+                        "to": hi.isoformat(),
+                        "units": [asdict(r) for r in rows],
+                    },
+                    ensure_ascii=False,
+                )
+            )
             return
         click.echo(f"{lo:%d/%m/%Y} – {hi:%d/%m/%Y}")
-        click.echo(f"{'đơn vị':<28} {'sớm':>5} {'đúng':>5} {'trễ':>5} {'đang/hạn':>9} "
-                   f"{'quá hạn':>8}")
+        click.echo(
+            f"{'đơn vị':<28} {'sớm':>5} {'đúng':>5} {'trễ':>5} {'đang/hạn':>9} {'quá hạn':>8}"
+        )
         for r in rows:
-            click.echo(f"{r.unit[:28]:<28} {r.early:>5} {r.on_time:>5} {r.late:>5} "
-                       f"{r.open_on_time:>9} {r.open_overdue:>8}")
+            click.echo(
+                f"{r.unit[:28]:<28} {r.early:>5} {r.on_time:>5} {r.late:>5} "
+                f"{r.open_on_time:>9} {r.open_overdue:>8}"
+            )
 
     @main.group()
     def dossier() -> None:
@@ -655,17 +835,20 @@ def register(main: click.Group) -> None:
     @_as_user
     @click.argument("file_code")
     @click.option("--title", required=True)
-    @click.option("--keep", "years", default="permanent", show_default=True,
-                  help="Retention: years, or 'permanent'.")
+    @click.option(
+        "--keep",
+        "years",
+        default="permanent",
+        show_default=True,
+        help="Retention: years, or 'permanent'.",
+    )
     @pass_ctx
-    def dossier_create(ctx: Context, actor: str, file_code: str, title: str,
-                       years: str) -> None:
+    def dossier_create(ctx: Context, actor: str, file_code: str, title: str, years: str) -> None:
         from . import dossiers
 
         value = None if years == "permanent" else int(years)
         keep = "Vĩnh viễn" if value is None else f"{value} năm"
-        d = dossiers.create(ctx.system, actor, dossiers.DossierMeta(
-            file_code, title, keep, value))
+        d = dossiers.create(ctx.system, actor, dossiers.DossierMeta(file_code, title, keep, value))
         click.echo(f"dossier {d.file_code}: {d.title}")
 
     @dossier.command("add")
@@ -673,8 +856,7 @@ def register(main: click.Group) -> None:
     @click.argument("file_code")
     @click.argument("doc_ids", nargs=-1, type=int, required=True)
     @pass_ctx
-    def dossier_add(ctx: Context, actor: str, file_code: str, doc_ids: tuple[int, ...]
-                    ) -> None:
+    def dossier_add(ctx: Context, actor: str, file_code: str, doc_ids: tuple[int, ...]) -> None:
         from . import dossiers
 
         dossiers.add_documents(ctx.system, actor, file_code, list(doc_ids))

@@ -39,11 +39,21 @@ def register(main: click.Group) -> None:
         click.echo(json.dumps(own_entry(ctx.system, agency), ensure_ascii=False, indent=2))
 
     @exchange.command("import")
-    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                  help="An administrator; entries go into their agency's directory.")
-    @click.option("--pin", "pins", multiple=True, metavar="SHA256",
-                  help="The certificate fingerprint confirmed with the partner (out of "
-                       "band); the import is refused if the entry's differs. Repeatable.")
+    @click.option(
+        "--as",
+        "actor",
+        envvar="EDMS_USER",
+        required=True,
+        help="An administrator; entries go into their agency's directory.",
+    )
+    @click.option(
+        "--pin",
+        "pins",
+        multiple=True,
+        metavar="SHA256",
+        help="The certificate fingerprint confirmed with the partner (out of "
+        "band); the import is refused if the entry's differs. Repeatable.",
+    )
     @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
     @pass_ctx
     def import_cmd(ctx: Context, actor: str, pins: tuple[str, ...], file: Path) -> None:
@@ -61,17 +71,26 @@ def register(main: click.Group) -> None:
                 fail("--pin confirms the certificate of one entry: import one at a time")
             entries = [{**entries[0], "pin": list(pins)}]
         for w in upsert(ctx.system, actor, entries):
-            click.echo(f"directory: {w['code']} {'added' if w['created'] else 'updated'}"
-                       + (f" ({', '.join(w['changed'])})" if not w["created"] else ""))
+            click.echo(
+                f"directory: {w['code']} {'added' if w['created'] else 'updated'}"
+                + (f" ({', '.join(w['changed'])})" if not w["created"] else "")
+            )
             for fp in w["fingerprints"]:
                 click.echo(f"  certificate SHA-256 {spaced(fp)}")
         if not pins:
-            click.echo("Confirm each fingerprint with the partner by phone (or --pin it) "
-                       "before relying on the entry.")
+            click.echo(
+                "Confirm each fingerprint with the partner by phone (or --pin it) "
+                "before relying on the entry."
+            )
 
     @exchange.command("directory")
-    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                  help="A user; lists their agency's directory.")
+    @click.option(
+        "--as",
+        "actor",
+        envvar="EDMS_USER",
+        required=True,
+        help="A user; lists their agency's directory.",
+    )
     @click.option("--json", "as_json", is_flag=True)
     @pass_ctx
     def directory_cmd(ctx: Context, actor: str, as_json: bool) -> None:
@@ -95,8 +114,9 @@ def register(main: click.Group) -> None:
     @click.option("--telephone", default=None)
     @click.option("--fax", default=None)
     @click.option("--address", default=None)
-    @click.option("--in-charge", "in_charge", default=None,
-                  help="The governing body (OrganizationInCharge).")
+    @click.option(
+        "--in-charge", "in_charge", default=None, help="The governing body (OrganizationInCharge)."
+    )
     @pass_ctx
     def profile_cmd(ctx: Context, actor: str, **changes: str | None) -> None:
         """Show or change (administrators) how your agency appears in ``From``."""
@@ -112,12 +132,26 @@ def register(main: click.Group) -> None:
             click.echo(f"{k}: {v}")
 
     @exchange.command("export")
-    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                  help="A clerk or administrator of the issuing agency.")
-    @click.option("--to", "to", required=True, metavar="AGENCY_CODE",
-                  help="The recipient, as listed in the directory.")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True,
-                                                    path_type=Path), required=True)
+    @click.option(
+        "--as",
+        "actor",
+        envvar="EDMS_USER",
+        required=True,
+        help="A clerk or administrator of the issuing agency.",
+    )
+    @click.option(
+        "--to",
+        "to",
+        required=True,
+        metavar="AGENCY_CODE",
+        help="The recipient, as listed in the directory.",
+    )
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+        required=True,
+    )
     @click.argument("doc_id", type=int)
     @pass_ctx
     def export_cmd(ctx: Context, actor: str, to: str, output: Path, doc_id: int) -> None:
@@ -128,18 +162,35 @@ def register(main: click.Group) -> None:
         _write(output, export_document(ctx.system, actor, doc_id, to))
 
     @exchange.command("export-status")
-    @click.option("--as", "actor", envvar="EDMS_USER", required=True,
-                  help="A clerk or administrator.")
+    @click.option(
+        "--as", "actor", envvar="EDMS_USER", required=True, help="A clerk or administrator."
+    )
     @click.option("--code", required=True, help="01-06, 13, 15 or 16.")
     @click.option("--description", default="", help="The reason (needed for 02 and 16).")
-    @click.option("--to", "to", default=None, metavar="AGENCY_CODE",
-                  help="For 13 about a document this agency issued: the recipient.")
-    @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True,
-                                                    path_type=Path), required=True)
+    @click.option(
+        "--to",
+        "to",
+        default=None,
+        metavar="AGENCY_CODE",
+        help="For 13 about a document this agency issued: the recipient.",
+    )
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+        required=True,
+    )
     @click.argument("doc_id", type=int)
     @pass_ctx
-    def export_status_cmd(ctx: Context, actor: str, code: str, description: str,
-                          to: str | None, output: Path, doc_id: int) -> None:
+    def export_status_cmd(
+        ctx: Context,
+        actor: str,
+        code: str,
+        description: str,
+        to: str | None,
+        output: Path,
+        doc_id: int,
+    ) -> None:
         """Write the signed status packet CODE about document DOC_ID (nothing is queued
         or stored)."""
         from .exchange.outbox import export_status
@@ -148,10 +199,14 @@ def register(main: click.Group) -> None:
 
     @exchange.command("inspect")
     @click.option("--json", "as_json", is_flag=True)
-    @click.option("--offline", is_flag=True,
-                  help="Do not consult this system's directory (no database needed).")
-    @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True,
-                                            path_type=Path))
+    @click.option(
+        "--offline",
+        is_flag=True,
+        help="Do not consult this system's directory (no database needed).",
+    )
+    @click.argument(
+        "file", type=click.Path(exists=True, dir_okay=False, allow_dash=True, path_type=Path)
+    )
     @pass_ctx
     def inspect_cmd(ctx: Context, as_json: bool, offline: bool, file: Path) -> None:
         """Show what our reader gets from the edXML package FILE: header, attachments
@@ -195,8 +250,9 @@ def register(main: click.Group) -> None:
                 pump.stop()
             return
         r = deliver_due(ctx.system, limit=1000)
-        click.echo(f"delivered {r.delivered}, refused {r.refused}, retrying {r.retried}, "
-                   f"failed {r.failed}")
+        click.echo(
+            f"delivered {r.delivered}, refused {r.refused}, retrying {r.retried}, failed {r.failed}"
+        )
         if ctx.system.settings.exchange_transport == "vdxp":
             from .exchange.receiving import receive_due
 
@@ -213,12 +269,13 @@ def register(main: click.Group) -> None:
         for a in document_exchange(ctx.system, actor, doc_id):
             d = a["dispatch"] or {}
             latest = a["latest"]
-            click.echo(f"{a['agency']}: {d.get('state', '—')} ({d.get('attempts', 0)} "
-                       f"attempt(s)); latest status: "
-                       + (f"{latest['code']} {latest['meaning']}" if latest else "—"))
+            click.echo(
+                f"{a['agency']}: {d.get('state', '—')} ({d.get('attempts', 0)} "
+                f"attempt(s)); latest status: "
+                + (f"{latest['code']} {latest['meaning']}" if latest else "—")
+            )
             for st in a["statuses"]:
-                click.echo(f"    {st['at']}  {st['code']}  {st['meaning']}  "
-                           f"{st['description']}")
+                click.echo(f"    {st['at']}  {st['code']}  {st['meaning']}  {st['description']}")
 
     @exchange.command("revocation")
     @click.option("--as", "actor", envvar="EDMS_USER", required=True, help="A clerk.")
@@ -226,8 +283,7 @@ def register(main: click.Group) -> None:
     @click.option("--accept/--refuse", "accept_it", required=True)
     @click.option("--reason", default="")
     @pass_ctx
-    def revocation_cmd(ctx: Context, actor: str, doc_id: int, accept_it: bool,
-                       reason: str) -> None:
+    def revocation_cmd(ctx: Context, actor: str, doc_id: int, accept_it: bool, reason: str) -> None:
         """Answer the sender's revocation request: --accept (15) or --refuse (16)."""
         from .exchange.inbox import answer_revocation
 

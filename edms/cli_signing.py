@@ -21,7 +21,6 @@ _LEVELS = [lvl.value for lvl in Level]
 _PROFILES = [p.value for p in Profile]
 
 
-
 # -- batch workers: one engine per process, built once ---------------------------------
 
 _WORKER: dict[str, Any] = {}
@@ -46,8 +45,13 @@ def _sign_one(src: str, dst: str, opts_kw: dict[str, Any]) -> str:
 def register(main: click.Group) -> None:
     @main.command()
     @click.argument("source", type=click.Path(exists=True, path_type=Path))
-    @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-                  help="Output file, or directory with --batch.")
+    @click.option(
+        "-o",
+        "--output",
+        required=True,
+        type=click.Path(path_type=Path),
+        help="Output file, or directory with --batch.",
+    )
     @click.option("--profile", type=click.Choice(_PROFILES), required=True)
     @click.option("--level", type=click.Choice(_LEVELS), default="B-T", show_default=True)
     @click.option("--signer", "label", help="A signer of the development PKI (leader1, ...).")
@@ -57,12 +61,16 @@ def register(main: click.Group) -> None:
     @click.option("--pkcs11-token", help="Token label.")
     @click.option("--pkcs11-key", help="Key (and certificate) label on the token.")
     @click.option("--pkcs11-pin-env", default="EDMS_PKCS11_PIN", show_default=True)
-    @click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Signature image (personal) or seal image (organization).")
+    @click.option(
+        "--image",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Signature image (personal) or seal image (organization).",
+    )
     @click.option("--authority", default="", help="Line above the title: 'KT. CHỦ TỊCH'.")
     @click.option("--title", default=None, help="Title (default: from the certificate).")
-    @click.option("--name", "full_name", default=None,
-                  help="Full name (default: from the certificate).")
+    @click.option(
+        "--name", "full_name", default=None, help="Full name (default: from the certificate)."
+    )
     @click.option("--main-number", help="Attachment: the main document's number/symbol.")
     @click.option("--copy-type", default="SAO Y", show_default=True)
     @click.option("--agency", default=None, help="Copy: the copying agency.")
@@ -70,22 +78,51 @@ def register(main: click.Group) -> None:
     @click.option("--page", type=int, default=None, help="Page number (1-based).")
     @click.option("--batch", is_flag=True, help="Sign every PDF in the SOURCE directory.")
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default=True)
-    def sign(source: Path, output: Path, profile: str, level: str, label: str | None,
-             p12: Path | None, p12_password_env: str | None, pkcs11_lib: str | None,
-             pkcs11_token: str | None, pkcs11_key: str | None, pkcs11_pin_env: str,
-             image: Path | None, authority: str, title: str | None,
-             full_name: str | None, main_number: str | None, copy_type: str,
-             agency: str | None, field_name: str | None, page: int | None, batch: bool,
-             jobs: int) -> None:
+    def sign(
+        source: Path,
+        output: Path,
+        profile: str,
+        level: str,
+        label: str | None,
+        p12: Path | None,
+        p12_password_env: str | None,
+        pkcs11_lib: str | None,
+        pkcs11_token: str | None,
+        pkcs11_key: str | None,
+        pkcs11_pin_env: str,
+        image: Path | None,
+        authority: str,
+        title: str | None,
+        full_name: str | None,
+        main_number: str | None,
+        copy_type: str,
+        agency: str | None,
+        field_name: str | None,
+        page: int | None,
+        batch: bool,
+        jobs: int,
+    ) -> None:
         """Sign SOURCE (PAdES, Decree-30 appearance) into OUTPUT."""
-        ref = SignerRef(label=label, p12=p12, p12_password_env=p12_password_env,
-                        pkcs11_lib=pkcs11_lib, pkcs11_token=pkcs11_token,
-                        pkcs11_key=pkcs11_key, pkcs11_pin_env=pkcs11_pin_env,
-                        image=image, authority=authority)
+        ref = SignerRef(
+            label=label,
+            p12=p12,
+            p12_password_env=p12_password_env,
+            pkcs11_lib=pkcs11_lib,
+            pkcs11_token=pkcs11_token,
+            pkcs11_key=pkcs11_key,
+            pkcs11_pin_env=pkcs11_pin_env,
+            image=image,
+            authority=authority,
+        )
         opts_kw: dict[str, Any] = {
-            "level": Level(level), "authority": authority, "title": title,
-            "full_name": full_name, "main_number": main_number, "copy_type": copy_type,
-            "agency": agency, "field_name": field_name,
+            "level": Level(level),
+            "authority": authority,
+            "title": title,
+            "full_name": full_name,
+            "main_number": main_number,
+            "copy_type": copy_type,
+            "agency": agency,
+            "field_name": field_name,
             "page": None if page is None else page - 1,
         }
         settings = Settings.from_env()
@@ -95,38 +132,43 @@ def register(main: click.Group) -> None:
             signer = resolve(settings, ref)
             engine = engine_for(settings, signer)
             try:
-                result = engine.sign(source, output,
-                                     options_for(signer, Profile(profile), **opts_kw))
+                result = engine.sign(
+                    source, output, options_for(signer, Profile(profile), **opts_kw)
+                )
             except SigningError as exc:
                 fail(str(exc))
-            click.echo(f"{output}: signed ({result.profile}, {result.level}) in field "
-                       f"{result.field_name}", err=True)
+            click.echo(
+                f"{output}: signed ({result.profile}, {result.level}) in field {result.field_name}",
+                err=True,
+            )
             return
         if not source.is_dir():
             fail(f"--batch needs a directory, not {source}", 2)
         output.mkdir(parents=True, exist_ok=True)
-        files = sorted(p for p in source.iterdir()
-                       if p.is_file() and p.suffix.lower() == ".pdf")
+        files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() == ".pdf")
         if not files:
             fail(f"no PDF files in {source}")
         resolve(settings, ref)  # fail early, before starting workers
         env = {k: v for k, v in os.environ.items() if k.startswith("EDMS_")}
         failures: list[tuple[Path, str]] = []
         opts_kw["profile"] = profile
-        with ProcessPoolExecutor(max_workers=max(1, jobs), initializer=_init_worker,
-                                 initargs=(ref, env)) as pool:
-            futures = {pool.submit(_sign_one, str(f), str(output / f.name), dict(opts_kw)): f
-                       for f in files}
-            with click.progressbar(length=len(files), label="Signing",
-                                   file=sys.stderr) as bar:
+        with ProcessPoolExecutor(
+            max_workers=max(1, jobs), initializer=_init_worker, initargs=(ref, env)
+        ) as pool:
+            futures = {
+                pool.submit(_sign_one, str(f), str(output / f.name), dict(opts_kw)): f
+                for f in files
+            }
+            with click.progressbar(length=len(files), label="Signing", file=sys.stderr) as bar:
                 for fut in as_completed(futures):
                     try:
                         fut.result()
                     except Exception as exc:
                         failures.append((futures[fut], str(exc)))
                     bar.update(1)
-        click.echo(f"signed {len(files) - len(failures)} of {len(files)} file(s) into "
-                   f"{output}", err=True)
+        click.echo(
+            f"signed {len(files) - len(failures)} of {len(files)} file(s) into {output}", err=True
+        )
         for path, why in sorted(failures):
             click.echo(f"FAILED {path.name}: {why}", err=True)
         sys.exit(1 if failures else 0)
@@ -134,8 +176,9 @@ def register(main: click.Group) -> None:
     @main.command()
     @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     @click.option("-o", "--output", required=True, type=click.Path(path_type=Path))
-    @click.option("--level", type=click.Choice(["B-LT", "B-LTA"]), default="B-LTA",
-                  show_default=True)
+    @click.option(
+        "--level", type=click.Choice(["B-LT", "B-LTA"]), default="B-LTA", show_default=True
+    )
     def extend(source: Path, output: Path, level: str) -> None:
         """Raise the signatures of SOURCE to B-LT or B-LTA."""
         from signing.ltv import extend as do_extend
@@ -175,6 +218,7 @@ def register(main: click.Group) -> None:
         if not devpki.exists(settings.pki_dir):
             fail(f"no development PKI in {settings.pki_dir}: run `edms dev-pki`")
         pki = devpki.load(settings.pki_dir)
-        click.echo(f"development TSA/OCSP/CRL responder on {pki.url_prefix} "
-                   "(DEVELOPMENT ONLY)", err=True)
+        click.echo(
+            f"development TSA/OCSP/CRL responder on {pki.url_prefix} (DEVELOPMENT ONLY)", err=True
+        )
         devservices.serve_forever(pki)

@@ -34,17 +34,27 @@ def summary(path: Path, report: Any) -> str:
     for s in report.signatures:
         who = s.signer.common_name or "?"
         org = f" ({s.signer.organization})" if s.signer.organization else ""
-        when = (s.timestamp.time + " (dấu thời gian)") if s.timestamp else (
-            (s.signing_time or "?") + " (người ký tự khai)")
-        state = {"valid": "hợp lệ", "not_valid": "KHÔNG hợp lệ",
-                 "indeterminate": "không kiểm tra được"}.get(s.status, s.status)
+        when = (
+            (s.timestamp.time + " (dấu thời gian)")
+            if s.timestamp
+            else ((s.signing_time or "?") + " (người ký tự khai)")
+        )
+        state = {
+            "valid": "hợp lệ",
+            "not_valid": "KHÔNG hợp lệ",
+            "indeterminate": "không kiểm tra được",
+        }.get(s.status, s.status)
         regime = f" — {s.regime}" if s.regime else ""
-        lines.append(f"  [{s.field or '-'}] {who}{org} — {when} — {s.level} — {state}"
-                     f"{regime} — thay đổi sau ký: {s.modifications}")
+        lines.append(
+            f"  [{s.field or '-'}] {who}{org} — {when} — {s.level} — {state}"
+            f"{regime} — thay đổi sau ký: {s.modifications}"
+        )
         lines += [f"      {m}" for m in s.messages]
     for t in report.timestamps:
-        lines.append(f"  [{t.field}] dấu thời gian tài liệu {t.signing_time or '?'} — "
-                     f"{'tin cậy' if t.trusted else 'không tin cậy'}")
+        lines.append(
+            f"  [{t.field}] dấu thời gian tài liệu {t.signing_time or '?'} — "
+            f"{'tin cậy' if t.trusted else 'không tin cậy'}"
+        )
         lines += [f"      {m}" for m in t.messages]
     lines += [f"  lưu ý: {n}" for n in report.notes]
     if report.unsigned_signature_fields:
@@ -70,20 +80,36 @@ def register(main: click.Group) -> None:
     @main.command()
     @click.argument("target", type=click.Path(exists=True, path_type=Path))
     @click.option("--json", "as_json", is_flag=True, help="Print the full JSON report.")
-    @click.option("--trust", "extra_trust", multiple=True,
-                  type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  help="Extra trusted root(s), PEM.")
+    @click.option(
+        "--trust",
+        "extra_trust",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="Extra trusted root(s), PEM.",
+    )
     @click.option("--batch", is_flag=True, help="Verify every PDF in the TARGET directory.")
-    @click.option("--online", is_flag=True,
-                  help="Fetch OCSP/CRL data and missing CA certificates (AIA) online.")
-    @click.option("--timeout", default=30.0, show_default=True,
-                  help="Seconds allowed per file.")
+    @click.option(
+        "--online",
+        is_flag=True,
+        help="Fetch OCSP/CRL data and missing CA certificates (AIA) online.",
+    )
+    @click.option("--timeout", default=30.0, show_default=True, help="Seconds allowed per file.")
     @click.option("--jobs", type=int, default=os.cpu_count() or 1, show_default=True)
-    @click.option("--diagnostics", is_flag=True,
-                  help="Print the technical details of unreadable files on stderr "
-                       "(for maintainers).")
-    def verify(target: Path, as_json: bool, extra_trust: tuple[Path, ...], batch: bool,
-               online: bool, timeout: float, jobs: int, diagnostics: bool) -> None:
+    @click.option(
+        "--diagnostics",
+        is_flag=True,
+        help="Print the technical details of unreadable files on stderr (for maintainers).",
+    )
+    def verify(
+        target: Path,
+        as_json: bool,
+        extra_trust: tuple[Path, ...],
+        batch: bool,
+        online: bool,
+        timeout: float,
+        jobs: int,
+        diagnostics: bool,
+    ) -> None:
         """Validate the signatures of TARGET; exit 0 only when valid."""
         import logging
 
@@ -104,20 +130,24 @@ def register(main: click.Group) -> None:
             fail("use --batch with a directory, and a file without it", 2)
         if not batch:
             files = [target]
-            reports = [validate_sandboxed(target, lambda: _trust_spec(settings, extra),
-                                          online, limits)]
+            reports = [
+                validate_sandboxed(target, lambda: _trust_spec(settings, extra), online, limits)
+            ]
         else:
             from concurrent.futures import ThreadPoolExecutor
 
             files = sorted(p for p in target.iterdir() if p.suffix.lower() == ".pdf")
             workers = max(1, min(jobs, len(files)))
             spec = _trust_spec(settings, extra)
-            with ValidatorPool(spec, online, limits, workers) as validators, \
-                    ThreadPoolExecutor(workers) as pool:
+            with (
+                ValidatorPool(spec, online, limits, workers) as validators,
+                ThreadPoolExecutor(workers) as pool,
+            ):
                 reports = list(pool.map(validators.validate, files))
         if as_json:
-            out: Any = [{"path": str(f), **r.to_json()}
-                        for f, r in zip(files, reports, strict=True)]
+            out: Any = [
+                {"path": str(f), **r.to_json()} for f, r in zip(files, reports, strict=True)
+            ]
             click.echo(json.dumps(out if batch else out[0], ensure_ascii=False, indent=2))
         else:
             for f, r in zip(files, reports, strict=True):
@@ -145,8 +175,10 @@ def register(main: click.Group) -> None:
         for a in items:
             mark = "on " if a.enabled else "off"
             conf = " [medium: confirm first]" if a.confidence == "medium" else ""
-            click.echo(f"{mark} {a.fingerprint[:16]} {a.regime:<8} {a.role:<12} "
-                       f"{a.not_after[:10]}  {a.subject}{conf}")
+            click.echo(
+                f"{mark} {a.fingerprint[:16]} {a.regime:<8} {a.role:<12} "
+                f"{a.not_after[:10]}  {a.subject}{conf}"
+            )
 
     @trust.command("show")
     @click.argument("fingerprint")
@@ -173,12 +205,16 @@ def register(main: click.Group) -> None:
         _toggle(fingerprint, False, note)
 
     @trust.command("add")
-    @click.argument("certificate", type=click.Path(exists=True, dir_okay=False,
-                                                    path_type=Path))
-    @click.option("--intermediate", is_flag=True,
-                  help="A CA certificate for path building, not an anchor.")
-    @click.option("--regime", type=click.Choice(["official", "public", "custom"]),
-                  default="custom", show_default=True)
+    @click.argument("certificate", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    @click.option(
+        "--intermediate", is_flag=True, help="A CA certificate for path building, not an anchor."
+    )
+    @click.option(
+        "--regime",
+        type=click.Choice(["official", "public", "custom"]),
+        default="custom",
+        show_default=True,
+    )
     @click.option("--note", default="")
     def trust_add(certificate: Path, intermediate: bool, regime: str, note: str) -> None:
         """Add a certificate (PEM or DER) as a trusted root or a pool intermediate."""
@@ -186,9 +222,16 @@ def register(main: click.Group) -> None:
         from .trust import add
 
         system = System(_settings())
-        a = _run(lambda: add(system, "cli", certificate.read_bytes(),
-                             role="intermediate" if intermediate else "root", regime=regime,
-                             note=note))
+        a = _run(
+            lambda: add(
+                system,
+                "cli",
+                certificate.read_bytes(),
+                role="intermediate" if intermediate else "root",
+                regime=regime,
+                note=note,
+            )
+        )
         click.echo(f"added {a.fingerprint} {a.role} ({a.regime}): {a.subject}")
 
 

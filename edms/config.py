@@ -73,8 +73,9 @@ def _networks(name: str, value: str) -> tuple[str, ...]:
             try:
                 out.append(str(ipaddress.ip_network(part.strip(), strict=False)))
             except ValueError:
-                raise ConfigError(f"{name}: {part.strip()!r} is not an IP address or "
-                                  "network") from None
+                raise ConfigError(
+                    f"{name}: {part.strip()!r} is not an IP address or network"
+                ) from None
     return tuple(out)
 
 
@@ -209,8 +210,9 @@ class Settings:
         data_dir = path(get("DATA_DIR", "var"))
         database_url = get("DATABASE_URL") or f"sqlite:///{(data_dir / 'edms.sqlite3')}"
         allowed = tuple(
-            t.strip().lower() for t in get("ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES))
-            .split(",") if t.strip()
+            t.strip().lower()
+            for t in get("ALLOWED_TYPES", ",".join(DEFAULT_ALLOWED_TYPES)).split(",")
+            if t.strip()
         )
         if not allowed:
             raise ConfigError("EDMS_ALLOWED_TYPES must name at least one MIME type")
@@ -236,12 +238,11 @@ class Settings:
             s3_part_size_mb=_int("EDMS_S3_PART_SIZE_MB", get("S3_PART_SIZE_MB", "16"), 5),
             allowed_types=allowed,
             max_upload_bytes=(
-                _int("EDMS_MAX_UPLOAD_MB", max_mb, 1) * 1024 * 1024
-                if max_mb
-                else 512 * 1024 * 1024
+                _int("EDMS_MAX_UPLOAD_MB", max_mb, 1) * 1024 * 1024 if max_mb else 512 * 1024 * 1024
             ),
             retention_mode=_choice(
-                "EDMS_RETENTION_MODE", get("RETENTION_MODE", "governance"),
+                "EDMS_RETENTION_MODE",
+                get("RETENTION_MODE", "governance"),
                 ("governance", "compliance"),
             ).upper(),
             retention_default_years=_int(
@@ -250,41 +251,47 @@ class Settings:
             retention_permanent_years=_int(
                 "EDMS_RETENTION_PERMANENT_YEARS", get("RETENTION_PERMANENT_YEARS", "100"), 1
             ),
-            sign_level_personal=_choice("EDMS_SIGN_LEVEL_PERSONAL",
-                                        get("SIGN_LEVEL_PERSONAL", "B-T"), LEVELS).upper(),
-            sign_level_seal=_choice("EDMS_SIGN_LEVEL_SEAL", get("SIGN_LEVEL_SEAL", "B-LT"),
-                                    LEVELS).upper(),
+            sign_level_personal=_choice(
+                "EDMS_SIGN_LEVEL_PERSONAL", get("SIGN_LEVEL_PERSONAL", "B-T"), LEVELS
+            ).upper(),
+            sign_level_seal=_choice(
+                "EDMS_SIGN_LEVEL_SEAL", get("SIGN_LEVEL_SEAL", "B-LT"), LEVELS
+            ).upper(),
             secret_key=get("SECRET_KEY"),
             pki_dir=path(get("PKI_DIR", "certs-dev")),
             tsa_url=get("TSA_URL") or None,
-            trust_official=path(get("TRUST_OFFICIAL"))
-            if get("TRUST_OFFICIAL") else None,
+            trust_official=path(get("TRUST_OFFICIAL")) if get("TRUST_OFFICIAL") else None,
             trust_public=path(get("TRUST_PUBLIC")) if get("TRUST_PUBLIC") else None,
             trust_vn=_bool("EDMS_TRUST_VN", get("TRUST_VN", "true")),
             trust_vn_dir=path(get("TRUST_VN_DIR", "../shared/trust/vn")),
-            installation_admins=tuple(u.strip() for u in get("INSTALLATION_ADMINS").split(",")
-                                      if u.strip()),
-            revocation_fetching=_bool("EDMS_REVOCATION_FETCHING",
-                                      get("REVOCATION_FETCHING", "true")),
-            revocation_cache_seconds=_int("EDMS_REVOCATION_CACHE_SECONDS",
-                                          get("REVOCATION_CACHE_SECONDS", "120"), 0),
+            installation_admins=tuple(
+                u.strip() for u in get("INSTALLATION_ADMINS").split(",") if u.strip()
+            ),
+            revocation_fetching=_bool(
+                "EDMS_REVOCATION_FETCHING", get("REVOCATION_FETCHING", "true")
+            ),
+            revocation_cache_seconds=_int(
+                "EDMS_REVOCATION_CACHE_SECONDS", get("REVOCATION_CACHE_SECONDS", "120"), 0
+            ),
             log_level=get("LOG_LEVEL", "INFO").upper(),
             redis_url=get("REDIS_URL") or None,
             redis_queue=get("REDIS_QUEUE", "edms").strip() or "edms",
             job_workers=_int("EDMS_JOB_WORKERS", get("JOB_WORKERS", "2"), 1),
-            archive_renew_days=_int("EDMS_ARCHIVE_RENEW_DAYS",
-                                    get("ARCHIVE_RENEW_DAYS", "180"), 1),
-            archive_renew_every_hours=_float("EDMS_ARCHIVE_RENEW_EVERY_HOURS",
-                                             get("ARCHIVE_RENEW_EVERY_HOURS", "24"), 0),
+            archive_renew_days=_int("EDMS_ARCHIVE_RENEW_DAYS", get("ARCHIVE_RENEW_DAYS", "180"), 1),
+            archive_renew_every_hours=_float(
+                "EDMS_ARCHIVE_RENEW_EVERY_HOURS", get("ARCHIVE_RENEW_EVERY_HOURS", "24"), 0
+            ),
             backup_s3_endpoint=get("BACKUP_S3_ENDPOINT") or None,
             backup_s3_access_key=get("BACKUP_S3_ACCESS_KEY"),
             backup_s3_secret_key=get("BACKUP_S3_SECRET_KEY"),
             backup_s3_secure=_bool("EDMS_BACKUP_S3_SECURE", get("BACKUP_S3_SECURE"))
-            if get("BACKUP_S3_SECURE") else None,
+            if get("BACKUP_S3_SECURE")
+            else None,
             pg_bin_dir=Path(get("PG_BIN_DIR")).expanduser() if get("PG_BIN_DIR") else None,
             disk_min_free_mb=_int("EDMS_DISK_MIN_FREE_MB", get("DISK_MIN_FREE_MB", "100"), 0),
-            jobs_redispatch_seconds=_float("EDMS_JOBS_REDISPATCH_SECONDS",
-                                           get("JOBS_REDISPATCH_SECONDS", "60"), 1),
+            jobs_redispatch_seconds=_float(
+                "EDMS_JOBS_REDISPATCH_SECONDS", get("JOBS_REDISPATCH_SECONDS", "60"), 1
+            ),
             verify_inline_mb=_int("EDMS_VERIFY_INLINE_MB", get("VERIFY_INLINE_MB", "32"), 1),
             scan_min_dpi=_int("EDMS_SCAN_MIN_DPI", get("SCAN_MIN_DPI", "200"), 72),
             scan_warn_dpi=_int("EDMS_SCAN_WARN_DPI", get("SCAN_WARN_DPI", "300"), 72),
@@ -292,81 +299,105 @@ class Settings:
             public_url=get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
             exchange_max_mb=_int("EDMS_EXCHANGE_MAX_MB", get("EXCHANGE_MAX_MB", "64"), 1),
             exchange_pump=_bool("EDMS_EXCHANGE_PUMP", get("EXCHANGE_PUMP", "true")),
-            exchange_poll_seconds=_float("EDMS_EXCHANGE_POLL_SECONDS",
-                                         get("EXCHANGE_POLL_SECONDS", "2"), 0.05),
-            exchange_retry_base_seconds=_float("EDMS_EXCHANGE_RETRY_BASE_SECONDS",
-                                               get("EXCHANGE_RETRY_BASE_SECONDS", "5"), 0.01),
-            exchange_retry_max_seconds=_float("EDMS_EXCHANGE_RETRY_MAX_SECONDS",
-                                              get("EXCHANGE_RETRY_MAX_SECONDS", "3600"), 0.01),
-            exchange_max_attempts=_int("EDMS_EXCHANGE_MAX_ATTEMPTS",
-                                       get("EXCHANGE_MAX_ATTEMPTS", "12"), 1),
+            exchange_poll_seconds=_float(
+                "EDMS_EXCHANGE_POLL_SECONDS", get("EXCHANGE_POLL_SECONDS", "2"), 0.05
+            ),
+            exchange_retry_base_seconds=_float(
+                "EDMS_EXCHANGE_RETRY_BASE_SECONDS", get("EXCHANGE_RETRY_BASE_SECONDS", "5"), 0.01
+            ),
+            exchange_retry_max_seconds=_float(
+                "EDMS_EXCHANGE_RETRY_MAX_SECONDS", get("EXCHANGE_RETRY_MAX_SECONDS", "3600"), 0.01
+            ),
+            exchange_max_attempts=_int(
+                "EDMS_EXCHANGE_MAX_ATTEMPTS", get("EXCHANGE_MAX_ATTEMPTS", "12"), 1
+            ),
             exchange_timeout=_float("EDMS_EXCHANGE_TIMEOUT", get("EXCHANGE_TIMEOUT", "60"), 1),
             exchange_ca_bundle=path(get("EXCHANGE_CA_BUNDLE"))
-            if get("EXCHANGE_CA_BUNDLE") else None,
-            exchange_private_endpoints=_bool("EDMS_EXCHANGE_PRIVATE_ENDPOINTS",
-                                             get("EXCHANGE_PRIVATE_ENDPOINTS", "false")),
-            exchange_transport=_choice("EDMS_EXCHANGE_TRANSPORT",
-                                       get("EXCHANGE_TRANSPORT", "direct"), ("direct", "vdxp")),
+            if get("EXCHANGE_CA_BUNDLE")
+            else None,
+            exchange_private_endpoints=_bool(
+                "EDMS_EXCHANGE_PRIVATE_ENDPOINTS", get("EXCHANGE_PRIVATE_ENDPOINTS", "false")
+            ),
+            exchange_transport=_choice(
+                "EDMS_EXCHANGE_TRANSPORT", get("EXCHANGE_TRANSPORT", "direct"), ("direct", "vdxp")
+            ),
             exchange_vdxp_endpoint=get("EXCHANGE_VDXP_ENDPOINT").strip().rstrip("/"),
             exchange_vdxp_system_id=get("EXCHANGE_VDXP_SYSTEM_ID").strip(),
             exchange_vdxp_secret=get("EXCHANGE_VDXP_SECRET"),
-            exchange_vdxp_poll_seconds=_float("EDMS_EXCHANGE_VDXP_POLL_SECONDS",
-                                              get("EXCHANGE_VDXP_POLL_SECONDS", "15"), 0.05),
+            exchange_vdxp_poll_seconds=_float(
+                "EDMS_EXCHANGE_VDXP_POLL_SECONDS", get("EXCHANGE_VDXP_POLL_SECONDS", "15"), 0.05
+            ),
             axis_hub=_bool("EDMS_AXIS_HUB", get("AXIS_HUB", "false")),
-            axis_max_age_seconds=_int("EDMS_AXIS_MAX_AGE_SECONDS",
-                                      get("AXIS_MAX_AGE_SECONDS", "900"), 10),
-            axis_clock_skew_seconds=_int("EDMS_AXIS_CLOCK_SKEW_SECONDS",
-                                         get("AXIS_CLOCK_SKEW_SECONDS", "300"), 0),
+            axis_max_age_seconds=_int(
+                "EDMS_AXIS_MAX_AGE_SECONDS", get("AXIS_MAX_AGE_SECONDS", "900"), 10
+            ),
+            axis_clock_skew_seconds=_int(
+                "EDMS_AXIS_CLOCK_SKEW_SECONDS", get("AXIS_CLOCK_SKEW_SECONDS", "300"), 0
+            ),
             trusted_proxies=_networks("EDMS_TRUSTED_PROXIES", get("TRUSTED_PROXIES")),
             public_upload_mb=_int("EDMS_PUBLIC_UPLOAD_MB", get("PUBLIC_UPLOAD_MB", "32"), 1),
-            public_concurrency=_int("EDMS_PUBLIC_CONCURRENCY",
-                                    get("PUBLIC_CONCURRENCY", "2"), 1),
+            public_concurrency=_int("EDMS_PUBLIC_CONCURRENCY", get("PUBLIC_CONCURRENCY", "2"), 1),
             public_queue=_int("EDMS_PUBLIC_QUEUE", get("PUBLIC_QUEUE", "2"), 0),
-            public_queue_seconds=_float("EDMS_PUBLIC_QUEUE_SECONDS",
-                                        get("PUBLIC_QUEUE_SECONDS", "10"), 0),
+            public_queue_seconds=_float(
+                "EDMS_PUBLIC_QUEUE_SECONDS", get("PUBLIC_QUEUE_SECONDS", "10"), 0
+            ),
             pdf_max_stream_mb=_int("EDMS_PDF_MAX_STREAM_MB", get("PDF_MAX_STREAM_MB", "64"), 1),
-            pdf_max_expanded_mb=_int("EDMS_PDF_MAX_EXPANDED_MB",
-                                     get("PDF_MAX_EXPANDED_MB", "512"), 1),
+            pdf_max_expanded_mb=_int(
+                "EDMS_PDF_MAX_EXPANDED_MB", get("PDF_MAX_EXPANDED_MB", "512"), 1
+            ),
             max_megapixels=_int("EDMS_MAX_MEGAPIXELS", get("MAX_MEGAPIXELS", "100"), 1),
-            render_memory_mb=_int("EDMS_RENDER_MEMORY_MB", get("RENDER_MEMORY_MB", "1024"),
-                                  64),
+            render_memory_mb=_int("EDMS_RENDER_MEMORY_MB", get("RENDER_MEMORY_MB", "1024"), 64),
             ocr_memory_mb=_int("EDMS_OCR_MEMORY_MB", get("OCR_MEMORY_MB", "4096"), 256),
             metrics_token=get("METRICS_TOKEN"),
             smtp_host=get("SMTP_HOST").strip(),
             smtp_port=_int("EDMS_SMTP_PORT", get("SMTP_PORT", "587"), 1),
-            smtp_tls=_choice("EDMS_SMTP_TLS", get("SMTP_TLS", "starttls"),
-                             ("starttls", "tls", "none")),
+            smtp_tls=_choice(
+                "EDMS_SMTP_TLS", get("SMTP_TLS", "starttls"), ("starttls", "tls", "none")
+            ),
             smtp_user=get("SMTP_USER").strip(),
             smtp_password=get("SMTP_PASSWORD"),
             smtp_from=get("SMTP_FROM").strip(),
             smtp_timeout=_float("EDMS_SMTP_TIMEOUT", get("SMTP_TIMEOUT", "30"), 1),
-            notice_webhook_timeout=_float("EDMS_NOTICE_WEBHOOK_TIMEOUT",
-                                          get("NOTICE_WEBHOOK_TIMEOUT", "10"), 0.5),
-            notice_private_webhooks=_bool("EDMS_NOTICE_PRIVATE_WEBHOOKS",
-                                          get("NOTICE_PRIVATE_WEBHOOKS", "false")),
-            notice_retry_base_seconds=_float("EDMS_NOTICE_RETRY_BASE_SECONDS",
-                                             get("NOTICE_RETRY_BASE_SECONDS", "30"), 0.01),
-            notice_retry_max_seconds=_float("EDMS_NOTICE_RETRY_MAX_SECONDS",
-                                            get("NOTICE_RETRY_MAX_SECONDS", "3600"), 0.01),
-            notice_max_attempts=_int("EDMS_NOTICE_MAX_ATTEMPTS",
-                                     get("NOTICE_MAX_ATTEMPTS", "10"), 1),
-            notice_poll_seconds=_float("EDMS_NOTICE_POLL_SECONDS", get("NOTICE_POLL_SECONDS", "5"),
-                                       0.05),
+            notice_webhook_timeout=_float(
+                "EDMS_NOTICE_WEBHOOK_TIMEOUT", get("NOTICE_WEBHOOK_TIMEOUT", "10"), 0.5
+            ),
+            notice_private_webhooks=_bool(
+                "EDMS_NOTICE_PRIVATE_WEBHOOKS", get("NOTICE_PRIVATE_WEBHOOKS", "false")
+            ),
+            notice_retry_base_seconds=_float(
+                "EDMS_NOTICE_RETRY_BASE_SECONDS", get("NOTICE_RETRY_BASE_SECONDS", "30"), 0.01
+            ),
+            notice_retry_max_seconds=_float(
+                "EDMS_NOTICE_RETRY_MAX_SECONDS", get("NOTICE_RETRY_MAX_SECONDS", "3600"), 0.01
+            ),
+            notice_max_attempts=_int(
+                "EDMS_NOTICE_MAX_ATTEMPTS", get("NOTICE_MAX_ATTEMPTS", "10"), 1
+            ),
+            notice_poll_seconds=_float(
+                "EDMS_NOTICE_POLL_SECONDS", get("NOTICE_POLL_SECONDS", "5"), 0.05
+            ),
             notice_pump=_bool("EDMS_NOTICE_PUMP", get("NOTICE_PUMP", "true")),
         )
         if settings.storage_backend == "s3" and not (
             settings.s3_access_key and settings.s3_secret_key
         ):
-            raise ConfigError("EDMS_STORAGE_BACKEND=s3 needs EDMS_S3_ACCESS_KEY and "
-                              "EDMS_S3_SECRET_KEY")
+            raise ConfigError(
+                "EDMS_STORAGE_BACKEND=s3 needs EDMS_S3_ACCESS_KEY and EDMS_S3_SECRET_KEY"
+            )
         if settings.exchange_transport == "vdxp" and not (
-                settings.exchange_vdxp_endpoint and settings.exchange_vdxp_system_id
-                and settings.exchange_vdxp_secret):
-            raise ConfigError("EDMS_EXCHANGE_TRANSPORT=vdxp needs EDMS_EXCHANGE_VDXP_ENDPOINT, "
-                              "EDMS_EXCHANGE_VDXP_SYSTEM_ID and EDMS_EXCHANGE_VDXP_SECRET")
+            settings.exchange_vdxp_endpoint
+            and settings.exchange_vdxp_system_id
+            and settings.exchange_vdxp_secret
+        ):
+            raise ConfigError(
+                "EDMS_EXCHANGE_TRANSPORT=vdxp needs EDMS_EXCHANGE_VDXP_ENDPOINT, "
+                "EDMS_EXCHANGE_VDXP_SYSTEM_ID and EDMS_EXCHANGE_VDXP_SECRET"
+            )
         if settings.smtp_host and not settings.smtp_from:
-            raise ConfigError("EDMS_SMTP_HOST needs EDMS_SMTP_FROM (the sender of notices, "
-                              "e.g. 'Bộ phận một cửa <motcua@example.gov.vn>')")
+            raise ConfigError(
+                "EDMS_SMTP_HOST needs EDMS_SMTP_FROM (the sender of notices, "
+                "e.g. 'Bộ phận một cửa <motcua@example.gov.vn>')"
+            )
         if mode == "production" and not settings.secret_key:
             raise ConfigError("EDMS_SECRET_KEY must be set when EDMS_ENV=production")
         return settings
@@ -425,8 +456,11 @@ def load_dotenv_file(path: str | os.PathLike[str] | None = None) -> None:
     """Read ``.env`` (from the working directory, else from the checkout) into the
     environment without overriding variables already set."""
     global _dotenv_dir
-    candidates = [Path(path)] if path is not None else [
-        Path(".env"), *([r / ".env"] if (r := install_root()) else [])]
+    candidates = (
+        [Path(path)]
+        if path is not None
+        else [Path(".env"), *([r / ".env"] if (r := install_root()) else [])]
+    )
     for candidate in candidates:
         if candidate.is_file():
             from dotenv import load_dotenv

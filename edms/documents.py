@@ -95,11 +95,21 @@ log = logging.getLogger(__name__)
 OUTGOING, INCOMING = "outgoing", "incoming"
 
 STATE_NAMES_VI = {
-    "draft": "dự thảo", "submitted": "đã trình", "approved": "đã duyệt",
-    "signed": "đã ký", "numbered": "đã cấp số", "sealed": "đã ký số cơ quan",
-    "registered": "đã vào sổ", "issued": "đã ban hành", "revoked": "đã thu hồi",
-    "replaced": "đã được thay thế", "received": "đã tiếp nhận", "verified": "đã kiểm tra",
-    "returned": "đã trả lại", "assigned": "đã phân công", "in_progress": "đang xử lý",
+    "draft": "dự thảo",
+    "submitted": "đã trình",
+    "approved": "đã duyệt",
+    "signed": "đã ký",
+    "numbered": "đã cấp số",
+    "sealed": "đã ký số cơ quan",
+    "registered": "đã vào sổ",
+    "issued": "đã ban hành",
+    "revoked": "đã thu hồi",
+    "replaced": "đã được thay thế",
+    "received": "đã tiếp nhận",
+    "verified": "đã kiểm tra",
+    "returned": "đã trả lại",
+    "assigned": "đã phân công",
+    "in_progress": "đang xử lý",
     "completed": "đã hoàn thành",
 }
 PRIORITY_VI = {0: "Thường", 1: "Khẩn", 2: "Thượng khẩn", 3: "Hỏa tốc"}
@@ -118,35 +128,105 @@ class Step:
 
 
 _STEPS = (
-    Step("submit", OUTGOING, ("draft",), "submitted", ("officer", "leader", "clerk"),
-         "submit a draft for signature"),
-    Step("reject", OUTGOING, ("submitted", "approved"), "draft", ("leader",),
-         "send a draft back for revision"),
+    Step(
+        "submit",
+        OUTGOING,
+        ("draft",),
+        "submitted",
+        ("officer", "leader", "clerk"),
+        "submit a draft for signature",
+    ),
+    Step(
+        "reject",
+        OUTGOING,
+        ("submitted", "approved"),
+        "draft",
+        ("leader",),
+        "send a draft back for revision",
+    ),
     Step("approve", OUTGOING, ("submitted",), "approved", ("leader",), "approve a draft"),
-    Step("sign", OUTGOING, ("approved",), "signed", ("leader",),
-         "sign as the competent person"),
-    Step("number", OUTGOING, ("signed",), "numbered", ("clerk",),
-         "give the document its number and date"),
-    Step("seal", OUTGOING, ("numbered",), "sealed", ("clerk",),
-         "apply the agency's signature (seal)"),
-    Step("register", OUTGOING, ("sealed",), "registered", ("clerk",),
-         "enter the document in the outgoing register"),
+    Step("sign", OUTGOING, ("approved",), "signed", ("leader",), "sign as the competent person"),
+    Step(
+        "number",
+        OUTGOING,
+        ("signed",),
+        "numbered",
+        ("clerk",),
+        "give the document its number and date",
+    ),
+    Step(
+        "seal", OUTGOING, ("numbered",), "sealed", ("clerk",), "apply the agency's signature (seal)"
+    ),
+    Step(
+        "register",
+        OUTGOING,
+        ("sealed",),
+        "registered",
+        ("clerk",),
+        "enter the document in the outgoing register",
+    ),
     Step("issue", OUTGOING, ("registered",), "issued", ("clerk",), "issue the document"),
-    Step("revoke", OUTGOING, ("registered", "issued"), "revoked", ("leader", "clerk"),
-         "revoke the document"),
-    Step("verify", INCOMING, ("received", "verified"), "verified", ("clerk",),
-         "check the signatures of an incoming document"),
-    Step("register", INCOMING, ("verified",), "registered", ("clerk",),
-         "register an incoming document", "03"),
-    Step("return", INCOMING, ("received", "verified"), "returned", ("clerk",),
-         "return an incoming document to its sender", "02"),
-    Step("assign", INCOMING, ("registered", "assigned", "in_progress"), "assigned",
-         ("leader", "clerk"), "assign an incoming document for handling", "04"),
-    Step("progress", INCOMING, ("assigned",), "in_progress", ("officer", "leader", "clerk"),
-         "start handling an incoming document", "05"),
-    Step("complete", INCOMING, ("assigned", "in_progress"), "completed",
-         ("officer", "leader", "clerk"), "complete the handling of an incoming document",
-         "06"),
+    Step(
+        "revoke",
+        OUTGOING,
+        ("registered", "issued"),
+        "revoked",
+        ("leader", "clerk"),
+        "revoke the document",
+    ),
+    Step(
+        "verify",
+        INCOMING,
+        ("received", "verified"),
+        "verified",
+        ("clerk",),
+        "check the signatures of an incoming document",
+    ),
+    Step(
+        "register",
+        INCOMING,
+        ("verified",),
+        "registered",
+        ("clerk",),
+        "register an incoming document",
+        "03",
+    ),
+    Step(
+        "return",
+        INCOMING,
+        ("received", "verified"),
+        "returned",
+        ("clerk",),
+        "return an incoming document to its sender",
+        "02",
+    ),
+    Step(
+        "assign",
+        INCOMING,
+        ("registered", "assigned", "in_progress"),
+        "assigned",
+        ("leader", "clerk"),
+        "assign an incoming document for handling",
+        "04",
+    ),
+    Step(
+        "progress",
+        INCOMING,
+        ("assigned",),
+        "in_progress",
+        ("officer", "leader", "clerk"),
+        "start handling an incoming document",
+        "05",
+    ),
+    Step(
+        "complete",
+        INCOMING,
+        ("assigned", "in_progress"),
+        "completed",
+        ("officer", "leader", "clerk"),
+        "complete the handling of an incoming document",
+        "06",
+    ),
 )
 STEPS: dict[tuple[str, str], Step] = {(s.direction, s.name): s for s in _STEPS}
 
@@ -260,18 +340,21 @@ def _check_step(user: User, doc: Document, step_name: str) -> Step:
         raise InvalidTransition(f"an {doc.direction} document has no step {step_name!r}")
     require_role(user, *step.roles, action=step.label)
     if doc.frozen:
-        raise InvalidTransition(f"document {doc.id} is frozen ({doc.frozen_reason}); "
-                                "nothing can be changed")
+        raise InvalidTransition(
+            f"document {doc.id} is frozen ({doc.frozen_reason}); nothing can be changed"
+        )
     if doc.state not in step.from_states:
         want = " or ".join(STATE_NAMES_VI[s] for s in step.from_states)
         raise InvalidTransition(
             f"cannot {step.label}: document {doc.id} is {STATE_NAMES_VI[doc.state]} "
-            f"({doc.state}); this step needs it {want}")
+            f"({doc.state}); this step needs it {want}"
+        )
     return step
 
 
-def _reload(s: Session, actor: str, doc_id: int, step_name: str, version: int
-            ) -> tuple[User, Document, Step]:
+def _reload(
+    s: Session, actor: str, doc_id: int, step_name: str, version: int
+) -> tuple[User, Document, Step]:
     """The commit phase of a signing step: the same checks again, and the document must
     not have changed while the file was being signed outside the transaction."""
     user = load_user(s, actor)
@@ -287,31 +370,59 @@ def _officer_scope(s: Session, user: User, doc: Document, lead_only: bool) -> No
     if user.role_set & {"leader", "clerk"}:
         return
     a = _current_assignment(s, doc.id)
-    units = set() if a is None else {a.lead_unit_id} | (
-        set() if lead_only else set(json.loads(a.co_unit_ids)))
+    units = (
+        set()
+        if a is None
+        else {a.lead_unit_id} | (set() if lead_only else set(json.loads(a.co_unit_ids)))
+    )
     if user.unit_id is None or user.unit_id not in units:
-        raise Forbidden(f"{user.username} is not in the unit assigned to handle document "
-                        f"{doc.id}")
+        raise Forbidden(f"{user.username} is not in the unit assigned to handle document {doc.id}")
 
 
 def _current_assignment(s: Session, doc_id: int) -> Assignment | None:
-    return s.scalars(select(Assignment).where(Assignment.document_id == doc_id,
-                                              Assignment.current.is_(True))).first()
+    return s.scalars(
+        select(Assignment).where(Assignment.document_id == doc_id, Assignment.current.is_(True))
+    ).first()
 
 
-def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
-             details: dict[str, Any] | None = None) -> None:
+def _advance(
+    s: Session,
+    user: User,
+    doc: Document,
+    step: Step,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
     """Apply the state change with its history entry and audit event (same transaction)."""
     before = doc.state
     doc.state = step.to_state
     doc.updated_at = _now()
     s.flush()  # a concurrent change of the document raises StaleDataError (see _run)
-    s.add(StatusEvent(document_id=doc.id, at=doc.updated_at, actor_id=user.id,
-                      action=step.name, from_state=before, to_state=step.to_state,
-                      code=step.code, note=note))
-    audit.record(s, user.username, f"document.{step.name}", "document", str(doc.id),
-                 {"from": before, "to": step.to_state, **({"note": note} if note else {}),
-                  **(details or {})})
+    s.add(
+        StatusEvent(
+            document_id=doc.id,
+            at=doc.updated_at,
+            actor_id=user.id,
+            action=step.name,
+            from_state=before,
+            to_state=step.to_state,
+            code=step.code,
+            note=note,
+        )
+    )
+    audit.record(
+        s,
+        user.username,
+        f"document.{step.name}",
+        "document",
+        str(doc.id),
+        {
+            "from": before,
+            "to": step.to_state,
+            **({"note": note} if note else {}),
+            **(details or {}),
+        },
+    )
     # The exchange's packets are written in the step's own transaction (the outbox).
     from .exchange import outbox
 
@@ -324,24 +435,41 @@ def _advance(s: Session, user: User, doc: Document, step: Step, note: str = "",
     # Whoever else listens (notices, dossiers waiting for this result): edms.events.
     from . import events
 
-    events.emit(s, events.Event(f"document.{step.name}", doc.agency_id, f"document:{doc.id}",
-                                user.username, {"document_id": doc.id, "from": before,
-                                                "to": step.to_state}))
+    events.emit(
+        s,
+        events.Event(
+            f"document.{step.name}",
+            doc.agency_id,
+            f"document:{doc.id}",
+            user.username,
+            {"document_id": doc.id, "from": before, "to": step.to_state},
+        ),
+    )
 
 
 def main_file(s: Session, doc_id: int) -> DocumentFile:
-    f = s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc_id,
-                                             DocumentFile.role == "main")
-                  .order_by(DocumentFile.id.desc())).first()
+    f = s.scalars(
+        select(DocumentFile)
+        .where(DocumentFile.document_id == doc_id, DocumentFile.role == "main")
+        .order_by(DocumentFile.id.desc())
+    ).first()
     if f is None:
         raise NotFound(f"document {doc_id} has no file")
     return f
 
 
 def _attachments(s: Session, doc_id: int, stage: str) -> list[DocumentFile]:
-    return list(s.scalars(select(DocumentFile).where(
-        DocumentFile.document_id == doc_id, DocumentFile.role == "attachment",
-        DocumentFile.stage == stage).order_by(DocumentFile.id)))
+    return list(
+        s.scalars(
+            select(DocumentFile)
+            .where(
+                DocumentFile.document_id == doc_id,
+                DocumentFile.role == "attachment",
+                DocumentFile.stage == stage,
+            )
+            .order_by(DocumentFile.id)
+        )
+    )
 
 
 @contextlib.contextmanager
@@ -359,8 +487,9 @@ def _spool_pdf(system: System, stream: BinaryIO, filename: str | None, target: P
     return target
 
 
-def _spool(system: System, stream: BinaryIO, filename: str | None, target: Path,
-           allowed: tuple[str, ...]) -> str:
+def _spool(
+    system: System, stream: BinaryIO, filename: str | None, target: Path, allowed: tuple[str, ...]
+) -> str:
     """Copy an upload to ``target``, size-limited; its type (from its first bytes) must be
     one of ``allowed``, and is returned."""
     limit = system.settings.max_upload_bytes
@@ -373,9 +502,11 @@ def _spool(system: System, stream: BinaryIO, filename: str | None, target: Path,
         while chunk := stream.read(1 << 20):
             size += len(chunk)
             if size > limit:
-                raise UploadTooLarge(f"the upload is larger than the limit of "
-                                     f"{limit // (1024 * 1024)} MiB; nothing was stored",
-                                     limit=limit)
+                raise UploadTooLarge(
+                    f"the upload is larger than the limit of "
+                    f"{limit // (1024 * 1024)} MiB; nothing was stored",
+                    limit=limit,
+                )
             out.write(chunk)
     return detected.mime
 
@@ -402,7 +533,8 @@ def _pdf_facts(path: Path, *, need_fields: bool) -> int:
                     raise EdmsError(
                         f"the draft has no text field {' or '.join(missing)}: the number "
                         "and date are filled into those fields after the leader signs "
-                        "(use `edms doc new --template` or add the fields)")
+                        "(use `edms doc new --template` or add the fields)"
+                    )
             return pages
     except EdmsError:
         raise
@@ -410,29 +542,59 @@ def _pdf_facts(path: Path, *, need_fields: bool) -> int:
         raise EdmsError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
 
 
-def _record_file(system: System, s: Session, puts: list[blobs.PutOutcome], doc: Document,
-                 path: Path, name: str, role: str, stage: str, user: User | None,
-                 attachment_of: int | None = None,
-                 allowed: tuple[str, ...] = ("application/pdf",)) -> DocumentFile:
+def _record_file(
+    system: System,
+    s: Session,
+    puts: list[blobs.PutOutcome],
+    doc: Document,
+    path: Path,
+    name: str,
+    role: str,
+    stage: str,
+    user: User | None,
+    attachment_of: int | None = None,
+    allowed: tuple[str, ...] = ("application/pdf",),
+) -> DocumentFile:
     name = blobs.clean_filename(name, f"{doc.id}.pdf")
     put = blobs.add_file(system, s, path, name=name, allowed=allowed)
     puts.append(put)
-    f = DocumentFile(document_id=doc.id, role=role, stage=stage, sha256=put.sha256,
-                     name=name, attachment_of=attachment_of,
-                     created_by=user.id if user else None, created_at=_now())
+    f = DocumentFile(
+        document_id=doc.id,
+        role=role,
+        stage=stage,
+        sha256=put.sha256,
+        name=name,
+        attachment_of=attachment_of,
+        created_by=user.id if user else None,
+        created_at=_now(),
+    )
     s.add(f)
     s.flush()
     return f
 
 
-def signature_record(doc: Document, f: DocumentFile, profile: Profile, result: Any,
-                     user: User, key: SigningKey, report: Report) -> SignatureRecord:
+def signature_record(
+    doc: Document,
+    f: DocumentFile,
+    profile: Profile,
+    result: Any,
+    user: User,
+    key: SigningKey,
+    report: Report,
+) -> SignatureRecord:
     """The record of a signature the System applied, with our validator's report."""
     return SignatureRecord(
-        document_id=doc.id, file_id=f.id, profile=profile.value,
-        field_name=result.field_name, user_id=user.id, signing_key_id=key.id,
-        signed_at=result.signing_time, level=result.level.value, valid=report.valid,
-        report=json.dumps(report.to_json(), ensure_ascii=False))
+        document_id=doc.id,
+        file_id=f.id,
+        profile=profile.value,
+        field_name=result.field_name,
+        user_id=user.id,
+        signing_key_id=key.id,
+        signed_at=result.signing_time,
+        level=result.level.value,
+        valid=report.valid,
+        report=json.dumps(report.to_json(), ensure_ascii=False),
+    )
 
 
 def _export(system: System, f: DocumentFile, target: Path) -> Path:
@@ -442,8 +604,9 @@ def _export(system: System, f: DocumentFile, target: Path) -> Path:
 
 def validate_own(system: System, path: Path) -> Report:
     """Our own output is validated in-process against the configured trust roots."""
-    return validate_file(path, trust_set(system.settings),
-                         allow_fetching=system.settings.revocation_fetching)
+    return validate_file(
+        path, trust_set(system.settings), allow_fetching=system.settings.revocation_fetching
+    )
 
 
 def _problems(report: Report) -> str:
@@ -464,8 +627,9 @@ def run_in_transaction(system: System, work: Any) -> Any:
     except StaleDataError:
         # Any flush of the document (autoflush included) found another version.
         blobs.undo_put(system, puts)
-        raise Conflict("the document was changed by someone else meanwhile; reload it and "
-                       "try again") from None
+        raise Conflict(
+            "the document was changed by someone else meanwhile; reload it and try again"
+        ) from None
     except BaseException:
         blobs.undo_put(system, puts)
         raise
@@ -474,8 +638,9 @@ def run_in_transaction(system: System, work: Any) -> Any:
 # -- outgoing -----------------------------------------------------------------------------------
 
 
-def create_draft(system: System, actor: str, stream: BinaryIO, filename: str,
-                 meta: DraftMeta) -> Document:
+def create_draft(
+    system: System, actor: str, stream: BinaryIO, filename: str, meta: DraftMeta
+) -> Document:
     """A new outgoing document from an uploaded draft: a PDF (its own number and date
     fields are used as they are; without them, their places and the signing space are
     found from its text), or a Word (.docx) or OpenDocument (.odt) file, converted to PDF
@@ -489,14 +654,21 @@ def create_draft(system: System, actor: str, stream: BinaryIO, filename: str,
         pages = _pdf_facts(draft.pdf, need_fields=True)
         content = search.extract_pdf_text(draft.pdf)
         source = (wd / "upload", draft.source_mime) if draft.source_mime else None
-        return _new_outgoing(system, actor, draft.pdf, filename, meta, pages, content,
-                             source=source)
+        return _new_outgoing(
+            system, actor, draft.pdf, filename, meta, pages, content, source=source
+        )
 
 
-def _upload_draft(system: System, stream: BinaryIO, filename: str | None, wd: Path,
-                  expected_symbol: str | None) -> drafts.DraftFile:
-    mime = _spool(system, stream, filename, wd / "upload", (
-        *DRAFT_TYPES, "application/zip", "application/octet-stream"))
+def _upload_draft(
+    system: System, stream: BinaryIO, filename: str | None, wd: Path, expected_symbol: str | None
+) -> drafts.DraftFile:
+    mime = _spool(
+        system,
+        stream,
+        filename,
+        wd / "upload",
+        (*DRAFT_TYPES, "application/zip", "application/octet-stream"),
+    )
     return drafts.ready(system.settings, wd / "upload", mime, filename, wd, expected_symbol)
 
 
@@ -505,16 +677,22 @@ def _expected_symbol(s: Session, user: User, meta: DraftMeta) -> str | None:
     agency = s.get(Agency, user.agency_id)
     try:
         t = _doc_type(s, meta.type_code)
-        unit = unit_by_code(s, user.agency_id, meta.drafting_unit) \
-            if meta.drafting_unit else None
-        return symbol(t.code, agency.abbreviation if agency else "",
-                      unit.abbreviation if unit else None)
+        unit = unit_by_code(s, user.agency_id, meta.drafting_unit) if meta.drafting_unit else None
+        return symbol(
+            t.code, agency.abbreviation if agency else "", unit.abbreviation if unit else None
+        )
     except EdmsError:
         return None  # the draft's metadata is refused with its own reason later
 
 
-def create_from_template(system: System, actor: str, meta: DraftMeta, body: list[str],
-                         *, parts: Mapping[str, Any] | None = None) -> Document:
+def create_from_template(
+    system: System,
+    actor: str,
+    meta: DraftMeta,
+    body: list[str],
+    *,
+    parts: Mapping[str, Any] | None = None,
+) -> Document:
     """A new outgoing document whose draft is generated in the Decree 30 layout
     (:mod:`edms.templates`); ``parts`` gives the structured parts (``parent``,
     ``authority_line``, ``bases``, ``articles``, ``addressees``)."""
@@ -527,22 +705,40 @@ def create_from_template(system: System, actor: str, meta: DraftMeta, body: list
         assert agency is not None
         t = _doc_type(s, meta.type_code)
         unit = unit_by_code(s, agency.id, meta.drafting_unit) if meta.drafting_unit else None
-        path = render_draft(wd / "draft.pdf", content_for(
-            issuer=agency.name, type_name=t.name.split(" (")[0],
-            is_cong_van=t.abbreviation is None, subject=meta.subject, body=body,
-            recipients=[r.name for r in meta.recipients],
-            head_title=agency_facts(agency.name).head_title,
-            archive_unit=unit.abbreviation if unit else "", copies=meta.issued_amount,
-            priority=meta.priority, secrecy=meta.secrecy, parts=dict(parts or {})))
+        path = render_draft(
+            wd / "draft.pdf",
+            content_for(
+                issuer=agency.name,
+                type_name=t.name.split(" (")[0],
+                is_cong_van=t.abbreviation is None,
+                subject=meta.subject,
+                body=body,
+                recipients=[r.name for r in meta.recipients],
+                head_title=agency_facts(agency.name).head_title,
+                archive_unit=unit.abbreviation if unit else "",
+                copies=meta.issued_amount,
+                priority=meta.priority,
+                secrecy=meta.secrecy,
+                parts=dict(parts or {}),
+            ),
+        )
         s.close()
         pages = _pdf_facts(path, need_fields=True)
-        return _new_outgoing(system, actor, path, f"du-thao-{t.code}.pdf", meta, pages,
-                             search.extract_pdf_text(path))
+        return _new_outgoing(
+            system, actor, path, f"du-thao-{t.code}.pdf", meta, pages, search.extract_pdf_text(path)
+        )
 
 
-def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: DraftMeta,
-                  pages: int, content: str, source: tuple[Path, str] | None = None
-                  ) -> Document:
+def _new_outgoing(
+    system: System,
+    actor: str,
+    path: Path,
+    filename: str,
+    meta: DraftMeta,
+    pages: int,
+    content: str,
+    source: tuple[Path, str] | None = None,
+) -> Document:
     subject = _check_text(meta.subject, "subject (trích yếu)", 500)
     _check_levels(meta.priority, meta.secrecy)
 
@@ -553,42 +749,83 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
         if meta.drafting_unit:
             unit_id = unit_by_code(s, user.agency_id, meta.drafting_unit).id
         elif t.abbreviation is None:
-            raise EdmsError(f"a {t.name} needs its drafting unit (its symbol is "
-                            "issuer-UNIT, e.g. UBND-VX)")
+            raise EdmsError(
+                f"a {t.name} needs its drafting unit (its symbol is issuer-UNIT, e.g. UBND-VX)"
+            )
         if meta.response_for_id is not None:
             _load(s, user, meta.response_for_id)
         if meta.replaces_id is not None:
             old = _load(s, user, meta.replaces_id)
-            if old.direction != OUTGOING or old.state not in ("registered", "issued") \
-                    or old.frozen:
-                raise InvalidTransition(f"document {old.id} is not an issued document that "
-                                        "can be replaced")
+            if old.direction != OUTGOING or old.state not in ("registered", "issued") or old.frozen:
+                raise InvalidTransition(
+                    f"document {old.id} is not an issued document that can be replaced"
+                )
         now = _now()
         doc = Document(
-            agency_id=user.agency_id, direction=OUTGOING, state="draft",
-            type_code=t.code, subject=subject, description=meta.description.strip(),
-            priority=meta.priority, secrecy=meta.secrecy, due_date=meta.due_date,
-            issued_amount=meta.issued_amount, page_amount=pages,
-            recipients=json.dumps([{"name": r.name, "organ_id": r.organ_id}
-                                   for r in meta.recipients], ensure_ascii=False),
-            drafting_unit_id=unit_id, response_for_id=meta.response_for_id,
+            agency_id=user.agency_id,
+            direction=OUTGOING,
+            state="draft",
+            type_code=t.code,
+            subject=subject,
+            description=meta.description.strip(),
+            priority=meta.priority,
+            secrecy=meta.secrecy,
+            due_date=meta.due_date,
+            issued_amount=meta.issued_amount,
+            page_amount=pages,
+            recipients=json.dumps(
+                [{"name": r.name, "organ_id": r.organ_id} for r in meta.recipients],
+                ensure_ascii=False,
+            ),
+            drafting_unit_id=unit_id,
+            response_for_id=meta.response_for_id,
             replaces_id=meta.replaces_id,
             organ_name=s.get(Agency, user.agency_id).name,  # type: ignore[union-attr]
-            created_by=user.id, created_at=now, updated_at=now,
+            created_by=user.id,
+            created_at=now,
+            updated_at=now,
         )
         s.add(doc)
         s.flush()
         main_name = filename
         if source is not None:  # the officer's Word/OpenDocument file, kept with the draft
-            _record_file(system, s, puts, doc, source[0], filename, "source", "draft", user,
-                         allowed=(source[1], "application/zip"))
+            _record_file(
+                system,
+                s,
+                puts,
+                doc,
+                source[0],
+                filename,
+                "source",
+                "draft",
+                user,
+                allowed=(source[1], "application/zip"),
+            )
             main_name = f"{Path(filename).stem}.pdf"
         f = _record_file(system, s, puts, doc, path, main_name, "main", "draft", user)
-        s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="create",
-                          from_state=None, to_state="draft"))
-        audit.record(s, user.username, "document.create", "document", str(doc.id),
-                     {"direction": OUTGOING, "type": t.code, "sha256": f.sha256,
-                      **({"replaces": meta.replaces_id} if meta.replaces_id else {})})
+        s.add(
+            StatusEvent(
+                document_id=doc.id,
+                at=now,
+                actor_id=user.id,
+                action="create",
+                from_state=None,
+                to_state="draft",
+            )
+        )
+        audit.record(
+            s,
+            user.username,
+            "document.create",
+            "document",
+            str(doc.id),
+            {
+                "direction": OUTGOING,
+                "type": t.code,
+                "sha256": f.sha256,
+                **({"replaces": meta.replaces_id} if meta.replaces_id else {}),
+            },
+        )
         _index(s, doc, content)
         return doc
 
@@ -596,8 +833,9 @@ def _new_outgoing(system: System, actor: str, path: Path, filename: str, meta: D
     return doc
 
 
-def add_attachment(system: System, actor: str, doc_id: int, stream: BinaryIO,
-                   filename: str) -> DocumentFile:
+def add_attachment(
+    system: System, actor: str, doc_id: int, stream: BinaryIO, filename: str
+) -> DocumentFile:
     """An attachment in a separate file (phụ lục); it gets the agency's attachment
     signature, with the main document's number, when the document is sealed."""
     with workdir(system) as wd:
@@ -610,18 +848,24 @@ def add_attachment(system: System, actor: str, doc_id: int, stream: BinaryIO,
             require_role(user, "officer", "leader", "clerk", action="attach a file")
             if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
                 raise InvalidTransition("attachments are added to an outgoing draft only")
-            f = _record_file(system, s, puts, doc, path, filename, "attachment", "draft",
-                             user)
-            audit.record(s, user.username, "document.attach", "document", str(doc.id),
-                         {"file": f.id, "sha256": f.sha256, "name": f.name})
+            f = _record_file(system, s, puts, doc, path, filename, "attachment", "draft", user)
+            audit.record(
+                s,
+                user.username,
+                "document.attach",
+                "document",
+                str(doc.id),
+                {"file": f.id, "sha256": f.sha256, "name": f.name},
+            )
             return f
 
         result: DocumentFile = run_in_transaction(system, work)
         return result
 
 
-def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
-                 filename: str) -> Document:
+def revise_draft(
+    system: System, actor: str, doc_id: int, stream: BinaryIO, filename: str
+) -> Document:
     """Replace the draft file of a document still in draft (a new version; the old one
     stays in the history). The new file is any draft :func:`create_draft` takes."""
     with workdir(system) as wd:
@@ -629,8 +873,11 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
             user = load_user(s, actor)
             old = _load(s, user, doc_id)
             unit = s.get(OrgUnit, old.drafting_unit_id) if old.drafting_unit_id else None
-            expected = _expected_symbol(s, user, DraftMeta(
-                old.type_code, old.subject, drafting_unit=unit.code if unit else None))
+            expected = _expected_symbol(
+                s,
+                user,
+                DraftMeta(old.type_code, old.subject, drafting_unit=unit.code if unit else None),
+            )
         draft = _upload_draft(system, stream, filename, wd, expected)
         path, source_name = draft.pdf, filename
         if draft.source_mime:
@@ -645,13 +892,24 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
             if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
                 raise InvalidTransition(f"document {doc_id} is not a draft any more")
             if draft.source_mime:  # the Word/OpenDocument file it was made from
-                _record_file(system, s, puts, doc, wd / "upload", source_name, "source",
-                             "draft", user, allowed=(draft.source_mime, "application/zip"))
+                _record_file(
+                    system,
+                    s,
+                    puts,
+                    doc,
+                    wd / "upload",
+                    source_name,
+                    "source",
+                    "draft",
+                    user,
+                    allowed=(draft.source_mime, "application/zip"),
+                )
             f = _record_file(system, s, puts, doc, path, filename, "main", "draft", user)
             doc.page_amount = pages
             doc.updated_at = _now()
-            audit.record(s, user.username, "document.revise", "document", str(doc.id),
-                         {"sha256": f.sha256})
+            audit.record(
+                s, user.username, "document.revise", "document", str(doc.id), {"sha256": f.sha256}
+            )
             _index(s, doc, content)
             return doc
 
@@ -659,9 +917,16 @@ def revise_draft(system: System, actor: str, doc_id: int, stream: BinaryIO,
         return result
 
 
-def _simple_step(system: System, actor: str, doc_id: int, step_name: str, note: str = "",
-                 need_note: bool = False, unit_scope: str | None = None,
-                 **changes: Any) -> Document:
+def _simple_step(
+    system: System,
+    actor: str,
+    doc_id: int,
+    step_name: str,
+    note: str = "",
+    need_note: bool = False,
+    unit_scope: str | None = None,
+    **changes: Any,
+) -> Document:
     """A state change without files. ``unit_scope`` ("assigned" or "lead") limits
     officers to documents assigned to their unit."""
     if need_note and not note.strip():
@@ -709,8 +974,11 @@ def _existing_empty_signature_field(path: Path) -> str | None:
 
     with open(path, "rb") as f:
         reader = PdfFileReader(f, strict=False)
-        empty = [name for name, value, _ref in fields.enumerate_sig_fields(reader)
-                 if value is None and not name.startswith("EDMS_")]
+        empty = [
+            name
+            for name, value, _ref in fields.enumerate_sig_fields(reader)
+            if value is None and not name.startswith("EDMS_")
+        ]
     return SIGNATURE_FIELD if SIGNATURE_FIELD in empty else (empty[0] if empty else None)
 
 
@@ -726,17 +994,22 @@ class PersonalLayout:
 
     def options(self) -> dict[str, Any]:
         extra: dict[str, Any] = {"title": ""} if self.authority.choice == "Q" else {}
-        return {"authority": self.authority.text, "field_name": self.field_name,
-                "titles_on_page": self.titles_on_page, "name_on_page": self.name_on_page,
-                **extra}
+        return {
+            "authority": self.authority.text,
+            "field_name": self.field_name,
+            "titles_on_page": self.titles_on_page,
+            "name_on_page": self.name_on_page,
+            **extra,
+        }
 
 
 def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
-def personal_layout(system: System, src: Path, user: User, agency_name: str,
-                    key_authority: str, chosen: str | None) -> PersonalLayout:
+def personal_layout(
+    system: System, src: Path, user: User, agency_name: str, key_authority: str, chosen: str | None
+) -> PersonalLayout:
     """The authority chosen (or bound with the key, or printed on the draft), checked
     against the leader's position and against what the draft's signature block prints."""
     name = _existing_empty_signature_field(src)
@@ -744,41 +1017,51 @@ def personal_layout(system: System, src: Path, user: User, agency_name: str,
     if name is not None:
         found = places.existing_fields(src).get(name)
         if found is not None:
-            printed = places.signature_context(src, found[2], found[1],
-                                               memory_mb=system.settings.render_memory_mb)
+            printed = places.signature_context(
+                src, found[2], found[1], memory_mb=system.settings.render_memory_mb
+            )
     if printed.titles and not (chosen and chosen.strip()):
         # the draft prints its authority: that is the default
-        prefixed = [t for t in printed.titles
-                    if t.split(" ", 1)[0] in places.AUTHORITY_PREFIXES]
+        prefixed = [t for t in printed.titles if t.split(" ", 1)[0] in places.AUTHORITY_PREFIXES]
         key_authority = "\n".join(prefixed) if prefixed else "CV"
-    authority = resolve_authority(chosen, key_authority, title=user.title,
-                                  agency_name=agency_name)
+    authority = resolve_authority(chosen, key_authority, title=user.title, agency_name=agency_name)
     if printed.titles and printed.authority_prefix != authority.prefix:
         raise EdmsError(
-            f"khối chữ ký của dự thảo in \"{' / '.join(printed.titles)}\" nhưng thẩm quyền "
-            f"ký đã chọn là \"{authority.text.replace(chr(10), ' / ') or 'ký theo chức vụ'}\"; "
-            "hãy chọn đúng thẩm quyền hoặc trả lại dự thảo để sửa")
+            f'khối chữ ký của dự thảo in "{" / ".join(printed.titles)}" nhưng thẩm quyền '
+            f'ký đã chọn là "{authority.text.replace(chr(10), " / ") or "ký theo chức vụ"}"; '
+            "hãy chọn đúng thẩm quyền hoặc trả lại dự thảo để sửa"
+        )
     if printed.name is not None and _fold(printed.name) != _fold(user.full_name):
-        raise EdmsError(f"khối chữ ký của dự thảo in tên \"{printed.name}\", không phải "
-                        f"\"{user.full_name}\": người ký phải là người có tên trên văn bản")
+        raise EdmsError(
+            f'khối chữ ký của dự thảo in tên "{printed.name}", không phải '
+            f'"{user.full_name}": người ký phải là người có tên trên văn bản'
+        )
     return PersonalLayout(name, authority, bool(printed.titles), printed.name is not None)
 
 
-def _consent(system: System, actor: str, doc_id: int,
-             confirm: PinConfirmation | SigningConsent | None) -> SigningConsent:
+def _consent(
+    system: System, actor: str, doc_id: int, confirm: PinConfirmation | SigningConsent | None
+) -> SigningConsent:
     """The leader's confirmation for this signature (see :mod:`edms.auth`)."""
     if isinstance(confirm, SigningConsent):
         confirm.check(actor, doc_id)
         return confirm
     if isinstance(confirm, PinConfirmation):
         return confirm_signing(system, actor, confirm.pin, [doc_id], confirm.identity)
-    raise Forbidden("signing with your key needs your signing PIN (mã PIN ký số)",
-                    pin_required=True)
+    raise Forbidden(
+        "signing with your key needs your signing PIN (mã PIN ký số)", pin_required=True
+    )
 
 
-def sign(system: System, actor: str, doc_id: int, *, authority: str | None = None,
-         level: str | None = None,
-         confirm: PinConfirmation | SigningConsent | None = None) -> StepResult:
+def sign(
+    system: System,
+    actor: str,
+    doc_id: int,
+    *,
+    authority: str | None = None,
+    level: str | None = None,
+    confirm: PinConfirmation | SigningConsent | None = None,
+) -> StepResult:
     """The competent person's personal signature, with the leader's own bound key. It
     needs the leader's confirmation (``confirm``: their signing PIN through their own
     credential), checked after the document, the role and the state; the audit event
@@ -790,8 +1073,10 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             _check_step(user, doc, "sign")
             key = active_key(s, user_id=user.id)
             if key.kind == "remote":
-                raise InvalidTransition("your key is on your own token: sign through the "
-                                        "remote flow (prepare, then finalize)")
+                raise InvalidTransition(
+                    "your key is on your own token: sign through the "
+                    "remote flow (prepare, then finalize)"
+                )
         consent = _consent(system, actor, doc_id, confirm)
         with system.sessions() as s:
             user = load_user(s, actor)
@@ -801,10 +1086,10 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             agency_name = doc.organ_name
         profile = open_key(system, key)
         lvl = _level(system, level, system.settings.sign_level_personal)
-        layout = personal_layout(system, src, user, agency_name, profile.authority,
-                                 authority)
-        opts = dataclasses.replace(options_for(profile, Profile.PERSONAL, level=lvl),
-                                   **layout.options())
+        layout = personal_layout(system, src, user, agency_name, profile.authority, authority)
+        opts = dataclasses.replace(
+            options_for(profile, Profile.PERSONAL, level=lvl), **layout.options()
+        )
         out = wd / "signed.pdf"
         try:
             result = engine_for(system.settings, profile).sign(src, out, opts)
@@ -812,37 +1097,62 @@ def sign(system: System, actor: str, doc_id: int, *, authority: str | None = Non
             raise ServiceUnavailable(f"signing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
             raise EdmsError(f"signing failed, nothing was stored: {exc}") from None
-        return _commit_personal(system, actor, doc_id, version, out, result, key,
-                                {"credential": consent.credential, "confirmed": "pin"},
-                                competence=layout.authority.competence)
+        return _commit_personal(
+            system,
+            actor,
+            doc_id,
+            version,
+            out,
+            result,
+            key,
+            {"credential": consent.credential, "confirmed": "pin"},
+            competence=layout.authority.competence,
+        )
 
 
-def _commit_personal(system: System, actor: str, doc_id: int, version: int, out: Path,
-                     result: Any, key: SigningKey, how: dict[str, str] | None = None,
-                     competence: str | None = None) -> StepResult:
+def _commit_personal(
+    system: System,
+    actor: str,
+    doc_id: int,
+    version: int,
+    out: Path,
+    result: Any,
+    key: SigningKey,
+    how: dict[str, str] | None = None,
+    competence: str | None = None,
+) -> StepResult:
     """Validate a personally signed file and record it (server-held and remote keys)."""
     report = validate_own(system, out)
     if not report.valid:
-        raise EdmsError("the signature made does not validate, nothing was stored: "
-                        + _problems(report))
+        raise EdmsError(
+            "the signature made does not validate, nothing was stored: " + _problems(report)
+        )
     sig_report = next(r for r in report.signatures if r.field == result.field_name)
 
     def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
         user, doc, step = _reload(s, actor, doc_id, "sign", version)
-        f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main",
-                         "signed", user)
-        s.add(signature_record(doc, f, Profile.PERSONAL, result, user, key,
-                            report))
+        f = _record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main", "signed", user)
+        s.add(signature_record(doc, f, Profile.PERSONAL, result, user, key, report))
         doc.signer_name = sig_report.signer.common_name[:50]
         title = sig_report.signer.title or user.title
         doc.signer_position = title[:100]
         if competence is not None:
             doc.signer_competence = competence[:100]
-        _advance(s, user, doc, step, details={
-            **({"competence": competence} if competence is not None else {}),
-            "field": result.field_name, "level": result.level.value,
-            "sha256": f.sha256, "certificate_sha256": key.cert_sha256,
-            "key": key.kind, **(how or {})})
+        _advance(
+            s,
+            user,
+            doc,
+            step,
+            details={
+                **({"competence": competence} if competence is not None else {}),
+                "field": result.field_name,
+                "level": result.level.value,
+                "sha256": f.sha256,
+                "certificate_sha256": key.cert_sha256,
+                "key": key.kind,
+                **(how or {}),
+            },
+        )
         _index(s, doc)
         return StepResult(doc, report=report)
 
@@ -865,12 +1175,20 @@ def _remote(system: System) -> Any:
 
     from .signatures import trust_services
 
-    return RemoteSigning(system.settings.data_dir / "remote-signing",
-                         trust_services(system.settings))
+    return RemoteSigning(
+        system.settings.data_dir / "remote-signing", trust_services(system.settings)
+    )
 
 
-def remote_prepare(system: System, actor: str, doc_id: int, chain_pem: list[bytes], *,
-                   authority: str | None = None, level: str | None = None) -> RemoteSession:
+def remote_prepare(
+    system: System,
+    actor: str,
+    doc_id: int,
+    chain_pem: list[bytes],
+    *,
+    authority: str | None = None,
+    level: str | None = None,
+) -> RemoteSession:
     """Step 1 of signing with a key the server never sees (the leader's USB token): lay
     out the signature and return the digest the token must sign. The certificate must be
     the one bound to this leader."""
@@ -887,8 +1205,10 @@ def remote_prepare(system: System, actor: str, doc_id: int, chain_pem: list[byte
             _check_step(user, doc, "sign")
             key = active_key(s, user_id=user.id)
             if key.cert_sha256 != chain[0].sha256.hex():
-                raise Forbidden("this certificate is not the one bound to you; a leader "
-                                "signs only with their own certificate")
+                raise Forbidden(
+                    "this certificate is not the one bound to you; a leader "
+                    "signs only with their own certificate"
+                )
             src = _export(system, main_file(s, doc.id), wd / "in.pdf")
             version = doc.version
             agency_name = doc.organ_name
@@ -903,19 +1223,39 @@ def remote_prepare(system: System, actor: str, doc_id: int, chain_pem: list[byte
         except SigningError as exc:
             raise EdmsError(f"cannot prepare the signature: {exc}") from None
     side = system.settings.data_dir / "remote-signing" / prepared.session_id / "edms.json"
-    side.write_text(json.dumps({"document_id": doc_id, "user": actor.strip().lower(),
-                                "version": version, "key_id": key.id,
-                                "competence": layout.authority.competence}))
+    side.write_text(
+        json.dumps(
+            {
+                "document_id": doc_id,
+                "user": actor.strip().lower(),
+                "version": version,
+                "key_id": key.id,
+                "competence": layout.authority.competence,
+            }
+        )
+    )
     with transaction(system.sessions) as s:
-        audit.record(s, actor, "document.sign_prepare", "document", str(doc_id),
-                     {"session": prepared.session_id[:8]})
-    return RemoteSession(prepared.session_id, prepared.signed_attributes, prepared.digest,
-                         prepared.digest_algorithm, prepared.signature_algorithm,
-                         prepared.expires_at)
+        audit.record(
+            s,
+            actor,
+            "document.sign_prepare",
+            "document",
+            str(doc_id),
+            {"session": prepared.session_id[:8]},
+        )
+    return RemoteSession(
+        prepared.session_id,
+        prepared.signed_attributes,
+        prepared.digest,
+        prepared.digest_algorithm,
+        prepared.signature_algorithm,
+        prepared.expires_at,
+    )
 
 
-def remote_finalize(system: System, actor: str, doc_id: int, session_id: str,
-                    signature_value: bytes) -> StepResult:
+def remote_finalize(
+    system: System, actor: str, doc_id: int, session_id: str, signature_value: bytes
+) -> StepResult:
     """Step 2: embed the token's signature value; refused if it does not verify against
     the prepared certificate, if the session expired, or if it was prepared for another
     document or user."""
@@ -942,10 +1282,17 @@ def remote_finalize(system: System, actor: str, doc_id: int, session_id: str,
         except TrustServiceError as exc:
             raise ServiceUnavailable(f"finalizing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
-            raise EdmsError(f"the signature was not accepted, nothing was stored: {exc}"
-                            ) from None
-        return _commit_personal(system, actor, doc_id, state["version"], out, result, key,
-                                competence=state.get("competence"))
+            raise EdmsError(f"the signature was not accepted, nothing was stored: {exc}") from None
+        return _commit_personal(
+            system,
+            actor,
+            doc_id,
+            state["version"],
+            out,
+            result,
+            key,
+            competence=state.get("competence"),
+        )
 
 
 def number(system: System, actor: str, doc_id: int) -> StepResult:
@@ -974,23 +1321,47 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             out = wd / "numbered.pdf"
             day = vn_today(now)
             line = date_line(agency.place, day)
-            plan = places.fill_plan(src, n, sym, line, f"{day.day:02d}", month_text(day),
-                                    day.year, memory_mb=system.settings.render_memory_mb)
-            fill_fields(src, out, {name: FieldText(p.value, p.size, p.italic, p.align,
-                                                   p.padding, p.baseline)
-                                   for name, p in plan.items()})
+            plan = places.fill_plan(
+                src,
+                n,
+                sym,
+                line,
+                f"{day.day:02d}",
+                month_text(day),
+                day.year,
+                memory_mb=system.settings.render_memory_mb,
+            )
+            fill_fields(
+                src,
+                out,
+                {
+                    name: FieldText(p.value, p.size, p.italic, p.align, p.padding, p.baseline)
+                    for name, p in plan.items()
+                },
+            )
             report = validate_own(system, out)
             if not report.valid:
-                raise EdmsError("after filling the number the leader's signature no longer "
-                                "validates, nothing was changed: " + _problems(report))
-            f = _record_file(system, s, puts, doc, out, f"{doc.id}-numbered.pdf", "main",
-                             "numbered", user)
+                raise EdmsError(
+                    "after filling the number the leader's signature no longer "
+                    "validates, nothing was changed: " + _problems(report)
+                )
+            f = _record_file(
+                system, s, puts, doc, out, f"{doc.id}-numbered.pdf", "main", "numbered", user
+            )
             doc.register_id, doc.number = register.id, n
             doc.code_number, doc.code_notation = f"{n:02d}", sym
             doc.issued_date = vn_today(now)
-            _advance(s, user, doc, step, details={
-                "register": register.id, "number": number_and_symbol(n, sym),
-                "sha256": f.sha256})
+            _advance(
+                s,
+                user,
+                doc,
+                step,
+                details={
+                    "register": register.id,
+                    "number": number_and_symbol(n, sym),
+                    "sha256": f.sha256,
+                },
+            )
             _index(s, doc)
             return StepResult(doc, report=report)
 
@@ -1007,17 +1378,23 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
             _check_step(user, doc, "seal")
-            personal = s.scalars(select(SignatureRecord).where(
-                SignatureRecord.document_id == doc.id,
-                SignatureRecord.profile == Profile.PERSONAL.value,
-                SignatureRecord.valid.is_(True))).first()
+            personal = s.scalars(
+                select(SignatureRecord).where(
+                    SignatureRecord.document_id == doc.id,
+                    SignatureRecord.profile == Profile.PERSONAL.value,
+                    SignatureRecord.valid.is_(True),
+                )
+            ).first()
             if personal is None:
-                raise InvalidTransition(f"document {doc_id} carries no valid personal "
-                                        "signature of the competent person")
+                raise InvalidTransition(
+                    f"document {doc_id} carries no valid personal signature of the competent person"
+                )
             key = active_key(s, agency_id=doc.agency_id)
             src = _export(system, main_file(s, doc.id), wd / "in.pdf")
-            attachments = [(a, _export(system, a, wd / f"att-{a.id}.pdf"))
-                           for a in _attachments(s, doc.id, "draft")]
+            attachments = [
+                (a, _export(system, a, wd / f"att-{a.id}.pdf"))
+                for a in _attachments(s, doc.id, "draft")
+            ]
             main_number = number_and_symbol(doc.number or 0, doc.code_notation or "")
             version = doc.version
         profile = open_key(system, key)
@@ -1025,13 +1402,15 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
         lvl = _level(system, level, system.settings.sign_level_seal)
         out = wd / "sealed.pdf"
         try:
-            result = engine.sign(src, out, options_for(profile, Profile.ORGANIZATION,
-                                                       level=lvl))
+            result = engine.sign(src, out, options_for(profile, Profile.ORGANIZATION, level=lvl))
             signed_atts = []
             for a, path in attachments:
                 a_out = wd / f"att-{a.id}-signed.pdf"
-                r = engine.sign(path, a_out, options_for(
-                    profile, Profile.ATTACHMENT, level=lvl, main_number=main_number))
+                r = engine.sign(
+                    path,
+                    a_out,
+                    options_for(profile, Profile.ATTACHMENT, level=lvl, main_number=main_number),
+                )
                 signed_atts.append((a, a_out, r))
         except TrustServiceError as exc:
             raise ServiceUnavailable(f"sealing failed, nothing was stored: {exc}") from None
@@ -1039,37 +1418,56 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
             raise EdmsError(f"sealing failed, nothing was stored: {exc}") from None
         report = validate_own(system, out)
         if not report.valid or len(report.signatures) < 2:
-            raise EdmsError("the sealed document does not validate, nothing was stored: "
-                            + _problems(report))
+            raise EdmsError(
+                "the sealed document does not validate, nothing was stored: " + _problems(report)
+            )
         att_reports = [validate_own(system, p) for _a, p, _r in signed_atts]
         for (a, _p, _r), rep in zip(signed_atts, att_reports, strict=True):
             if not rep.valid:
-                raise EdmsError(f"the signed attachment {a.name} does not validate: "
-                                + _problems(rep))
+                raise EdmsError(
+                    f"the signed attachment {a.name} does not validate: " + _problems(rep)
+                )
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
             user, doc, step = _reload(s, actor, doc_id, "seal", version)
-            f = _record_file(system, s, puts, doc, out, f"{doc.id}-sealed.pdf", "main",
-                             "sealed", user)
-            s.add(signature_record(doc, f, Profile.ORGANIZATION, result, user, key,
-                            report))
+            f = _record_file(
+                system, s, puts, doc, out, f"{doc.id}-sealed.pdf", "main", "sealed", user
+            )
+            s.add(signature_record(doc, f, Profile.ORGANIZATION, result, user, key, report))
             for (a, a_out, r), rep in zip(signed_atts, att_reports, strict=True):
-                af = _record_file(system, s, puts, doc, a_out, a.name, "attachment",
-                                  "sealed", user, attachment_of=a.id)
-                s.add(signature_record(doc, af, Profile.ATTACHMENT, r, user, key,
-                            rep))
-            _advance(s, user, doc, step, details={
-                "field": result.field_name, "level": result.level.value,
-                "sha256": f.sha256, "attachments": len(signed_atts),
-                "certificate_sha256": key.cert_sha256})
+                af = _record_file(
+                    system,
+                    s,
+                    puts,
+                    doc,
+                    a_out,
+                    a.name,
+                    "attachment",
+                    "sealed",
+                    user,
+                    attachment_of=a.id,
+                )
+                s.add(signature_record(doc, af, Profile.ATTACHMENT, r, user, key, rep))
+            _advance(
+                s,
+                user,
+                doc,
+                step,
+                details={
+                    "field": result.field_name,
+                    "level": result.level.value,
+                    "sha256": f.sha256,
+                    "attachments": len(signed_atts),
+                    "certificate_sha256": key.cert_sha256,
+                },
+            )
             return StepResult(doc, report=report)
 
         step_result: StepResult = run_in_transaction(system, work)
         return step_result
 
 
-def register(system: System, actor: str, doc_id: int, note: str = "", holder: str = ""
-             ) -> Document:
+def register(system: System, actor: str, doc_id: int, note: str = "", holder: str = "") -> Document:
     """Enter an outgoing document in its register, or give an incoming one its arrival
     number, whichever the document is."""
     with system.sessions() as s:
@@ -1080,14 +1478,16 @@ def register(system: System, actor: str, doc_id: int, note: str = "", holder: st
     return register_outgoing(system, actor, doc_id, holder=holder, note=note)
 
 
-def register_outgoing(system: System, actor: str, doc_id: int, *, holder: str = "",
-                      note: str = "") -> Document:
+def register_outgoing(
+    system: System, actor: str, doc_id: int, *, holder: str = "", note: str = ""
+) -> Document:
     return _simple_step(system, actor, doc_id, "register", note, holder=holder.strip()[:200])
 
 
 def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
     """Dispatch the document; its stored files are then kept for the type's retention
     period. A document that replaces another one supersedes it now."""
+
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
@@ -1103,11 +1503,20 @@ def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
                 old.state, old.frozen = "replaced", True
                 by = number_and_symbol(doc.number or 0, doc.code_notation or "")
                 old.frozen_reason = f"thay thế bởi văn bản số {by}"
-                s.add(StatusEvent(document_id=old.id, at=_now(), actor_id=user.id,
-                                  action="replace", from_state=before, to_state="replaced",
-                                  note=old.frozen_reason))
-                audit.record(s, user.username, "document.replaced", "document", str(old.id),
-                             {"by": doc.id})
+                s.add(
+                    StatusEvent(
+                        document_id=old.id,
+                        at=_now(),
+                        actor_id=user.id,
+                        action="replace",
+                        from_state=before,
+                        to_state="replaced",
+                        note=old.frozen_reason,
+                    )
+                )
+                audit.record(
+                    s, user.username, "document.replaced", "document", str(old.id), {"by": doc.id}
+                )
         return doc
 
     doc: Document = run_in_transaction(system, work)
@@ -1124,16 +1533,26 @@ def revoke(system: System, actor: str, doc_id: int, reason: str) -> Document:
         from .digitization.revocation import revoke_copy
 
         return revoke_copy(system, actor, doc_id, reason)
-    return _simple_step(system, actor, doc_id, "revoke", reason, need_note=True,
-                        frozen=True, frozen_reason=f"thu hồi: {reason.strip()}")
+    return _simple_step(
+        system,
+        actor,
+        doc_id,
+        "revoke",
+        reason,
+        need_note=True,
+        frozen=True,
+        frozen_reason=f"thu hồi: {reason.strip()}",
+    )
 
 
-def replace(system: System, actor: str, old_id: int, stream: BinaryIO, filename: str,
-            meta: DraftMeta) -> Document:
+def replace(
+    system: System, actor: str, old_id: int, stream: BinaryIO, filename: str, meta: DraftMeta
+) -> Document:
     """A new draft that replaces an issued document (errors of content, Art. 17); the old
     one is frozen as replaced when the new one is issued."""
-    return create_draft(system, actor, stream, filename,
-                        dataclasses.replace(meta, replaces_id=old_id))
+    return create_draft(
+        system, actor, stream, filename, dataclasses.replace(meta, replaces_id=old_id)
+    )
 
 
 def discard_draft(system: System, actor: str, doc_id: int) -> None:
@@ -1147,8 +1566,11 @@ def discard_draft(system: System, actor: str, doc_id: int) -> None:
             raise Forbidden("only the draft's author or an admin may discard it")
         if doc.state != "draft" or doc.legal_hold:
             raise InvalidTransition(f"document {doc_id} is not a draft that can be discarded")
-        if s.scalars(select(StatusEvent).where(StatusEvent.document_id == doc.id,
-                                               StatusEvent.action == "submit")).first():
+        if s.scalars(
+            select(StatusEvent).where(
+                StatusEvent.document_id == doc.id, StatusEvent.action == "submit"
+            )
+        ).first():
             raise InvalidTransition("a draft that was once submitted is kept in the record")
         files = list(s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc.id)))
         for ev in s.scalars(select(StatusEvent).where(StatusEvent.document_id == doc.id)):
@@ -1165,8 +1587,14 @@ def discard_draft(system: System, actor: str, doc_id: int) -> None:
                 keys.append(blob.storage_key)
                 s.delete(blob)
         s.delete(doc)
-        audit.record(s, user.username, "document.discard", "document", str(doc_id),
-                     {"files": [f.sha256 for f in files]})
+        audit.record(
+            s,
+            user.username,
+            "document.discard",
+            "document",
+            str(doc_id),
+            {"files": [f.sha256 for f in files]},
+        )
 
     run_in_transaction(system, work)
     for key in keys:
@@ -1177,8 +1605,9 @@ def discard_draft(system: System, actor: str, doc_id: int) -> None:
 # -- incoming -----------------------------------------------------------------------------------
 
 
-def receive(system: System, actor: str, stream: BinaryIO, filename: str,
-            meta: IncomingMeta) -> StepResult:
+def receive(
+    system: System, actor: str, stream: BinaryIO, filename: str, meta: IncomingMeta
+) -> StepResult:
     """Take in a document from another agency (state ``received``). Warns, without
     refusing, when the same (number, symbol, issuing agency) was received before."""
     subject = _check_text(meta.subject, "subject (trích yếu)", 500)
@@ -1198,24 +1627,56 @@ def receive(system: System, actor: str, stream: BinaryIO, filename: str,
             warnings = _duplicates(s, user.agency_id, meta)
             now = _now()
             doc = Document(
-                agency_id=user.agency_id, direction=INCOMING, state="received",
-                type_code=t.code, subject=subject, organ_name=organ,
-                organ_id=meta.organ_id, code_number=meta.code_number.strip()[:11],
-                code_notation=meta.code_notation.strip()[:30], issued_date=meta.issued_date,
-                signer_name=meta.signer_name[:50], signer_position=meta.signer_position[:100],
-                due_date=meta.due_date, priority=meta.priority, secrecy=meta.secrecy,
-                to_places=meta.to_places[:1000], description=meta.description[:500],
-                page_amount=pages, arrival_at=now, created_by=user.id, created_at=now,
-                updated_at=now)
+                agency_id=user.agency_id,
+                direction=INCOMING,
+                state="received",
+                type_code=t.code,
+                subject=subject,
+                organ_name=organ,
+                organ_id=meta.organ_id,
+                code_number=meta.code_number.strip()[:11],
+                code_notation=meta.code_notation.strip()[:30],
+                issued_date=meta.issued_date,
+                signer_name=meta.signer_name[:50],
+                signer_position=meta.signer_position[:100],
+                due_date=meta.due_date,
+                priority=meta.priority,
+                secrecy=meta.secrecy,
+                to_places=meta.to_places[:1000],
+                description=meta.description[:500],
+                page_amount=pages,
+                arrival_at=now,
+                created_by=user.id,
+                created_at=now,
+                updated_at=now,
+            )
             s.add(doc)
             s.flush()
             f = _record_file(system, s, puts, doc, path, filename, "main", "received", user)
-            s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="receive",
-                              from_state=None, to_state="received", code="01"))
-            audit.record(s, user.username, "document.receive", "document", str(doc.id),
-                         {"sha256": f.sha256, "from": organ,
-                          "number": f"{meta.code_number}/{meta.code_notation}",
-                          **({"warnings": warnings} if warnings else {})})
+            s.add(
+                StatusEvent(
+                    document_id=doc.id,
+                    at=now,
+                    actor_id=user.id,
+                    action="receive",
+                    from_state=None,
+                    to_state="received",
+                    code="01",
+                )
+            )
+            audit.record(
+                s,
+                user.username,
+                "document.receive",
+                "document",
+                str(doc.id),
+                {
+                    "sha256": f.sha256,
+                    "from": organ,
+                    "number": f"{meta.code_number}/{meta.code_notation}",
+                    **({"warnings": warnings} if warnings else {}),
+                },
+            )
             _index(s, doc, content)
             return StepResult(doc, warnings)
 
@@ -1225,14 +1686,21 @@ def receive(system: System, actor: str, stream: BinaryIO, filename: str,
 
 def _duplicates(s: Session, agency_id: int, meta: IncomingMeta) -> list[str]:
     query = select(Document).where(
-        Document.agency_id == agency_id, Document.direction == INCOMING,
+        Document.agency_id == agency_id,
+        Document.direction == INCOMING,
         Document.code_number == meta.code_number.strip(),
-        Document.code_notation == meta.code_notation.strip())
-    query = query.where(Document.organ_id == meta.organ_id) if meta.organ_id \
+        Document.code_notation == meta.code_notation.strip(),
+    )
+    query = (
+        query.where(Document.organ_id == meta.organ_id)
+        if meta.organ_id
         else query.where(Document.organ_name == meta.organ_name.strip())
-    return [f"văn bản số {d.code_number}/{d.code_notation} của {d.organ_name} đã được tiếp "
-            f"nhận trước đó (document {d.id}, {STATE_NAMES_VI[d.state]})"
-            for d in s.scalars(query)]
+    )
+    return [
+        f"văn bản số {d.code_number}/{d.code_notation} của {d.organ_name} đã được tiếp "
+        f"nhận trước đó (document {d.id}, {STATE_NAMES_VI[d.state]})"
+        for d in s.scalars(query)
+    ]
 
 
 def verify(system: System, actor: str, doc_id: int) -> StepResult:
@@ -1252,12 +1720,27 @@ def verify(system: System, actor: str, doc_id: int) -> StepResult:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
             step = _check_step(user, doc, "verify")
-            s.add(ValidationRecord(document_id=doc.id, file_id=file_id, checked_at=_now(),
-                                   checked_by=user.id, valid=report.valid,
-                                   report=json.dumps(report.to_json(), ensure_ascii=False)))
-            _advance(s, user, doc, step, details={
-                "valid": report.valid, "signatures": len(report.signatures),
-                "changed_after_signing": report.changed_after_signing})
+            s.add(
+                ValidationRecord(
+                    document_id=doc.id,
+                    file_id=file_id,
+                    checked_at=_now(),
+                    checked_by=user.id,
+                    valid=report.valid,
+                    report=json.dumps(report.to_json(), ensure_ascii=False),
+                )
+            )
+            _advance(
+                s,
+                user,
+                doc,
+                step,
+                details={
+                    "valid": report.valid,
+                    "signatures": len(report.signatures),
+                    "changed_after_signing": report.changed_after_signing,
+                },
+            )
             return StepResult(doc, report=report)
 
         result: StepResult = run_in_transaction(system, work)
@@ -1271,34 +1754,47 @@ def verify_current(system: System, actor: str, doc_id: int) -> Report:
             user = load_user(s, actor)
             doc = _load(s, user, doc_id)
             f = main_file(s, doc.id)
-            audit.record(s, user.username, "document.check", "document", str(doc.id),
-                         {"file": f.id})
+            audit.record(
+                s, user.username, "document.check", "document", str(doc.id), {"file": f.id}
+            )
         path = _export(system, f, wd / "current.pdf")
         return validate_sandboxed(system.settings, path)
 
 
 def latest_validation(s: Session, doc_id: int) -> ValidationRecord | None:
-    return s.scalars(select(ValidationRecord).where(ValidationRecord.document_id == doc_id)
-                     .order_by(ValidationRecord.id.desc())).first()
+    return s.scalars(
+        select(ValidationRecord)
+        .where(ValidationRecord.document_id == doc_id)
+        .order_by(ValidationRecord.id.desc())
+    ).first()
 
 
 def register_incoming(system: System, actor: str, doc_id: int, note: str = "") -> Document:
     """The next arrival number (số đến) of the year; only for a document whose
     signatures were verified as valid."""
+
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
         step = _check_step(user, doc, "register")
         check = latest_validation(s, doc.id)
         if check is None or not check.valid:
-            raise InvalidTransition(f"the signature check of document {doc_id} failed: "
-                                    "return it to the sender with the reason instead")
+            raise InvalidTransition(
+                f"the signature check of document {doc_id} failed: "
+                "return it to the sender with the reason instead"
+            )
         now = _now()
         register = register_for(s, doc.agency_id, INCOMING, doc.arrival_at or now)
         doc.arrival_register_id = register.id
         doc.arrival_number = take_number(s, register.id)
-        _advance(s, user, doc, step, note.strip(),
-                 details={"arrival_number": doc.arrival_number, "register": register.id})
+        _advance(
+            s,
+            user,
+            doc,
+            step,
+            note.strip(),
+            details={"arrival_number": doc.arrival_number, "register": register.id},
+        )
         _index(s, doc)
         return doc
 
@@ -1311,10 +1807,17 @@ def return_to_sender(system: System, actor: str, doc_id: int, reason: str) -> Do
     return _simple_step(system, actor, doc_id, "return", reason, need_note=True)
 
 
-def assign(system: System, actor: str, doc_id: int, lead_unit: str,
-           co_units: tuple[str, ...] = (), instruction: str = "",
-           deadline: date | None = None) -> Document:
+def assign(
+    system: System,
+    actor: str,
+    doc_id: int,
+    lead_unit: str,
+    co_units: tuple[str, ...] = (),
+    instruction: str = "",
+    deadline: date | None = None,
+) -> Document:
     """The handling unit (lead and co-operating), the leader's instruction, a deadline."""
+
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
@@ -1325,19 +1828,37 @@ def assign(system: System, actor: str, doc_id: int, lead_unit: str,
             raise EdmsError("the lead unit cannot also be a co-operating unit")
         if deadline is not None and deadline < vn_today():
             raise EdmsError("the deadline is in the past")
-        for old in s.scalars(select(Assignment).where(Assignment.document_id == doc.id,
-                                                      Assignment.current.is_(True))):
+        for old in s.scalars(
+            select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
+        ):
             old.current = False
-        s.add(Assignment(document_id=doc.id, lead_unit_id=lead.id,
-                         co_unit_ids=json.dumps([c.id for c in co]),
-                         instruction=instruction.strip(), deadline=deadline,
-                         assigned_by=user.id, assigned_at=_now(), current=True))
+        s.add(
+            Assignment(
+                document_id=doc.id,
+                lead_unit_id=lead.id,
+                co_unit_ids=json.dumps([c.id for c in co]),
+                instruction=instruction.strip(),
+                deadline=deadline,
+                assigned_by=user.id,
+                assigned_at=_now(),
+                current=True,
+            )
+        )
         if deadline is not None:
             doc.due_date = deadline
         doc.passed_on_at = doc.passed_on_at or _now()
-        _advance(s, user, doc, step, instruction.strip(), details={
-            "lead": lead.code, "co": [c.code for c in co],
-            "deadline": deadline.isoformat() if deadline else None})
+        _advance(
+            s,
+            user,
+            doc,
+            step,
+            instruction.strip(),
+            details={
+                "lead": lead.code,
+                "co": [c.code for c in co],
+                "deadline": deadline.isoformat() if deadline else None,
+            },
+        )
         return doc
 
     result: Document = run_in_transaction(system, work)
@@ -1351,15 +1872,17 @@ def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> D
 
 def complete(system: System, actor: str, doc_id: int, note: str = "") -> Document:
     """Complete the handling (officers of the lead unit, leaders, clerks)."""
-    return _simple_step(system, actor, doc_id, "complete", note, unit_scope="lead",
-                        completed_at=_now())
+    return _simple_step(
+        system, actor, doc_id, "complete", note, unit_scope="lead", completed_at=_now()
+    )
 
 
 # -- one entry for every step --------------------------------------------------------------------
 
 
-def perform(system: System, actor: str, doc_id: int, name: str, data: Mapping[str, Any]
-            ) -> Document | StepResult:
+def perform(
+    system: System, actor: str, doc_id: int, name: str, data: Mapping[str, Any]
+) -> Document | StepResult:
     """Run lifecycle step ``name`` with its inputs (``note``, ``reason``, ``holder``,
     ``authority``, ``level``, ``lead_unit``, ``co_units``, ``instruction``, ``deadline``,
     ``on``, and for ``sign`` the leader's ``confirm``), as the API and the web interface
@@ -1369,19 +1892,30 @@ def perform(system: System, actor: str, doc_id: int, name: str, data: Mapping[st
         "submit": lambda: submit(system, actor, doc_id, note),
         "approve": lambda: approve(system, actor, doc_id, note),
         "reject": lambda: reject(system, actor, doc_id, reason),
-        "sign": lambda: sign(system, actor, doc_id, authority=data.get("authority"),
-                             level=data.get("level"), confirm=data.get("confirm")),
+        "sign": lambda: sign(
+            system,
+            actor,
+            doc_id,
+            authority=data.get("authority"),
+            level=data.get("level"),
+            confirm=data.get("confirm"),
+        ),
         "number": lambda: number(system, actor, doc_id),
         "seal": lambda: seal(system, actor, doc_id, level=data.get("level")),
-        "register": lambda: register(system, actor, doc_id, note,
-                                     str(data.get("holder") or "")),
+        "register": lambda: register(system, actor, doc_id, note, str(data.get("holder") or "")),
         "issue": lambda: issue(system, actor, doc_id, note),
         "revoke": lambda: revoke(system, actor, doc_id, reason),
         "verify": lambda: verify(system, actor, doc_id),
         "return": lambda: return_to_sender(system, actor, doc_id, reason),
-        "assign": lambda: assign(system, actor, doc_id, str(data.get("lead_unit") or ""),
-                                 tuple(data.get("co_units") or ()),
-                                 str(data.get("instruction") or ""), data.get("deadline")),
+        "assign": lambda: assign(
+            system,
+            actor,
+            doc_id,
+            str(data.get("lead_unit") or ""),
+            tuple(data.get("co_units") or ()),
+            str(data.get("instruction") or ""),
+            data.get("deadline"),
+        ),
         "progress": lambda: start_progress(system, actor, doc_id, note),
         "complete": lambda: complete(system, actor, doc_id, note),
         "hold": lambda: set_legal_hold(system, actor, doc_id, bool(data.get("on")), reason),
@@ -1412,23 +1946,38 @@ def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
         doc = _load(s, user, doc_id)
         view = DocumentView(
             doc,
-            list(s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc.id)
-                           .order_by(DocumentFile.id))),
-            list(s.scalars(select(SignatureRecord).where(
-                SignatureRecord.document_id == doc.id).order_by(SignatureRecord.id))),
-            list(s.scalars(select(StatusEvent).where(StatusEvent.document_id == doc.id)
-                           .order_by(StatusEvent.id))),
+            list(
+                s.scalars(
+                    select(DocumentFile)
+                    .where(DocumentFile.document_id == doc.id)
+                    .order_by(DocumentFile.id)
+                )
+            ),
+            list(
+                s.scalars(
+                    select(SignatureRecord)
+                    .where(SignatureRecord.document_id == doc.id)
+                    .order_by(SignatureRecord.id)
+                )
+            ),
+            list(
+                s.scalars(
+                    select(StatusEvent)
+                    .where(StatusEvent.document_id == doc.id)
+                    .order_by(StatusEvent.id)
+                )
+            ),
             _current_assignment(s, doc.id),
             latest_validation(s, doc.id),
-            s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)
-                      ).first(),
+            s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)).first(),
         )
         audit.record(s, user.username, "document.read", "document", str(doc.id))
         return view
 
 
-def open_file(system: System, actor: str, doc_id: int, file_id: int | None = None
-              ) -> tuple[DocumentFile, Blob]:
+def open_file(
+    system: System, actor: str, doc_id: int, file_id: int | None = None
+) -> tuple[DocumentFile, Blob]:
     """The document's current PDF (or one of its files) for download; audited. The
     caller streams ``blob`` from the store (the API, with HTTP Range)."""
     with transaction(system.sessions) as s:
@@ -1444,13 +1993,20 @@ def open_file(system: System, actor: str, doc_id: int, file_id: int | None = Non
         blob = s.get(Blob, f.sha256)
         if blob is None:
             raise NotFound(f"file {f.id} is recorded but its content is missing")
-        audit.record(s, user.username, "document.download", "document", str(doc.id),
-                     {"file": f.id, "sha256": f.sha256})
+        audit.record(
+            s,
+            user.username,
+            "document.download",
+            "document",
+            str(doc.id),
+            {"file": f.id, "sha256": f.sha256},
+        )
         return f, blob
 
 
-def download(system: System, actor: str, doc_id: int, target: Path,
-             file_id: int | None = None) -> DocumentFile:
+def download(
+    system: System, actor: str, doc_id: int, target: Path, file_id: int | None = None
+) -> DocumentFile:
     """Copy the document's current PDF (or one of its files) to ``target``, checking its
     hash; the download is audited."""
     f, _blob = open_file(system, actor, doc_id, file_id)
@@ -1458,8 +2014,14 @@ def download(system: System, actor: str, doc_id: int, target: Path,
     return f
 
 
-def list_documents(system: System, actor: str, *, direction: str | None = None,
-                   states: tuple[str, ...] = (), limit: int = 100) -> list[Document]:
+def list_documents(
+    system: System,
+    actor: str,
+    *,
+    direction: str | None = None,
+    states: tuple[str, ...] = (),
+    limit: int = 100,
+) -> list[Document]:
     """Work queues: e.g. the leader's "waiting for my signature" (approved), the clerk's
     "to number" (signed) and "to seal" (numbered). Most urgent first."""
     with system.sessions() as s:
@@ -1469,8 +2031,13 @@ def list_documents(system: System, actor: str, *, direction: str | None = None,
             q = q.where(Document.direction == direction)
         if states:
             q = q.where(Document.state.in_(states))
-        return list(s.scalars(q.order_by(Document.priority.desc(), Document.updated_at.desc())
-                              .limit(min(max(limit, 1), 1000))))
+        return list(
+            s.scalars(
+                q.order_by(Document.priority.desc(), Document.updated_at.desc()).limit(
+                    min(max(limit, 1), 1000)
+                )
+            )
+        )
 
 
 # -- keeping ------------------------------------------------------------------------------------
@@ -1487,8 +2054,10 @@ def apply_document_retention(system: System, doc_id: int) -> datetime | None:
         t = _doc_type(s, doc.type_code)
         years = t.retention_years or system.settings.retention_permanent_years
         start = doc.sent_at or doc.arrival_at or _now()
-        shas = {f.sha256 for f in s.scalars(select(DocumentFile).where(
-            DocumentFile.document_id == doc_id))}
+        shas = {
+            f.sha256
+            for f in s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc_id))
+        }
     until = start + timedelta(days=round(365.25 * years))
     try:
         for sha in sorted(shas):
@@ -1497,8 +2066,14 @@ def apply_document_retention(system: System, doc_id: int) -> datetime | None:
             d = s.get(Document, doc_id)
             assert d is not None
             d.retain_until = until
-            audit.record(s, "system", "document.retention", "document", str(doc_id),
-                         {"until": until.isoformat(timespec="seconds"), "years": years})
+            audit.record(
+                s,
+                "system",
+                "document.retention",
+                "document",
+                str(doc_id),
+                {"until": until.isoformat(timespec="seconds"), "years": years},
+            )
         return until
     except Exception:  # the step succeeded; `edms doc retention` applies it again
         log.exception("retention of document %s could not be applied", doc_id)
@@ -1514,12 +2089,20 @@ def set_legal_hold(system: System, actor: str, doc_id: int, on: bool, reason: st
         user = load_user(s, actor)
         doc = _load(s, user, doc_id)
         require_role(user, "admin", "clerk", action="place or lift a legal hold")
-        for sha in {f.sha256 for f in s.scalars(select(DocumentFile).where(
-                DocumentFile.document_id == doc.id))}:
+        for sha in {
+            f.sha256
+            for f in s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc.id))
+        }:
             blobs.set_legal_hold(system, s, sha, on)
         doc.legal_hold = on
-        audit.record(s, user.username, "document.legal_hold", "document", str(doc.id),
-                     {"on": on, "reason": reason.strip()})
+        audit.record(
+            s,
+            user.username,
+            "document.legal_hold",
+            "document",
+            str(doc.id),
+            {"on": on, "reason": reason.strip()},
+        )
         return doc
 
     result: Document = run_in_transaction(system, work)
@@ -1533,27 +2116,48 @@ def signing_key_of(s: Session, record: SignatureRecord) -> SigningKey | None:
 def document_json(doc: Document) -> dict[str, Any]:
     """The document's metadata as JSON (Appendix VI names where they exist)."""
     return {
-        "id": doc.id, "direction": doc.direction, "state": doc.state,
-        "state_vi": STATE_NAMES_VI[doc.state], "version": doc.version,
-        "type": doc.type_code, "subject": doc.subject, "description": doc.description,
-        "code_number": doc.code_number, "code_notation": doc.code_notation,
-        "number_and_symbol": (f"{doc.code_number}/{doc.code_notation}"
-                              if doc.code_number and doc.code_notation else None),
+        "id": doc.id,
+        "direction": doc.direction,
+        "state": doc.state,
+        "state_vi": STATE_NAMES_VI[doc.state],
+        "version": doc.version,
+        "type": doc.type_code,
+        "subject": doc.subject,
+        "description": doc.description,
+        "code_number": doc.code_number,
+        "code_notation": doc.code_notation,
+        "number_and_symbol": (
+            f"{doc.code_number}/{doc.code_notation}"
+            if doc.code_number and doc.code_notation
+            else None
+        ),
         "issued_date": doc.issued_date.isoformat() if doc.issued_date else None,
-        "organ_id": doc.organ_id, "organ_name": doc.organ_name,
-        "signer": {"position": doc.signer_position, "full_name": doc.signer_name,
-                   "competence": doc.signer_competence},
-        "recipients": json.loads(doc.recipients), "priority": doc.priority,
-        "secrecy": doc.secrecy, "page_amount": doc.page_amount,
+        "organ_id": doc.organ_id,
+        "organ_name": doc.organ_name,
+        "signer": {
+            "position": doc.signer_position,
+            "full_name": doc.signer_name,
+            "competence": doc.signer_competence,
+        },
+        "recipients": json.loads(doc.recipients),
+        "priority": doc.priority,
+        "secrecy": doc.secrecy,
+        "page_amount": doc.page_amount,
         "issued_amount": doc.issued_amount,
         "due_date": doc.due_date.isoformat() if doc.due_date else None,
         "arrival_number": doc.arrival_number,
-        "arrival_at": _iso(doc.arrival_at), "completed_at": _iso(doc.completed_at),
-        "sent_at": _iso(doc.sent_at), "frozen": doc.frozen,
-        "frozen_reason": doc.frozen_reason, "legal_hold": doc.legal_hold,
-        "retain_until": _iso(doc.retain_until), "replaces_id": doc.replaces_id,
-        "response_for_id": doc.response_for_id, "dossier_id": doc.dossier_id,
-        "created_at": _iso(doc.created_at), "updated_at": _iso(doc.updated_at),
+        "arrival_at": _iso(doc.arrival_at),
+        "completed_at": _iso(doc.completed_at),
+        "sent_at": _iso(doc.sent_at),
+        "frozen": doc.frozen,
+        "frozen_reason": doc.frozen_reason,
+        "legal_hold": doc.legal_hold,
+        "retain_until": _iso(doc.retain_until),
+        "replaces_id": doc.replaces_id,
+        "response_for_id": doc.response_for_id,
+        "dossier_id": doc.dossier_id,
+        "created_at": _iso(doc.created_at),
+        "updated_at": _iso(doc.updated_at),
     }
 
 
@@ -1566,20 +2170,51 @@ def view_json(view: DocumentView) -> dict[str, Any]:
     a = view.assignment
     return {
         **document_json(view.document),
-        "files": [{"id": f.id, "role": f.role, "stage": f.stage, "name": f.name,
-                   "sha256": f.sha256, "attachment_of": f.attachment_of,
-                   "created_at": _iso(f.created_at)} for f in view.files],
-        "signatures": [{"profile": s.profile, "field": s.field_name, "level": s.level,
-                        "valid": s.valid, "signed_at": _iso(s.signed_at),
-                        "file_id": s.file_id} for s in view.signatures],
-        "history": [{"at": _iso(h.at), "action": h.action, "from": h.from_state,
-                     "to": h.to_state, "code": h.code, "note": h.note}
-                    for h in view.history],
-        "assignment": None if a is None else {
-            "lead_unit_id": a.lead_unit_id, "co_unit_ids": json.loads(a.co_unit_ids),
+        "files": [
+            {
+                "id": f.id,
+                "role": f.role,
+                "stage": f.stage,
+                "name": f.name,
+                "sha256": f.sha256,
+                "attachment_of": f.attachment_of,
+                "created_at": _iso(f.created_at),
+            }
+            for f in view.files
+        ],
+        "signatures": [
+            {
+                "profile": s.profile,
+                "field": s.field_name,
+                "level": s.level,
+                "valid": s.valid,
+                "signed_at": _iso(s.signed_at),
+                "file_id": s.file_id,
+            }
+            for s in view.signatures
+        ],
+        "history": [
+            {
+                "at": _iso(h.at),
+                "action": h.action,
+                "from": h.from_state,
+                "to": h.to_state,
+                "code": h.code,
+                "note": h.note,
+            }
+            for h in view.history
+        ],
+        "assignment": None
+        if a is None
+        else {
+            "lead_unit_id": a.lead_unit_id,
+            "co_unit_ids": json.loads(a.co_unit_ids),
             "instruction": a.instruction,
-            "deadline": a.deadline.isoformat() if a.deadline else None},
-        "digitized": None if view.digitized is None else {
+            "deadline": a.deadline.isoformat() if a.deadline else None,
+        },
+        "digitized": None
+        if view.digitized is None
+        else {
             "public_id": view.digitized.public_id,
             "dossier_code": view.digitized.dossier_code,
             "procedure_code": view.digitized.procedure_code,
@@ -1587,26 +2222,43 @@ def view_json(view: DocumentView) -> dict[str, Any]:
             "holder_name": view.digitized.holder_name,
             "original_type": view.digitized.original_type,
             "original_number": view.digitized.original_number,
-            "original_date": (view.digitized.original_date.isoformat()
-                              if view.digitized.original_date else None),
-            "copy_type": view.digitized.copy_type, "pages": view.digitized.pages,
-            "min_dpi": view.digitized.min_dpi},
-        "validation": None if view.validation is None else {
-            "valid": view.validation.valid, "checked_at": _iso(view.validation.checked_at),
-            "report": json.loads(view.validation.report)},
+            "original_date": (
+                view.digitized.original_date.isoformat() if view.digitized.original_date else None
+            ),
+            "copy_type": view.digitized.copy_type,
+            "pages": view.digitized.pages,
+            "min_dpi": view.digitized.min_dpi,
+        },
+        "validation": None
+        if view.validation is None
+        else {
+            "valid": view.validation.valid,
+            "checked_at": _iso(view.validation.checked_at),
+            "report": json.loads(view.validation.report),
+        },
     }
 
 
-def search_documents(system: System, actor: str, query: str,
-                     filters: search.SearchFilters | None = None, page: int = 1,
-                     per_page: int = 20) -> tuple[int, list[Document]]:
+def search_documents(
+    system: System,
+    actor: str,
+    query: str,
+    filters: search.SearchFilters | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[int, list[Document]]:
     """Full-text search in the actor's agency; the query is audited (who looked for
     what), the results are the documents' metadata."""
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
-        found = search.search(s, user.agency_id, query, filters, page, per_page,
-                              viewer=user)
+        found = search.search(s, user.agency_id, query, filters, page, per_page, viewer=user)
         if query.strip():
-            audit.record(s, user.username, "document.search", "agency",
-                         str(user.agency_id), {"q": query[:200], "total": found.total})
+            audit.record(
+                s,
+                user.username,
+                "document.search",
+                "agency",
+                str(user.agency_id),
+                {"q": query[:200], "total": found.total},
+            )
         return found.total, found.documents

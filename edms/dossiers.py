@@ -48,8 +48,10 @@ def validate_code(value: str, what: str = "file code", limit: int = 60) -> str:
     ``limit`` characters. It goes into URLs, file names and XML: nothing else is taken."""
     code = value.strip()
     if not code or len(code) > limit or not CODE.match(code):
-        raise EdmsError(f"the {what} is 1 to {limit} characters: letters A-Z, digits, '.', "
-                        f"'_' or '-', starting with a letter or digit (got {code[:80]!r})")
+        raise EdmsError(
+            f"the {what} is 1 to {limit} characters: letters A-Z, digits, '.', "
+            f"'_' or '-', starting with a letter or digit (got {code[:80]!r})"
+        )
     return code
 
 
@@ -62,23 +64,30 @@ def create(system: System, actor: str, meta: DossierMeta) -> Dossier:
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         require_role(user, "clerk", "officer", "admin", action="open a dossier")
-        if s.scalars(select(Dossier).where(Dossier.agency_id == user.agency_id,
-                                           Dossier.file_code == code)).first():
+        if s.scalars(
+            select(Dossier).where(Dossier.agency_id == user.agency_id, Dossier.file_code == code)
+        ).first():
             raise Conflict(f"dossier {code} already exists")
-        d = Dossier(agency_id=user.agency_id, file_code=code, title=meta.title.strip()[:500],
-                    maintenance=meta.maintenance.strip()[:30],
-                    retention_years=meta.retention_years, rights=meta.rights[:30],
-                    creator=meta.creator[:30], description=meta.description[:500])
+        d = Dossier(
+            agency_id=user.agency_id,
+            file_code=code,
+            title=meta.title.strip()[:500],
+            maintenance=meta.maintenance.strip()[:30],
+            retention_years=meta.retention_years,
+            rights=meta.rights[:30],
+            creator=meta.creator[:30],
+            description=meta.description[:500],
+        )
         s.add(d)
         s.flush()
-        audit.record(s, user.username, "dossier.create", "dossier", str(d.id),
-                     {"file_code": code})
+        audit.record(s, user.username, "dossier.create", "dossier", str(d.id), {"file_code": code})
         return d
 
 
 def _dossier(s: Session, agency_id: int, code: str) -> Dossier:
-    d = s.scalars(select(Dossier).where(Dossier.agency_id == agency_id,
-                                        Dossier.file_code == code)).first()
+    d = s.scalars(
+        select(Dossier).where(Dossier.agency_id == agency_id, Dossier.file_code == code)
+    ).first()
     if d is None:
         raise NotFound(f"no dossier {code}")
     return d
@@ -95,8 +104,10 @@ def add_documents(system: System, actor: str, code: str, doc_ids: list[int]) -> 
             if doc is None or doc.agency_id != user.agency_id:
                 raise NotFound(f"no document {doc_id}")
             if doc.state in ("draft", "submitted", "approved"):
-                raise InvalidTransition(f"document {doc_id} is a draft: only documents that "
-                                        "were issued or received are filed")
+                raise InvalidTransition(
+                    f"document {doc_id} is a draft: only documents that "
+                    "were issued or received are filed"
+                )
             if doc.dossier_id not in (None, d.id):
                 raise Conflict(f"document {doc_id} is already filed in another dossier")
             doc.dossier_id = d.id
@@ -104,8 +115,7 @@ def add_documents(system: System, actor: str, code: str, doc_ids: list[int]) -> 
             if day is not None:
                 d.start_date = min(d.start_date or day, day)
                 d.end_date = max(d.end_date or day, day)
-        audit.record(s, user.username, "dossier.add", "dossier", str(d.id),
-                     {"documents": doc_ids})
+        audit.record(s, user.username, "dossier.add", "dossier", str(d.id), {"documents": doc_ids})
         dossier_id = d.id
     _apply_retention(system, dossier_id)
     return d
@@ -124,8 +134,12 @@ def _apply_retention(system: System, dossier_id: int) -> None:
         wanted = start + timedelta(days=round(365.25 * years))
         if until is not None and wanted > until:
             with system.sessions() as s:
-                shas = {f.sha256 for f in s.scalars(select(DocumentFile).where(
-                    DocumentFile.document_id == doc.id))}
+                shas = {
+                    f.sha256
+                    for f in s.scalars(
+                        select(DocumentFile).where(DocumentFile.document_id == doc.id)
+                    )
+                }
             for sha in shas:
                 blobs.apply_retention(system, sha, wanted)
 
@@ -144,45 +158,65 @@ def export(system: System, actor: str, code: str, target: Path) -> Path:
         require_role(user, "clerk", "leader", "admin", action="export dossiers")
         d = _dossier(s, user.agency_id, code)
         docs = list(s.scalars(select(Document).where(Document.dossier_id == d.id)))
-        docs.sort(key=lambda x: (x.issued_date or date.min, x.arrival_at or x.created_at,
-                                 x.id))
+        docs.sort(key=lambda x: (x.issued_date or date.min, x.arrival_at or x.created_at, x.id))
         types = {t.code: t.name for t in s.scalars(select(DocType))}
         files = [(doc, main_file(s, doc.id)) for doc in docs]
-        audit.record(s, user.username, "dossier.export", "dossier", str(d.id),
-                     {"documents": [doc.id for doc in docs]})
+        audit.record(
+            s,
+            user.username,
+            "dossier.export",
+            "dossier",
+            str(d.id),
+            {"documents": [doc.id for doc in docs]},
+        )
     root = ET.Element("HoSo")
-    for tag, value in (("FileCode", d.file_code), ("Title", d.title),
-                       ("Maintenance", d.maintenance), ("Rights", d.rights),
-                       ("Creator", d.creator), ("Language", d.language),
-                       ("StartDate", d.start_date), ("EndDate", d.end_date),
-                       ("DocTotal", len(docs)),
-                       ("PageTotal", sum(doc.page_amount or 0 for doc in docs)),
-                       ("Description", d.description)):
+    for tag, value in (
+        ("FileCode", d.file_code),
+        ("Title", d.title),
+        ("Maintenance", d.maintenance),
+        ("Rights", d.rights),
+        ("Creator", d.creator),
+        ("Language", d.language),
+        ("StartDate", d.start_date),
+        ("EndDate", d.end_date),
+        ("DocTotal", len(docs)),
+        ("PageTotal", sum(doc.page_amount or 0 for doc in docs)),
+        ("Description", d.description),
+    ):
         _text(root, tag, value)
     items = ET.SubElement(root, "VanBan")
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
-        with open(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z, \
-                blobs.workdir(system, "export") as work:
+        with (
+            open(fd, "wb") as raw,
+            zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as z,
+            blobs.workdir(system, "export") as work,
+        ):
             for ordinal, (doc, f) in enumerate(files, 1):
                 slug = re.sub(r"[^0-9A-Za-z]+", "-", (doc.code_notation or "vb"))[:30]
-                name = f"{ordinal:03d}_{doc.code_number or doc.arrival_number or doc.id}" \
-                       f"_{slug}.pdf"
+                name = f"{ordinal:03d}_{doc.code_number or doc.arrival_number or doc.id}_{slug}.pdf"
                 local = Path(work) / name
                 blobs.export_to_file(system, f.sha256, local)
                 z.write(local, f"vanban/{name}")
                 item = ET.SubElement(items, "Document")
                 for tag, value in (
-                        ("DocOrdinal", ordinal), ("TypeName", types.get(doc.type_code)),
-                        ("CodeNumber", doc.code_number), ("CodeNotation", doc.code_notation),
-                        ("IssuedDate", doc.issued_date), ("OrganName", doc.organ_name),
-                        ("Subject", doc.subject), ("Language", doc.language),
-                        ("PageAmount", doc.page_amount), ("Direction", doc.direction),
-                        ("ArrivalNumber", doc.arrival_number),
-                        ("SignerPosition", doc.signer_position),
-                        ("SignerFullName", doc.signer_name),
-                        ("FileName", f"vanban/{name}"), ("Sha256", f.sha256)):
+                    ("DocOrdinal", ordinal),
+                    ("TypeName", types.get(doc.type_code)),
+                    ("CodeNumber", doc.code_number),
+                    ("CodeNotation", doc.code_notation),
+                    ("IssuedDate", doc.issued_date),
+                    ("OrganName", doc.organ_name),
+                    ("Subject", doc.subject),
+                    ("Language", doc.language),
+                    ("PageAmount", doc.page_amount),
+                    ("Direction", doc.direction),
+                    ("ArrivalNumber", doc.arrival_number),
+                    ("SignerPosition", doc.signer_position),
+                    ("SignerFullName", doc.signer_name),
+                    ("FileName", f"vanban/{name}"),
+                    ("Sha256", f.sha256),
+                ):
                     _text(item, tag, value)
             ET.indent(root)
             z.writestr("hoso.xml", ET.tostring(root, encoding="utf-8", xml_declaration=True))

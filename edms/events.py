@@ -82,10 +82,24 @@ def _watch(session: Session, _context: Any, _instances: Any) -> None:
     from .models import ExchangeMessage
 
     for obj in list(session.new):
-        if isinstance(obj, ExchangeMessage) and obj.direction == "in" \
-                and obj.kind == "status" and obj.status_code == "02":
-            emit(session, Event(
-                "exchange.refused", obj.agency_id,
-                f"document:{obj.document_id}" if obj.document_id else "", "system",
-                {"document_id": obj.document_id, "peer": obj.peer_code,
-                 "document_key": obj.document_key, "reason": obj.description or ""}))
+        if (
+            isinstance(obj, ExchangeMessage)
+            and obj.direction == "in"
+            and obj.kind == "status"
+            and obj.status_code == "02"
+        ):
+            emit(
+                session,
+                Event(
+                    "exchange.refused",
+                    obj.agency_id,
+                    f"document:{obj.document_id}" if obj.document_id else "",
+                    "system",
+                    {
+                        "document_id": obj.document_id,
+                        "peer": obj.peer_code,
+                        "document_key": obj.document_key,
+                        "reason": obj.description or "",
+                    },
+                ),
+            )

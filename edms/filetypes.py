@@ -34,10 +34,10 @@ _NAMES = {
     "image/svg+xml": "an SVG image",
     "image/bmp": "a BMP image",
     "application/msword": "a Word 97-2003 document",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
-        "a Word document (DOCX)",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
-        "an Excel workbook (XLSX)",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (
+        "a Word document (DOCX)"
+    ),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "an Excel workbook (XLSX)",
     "application/vnd.ms-excel": "an Excel 97-2003 workbook",
     "application/x-dosexec": "a Windows executable",
     "application/x-msdownload": "a Windows executable",

@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 QUEUE = "edms"
 
 
-
 class QueueUnavailable(ServiceUnavailable):
     """Redis cannot be reached: the job was not queued (503, naming the queue)."""
 
@@ -62,6 +61,7 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     def deco(fn: Handler) -> Handler:
         HANDLERS[kind] = fn
         return fn
+
     return deco
 
 
@@ -102,26 +102,45 @@ class JobView:
 
     @property
     def progress(self) -> float:
-        return 1.0 if self.state == "succeeded" else (self.done / self.total
-                                                      if self.total else 0.0)
+        return 1.0 if self.state == "succeeded" else (self.done / self.total if self.total else 0.0)
 
 
 def _view(j: Job) -> JobView:
-    return JobView(j.id, j.kind, j.state, j.total, j.done, json.loads(j.result), j.error,
-                   j.created_at, j.started_at, j.finished_at)
+    return JobView(
+        j.id,
+        j.kind,
+        j.state,
+        j.total,
+        j.done,
+        json.loads(j.result),
+        j.error,
+        j.created_at,
+        j.started_at,
+        j.finished_at,
+    )
 
 
-def submit(system: System, actor: str, kind: str, params: dict[str, Any], total: int = 0
-           ) -> JobView:
+def submit(
+    system: System, actor: str, kind: str, params: dict[str, Any], total: int = 0
+) -> JobView:
     if kind not in HANDLERS:
         raise EdmsError(f"unknown job kind {kind!r}")
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         if kind in REQUIRED_ROLES:
             require_role(user, *REQUIRED_ROLES[kind], action=f"start a {kind} job")
-        job = Job(id=secrets.token_hex(16), agency_id=user.agency_id, user_id=user.id,
-                  kind=kind, params=json.dumps(params, ensure_ascii=False), state="queued",
-                  total=total, done=0, result="{}", created_at=_now())
+        job = Job(
+            id=secrets.token_hex(16),
+            agency_id=user.agency_id,
+            user_id=user.id,
+            kind=kind,
+            params=json.dumps(params, ensure_ascii=False),
+            state="queued",
+            total=total,
+            done=0,
+            result="{}",
+            created_at=_now(),
+        )
         s.add(job)
         s.flush()
         view = _view(job)
@@ -136,8 +155,10 @@ def submit(system: System, actor: str, kind: str, params: dict[str, Any], total:
         with transaction(system.sessions) as s:
             s.execute(delete(Job).where(Job.id == view.id, Job.state == "queued"))
         log.error("job queue unavailable: %s", exc)
-        raise QueueUnavailable("the job queue (Redis) cannot be reached; nothing was "
-                               "queued; try again later", component="queue") from None
+        raise QueueUnavailable(
+            "the job queue (Redis) cannot be reached; nothing was queued; try again later",
+            component="queue",
+        ) from None
     return view
 
 
@@ -146,8 +167,11 @@ def get(system: System, actor: str, job_id: str) -> JobView:
         user = load_user(s, actor)
         job = s.get(Job, job_id)
         # A job of another agency (or another user, unless admin) does not exist.
-        if job is None or job.agency_id != user.agency_id or (
-                job.user_id != user.id and "admin" not in user.role_set):
+        if (
+            job is None
+            or job.agency_id != user.agency_id
+            or (job.user_id != user.id and "admin" not in user.role_set)
+        ):
             raise NotFound(f"no job {job_id}")
         return _view(job)
 
@@ -165,9 +189,11 @@ def execute(job_id: str, system: System | None = None) -> None:
     """Run one job to its end (called by a runner). Never raises: failures are recorded."""
     system = system or _worker_system()
     with transaction(system.sessions) as s:
-        claimed = s.execute(update(Job).where(Job.id == job_id, Job.state == "queued")
-                            .values(state="running", started_at=_now(),
-                                    worker=worker_id())).rowcount
+        claimed = s.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state == "queued")
+            .values(state="running", started_at=_now(), worker=worker_id())
+        ).rowcount
     if not claimed:
         return  # already taken by another worker, or finished
     with system.sessions() as s:
@@ -188,9 +214,16 @@ def execute(job_id: str, system: System | None = None) -> None:
         log.error("job %s failed:\n%s", job_id, traceback.format_exc())
         result, state, error = {}, "failed", f"{type(exc).__name__}: {exc}"
     with transaction(system.sessions) as s:
-        s.execute(update(Job).where(Job.id == job_id).values(
-            state=state, error=error, finished_at=_now(),
-            result=json.dumps(result, ensure_ascii=False, default=str)))
+        s.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .values(
+                state=state,
+                error=error,
+                finished_at=_now(),
+                result=json.dumps(result, ensure_ascii=False, default=str),
+            )
+        )
 
 
 _WORKER_SYSTEM: System | None = None
@@ -251,8 +284,14 @@ class RedisRunner(Runner):
         self.queue = Queue(queue, connection=Redis.from_url(url))
 
     def dispatch(self, job_id: str) -> None:
-        self.queue.enqueue("edms.jobs.execute", job_id, job_id=f"edms-{job_id}",
-                           job_timeout=6 * 3600, result_ttl=3600, failure_ttl=86400)
+        self.queue.enqueue(
+            "edms.jobs.execute",
+            job_id,
+            job_id=f"edms-{job_id}",
+            job_timeout=6 * 3600,
+            result_ttl=3600,
+            failure_ttl=86400,
+        )
 
     def lost(self, job_id: str) -> bool:
         """Whether Redis no longer holds the job (it restarted without its data)."""
@@ -270,8 +309,9 @@ def redispatch(system: System, older_than_seconds: float) -> list[str]:
         return []
     cutoff = _now() - timedelta(seconds=older_than_seconds)
     with system.sessions() as s:
-        waiting = list(s.scalars(select(Job.id).where(Job.state == "queued",
-                                                      Job.created_at < cutoff)))
+        waiting = list(
+            s.scalars(select(Job.id).where(Job.state == "queued", Job.created_at < cutoff))
+        )
     again = [job_id for job_id in waiting if runner.lost(job_id)]
     for job_id in again:
         runner.dispatch(job_id)
@@ -287,8 +327,11 @@ def runner_for(system: System) -> Runner:
     key = id(system)
     if key not in _RUNNERS:
         url = system.settings.redis_url
-        _RUNNERS[key] = (RedisRunner(url, system.settings.redis_queue) if url
-                         else LocalRunner(system, system.settings.job_workers))
+        _RUNNERS[key] = (
+            RedisRunner(url, system.settings.redis_queue)
+            if url
+            else LocalRunner(system, system.settings.job_workers)
+        )
     return _RUNNERS[key]
 
 
@@ -299,8 +342,9 @@ def run_worker(system: System, burst: bool = False) -> None:
 
     url = system.settings.redis_url
     if not url:
-        raise EdmsError("`edms worker` needs EDMS_REDIS_URL (without it, the service runs "
-                        "jobs itself)")
+        raise EdmsError(
+            "`edms worker` needs EDMS_REDIS_URL (without it, the service runs jobs itself)"
+        )
     global _WORKER_SYSTEM
     _WORKER_SYSTEM = system
     if not burst:
@@ -315,15 +359,15 @@ def run_worker(system: System, burst: bool = False) -> None:
         try:
             conn = Redis.from_url(url)
             SimpleWorker([system.settings.redis_queue], connection=conn).work(
-                burst=burst, with_scheduler=False)
+                burst=burst, with_scheduler=False
+            )
             return
         except (RedisConnectionError, RedisTimeout) as exc:
             # Redis is down: wait for it and carry on (jobs it lost are queued again by
             # edms.maintenance); a worker never dies of a queue outage.
             if burst:
                 raise
-            log.error("the job queue (Redis) cannot be reached (%s); retrying in %.0f s",
-                      exc, wait)
+            log.error("the job queue (Redis) cannot be reached (%s); retrying in %.0f s", exc, wait)
             time.sleep(wait)
             wait = min(wait * 2, 30.0)
 
@@ -345,14 +389,21 @@ def _batch_sign(system: System, job: Job, progress: Progress) -> dict[str, Any]:
         assert user is not None
         actor = user.username
     if "consent" not in params:
-        raise EdmsError("this batch was queued without the leader's confirmation (signing "
-                        "PIN); submit it again")
+        raise EdmsError(
+            "this batch was queued without the leader's confirmation (signing PIN); submit it again"
+        )
     consent = SigningConsent.from_json(params["consent"], via=f"job:{job.id}")
     signed, failed = [], []
     for n, doc_id in enumerate(ids, 1):
         try:
-            documents.sign(system, actor, doc_id, authority=params.get("authority"),
-                           level=params.get("level"), confirm=consent)
+            documents.sign(
+                system,
+                actor,
+                doc_id,
+                authority=params.get("authority"),
+                level=params.get("level"),
+                confirm=consent,
+            )
             signed.append(doc_id)
         except EdmsError as exc:
             failed.append({"document_id": doc_id, "error": exc.message})
@@ -405,13 +456,25 @@ def _digitize(system: System, job: Job, progress: Progress) -> dict[str, Any]:
                 target = work / f"{i:04d}-{safe}"
                 blobs.export_to_file(system, f["sha256"], target)
                 paths.append(target)
-            result = digitize(system, actor, paths, request,
-                              lambda stage: progress(stages.index(stage) + 1, len(stages)))
+            result = digitize(
+                system,
+                actor,
+                paths,
+                request,
+                lambda stage: progress(stages.index(stage) + 1, len(stages)),
+            )
     finally:
         # The scans are kept (as the copy's master files) only when it was made.
-        blobs.discard_unreferenced(system, [f["sha256"] for f in params["files"]],
-                                   except_job=job.id)
-    return {"document_id": result.document_id, "public_id": result.public_id,
-            "number": result.number, "pages": result.pages, "min_dpi": result.min_dpi,
-            "warnings": result.warnings, "signed_sha256": result.signed_sha256,
-            "verify_url": verify_url(system, result.public_id)}
+        blobs.discard_unreferenced(
+            system, [f["sha256"] for f in params["files"]], except_job=job.id
+        )
+    return {
+        "document_id": result.document_id,
+        "public_id": result.public_id,
+        "number": result.number,
+        "pages": result.pages,
+        "min_dpi": result.min_dpi,
+        "warnings": result.warnings,
+        "signed_sha256": result.signed_sha256,
+        "verify_url": verify_url(system, result.public_id),
+    }

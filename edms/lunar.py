@@ -49,8 +49,7 @@ def _new_moon(k: int) -> float:
     c1 += -0.0004 * math.sin(dr * (2 * f - m)) - 0.0006 * math.sin(dr * (2 * f + mpr))
     c1 += 0.0010 * math.sin(dr * (2 * f - mpr)) + 0.0005 * math.sin(dr * (2 * mpr + m))
     if t < -11:
-        delta_t = 0.001 + 0.000839 * t + 0.0002261 * t2 - 0.00000845 * t3 \
-            - 0.000000081 * t * t3
+        delta_t = 0.001 + 0.000839 * t + 0.0002261 * t2 - 0.00000845 * t3 - 0.000000081 * t * t3
     else:
         delta_t = -0.000278 + 0.000265 * t + 0.000262 * t2
     return jd1 + c1 - delta_t
@@ -106,8 +105,9 @@ def _leap_offset(a11: int, tz: float) -> int:
     return i - 1
 
 
-def to_solar(day: int, month: int, year: int, leap: bool = False,
-             tz: float = VN_OFFSET_HOURS) -> date:
+def to_solar(
+    day: int, month: int, year: int, leap: bool = False, tz: float = VN_OFFSET_HOURS
+) -> date:
     """The Gregorian date of lunar ``day``/``month``/``year`` (``leap``: the leap month of
     that number). Raises ValueError for a leap month the year does not have."""
     if not (1 <= month <= 12 and 1 <= day <= 30):

@@ -72,9 +72,15 @@ def _retention(system: System) -> dict[str, Any]:
     from .models import Document
 
     with system.sessions() as s:
-        ids = list(s.scalars(select(Document.id).where(
-            Document.retain_until.is_(None), Document.sent_at.is_not(None),
-            Document.state.in_(("issued", "revoked", "replaced")))))
+        ids = list(
+            s.scalars(
+                select(Document.id).where(
+                    Document.retain_until.is_(None),
+                    Document.sent_at.is_not(None),
+                    Document.state.in_(("issued", "revoked", "replaced")),
+                )
+            )
+        )
     applied = [i for i in ids if apply_document_retention(system, i) is not None]
     return {"pending": len(ids), "applied": applied[:100]}
 
@@ -89,8 +95,11 @@ def _notices_daily(system: System) -> dict[str, Any]:
 TASKS: tuple[Task, ...] = (
     Task("archive_renew", lambda s: s.settings.archive_renew_every_hours, _archive_renew),
     # Only with Redis: jobs a restarted Redis lost are queued again.
-    Task("jobs_redispatch", lambda s: s.settings.jobs_redispatch_seconds / 3600
-         if s.settings.redis_url else 0.0, _jobs_redispatch),
+    Task(
+        "jobs_redispatch",
+        lambda s: s.settings.jobs_redispatch_seconds / 3600 if s.settings.redis_url else 0.0,
+        _jobs_redispatch,
+    ),
     Task("retention", lambda s: 1.0, _retention),
     Task("notices_daily", lambda s: 1.0, _notices_daily),
 )
@@ -114,11 +123,15 @@ def _claim(system: System, task: Task, period: timedelta, now: datetime) -> bool
         return False  # another process created it first
     with transaction(system.sessions) as s:
         claimed = s.execute(  # type: ignore[attr-defined]  # (a CursorResult)
-            update(ScheduledTask).where(
+            update(ScheduledTask)
+            .where(
                 ScheduledTask.name == task.name,
                 or_(ScheduledTask.lease_until.is_(None), ScheduledTask.lease_until < now),
-                or_(ScheduledTask.last_finished_at.is_(None),
-                    ScheduledTask.last_finished_at <= now - period))
+                or_(
+                    ScheduledTask.last_finished_at.is_(None),
+                    ScheduledTask.last_finished_at <= now - period,
+                ),
+            )
             .values(lease_until=now + LEASE, last_started_at=now, worker=worker_id())
         ).rowcount
     return bool(claimed)
@@ -140,9 +153,11 @@ def run_due(system: System, now: datetime | None = None) -> list[str]:
         try:
             result = task.run(system)
             values: dict[str, Any] = {
-                "last_finished_at": _now() if now is None else at, "lease_until": None,
+                "last_finished_at": _now() if now is None else at,
+                "lease_until": None,
                 "last_error": None,
-                "last_result": json.dumps(result, ensure_ascii=False, default=str)}
+                "last_result": json.dumps(result, ensure_ascii=False, default=str),
+            }
         except Exception as exc:
             message = exc.message if isinstance(exc, EdmsError) else f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, EdmsError):
@@ -150,8 +165,7 @@ def run_due(system: System, now: datetime | None = None) -> list[str]:
             # Tried again after RETRY (or the period, if shorter): the lease holds it off.
             values = {"lease_until": _now() + min(RETRY, period), "last_error": message[:4000]}
         with transaction(system.sessions) as s:
-            s.execute(update(ScheduledTask).where(ScheduledTask.name == task.name)
-                      .values(**values))
+            s.execute(update(ScheduledTask).where(ScheduledTask.name == task.name).values(**values))
     return ran
 
 
@@ -178,8 +192,7 @@ class Scheduler:
     def __init__(self, system: System) -> None:
         self.system = system
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="edms-maintenance",
-                                       daemon=True)
+        self.thread = threading.Thread(target=self._run, name="edms-maintenance", daemon=True)
 
     def start(self) -> Scheduler:
         self.thread.start()

@@ -356,11 +356,12 @@ class LoginAttempt(Base):
     """Login attempts, for rate limiting (per user name and per client address)."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_username_at", "username", "at"),
-                      Index("ix_login_attempts_client_at", "client", "at"))
+    __table_args__ = (
+        Index("ix_login_attempts_username_at", "username", "at"),
+        Index("ix_login_attempts_client_at", "client", "at"),
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     username: Mapped[str] = mapped_column(String(60))
     client: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -498,9 +499,15 @@ class ExchangeMessage(Base):
     __table_args__ = (
         Index("ix_exchange_out_due", "direction", "state", "next_attempt_at"),
         Index("ix_exchange_document", "document_id"),
-        Index("uq_exchange_received_document", "agency_id", "peer_code", "document_key",
-              unique=True, sqlite_where=text("direction = 'in' AND kind = 'document'"),
-              postgresql_where=text("direction = 'in' AND kind = 'document'")),
+        Index(
+            "uq_exchange_received_document",
+            "agency_id",
+            "peer_code",
+            "document_key",
+            unique=True,
+            sqlite_where=text("direction = 'in' AND kind = 'document'"),
+            postgresql_where=text("direction = 'in' AND kind = 'document'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -609,8 +616,10 @@ class AxisDelivery(Base):
     what the receiver reports (``updateStatus``) and the sender reads."""
 
     __tablename__ = "axis_deliveries"
-    __table_args__ = (Index("ix_axis_deliveries_inbox", "receiver_system_id", "status"),
-                      UniqueConstraint("package_id", "to_code"))
+    __table_args__ = (
+        Index("ix_axis_deliveries_inbox", "receiver_system_id", "status"),
+        UniqueConstraint("package_id", "to_code"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     doc_id: Mapped[str] = mapped_column(String(36), unique=True)  # the receiver's DocId
@@ -749,8 +758,7 @@ class ProcedureDossier(Base):
     secret). ``version`` serialises concurrent steps."""
 
     __tablename__ = "procedure_dossiers"
-    __table_args__ = (Index("ix_procedure_dossiers_open", "agency_id", "status",
-                            "promised_date"),)
+    __table_args__ = (Index("ix_procedure_dossiers_open", "agency_id", "status", "promised_date"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
@@ -786,8 +794,7 @@ class ProcedureDossierDocument(Base):
     __tablename__ = "procedure_dossier_documents"
     __table_args__ = (Index("ix_procedure_dossier_documents_document", "document_id"),)
 
-    dossier_id: Mapped[int] = mapped_column(ForeignKey("procedure_dossiers.id"),
-                                            primary_key=True)
+    dossier_id: Mapped[int] = mapped_column(ForeignKey("procedure_dossiers.id"), primary_key=True)
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), primary_key=True)
     role: Mapped[str] = mapped_column(String(8))  # handled | result
     added_by: Mapped[str] = mapped_column(String(100), default="")
@@ -825,11 +832,12 @@ class DossierLookup(Base):
     and by the code typed, whether or not such a dossier exists."""
 
     __tablename__ = "dossier_lookups"
-    __table_args__ = (Index("ix_dossier_lookups_client_at", "client", "at"),
-                      Index("ix_dossier_lookups_code_at", "code", "at"))
+    __table_args__ = (
+        Index("ix_dossier_lookups_client_at", "client", "at"),
+        Index("ix_dossier_lookups_code_at", "code", "at"),
+    )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
-                                    primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     client: Mapped[str] = mapped_column(String(64))
     code: Mapped[str] = mapped_column(String(60))
@@ -904,8 +912,10 @@ class Notice(Base):
     is the same at every retry and replay: receivers deduplicate on it."""
 
     __tablename__ = "notices"
-    __table_args__ = (Index("ix_notices_due", "state", "next_attempt_at"),
-                      Index("ix_notices_agency", "agency_id", "created_at"))
+    __table_args__ = (
+        Index("ix_notices_due", "state", "next_attempt_at"),
+        Index("ix_notices_agency", "agency_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     delivery_id: Mapped[str] = mapped_column(String(36), unique=True)

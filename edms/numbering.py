@@ -31,14 +31,14 @@ def register_year(moment: datetime | date) -> int:
     return moment.year
 
 
-def register_for(session: Session, agency_id: int, kind: str, moment: datetime | date
-                 ) -> Register:
+def register_for(session: Session, agency_id: int, kind: str, moment: datetime | date) -> Register:
     """The register of this agency, kind and year, created on first use."""
     if kind not in KINDS:
         raise EdmsError(f"unknown register kind {kind!r} (expected one of {', '.join(KINDS)})")
     year = register_year(moment)
-    query = select(Register).where(Register.agency_id == agency_id, Register.kind == kind,
-                                   Register.year == year)
+    query = select(Register).where(
+        Register.agency_id == agency_id, Register.kind == kind, Register.year == year
+    )
     found = session.scalars(query).first()
     if found is not None:
         return found
@@ -54,8 +54,10 @@ def register_for(session: Session, agency_id: int, kind: str, moment: datetime |
 def take_number(session: Session, register_id: int) -> int:
     """The next number of the register, atomically, in the caller's transaction."""
     value = session.execute(
-        update(Register).where(Register.id == register_id)
-        .values(next_number=Register.next_number + 1).returning(Register.next_number)
+        update(Register)
+        .where(Register.id == register_id)
+        .values(next_number=Register.next_number + 1)
+        .returning(Register.next_number)
     ).scalar_one()
     return int(value) - 1
 

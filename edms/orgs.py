@@ -34,15 +34,17 @@ from .signatures import SignerProfile, SignerRef, resolve
 from .system import System
 
 
-def create_agency(system: System, code: str, name: str, abbreviation: str, place: str = "",
-                  actor: str = "system") -> Agency:
+def create_agency(
+    system: System, code: str, name: str, abbreviation: str, place: str = "", actor: str = "system"
+) -> Agency:
     code = validate_agency_code(code)
     if not name.strip() or not abbreviation.strip():
         raise EdmsError("an agency needs a name and an abbreviation (e.g. UBND)")
     try:
         with transaction(system.sessions) as s:
-            agency = Agency(code=code, name=name.strip(), abbreviation=abbreviation.strip(),
-                            place=place.strip())
+            agency = Agency(
+                code=code, name=name.strip(), abbreviation=abbreviation.strip(), place=place.strip()
+            )
             s.add(agency)
             s.flush()
             audit.record(s, actor, "agency.create", "agency", code, {"name": agency.name})
@@ -58,25 +60,42 @@ def agency_by_code(session: Session, code: str) -> Agency:
     return agency
 
 
-def create_unit(system: System, agency_code: str, code: str, name: str, abbreviation: str = "",
-                actor: str = "system") -> OrgUnit:
+def create_unit(
+    system: System,
+    agency_code: str,
+    code: str,
+    name: str,
+    abbreviation: str = "",
+    actor: str = "system",
+) -> OrgUnit:
     try:
         with transaction(system.sessions) as s:
             agency = agency_by_code(s, agency_code)
-            unit = OrgUnit(agency_id=agency.id, code=code.strip().upper(), name=name.strip(),
-                           abbreviation=(abbreviation or code).strip().upper())
+            unit = OrgUnit(
+                agency_id=agency.id,
+                code=code.strip().upper(),
+                name=name.strip(),
+                abbreviation=(abbreviation or code).strip().upper(),
+            )
             s.add(unit)
             s.flush()
-            audit.record(s, actor, "unit.create", "unit", str(unit.id),
-                         {"agency": agency.code, "code": unit.code, "name": unit.name})
+            audit.record(
+                s,
+                actor,
+                "unit.create",
+                "unit",
+                str(unit.id),
+                {"agency": agency.code, "code": unit.code, "name": unit.name},
+            )
             return unit
     except IntegrityError:
         raise Conflict(f"unit {code!r} already exists in {agency_code}") from None
 
 
 def unit_by_code(session: Session, agency_id: int, code: str) -> OrgUnit:
-    unit = session.scalars(select(OrgUnit).where(OrgUnit.agency_id == agency_id,
-                                                 OrgUnit.code == code.strip().upper())).first()
+    unit = session.scalars(
+        select(OrgUnit).where(OrgUnit.agency_id == agency_id, OrgUnit.code == code.strip().upper())
+    ).first()
     if unit is None:
         raise NotFound(f"no unit {code!r} in this agency")
     return unit
@@ -93,9 +112,18 @@ def parse_roles(roles: str | list[str] | tuple[str, ...]) -> str:
     return ",".join(clean)
 
 
-def create_user(system: System, agency_code: str, username: str, full_name: str,
-                roles: str | list[str], *, title: str = "", unit_code: str | None = None,
-                password_hash: str | None = None, actor: str = "system") -> User:
+def create_user(
+    system: System,
+    agency_code: str,
+    username: str,
+    full_name: str,
+    roles: str | list[str],
+    *,
+    title: str = "",
+    unit_code: str | None = None,
+    password_hash: str | None = None,
+    actor: str = "system",
+) -> User:
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
         raise EdmsError("a username uses letters, digits, '.', '_' or '-'")
@@ -104,13 +132,26 @@ def create_user(system: System, agency_code: str, username: str, full_name: str,
         with transaction(system.sessions) as s:
             agency = agency_by_code(s, agency_code)
             unit_id = unit_by_code(s, agency.id, unit_code).id if unit_code else None
-            user = User(agency_id=agency.id, unit_id=unit_id, username=username,
-                        full_name=full_name.strip(), title=title.strip(), roles=role_str,
-                        password_hash=password_hash, active=True)
+            user = User(
+                agency_id=agency.id,
+                unit_id=unit_id,
+                username=username,
+                full_name=full_name.strip(),
+                title=title.strip(),
+                roles=role_str,
+                password_hash=password_hash,
+                active=True,
+            )
             s.add(user)
             s.flush()
-            audit.record(s, actor, "user.create", "user", username,
-                         {"agency": agency.code, "roles": role_str, "unit": unit_code})
+            audit.record(
+                s,
+                actor,
+                "user.create",
+                "user",
+                username,
+                {"agency": agency.code, "roles": role_str, "unit": unit_code},
+            )
             return user
     except IntegrityError:
         raise Conflict(f"user {username!r} already exists") from None
@@ -118,8 +159,7 @@ def create_user(system: System, agency_code: str, username: str, full_name: str,
 
 def load_user(session: Session, username: str) -> User:
     """The acting user; unknown and deactivated users are refused alike."""
-    user = session.scalars(select(User).where(User.username == username.strip().lower())
-                           ).first()
+    user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
     if user is None or not user.active:
         raise Forbidden(f"no active user {username!r}")
     return user
@@ -128,8 +168,7 @@ def load_user(session: Session, username: str) -> User:
 def colleague(session: Session, me: User, username: str) -> User:
     """An active user of ``me``'s agency; anyone else is "not found", in the same words
     whether they belong to another agency, are deactivated or do not exist."""
-    user = session.scalars(select(User).where(User.username == username.strip().lower())
-                           ).first()
+    user = session.scalars(select(User).where(User.username == username.strip().lower())).first()
     if user is None or not user.active or user.agency_id != me.agency_id:
         raise NotFound(f"no user {username.strip().lower()[:60]!r} in your agency")
     return user
@@ -138,23 +177,35 @@ def colleague(session: Session, me: User, username: str) -> User:
 def require_role(user: User, *roles: str, action: str) -> None:
     if not user.role_set & set(roles):
         need = " or ".join(roles)
-        raise Forbidden(f"{user.username} may not {action}: that needs the {need} role "
-                        f"(has: {user.roles or 'none'})")
+        raise Forbidden(
+            f"{user.username} may not {action}: that needs the {need} role "
+            f"(has: {user.roles or 'none'})"
+        )
 
 
 # -- signing keys -------------------------------------------------------------------------
 
 
 def _locator(ref: SignerRef) -> tuple[str, str]:
-    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(ref).items()
-            if v not in (None, "") and k not in ("image", "authority")}
+    data = {
+        k: (str(v) if isinstance(v, Path) else v)
+        for k, v in asdict(ref).items()
+        if v not in (None, "") and k not in ("image", "authority")
+    }
     kind = "pkcs11" if ref.pkcs11_lib else "p12" if ref.p12 else "dev"
     return kind, json.dumps(data, sort_keys=True)
 
 
-def bind_key(system: System, ref: SignerRef, *, username: str | None = None,
-             agency_code: str | None = None, image: Path | None = None,
-             authority: str = "", actor: str = "system") -> SigningKey:
+def bind_key(
+    system: System,
+    ref: SignerRef,
+    *,
+    username: str | None = None,
+    agency_code: str | None = None,
+    image: Path | None = None,
+    authority: str = "",
+    actor: str = "system",
+) -> SigningKey:
     """Bind a key to a leader (``username``) or as an agency's seal key (``agency_code``).
     The key is opened once now to read its certificate; its fingerprint is kept."""
     if (username is None) == (agency_code is None):
@@ -169,8 +220,9 @@ def bind_key(system: System, ref: SignerRef, *, username: str | None = None,
             if username is not None:
                 user = load_user(s, username)
                 if "leader" not in user.role_set:
-                    raise Forbidden(f"{username} is not a leader: personal signing keys are "
-                                    "bound to leaders")
+                    raise Forbidden(
+                        f"{username} is not a leader: personal signing keys are bound to leaders"
+                    )
                 owner = {"user_id": user.id}
                 target = f"user:{user.username}"
             else:
@@ -179,15 +231,31 @@ def bind_key(system: System, ref: SignerRef, *, username: str | None = None,
                 target = f"agency:{agency.code}"
             for old in s.scalars(select(SigningKey).filter_by(active=True, **owner)):
                 old.active = False
-            key = SigningKey(kind=kind, locator=locator, cert_sha256=cert.sha256.hex(),
-                             subject=cert.subject.human_friendly[:400],
-                             authority=authority or profile.authority, image_sha256=image_sha,
-                             active=True, **owner)
+            key = SigningKey(
+                kind=kind,
+                locator=locator,
+                cert_sha256=cert.sha256.hex(),
+                subject=cert.subject.human_friendly[:400],
+                authority=authority or profile.authority,
+                image_sha256=image_sha,
+                active=True,
+                **owner,
+            )
             s.add(key)
             s.flush()
-            audit.record(s, actor, "key.bind", "signing_key", str(key.id),
-                         {"owner": target, "kind": kind, "certificate_sha256": key.cert_sha256,
-                          "subject": key.subject})
+            audit.record(
+                s,
+                actor,
+                "key.bind",
+                "signing_key",
+                str(key.id),
+                {
+                    "owner": target,
+                    "kind": kind,
+                    "certificate_sha256": key.cert_sha256,
+                    "subject": key.subject,
+                },
+            )
             return key
 
 
@@ -196,17 +264,22 @@ def _stored_image(system: System, image: Path | None, staged: list[str]) -> str 
     if image is None:
         return None
     with open(image, "rb") as f:
-        sha = store_upload(system, f, filename=image.name, allowed=("image/png",),
-                           retention_years=0).sha256
+        sha = store_upload(
+            system, f, filename=image.name, allowed=("image/png",), retention_years=0
+        ).sha256
     staged.append(sha)
     return sha
 
 
-def active_key(session: Session, *, user_id: int | None = None, agency_id: int | None = None
-               ) -> SigningKey:
+def active_key(
+    session: Session, *, user_id: int | None = None, agency_id: int | None = None
+) -> SigningKey:
     query = select(SigningKey).where(SigningKey.active.is_(True))
-    query = query.where(SigningKey.user_id == user_id) if user_id is not None \
+    query = (
+        query.where(SigningKey.user_id == user_id)
+        if user_id is not None
         else query.where(SigningKey.agency_id == agency_id)
+    )
     key = session.scalars(query.order_by(SigningKey.id.desc())).first()
     if key is None:
         who = "this leader" if user_id is not None else "this agency (seal key)"
@@ -226,9 +299,15 @@ def key_image(system: System, key: SigningKey) -> Path | None:
     return image
 
 
-def bind_certificate(system: System, username: str, certificate: bytes,
-                     image: Path, authority: str = "", actor: str = "system",
-                     admin: str | None = None) -> SigningKey:
+def bind_certificate(
+    system: System,
+    username: str,
+    certificate: bytes,
+    image: Path,
+    authority: str = "",
+    actor: str = "system",
+    admin: str | None = None,
+) -> SigningKey:
     """Bind the certificate of a key held on the leader's own token (USB token, smart
     card): the server keeps only the certificate and the signature image, and the leader
     signs through the remote flow (prepare → sign the digest on the token → finalize)."""
@@ -248,20 +327,36 @@ def bind_certificate(system: System, username: str, certificate: bytes,
         with transaction(system.sessions) as s:
             user = load_user(s, username)
             if "leader" not in user.role_set:
-                raise Forbidden(f"{username} is not a leader: personal signing keys are bound "
-                                "to leaders")
+                raise Forbidden(
+                    f"{username} is not a leader: personal signing keys are bound to leaders"
+                )
             for old in s.scalars(select(SigningKey).filter_by(active=True, user_id=user.id)):
                 old.active = False
-            key = SigningKey(user_id=user.id, kind="remote",
-                             locator=json.dumps({"certificate": cert.dump().hex()}),
-                             cert_sha256=cert.sha256.hex(),
-                             subject=cert.subject.human_friendly[:400], authority=authority,
-                             image_sha256=image_sha, active=True)
+            key = SigningKey(
+                user_id=user.id,
+                kind="remote",
+                locator=json.dumps({"certificate": cert.dump().hex()}),
+                cert_sha256=cert.sha256.hex(),
+                subject=cert.subject.human_friendly[:400],
+                authority=authority,
+                image_sha256=image_sha,
+                active=True,
+            )
             s.add(key)
             s.flush()
-            audit.record(s, actor, "key.bind", "signing_key", str(key.id),
-                         {"owner": f"user:{user.username}", "kind": "remote",
-                          "certificate_sha256": key.cert_sha256, "subject": key.subject})
+            audit.record(
+                s,
+                actor,
+                "key.bind",
+                "signing_key",
+                str(key.id),
+                {
+                    "owner": f"user:{user.username}",
+                    "kind": "remote",
+                    "certificate_sha256": key.cert_sha256,
+                    "subject": key.subject,
+                },
+            )
             return key
 
 
@@ -272,13 +367,14 @@ def open_key(system: System, key: SigningKey) -> SignerProfile:
         if p in data:
             data[p] = Path(data[p])
     if key.kind == "remote":
-        raise EdmsError("this key is on the holder's own token: it signs through the "
-                        "remote flow")
+        raise EdmsError("this key is on the holder's own token: it signs through the remote flow")
     ref = SignerRef(image=key_image(system, key), authority=key.authority, **data)
     profile = resolve(system.settings, ref)
     if profile.key.cert.sha256.hex() != key.cert_sha256:
-        raise Conflict("the key found no longer holds the bound certificate "
-                       f"({key.subject}); bind the new certificate first")
+        raise Conflict(
+            "the key found no longer holds the bound certificate "
+            f"({key.subject}); bind the new certificate first"
+        )
     return profile
 
 
@@ -302,8 +398,11 @@ def seed_development(system: System) -> bool:
         if s.scalars(select(Agency).where(Agency.code == agency.code)).first():
             return False
     create_agency(system, agency.code, agency.name, agency.short, agency.city)
-    for code, name in (("VP", "Văn phòng"), ("VX", "Phòng Văn hóa - Xã hội"),
-                       ("KT", "Phòng Kinh tế")):
+    for code, name in (
+        ("VP", "Văn phòng"),
+        ("VX", "Phòng Văn hóa - Xã hội"),
+        ("KT", "Phòng Kinh tế"),
+    ):
         create_unit(system, agency.code, code, name, code)
     people = (
         ("chutich", "Nguyễn Văn Thành", "leader", "Chủ tịch", "VP", "leader1"),
@@ -316,8 +415,16 @@ def seed_development(system: System) -> bool:
 
     for username, name, role, title, unit, label in people:
         # one hash (and so one salt) per user
-        create_user(system, agency.code, username, name, role, title=title,
-                    unit_code=unit, password_hash=hash_password(DEV_USER_PASSWORD))
+        create_user(
+            system,
+            agency.code,
+            username,
+            name,
+            role,
+            title=title,
+            unit_code=unit,
+            password_hash=hash_password(DEV_USER_PASSWORD),
+        )
         if label:
             bind_key(system, SignerRef(label=label), username=username)
             seed_signing_pin(system, username)
@@ -343,13 +450,19 @@ def visible_documents(user: User) -> ColumnElement[bool]:
     own = Document.agency_id == user.agency_id
     if user.role_set & SECRET_READERS:
         return own
-    allowed: list[ColumnElement[bool]] = [Document.secrecy == 0,
-                                          Document.created_by == user.id]
+    allowed: list[ColumnElement[bool]] = [Document.secrecy == 0, Document.created_by == user.id]
     if user.unit_id is not None:
-        allowed.append(Document.id.in_(select(Assignment.document_id).where(
-            Assignment.current.is_(True),
-            or_(Assignment.lead_unit_id == user.unit_id,
-                *(Assignment.co_unit_ids.like(p) for p in _unit_patterns(user.unit_id))))))
+        allowed.append(
+            Document.id.in_(
+                select(Assignment.document_id).where(
+                    Assignment.current.is_(True),
+                    or_(
+                        Assignment.lead_unit_id == user.unit_id,
+                        *(Assignment.co_unit_ids.like(p) for p in _unit_patterns(user.unit_id)),
+                    ),
+                )
+            )
+        )
     return own & or_(*allowed)
 
 
@@ -359,7 +472,11 @@ def may_see(session: Session, user: User, doc: Document) -> bool:
         return False
     if not doc.secrecy or user.role_set & SECRET_READERS or doc.created_by == user.id:
         return True
-    a = session.scalars(select(Assignment).where(Assignment.document_id == doc.id,
-                                                 Assignment.current.is_(True))).first()
-    return a is not None and user.unit_id is not None and (
-        user.unit_id == a.lead_unit_id or user.unit_id in json.loads(a.co_unit_ids))
+    a = session.scalars(
+        select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
+    ).first()
+    return (
+        a is not None
+        and user.unit_id is not None
+        and (user.unit_id == a.lead_unit_id or user.unit_id in json.loads(a.co_unit_ids))
+    )

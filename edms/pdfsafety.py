@@ -34,11 +34,17 @@ STEP = 1 << 20  # inflate at most 1 MiB at a time
 # The most some filters can expand their input (used when a stream is not inflated
 # step by step): RunLength 128/2, ASCII85 ("z" is four zero bytes), LZW (a 12-bit code
 # for a string of up to 4096 bytes).
-WORST_RATIO = {"/RunLengthDecode": 64, "/ASCII85Decode": 4, "/A85": 4,
-               "/ASCIIHexDecode": 1, "/AHx": 1, "/LZWDecode": 2731, "/LZW": 2731}
+WORST_RATIO = {
+    "/RunLengthDecode": 64,
+    "/ASCII85Decode": 4,
+    "/A85": 4,
+    "/ASCIIHexDecode": 1,
+    "/AHx": 1,
+    "/LZWDecode": 2731,
+    "/LZW": 2731,
+}
 FLATE = ("/FlateDecode", "/Fl")
-IMAGE_CODECS = ("/DCTDecode", "/DCT", "/JPXDecode", "/JBIG2Decode", "/CCITTFaxDecode",
-                "/CCF")
+IMAGE_CODECS = ("/DCTDecode", "/DCT", "/JPXDecode", "/JBIG2Decode", "/CCITTFaxDecode", "/CCF")
 
 
 class CostlyFile(EdmsError):
@@ -98,9 +104,11 @@ def _stream_size(stream: pikepdf.Stream, cap: int, where: str) -> int:
                     return len(stream.read_bytes(pikepdf.StreamDecodeLevel.generalized))
                 except pikepdf.PdfError:
                     return len(data)
-            raise CostlyFile(f"{where} uses {name[1:]} compression on {len(data)} bytes, "
-                             f"which could unpack to more than {cap // MIB} MiB; save the "
-                             "PDF again (e.g. print it to PDF) and upload that")
+            raise CostlyFile(
+                f"{where} uses {name[1:]} compression on {len(data)} bytes, "
+                f"which could unpack to more than {cap // MIB} MiB; save the "
+                "PDF again (e.g. print it to PDF) and upload that"
+            )
     return len(data)
 
 
@@ -116,8 +124,9 @@ def check_pdf(path: Path, settings: Settings, label: str | None = None) -> None:
         return  # the caller's own parsing names the damage (or the password)
     with pdf:
         if len(pdf.pages) > MAX_PAGES:
-            raise CostlyFile(f"{name} has {len(pdf.pages)} pages, more than the "
-                             f"{MAX_PAGES} accepted")
+            raise CostlyFile(
+                f"{name} has {len(pdf.pages)} pages, more than the {MAX_PAGES} accepted"
+            )
         total = 0
         for obj in pdf.objects:
             if not isinstance(obj, pikepdf.Stream):
@@ -129,17 +138,22 @@ def check_pdf(path: Path, settings: Settings, label: str | None = None) -> None:
                 except (TypeError, ValueError):
                     pixels = 0
                 if pixels > max_pixels:
-                    raise CostlyFile(f"{where} holds an image of {pixels / 1e6:.0f} "
-                                     f"megapixels, more than the {settings.max_megapixels} "
-                                     "accepted (EDMS_MAX_MEGAPIXELS)")
+                    raise CostlyFile(
+                        f"{where} holds an image of {pixels / 1e6:.0f} "
+                        f"megapixels, more than the {settings.max_megapixels} "
+                        "accepted (EDMS_MAX_MEGAPIXELS)"
+                    )
                 continue
             size = _stream_size(obj, stream_cap, where)
             if size > stream_cap:
-                raise CostlyFile(f"{where} unpacks to more than {stream_cap // MIB} MiB "
-                                 f"from {len(obj.read_raw_bytes())} bytes: a compression "
-                                 "bomb is not accepted (EDMS_PDF_MAX_STREAM_MB)")
+                raise CostlyFile(
+                    f"{where} unpacks to more than {stream_cap // MIB} MiB "
+                    f"from {len(obj.read_raw_bytes())} bytes: a compression "
+                    "bomb is not accepted (EDMS_PDF_MAX_STREAM_MB)"
+                )
             total += size
             if total > total_cap:
-                raise CostlyFile(f"{name} unpacks to more than {total_cap // MIB} MiB in "
-                                 "all (EDMS_PDF_MAX_EXPANDED_MB); it is not accepted")
-
+                raise CostlyFile(
+                    f"{name} unpacks to more than {total_cap // MIB} MiB in "
+                    "all (EDMS_PDF_MAX_EXPANDED_MB); it is not accepted"
+                )

@@ -52,8 +52,9 @@ def _check(spec: ProcedureSpec) -> ProcedureSpec:
         raise EdmsError("at most 50 papers in a procedure's checklist")
     if len(spec.field) > 200:
         raise EdmsError("the field is longer than 200 characters")
-    return ProcedureSpec(code, name, spec.days, spec.day_kind, spec.field.strip(), papers,
-                         spec.active)
+    return ProcedureSpec(
+        code, name, spec.days, spec.day_kind, spec.field.strip(), papers, spec.active
+    )
 
 
 def papers_of(p: Procedure) -> list[str]:
@@ -76,21 +77,36 @@ def save(system: System, actor: str, spec: ProcedureSpec) -> Procedure:
     spec = _check(spec)
     with transaction(system.sessions) as s:
         agency_id = _admin(s, actor)
-        row = s.scalars(select(Procedure).where(Procedure.agency_id == agency_id,
-                                                Procedure.code == spec.code)).first()
+        row = s.scalars(
+            select(Procedure).where(Procedure.agency_id == agency_id, Procedure.code == spec.code)
+        ).first()
         action = "procedure.update" if row else "procedure.create"
         if row is None:
             row = Procedure(agency_id=agency_id, code=spec.code)
             s.add(row)
-        row.name, row.field, row.days, row.day_kind = spec.name, spec.field, spec.days, \
-            spec.day_kind
+        row.name, row.field, row.days, row.day_kind = (
+            spec.name,
+            spec.field,
+            spec.days,
+            spec.day_kind,
+        )
         row.papers = json.dumps(list(spec.papers), ensure_ascii=False)
         row.active = spec.active
         row.updated_by, row.updated_at = actor, datetime.now(UTC)
         s.flush()
-        audit.record(s, actor, action, "procedure", str(row.id), {
-            "code": spec.code, "days": spec.days, "day_kind": spec.day_kind,
-            "active": spec.active})
+        audit.record(
+            s,
+            actor,
+            action,
+            "procedure",
+            str(row.id),
+            {
+                "code": spec.code,
+                "days": spec.days,
+                "day_kind": spec.day_kind,
+                "active": spec.active,
+            },
+        )
         return row
 
 
@@ -104,8 +120,9 @@ def list_procedures(system: System, actor: str, active_only: bool = False) -> li
 
 
 def by_code(s: Session, agency_id: int, code: str) -> Procedure:
-    row = s.scalars(select(Procedure).where(Procedure.agency_id == agency_id,
-                                            Procedure.code == code.strip())).first()
+    row = s.scalars(
+        select(Procedure).where(Procedure.agency_id == agency_id, Procedure.code == code.strip())
+    ).first()
     if row is None:
         raise NotFound(f"no procedure {code.strip()[:50]!r} in this agency's list")
     return row

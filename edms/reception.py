@@ -75,22 +75,40 @@ from .system import System
 T = TypeVar("T")
 
 RECEIVED, IN_PROGRESS, READY, DELIVERED, REFUSED = (
-    "received", "in_progress", "result_ready", "delivered", "refused")
-STATUS_VI = {RECEIVED: "Đã tiếp nhận", IN_PROGRESS: "Đang giải quyết",
-             READY: "Đã có kết quả", DELIVERED: "Đã trả kết quả",
-             REFUSED: "Từ chối giải quyết"}
+    "received",
+    "in_progress",
+    "result_ready",
+    "delivered",
+    "refused",
+)
+STATUS_VI = {
+    RECEIVED: "Đã tiếp nhận",
+    IN_PROGRESS: "Đang giải quyết",
+    READY: "Đã có kết quả",
+    DELIVERED: "Đã trả kết quả",
+    REFUSED: "Từ chối giải quyết",
+}
 OPEN = (RECEIVED, IN_PROGRESS)
-STEP_VI = {"receive": "Tiếp nhận", "start": "Chuyển giải quyết", "result": "Có kết quả",
-           "deliver": "Trả kết quả", "refuse": "Từ chối giải quyết",
-           "reissue": "In lại phiếu, cấp mã tra cứu mới"}
+STEP_VI = {
+    "receive": "Tiếp nhận",
+    "start": "Chuyển giải quyết",
+    "result": "Có kết quả",
+    "deliver": "Trả kết quả",
+    "refuse": "Từ chối giải quyết",
+    "reissue": "In lại phiếu, cấp mã tra cứu mới",
+}
 CHANNELS = {"email": "Thư điện tử", "sms": "Tin nhắn SMS", "zalo": "Zalo"}
-PAPER_FORMS = {"original": "Bản chính", "copy": "Bản sao", "certified": "Bản sao chứng thực",
-               "electronic": "Bản điện tử"}
+PAPER_FORMS = {
+    "original": "Bản chính",
+    "copy": "Bản sao",
+    "certified": "Bản sao chứng thực",
+    "electronic": "Bản điện tử",
+}
 STAFF = ("clerk", "officer", "leader", "admin")
 
 SECRET_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's: no I, L, O, U
 SECRET_LENGTH = 8
-_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 _DUMMY_SALT = b"edms-lookup-dummy-salt"
 LOOKUP_WINDOW = timedelta(minutes=15)
 MAX_FAILED_PER_CLIENT = 20
@@ -123,14 +141,19 @@ def normalise_secret(value: str) -> str:
 
 
 def _scrypt(secret: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(normalise_secret(secret).encode(), salt=salt, dklen=32,
-                          maxmem=64 * 1024 * 1024, **_SCRYPT)
+    return hashlib.scrypt(
+        normalise_secret(secret).encode(), salt=salt, dklen=32, maxmem=64 * 1024 * 1024, **_SCRYPT
+    )
 
 
 def hash_secret(secret: str) -> str:
     salt = secrets.token_bytes(16)
-    return "scrypt$" + base64.b64encode(salt).decode() + "$" + \
-        base64.b64encode(_scrypt(secret, salt)).decode()
+    return (
+        "scrypt$"
+        + base64.b64encode(salt).decode()
+        + "$"
+        + base64.b64encode(_scrypt(secret, salt)).decode()
+    )
 
 
 def secret_matches(stored: str | None, secret: str) -> bool:
@@ -227,13 +250,24 @@ def _check(app: Application) -> Application:
         papers.append(Paper(p.name.strip()[:300], p.form, p.count))
     if len(papers) > 60:
         raise EdmsError("at most 60 papers on one receipt")
-    for label, value, limit in (("identity number", app.applicant_id, 20),
-                                ("address", app.address, 300), ("note", app.note, 1000)):
+    for label, value, limit in (
+        ("identity number", app.applicant_id, 20),
+        ("address", app.address, 300),
+        ("note", app.note, 1000),
+    ):
         if len(value.strip()) > limit:
             raise EdmsError(f"the {label} is longer than {limit} characters")
-    return Application(app.procedure_code.strip(), name, app.applicant_id.strip(),
-                       " ".join(app.address.split()), phone, email, channels, tuple(papers),
-                       app.note.strip())
+    return Application(
+        app.procedure_code.strip(),
+        name,
+        app.applicant_id.strip(),
+        " ".join(app.address.split()),
+        phone,
+        email,
+        channels,
+        tuple(papers),
+        app.note.strip(),
+    )
 
 
 def _take_code(s: Session, agency: Agency, day: date) -> str:
@@ -243,30 +277,70 @@ def _take_code(s: Session, agency: Agency, day: date) -> str:
             s.add(DossierCounter(agency_id=agency.id, day=day, next_number=1))
     except IntegrityError:
         pass  # the day's counter exists
-    n = s.execute(update(DossierCounter).where(
-        DossierCounter.agency_id == agency.id, DossierCounter.day == day)
-        .values(next_number=DossierCounter.next_number + 1)
-        .returning(DossierCounter.next_number)).scalar_one() - 1
+    n = (
+        s.execute(
+            update(DossierCounter)
+            .where(DossierCounter.agency_id == agency.id, DossierCounter.day == day)
+            .values(next_number=DossierCounter.next_number + 1)
+            .returning(DossierCounter.next_number)
+        ).scalar_one()
+        - 1
+    )
     return f"{agency.code}-{day:%y%m%d}-{n:04d}"
 
 
-def _step(s: Session, d: ProcedureDossier, actor: str, action: str, to: str,
-          note: str = "", details: dict[str, Any] | None = None) -> None:
+def _step(
+    s: Session,
+    d: ProcedureDossier,
+    actor: str,
+    action: str,
+    to: str,
+    note: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
     before = d.status if d.id is not None and action != "receive" else None
     d.status, d.updated_at = to, _now()
     if note:
         d.status_note = note
     s.flush()
-    s.add(ProcedureDossierStep(dossier_id=d.id, at=_now(), actor=actor, action=action,
-                               from_status=before, to_status=to, note=note))
-    audit.record(s, actor, f"dossier.{action}", "procedure_dossier", str(d.id),
-                 {"code": d.code, "from": before, "to": to,
-                  **({"note": note} if note else {}), **(details or {})})
+    s.add(
+        ProcedureDossierStep(
+            dossier_id=d.id,
+            at=_now(),
+            actor=actor,
+            action=action,
+            from_status=before,
+            to_status=to,
+            note=note,
+        )
+    )
+    audit.record(
+        s,
+        actor,
+        f"dossier.{action}",
+        "procedure_dossier",
+        str(d.id),
+        {
+            "code": d.code,
+            "from": before,
+            "to": to,
+            **({"note": note} if note else {}),
+            **(details or {}),
+        },
+    )
 
 
 def _event(s: Session, name: str, d: ProcedureDossier, actor: str, **data: Any) -> None:
-    events.emit(s, events.Event(name, d.agency_id, f"dossier:{d.code}", actor,
-                                {"dossier_id": d.id, "code": d.code, **data}))
+    events.emit(
+        s,
+        events.Event(
+            name,
+            d.agency_id,
+            f"dossier:{d.code}",
+            actor,
+            {"dossier_id": d.id, "code": d.code, **data},
+        ),
+    )
 
 
 def _receipt(system: System, s: Session, d: ProcedureDossier, secret: str) -> Receipt:
@@ -277,11 +351,25 @@ def _receipt(system: System, s: Session, d: ProcedureDossier, secret: str) -> Re
     clerk = s.get(User, d.received_by)
     assert agency is not None and proc is not None and clerk is not None
     return Receipt(
-        d.code, secret, lookup_url(system, d.code), agency.name, agency.place, proc.code,
-        proc.name, time_vi(d.days, d.day_kind), d.applicant_name, d.applicant_id,
-        d.address, d.phone, d.email,
-        [Paper(**p) for p in json.loads(d.papers or "[]")], d.received_at,
-        d.promised_date, clerk.full_name, [c for c in d.channels.split(",") if c])
+        d.code,
+        secret,
+        lookup_url(system, d.code),
+        agency.name,
+        agency.place,
+        proc.code,
+        proc.name,
+        time_vi(d.days, d.day_kind),
+        d.applicant_name,
+        d.applicant_id,
+        d.address,
+        d.phone,
+        d.email,
+        [Paper(**p) for p in json.loads(d.papers or "[]")],
+        d.received_at,
+        d.promised_date,
+        clerk.full_name,
+        [c for c in d.channels.split(",") if c],
+    )
 
 
 def _run(system: System, work: Callable[[Session], T]) -> T:
@@ -289,12 +377,12 @@ def _run(system: System, work: Callable[[Session], T]) -> T:
         with transaction(system.sessions) as s:
             return work(s)
     except StaleDataError:
-        raise Conflict("the dossier was changed by someone else meanwhile; reload it and "
-                       "try again") from None
+        raise Conflict(
+            "the dossier was changed by someone else meanwhile; reload it and try again"
+        ) from None
 
 
-def receive(system: System, actor: str, app: Application, at: datetime | None = None
-            ) -> Receipt:
+def receive(system: System, actor: str, app: Application, at: datetime | None = None) -> Receipt:
     """Receive a citizen's dossier (the one-stop desk's clerks and officers): its code,
     the promised date, the look-up secret, the ``dossier.received`` event."""
     app = _check(app)
@@ -312,18 +400,36 @@ def receive(system: System, actor: str, app: Application, at: datetime | None = 
         promised = workdays.due_date(s, day, proc.days, proc.day_kind)
         secret = new_secret()
         d = ProcedureDossier(
-            agency_id=agency.id, code=_take_code(s, agency, day), procedure_id=proc.id,
-            applicant_name=app.applicant_name, applicant_id=app.applicant_id,
-            address=app.address, phone=app.phone, email=app.email,
+            agency_id=agency.id,
+            code=_take_code(s, agency, day),
+            procedure_id=proc.id,
+            applicant_name=app.applicant_name,
+            applicant_id=app.applicant_id,
+            address=app.address,
+            phone=app.phone,
+            email=app.email,
             channels=",".join(app.channels),
             papers=json.dumps([vars(p) for p in app.papers], ensure_ascii=False),
-            note=app.note, status=RECEIVED, received_at=now, received_by=user.id,
-            days=proc.days, day_kind=proc.day_kind, promised_date=promised,
-            secret_hash=hash_secret(secret), updated_at=now)
+            note=app.note,
+            status=RECEIVED,
+            received_at=now,
+            received_by=user.id,
+            days=proc.days,
+            day_kind=proc.day_kind,
+            promised_date=promised,
+            secret_hash=hash_secret(secret),
+            updated_at=now,
+        )
         s.add(d)
         s.flush()
-        _step(s, d, user.username, "receive", RECEIVED, details={
-            "procedure": proc.code, "promised_date": promised.isoformat()})
+        _step(
+            s,
+            d,
+            user.username,
+            "receive",
+            RECEIVED,
+            details={"procedure": proc.code, "promised_date": promised.isoformat()},
+        )
         _event(s, "dossier.received", d, user.username)
         return _receipt(system, s, d, secret)
 
@@ -331,8 +437,7 @@ def receive(system: System, actor: str, app: Application, at: datetime | None = 
 
 
 def _load(s: Session, user: User, code: str) -> ProcedureDossier:
-    d = s.scalars(select(ProcedureDossier).where(ProcedureDossier.code == code.strip())
-                  ).first()
+    d = s.scalars(select(ProcedureDossier).where(ProcedureDossier.code == code.strip())).first()
     if d is None or d.agency_id != user.agency_id:
         raise NotFound(f"no dossier {code.strip()[:60]}")
     return d
@@ -341,6 +446,7 @@ def _load(s: Session, user: User, code: str) -> ProcedureDossier:
 def reissue_receipt(system: System, actor: str, code: str) -> Receipt:
     """A new receipt with a new look-up secret (the old one stops working): a citizen who
     lost theirs. Audited."""
+
     def work(s: Session) -> Receipt:
         user = load_user(s, actor)
         require_role(user, "clerk", "officer", action="reissue a receipt")
@@ -348,19 +454,36 @@ def reissue_receipt(system: System, actor: str, code: str) -> Receipt:
         secret = new_secret()
         d.secret_hash, d.updated_at = hash_secret(secret), _now()
         s.flush()
-        s.add(ProcedureDossierStep(dossier_id=d.id, at=_now(), actor=user.username,
-                                   action="reissue", from_status=d.status,
-                                   to_status=d.status, note="cấp lại phiếu, mã tra cứu mới"))
-        audit.record(s, user.username, "dossier.reissue", "procedure_dossier", str(d.id),
-                     {"code": d.code})
+        s.add(
+            ProcedureDossierStep(
+                dossier_id=d.id,
+                at=_now(),
+                actor=user.username,
+                action="reissue",
+                from_status=d.status,
+                to_status=d.status,
+                note="cấp lại phiếu, mã tra cứu mới",
+            )
+        )
+        audit.record(
+            s, user.username, "dossier.reissue", "procedure_dossier", str(d.id), {"code": d.code}
+        )
         return _receipt(system, s, d, secret)
 
     return _run(system, work)
 
 
-def _transition(system: System, actor: str, code: str, action: str, allowed: tuple[str, ...],
-                to: str, note: str = "", roles: tuple[str, ...] = STAFF,
-                **changes: Any) -> ProcedureDossier:
+def _transition(
+    system: System,
+    actor: str,
+    code: str,
+    action: str,
+    allowed: tuple[str, ...],
+    to: str,
+    note: str = "",
+    roles: tuple[str, ...] = STAFF,
+    **changes: Any,
+) -> ProcedureDossier:
     def work(s: Session) -> ProcedureDossier:
         user = load_user(s, actor)
         require_role(user, *roles, action=f"{action} a dossier")
@@ -368,7 +491,8 @@ def _transition(system: System, actor: str, code: str, action: str, allowed: tup
         if d.status not in allowed:
             raise InvalidTransition(
                 f"dossier {d.code} is {STATUS_VI[d.status].lower()}: this step needs it "
-                + " or ".join(STATUS_VI[a].lower() for a in allowed))
+                + " or ".join(STATUS_VI[a].lower() for a in allowed)
+            )
         for k, v in changes.items():
             setattr(d, k, v)
         _step(s, d, user.username, action, to, note)
@@ -386,14 +510,32 @@ def refuse(system: System, actor: str, code: str, reason: str) -> ProcedureDossi
     """The dossier cannot be handled (with the reason, given to the citizen)."""
     if not reason.strip():
         raise EdmsError("a reason is required to refuse a dossier")
-    return _transition(system, actor, code, "refuse", OPEN, REFUSED, reason.strip()[:2000],
-                       roles=("clerk", "leader", "officer"), finished_at=_now())
+    return _transition(
+        system,
+        actor,
+        code,
+        "refuse",
+        OPEN,
+        REFUSED,
+        reason.strip()[:2000],
+        roles=("clerk", "leader", "officer"),
+        finished_at=_now(),
+    )
 
 
 def deliver(system: System, actor: str, code: str, note: str = "") -> ProcedureDossier:
     """The result was handed to the citizen (trả kết quả)."""
-    return _transition(system, actor, code, "deliver", (READY,), DELIVERED, note.strip(),
-                       roles=("clerk", "officer"), finished_at=_now())
+    return _transition(
+        system,
+        actor,
+        code,
+        "deliver",
+        (READY,),
+        DELIVERED,
+        note.strip(),
+        roles=("clerk", "officer"),
+        finished_at=_now(),
+    )
 
 
 # -- documents handled for the dossier, and its result --------------------------------------
@@ -408,14 +550,18 @@ def _result_ready(s: Session, d: ProcedureDossier, doc: Document, actor: str) ->
 def _link(s: Session, d: ProcedureDossier, doc: Document, role: str, actor: str) -> None:
     row = s.get(ProcedureDossierDocument, (d.id, doc.id))
     if row is None:
-        s.add(ProcedureDossierDocument(dossier_id=d.id, document_id=doc.id, role=role,
-                                       added_by=actor, added_at=_now()))
+        s.add(
+            ProcedureDossierDocument(
+                dossier_id=d.id, document_id=doc.id, role=role, added_by=actor, added_at=_now()
+            )
+        )
     else:
         row.role = role if role == "result" else row.role
 
 
-def link_document(system: System, actor: str, code: str, doc_id: int, role: str = "handled"
-                  ) -> ProcedureDossier:
+def link_document(
+    system: System, actor: str, code: str, doc_id: int, role: str = "handled"
+) -> ProcedureDossier:
     """File a document as handled for the dossier, or as its result (``role`` result):
     an issued one makes the dossier ready now; a draft one, when it is issued."""
     if role not in ("handled", "result"):
@@ -430,15 +576,24 @@ def link_document(system: System, actor: str, code: str, doc_id: int, role: str 
             raise NotFound(f"no document {doc_id}")
         if role == "result":
             if d.status not in OPEN:
-                raise InvalidTransition(f"dossier {d.code} is "
-                                        f"{STATUS_VI[d.status].lower()}: its result is set")
+                raise InvalidTransition(
+                    f"dossier {d.code} is {STATUS_VI[d.status].lower()}: its result is set"
+                )
             if doc.direction == "incoming" or doc.frozen or doc.secrecy:
-                raise InvalidTransition(f"document {doc_id} cannot be a dossier's result "
-                                        "(it must be this agency's own, not frozen nor "
-                                        "secret)")
+                raise InvalidTransition(
+                    f"document {doc_id} cannot be a dossier's result "
+                    "(it must be this agency's own, not frozen nor "
+                    "secret)"
+                )
         _link(s, d, doc, role, user.username)
-        audit.record(s, user.username, "dossier.link", "procedure_dossier", str(d.id),
-                     {"code": d.code, "document": doc.id, "role": role})
+        audit.record(
+            s,
+            user.username,
+            "dossier.link",
+            "procedure_dossier",
+            str(d.id),
+            {"code": d.code, "document": doc.id, "role": role},
+        )
         if role == "result" and doc.state == "issued":
             _result_ready(s, d, doc, user.username)
         return d
@@ -449,8 +604,10 @@ def link_document(system: System, actor: str, code: str, doc_id: int, role: str 
 def link_digitized(s: Session, doc: Document, dossier_code: str, actor: str) -> None:
     """Called by the digitization pipeline in its transaction: a copy made for one of the
     agency's open dossiers is that dossier's result."""
-    d = s.scalars(select(ProcedureDossier).where(
-        ProcedureDossier.code == dossier_code, ProcedureDossier.agency_id == doc.agency_id)
+    d = s.scalars(
+        select(ProcedureDossier).where(
+            ProcedureDossier.code == dossier_code, ProcedureDossier.agency_id == doc.agency_id
+        )
     ).first()
     if d is None:
         return
@@ -466,9 +623,12 @@ def on_event(s: Session, event: events.Event) -> None:
     doc = s.get(Document, event.data["document_id"])
     if doc is None:
         return
-    for link in s.scalars(select(ProcedureDossierDocument).where(
+    for link in s.scalars(
+        select(ProcedureDossierDocument).where(
             ProcedureDossierDocument.document_id == doc.id,
-            ProcedureDossierDocument.role == "result")):
+            ProcedureDossierDocument.role == "result",
+        )
+    ):
         d = s.get(ProcedureDossier, link.dossier_id)
         if d is not None and d.status in OPEN:
             _result_ready(s, d, doc, event.actor)
@@ -501,44 +661,70 @@ def get(system: System, actor: str, code: str) -> DossierView:
         proc = s.get(Procedure, d.procedure_id)
         clerk = s.get(User, d.received_by)
         assert proc is not None and clerk is not None
-        links = list(s.execute(select(ProcedureDossierDocument, Document).join(
-            Document, Document.id == ProcedureDossierDocument.document_id).where(
-            ProcedureDossierDocument.dossier_id == d.id).order_by(
-            ProcedureDossierDocument.added_at)).all())
-        steps = list(s.scalars(select(ProcedureDossierStep).where(
-            ProcedureDossierStep.dossier_id == d.id).order_by(ProcedureDossierStep.id)))
-        audit.record(s, user.username, "dossier.read", "procedure_dossier", str(d.id),
-                     {"code": d.code})
-        return DossierView(d, proc, steps, [(a, b) for a, b in links
-                                            if may_see(s, user, b)], clerk.full_name,
-                           is_late(d))
+        links = list(
+            s.execute(
+                select(ProcedureDossierDocument, Document)
+                .join(Document, Document.id == ProcedureDossierDocument.document_id)
+                .where(ProcedureDossierDocument.dossier_id == d.id)
+                .order_by(ProcedureDossierDocument.added_at)
+            ).all()
+        )
+        steps = list(
+            s.scalars(
+                select(ProcedureDossierStep)
+                .where(ProcedureDossierStep.dossier_id == d.id)
+                .order_by(ProcedureDossierStep.id)
+            )
+        )
+        audit.record(
+            s, user.username, "dossier.read", "procedure_dossier", str(d.id), {"code": d.code}
+        )
+        return DossierView(
+            d,
+            proc,
+            steps,
+            [(a, b) for a, b in links if may_see(s, user, b)],
+            clerk.full_name,
+            is_late(d),
+        )
 
 
-def list_dossiers(system: System, actor: str, *, status: str | None = None,
-                  late_only: bool = False, query: str = "", limit: int = 200
-                  ) -> list[tuple[ProcedureDossier, str]]:
+def list_dossiers(
+    system: System,
+    actor: str,
+    *,
+    status: str | None = None,
+    late_only: bool = False,
+    query: str = "",
+    limit: int = 200,
+) -> list[tuple[ProcedureDossier, str]]:
     """The agency's dossiers (newest first) with their procedure's name; ``late_only``:
     open ones past their promised date."""
     with system.sessions() as s:
         user = load_user(s, actor)
         require_role(user, *STAFF, action="list citizens' dossiers")
-        q = select(ProcedureDossier, Procedure.name).join(
-            Procedure, Procedure.id == ProcedureDossier.procedure_id).where(
-            ProcedureDossier.agency_id == user.agency_id)
+        q = (
+            select(ProcedureDossier, Procedure.name)
+            .join(Procedure, Procedure.id == ProcedureDossier.procedure_id)
+            .where(ProcedureDossier.agency_id == user.agency_id)
+        )
         if status:
             if status not in STATUS_VI:
                 raise EdmsError(f"unknown status {status!r}")
             q = q.where(ProcedureDossier.status == status)
         if late_only:
-            q = q.where(ProcedureDossier.status.in_(OPEN),
-                        ProcedureDossier.promised_date < vn_date(_now()))
+            q = q.where(
+                ProcedureDossier.status.in_(OPEN), ProcedureDossier.promised_date < vn_date(_now())
+            )
         text = query.strip()[:100]
         if text:
             like = f"%{text}%"
-            q = q.where(ProcedureDossier.code.ilike(like)
-                        | ProcedureDossier.applicant_name.ilike(like))
-        rows = s.execute(q.order_by(ProcedureDossier.received_at.desc())
-                         .limit(min(max(limit, 1), 1000))).all()
+            q = q.where(
+                ProcedureDossier.code.ilike(like) | ProcedureDossier.applicant_name.ilike(like)
+            )
+        rows = s.execute(
+            q.order_by(ProcedureDossier.received_at.desc()).limit(min(max(limit, 1), 1000))
+        ).all()
         return [(d, name) for d, name in rows]
 
 
@@ -557,11 +743,11 @@ def statistics(system: System, actor: str, start: date, end: date) -> Stats:
     or late today (the figures one-stop centres publish)."""
     with system.sessions() as s:
         user = load_user(s, actor)
-        rows = list(s.scalars(select(ProcedureDossier).where(
-            ProcedureDossier.agency_id == user.agency_id)))
+        rows = list(
+            s.scalars(select(ProcedureDossier).where(ProcedureDossier.agency_id == user.agency_id))
+        )
     today = vn_date(_now())
-    counts = {"received": 0, "early": 0, "on_time": 0, "late": 0, "open_on_time": 0,
-              "open_late": 0}
+    counts = {"received": 0, "early": 0, "on_time": 0, "late": 0, "open_on_time": 0, "open_late": 0}
     for d in rows:
         if not start <= vn_date(d.received_at) <= end:
             continue
@@ -571,8 +757,13 @@ def statistics(system: System, actor: str, start: date, end: date) -> Stats:
             counts["open_late" if today > d.promised_date else "open_on_time"] += 1
         else:
             day = vn_date(done)
-            key = "early" if day < d.promised_date else "on_time" \
-                if day == d.promised_date else "late"
+            key = (
+                "early"
+                if day < d.promised_date
+                else "on_time"
+                if day == d.promised_date
+                else "late"
+            )
             counts[key] += 1
     return Stats(**counts)
 
@@ -587,8 +778,10 @@ class LookupFailed(NotFound):
     type_slug = "not-found"
 
 
-LOOKUP_FAILED_VI = ("Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này. Hãy kiểm tra lại "
-                    "hai mã in trên Phiếu tiếp nhận và hẹn trả kết quả.")
+LOOKUP_FAILED_VI = (
+    "Không tìm thấy hồ sơ với mã hồ sơ và mã tra cứu này. Hãy kiểm tra lại "
+    "hai mã in trên Phiếu tiếp nhận và hẹn trả kết quả."
+)
 
 
 @dataclass(frozen=True)
@@ -607,29 +800,42 @@ def _limit(s: Session, client: str, code: str) -> None:
     since = _now() - LOOKUP_WINDOW
     recent = DossierLookup.at >= since
     failed = recent & DossierLookup.success.is_(False)
-    by_client = s.execute(select(func.count(), func.min(DossierLookup.at)).where(
-        DossierLookup.client == client, recent)).one()
-    failed_client = s.execute(select(func.count(), func.min(DossierLookup.at)).where(
-        DossierLookup.client == client, failed)).one()
-    failed_code = s.execute(select(func.count(), func.min(DossierLookup.at)).where(
-        DossierLookup.code == code, failed)).one()
-    for (count, first), limit in ((by_client, MAX_PER_CLIENT),
-                                  (failed_client, MAX_FAILED_PER_CLIENT),
-                                  (failed_code, MAX_FAILED_PER_CODE)):
+    by_client = s.execute(
+        select(func.count(), func.min(DossierLookup.at)).where(
+            DossierLookup.client == client, recent
+        )
+    ).one()
+    failed_client = s.execute(
+        select(func.count(), func.min(DossierLookup.at)).where(
+            DossierLookup.client == client, failed
+        )
+    ).one()
+    failed_code = s.execute(
+        select(func.count(), func.min(DossierLookup.at)).where(DossierLookup.code == code, failed)
+    ).one()
+    for (count, first), limit in (
+        (by_client, MAX_PER_CLIENT),
+        (failed_client, MAX_FAILED_PER_CLIENT),
+        (failed_code, MAX_FAILED_PER_CODE),
+    ):
         if count >= limit:
             wait = max(1, int((first + LOOKUP_WINDOW - _now()).total_seconds()) + 1)
             raise TooManyAttempts("too many look-ups; try again later", retry_after=wait)
 
 
-def _find(system: System, code: str, secret: str, client: str
-          ) -> tuple[ProcedureDossier, Document | None]:
+def _find(
+    system: System, code: str, secret: str, client: str
+) -> tuple[ProcedureDossier, Document | None]:
     """The dossier for ``code`` and ``secret``, the attempt recorded; else LookupFailed."""
     code = (code or "").strip().upper()[:60]
     client = (client or "?")[:64]
     with system.sessions() as s:
         _limit(s, client, code)
-        d = s.scalars(select(ProcedureDossier).where(ProcedureDossier.code == code)
-                      ).first() if code else None
+        d = (
+            s.scalars(select(ProcedureDossier).where(ProcedureDossier.code == code)).first()
+            if code
+            else None
+        )
     ok = secret_matches(d.secret_hash if d is not None else None, secret)
     with transaction(system.sessions) as s:
         s.add(DossierLookup(at=_now(), client=client, code=code, success=ok))
@@ -638,8 +844,9 @@ def _find(system: System, code: str, secret: str, client: str
     with system.sessions() as s:
         doc = s.get(Document, d.result_document_id) if d.result_document_id else None
         if doc is not None:
-            revoked = s.scalars(select(DigitizedCopy.revoked_at).where(
-                DigitizedCopy.document_id == doc.id)).first()
+            revoked = s.scalars(
+                select(DigitizedCopy.revoked_at).where(DigitizedCopy.document_id == doc.id)
+            ).first()
             if doc.state != "issued" or doc.frozen or revoked is not None:
                 doc = None  # a revoked result is not handed out
     return d, doc
@@ -649,29 +856,42 @@ def lookup(system: System, code: str, secret: str, client: str) -> PublicStatus:
     """The citizen's look-up (no login): see the module's invariants."""
     d, doc = _find(system, code, secret, client)
     with transaction(system.sessions) as s:
-        audit.record(s, "public", "dossier.lookup", "procedure_dossier", str(d.id),
-                     {"client": client[:64]})
-    return PublicStatus(d.code, d.status, STATUS_VI[d.status], d.promised_date, is_late(d),
-                        doc is not None and d.status in (READY, DELIVERED))
+        audit.record(
+            s, "public", "dossier.lookup", "procedure_dossier", str(d.id), {"client": client[:64]}
+        )
+    return PublicStatus(
+        d.code,
+        d.status,
+        STATUS_VI[d.status],
+        d.promised_date,
+        is_late(d),
+        doc is not None and d.status in (READY, DELIVERED),
+    )
 
 
-def result_file(system: System, code: str, secret: str, client: str
-                ) -> tuple[Blob, str]:
+def result_file(system: System, code: str, secret: str, client: str) -> tuple[Blob, str]:
     """The signed result file (its stored blob and a download name), for the holder of
     the code and secret."""
     d, doc = _find(system, code, secret, client)
     if doc is None or d.status not in (READY, DELIVERED):
         raise NotFound("the result of this dossier is not available yet")
     with transaction(system.sessions) as s:
-        f = s.scalars(select(DocumentFile).where(
-            DocumentFile.document_id == doc.id, DocumentFile.role == "main")
-            .order_by(DocumentFile.id.desc())).first()
+        f = s.scalars(
+            select(DocumentFile)
+            .where(DocumentFile.document_id == doc.id, DocumentFile.role == "main")
+            .order_by(DocumentFile.id.desc())
+        ).first()
         blob = s.get(Blob, f.sha256) if f is not None else None
         if blob is None:
             raise NotFound("the result of this dossier is not available yet")
-        audit.record(s, "public", "dossier.result_download", "procedure_dossier",
-                     str(d.id), {"document": doc.id, "sha256": blob.sha256,
-                                 "client": client[:64]})
+        audit.record(
+            s,
+            "public",
+            "dossier.result_download",
+            "procedure_dossier",
+            str(d.id),
+            {"document": doc.id, "sha256": blob.sha256, "client": client[:64]},
+        )
         s.expunge(blob)
     return blob, f"ket-qua-{d.code}.pdf"
 
@@ -681,5 +901,7 @@ def purge_lookups(system: System, older_than: timedelta = timedelta(days=1)) -> 
     from sqlalchemy import delete
 
     with transaction(system.sessions) as s:
-        return int(s.execute(delete(DossierLookup).where(
-            DossierLookup.at < _now() - older_than)).rowcount or 0)  # type: ignore[attr-defined]
+        return int(
+            s.execute(delete(DossierLookup).where(DossierLookup.at < _now() - older_than)).rowcount
+            or 0
+        )  # type: ignore[attr-defined]

@@ -52,22 +52,49 @@ class RegisterLayout:
 LAYOUTS = {
     "outgoing": RegisterLayout(
         "SỔ ĐĂNG KÝ VĂN BẢN ĐI",
-        ("Số, ký hiệu văn bản", "Ngày tháng văn bản", "Tên loại và trích yếu nội dung văn bản",
-         "Người ký", "Nơi nhận văn bản", "Đơn vị, người nhận bản lưu", "Số lượng bản",
-         "Ngày chuyển", "Ký nhận", "Ghi chú"),
-        (2.2, 1.6, 5.0, 2.2, 3.0, 2.0, 1.2, 1.6, 1.4, 2.0)),
+        (
+            "Số, ký hiệu văn bản",
+            "Ngày tháng văn bản",
+            "Tên loại và trích yếu nội dung văn bản",
+            "Người ký",
+            "Nơi nhận văn bản",
+            "Đơn vị, người nhận bản lưu",
+            "Số lượng bản",
+            "Ngày chuyển",
+            "Ký nhận",
+            "Ghi chú",
+        ),
+        (2.2, 1.6, 5.0, 2.2, 3.0, 2.0, 1.2, 1.6, 1.4, 2.0),
+    ),
     "incoming": RegisterLayout(
         "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN",
-        ("Ngày đến", "Số đến", "Tác giả", "Số, ký hiệu", "Ngày tháng",
-         "Tên loại và trích yếu nội dung", "Đơn vị hoặc người nhận", "Ngày chuyển",
-         "Ký nhận", "Ghi chú"),
-        (1.6, 1.1, 3.0, 2.2, 1.6, 5.0, 2.6, 1.6, 1.4, 2.0)),
+        (
+            "Ngày đến",
+            "Số đến",
+            "Tác giả",
+            "Số, ký hiệu",
+            "Ngày tháng",
+            "Tên loại và trích yếu nội dung",
+            "Đơn vị hoặc người nhận",
+            "Ngày chuyển",
+            "Ký nhận",
+            "Ghi chú",
+        ),
+        (1.6, 1.1, 3.0, 2.2, 1.6, 5.0, 2.6, 1.6, 1.4, 2.0),
+    ),
     "follow-up": RegisterLayout(
         "SỔ THEO DÕI GIẢI QUYẾT VĂN BẢN ĐẾN",
-        ("Số đến", "Tên loại, số, ký hiệu, ngày tháng và cơ quan ban hành văn bản",
-         "Đơn vị hoặc người nhận", "Thời hạn giải quyết", "Tiến độ giải quyết",
-         "Số, ký hiệu văn bản trả lời", "Ghi chú"),
-        (1.2, 6.5, 3.2, 1.8, 2.6, 2.4, 2.4)),
+        (
+            "Số đến",
+            "Tên loại, số, ký hiệu, ngày tháng và cơ quan ban hành văn bản",
+            "Đơn vị hoặc người nhận",
+            "Thời hạn giải quyết",
+            "Tiến độ giải quyết",
+            "Số, ký hiệu văn bản trả lời",
+            "Ghi chú",
+        ),
+        (1.2, 6.5, 3.2, 1.8, 2.6, 2.4, 2.4),
+    ),
 }
 
 
@@ -126,76 +153,132 @@ def _type_and_subject(types: dict[str, str], doc: Document, hide_secret: bool) -
 
 
 def _handlers(s: Session, doc: Document) -> tuple[str, Assignment | None]:
-    a = s.scalars(select(Assignment).where(Assignment.document_id == doc.id,
-                                           Assignment.current.is_(True))).first()
+    a = s.scalars(
+        select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
+    ).first()
     if a is None:
         return "", None
-    units = [s.get(OrgUnit, a.lead_unit_id)] + [s.get(OrgUnit, i)
-                                                 for i in json.loads(a.co_unit_ids)]
+    units = [s.get(OrgUnit, a.lead_unit_id)] + [
+        s.get(OrgUnit, i) for i in json.loads(a.co_unit_ids)
+    ]
     names = [u.name for u in units if u is not None]
     text = names[0] + (f" (chủ trì); phối hợp: {', '.join(names[1:])}" if names[1:] else "")
     return text, a
 
 
-def _rows_outgoing(s: Session, agency_id: int, start: date, end: date,
-                   types: dict[str, str], hide_secret: bool) -> list[list[str]]:
-    regs = select(Register.id).where(Register.agency_id == agency_id,
-                                     Register.kind.in_(("outgoing", "secret")))
-    docs = s.scalars(select(Document).where(
-        Document.agency_id == agency_id, Document.direction == OUTGOING,
-        Document.register_id.in_(regs), Document.issued_date >= start,
-        Document.issued_date <= end).order_by(Document.issued_date, Document.number))
+def _rows_outgoing(
+    s: Session, agency_id: int, start: date, end: date, types: dict[str, str], hide_secret: bool
+) -> list[list[str]]:
+    regs = select(Register.id).where(
+        Register.agency_id == agency_id, Register.kind.in_(("outgoing", "secret"))
+    )
+    docs = s.scalars(
+        select(Document)
+        .where(
+            Document.agency_id == agency_id,
+            Document.direction == OUTGOING,
+            Document.register_id.in_(regs),
+            Document.issued_date >= start,
+            Document.issued_date <= end,
+        )
+        .order_by(Document.issued_date, Document.number)
+    )
     rows = []
     for d in docs:
         recipients = "; ".join(r["name"] for r in json.loads(d.recipients))
         signer = ", ".join(p for p in (d.signer_position, d.signer_name) if p)
-        rows.append([_number(d), _d(d.issued_date), _type_and_subject(types, d, hide_secret),
-                     signer,
-                     recipients, d.holder, str(d.issued_amount or ""), _d(d.sent_at), "",
-                     _notes(d)])
+        rows.append(
+            [
+                _number(d),
+                _d(d.issued_date),
+                _type_and_subject(types, d, hide_secret),
+                signer,
+                recipients,
+                d.holder,
+                str(d.issued_amount or ""),
+                _d(d.sent_at),
+                "",
+                _notes(d),
+            ]
+        )
     return rows
 
 
 def _incoming_docs(s: Session, agency_id: int, start: date, end: date) -> list[Document]:
     lo, hi = _vn_bounds(start, end)
-    return list(s.scalars(select(Document).where(
-        Document.agency_id == agency_id, Document.direction == INCOMING,
-        Document.arrival_number.is_not(None), Document.arrival_at >= lo,
-        Document.arrival_at <= hi).order_by(Document.arrival_at, Document.arrival_number)))
+    return list(
+        s.scalars(
+            select(Document)
+            .where(
+                Document.agency_id == agency_id,
+                Document.direction == INCOMING,
+                Document.arrival_number.is_not(None),
+                Document.arrival_at >= lo,
+                Document.arrival_at <= hi,
+            )
+            .order_by(Document.arrival_at, Document.arrival_number)
+        )
+    )
 
 
-def _rows_incoming(s: Session, agency_id: int, start: date, end: date,
-                   types: dict[str, str], hide_secret: bool) -> list[list[str]]:
+def _rows_incoming(
+    s: Session, agency_id: int, start: date, end: date, types: dict[str, str], hide_secret: bool
+) -> list[list[str]]:
     rows = []
     for d in _incoming_docs(s, agency_id, start, end):
         handlers, _a = _handlers(s, d)
-        rows.append([_d(d.arrival_at), f"{d.arrival_number:02d}", d.organ_name, _number(d),
-                     _d(d.issued_date), _type_and_subject(types, d, hide_secret), handlers,
-                     _d(d.passed_on_at), "", _notes(d)])
+        rows.append(
+            [
+                _d(d.arrival_at),
+                f"{d.arrival_number:02d}",
+                d.organ_name,
+                _number(d),
+                _d(d.issued_date),
+                _type_and_subject(types, d, hide_secret),
+                handlers,
+                _d(d.passed_on_at),
+                "",
+                _notes(d),
+            ]
+        )
     return rows
 
 
-def _rows_follow_up(s: Session, agency_id: int, start: date, end: date,
-                    types: dict[str, str], hide_secret: bool) -> list[list[str]]:
+def _rows_follow_up(
+    s: Session, agency_id: int, start: date, end: date, types: dict[str, str], hide_secret: bool
+) -> list[list[str]]:
     rows = []
     for d in _incoming_docs(s, agency_id, start, end):
         handlers, a = _handlers(s, d)
-        reply = s.scalars(select(Document).where(Document.response_for_id == d.id,
-                                                 Document.number.is_not(None))).first()
-        ident = (f"{types.get(d.type_code, d.type_code).split(' (')[0]} số {_number(d)} "
-                 f"ngày {_d(d.issued_date)} của {d.organ_name}")
+        reply = s.scalars(
+            select(Document).where(Document.response_for_id == d.id, Document.number.is_not(None))
+        ).first()
+        ident = (
+            f"{types.get(d.type_code, d.type_code).split(' (')[0]} số {_number(d)} "
+            f"ngày {_d(d.issued_date)} của {d.organ_name}"
+        )
         progress = STATE_NAMES_VI[d.state]
         if d.completed_at is not None:
             progress += f" ngày {_d(d.completed_at)}"
         deadline = a.deadline if a is not None and a.deadline else d.due_date
-        rows.append([f"{d.arrival_number:02d}", ident, handlers, _d(deadline), progress,
-                     _number(reply) if reply else "", _notes(d)])
+        rows.append(
+            [
+                f"{d.arrival_number:02d}",
+                ident,
+                handlers,
+                _d(deadline),
+                progress,
+                _number(reply) if reply else "",
+                _notes(d),
+            ]
+        )
     return rows
 
 
-_ROWS: dict[str, Callable[[Session, int, date, date, dict[str, str], bool],
-                          list[list[str]]]] = {
-    "outgoing": _rows_outgoing, "incoming": _rows_incoming, "follow-up": _rows_follow_up,
+_ROWS: dict[str, Callable[[Session, int, date, date, dict[str, str], bool], list[list[str]]]] = {
+    "outgoing": _rows_outgoing,
+    "incoming": _rows_incoming,
+    "follow-up": _rows_follow_up,
 }
 
 
@@ -215,8 +298,14 @@ def collect(system: System, actor: str, kind: str, start: date, end: date) -> Re
         # Who may not read secret documents (an admin) gets their rows, not their subjects.
         hide = not user.role_set & SECRET_READERS
         rows = _ROWS[kind](s, agency.id, start, end, types, hide)
-        audit.record(s, user.username, "register.export", "register", kind,
-                     {"from": start.isoformat(), "to": end.isoformat(), "rows": len(rows)})
+        audit.record(
+            s,
+            user.username,
+            "register.export",
+            "register",
+            kind,
+            {"from": start.isoformat(), "to": end.isoformat(), "rows": len(rows)},
+        )
         return RegisterExport(kind, agency.name, start, end, rows)
 
 
@@ -248,21 +337,24 @@ def write_pdf(export: RegisterExport, target: Path) -> Path:
     usable = page[0] - 2 * margin
     total = sum(layout.widths)
     widths = [usable * w / total for w in layout.widths]
-    head = ParagraphStyle("h", fontName=f"{font}-Bold", fontSize=9, leading=11,
-                          alignment=TA_CENTER)
+    head = ParagraphStyle("h", fontName=f"{font}-Bold", fontSize=9, leading=11, alignment=TA_CENTER)
     cell = ParagraphStyle("c", fontName=font, fontSize=9, leading=11)
-    title = ParagraphStyle("t", fontName=f"{font}-Bold", fontSize=15, leading=20,
-                           alignment=TA_CENTER)
-    sub = ParagraphStyle("s", fontName=f"{font}-Italic", fontSize=11, leading=14,
-                         alignment=TA_CENTER)
+    title = ParagraphStyle(
+        "t", fontName=f"{font}-Bold", fontSize=15, leading=20, alignment=TA_CENTER
+    )
+    sub = ParagraphStyle(
+        "s", fontName=f"{font}-Italic", fontSize=11, leading=14, alignment=TA_CENTER
+    )
     agency = ParagraphStyle("a", fontName=f"{font}-Bold", fontSize=11, leading=14)
     data: list[list[Any]] = [[Paragraph(escape(c), head) for c in layout.columns]]
     data.append([Paragraph(f"({i})", head) for i in range(1, len(layout.columns) + 1)])
     for row in export.rows:
         data.append([Paragraph(escape(v), cell) for v in row])
     if not export.rows:
-        data.append([Paragraph("Không có văn bản trong khoảng thời gian này.", cell)]
-                    + [""] * (len(layout.columns) - 1))
+        data.append(
+            [Paragraph("Không có văn bản trong khoảng thời gian này.", cell)]
+            + [""] * (len(layout.columns) - 1)
+        )
     table = LongTable(data, colWidths=widths, repeatRows=2)
     style = [
         ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
@@ -286,9 +378,16 @@ def write_pdf(export: RegisterExport, target: Path) -> Path:
         canvas.drawRightString(page[0] - margin, 7 * mm, f"Trang {doc.page}")
         canvas.drawString(margin, 7 * mm, f"{layout.title.capitalize()} – {export.agency}")
 
-    doc = SimpleDocTemplate(str(target), pagesize=page, leftMargin=margin,
-                            rightMargin=margin, topMargin=margin, bottomMargin=14 * mm,
-                            title=f"{layout.title} {_d(export.start)}–{_d(export.end)}",
-                            author=export.agency, lang="vi")
+    doc = SimpleDocTemplate(
+        str(target),
+        pagesize=page,
+        leftMargin=margin,
+        rightMargin=margin,
+        topMargin=margin,
+        bottomMargin=14 * mm,
+        title=f"{layout.title} {_d(export.start)}–{_d(export.end)}",
+        author=export.agency,
+        lang="vi",
+    )
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
     return target

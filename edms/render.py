@@ -54,8 +54,9 @@ def register_fonts() -> str:
         try:
             pdfmetrics.registerFont(TTFont(name, path))
         except Exception as exc:  # a missing or broken font must say so, not crash later
-            raise ServiceUnavailable(f"cannot load the serif font {path}: {exc}; install "
-                                     "fonts-liberation2") from exc
+            raise ServiceUnavailable(
+                f"cannot load the serif font {path}: {exc}; install fonts-liberation2"
+            ) from exc
     addMapping(SERIF, 0, 0, SERIF)
     addMapping(SERIF, 1, 0, f"{SERIF}-Bold")
     addMapping(SERIF, 0, 1, f"{SERIF}-Italic")
@@ -97,14 +98,25 @@ def page_preview(system: System, actor: str, doc_id: int, page: int) -> bytes:
 
 def _render(system: System, pdf: Path, page: int, out: Path) -> str | None:
     """Render one page to ``out``.png; the reason when it cannot be."""
-    cmd = ["pdftoppm", "-png", "-scale-to", str(PREVIEW_PIXELS), "-f", str(page), "-l",
-           str(page), "-singlefile", str(pdf), str(out)]
+    cmd = [
+        "pdftoppm",
+        "-png",
+        "-scale-to",
+        str(PREVIEW_PIXELS),
+        "-f",
+        str(page),
+        "-l",
+        str(page),
+        "-singlefile",
+        str(pdf),
+        str(out),
+    ]
     try:
-        done = run_limited(cmd, memory_mb=system.settings.render_memory_mb,
-                           timeout=PREVIEW_SECONDS)
+        done = run_limited(cmd, memory_mb=system.settings.render_memory_mb, timeout=PREVIEW_SECONDS)
     except subprocess.TimeoutExpired:
         return f"page {page} takes longer than {PREVIEW_SECONDS} s to draw"
     if done.returncode != 0 or not out.with_suffix(".png").is_file():
-        return f"page {page} cannot be drawn (no such page, or it needs more than the " \
-               "memory allowed)"
+        return (
+            f"page {page} cannot be drawn (no such page, or it needs more than the memory allowed)"
+        )
     return None

@@ -49,7 +49,9 @@ def extract_pdf_text(path: Path, *, max_pages: int = 300, timeout: float = 60.0)
     try:
         done = subprocess.run(
             ["pdftotext", "-q", "-enc", "UTF-8", "-l", str(max_pages), str(path), "-"],
-            capture_output=True, timeout=timeout, check=False,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
@@ -85,40 +87,47 @@ class SearchIndex(ABC):
 class SqliteFtsIndex(SearchIndex):
     def put(self, session: Session, document_id: int, folded: str) -> None:
         self.remove(session, document_id)
-        session.execute(text("INSERT INTO document_fts(rowid, body) VALUES (:id, :body)"),
-                        {"id": document_id, "body": folded})
+        session.execute(
+            text("INSERT INTO document_fts(rowid, body) VALUES (:id, :body)"),
+            {"id": document_id, "body": folded},
+        )
 
     def remove(self, session: Session, document_id: int) -> None:
-        session.execute(text("DELETE FROM document_fts WHERE rowid = :id"),
-                        {"id": document_id})
+        session.execute(text("DELETE FROM document_fts WHERE rowid = :id"), {"id": document_id})
 
     def matching(self, terms: list[str]) -> ColumnElement[bool]:
         # Every term quoted: FTS5 query syntax in the user's words has no effect.
         quoted = [f'"{t}"' for t in terms]
         quoted[-1] += "*"
         sub = text("SELECT rowid FROM document_fts WHERE document_fts MATCH :q").bindparams(
-            q=" ".join(quoted))
+            q=" ".join(quoted)
+        )
         return Document.id.in_(sub.columns(rowid=Document.id.type).subquery().select())
 
 
 class PostgresFtsIndex(SearchIndex):
     def put(self, session: Session, document_id: int, folded: str) -> None:
-        session.execute(text(
-            "INSERT INTO document_search (document_id, vector) "
-            "VALUES (:id, to_tsvector('simple', :body)) "
-            "ON CONFLICT (document_id) DO UPDATE SET vector = EXCLUDED.vector"),
-            {"id": document_id, "body": folded})
+        session.execute(
+            text(
+                "INSERT INTO document_search (document_id, vector) "
+                "VALUES (:id, to_tsvector('simple', :body)) "
+                "ON CONFLICT (document_id) DO UPDATE SET vector = EXCLUDED.vector"
+            ),
+            {"id": document_id, "body": folded},
+        )
 
     def remove(self, session: Session, document_id: int) -> None:
-        session.execute(text("DELETE FROM document_search WHERE document_id = :id"),
-                        {"id": document_id})
+        session.execute(
+            text("DELETE FROM document_search WHERE document_id = :id"), {"id": document_id}
+        )
 
     def matching(self, terms: list[str]) -> ColumnElement[bool]:
         # Terms are \w+ runs after folding: no tsquery operators can reach the query.
         q = " & ".join(f"'{t}'" for t in terms[:-1])
         q = f"{q} & '{terms[-1]}':*" if q else f"'{terms[-1]}':*"
-        sub = text("SELECT document_id FROM document_search "
-                   "WHERE vector @@ to_tsquery('simple', :q)").bindparams(q=q)
+        sub = text(
+            "SELECT document_id FROM document_search WHERE vector @@ to_tsquery('simple', :q)"
+        ).bindparams(q=q)
         return Document.id.in_(sub.columns(document_id=Document.id.type).subquery().select())
 
 
@@ -134,16 +143,24 @@ def index_for(session: Session) -> SearchIndex:
 def document_text(doc: Document, type_name: str, content: str) -> str:
     """The folded text indexed for a document: its metadata and its PDF text."""
     parts = [
-        doc.subject, doc.description, type_name, doc.organ_name, doc.organ_id or "",
-        doc.signer_name, doc.signer_position, doc.code_notation or "",
-        f"{doc.number:02d}" if doc.number else "", doc.code_number or "",
-        doc.to_places, doc.recipients, content,
+        doc.subject,
+        doc.description,
+        type_name,
+        doc.organ_name,
+        doc.organ_id or "",
+        doc.signer_name,
+        doc.signer_position,
+        doc.code_notation or "",
+        f"{doc.number:02d}" if doc.number else "",
+        doc.code_number or "",
+        doc.to_places,
+        doc.recipients,
+        content,
     ]
     return fold(" ".join(p for p in parts if p))
 
 
-def reindex(session: Session, doc: Document, type_name: str, content: str | None = None
-            ) -> None:
+def reindex(session: Session, doc: Document, type_name: str, content: str | None = None) -> None:
     """(Re)index one document; ``content`` None keeps the PDF text indexed before."""
     if content is None:
         # The stored search_text ends with the PDF text: keep it, refresh the metadata.
@@ -173,8 +190,15 @@ class SearchPage:
     documents: list[Document]
 
 
-def search(session: Session, agency_id: int, query: str, filters: SearchFilters | None = None,
-           page: int = 1, per_page: int = 20, viewer: User | None = None) -> SearchPage:
+def search(
+    session: Session,
+    agency_id: int,
+    query: str,
+    filters: SearchFilters | None = None,
+    page: int = 1,
+    per_page: int = 20,
+    viewer: User | None = None,
+) -> SearchPage:
     """Documents of one agency matching every word of ``query``, newest first; with
     ``viewer``, only those that user may see (secret documents: see edms.orgs)."""
     if page < 1 or not 1 <= per_page <= 100:
@@ -197,19 +221,28 @@ def search(session: Session, agency_id: int, query: str, filters: SearchFilters 
         stmt = stmt.where(Document.direction == f.direction)
     if f.register_kind:
         regs = select(Register.id).where(Register.kind == f.register_kind)
-        stmt = stmt.where(or_(Document.register_id.in_(regs),
-                              Document.arrival_register_id.in_(regs)))
+        stmt = stmt.where(
+            or_(Document.register_id.in_(regs), Document.arrival_register_id.in_(regs))
+        )
     if f.organ:
         needle = f"%{f.organ.lower()}%"
-        stmt = stmt.where(or_(func.lower(Document.organ_id) == f.organ.lower(),
-                              func.lower(Document.organ_name).like(needle)))
-    day = func.coalesce(Document.issued_date, func.date(Document.arrival_at),
-                        func.date(Document.created_at))
+        stmt = stmt.where(
+            or_(
+                func.lower(Document.organ_id) == f.organ.lower(),
+                func.lower(Document.organ_name).like(needle),
+            )
+        )
+    day = func.coalesce(
+        Document.issued_date, func.date(Document.arrival_at), func.date(Document.created_at)
+    )
     if f.date_from:
         stmt = stmt.where(day >= f.date_from)
     if f.date_to:
         stmt = stmt.where(day <= f.date_to)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    docs = session.scalars(stmt.order_by(Document.created_at.desc(), Document.id.desc())
-                           .offset((page - 1) * per_page).limit(per_page)).all()
+    docs = session.scalars(
+        stmt.order_by(Document.created_at.desc(), Document.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
     return SearchPage(int(total), page, per_page, list(docs))

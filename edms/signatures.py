@@ -84,9 +84,12 @@ def trust_services(settings: Settings) -> TrustServices:
     tsa = settings.tsa_url
     if tsa is None and settings.is_development and devpki.exists(settings.pki_dir):
         tsa = devpki.load(settings.pki_dir).tsa_url
-    return TrustServices(tsa_url=tsa, trust_roots=trust_roots(settings),
-                         allow_fetching=settings.revocation_fetching,
-                         shared=shared_fetchers(settings, tsa))
+    return TrustServices(
+        tsa_url=tsa,
+        trust_roots=trust_roots(settings),
+        allow_fetching=settings.revocation_fetching,
+        shared=shared_fetchers(settings, tsa),
+    )
 
 
 @dataclass(frozen=True)
@@ -103,21 +106,27 @@ def dev_signer(settings: Settings, label: str) -> SignerProfile:
         raise SignerNotFound(f"no development PKI in {settings.pki_dir}: run `edms dev-pki`")
     pki = devpki.load(settings.pki_dir)
     if label not in pki.signers:
-        raise SignerNotFound(f"no signer {label!r} in the development PKI (have: "
-                             f"{', '.join(pki.signers)})")
+        raise SignerNotFound(
+            f"no signer {label!r} in the development PKI (have: {', '.join(pki.signers)})"
+        )
     info = pki.signers[label]
-    return SignerProfile(load_pkcs12(pki.p12(label), devpki.DEV_PASSWORD),
-                         info.get("authority", ""), pki.directory / info["image"])
+    return SignerProfile(
+        load_pkcs12(pki.p12(label), devpki.DEV_PASSWORD),
+        info.get("authority", ""),
+        pki.directory / info["image"],
+    )
 
 
-def p12_signer(path: Path, password_env: str | None, image: Path | None,
-               authority: str = "") -> SignerProfile:
+def p12_signer(
+    path: Path, password_env: str | None, image: Path | None, authority: str = ""
+) -> SignerProfile:
     password = os.environ.get(password_env, "").encode() if password_env else None
     return SignerProfile(load_pkcs12(path, password), authority, image)
 
 
-def pkcs11_signer(lib: str, token: str, key_label: str, pin_env: str,
-                  image: Path | None, authority: str = "") -> SignerProfile:
+def pkcs11_signer(
+    lib: str, token: str, key_label: str, pin_env: str, image: Path | None, authority: str = ""
+) -> SignerProfile:
     pin = os.environ.get(pin_env)
     if pin is None:
         raise EdmsError(f"the token PIN is read from ${pin_env}, which is not set")
@@ -143,14 +152,19 @@ def resolve(settings: Settings, ref: SignerRef) -> SignerProfile:
     if ref.pkcs11_lib:
         if not (ref.pkcs11_token and ref.pkcs11_key):
             raise EdmsError("a PKCS#11 signer needs --pkcs11-token and --pkcs11-key")
-        return pkcs11_signer(ref.pkcs11_lib, ref.pkcs11_token, ref.pkcs11_key,
-                             ref.pkcs11_pin_env, ref.image, ref.authority)
+        return pkcs11_signer(
+            ref.pkcs11_lib,
+            ref.pkcs11_token,
+            ref.pkcs11_key,
+            ref.pkcs11_pin_env,
+            ref.image,
+            ref.authority,
+        )
     if ref.p12 is not None:
         return p12_signer(ref.p12, ref.p12_password_env, ref.image, ref.authority)
     if ref.label:
         found = dev_signer(settings, ref.label)
-        return SignerProfile(found.key, ref.authority or found.authority,
-                             ref.image or found.image)
+        return SignerProfile(found.key, ref.authority or found.authority, ref.image or found.image)
     raise EdmsError("name a signer: --signer LABEL, --p12 FILE or --pkcs11-lib ...")
 
 

@@ -113,10 +113,14 @@ def verify_storage(
         rows = session.execute(select(Blob.storage_key, Blob.sha256, Blob.size)).all()
     expected = {key: _Expected(key, sha, size) for key, sha, size in rows}
     for blob in unreferenced_blobs(system, older_than):
-        report.problems.append(Problem(
-            "unreferenced", blob.storage_key,
-            f"recorded {blob.created_at:%Y-%m-%d %H:%M} UTC ({blob.size} bytes, "
-            f"{blob.original_name or 'no name'}); nothing refers to it"))
+        report.problems.append(
+            Problem(
+                "unreferenced",
+                blob.storage_key,
+                f"recorded {blob.created_at:%Y-%m-%d %H:%M} UTC ({blob.size} bytes, "
+                f"{blob.original_name or 'no name'}); nothing refers to it",
+            )
+        )
     for folder in stale_work(system, older_than):
         report.problems.append(Problem("stale-work", str(folder.path), folder.detail))
 
@@ -159,11 +163,18 @@ def unreferenced_blobs(system: System, older_than: int = DEFAULT_AGE) -> list[Bl
     now = datetime.now(UTC)
     with system.sessions() as session:
         keep = referenced(session)
-        rows = session.scalars(select(Blob).where(
-            Blob.created_at <= now - timedelta(seconds=older_than),
-            Blob.legal_hold.is_(False)).order_by(Blob.created_at))
-        return [b for b in rows if b.sha256 not in keep
-                and (b.retain_until is None or b.retain_until <= now)]
+        rows = session.scalars(
+            select(Blob)
+            .where(
+                Blob.created_at <= now - timedelta(seconds=older_than), Blob.legal_hold.is_(False)
+            )
+            .order_by(Blob.created_at)
+        )
+        return [
+            b
+            for b in rows
+            if b.sha256 not in keep and (b.retain_until is None or b.retain_until <= now)
+        ]
 
 
 @dataclass(frozen=True)
@@ -209,11 +220,12 @@ def stale_work(system: System, older_than: int = DEFAULT_AGE) -> list[WorkFolder
             m = WORK_NAME.match(entry.name)
             if m and m["host"] == HOST_ID:
                 gone = not _alive(int(m["pid"]))
-                stale, why = gone or age > MAX_WORK_AGE, (
-                    f"its process {m['pid']} is gone" if gone else "older than a day")
+                stale, why = (
+                    gone or age > MAX_WORK_AGE,
+                    (f"its process {m['pid']} is gone" if gone else "older than a day"),
+                )
             elif m:
-                stale, why = age > max(older_than, MAX_WORK_AGE), "another host's, older " \
-                                                                   "than a day"
+                stale, why = age > max(older_than, MAX_WORK_AGE), "another host's, older than a day"
             else:
                 stale, why = age >= older_than, f"left {int(age)} s ago"
             if stale:
@@ -232,9 +244,11 @@ class Cleanup:
     work_bytes: int = 0
 
     def summary(self) -> str:
-        return (f"removed {self.incomplete_uploads} incomplete upload(s), "
-                f"{self.unreferenced} unreferenced object(s), {self.work_folders} stale "
-                f"work folder(s) ({self.work_bytes} bytes)")
+        return (
+            f"removed {self.incomplete_uploads} incomplete upload(s), "
+            f"{self.unreferenced} unreferenced object(s), {self.work_folders} stale "
+            f"work folder(s) ({self.work_bytes} bytes)"
+        )
 
 
 def remove_stale_work(system: System, older_than: int = DEFAULT_AGE) -> tuple[int, int]:
@@ -254,7 +268,8 @@ def cleanup(system: System, older_than: int = DEFAULT_AGE) -> Cleanup:
     """Remove what :func:`verify_storage` names as left behind (never a referenced or a
     protected object)."""
     done = Cleanup(incomplete_uploads=system.store.cleanup_incomplete(older_than))
-    done.unreferenced = sum(remove_blob(system, b.sha256)
-                            for b in unreferenced_blobs(system, older_than))
+    done.unreferenced = sum(
+        remove_blob(system, b.sha256) for b in unreferenced_blobs(system, older_than)
+    )
     done.work_folders, done.work_bytes = remove_stale_work(system, older_than)
     return done

@@ -76,8 +76,9 @@ class System:
             database = Health(
                 rev == head,
                 self.engine.dialect.name,
-                f"schema at {rev}" if rev == head else f"schema at {rev}, expected {head}: "
-                "run `edms init`",
+                f"schema at {rev}"
+                if rev == head
+                else f"schema at {rev}, expected {head}: run `edms init`",
             )
         except Exception as exc:  # health must report, not raise
             database = Health(False, self.engine.dialect.name, f"{type(exc).__name__}: {exc}")

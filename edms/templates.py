@@ -94,7 +94,7 @@ def issuer_lines(issuer: str) -> list[str]:
     up = issuer.upper()
     for prefix in ("ỦY BAN NHÂN DÂN ", "UỶ BAN NHÂN DÂN ", "HỘI ĐỒNG NHÂN DÂN "):
         if up.startswith(prefix):
-            return [prefix.strip(), up[len(prefix):]]
+            return [prefix.strip(), up[len(prefix) :]]
     return simpleSplit(up, f"{register_fonts()}-Bold", 13, LEFT_COL[1] - LEFT_COL[0]) or [up]
 
 
@@ -109,21 +109,43 @@ def _styles(font: str) -> dict[str, ParagraphStyle]:
     bold = f"{font}-Bold"
     return {
         "title": ParagraphStyle("title", base, fontName=bold, alignment=TA_CENTER),
-        "subject": ParagraphStyle("subject", base, fontName=bold, alignment=TA_CENTER,
-                                  spaceAfter=3),
-        "authority": ParagraphStyle("authority", base, fontName=bold, alignment=TA_CENTER,
-                                    spaceBefore=4 * mm, spaceAfter=4 * mm),
-        "basis": ParagraphStyle("basis", base, fontName=f"{font}-Italic",
-                                alignment=TA_JUSTIFY, firstLineIndent=10 * mm, spaceAfter=6),
-        "proclaim": ParagraphStyle("proclaim", base, fontName=bold, alignment=TA_CENTER,
-                                   spaceBefore=3 * mm, spaceAfter=3 * mm),
-        "body": ParagraphStyle("body", base, alignment=TA_JUSTIFY, firstLineIndent=10 * mm,
-                               spaceAfter=6),
-        "kinh_gui": ParagraphStyle("kg", base, alignment=TA_LEFT, leftIndent=25 * mm,
-                                   firstLineIndent=-25 * mm),
+        "subject": ParagraphStyle(
+            "subject", base, fontName=bold, alignment=TA_CENTER, spaceAfter=3
+        ),
+        "authority": ParagraphStyle(
+            "authority",
+            base,
+            fontName=bold,
+            alignment=TA_CENTER,
+            spaceBefore=4 * mm,
+            spaceAfter=4 * mm,
+        ),
+        "basis": ParagraphStyle(
+            "basis",
+            base,
+            fontName=f"{font}-Italic",
+            alignment=TA_JUSTIFY,
+            firstLineIndent=10 * mm,
+            spaceAfter=6,
+        ),
+        "proclaim": ParagraphStyle(
+            "proclaim",
+            base,
+            fontName=bold,
+            alignment=TA_CENTER,
+            spaceBefore=3 * mm,
+            spaceAfter=3 * mm,
+        ),
+        "body": ParagraphStyle(
+            "body", base, alignment=TA_JUSTIFY, firstLineIndent=10 * mm, spaceAfter=6
+        ),
+        "kinh_gui": ParagraphStyle(
+            "kg", base, alignment=TA_LEFT, leftIndent=25 * mm, firstLineIndent=-25 * mm
+        ),
         "kinh_gui_item": ParagraphStyle("kgi", base, alignment=TA_LEFT, leftIndent=25 * mm),
-        "recipients_head": ParagraphStyle("rh", base, fontName=f"{font}-BoldItalic",
-                                          fontSize=12, leading=14, alignment=TA_LEFT),
+        "recipients_head": ParagraphStyle(
+            "rh", base, fontName=f"{font}-BoldItalic", fontSize=12, leading=14, alignment=TA_LEFT
+        ),
         "recipients": ParagraphStyle("r", base, fontSize=11, leading=13),
     }
 
@@ -170,8 +192,7 @@ class _Header:
         self.number_baseline = rule_y - 22
         left_bottom = self.number_baseline - 4
         if c.is_cong_van:
-            vv = simpleSplit(subject_line(c.subject), font, 12, LEFT_COL[1] - LEFT_COL[0]
-                             - 6 * mm)
+            vv = simpleSplit(subject_line(c.subject), font, 12, LEFT_COL[1] - LEFT_COL[0] - 6 * mm)
             y = self.number_baseline - 18
             for line in vv:
                 self.ops.append(("text", (font, 12, cx, y, line)))
@@ -209,8 +230,10 @@ class _Header:
 
     def fields(self) -> list[NewField]:
         b = self.number_baseline
-        return [NewField(NUMBER_FIELD, 0, (LEFT_COL[0], b - 4, LEFT_COL[1], b + NUMBER_SIZE)),
-                NewField(DATE_FIELD, 0, (RIGHT_COL[0], b - 4.5, RIGHT_COL[1], b + DATE_SIZE))]
+        return [
+            NewField(NUMBER_FIELD, 0, (LEFT_COL[0], b - 4, LEFT_COL[1], b + NUMBER_SIZE)),
+            NewField(DATE_FIELD, 0, (RIGHT_COL[0], b - 4.5, RIGHT_COL[1], b + DATE_SIZE)),
+        ]
 
 
 def _is_proclamation(p: str) -> bool:
@@ -247,15 +270,25 @@ def _end_block(c: DraftContent, st: dict[str, ParagraphStyle], slot: dict[str, A
         archive += f", {c.archive_unit}"
     if c.copies:
         archive += f", ({c.copies:02d})" if c.copies < 10 else f", ({c.copies})"
-    recipients = [Paragraph("Nơi nhận:", st["recipients_head"])] + [
-        Paragraph(f"- {escape(r)};", st["recipients"]) for r in c.recipients
-    ] + [Paragraph(escape(archive + "."), st["recipients"])]
-    block = Table([[recipients, _SignatureSlot(slot)]],
-                  colWidths=[TEXT_WIDTH - PERSONAL_WIDTH, PERSONAL_WIDTH])
-    block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
-                               ("LEFTPADDING", (0, 0), (-1, -1), 0),
-                               ("RIGHTPADDING", (0, 0), (-1, -1), 0),
-                               ("TOPPADDING", (0, 0), (-1, -1), 0)]))
+    recipients = (
+        [Paragraph("Nơi nhận:", st["recipients_head"])]
+        + [Paragraph(f"- {escape(r)};", st["recipients"]) for r in c.recipients]
+        + [Paragraph(escape(archive + "."), st["recipients"])]
+    )
+    block = Table(
+        [[recipients, _SignatureSlot(slot)]],
+        colWidths=[TEXT_WIDTH - PERSONAL_WIDTH, PERSONAL_WIDTH],
+    )
+    block.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 0),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 0),
+                ("TOPPADDING", (0, 0), (-1, -1), 0),
+            ]
+        )
+    )
     return block
 
 
@@ -284,8 +317,7 @@ def render_draft(target: Path, content: DraftContent) -> Path:
         story.append(Paragraph(escape(c.type_name.upper()), st["title"]))
         lines = simpleSplit(c.subject, f"{font}-Bold", BODY_SIZE, TEXT_WIDTH)
         story.append(Paragraph(escape(c.subject), st["subject"]))
-        widest = max((stringWidth(line, f"{font}-Bold", BODY_SIZE) for line in lines),
-                     default=0.0)
+        widest = max((stringWidth(line, f"{font}-Bold", BODY_SIZE) for line in lines), default=0.0)
         story.append(_Rule(widest * SUBJECT_RULE))
         if c.authority_line:
             story.append(Paragraph(escape(c.authority_line.upper()), st["authority"]))
@@ -296,23 +328,30 @@ def render_draft(target: Path, content: DraftContent) -> Path:
         if addressees:
             story.append(Spacer(1, 2 * mm))
             if len(addressees) == 1:
-                story.append(Paragraph(f"Kính gửi: {escape(addressees[0])}.",
-                                       st["kinh_gui"]))
+                story.append(Paragraph(f"Kính gửi: {escape(addressees[0])}.", st["kinh_gui"]))
             else:
                 story.append(Paragraph("Kính gửi:", st["kinh_gui"]))
-                story += [Paragraph(f"- {escape(a)}{'.' if i == len(addressees) - 1 else ';'}",
-                                    st["kinh_gui_item"]) for i, a in enumerate(addressees)]
+                story += [
+                    Paragraph(
+                        f"- {escape(a)}{'.' if i == len(addressees) - 1 else ';'}",
+                        st["kinh_gui_item"],
+                    )
+                    for i, a in enumerate(addressees)
+                ]
             story.append(Spacer(1, 4 * mm))
     bases, proclaim, rest = _classify(c)
     body: list[Flowable] = [Paragraph(escape(b), st["basis"]) for b in bases]
     if proclaim or (not c.is_cong_van and any(_ARTICLE.match(p) for p in rest)):
-        body.append(Paragraph(escape(proclaim[0] if proclaim else
-                                     f"{c.type_name.upper()}:"), st["proclaim"]))
+        body.append(
+            Paragraph(
+                escape(proclaim[0] if proclaim else f"{c.type_name.upper()}:"), st["proclaim"]
+            )
+        )
     body += [_paragraph(p, st) for p in rest]
     end = _end_block(c, st, slot)
     # the signature block stays on one page with the last lines of the body
     tail = body[-2:] if len(body) >= 2 else body
-    story += body[:len(body) - len(tail)]
+    story += body[: len(body) - len(tail)]
     story.append(KeepTogether([*tail, Spacer(1, 4 * mm), end]))
 
     def first(canvas: Any, _doc: Any) -> None:
@@ -322,19 +361,39 @@ def render_draft(target: Path, content: DraftContent) -> Path:
         canvas.setFont(font, 13)
         canvas.drawCentredString(LEFT + TEXT_WIDTH / 2, A4[1] - 12 * mm, str(doc.page))
 
-    doc = SimpleDocTemplate(str(target), pagesize=A4, leftMargin=LEFT, rightMargin=RIGHT,
-                            topMargin=TOP, bottomMargin=BOTTOM, title=c.subject,
-                            author=c.issuer, lang="vi")
+    doc = SimpleDocTemplate(
+        str(target),
+        pagesize=A4,
+        leftMargin=LEFT,
+        rightMargin=RIGHT,
+        topMargin=TOP,
+        bottomMargin=BOTTOM,
+        title=c.subject,
+        author=c.issuer,
+        lang="vi",
+    )
     doc.build(story, onFirstPage=first, onLaterPages=later)
-    add_fields(target, [*header.fields(),
-                        NewField(SIGNATURE_FIELD, slot["page"], slot["rect"], "/Sig")])
+    add_fields(
+        target, [*header.fields(), NewField(SIGNATURE_FIELD, slot["page"], slot["rect"], "/Sig")]
+    )
     return target
 
 
-def content_for(*, issuer: str, type_name: str, is_cong_van: bool, subject: str,
-                body: list[str], recipients: list[str], head_title: str,
-                archive_unit: str = "", copies: int | None = None, priority: int = 0,
-                secrecy: int = 0, parts: dict[str, Any] | None = None) -> DraftContent:
+def content_for(
+    *,
+    issuer: str,
+    type_name: str,
+    is_cong_van: bool,
+    subject: str,
+    body: list[str],
+    recipients: list[str],
+    head_title: str,
+    archive_unit: str = "",
+    copies: int | None = None,
+    priority: int = 0,
+    secrecy: int = 0,
+    parts: dict[str, Any] | None = None,
+) -> DraftContent:
     """The content of a template draft from a document's metadata and the structured parts
     given (``parent``, ``authority_line``, ``bases``, ``articles``, ``addressees``)."""
     parts = parts or {}
@@ -342,9 +401,19 @@ def content_for(*, issuer: str, type_name: str, is_cong_van: bool, subject: str,
     if authority is None and type_name.lower().startswith("quyết định"):
         authority = f"{head_title} {issuer}".upper()
     return DraftContent(
-        issuer=issuer, type_name=type_name, subject=subject, body=body,
-        parent=parts.get("parent"), recipients=recipients, is_cong_van=is_cong_van,
-        authority_line=authority or "", bases=list(parts.get("bases") or ()),
+        issuer=issuer,
+        type_name=type_name,
+        subject=subject,
+        body=body,
+        parent=parts.get("parent"),
+        recipients=recipients,
+        is_cong_van=is_cong_van,
+        authority_line=authority or "",
+        bases=list(parts.get("bases") or ()),
         articles=list(parts.get("articles") or ()),
-        addressees=list(parts.get("addressees") or ()), archive_unit=archive_unit,
-        copies=copies, priority=priority, secrecy=secrecy)
+        addressees=list(parts.get("addressees") or ()),
+        archive_unit=archive_unit,
+        copies=copies,
+        priority=priority,
+        secrecy=secrecy,
+    )

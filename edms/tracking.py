@@ -50,23 +50,38 @@ def _assignments(system: System, doc_ids: list[int]) -> dict[int, Assignment]:
     if not doc_ids:
         return {}
     with system.sessions() as s:
-        return {a.document_id: a for a in s.scalars(select(Assignment).where(
-            Assignment.document_id.in_(doc_ids), Assignment.current.is_(True)))}
+        return {
+            a.document_id: a
+            for a in s.scalars(
+                select(Assignment).where(
+                    Assignment.document_id.in_(doc_ids), Assignment.current.is_(True)
+                )
+            )
+        }
 
 
-def deadlines(system: System, actor: str, within_days: int = 3,
-              today: date | None = None) -> DeadlineLists:
+def deadlines(
+    system: System, actor: str, within_days: int = 3, today: date | None = None
+) -> DeadlineLists:
     """Open incoming documents due within ``within_days`` days, and those overdue, most
     urgent first."""
     today = today or vn_today()
     out = DeadlineLists(today)
     with system.sessions() as s:
         user = load_user(s, actor)
-        docs = list(s.scalars(select(Document).where(
-            visible_documents(user), Document.direction == INCOMING,
-            Document.state.in_(OPEN_STATES))))
-        units = {u.id: u.name for u in s.scalars(select(OrgUnit).where(
-            OrgUnit.agency_id == user.agency_id))}
+        docs = list(
+            s.scalars(
+                select(Document).where(
+                    visible_documents(user),
+                    Document.direction == INCOMING,
+                    Document.state.in_(OPEN_STATES),
+                )
+            )
+        )
+        units = {
+            u.id: u.name
+            for u in s.scalars(select(OrgUnit).where(OrgUnit.agency_id == user.agency_id))
+        }
     current = _assignments(system, [d.id for d in docs])
     for d in docs:
         a = current.get(d.id)
@@ -77,9 +92,16 @@ def deadlines(system: System, actor: str, within_days: int = 3,
         if left > within_days:
             continue
         item = DeadlineItem(
-            d.id, f"{d.code_number}/{d.code_notation}" if d.code_number else "",
-            d.subject, d.organ_name, d.priority, d.state, due, left,
-            units.get(a.lead_unit_id, "") if a else "")
+            d.id,
+            f"{d.code_number}/{d.code_notation}" if d.code_number else "",
+            d.subject,
+            d.organ_name,
+            d.priority,
+            d.state,
+            due,
+            left,
+            units.get(a.lead_unit_id, "") if a else "",
+        )
         (out.overdue if left < 0 else out.near).append(item)
     out.overdue.sort(key=lambda i: (i.days_left, -i.priority))
     out.near.sort(key=lambda i: (i.days_left, -i.priority))
@@ -101,18 +123,25 @@ class UnitStats:
         return self.early + self.on_time + self.late + self.no_deadline
 
 
-def handling_stats(system: System, actor: str, start: date, end: date
-                   ) -> list[UnitStats]:
+def handling_stats(system: System, actor: str, start: date, end: date) -> list[UnitStats]:
     """Per lead unit: documents completed in [start, end] early, on time, late (or
     without a deadline), and documents still open that arrived by ``end``, split by
     whether their deadline had passed at ``end``."""
     with system.sessions() as s:
         user = load_user(s, actor)
-        units = {u.id: u.name for u in s.scalars(select(OrgUnit).where(
-            OrgUnit.agency_id == user.agency_id))}
-        docs = list(s.scalars(select(Document).where(
-            Document.agency_id == user.agency_id, Document.direction == INCOMING,
-            Document.arrival_number.is_not(None))))
+        units = {
+            u.id: u.name
+            for u in s.scalars(select(OrgUnit).where(OrgUnit.agency_id == user.agency_id))
+        }
+        docs = list(
+            s.scalars(
+                select(Document).where(
+                    Document.agency_id == user.agency_id,
+                    Document.direction == INCOMING,
+                    Document.arrival_number.is_not(None),
+                )
+            )
+        )
     current = _assignments(system, [d.id for d in docs])
     stats: dict[str, UnitStats] = {}
     for d in docs:
@@ -132,14 +161,19 @@ def handling_stats(system: System, actor: str, start: date, end: date
                 row.on_time += 1
             else:
                 row.late += 1
-        elif d.state in OPEN_STATES and d.arrival_at is not None \
-                and d.arrival_at.astimezone(VN_TZ).date() <= end:
+        elif (
+            d.state in OPEN_STATES
+            and d.arrival_at is not None
+            and d.arrival_at.astimezone(VN_TZ).date() <= end
+        ):
             if due is not None and due < end:
                 row.open_overdue += 1
             else:
                 row.open_on_time += 1
-    return sorted((r for r in stats.values() if r.completed or r.open_on_time
-                   or r.open_overdue), key=lambda r: r.unit)
+    return sorted(
+        (r for r in stats.values() if r.completed or r.open_on_time or r.open_overdue),
+        key=lambda r: r.unit,
+    )
 
 
 def period(kind: str, today: date | None = None) -> tuple[date, date]:
@@ -151,7 +185,7 @@ def period(kind: str, today: date | None = None) -> tuple[date, date]:
     elif kind == "quarter":
         q = (today.month - 1) // 3
         start = date(today.year, 3 * q + 1, 1)
-        end = (date(today.year + (q == 3), (3 * q + 3) % 12 + 1, 1) - timedelta(days=1))
+        end = date(today.year + (q == 3), (3 * q + 3) % 12 + 1, 1) - timedelta(days=1)
     elif kind == "year":
         start, end = date(today.year, 1, 1), date(today.year, 12, 31)
     else:

@@ -76,8 +76,7 @@ class Anchor:
         return REGIMES.get(self.regime, self.regime)
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "confirm_at": self.confirm_at,
-                "regime_name": self.regime_name}
+        return {**self.__dict__, "confirm_at": self.confirm_at, "regime_name": self.regime_name}
 
 
 _COLUMNS = "fingerprint, role, regime, origin, enabled, pem, subject, note, updated_by"
@@ -120,8 +119,10 @@ def _rows(settings: Settings) -> list[dict[str, Any]]:
 
 def _dates(cert: Any) -> tuple[str, str]:
     v = cert["tbs_certificate"]["validity"]
-    return (v["not_before"].native.strftime("%Y-%m-%d %H:%M:%S"),
-            v["not_after"].native.strftime("%Y-%m-%d %H:%M:%S"))
+    return (
+        v["not_before"].native.strftime("%Y-%m-%d %H:%M:%S"),
+        v["not_after"].native.strftime("%Y-%m-%d %H:%M:%S"),
+    )
 
 
 def anchors(settings: Settings, rows: list[dict[str, Any]] | None = None) -> list[Anchor]:
@@ -132,35 +133,70 @@ def anchors(settings: Settings, rows: list[dict[str, Any]] | None = None) -> lis
     if settings.trust_vn:
         for e in vn_entries(settings.trust_vn_dir):
             row = decided.get(e.sha256)
-            out.append(Anchor(
-                fingerprint=e.sha256, subject=e.subject, issuer=e.issuer,
-                not_before=e.not_before, not_after=e.not_after, regime=e.regime,
-                role="root" if e.is_root else "intermediate", origin="shipped",
-                enabled=bool(row["enabled"]) if row else True, confidence=e.confidence,
-                sources=e.sources, note=(row or {}).get("note", "") or "",
-                updated_by=(row or {}).get("updated_by", "") or ""))
+            out.append(
+                Anchor(
+                    fingerprint=e.sha256,
+                    subject=e.subject,
+                    issuer=e.issuer,
+                    not_before=e.not_before,
+                    not_after=e.not_after,
+                    regime=e.regime,
+                    role="root" if e.is_root else "intermediate",
+                    origin="shipped",
+                    enabled=bool(row["enabled"]) if row else True,
+                    confidence=e.confidence,
+                    sources=e.sources,
+                    note=(row or {}).get("note", "") or "",
+                    updated_by=(row or {}).get("updated_by", "") or "",
+                )
+            )
     for r in rows:
         if r["origin"] != "added" or not r.get("pem"):
             continue
         cert = parse_certificates([r["pem"].encode()])[0]
         nb, na = _dates(cert)
-        out.append(Anchor(
-            fingerprint=r["fingerprint"].upper(), subject=cert.subject.human_friendly,
-            issuer=cert.issuer.human_friendly, not_before=nb, not_after=na,
-            regime=r["regime"], role=r["role"], origin="added", enabled=bool(r["enabled"]),
-            confidence="added by an administrator", sources="", note=r.get("note") or "",
-            updated_by=r.get("updated_by") or ""))
-    for regime, bundle in (("official", settings.trust_official),
-                           ("public", settings.trust_public)):
+        out.append(
+            Anchor(
+                fingerprint=r["fingerprint"].upper(),
+                subject=cert.subject.human_friendly,
+                issuer=cert.issuer.human_friendly,
+                not_before=nb,
+                not_after=na,
+                regime=r["regime"],
+                role=r["role"],
+                origin="added",
+                enabled=bool(r["enabled"]),
+                confidence="added by an administrator",
+                sources="",
+                note=r.get("note") or "",
+                updated_by=r.get("updated_by") or "",
+            )
+        )
+    for regime, bundle in (
+        ("official", settings.trust_official),
+        ("public", settings.trust_public),
+    ):
         if bundle is None:
             continue
         if not bundle.is_file():
             raise EdmsError(f"trust bundle {bundle} does not exist")
         for cert in load_certificates(bundle):
             nb, na = _dates(cert)
-            out.append(Anchor(fingerprint(cert), cert.subject.human_friendly,
-                              cert.issuer.human_friendly, nb, na, regime, "root", "bundle",
-                              True, "configured bundle", str(bundle)))
+            out.append(
+                Anchor(
+                    fingerprint(cert),
+                    cert.subject.human_friendly,
+                    cert.issuer.human_friendly,
+                    nb,
+                    na,
+                    regime,
+                    "root",
+                    "bundle",
+                    True,
+                    "configured bundle",
+                    str(bundle),
+                )
+            )
     return out
 
 
@@ -185,8 +221,10 @@ def _spec(settings: Settings, rows: list[dict[str, Any]] | None = None) -> dict[
     for r in rows:
         if r["origin"] == "added" and r["enabled"] and r.get("pem"):
             (roots if r["role"] == "root" else pool).append([r["pem"], r["regime"]])
-    for regime, bundle in (("official", settings.trust_official),
-                           ("public", settings.trust_public)):
+    for regime, bundle in (
+        ("official", settings.trust_official),
+        ("public", settings.trust_public),
+    ):
         if bundle is not None:
             if not bundle.is_file():
                 raise EdmsError(f"trust bundle {bundle} does not exist")
@@ -202,8 +240,10 @@ def _spec(settings: Settings, rows: list[dict[str, Any]] | None = None) -> dict[
 def missing_material(settings: Settings) -> str | None:
     """Why the Vietnamese trust is missing, in words, or None when it is there."""
     if settings.trust_vn and not (settings.trust_vn_dir / "index.tsv").is_file():
-        return (f"EDMS_TRUST_VN_DIR={settings.trust_vn_dir} has no index.tsv: no Vietnamese "
-                "certificate authority is trusted (mount the shared/trust/vn material there)")
+        return (
+            f"EDMS_TRUST_VN_DIR={settings.trust_vn_dir} has no index.tsv: no Vietnamese "
+            "certificate authority is trusted (mount the shared/trust/vn material there)"
+        )
     return None
 
 
@@ -252,38 +292,62 @@ def find(settings: Settings, prefix: str) -> Anchor:
     return hits[0]
 
 
-def set_enabled(system: System, actor: str, prefix: str, enabled: bool,
-                note: str = "") -> Anchor:
+def set_enabled(system: System, actor: str, prefix: str, enabled: bool, note: str = "") -> Anchor:
     """Enable or disable a shipped or added certificate (audited)."""
     from . import audit
     from .models import TrustAnchorSetting
 
     anchor = find(system.settings, prefix)
     if anchor.origin not in ("shipped", "added"):
-        raise TrustError("this certificate comes from the configuration "
-                         "(EDMS_TRUST_OFFICIAL/PUBLIC); change it there")
+        raise TrustError(
+            "this certificate comes from the configuration "
+            "(EDMS_TRUST_OFFICIAL/PUBLIC); change it there"
+        )
     with system.sessions.begin() as s:
         row = s.get(TrustAnchorSetting, anchor.fingerprint)
         before = anchor.enabled
         if row is None:
-            row = TrustAnchorSetting(fingerprint=anchor.fingerprint, role=anchor.role,
-                                     regime=anchor.regime, origin=anchor.origin,
-                                     subject=anchor.subject[:500], note="")
+            row = TrustAnchorSetting(
+                fingerprint=anchor.fingerprint,
+                role=anchor.role,
+                regime=anchor.regime,
+                origin=anchor.origin,
+                subject=anchor.subject[:500],
+                note="",
+            )
             s.add(row)
         row.enabled = enabled
         row.note = note or row.note or ""
         row.updated_at = datetime.now(UTC)
         row.updated_by = actor
-        audit.record(s, actor, "trust.enable" if enabled else "trust.disable",
-                     "trust_anchor", anchor.fingerprint,
-                     {"subject": anchor.subject, "regime": anchor.regime, "role": anchor.role,
-                      "before": before, "after": enabled, "note": note})
+        audit.record(
+            s,
+            actor,
+            "trust.enable" if enabled else "trust.disable",
+            "trust_anchor",
+            anchor.fingerprint,
+            {
+                "subject": anchor.subject,
+                "regime": anchor.regime,
+                "role": anchor.role,
+                "before": before,
+                "after": enabled,
+                "note": note,
+            },
+        )
     _forget()
     return find(system.settings, anchor.fingerprint)
 
 
-def add(system: System, actor: str, data: bytes, *, role: str = "root",
-        regime: str = "custom", note: str = "") -> Anchor:
+def add(
+    system: System,
+    actor: str,
+    data: bytes,
+    *,
+    role: str = "root",
+    regime: str = "custom",
+    note: str = "",
+) -> Anchor:
     """Add a certificate (PEM or DER) as a root or a pool intermediate (audited)."""
     from . import audit
     from .models import TrustAnchorSetting
@@ -303,13 +367,30 @@ def add(system: System, actor: str, data: bytes, *, role: str = "root",
     text = to_pem(cert)
     with system.sessions.begin() as s:
         if s.get(TrustAnchorSetting, fp) is not None or any(
-                e.sha256 == fp for e in vn_entries(system.settings.trust_vn_dir)):
+            e.sha256 == fp for e in vn_entries(system.settings.trust_vn_dir)
+        ):
             raise TrustError(f"certificate {fp[:16]}… is already known: enable it instead")
-        s.add(TrustAnchorSetting(fingerprint=fp, role=role, regime=regime, origin="added",
-                                 enabled=True, pem=text, subject=cert.subject.human_friendly[:500],
-                                 note=note, updated_at=datetime.now(UTC), updated_by=actor))
-        audit.record(s, actor, "trust.add", "trust_anchor", fp,
-                     {"subject": cert.subject.human_friendly, "regime": regime, "role": role,
-                      "note": note})
+        s.add(
+            TrustAnchorSetting(
+                fingerprint=fp,
+                role=role,
+                regime=regime,
+                origin="added",
+                enabled=True,
+                pem=text,
+                subject=cert.subject.human_friendly[:500],
+                note=note,
+                updated_at=datetime.now(UTC),
+                updated_by=actor,
+            )
+        )
+        audit.record(
+            s,
+            actor,
+            "trust.add",
+            "trust_anchor",
+            fp,
+            {"subject": cert.subject.human_friendly, "regime": regime, "role": role, "note": note},
+        )
     _forget()
     return find(system.settings, fp)

@@ -80,16 +80,28 @@ def statutory(year: int) -> list[Day]:
         raise EdmsError(f"holidays are computed for {FIRST_YEAR}–{LAST_YEAR}")
     eve = lunar.new_years_eve(year)
     last_month = (eve - lunar.to_solar(1, 12, year - 1)).days + 1  # 29 or 30 tháng Chạp
-    tet = [Day(eve, OFF, f"Tết Nguyên đán ({last_month} tháng Chạp)" if last_month <= 30
-               else "Tết Nguyên đán (cuối năm âm lịch)")]
-    tet += [Day(lunar.new_year(year) + timedelta(days=i), OFF, f"Tết Nguyên đán (mùng {i + 1})")
-            for i in range(4)]
-    days = [Day(date(year, 1, 1), OFF, "Tết Dương lịch"), *tet,
-            Day(lunar.to_solar(10, 3, year), OFF, "Giỗ Tổ Hùng Vương (10/3 âm lịch)"),
-            Day(date(year, 4, 30), OFF, "Ngày Chiến thắng (30/4)"),
-            Day(date(year, 5, 1), OFF, "Ngày Quốc tế Lao động (1/5)"),
-            Day(date(year, 9, 2), OFF, "Quốc khánh (2/9)"),
-            Day(_national_day_companion(year), OFF, "Quốc khánh (ngày liền kề)")]
+    tet = [
+        Day(
+            eve,
+            OFF,
+            f"Tết Nguyên đán ({last_month} tháng Chạp)"
+            if last_month <= 30
+            else "Tết Nguyên đán (cuối năm âm lịch)",
+        )
+    ]
+    tet += [
+        Day(lunar.new_year(year) + timedelta(days=i), OFF, f"Tết Nguyên đán (mùng {i + 1})")
+        for i in range(4)
+    ]
+    days = [
+        Day(date(year, 1, 1), OFF, "Tết Dương lịch"),
+        *tet,
+        Day(lunar.to_solar(10, 3, year), OFF, "Giỗ Tổ Hùng Vương (10/3 âm lịch)"),
+        Day(date(year, 4, 30), OFF, "Ngày Chiến thắng (30/4)"),
+        Day(date(year, 5, 1), OFF, "Ngày Quốc tế Lao động (1/5)"),
+        Day(date(year, 9, 2), OFF, "Quốc khánh (2/9)"),
+        Day(_national_day_companion(year), OFF, "Quốc khánh (ngày liền kề)"),
+    ]
     return sorted(days, key=lambda d: d.day)
 
 
@@ -124,8 +136,10 @@ class Calendar:
 
     def _in_range(self, d: date) -> None:
         if not self.first <= d <= self.last:
-            raise EdmsError(f"{d.isoformat()} is outside the calendar loaded "
-                            f"({self.first.isoformat()} – {self.last.isoformat()})")
+            raise EdmsError(
+                f"{d.isoformat()} is outside the calendar loaded "
+                f"({self.first.isoformat()} – {self.last.isoformat()})"
+            )
 
     def is_working_day(self, d: date) -> bool:
         self._in_range(d)
@@ -198,17 +212,29 @@ def ensure_seeded(s: Session, years: Iterable[int], actor: str = "system") -> li
             with s.begin_nested():
                 s.add(HolidayYear(year=year, seeded_at=_now(), seeded_by=actor))
                 s.flush()
-                existing = set(s.scalars(select(Holiday.day).where(
-                    Holiday.day.between(date(year, 1, 1), date(year, 12, 31)))))
+                existing = set(
+                    s.scalars(
+                        select(Holiday.day).where(
+                            Holiday.day.between(date(year, 1, 1), date(year, 12, 31))
+                        )
+                    )
+                )
                 for d in days:
                     if d.day not in existing:
-                        s.add(Holiday(day=d.day, kind=d.kind, name=d.name, origin="seeded",
-                                      updated_by=actor, updated_at=_now()))
+                        s.add(
+                            Holiday(
+                                day=d.day,
+                                kind=d.kind,
+                                name=d.name,
+                                origin="seeded",
+                                updated_by=actor,
+                                updated_at=_now(),
+                            )
+                        )
                 s.flush()
         except IntegrityError:
             continue  # seeded concurrently
-        audit.record(s, actor, "holidays.seed", "holiday_year", str(year),
-                     {"days": len(days)})
+        audit.record(s, actor, "holidays.seed", "holiday_year", str(year), {"days": len(days)})
         seeded.append(year)
     return seeded
 
@@ -217,8 +243,12 @@ def calendar(s: Session, first: date, last: date) -> Calendar:
     """The working-day calendar over [first, last], its years seeded if need be."""
     ensure_seeded(s, range(first.year, last.year + 1))
     rows = list(s.scalars(select(Holiday).where(Holiday.day.between(first, last))))
-    return Calendar(first, last, {r.day: r.name for r in rows if r.kind == OFF},
-                    frozenset(r.day for r in rows if r.kind == WORK))
+    return Calendar(
+        first,
+        last,
+        {r.day: r.name for r in rows if r.kind == OFF},
+        frozenset(r.day for r in rows if r.kind == WORK),
+    )
 
 
 def due_date(s: Session, start: date, n: int, kind: str) -> date:
@@ -250,11 +280,21 @@ def year_view(system: System, year: int, seed: bool = True) -> YearView:
     with transaction(system.sessions) as s:
         if seed:
             ensure_seeded(s, [year])
-        days = list(s.scalars(select(Holiday).where(
-            Holiday.day.between(date(year, 1, 1), date(year, 12, 31))).order_by(Holiday.day)))
+        days = list(
+            s.scalars(
+                select(Holiday)
+                .where(Holiday.day.between(date(year, 1, 1), date(year, 12, 31)))
+                .order_by(Holiday.day)
+            )
+        )
         row = s.get(HolidayYear, year)
-        return YearView(year, days, row.seeded_at if row else None,
-                        row.confirmed_at if row else None, row.confirmed_by if row else "")
+        return YearView(
+            year,
+            days,
+            row.seeded_at if row else None,
+            row.confirmed_at if row else None,
+            row.confirmed_by if row else "",
+        )
 
 
 def _admin(s: Session, actor: str) -> None:
@@ -266,8 +306,9 @@ def _admin(s: Session, actor: str) -> None:
 def set_day(system: System, actor: str, day: date, kind: str, name: str) -> Holiday:
     """Add or change a day (administrators; ``cli`` from the command line)."""
     if kind not in KINDS_VI:
-        raise EdmsError("a day is 'off' (a holiday or a day off) or 'work' (a weekend day "
-                        "worked instead)")
+        raise EdmsError(
+            "a day is 'off' (a holiday or a day off) or 'work' (a weekend day worked instead)"
+        )
     name = name.strip()
     if not name or len(name) > 200:
         raise EdmsError("name the day (up to 200 characters), e.g. 'Nghỉ bù Quốc khánh'")
@@ -283,8 +324,14 @@ def set_day(system: System, actor: str, day: date, kind: str, name: str) -> Holi
             s.add(row)
         row.kind, row.name, row.origin = kind, name, "admin"
         row.updated_by, row.updated_at = actor, _now()
-        audit.record(s, actor, "holidays.set", "holiday", day.isoformat(),
-                     {"kind": kind, "name": name, "before": before})
+        audit.record(
+            s,
+            actor,
+            "holidays.set",
+            "holiday",
+            day.isoformat(),
+            {"kind": kind, "name": name, "before": before},
+        )
         return row
 
 
@@ -294,8 +341,14 @@ def remove_day(system: System, actor: str, day: date) -> None:
         row = s.get(Holiday, day)
         if row is None:
             raise NotFound(f"{day:%d/%m/%Y} is not in the list of holidays")
-        audit.record(s, actor, "holidays.remove", "holiday", day.isoformat(),
-                     {"kind": row.kind, "name": row.name})
+        audit.record(
+            s,
+            actor,
+            "holidays.remove",
+            "holiday",
+            day.isoformat(),
+            {"kind": row.kind, "name": row.name},
+        )
         s.delete(row)
 
 
@@ -304,8 +357,7 @@ def reseed_year(system: System, actor: str, year: int) -> int:
     Returns the number of days now listed."""
     with transaction(system.sessions) as s:
         _admin(s, actor)
-        s.execute(delete(Holiday).where(
-            Holiday.day.between(date(year, 1, 1), date(year, 12, 31))))
+        s.execute(delete(Holiday).where(Holiday.day.between(date(year, 1, 1), date(year, 12, 31))))
         s.execute(delete(HolidayYear).where(HolidayYear.year == year))
         s.flush()
         ensure_seeded(s, [year], actor)

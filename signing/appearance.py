@@ -82,20 +82,27 @@ class EncodedImage:
         """The ink box as fractions of the image, PDF orientation: (x1, y1, x2, y2)
         with y from the bottom."""
         left, top, right, bottom = self.ink or (0, 0, self.width, self.height)
-        return (left / self.width, 1 - bottom / self.height, right / self.width,
-                1 - top / self.height)
+        return (
+            left / self.width,
+            1 - bottom / self.height,
+            right / self.width,
+            1 - top / self.height,
+        )
 
     def add_to(self, writer: BasePdfFileWriter) -> generic.IndirectObject:
         def image(data: bytes, colour: str) -> generic.StreamObject:
-            return generic.StreamObject({
-                pdf_name("/Type"): pdf_name("/XObject"),
-                pdf_name("/Subtype"): pdf_name("/Image"),
-                pdf_name("/Width"): generic.NumberObject(self.width),
-                pdf_name("/Height"): generic.NumberObject(self.height),
-                pdf_name("/ColorSpace"): pdf_name(colour),
-                pdf_name("/BitsPerComponent"): generic.NumberObject(8),
-                pdf_name("/Filter"): pdf_name("/FlateDecode"),
-            }, encoded_data=data)
+            return generic.StreamObject(
+                {
+                    pdf_name("/Type"): pdf_name("/XObject"),
+                    pdf_name("/Subtype"): pdf_name("/Image"),
+                    pdf_name("/Width"): generic.NumberObject(self.width),
+                    pdf_name("/Height"): generic.NumberObject(self.height),
+                    pdf_name("/ColorSpace"): pdf_name(colour),
+                    pdf_name("/BitsPerComponent"): generic.NumberObject(8),
+                    pdf_name("/Filter"): pdf_name("/FlateDecode"),
+                },
+                encoded_data=data,
+            )
 
         main = image(self.rgb, "/DeviceRGB")
         if self.alpha is not None:
@@ -119,7 +126,8 @@ def _encode_image(path: str, mtime_ns: int) -> EncodedImage:
     alpha = rgba.getchannel("A")
     opaque = alpha.getextrema() == (255, 255)
     return EncodedImage(
-        rgba.width, rgba.height,
+        rgba.width,
+        rgba.height,
         zlib.compress(rgba.convert("RGB").tobytes(), 6),
         None if opaque else zlib.compress(alpha.tobytes(), 6),
         ink_box(rgba),
@@ -160,8 +168,9 @@ class StampSpec:
     image: ImagePlacement | None = None
 
 
-def fit_image(img_w: int, img_h: int, x: float, y: float, w: float, h: float
-              ) -> tuple[float, float, float, float]:
+def fit_image(
+    img_w: int, img_h: int, x: float, y: float, w: float, h: float
+) -> tuple[float, float, float, float]:
     """Largest rectangle of the image's aspect ratio centred in (x, y, w, h)."""
     scale = min(w / img_w, h / img_h)
     fw, fh = img_w * scale, img_h * scale
@@ -177,9 +186,15 @@ def title_lines(authority: str, title: str) -> list[str]:
     return lines
 
 
-def personal_image_rect(width: float, height: float, img_w: int, img_h: int,
-                        n_title_lines: int = 2, titles: bool = True, name: bool = True
-                        ) -> tuple[float, float, float, float]:
+def personal_image_rect(
+    width: float,
+    height: float,
+    img_w: int,
+    img_h: int,
+    n_title_lines: int = 2,
+    titles: bool = True,
+    name: bool = True,
+) -> tuple[float, float, float, float]:
     """Where the signature image sits inside the leader's signature box: between the
     title lines and the name, or (what the page prints itself is not drawn) in the
     whole box less a small margin."""
@@ -188,9 +203,17 @@ def personal_image_rect(width: float, height: float, img_w: int, img_h: int,
     return fit_image(img_w, img_h, 4, bottom, width - 8, max(8.0, height - top - bottom))
 
 
-def personal_spec(authority: str, title: str, full_name: str, image: EncodedImage,
-                  width: float = PERSONAL_WIDTH, height: float = PERSONAL_HEIGHT, *,
-                  titles: bool = True, name: bool = True) -> StampSpec:
+def personal_spec(
+    authority: str,
+    title: str,
+    full_name: str,
+    image: EncodedImage,
+    width: float = PERSONAL_WIDTH,
+    height: float = PERSONAL_HEIGHT,
+    *,
+    titles: bool = True,
+    name: bool = True,
+) -> StampSpec:
     """The leader's appearance. ``titles``/``name`` False: the page prints them already
     (above and below the field), so only the image is drawn."""
     lines = []
@@ -201,19 +224,24 @@ def personal_spec(authority: str, title: str, full_name: str, image: EncodedImag
         top -= TITLE_SIZE * LEADING
     if name:
         lines.append(TextLine(full_name, NAME_SIZE, True, width / 2, NAME_SIZE * 0.3 + 2))
-    x, y, w, h = personal_image_rect(width, height, image.width, image.height,
-                                     len(heads), titles=bool(heads), name=name)
+    x, y, w, h = personal_image_rect(
+        width, height, image.width, image.height, len(heads), titles=bool(heads), name=name
+    )
     return StampSpec(width, height, tuple(lines), ImagePlacement(image, x, y, w, h))
 
 
 def seal_spec(seal: EncodedImage, diameter: float = SEAL_DIAMETER) -> StampSpec:
     ratio = seal.height / seal.width
-    return StampSpec(diameter, diameter * ratio,
-                     image=ImagePlacement(seal, 0, 0, diameter, diameter * ratio))
+    return StampSpec(
+        diameter, diameter * ratio, image=ImagePlacement(seal, 0, 0, diameter, diameter * ratio)
+    )
 
 
-def seal_rect_for(ink_on_page: tuple[float, float, float, float], seal: EncodedImage,
-                  diameter: float = SEAL_DIAMETER) -> tuple[float, float, float, float]:
+def seal_rect_for(
+    ink_on_page: tuple[float, float, float, float],
+    seal: EncodedImage,
+    diameter: float = SEAL_DIAMETER,
+) -> tuple[float, float, float, float]:
     """The seal image's page rectangle (x1, y1, x2, y2) such that the seal's visible
     right edge (its ink, not the image's transparent margin) lies at one third of the
     signature ink's width, and the seal's ink is centred on the signature ink's
@@ -229,8 +257,9 @@ def seal_rect_for(ink_on_page: tuple[float, float, float, float], seal: EncodedI
     return (left, bottom, left + diameter, bottom + height)
 
 
-def signature_ink_on_page(source: str | Path | BinaryIO, field_name: str
-                          ) -> tuple[int, tuple[float, float, float, float]] | None:
+def signature_ink_on_page(
+    source: str | Path | BinaryIO, field_name: str
+) -> tuple[int, tuple[float, float, float, float]] | None:
     """The page and the page rectangle (x1, y1, x2, y2) of the visible ink of the images
     a signature field's appearance draws, measured on the images' pixels (alpha), through
     every transformation (annotation rectangle, form matrices, ``cm``); None when the
@@ -251,8 +280,12 @@ def signature_ink_on_page(source: str | Path | BinaryIO, field_name: str
                 rects = _images_ink(ap, _annotation_matrix(annot, ap), 0)
                 if not rects:
                     return None
-                return index, (min(r[0] for r in rects), min(r[1] for r in rects),
-                               max(r[2] for r in rects), max(r[3] for r in rects))
+                return index, (
+                    min(r[0] for r in rects),
+                    min(r[1] for r in rects),
+                    max(r[2] for r in rects),
+                    max(r[3] for r in rects),
+                )
     return None
 
 
@@ -263,8 +296,14 @@ def _mul(m: Matrix, n: Matrix) -> Matrix:
     """m then n (PDF row-vector convention: p' = p·m·n)."""
     a, b, c, d, e, f = m
     a2, b2, c2, d2, e2, f2 = n
-    return (a * a2 + b * c2, a * b2 + b * d2, c * a2 + d * c2, c * b2 + d * d2,
-            e * a2 + f * c2 + e2, e * b2 + f * d2 + f2)
+    return (
+        a * a2 + b * c2,
+        a * b2 + b * d2,
+        c * a2 + d * c2,
+        c * b2 + d * d2,
+        e * a2 + f * c2 + e2,
+        e * b2 + f * d2 + f2,
+    )
 
 
 def _apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
@@ -272,19 +311,28 @@ def _apply(m: Matrix, x: float, y: float) -> tuple[float, float]:
     return a * x + c * y + e, b * x + d * y + f
 
 
-def _bounds(m: Matrix, x1: float, y1: float, x2: float, y2: float
-            ) -> tuple[float, float, float, float]:
+def _bounds(
+    m: Matrix, x1: float, y1: float, x2: float, y2: float
+) -> tuple[float, float, float, float]:
     pts = [_apply(m, x, y) for x, y in ((x1, y1), (x2, y1), (x1, y2), (x2, y2))]
-    return (min(p[0] for p in pts), min(p[1] for p in pts), max(p[0] for p in pts),
-            max(p[1] for p in pts))
+    return (
+        min(p[0] for p in pts),
+        min(p[1] for p in pts),
+        max(p[0] for p in pts),
+        max(p[1] for p in pts),
+    )
 
 
 def _annotation_matrix(annot: object, ap: object) -> Matrix:
     """PDF 32000 §12.5.5: the appearance's BBox, transformed by its Matrix, is fitted
     onto the annotation's Rect."""
     rect = [float(v) for v in annot.Rect]  # type: ignore[attr-defined]
-    rx1, ry1, rx2, ry2 = min(rect[0], rect[2]), min(rect[1], rect[3]), \
-        max(rect[0], rect[2]), max(rect[1], rect[3])
+    rx1, ry1, rx2, ry2 = (
+        min(rect[0], rect[2]),
+        min(rect[1], rect[3]),
+        max(rect[0], rect[2]),
+        max(rect[1], rect[3]),
+    )
     form_m = tuple(float(v) for v in ap.get("/Matrix", [1, 0, 0, 1, 0, 0]))  # type: ignore[attr-defined]
     bx1, by1, bx2, by2 = (float(v) for v in ap.BBox)  # type: ignore[attr-defined]
     tx1, ty1, tx2, ty2 = _bounds(form_m, bx1, by1, bx2, by2)  # type: ignore[arg-type]
@@ -294,8 +342,7 @@ def _annotation_matrix(annot: object, ap: object) -> Matrix:
     return _mul(form_m, fit)  # type: ignore[arg-type]
 
 
-def _images_ink(form: Any, ctm: Matrix, depth: int
-                ) -> list[tuple[float, float, float, float]]:
+def _images_ink(form: Any, ctm: Matrix, depth: int) -> list[tuple[float, float, float, float]]:
     import pikepdf
 
     if depth > 6:
@@ -384,8 +431,9 @@ class Decree30StampStyle(BaseStampStyle):
     spec: StampSpec = field(default_factory=lambda: StampSpec(1, 1))
     border_width: int = 0
 
-    def create_stamp(self, writer: BasePdfFileWriter, box: layout.BoxConstraints,
-                     text_params: dict[str, object]) -> Decree30Stamp:
+    def create_stamp(
+        self, writer: BasePdfFileWriter, box: layout.BoxConstraints, text_params: dict[str, object]
+    ) -> Decree30Stamp:
         return Decree30Stamp(writer, self, box)
 
 
@@ -400,13 +448,15 @@ class Decree30Stamp(BaseStamp):
         out: list[bytes] = [b"q %g 0 0 %g 0 0 cm" % (sx, sy)]
         if spec.image is not None:
             p = spec.image
-            self.set_resource(ResourceType.XOBJECT, pdf_name("/EdmsImg"),
-                              p.image.add_to(self.writer))
+            self.set_resource(
+                ResourceType.XOBJECT, pdf_name("/EdmsImg"), p.image.add_to(self.writer)
+            )
             out.append(b"q %g 0 0 %g %g %g cm /EdmsImg Do Q" % (p.width, p.height, p.x, p.y))
         for bold in sorted({line.bold for line in spec.lines}):
             name = "/EdmsSerifBold" if bold else "/EdmsSerif"
-            self.set_resource(ResourceType.FONT, pdf_name(name),
-                              vietnamese_serif(bold).add_to(self.writer))
+            self.set_resource(
+                ResourceType.FONT, pdf_name(name), vietnamese_serif(bold).add_to(self.writer)
+            )
         for line in spec.lines:
             font = vietnamese_serif(line.bold)
             name = "/EdmsSerifBold" if line.bold else "/EdmsSerif"
@@ -417,7 +467,9 @@ class Decree30Stamp(BaseStamp):
                 x = line.x - width
             else:
                 x = line.x
-            out.append(b"BT 0 0 0 rg %s %g Tf 1 0 0 1 %g %g Tm %s ET" % (
-                name.encode(), line.size, x, line.y, font.show(line.text)))
+            out.append(
+                b"BT 0 0 0 rg %s %g Tf 1 0 0 1 %g %g Tm %s ET"
+                % (name.encode(), line.size, x, line.y, font.show(line.text))
+            )
         out.append(b"Q")
         return out

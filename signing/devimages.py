@@ -20,21 +20,29 @@ SIGNATURE_BLUE = (18, 52, 160, 255)
 SEAL_RED = (210, 20, 30, 255)
 
 
-def _bezier(p0: tuple[float, float], p1: tuple[float, float], p2: tuple[float, float],
-            p3: tuple[float, float], steps: int = 40) -> list[tuple[float, float]]:
+def _bezier(
+    p0: tuple[float, float],
+    p1: tuple[float, float],
+    p2: tuple[float, float],
+    p3: tuple[float, float],
+    steps: int = 40,
+) -> list[tuple[float, float]]:
     pts = []
     for i in range(steps + 1):
         t = i / steps
         u = 1 - t
-        pts.append((
-            u**3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t**3 * p3[0],
-            u**3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t**3 * p3[1],
-        ))
+        pts.append(
+            (
+                u**3 * p0[0] + 3 * u * u * t * p1[0] + 3 * u * t * t * p2[0] + t**3 * p3[0],
+                u**3 * p0[1] + 3 * u * u * t * p1[1] + 3 * u * t * t * p2[1] + t**3 * p3[1],
+            )
+        )
     return pts
 
 
-def draw_signature(name: str, target: Path, *, seed: int = 0,
-                   size: tuple[int, int] = (900, 360)) -> Path:
+def draw_signature(
+    name: str, target: Path, *, seed: int = 0, size: tuple[int, int] = (900, 360)
+) -> Path:
     """A flowing blue scribble in the style of a Vietnamese signature: an initial loop, a
     run of connected waves, and an underline flourish. Deterministic for a seed and name."""
     rng = random.Random(f"{seed}:{name}")
@@ -47,8 +55,12 @@ def draw_signature(name: str, target: Path, *, seed: int = 0,
 
     # the initial: a tall loop
     x0 = w * scale * 0.12
-    loop = _bezier((x0, mid + 60 * scale), (x0 - 70 * scale, mid - 180 * scale),
-                   (x0 + 120 * scale, mid - 200 * scale), (x0 + 40 * scale, mid + 40 * scale))
+    loop = _bezier(
+        (x0, mid + 60 * scale),
+        (x0 - 70 * scale, mid - 180 * scale),
+        (x0 + 120 * scale, mid - 200 * scale),
+        (x0 + 40 * scale, mid + 40 * scale),
+    )
     d.line(loop, fill=SIGNATURE_BLUE, width=width, joint="curve")
     # connected waves whose count follows the letters of the name
     x = x0 + 40 * scale
@@ -57,31 +69,51 @@ def draw_signature(name: str, target: Path, *, seed: int = 0,
     for _ in range(letters):
         dx = rng.uniform(38, 62) * scale
         up = rng.uniform(60, 130) * scale
-        seg = _bezier((x, y), (x + dx * 0.2, y - up), (x + dx * 0.8, y - up * 0.6),
-                      (x + dx, y + rng.uniform(-15, 25) * scale))
+        seg = _bezier(
+            (x, y),
+            (x + dx * 0.2, y - up),
+            (x + dx * 0.8, y - up * 0.6),
+            (x + dx, y + rng.uniform(-15, 25) * scale),
+        )
         d.line(seg, fill=SIGNATURE_BLUE, width=width, joint="curve")
         x, y = seg[-1]
     # the flourish: a long underline sweeping back left
-    flourish = _bezier((x, y), (x + 60 * scale, y + 70 * scale),
-                       (x0 + 40 * scale, mid + 140 * scale), (x0 - 20 * scale, mid + 90 * scale))
+    flourish = _bezier(
+        (x, y),
+        (x + 60 * scale, y + 70 * scale),
+        (x0 + 40 * scale, mid + 140 * scale),
+        (x0 - 20 * scale, mid + 90 * scale),
+    )
     d.line(flourish, fill=SIGNATURE_BLUE, width=int(width * 0.8), joint="curve")
     img = img.filter(ImageFilter.GaussianBlur(scale * 0.6))
     # fit the drawing to the canvas with a small margin
     bbox = img.getbbox() or (0, 0, img.width, img.height)
     drawing = img.crop(bbox)
     margin = 0.06
-    fit = min(w * (1 - 2 * margin) / drawing.width * scale,
-              h * (1 - 2 * margin) / drawing.height * scale) / scale
-    drawing = drawing.resize((max(1, int(drawing.width * fit)),
-                              max(1, int(drawing.height * fit))), Image.Resampling.LANCZOS)
+    fit = (
+        min(
+            w * (1 - 2 * margin) / drawing.width * scale,
+            h * (1 - 2 * margin) / drawing.height * scale,
+        )
+        / scale
+    )
+    drawing = drawing.resize(
+        (max(1, int(drawing.width * fit)), max(1, int(drawing.height * fit))),
+        Image.Resampling.LANCZOS,
+    )
     out = Image.new("RGBA", size, (0, 0, 0, 0))
     out.alpha_composite(drawing, ((w - drawing.width) // 2, (h - drawing.height) // 2))
     out.save(target, dpi=(300, 300))
     return target
 
 
-def _text_on_circle(img: Image.Image, text: str, center: tuple[float, float],
-                    radius: float, font: ImageFont.FreeTypeFont) -> None:
+def _text_on_circle(
+    img: Image.Image,
+    text: str,
+    center: tuple[float, float],
+    radius: float,
+    font: ImageFont.FreeTypeFont,
+) -> None:
     """Upper-case text running clockwise along the top of a circle, centred at the top."""
     advances = [font.getlength(ch) for ch in text]
     total = sum(advances) * 1.08
@@ -96,17 +128,23 @@ def _text_on_circle(img: Image.Image, text: str, center: tuple[float, float],
         bbox = font.getbbox(ch)
         cw, chh = bbox[2] - bbox[0] + 8, font.size * 2
         glyph = Image.new("RGBA", (int(cw) + 8, int(chh)), (0, 0, 0, 0))
-        ImageDraw.Draw(glyph).text((4 - bbox[0], font.size * 0.5), ch, font=font,
-                                   fill=SEAL_RED)
-        rotated = glyph.rotate(-math.degrees(theta) - 90, resample=Image.Resampling.BICUBIC,
-                               expand=True)
+        ImageDraw.Draw(glyph).text((4 - bbox[0], font.size * 0.5), ch, font=font, fill=SEAL_RED)
+        rotated = glyph.rotate(
+            -math.degrees(theta) - 90, resample=Image.Resampling.BICUBIC, expand=True
+        )
         px = center[0] + radius * math.cos(theta) - rotated.width / 2
         py = center[1] + radius * math.sin(theta) - rotated.height / 2
         img.alpha_composite(rotated, (int(px), int(py)))
 
 
-def draw_seal(agency: str, target: Path, *, diameter_mm: float = SEAL_DIAMETER_MM,
-              dpi: int = SEAL_DPI, centre_text: str = "DEV") -> Path:
+def draw_seal(
+    agency: str,
+    target: Path,
+    *,
+    diameter_mm: float = SEAL_DIAMETER_MM,
+    dpi: int = SEAL_DPI,
+    centre_text: str = "DEV",
+) -> Path:
     """A round red seal at real size (``diameter_mm`` at ``dpi``): double outer ring, the
     agency's name around the top, a five-pointed star in the centre."""
     px = round(diameter_mm / 25.4 * dpi)

@@ -82,10 +82,12 @@ SIGNERS: tuple[SignerSpec, ...] = (
     SignerSpec("leader1", "Nguyễn Văn Thành", "CHỦ TỊCH", "TM. ỦY BAN NHÂN DÂN", "personal"),
     SignerSpec("leader2", "Trần Thị Hồng Nhung", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal"),
     SignerSpec("agency", AGENCY, "", "", "organization"),
-    SignerSpec("leader-revoked", "Lê Văn Hùng", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal",
-               "revoked"),
-    SignerSpec("leader-expired", "Phạm Thị Lan", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal",
-               "expired"),
+    SignerSpec(
+        "leader-revoked", "Lê Văn Hùng", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal", "revoked"
+    ),
+    SignerSpec(
+        "leader-expired", "Phạm Thị Lan", "PHÓ CHỦ TỊCH", "KT. CHỦ TỊCH", "personal", "expired"
+    ),
 )
 
 
@@ -146,80 +148,119 @@ def _iso(t: datetime) -> str:
 
 def _write_key(path: Path, bits: int = 2048) -> None:
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    path.write_bytes(key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.BestAvailableEncryption(DEV_PASSWORD),
-    ))
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(DEV_PASSWORD),
+        )
+    )
     path.chmod(0o600)
 
 
 def _ext_key_usage(*usages: str) -> dict[str, Any]:
-    return {"id": "key_usage", "critical": True,
-            "smart-value": {"schema": "key-usage", "params": list(usages)}}
+    return {
+        "id": "key_usage",
+        "critical": True,
+        "smart-value": {"schema": "key-usage", "params": list(usages)},
+    }
 
 
 def _signers(agency: DevAgency) -> tuple[SignerSpec, ...]:
-    return tuple(dataclasses.replace(spec, common_name=agency.name)
-                 if spec.label == "agency" else spec for spec in SIGNERS)
+    return tuple(
+        dataclasses.replace(spec, common_name=agency.name) if spec.label == "agency" else spec
+        for spec in SIGNERS
+    )
 
 
-def _architecture(now: datetime, agency: DevAgency = DEFAULT_AGENCY,
-                  tsa_days: int | None = None) -> dict[str, Any]:
+def _architecture(
+    now: datetime, agency: DevAgency = DEFAULT_AGENCY, tsa_days: int | None = None
+) -> dict[str, Any]:
     far = now + timedelta(days=365 * 20)
     tsa_to = far - timedelta(days=2) if tsa_days is None else now + timedelta(days=tsa_days)
     signer_from = now - timedelta(days=30)
     signer_to = now + timedelta(days=365 * 3)
     leaf_revocation = [
-        {"id": "crl_distribution_points",
-         "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["interm"]}}},
-        {"id": "authority_information_access",
-         "smart-value": {"schema": "aia-urls",
-                         "params": {"ocsp-responder-names": ["interm"]}}},
+        {
+            "id": "crl_distribution_points",
+            "smart-value": {"schema": "crl-dist-url", "params": {"crl-repo-names": ["interm"]}},
+        },
+        {
+            "id": "authority_information_access",
+            "smart-value": {"schema": "aia-urls", "params": {"ocsp-responder-names": ["interm"]}},
+        },
     ]
     # The agency's identifier in every CA name: two development PKIs (two agencies trying
     # the exchange) never have CAs of the same name, which would confuse path building.
     ou = {"organizational-unit-name": f"{DEV_MARK} ({agency.code})"}
     entities: dict[str, Any] = {
-        "root": {"common-name": "EDMS DEV Root CA (giả lập CA chuyên dùng Chính phủ)",
-                 "organization-name": "EDMS Development PKI", **ou},
-        "interm": {"common-name": "EDMS DEV Issuing CA",
-                   "organization-name": "EDMS Development PKI", **ou},
-        "tsa": {"common-name": "EDMS DEV Time Stamping Authority",
-                "organization-name": "EDMS Development PKI", **ou},
-        "ocsp": {"common-name": "EDMS DEV OCSP Responder",
-                 "organization-name": "EDMS Development PKI", **ou},
+        "root": {
+            "common-name": "EDMS DEV Root CA (giả lập CA chuyên dùng Chính phủ)",
+            "organization-name": "EDMS Development PKI",
+            **ou,
+        },
+        "interm": {
+            "common-name": "EDMS DEV Issuing CA",
+            "organization-name": "EDMS Development PKI",
+            **ou,
+        },
+        "tsa": {
+            "common-name": "EDMS DEV Time Stamping Authority",
+            "organization-name": "EDMS Development PKI",
+            **ou,
+        },
+        "ocsp": {
+            "common-name": "EDMS DEV OCSP Responder",
+            "organization-name": "EDMS Development PKI",
+            **ou,
+        },
     }
     certs: dict[str, Any] = {
         "root": {
-            "subject": "root", "subject-key": "root", "issuer": "root",
+            "subject": "root",
+            "subject-key": "root",
+            "issuer": "root",
             "authority-key": "root",
-            "validity": {"valid-from": _iso(now - timedelta(days=365)),
-                         "valid-to": _iso(far)},
+            "validity": {"valid-from": _iso(now - timedelta(days=365)), "valid-to": _iso(far)},
             "extensions": [
                 {"id": "basic_constraints", "critical": True, "value": {"ca": True}},
                 _ext_key_usage("digital_signature", "key_cert_sign", "crl_sign"),
             ],
         },
         "interm": {
-            "subject": "interm", "subject-key": "interm", "issuer": "root",
+            "subject": "interm",
+            "subject-key": "interm",
+            "issuer": "root",
             "authority-key": "root",
-            "validity": {"valid-from": _iso(now - timedelta(days=365)),
-                         "valid-to": _iso(far - timedelta(days=1))},
+            "validity": {
+                "valid-from": _iso(now - timedelta(days=365)),
+                "valid-to": _iso(far - timedelta(days=1)),
+            },
             "extensions": [
-                {"id": "basic_constraints", "critical": True,
-                 "value": {"ca": True, "path-len-constraint": 0}},
+                {
+                    "id": "basic_constraints",
+                    "critical": True,
+                    "value": {"ca": True, "path-len-constraint": 0},
+                },
                 _ext_key_usage("digital_signature", "key_cert_sign", "crl_sign"),
-                {"id": "crl_distribution_points",
-                 "smart-value": {"schema": "crl-dist-url",
-                                 "params": {"crl-repo-names": ["root"]}}},
+                {
+                    "id": "crl_distribution_points",
+                    "smart-value": {
+                        "schema": "crl-dist-url",
+                        "params": {"crl-repo-names": ["root"]},
+                    },
+                },
             ],
         },
         "ocsp": {
-            "subject": "ocsp", "subject-key": "ocsp", "issuer": "interm",
+            "subject": "ocsp",
+            "subject-key": "ocsp",
+            "issuer": "interm",
             "authority-key": "interm",
-            "validity": {"valid-from": _iso(now - timedelta(days=365)),
-                         "valid-to": _iso(far - timedelta(days=2))},
+            "validity": {
+                "valid-from": _iso(now - timedelta(days=365)),
+                "valid-to": _iso(far - timedelta(days=2)),
+            },
             "extensions": [
                 _ext_key_usage("digital_signature"),
                 {"id": "extended_key_usage", "critical": True, "value": ["ocsp_signing"]},
@@ -227,15 +268,21 @@ def _architecture(now: datetime, agency: DevAgency = DEFAULT_AGENCY,
             ],
         },
         "tsa": {
-            "subject": "tsa", "subject-key": "tsa", "issuer": "root", "authority-key": "root",
-            "validity": {"valid-from": _iso(now - timedelta(days=365)),
-                         "valid-to": _iso(tsa_to)},
+            "subject": "tsa",
+            "subject-key": "tsa",
+            "issuer": "root",
+            "authority-key": "root",
+            "validity": {"valid-from": _iso(now - timedelta(days=365)), "valid-to": _iso(tsa_to)},
             "extensions": [
                 _ext_key_usage("digital_signature"),
                 {"id": "extended_key_usage", "critical": True, "value": ["time_stamping"]},
-                {"id": "crl_distribution_points",
-                 "smart-value": {"schema": "crl-dist-url",
-                                 "params": {"crl-repo-names": ["root"]}}},
+                {
+                    "id": "crl_distribution_points",
+                    "smart-value": {
+                        "schema": "crl-dist-url",
+                        "params": {"crl-repo-names": ["root"]},
+                    },
+                },
             ],
         },
     }
@@ -251,7 +298,9 @@ def _architecture(now: datetime, agency: DevAgency = DEFAULT_AGENCY,
             entity["title"] = spec.title
         entities[spec.label] = entity
         cert: dict[str, Any] = {
-            "subject": spec.label, "subject-key": spec.label, "issuer": "interm",
+            "subject": spec.label,
+            "subject-key": spec.label,
+            "issuer": "interm",
             "authority-key": "interm",
             "validity": {"valid-from": _iso(signer_from), "valid-to": _iso(signer_to)},
             "extensions": [
@@ -260,11 +309,15 @@ def _architecture(now: datetime, agency: DevAgency = DEFAULT_AGENCY,
             ],
         }
         if spec.state == "expired":
-            cert["validity"] = {"valid-from": _iso(now - timedelta(days=800)),
-                                "valid-to": _iso(now - timedelta(days=400))}
+            cert["validity"] = {
+                "valid-from": _iso(now - timedelta(days=800)),
+                "valid-to": _iso(now - timedelta(days=400)),
+            }
         if spec.state == "revoked":
-            cert["revocation"] = {"revoked-since": _iso(signer_from + timedelta(days=1)),
-                                  "reason": "key_compromise"}
+            cert["revocation"] = {
+                "revoked-since": _iso(signer_from + timedelta(days=1)),
+                "reason": "key_compromise",
+            }
         certs[spec.label] = cert
     return {
         "keyset": ARCH,
@@ -272,24 +325,39 @@ def _architecture(now: datetime, agency: DevAgency = DEFAULT_AGENCY,
         "entities": entities,
         "certs": certs,
         "services": {
-            "ocsp": {"interm": {"for-issuer": "interm", "responder-cert": "ocsp",
-                                "signing-key": "ocsp"}},
-            "crl-repo": {
-                "root": {"for-issuer": "root", "signing-key": "root",
-                         "simulated-update-schedule": "P90D"},
-                "interm": {"for-issuer": "interm", "signing-key": "interm",
-                           "simulated-update-schedule": "P7D"},
+            "ocsp": {
+                "interm": {"for-issuer": "interm", "responder-cert": "ocsp", "signing-key": "ocsp"}
             },
-            "cert-repo": {"root": {"for-issuer": "root", "publish-issued-certs": True},
-                          "interm": {"for-issuer": "interm", "publish-issued-certs": True}},
+            "crl-repo": {
+                "root": {
+                    "for-issuer": "root",
+                    "signing-key": "root",
+                    "simulated-update-schedule": "P90D",
+                },
+                "interm": {
+                    "for-issuer": "interm",
+                    "signing-key": "interm",
+                    "simulated-update-schedule": "P7D",
+                },
+            },
+            "cert-repo": {
+                "root": {"for-issuer": "root", "publish-issued-certs": True},
+                "interm": {"for-issuer": "interm", "publish-issued-certs": True},
+            },
             "time-stamping": {"tsa": {"signing-key": "tsa", "signing-cert": "tsa"}},
         },
     }
 
 
-def generate(directory: str | Path, *, url_prefix: str = DEFAULT_URL_PREFIX,
-             force: bool = False, now: datetime | None = None,
-             agency: DevAgency = DEFAULT_AGENCY, tsa_days: int | None = None) -> DevPki:
+def generate(
+    directory: str | Path,
+    *,
+    url_prefix: str = DEFAULT_URL_PREFIX,
+    force: bool = False,
+    now: datetime | None = None,
+    agency: DevAgency = DEFAULT_AGENCY,
+    tsa_days: int | None = None,
+) -> DevPki:
     """Create the development PKI in ``directory`` (refused if one exists, unless force).
     ``tsa_days``: the TSA certificate expires that many days from now (default: in about
     20 years), to try archive-timestamp renewal (see :func:`renew_tsa`)."""
@@ -310,31 +378,44 @@ def generate(directory: str | Path, *, url_prefix: str = DEFAULT_URL_PREFIX,
         _write_key(directory / "keys" / f"{label}.key.pem")
     config = {
         "external-url-prefix": url_prefix.rstrip("/"),
-        "keysets": {ARCH: {"path-prefix": "keys", "keys": {
-            label: {"path": f"{label}.key.pem", "password": DEV_PASSWORD.decode()}
-            for label in labels
-        }}},
+        "keysets": {
+            ARCH: {
+                "path-prefix": "keys",
+                "keys": {
+                    label: {"path": f"{label}.key.pem", "password": DEV_PASSWORD.decode()}
+                    for label in labels
+                },
+            }
+        },
         "pki-architectures": {ARCH: _architecture(now, agency, tsa_days)},
     }
-    header = ("# EDMS development PKI (certomancer). DEVELOPMENT ONLY: generated by "
-              "`edms dev-pki`;\n# its keys must never sign anything real.\n")
+    header = (
+        "# EDMS development PKI (certomancer). DEVELOPMENT ONLY: generated by "
+        "`edms dev-pki`;\n# its keys must never sign anything real.\n"
+    )
     (directory / "certomancer.yml").write_text(
-        header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
 
     cfg = CertomancerConfig.from_file(str(directory / "certomancer.yml"))
     arch = cfg.get_pki_arch(ARCH)
     for label in ("root", "interm", "tsa", "ocsp", *(s.label for s in SIGNERS)):
-        (directory / "certs" / f"{label}.cert.pem").write_bytes(
-            _pem(arch.get_cert(label).dump()))
+        (directory / "certs" / f"{label}.cert.pem").write_bytes(_pem(arch.get_cert(label).dump()))
     signers: dict[str, dict[str, str]] = {}
     for index, spec in enumerate(_signers(agency)):
-        p12 = arch.package_pkcs12(spec.label, certs_to_embed=["interm", "root"],
-                                  password=DEV_PASSWORD)
+        p12 = arch.package_pkcs12(
+            spec.label, certs_to_embed=["interm", "root"], password=DEV_PASSWORD
+        )
         (directory / "signers" / f"{spec.label}.p12").write_bytes(p12)
-        entry = {"p12": f"signers/{spec.label}.p12",
-                 "cert": f"certs/{spec.label}.cert.pem",
-                 "common_name": spec.common_name, "title": spec.title,
-                 "authority": spec.authority, "kind": spec.kind, "state": spec.state}
+        entry = {
+            "p12": f"signers/{spec.label}.p12",
+            "cert": f"certs/{spec.label}.cert.pem",
+            "common_name": spec.common_name,
+            "title": spec.title,
+            "authority": spec.authority,
+            "kind": spec.kind,
+            "state": spec.state,
+        }
         if spec.kind == "personal":
             image = directory / "images" / f"{spec.label}-signature.png"
             draw_signature(spec.common_name, image, seed=index)
@@ -353,8 +434,10 @@ def generate(directory: str | Path, *, url_prefix: str = DEFAULT_URL_PREFIX,
         intermediate_cert=directory / "certs" / "interm.cert.pem",
         tsa_url=f"{prefix}/{ARCH}/tsa/tsa",
         ocsp_url=f"{prefix}/{ARCH}/ocsp/interm",
-        crl_urls=[f"{prefix}/{ARCH}/crls/root/latest.crl",
-                  f"{prefix}/{ARCH}/crls/interm/latest.crl"],
+        crl_urls=[
+            f"{prefix}/{ARCH}/crls/root/latest.crl",
+            f"{prefix}/{ARCH}/crls/interm/latest.crl",
+        ],
         signers=signers,
         agency=agency,
     )
@@ -362,19 +445,26 @@ def generate(directory: str | Path, *, url_prefix: str = DEFAULT_URL_PREFIX,
     for k in ("root_cert", "intermediate_cert"):
         manifest[k] = str(Path(manifest[k]).relative_to(directory))
     del manifest["directory"]
-    (directory / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
-                                      encoding="utf-8")
+    (directory / MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     (directory / "README.txt").write_text(
         "EDMS development PKI - DEVELOPMENT ONLY.\n"
         "Generated by `edms dev-pki`; regenerate with `edms dev-pki --force`.\n"
         f"PKCS#12 password: {DEV_PASSWORD.decode()}\n"
         "Private keys (keys/, signers/) are git-ignored; only this README is tracked.\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     return pki
 
 
-def renew_tsa(directory: str | Path, *, days: int = 365 * 10,
-              now: datetime | None = None, revoke_previous: bool = False) -> Path:
+def renew_tsa(
+    directory: str | Path,
+    *,
+    days: int = 365 * 10,
+    now: datetime | None = None,
+    revoke_previous: bool = False,
+) -> Path:
     """The development TSA gets a new key and certificate (same name, same URL) valid for
     ``days``, as a real TSA does before its certificate expires; ``revoke_previous``: the
     certificate it signed with until now is revoked (key compromise) from ``now``. The
@@ -396,23 +486,36 @@ def renew_tsa(directory: str | Path, *, days: int = 365 * 10,
     keys[label] = {"path": f"{label}.key.pem", "password": DEV_PASSWORD.decode()}
     arch = config["pki-architectures"][ARCH]
     cert = {k: v for k, v in arch["certs"]["tsa"].items() if k != "revocation"}
-    cert.update({"subject-key": label,
-                 "validity": {"valid-from": _iso(now - timedelta(days=1)),
-                              "valid-to": _iso(now + timedelta(days=days))}})
+    cert.update(
+        {
+            "subject-key": label,
+            "validity": {
+                "valid-from": _iso(now - timedelta(days=1)),
+                "valid-to": _iso(now + timedelta(days=days)),
+            },
+        }
+    )
     arch["certs"][label] = cert  # appended: the serials of existing certificates stay
     if revoke_previous:
         # Revoked as of the root's current CRL (certomancer issues CRLs on a simulated
         # schedule: a later revocation would only appear in the next one).
-        origin = CertomancerConfig.from_file(str(config_path)).get_pki_arch(
-            ARCH).get_cert("root").not_valid_before
+        origin = (
+            CertomancerConfig.from_file(str(config_path))
+            .get_pki_arch(ARCH)
+            .get_cert("root")
+            .not_valid_before
+        )
         period = timedelta(days=90)  # the root CRL's schedule (see _architecture)
         since = origin + ((now - origin) // period) * period
         previous = arch["services"]["time-stamping"]["tsa"]["signing-cert"]
-        arch["certs"][previous]["revocation"] = {"revoked-since": _iso(since),
-                                                 "reason": "key_compromise"}
+        arch["certs"][previous]["revocation"] = {
+            "revoked-since": _iso(since),
+            "reason": "key_compromise",
+        }
     arch["services"]["time-stamping"]["tsa"] = {"signing-key": label, "signing-cert": label}
-    config_path.write_text(header + yaml.safe_dump(config, allow_unicode=True,
-                                                   sort_keys=False), encoding="utf-8")
+    config_path.write_text(
+        header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )
     loaded = CertomancerConfig.from_file(str(config_path)).get_pki_arch(ARCH)
     pem = directory / "certs" / f"{label}.cert.pem"
     pem.write_bytes(_pem(loaded.get_cert(label).dump()))
@@ -423,6 +526,7 @@ def _pem(der: bytes) -> bytes:
     import base64
 
     b64 = base64.encodebytes(der).decode().replace("\n", "")
-    lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
-    return ("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines)
-            + "\n-----END CERTIFICATE-----\n").encode()
+    lines = [b64[i : i + 64] for i in range(0, len(b64), 64)]
+    return (
+        "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+    ).encode()

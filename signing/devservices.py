@@ -70,8 +70,13 @@ class Responder:
 def start(pki: DevPki) -> Responder:
     """Serve the responder on a background thread (tests, embedded development)."""
     host, port = address(pki)
-    server = make_server(host, port, make_app(pki), threaded=True,  # type: ignore[arg-type]
-                         request_handler=_QuietHandler)
+    server = make_server(
+        host,
+        port,
+        make_app(pki),
+        threaded=True,  # type: ignore[arg-type]
+        request_handler=_QuietHandler,
+    )
     server.edms_seen = deque(maxlen=5000)  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, name="edms-dev-pki", daemon=True)
     thread.start()
@@ -91,13 +96,18 @@ def free_loopback_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_fresh(directory: Path, agency: DevAgency | None = None,
-                tsa_days: int | None = None) -> tuple[DevPki, Responder]:
+def start_fresh(
+    directory: Path, agency: DevAgency | None = None, tsa_days: int | None = None
+) -> tuple[DevPki, Responder]:
     """A new development PKI in ``directory`` (for ``agency``, default the Tuyên Quang
     People's Committee) with its responder on a free loopback port (tests, benchmarks);
     ``tsa_days``: its TSA certificate expires that soon."""
     from .devpki import DEFAULT_AGENCY, generate
 
-    pki = generate(directory, url_prefix=f"http://127.0.0.1:{free_loopback_port()}",
-                   agency=agency or DEFAULT_AGENCY, tsa_days=tsa_days)
+    pki = generate(
+        directory,
+        url_prefix=f"http://127.0.0.1:{free_loopback_port()}",
+        agency=agency or DEFAULT_AGENCY,
+        tsa_days=tsa_days,
+    )
     return pki, start(pki)

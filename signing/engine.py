@@ -105,8 +105,9 @@ class TrustServices:
     # (see signing.fetching); None: everything is fetched for every signature.
     shared: SharedFetchers | None = field(default=None, compare=False)
 
-    def validation_context(self, other_certs: tuple[x509.Certificate, ...] = (),
-                           for_signing: bool = True) -> ValidationContext:
+    def validation_context(
+        self, other_certs: tuple[x509.Certificate, ...] = (), for_signing: bool = True
+    ) -> ValidationContext:
         shared = self.shared if self.allow_fetching else None
         return ValidationContext(
             trust_roots=list(self.trust_roots),
@@ -174,8 +175,9 @@ class _TimedPdfSigner(signers.PdfSigner):
         super().__init__(*args, **kwargs)
         self._signing_time = signing_time
 
-    def init_signing_session(self, pdf_out: Any,
-                             existing_fields_only: bool = False) -> PdfSigningSession:
+    def init_signing_session(
+        self, pdf_out: Any, existing_fields_only: bool = False
+    ) -> PdfSigningSession:
         session = super().init_signing_session(pdf_out, existing_fields_only)
         session.system_time = self._signing_time
         return session
@@ -309,8 +311,9 @@ class SigningEngine:
             raise
         except Exception as exc:
             self.services.forget()
-            raise TrustServiceError(f"the timestamp authority {self.services.tsa_url} "
-                                    f"cannot be reached: {exc}") from exc
+            raise TrustServiceError(
+                f"the timestamp authority {self.services.tsa_url} cannot be reached: {exc}"
+            ) from exc
         for _attempt in range(2):
             writer = open_writer(inf)
             pdf_signer, field_name, signing_time = self.pdf_signer(writer, opts, signer)
@@ -327,14 +330,20 @@ class SigningEngine:
                     continue
                 self.services.forget()
                 if _is_service_failure(exc):
-                    raise TrustServiceError(f"a trust service (timestamp, OCSP or CRL) "
-                                            f"cannot be reached: {exc}") from exc
+                    raise TrustServiceError(
+                        f"a trust service (timestamp, OCSP or CRL) cannot be reached: {exc}"
+                    ) from exc
                 raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
         raise SigningError("signing failed: the signature does not fit its reservation")
 
-    def pdf_signer(self, writer: IncrementalPdfFileWriter, opts: SignOptions,
-                   signer: signers.Signer, *, embed_ltv: bool = True,
-                   ) -> tuple[signers.PdfSigner, str, datetime]:
+    def pdf_signer(
+        self,
+        writer: IncrementalPdfFileWriter,
+        opts: SignOptions,
+        signer: signers.Signer,
+        *,
+        embed_ltv: bool = True,
+    ) -> tuple[signers.PdfSigner, str, datetime]:
         """A pyHanko PdfSigner set up for ``opts``: field, Decree-30 appearance, level.
         With ``embed_ltv=False`` B-LT/B-LTA data is left for a later :func:`extend`."""
         reader = writer.prev
@@ -356,32 +365,39 @@ class SigningEngine:
             subfilter=fields.SigSeedSubFilter.PADES,
             embed_validation_info=ltv,
             use_pades_lta=ltv and level is Level.B_LTA,
-            validation_context=self.services.validation_context(self.key.chain)
-            if ltv else None,
+            validation_context=self.services.validation_context(self.key.chain) if ltv else None,
             reason=opts.reason,
             location=opts.location,
             # Validation data goes in the signature's own revision (B-LT), or before the
             # document timestamp (B-LTA): the last signature then covers the whole file.
             dss_settings=DSSContentSettings(
-                placement=(SigDSSPlacementPreference.TOGETHER_WITH_NEXT_TS
-                           if level is Level.B_LTA
-                           else SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE),
+                placement=(
+                    SigDSSPlacementPreference.TOGETHER_WITH_NEXT_TS
+                    if level is Level.B_LTA
+                    else SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE
+                ),
                 include_vri=False,
-                next_ts_settings=TimestampDSSContentSettings(update_before_ts=True,
-                                                             include_vri=False),
+                next_ts_settings=TimestampDSSContentSettings(
+                    update_before_ts=True, include_vri=False
+                ),
             ),
         )
         timestamper = self.services.timestamper() if level.rank >= Level.B_T.rank else None
         pdf_signer = _TimedPdfSigner(
-            meta, signer=signer, timestamper=timestamper, stamp_style=style,
-            new_field_spec=new_field, signing_time=signing_time,
+            meta,
+            signer=signer,
+            timestamper=timestamper,
+            stamp_style=style,
+            new_field_spec=new_field,
+            signing_time=signing_time,
         )
         return pdf_signer, field_name, signing_time
 
     # -- appearances -------------------------------------------------------------------
 
-    def _appearance(self, reader: PdfFileReader, opts: SignOptions, t: datetime
-                    ) -> tuple[BaseStampStyle, tuple[int, int, int, int] | None, int]:
+    def _appearance(
+        self, reader: PdfFileReader, opts: SignOptions, t: datetime
+    ) -> tuple[BaseStampStyle, tuple[int, int, int, int] | None, int]:
         info = self.key.info
         n_pages = _page_count(reader)
         if opts.profile is Profile.PERSONAL:
@@ -394,10 +410,15 @@ class SigningEngine:
             if existing is not None:
                 x1, y1, x2, y2 = existing.rect
                 size = {"width": abs(x2 - x1), "height": abs(y2 - y1)}
-            spec = personal_spec(opts.authority, opts.title if opts.title is not None
-                                 else info.title, opts.full_name or info.common_name, image,
-                                 titles=not opts.titles_on_page,
-                                 name=not opts.name_on_page, **size)
+            spec = personal_spec(
+                opts.authority,
+                opts.title if opts.title is not None else info.title,
+                opts.full_name or info.common_name,
+                image,
+                titles=not opts.titles_on_page,
+                name=not opts.name_on_page,
+                **size,
+            )
             page = n_pages - 1 if opts.page is None else opts.page
             box = opts.box or self._default_personal_box(reader, page, spec)
             return Decree30StampStyle(spec=spec), _int_box(box), page
@@ -412,35 +433,43 @@ class SigningEngine:
             finally:
                 stream.seek(at)
             if found is None:
-                raise SigningError(f"the personal signature {personal!r} has no visible "
-                                   "signature image to place the seal on")
+                raise SigningError(
+                    f"the personal signature {personal!r} has no visible "
+                    "signature image to place the seal on"
+                )
             seal = _image(opts.seal_image)
             spec = seal_spec(seal)
             rect = seal_rect_for(found[1], seal, spec.width)
             return Decree30StampStyle(spec=spec), _round_box(rect), found[0]
         if opts.profile is Profile.ATTACHMENT:
             if not opts.main_number:
-                raise SigningError("the attachment signature needs the main document's "
-                                   "number and symbol")
+                raise SigningError(
+                    "the attachment signature needs the main document's number and symbol"
+                )
             lines = [f"Kèm theo văn bản số: {opts.main_number}", f"Thời gian ký: {vn_time(t)}"]
         else:
             lines = copy_lines(opts.copy_type, opts.agency or info.organization, t)
         spec = text_block_spec(lines)
         page = 0 if opts.page is None else opts.page
-        return Decree30StampStyle(spec=spec), _int_box(
-            opts.box or self._top_right_box(reader, page, spec)), page
+        return (
+            Decree30StampStyle(spec=spec),
+            _int_box(opts.box or self._top_right_box(reader, page, spec)),
+            page,
+        )
 
     @staticmethod
-    def _default_personal_box(reader: PdfFileReader, page: int, spec: StampSpec
-                              ) -> tuple[float, float, float, float]:
+    def _default_personal_box(
+        reader: PdfFileReader, page: int, spec: StampSpec
+    ) -> tuple[float, float, float, float]:
         w, _h = _page_size(reader, page)
         x2 = w - 20 * MM
         y1 = 30 * MM
         return (x2 - PERSONAL_WIDTH, y1, x2, y1 + PERSONAL_HEIGHT)
 
     @staticmethod
-    def _top_right_box(reader: PdfFileReader, page: int, spec: StampSpec
-                       ) -> tuple[float, float, float, float]:
+    def _top_right_box(
+        reader: PdfFileReader, page: int, spec: StampSpec
+    ) -> tuple[float, float, float, float]:
         w, h = _page_size(reader, page)
         x2, y2 = w - 10 * MM, h - 8 * MM
         return (x2 - spec.width, y2 - spec.height, x2, y2)
@@ -465,8 +494,10 @@ class SigningEngine:
                 return sig.field_name
             reasons.append(f"{sig.field_name}: {status.summary()}")
         detail = "; ".join(reasons) if reasons else "none found"
-        raise SigningError("the organization signature may only be applied to a document "
-                           f"the competent person has validly signed ({detail})")
+        raise SigningError(
+            "the organization signature may only be applied to a document "
+            f"the competent person has validly signed ({detail})"
+        )
 
 
 def _is_service_failure(exc: BaseException) -> bool:

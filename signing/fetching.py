@@ -56,7 +56,8 @@ class SharedFetchers:
         stamper = gen.timestampers.get(url)
         if stamper is None:
             stamper = gen.timestampers[url] = timestamps.HTTPTimeStamper(
-                url, timeout=int(self.timeout))
+                url, timeout=int(self.timeout)
+            )
         return stamper
 
     def forget(self) -> None:

@@ -9,12 +9,18 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-_STYLES = {(False, False): ("Regular", ""), (True, False): ("Bold", "-Bold"),
-           (False, True): ("Italic", "-Italic"), (True, True): ("BoldItalic", "-BoldItalic")}
+_STYLES = {
+    (False, False): ("Regular", ""),
+    (True, False): ("Bold", "-Bold"),
+    (False, True): ("Italic", "-Italic"),
+    (True, True): ("BoldItalic", "-BoldItalic"),
+}
 _CANDIDATES = {
-    key: [f"/usr/share/fonts/truetype/liberation2/LiberationSerif-{lib}.ttf",
-          f"/usr/share/fonts/truetype/liberation/LiberationSerif-{lib}.ttf",
-          f"/usr/share/fonts/truetype/dejavu/DejaVuSerif{dejavu}.ttf"]
+    key: [
+        f"/usr/share/fonts/truetype/liberation2/LiberationSerif-{lib}.ttf",
+        f"/usr/share/fonts/truetype/liberation/LiberationSerif-{lib}.ttf",
+        f"/usr/share/fonts/truetype/dejavu/DejaVuSerif{dejavu}.ttf",
+    ]
     for key, (lib, dejavu) in _STYLES.items()
 }
 
@@ -27,8 +33,7 @@ class FontMissing(RuntimeError):
 def serif_font_path(bold: bool = False, italic: bool = False) -> str:
     """The serif font file of a style; an italic that is not installed falls back to the
     upright style (Decree 30's italic lines then come out upright, never missing)."""
-    for candidate in _CANDIDATES[(bold, italic)] + (_CANDIDATES[(bold, False)] if italic
-                                                     else []):
+    for candidate in _CANDIDATES[(bold, italic)] + (_CANDIDATES[(bold, False)] if italic else []):
         if Path(candidate).is_file():
             return candidate
     raise FontMissing(
@@ -41,8 +46,11 @@ def serif_font_path(bold: bool = False, italic: bool = False) -> str:
 # (Latin Extended-A/B: Ă Đ Ĩ Ũ Ơ Ư ..., Latin Extended Additional: Ạ..ỹ), combining marks,
 # typographic punctuation.
 _REPERTOIRE = (
-    list(range(0x20, 0x7F)) + list(range(0xA0, 0x180)) + list(range(0x1A0, 0x1B1))
-    + list(range(0x300, 0x324)) + list(range(0x1EA0, 0x1EFA))
+    list(range(0x20, 0x7F))
+    + list(range(0xA0, 0x180))
+    + list(range(0x1A0, 0x1B1))
+    + list(range(0x300, 0x324))
+    + list(range(0x1EA0, 0x1EFA))
     + [0x2013, 0x2014, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2026, 0x20AB]
 )
 
@@ -93,49 +101,65 @@ class EmbeddableFont:
             return generic.NumberObject(int(v))
 
         font_file = generic.StreamObject(
-            {pdf_name("/Length1"): num(self.length1),
-             pdf_name("/Filter"): pdf_name("/FlateDecode")},
-            encoded_data=self.font_file)
-        descriptor = generic.DictionaryObject({
-            pdf_name("/Type"): pdf_name("/FontDescriptor"),
-            pdf_name("/FontName"): pdf_name("/" + self.ps_name),
-            # serif, non-symbolic, italic when slanted
-            pdf_name("/Flags"): num(34 | (64 if self.italic_angle else 0)),
-            pdf_name("/FontBBox"): generic.ArrayObject([num(v) for v in self.bbox]),
-            pdf_name("/ItalicAngle"): num(self.italic_angle),
-            pdf_name("/Ascent"): num(self.ascent),
-            pdf_name("/Descent"): num(self.descent),
-            pdf_name("/CapHeight"): num(self.cap_height),
-            pdf_name("/StemV"): num(80),
-            pdf_name("/FontFile2"): writer.add_object(font_file),
-        })
+            {
+                pdf_name("/Length1"): num(self.length1),
+                pdf_name("/Filter"): pdf_name("/FlateDecode"),
+            },
+            encoded_data=self.font_file,
+        )
+        descriptor = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/FontDescriptor"),
+                pdf_name("/FontName"): pdf_name("/" + self.ps_name),
+                # serif, non-symbolic, italic when slanted
+                pdf_name("/Flags"): num(34 | (64 if self.italic_angle else 0)),
+                pdf_name("/FontBBox"): generic.ArrayObject([num(v) for v in self.bbox]),
+                pdf_name("/ItalicAngle"): num(self.italic_angle),
+                pdf_name("/Ascent"): num(self.ascent),
+                pdf_name("/Descent"): num(self.descent),
+                pdf_name("/CapHeight"): num(self.cap_height),
+                pdf_name("/StemV"): num(80),
+                pdf_name("/FontFile2"): writer.add_object(font_file),
+            }
+        )
         w_array = generic.ArrayObject()
         for gid in sorted(self.widths):
             w_array.append(num(gid))
             w_array.append(generic.ArrayObject([num(self.widths[gid])]))
-        cid_font = generic.DictionaryObject({
-            pdf_name("/Type"): pdf_name("/Font"),
-            pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
-            pdf_name("/BaseFont"): pdf_name("/" + self.ps_name),
-            pdf_name("/CIDSystemInfo"): generic.DictionaryObject({
-                pdf_name("/Registry"): generic.pdf_string("Adobe"),
-                pdf_name("/Ordering"): generic.pdf_string("Identity"),
-                pdf_name("/Supplement"): num(0),
-            }),
-            pdf_name("/FontDescriptor"): writer.add_object(descriptor),
-            pdf_name("/W"): w_array,
-            pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
-        })
-        to_unicode = generic.StreamObject({pdf_name("/Filter"): pdf_name("/FlateDecode")},
-                                          encoded_data=self.to_unicode)
-        return writer.add_object(generic.DictionaryObject({
-            pdf_name("/Type"): pdf_name("/Font"),
-            pdf_name("/Subtype"): pdf_name("/Type0"),
-            pdf_name("/BaseFont"): pdf_name("/" + self.ps_name),
-            pdf_name("/Encoding"): pdf_name("/Identity-H"),
-            pdf_name("/DescendantFonts"): generic.ArrayObject([writer.add_object(cid_font)]),
-            pdf_name("/ToUnicode"): writer.add_object(to_unicode),
-        }))
+        cid_font = generic.DictionaryObject(
+            {
+                pdf_name("/Type"): pdf_name("/Font"),
+                pdf_name("/Subtype"): pdf_name("/CIDFontType2"),
+                pdf_name("/BaseFont"): pdf_name("/" + self.ps_name),
+                pdf_name("/CIDSystemInfo"): generic.DictionaryObject(
+                    {
+                        pdf_name("/Registry"): generic.pdf_string("Adobe"),
+                        pdf_name("/Ordering"): generic.pdf_string("Identity"),
+                        pdf_name("/Supplement"): num(0),
+                    }
+                ),
+                pdf_name("/FontDescriptor"): writer.add_object(descriptor),
+                pdf_name("/W"): w_array,
+                pdf_name("/CIDToGIDMap"): pdf_name("/Identity"),
+            }
+        )
+        to_unicode = generic.StreamObject(
+            {pdf_name("/Filter"): pdf_name("/FlateDecode")}, encoded_data=self.to_unicode
+        )
+        return writer.add_object(
+            generic.DictionaryObject(
+                {
+                    pdf_name("/Type"): pdf_name("/Font"),
+                    pdf_name("/Subtype"): pdf_name("/Type0"),
+                    pdf_name("/BaseFont"): pdf_name("/" + self.ps_name),
+                    pdf_name("/Encoding"): pdf_name("/Identity-H"),
+                    pdf_name("/DescendantFonts"): generic.ArrayObject(
+                        [writer.add_object(cid_font)]
+                    ),
+                    pdf_name("/ToUnicode"): writer.add_object(to_unicode),
+                }
+            )
+        )
 
 
 @cache
@@ -172,13 +196,20 @@ def vietnamese_serif(bold: bool = False, italic: bool = False) -> EmbeddableFont
     def scale(v: float) -> int:
         return round(v * 1000 / upem)
 
-    lines = ["/CIDInit /ProcSet findresource begin", "12 dict begin", "begincmap",
-             "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
-             "/CMapName /Adobe-Identity-UCS def", "/CMapType 2 def",
-             "1 begincodespacerange", "<0000> <FFFF>", "endcodespacerange"]
+    lines = [
+        "/CIDInit /ProcSet findresource begin",
+        "12 dict begin",
+        "begincmap",
+        "/CIDSystemInfo << /Registry (Adobe) /Ordering (UCS) /Supplement 0 >> def",
+        "/CMapName /Adobe-Identity-UCS def",
+        "/CMapType 2 def",
+        "1 begincodespacerange",
+        "<0000> <FFFF>",
+        "endcodespacerange",
+    ]
     pairs = sorted({gid: cp for cp, gid in cmap.items()}.items())
     for i in range(0, len(pairs), 100):
-        chunk = pairs[i:i + 100]
+        chunk = pairs[i : i + 100]
         lines.append(f"{len(chunk)} beginbfchar")
         lines += [f"<{gid:04x}> <{cp:04x}>" for gid, cp in chunk]
         lines.append("endbfchar")

@@ -50,8 +50,12 @@ def _fields(writer: IncrementalPdfFileWriter) -> dict[str, generic.IndirectObjec
             name = str(obj.get("/T", ""))
             full = f"{prefix}.{name}" if prefix and name else (name or prefix)
             if "/Kids" in obj and "/FT" not in obj:
-                walk(obj["/Kids"].get_object() if hasattr(obj["/Kids"], "get_object")
-                     else obj["/Kids"], full)
+                walk(
+                    obj["/Kids"].get_object()
+                    if hasattr(obj["/Kids"], "get_object")
+                    else obj["/Kids"],
+                    full,
+                )
             else:
                 found[full] = ref
 
@@ -59,8 +63,13 @@ def _fields(writer: IncrementalPdfFileWriter) -> dict[str, generic.IndirectObjec
     return found
 
 
-def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str | FieldText],
-                font_size: float = 13.0, align: str = "center") -> None:
+def fill_fields(
+    src: str | Path,
+    dst: str | Path,
+    values: dict[str, str | FieldText],
+    font_size: float = 13.0,
+    align: str = "center",
+) -> None:
     """Set text field values (by full field name) in an incremental update. A plain
     string is set upright at ``font_size``, aligned by ``align``."""
     src, dst = Path(src), Path(dst)
@@ -71,12 +80,15 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str | FieldT
         fields = _fields(writer)
         missing = sorted(set(values) - set(fields))
         if missing:
-            raise SigningError(f"no such form field(s): {', '.join(missing)}; the draft has: "
-                               f"{', '.join(sorted(fields)) or 'none'}")
+            raise SigningError(
+                f"no such form field(s): {', '.join(missing)}; the draft has: "
+                f"{', '.join(sorted(fields)) or 'none'}"
+            )
         font_refs: dict[bool, generic.IndirectObject] = {}
         for name, given in values.items():
-            spec = given if isinstance(given, FieldText) else FieldText(
-                given, font_size, align=align)
+            spec = (
+                given if isinstance(given, FieldText) else FieldText(given, font_size, align=align)
+            )
             font = vietnamese_serif(False, spec.italic)
             if spec.italic not in font_refs:
                 font_refs[spec.italic] = font.add_to(writer)
@@ -102,24 +114,43 @@ def fill_fields(src: str | Path, dst: str | Path, values: dict[str, str | FieldT
                 w, h = x2 - x1, y2 - y1
                 width = font.width(text, size)
                 x = {"left": spec.padding, "right": w - spec.padding - width}.get(
-                    spec.align, (w - width) / 2)
+                    spec.align, (w - width) / 2
+                )
                 y = spec.baseline if spec.baseline is not None else (h - size * 0.7) / 2
                 content = b"/Tx BMC q BT 0 g %s %g Tf 1 0 0 1 %g %g Tm %s ET Q EMC" % (
-                    FONT_RESOURCE.encode(), size, x, y, font.show(text))
-                ap = generic.StreamObject({
-                    pdf_name("/Type"): pdf_name("/XObject"),
-                    pdf_name("/Subtype"): pdf_name("/Form"),
-                    pdf_name("/BBox"): generic.ArrayObject(
-                        [generic.FloatObject(0), generic.FloatObject(0),
-                         generic.FloatObject(w), generic.FloatObject(h)]),
-                    pdf_name("/Resources"): generic.DictionaryObject({
-                        pdf_name("/Font"): generic.DictionaryObject({
-                            pdf_name(FONT_RESOURCE): font_ref,
-                        }),
-                    }),
-                }, stream_data=content)
+                    FONT_RESOURCE.encode(),
+                    size,
+                    x,
+                    y,
+                    font.show(text),
+                )
+                ap = generic.StreamObject(
+                    {
+                        pdf_name("/Type"): pdf_name("/XObject"),
+                        pdf_name("/Subtype"): pdf_name("/Form"),
+                        pdf_name("/BBox"): generic.ArrayObject(
+                            [
+                                generic.FloatObject(0),
+                                generic.FloatObject(0),
+                                generic.FloatObject(w),
+                                generic.FloatObject(h),
+                            ]
+                        ),
+                        pdf_name("/Resources"): generic.DictionaryObject(
+                            {
+                                pdf_name("/Font"): generic.DictionaryObject(
+                                    {
+                                        pdf_name(FONT_RESOURCE): font_ref,
+                                    }
+                                ),
+                            }
+                        ),
+                    },
+                    stream_data=content,
+                )
                 widget[pdf_name("/AP")] = generic.DictionaryObject(
-                    {pdf_name("/N"): writer.add_object(ap)})
+                    {pdf_name("/N"): writer.add_object(ap)}
+                )
                 if wref is not ref:
                     writer.mark_update(wref)
             writer.mark_update(ref)

@@ -89,26 +89,49 @@ class ReusableKeySigner(SimpleSigner):
 
     _SAFE_ATTRS = frozenset({"content_type", "message_digest", "signing_certificate_v2"})
 
-    async def async_sign(self, data_digest: bytes, digest_algorithm: str,
-                         dry_run: bool = False, use_pades: bool = False,
-                         timestamper: Any = None, signed_attr_settings: Any = None,
-                         is_pdf_sig: bool = True, encap_content_info: Any = None) -> Any:
+    async def async_sign(
+        self,
+        data_digest: bytes,
+        digest_algorithm: str,
+        dry_run: bool = False,
+        use_pades: bool = False,
+        timestamper: Any = None,
+        signed_attr_settings: Any = None,
+        is_pdf_sig: bool = True,
+        encap_content_info: Any = None,
+    ) -> Any:
         """Sign from a CMS template built once per key (by pyHanko itself), splicing in
         the document digest and the signature value: pyHanko otherwise rebuilds and
         re-encodes the whole SignedData structure for every document. Anything beyond
         the plain case (timestamps, extra attributes, non-RSA keys) goes to pyHanko."""
-        plain = (not dry_run and use_pades and timestamper is None and is_pdf_sig
-                 and encap_content_info is None and digest_algorithm == "sha256"
-                 and len(data_digest) == 32
-                 and (signed_attr_settings is None
-                      or (signed_attr_settings.cades_signed_attrs is None
-                          and signed_attr_settings.adobe_revinfo_attr is None)))
+        plain = (
+            not dry_run
+            and use_pades
+            and timestamper is None
+            and is_pdf_sig
+            and encap_content_info is None
+            and digest_algorithm == "sha256"
+            and len(data_digest) == 32
+            and (
+                signed_attr_settings is None
+                or (
+                    signed_attr_settings.cades_signed_attrs is None
+                    and signed_attr_settings.adobe_revinfo_attr is None
+                )
+            )
+        )
         template = await self._template() if plain else None
         if template is None:
             return await super().async_sign(
-                data_digest, digest_algorithm, dry_run=dry_run, use_pades=use_pades,
-                timestamper=timestamper, signed_attr_settings=signed_attr_settings,
-                is_pdf_sig=is_pdf_sig, encap_content_info=encap_content_info)
+                data_digest,
+                digest_algorithm,
+                dry_run=dry_run,
+                use_pades=use_pades,
+                timestamper=timestamper,
+                signed_attr_settings=signed_attr_settings,
+                is_pdf_sig=is_pdf_sig,
+                encap_content_info=encap_content_info,
+            )
         from asn1crypto import cms
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.asymmetric import padding
@@ -138,21 +161,20 @@ class ReusableKeySigner(SimpleSigner):
             self._placeholder_signature = None
         si = ci["content"]["signer_infos"][0]
         names = {a["type"].native for a in si["signed_attrs"]}
-        if si["signature_algorithm"]["algorithm"].native not in ("rsassa_pkcs1v15",
-                                                                  "sha256_rsa"):
+        if si["signature_algorithm"]["algorithm"].native not in ("rsassa_pkcs1v15", "sha256_rsa"):
             return None
         if not names <= self._SAFE_ATTRS:
             return None
         attrs = si["signed_attrs"].dump()
         full = ci.dump()
-        if full.count(digest_ph) != 1 or full.count(sig_ph) != 1 or \
-                attrs.count(digest_ph) != 1:
+        if full.count(digest_ph) != 1 or full.count(sig_ph) != 1 or attrs.count(digest_ph) != 1:
             return None
         self._tmpl = (attrs, full, digest_ph, sig_ph)
         return self._tmpl
 
-    async def async_sign_raw(self, data: bytes, digest_algorithm: str,
-                             dry_run: bool = False) -> bytes:
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
         if getattr(self, "_placeholder_signature", None):
             return self._placeholder_signature  # type: ignore[no-any-return]
         if dry_run:
@@ -192,11 +214,14 @@ class ReusableKeySigner(SimpleSigner):
 def _load_p12(path: str, mtime_ns: int, passphrase: bytes | None) -> SimpleSigner:
     signer = SimpleSigner.load_pkcs12(path, passphrase=passphrase)
     if signer is None:
-        raise KeyError_(f"{path}: cannot open the PKCS#12 file (wrong password or not a "
-                        "PKCS#12 file)")
-    return ReusableKeySigner(signing_cert=signer.signing_cert,
-                             signing_key=signer.signing_key,
-                             cert_registry=signer.cert_registry)
+        raise KeyError_(
+            f"{path}: cannot open the PKCS#12 file (wrong password or not a PKCS#12 file)"
+        )
+    return ReusableKeySigner(
+        signing_cert=signer.signing_cert,
+        signing_key=signer.signing_key,
+        cert_registry=signer.cert_registry,
+    )
 
 
 def load_pkcs12(path: str | Path, passphrase: bytes | None) -> Pkcs12Key:
@@ -217,8 +242,15 @@ class Pkcs11Key(KeyHandle):
     """A key on a PKCS#11 token (a leader's USB token via a local agent, or the agency's
     HSM). Each thread gets its own session; the certificate is read once."""
 
-    def __init__(self, lib: str, token_label: str, key_label: str, pin: str,
-                 cert_label: str | None = None, parallel: bool = False) -> None:
+    def __init__(
+        self,
+        lib: str,
+        token_label: str,
+        key_label: str,
+        pin: str,
+        cert_label: str | None = None,
+        parallel: bool = False,
+    ) -> None:
         """``parallel=False`` (the default) lets one signature operation reach the token
         at a time — what USB tokens do anyway, and what SoftHSM2 needs: concurrent C_Sign
         calls from several sessions were seen to fail with CKR_GENERAL_ERROR. Sessions
@@ -249,11 +281,15 @@ class Pkcs11Key(KeyHandle):
             with self._lock:
                 try:
                     session = p11.open_pkcs11_session(
-                        self.lib, token_criteria=TokenCriteria(label=self.token_label),
-                        user_pin=None if self._sessions else self._pin)
+                        self.lib,
+                        token_criteria=TokenCriteria(label=self.token_label),
+                        user_pin=None if self._sessions else self._pin,
+                    )
                 except Exception as exc:  # every failure becomes one clear message
-                    raise KeyError_(f"PKCS#11 token {self.token_label!r} via {self.lib}: "
-                                    f"{type(exc).__name__} {exc}") from exc
+                    raise KeyError_(
+                        f"PKCS#11 token {self.token_label!r} via {self.lib}: "
+                        f"{type(exc).__name__} {exc}"
+                    ) from exc
                 self._sessions.append(session)
             self._local.session = session
         return session
@@ -271,8 +307,9 @@ class Pkcs11Key(KeyHandle):
         lock = None if self.parallel else self._sign_lock
 
         class _Signer(p11.PKCS11Signer):  # type: ignore[misc]
-            async def async_sign_raw(self, data: bytes, digest_algorithm: str,
-                                     dry_run: bool = False) -> bytes:
+            async def async_sign_raw(
+                self, data: bytes, digest_algorithm: str, dry_run: bool = False
+            ) -> bytes:
                 if lock is None or dry_run:
                     return await super().async_sign_raw(data, digest_algorithm, dry_run)
                 with lock:  # each signing thread runs its own event loop: no deadlock
@@ -280,8 +317,12 @@ class Pkcs11Key(KeyHandle):
 
         with self._lock:
             # other_certs_to_pull=None: take the whole chain stored on the token
-            signer = _Signer(session, cert_label=self.cert_label,
-                             key_label=self.key_label, other_certs_to_pull=None)
+            signer = _Signer(
+                session,
+                cert_label=self.cert_label,
+                key_label=self.key_label,
+                other_certs_to_pull=None,
+            )
             signer._load_objects()  # certificate, chain and key handle, now, under the lock
         self._local.signer = signer
         return signer

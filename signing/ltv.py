@@ -64,12 +64,12 @@ def _signatures(path: Path) -> list[str]:
         if missing_ts:
             raise SigningError(
                 f"signature(s) {', '.join(missing_ts)} are B-B (no signature timestamp) and "
-                "cannot be raised to a long-term level; sign again at B-T or higher")
+                "cannot be raised to a long-term level; sign again at B-T or higher"
+            )
         return [s.field_name for s in sigs]
 
 
-def extend(src: str | Path, dst: str | Path, target: Level,
-           services: TrustServices) -> Level:
+def extend(src: str | Path, dst: str | Path, target: Level, services: TrustServices) -> Level:
     """Raise every signature in ``src`` to ``target`` (B-LT or B-LTA), writing ``dst``."""
     src, dst = Path(src), Path(dst)
     if target.rank < Level.B_LT.rank:
@@ -83,8 +83,7 @@ def extend(src: str | Path, dst: str | Path, target: Level,
             nxt = work / f"{i}.pdf"
             with open(current, "rb") as inf:
                 reader = PdfFileReader(inf, strict=False)
-                sig = next(s for s in reader.embedded_regular_signatures
-                           if s.field_name == name)
+                sig = next(s for s in reader.embedded_regular_signatures if s.field_name == name)
                 with open(nxt, "wb") as out:
                     add_validation_info(sig, vc, output=out, add_vri_entry=False)
             current = nxt
@@ -92,9 +91,13 @@ def extend(src: str | Path, dst: str | Path, target: Level,
             if target is Level.B_LTA:
                 writer = open_writer(inf)
                 signers.PdfTimeStamper(services.timestamper()).timestamp_pdf(
-                    writer, "sha256", validation_context=vc, output=out,
-                    dss_settings=TimestampDSSContentSettings(update_before_ts=True,
-                                                             include_vri=False),
+                    writer,
+                    "sha256",
+                    validation_context=vc,
+                    output=out,
+                    dss_settings=TimestampDSSContentSettings(
+                        update_before_ts=True, include_vri=False
+                    ),
                 )
             else:
                 while chunk := inf.read(1 << 20):
@@ -196,15 +199,19 @@ def timestamp_facts(signed_data: cms.SignedData) -> TimestampFacts:
     signer_info = signed_data["signer_infos"][0]
     cert = extract_certificate_info(signed_data).signer_cert
     algorithms: list[str] = []
-    for a in (tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native,
-              signer_info["digest_algorithm"]["algorithm"].native, key_algorithm(cert)):
+    for a in (
+        tst_info["message_imprint"]["hash_algorithm"]["algorithm"].native,
+        signer_info["digest_algorithm"]["algorithm"].native,
+        key_algorithm(cert),
+    ):
         if a not in algorithms:
             algorithms.append(a)
     return TimestampFacts(
         time=_aware(tst_info["gen_time"].native),
         tsa=str(cert.subject.native.get("common_name", cert.subject.human_friendly)),
         tsa_expires=_aware(cert["tbs_certificate"]["validity"]["not_after"].native),
-        algorithms=tuple(algorithms))
+        algorithms=tuple(algorithms),
+    )
 
 
 def _signature_timestamp(sig: Any) -> TimestampFacts | None:
@@ -237,25 +244,33 @@ def file_facts(path: str | Path) -> FileFacts:
                 level = Level.B_B
                 if ts is not None:
                     level = Level.B_LT if has_revinfo else Level.B_T
-                    if has_revinfo and any(t.signed_revision > sig.signed_revision
-                                           for t in doc_ts):
+                    if has_revinfo and any(t.signed_revision > sig.signed_revision for t in doc_ts):
                         level = Level.B_LTA
                 cert = sig.signer_cert
-                algorithms = [sig.signer_info["digest_algorithm"]["algorithm"].native,
-                              key_algorithm(cert)]
-                sigs.append(SignatureFacts(
-                    field=str(sig.field_name), level=level.value,
-                    signer=str(cert.subject.native.get("common_name", "")),
-                    signer_expires=_aware(
-                        cert["tbs_certificate"]["validity"]["not_after"].native),
-                    algorithms=tuple(algorithms), timestamp=ts))
+                algorithms = [
+                    sig.signer_info["digest_algorithm"]["algorithm"].native,
+                    key_algorithm(cert),
+                ]
+                sigs.append(
+                    SignatureFacts(
+                        field=str(sig.field_name),
+                        level=level.value,
+                        signer=str(cert.subject.native.get("common_name", "")),
+                        signer_expires=_aware(
+                            cert["tbs_certificate"]["validity"]["not_after"].native
+                        ),
+                        algorithms=tuple(algorithms),
+                        timestamp=ts,
+                    )
+                )
             stamps = tuple(timestamp_facts(t.signed_data) for t in doc_ts)
             return FileFacts(tuple(sigs), stamps)
     except (OSError, SigningError):
         raise
     except Exception as exc:
-        raise SigningError(f"the file's signatures cannot be read: "
-                           f"{type(exc).__name__}: {exc}") from exc
+        raise SigningError(
+            f"the file's signatures cannot be read: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def tsa_facts(services: TrustServices, md_algorithm: str = "sha256") -> TimestampFacts:
@@ -267,13 +282,15 @@ def tsa_facts(services: TrustServices, md_algorithm: str = "sha256") -> Timestam
         raise
     except Exception as exc:
         services.forget()
-        raise TrustServiceError(f"the timestamp authority {services.tsa_url} cannot be "
-                                f"reached: {exc}") from exc
+        raise TrustServiceError(
+            f"the timestamp authority {services.tsa_url} cannot be reached: {exc}"
+        ) from exc
     return timestamp_facts(token["content"])
 
 
-def renew_archive_timestamp(src: str | Path, dst: str | Path, services: TrustServices,
-                            md_algorithm: str = "sha256") -> TimestampFacts:
+def renew_archive_timestamp(
+    src: str | Path, dst: str | Path, services: TrustServices, md_algorithm: str = "sha256"
+) -> TimestampFacts:
     """Write ``dst``: ``src`` plus the validation data of its last document timestamp and
     a new document timestamp (``md_algorithm``, whatever the old one used) with its own
     validation data before it. A file with no document timestamp yet is raised to B-LTA.
@@ -300,32 +317,43 @@ def renew_archive_timestamp(src: str | Path, dst: str | Path, services: TrustSer
             last = reader.embedded_timestamp_signatures[-1]
             status = validate_pdf_timestamp(last, validation_context=vc)
             if status.revocation_details is not None:
-                raise SigningError(f"the certificate of the last timestamp's TSA was revoked "
-                                   f"({status.revocation_details.revocation_reason.native})")
+                raise SigningError(
+                    f"the certificate of the last timestamp's TSA was revoked "
+                    f"({status.revocation_details.revocation_reason.native})"
+                )
             if not (status.intact and status.valid):
                 raise SigningError("the last document timestamp is broken")
             if not status.trusted or status.validation_path is None:
-                raise SigningError("the last document timestamp no longer validates "
-                                   f"({status.summary()}): its TSA certificate expired, "
-                                   "was revoked, or its revocation data cannot be obtained")
+                raise SigningError(
+                    "the last document timestamp no longer validates "
+                    f"({status.summary()}): its TSA certificate expired, "
+                    "was revoked, or its revocation data cannot be obtained"
+                )
             writer = open_writer(inf)
             DocumentSecurityStore.supply_dss_in_writer(
-                writer, sig_contents=None, paths=(status.validation_path,),
-                validation_context=vc)
+                writer, sig_contents=None, paths=(status.validation_path,), validation_context=vc
+            )
             with atomic_output(dst) as out:
                 signers.PdfTimeStamper(services.timestamper()).timestamp_pdf(
-                    writer, md_algorithm, validation_context=vc, output=out,
-                    dss_settings=TimestampDSSContentSettings(update_before_ts=True,
-                                                             include_vri=False))
+                    writer,
+                    md_algorithm,
+                    validation_context=vc,
+                    output=out,
+                    dss_settings=TimestampDSSContentSettings(
+                        update_before_ts=True, include_vri=False
+                    ),
+                )
     except SigningError:
         raise
     except Exception as exc:
         services.forget()
         if _is_service_failure(exc):
-            raise TrustServiceError(f"a trust service (timestamp, OCSP or CRL) cannot be "
-                                    f"reached: {exc}") from exc
-        raise SigningError(f"renewing the archive timestamp failed: "
-                           f"{type(exc).__name__}: {exc}") from exc
+            raise TrustServiceError(
+                f"a trust service (timestamp, OCSP or CRL) cannot be reached: {exc}"
+            ) from exc
+        raise SigningError(
+            f"renewing the archive timestamp failed: {type(exc).__name__}: {exc}"
+        ) from exc
     facts = file_facts(dst)
     return facts.document_timestamps[-1]
 
@@ -349,15 +377,19 @@ def sign_detached(key: Any, data: bytes) -> bytes:
     """A detached CMS (PKCS #7) signature of ``data`` by ``key`` (a :class:`KeyHandle`),
     DER-encoded; ``openssl cms -verify -binary -inform DER -content DATA`` checks it."""
     try:
-        signed = asyncio.run(key.signer().async_sign_general_data(data, "sha256",
-                                                                  detached=True))
+        signed = asyncio.run(key.signer().async_sign_general_data(data, "sha256", detached=True))
     except Exception as exc:
         raise SigningError(f"signing failed: {type(exc).__name__}: {exc}") from exc
     return bytes(signed.dump())
 
 
-def verify_detached(data: bytes, signature: bytes, trust_roots: list[x509.Certificate],
-                    at: datetime, allow_fetching: bool = False) -> DetachedCheck:
+def verify_detached(
+    data: bytes,
+    signature: bytes,
+    trust_roots: list[x509.Certificate],
+    at: datetime,
+    allow_fetching: bool = False,
+) -> DetachedCheck:
     """Check a detached CMS signature of ``data``; the signer's certificate is validated
     at ``at`` (when the data was signed), so an archive signed years ago still checks."""
     from pyhanko.sign._session_scope import run_and_release
@@ -367,13 +399,25 @@ def verify_detached(data: bytes, signature: bytes, trust_roots: list[x509.Certif
     try:
         info = cms.ContentInfo.load(signature)
         signed_data = info["content"]
-        vc = ValidationContext(trust_roots=trust_roots, moment=at,
-                               allow_fetching=allow_fetching, revocation_mode="soft-fail")
-        status = asyncio.run(run_and_release(async_validate_detached_cms(
-            data, signed_data, signer_validation_context=vc), vc))
+        vc = ValidationContext(
+            trust_roots=trust_roots,
+            moment=at,
+            allow_fetching=allow_fetching,
+            revocation_mode="soft-fail",
+        )
+        status = asyncio.run(
+            run_and_release(
+                async_validate_detached_cms(data, signed_data, signer_validation_context=vc), vc
+            )
+        )
     except Exception as exc:
         return DetachedCheck(False, False, "", "", f"unreadable signature: {exc}")
     cert = status.signing_cert
     name = cert.subject.human_friendly if cert is not None else ""
-    return DetachedCheck(bool(status.intact and status.valid), bool(status.trusted), name,
-                         cert.sha256.hex() if cert is not None else "", status.summary())
+    return DetachedCheck(
+        bool(status.intact and status.valid),
+        bool(status.trusted),
+        name,
+        cert.sha256.hex() if cert is not None else "",
+        status.summary(),
+    )

@@ -15,21 +15,29 @@ import tempfile
 from pathlib import Path
 
 _WORD = re.compile(
-    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>')
+    r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>'
+)
 
 
-def text_under(source: Path, signed_length: int, page_index: int,
-               rects: list[tuple[float, float, float, float]],
-               page_box: tuple[float, float, float, float]) -> list[bool]:
+def text_under(
+    source: Path,
+    signed_length: int,
+    page_index: int,
+    rects: list[tuple[float, float, float, float]],
+    page_box: tuple[float, float, float, float],
+) -> list[bool]:
     """:func:`text_under_bytes` for the first ``signed_length`` bytes of a file."""
     with open(source, "rb") as f:
         data = f.read(signed_length)
     return text_under_bytes(data, page_index, rects, page_box)
 
 
-def text_under_bytes(signed: bytes, page_index: int,
-                     rects: list[tuple[float, float, float, float]],
-                     page_box: tuple[float, float, float, float]) -> list[bool]:
+def text_under_bytes(
+    signed: bytes,
+    page_index: int,
+    rects: list[tuple[float, float, float, float]],
+    page_box: tuple[float, float, float, float],
+) -> list[bool]:
     """For each rectangle (PDF user space of page ``page_index``), whether the page of the
     signed revision (``signed``: the file's bytes up to the end of the byte range) shows
     text there.
@@ -43,7 +51,10 @@ def text_under_bytes(signed: bytes, page_index: int,
         try:
             res = subprocess.run(
                 ["pdftotext", "-f", str(n), "-l", str(n), "-bbox", str(src), "-"],
-                check=True, capture_output=True, timeout=20)
+                check=True,
+                capture_output=True,
+                timeout=20,
+            )
         except (OSError, subprocess.SubprocessError):
             return [False for _ in rects]  # cannot read the page: no claim either way
     html = res.stdout.decode("utf-8", "replace")
@@ -60,7 +71,10 @@ def text_under_bytes(signed: bytes, page_index: int,
     for rx1, ry1, rx2, ry2 in rects:
         ax1, ax2 = sorted((rx1, rx2))
         ay1, ay2 = sorted((ry1, ry2))
-        out.append(any(
-            min(ax2, wx2) - max(ax1, wx1) > 1 and min(ay2, wy2) - max(ay1, wy1) > 1
-            for wx1, wy1, wx2, wy2 in words))
+        out.append(
+            any(
+                min(ax2, wx2) - max(ax1, wx1) > 1 and min(ay2, wy2) - max(ay1, wy1) > 1
+                for wx1, wy1, wx2, wy2 in words
+            )
+        )
     return out

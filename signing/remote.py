@@ -63,8 +63,11 @@ class _CertificateOnly(KeyHandle):
 
     def external(self, signature_value: bytes | None = None) -> ExternalSigner:
         key = self.cert.public_key
-        placeholder = 512 if key.algorithm == "rsa" and key.bit_size > 2048 else (
-            256 if key.algorithm == "rsa" else 80)
+        placeholder = (
+            512
+            if key.algorithm == "rsa" and key.bit_size > 2048
+            else (256 if key.algorithm == "rsa" else 80)
+        )
         return ExternalSigner(
             signing_cert=self.cert,
             cert_registry=SimpleCertificateStore.from_certs(list(self.chain)),
@@ -84,8 +87,9 @@ class Prepared:
 
 
 class RemoteSigning:
-    def __init__(self, directory: str | Path, services: TrustServices,
-                 ttl: timedelta = timedelta(minutes=10)) -> None:
+    def __init__(
+        self, directory: str | Path, services: TrustServices, ttl: timedelta = timedelta(minutes=10)
+    ) -> None:
         self.directory = Path(directory)
         self.services = services
         self.ttl = ttl
@@ -95,8 +99,9 @@ class RemoteSigning:
             raise SigningError("unknown or malformed signing session id")
         return self.directory / session_id
 
-    def prepare(self, src: str | Path, chain: list[x509.Certificate],
-                opts: SignOptions) -> Prepared:
+    def prepare(
+        self, src: str | Path, chain: list[x509.Certificate], opts: SignOptions
+    ) -> Prepared:
         holder = _CertificateOnly(chain)
         engine = SigningEngine(holder, self.services)
         session_id = secrets.token_urlsafe(24)
@@ -106,13 +111,16 @@ class RemoteSigning:
             with open(src, "rb") as inf:
                 writer = open_writer(inf)
                 pdf_signer, field_name, signing_time = engine.pdf_signer(
-                    writer, opts, holder.external(), embed_ltv=False)
+                    writer, opts, holder.external(), embed_ltv=False
+                )
                 with open(sdir / "prepared.pdf", "wb") as out:
                     prep, tbs, _ = asyncio.run(
-                        pdf_signer.async_digest_doc_for_signing(writer, output=out))
+                        pdf_signer.async_digest_doc_for_signing(writer, output=out)
+                    )
             ext = holder.external()
-            attrs = asyncio.run(ext.signed_attrs(
-                prep.document_digest, tbs.md_algorithm, use_pades=True))
+            attrs = asyncio.run(
+                ext.signed_attrs(prep.document_digest, tbs.md_algorithm, use_pades=True)
+            )
             der = attrs.dump()
             expires = datetime.now(UTC) + self.ttl
             algo = "rsassa_pkcs1v15" if holder.cert.public_key.algorithm == "rsa" else "ecdsa"
@@ -156,8 +164,11 @@ class RemoteSigning:
         signed_attrs = cms.CMSAttributes.load(der)
         ext = holder.external(signature_value)
         try:
-            sig_cms = asyncio.run(ext.async_sign_prescribed_attributes(
-                state["md"], signed_attrs=signed_attrs, timestamper=timestamper))
+            sig_cms = asyncio.run(
+                ext.async_sign_prescribed_attributes(
+                    state["md"], signed_attrs=signed_attrs, timestamper=timestamper
+                )
+            )
             prep = PreparedByteRangeDigest(
                 document_digest=bytes.fromhex(state["document_digest"]),
                 reserved_region_start=state["reserved_region_start"],
@@ -178,9 +189,13 @@ class RemoteSigning:
         except Exception as exc:
             raise SigningError(f"finalizing failed: {type(exc).__name__}: {exc}") from exc
         shutil.rmtree(sdir, ignore_errors=True)
-        return SignResult(dst, state["field_name"],
-                          datetime.fromisoformat(state["signing_time"]), level,
-                          Profile(state["profile"]))
+        return SignResult(
+            dst,
+            state["field_name"],
+            datetime.fromisoformat(state["signing_time"]),
+            level,
+            Profile(state["profile"]),
+        )
 
     def cleanup_expired(self, now: datetime | None = None) -> int:
         now = now or datetime.now(UTC)
@@ -199,8 +214,7 @@ class RemoteSigning:
         return removed
 
 
-def _check_signature_value(cert: x509.Certificate, signed_attrs_der: bytes,
-                           value: bytes) -> None:
+def _check_signature_value(cert: x509.Certificate, signed_attrs_der: bytes, value: bytes) -> None:
     """Refuse a signature value that this certificate's key did not make over these
     signed attributes (a wrong key, a foreign signature, a corrupted value)."""
     public = cx509.load_der_x509_certificate(cert.dump()).public_key()

@@ -50,6 +50,7 @@ def _limit(limits: Limits) -> Any:
     def apply() -> None:
         mem = limits.memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
+
     return apply
 
 
@@ -75,12 +76,16 @@ def _spec_key(spec: TrustSpec) -> str:
 class _Worker:
     """One child process: the trust set loaded once, one request at a time."""
 
-    def __init__(self, spec: TrustSpec | Callable[[], TrustSpec], allow_fetching: bool,
-                 limits: Limits) -> None:
+    def __init__(
+        self, spec: TrustSpec | Callable[[], TrustSpec], allow_fetching: bool, limits: Limits
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "signing.sandbox", "--serve"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            preexec_fn=_limit(limits), cwd=str(Path(__file__).resolve().parent.parent),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=_limit(limits),
+            cwd=str(Path(__file__).resolve().parent.parent),
         )
         self._buf = b""
         self._configured = False
@@ -135,16 +140,20 @@ def _answer(worker: _Worker, path: Path, limits: Limits) -> tuple[Report, bool]:
     if answer is None:
         # back before the deadline: the child closed its pipe (memory limit, crash)
         died = worker.proc.poll() is not None or time.monotonic() < deadline
-        why = (f"kiểm tra vượt giới hạn bộ nhớ ({limits.memory_mb} MB): tệp bất thường "
-               "hoặc độc hại / validation exceeded its memory limit" if died else
-               f"kiểm tra không xong trong {limits.seconds:g} giây: tệp bất thường hoặc "
-               "độc hại / validation did not finish in time")
+        why = (
+            f"kiểm tra vượt giới hạn bộ nhớ ({limits.memory_mb} MB): tệp bất thường "
+            "hoặc độc hại / validation exceeded its memory limit"
+            if died
+            else f"kiểm tra không xong trong {limits.seconds:g} giây: tệp bất thường hoặc "
+            "độc hại / validation did not finish in time"
+        )
         return format_failure(path, why), False
     try:
         report = report_from_json(answer)
     except (KeyError, TypeError, ValueError):
-        return format_failure(path, "bộ kiểm tra không trả về kết quả / the validator "
-                                    "returned no report"), False
+        return format_failure(
+            path, "bộ kiểm tra không trả về kết quả / the validator returned no report"
+        ), False
     for d in report.diagnostics:
         log.warning("validation diagnostic for sha256=%s: %s", report.file.get("sha256"), d)
     report.diagnostics = []
@@ -156,8 +165,13 @@ class ValidatorPool:
     that misses its deadline or dies is replaced; its file gets an ``indeterminate``
     report."""
 
-    def __init__(self, trust: Any, allow_fetching: bool = False,
-                 limits: Limits = Limits(), workers: int | None = None) -> None:
+    def __init__(
+        self,
+        trust: Any,
+        allow_fetching: bool = False,
+        limits: Limits = Limits(),
+        workers: int | None = None,
+    ) -> None:
         self._spec = trust_spec(trust)
         self._args = (self._spec, allow_fetching, limits)
         self.limits = limits
@@ -208,8 +222,9 @@ _shared_lock = threading.Lock()
 _SHARED_MAX = 4  # trust configurations kept warm per process
 
 
-def shared_pool(trust: Any, allow_fetching: bool = False,
-                limits: Limits = Limits(), workers: int = 1) -> ValidatorPool:
+def shared_pool(
+    trust: Any, allow_fetching: bool = False, limits: Limits = Limits(), workers: int = 1
+) -> ValidatorPool:
     """A pool kept for the life of this process (per trust set and fetching policy), so
     a service validating file after file does not start a sandbox each time. Made anew
     in a forked child (the key holds the process id)."""
@@ -226,8 +241,12 @@ def shared_pool(trust: Any, allow_fetching: bool = False,
         return pool
 
 
-def validate_sandboxed(path: str | os.PathLike[str], trust: Any,
-                       allow_fetching: bool = False, limits: Limits = Limits()) -> Report:
+def validate_sandboxed(
+    path: str | os.PathLike[str],
+    trust: Any,
+    allow_fetching: bool = False,
+    limits: Limits = Limits(),
+) -> Report:
     """One file, one bounded child. ``trust`` may be a callable returning the trust set:
     it is called while the child starts (so the two overlap)."""
     path = Path(path).resolve()

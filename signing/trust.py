@@ -115,12 +115,21 @@ def vn_entries(directory: Path) -> tuple[Entry, ...]:
     out = []
     with index.open(encoding="utf-8") as f:
         for row in csv.DictReader(f, delimiter="\t"):
-            out.append(Entry(
-                directory=directory, regime=row["regime"], kind=row["kind"], file=row["file"],
-                subject=row["subject"], issuer=row["issuer_cn"],
-                not_before=row["not_before"], not_after=row["not_after"],
-                sha256=row["sha256"].upper(), confidence=row["confidence"],
-                sources=row.get("sources (repo:path@commit)", "")))
+            out.append(
+                Entry(
+                    directory=directory,
+                    regime=row["regime"],
+                    kind=row["kind"],
+                    file=row["file"],
+                    subject=row["subject"],
+                    issuer=row["issuer_cn"],
+                    not_before=row["not_before"],
+                    not_after=row["not_after"],
+                    sha256=row["sha256"].upper(),
+                    confidence=row["confidence"],
+                    sources=row.get("sources (repo:path@commit)", ""),
+                )
+            )
     return tuple(out)
 
 
@@ -156,10 +165,10 @@ class TrustSet:
         return h.hexdigest()
 
     def to_json(self) -> dict[str, Any]:
-        return {"roots": [[to_pem(c), self.regimes.get(fingerprint(c), "")]
-                          for c in self.roots],
-                "pool": [[to_pem(c), self.regimes.get(fingerprint(c), "")]
-                         for c in self.pool]}
+        return {
+            "roots": [[to_pem(c), self.regimes.get(fingerprint(c), "")] for c in self.roots],
+            "pool": [[to_pem(c), self.regimes.get(fingerprint(c), "")] for c in self.pool],
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrustSet:

@@ -46,8 +46,9 @@ def c14n(element: etree._Element) -> bytes:
     return etree.tostring(element, method="c14n", exclusive=True, with_comments=False)
 
 
-def sign(root: etree._Element, key: KeyHandle, parent: etree._Element | None = None
-         ) -> etree._Element:
+def sign(
+    root: etree._Element, key: KeyHandle, parent: etree._Element | None = None
+) -> etree._Element:
     """Sign ``root`` in place; the ``ds:Signature`` goes last in ``parent`` (default: the
     root). The document must not be re-indented after signing."""
     parent = root if parent is None else parent
@@ -64,8 +65,7 @@ def sign(root: etree._Element, key: KeyHandle, parent: etree._Element | None = N
     sig = etree.SubElement(parent, _ds("Signature"), nsmap=nsmap)
     info = etree.SubElement(sig, _ds("SignedInfo"))
     etree.SubElement(info, _ds("CanonicalizationMethod"), Algorithm=EXC_C14N)
-    etree.SubElement(info, _ds("SignatureMethod"),
-                     Algorithm=ECDSA_SHA256 if ecdsa else RSA_SHA256)
+    etree.SubElement(info, _ds("SignatureMethod"), Algorithm=ECDSA_SHA256 if ecdsa else RSA_SHA256)
     ref = etree.SubElement(info, _ds("Reference"), URI="")
     transforms = etree.SubElement(ref, _ds("Transforms"))
     etree.SubElement(transforms, _ds("Transform"), Algorithm=ENVELOPED)
@@ -79,8 +79,7 @@ def sign(root: etree._Element, key: KeyHandle, parent: etree._Element | None = N
         raw = r.to_bytes(size, "big") + s.to_bytes(size, "big")
     etree.SubElement(sig, _ds("SignatureValue")).text = base64.b64encode(raw).decode()
     data = etree.SubElement(etree.SubElement(sig, _ds("KeyInfo")), _ds("X509Data"))
-    etree.SubElement(data, _ds("X509Certificate")).text = base64.b64encode(
-        key.cert.dump()).decode()
+    etree.SubElement(data, _ds("X509Certificate")).text = base64.b64encode(key.cert.dump()).decode()
     return sig
 
 
@@ -93,8 +92,13 @@ class Verified:
 def hardened_parser() -> etree.XMLParser:
     """No DTD, no entities, no network; large text nodes allowed (base64 attachments),
     which is safe because documents with a DTD are refused before this parser runs."""
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           huge_tree=True, remove_blank_text=False)
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=True,
+        remove_blank_text=False,
+    )
 
 
 def verify(data: bytes, trusted: list[x509.Certificate]) -> Verified:
@@ -114,8 +118,9 @@ def verify(data: bytes, trusted: list[x509.Certificate]) -> Verified:
     last: Exception | None = None
     for cert in trusted:
         try:
-            result = XMLVerifier().verify(data, x509_cert=cert, parser=hardened_parser(),
-                                          expect_config=config)
+            result = XMLVerifier().verify(
+                data, x509_cert=cert, parser=hardened_parser(), expect_config=config
+            )
         except (InvalidSignature, InvalidInput) as exc:
             last = exc
             continue
@@ -123,8 +128,9 @@ def verify(data: bytes, trusted: list[x509.Certificate]) -> Verified:
         if signed is None or signed.tag != root.tag:
             raise XmlSignatureError("the signature does not cover the whole package")
         return Verified(signed, cert)
-    raise XmlSignatureError(f"the signature does not verify with the sender's registered "
-                            f"certificate(s): {last}")
+    raise XmlSignatureError(
+        f"the signature does not verify with the sender's registered certificate(s): {last}"
+    )
 
 
 def embedded_certificate(data: bytes) -> x509.Certificate | None:

@@ -214,8 +214,9 @@ def _hash_pool() -> ThreadPoolExecutor:
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
-                                       thread_name_prefix="edms-hash")
+            _POOL = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 2, thread_name_prefix="edms-hash"
+            )
         return _POOL
 
 

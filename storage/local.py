@@ -213,7 +213,7 @@ class LocalStore(ObjectStore):
                 while chunk := reader.read(CHUNK_SIZE):
                     view = memoryview(chunk)
                     while view:
-                        view = view[os.write(fd, view):]
+                        view = view[os.write(fd, view) :]
                 digest = reader.hexdigest()
                 final_key = key if key is not None else content_key(digest)
                 final = self._path(final_key)
@@ -291,8 +291,9 @@ class LocalStore(ObjectStore):
             return
         info = self.stat(key)
         if info.legal_hold or (info.retention and info.retention.until > datetime.now(UTC)):
-            raise ObjectRetained(key, info.retention.until if info.retention else None,
-                                 info.legal_hold)
+            raise ObjectRetained(
+                key, info.retention.until if info.retention else None, info.legal_hold
+            )
 
     def open(self, key: str, *, start: int = 0, end: int | None = None) -> BinaryIO:
         path = self._path(key)

@@ -229,8 +229,7 @@ class S3Store(ObjectStore):
             head = reader.read(self.single_put_limit + 1)
             if len(head) <= self.single_put_limit:
                 return self._put_small(key, head, reader, content_type, metadata, known)
-            return self._put_large(key, _Chain(head, reader), reader, content_type, metadata,
-                                   known)
+            return self._put_large(key, _Chain(head, reader), reader, content_type, metadata, known)
         except S3Error as exc:
             if exc.code == "AccessDenied" and key is not None:
                 info = self._stat_or_none(key)
@@ -294,29 +293,40 @@ class S3Store(ObjectStore):
                 self._refuse_if_retained(key)
             meta = {k: v for k, v in metadata.items()}
             res = self._client.put_object(
-                self.bucket, key, stream, -1, content_type=content_type,
-                metadata=meta, part_size=self.part_size,
+                self.bucket,
+                key,
+                stream,
+                -1,
+                content_type=content_type,
+                metadata=meta,
+                part_size=self.part_size,
             )
             # The digest is known only now: record it with a metadata-replacing copy would
             # double the cost, so named large objects carry it in the database only.
             return PutResult(key, reader.hexdigest(), reader.size, res.version_id, True)
         tmp_key = f"{TMP_PREFIX}{uuid.uuid4().hex}"
         tmp = self._client.put_object(
-            self.bucket, tmp_key, stream, -1, content_type=content_type,
+            self.bucket,
+            tmp_key,
+            stream,
+            -1,
+            content_type=content_type,
             part_size=self.part_size,
         )
         try:
             digest = reader.hexdigest()
             final_key = content_key(digest)
-            exists = known(digest) if known is not None else (
-                self._stat_or_none(final_key) is not None)
+            exists = (
+                known(digest) if known is not None else (self._stat_or_none(final_key) is not None)
+            )
             if exists:
                 return PutResult(final_key, digest, reader.size, None, created=False)
             from minio.commonconfig import REPLACE
 
             meta = {"sha256": digest, **metadata}
             res = self._client.copy_object(
-                self.bucket, final_key,
+                self.bucket,
+                final_key,
                 CopySource(self.bucket, tmp_key, version_id=tmp.version_id),
                 metadata={"Content-Type": content_type, **meta},
                 metadata_directive=REPLACE,
@@ -376,7 +386,7 @@ class S3Store(ObjectStore):
                 datetime.fromisoformat(until.replace("Z", "+00:00")), RetentionMode(mode.upper())
             )
         user = {
-            k[len("x-amz-meta-"):]: v
+            k[len("x-amz-meta-") :]: v
             for k, v in headers.items()
             if k.startswith("x-amz-meta-") and k != _META_SHA
         }
@@ -465,8 +475,11 @@ class S3Store(ObjectStore):
         )
 
     def incomplete_uploads(self) -> builtins.list[str]:  # (list: the method above)
-        names = [o.object_name for o in self._client.list_objects(
-            self.bucket, prefix=TMP_PREFIX, recursive=True) if o.object_name]
+        names = [
+            o.object_name
+            for o in self._client.list_objects(self.bucket, prefix=TMP_PREFIX, recursive=True)
+            if o.object_name
+        ]
         result = self._client._list_multipart_uploads(self.bucket, prefix=TMP_PREFIX)
         names += [f"{u.object_name} (multipart {u.upload_id})" for u in result.uploads]
         return sorted(names)

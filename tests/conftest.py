@@ -51,8 +51,12 @@ def new_bucket() -> str:
 @pytest.fixture
 def s3_store(s3_server: dict[str, str]) -> S3Store:
     store = S3Store(
-        s3_server["endpoint"], s3_server["access_key"], s3_server["secret_key"], new_bucket(),
-        secure=False, part_size=5 * 1024 * 1024,
+        s3_server["endpoint"],
+        s3_server["access_key"],
+        s3_server["secret_key"],
+        new_bucket(),
+        secure=False,
+        part_size=5 * 1024 * 1024,
     )
     store.ensure_ready()
     return store
@@ -85,10 +89,14 @@ def pg_admin_url() -> str:
         engine.dispose()
     except Exception as exc:
         if os.environ.get("EDMS_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL is required (EDMS_REQUIRE_POSTGRES=1) but {PG_ADMIN_URL} "
-                        f"is unreachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); "
-                    "set EDMS_REQUIRE_POSTGRES=1 to make this a failure")
+            pytest.fail(
+                f"PostgreSQL is required (EDMS_REQUIRE_POSTGRES=1) but {PG_ADMIN_URL} "
+                f"is unreachable: {exc}"
+            )
+        pytest.skip(
+            f"PostgreSQL not reachable at {PG_ADMIN_URL} ({type(exc).__name__}); "
+            "set EDMS_REQUIRE_POSTGRES=1 to make this a failure"
+        )
     return PG_ADMIN_URL
 
 

@@ -50,11 +50,16 @@ def test_healthz_names_unreachable_storage(tmp_path: Path) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    settings = Settings.from_env({
-        "EDMS_DATA_DIR": str(tmp_path), "EDMS_STORAGE_BACKEND": "s3",
-        "EDMS_S3_ENDPOINT": f"127.0.0.1:{port}", "EDMS_S3_ACCESS_KEY": "a",
-        "EDMS_S3_SECRET_KEY": "b", "EDMS_S3_SECURE": "false",
-    })
+    settings = Settings.from_env(
+        {
+            "EDMS_DATA_DIR": str(tmp_path),
+            "EDMS_STORAGE_BACKEND": "s3",
+            "EDMS_S3_ENDPOINT": f"127.0.0.1:{port}",
+            "EDMS_S3_ACCESS_KEY": "a",
+            "EDMS_S3_SECRET_KEY": "b",
+            "EDMS_S3_SECURE": "false",
+        }
+    )
     system = System(settings)
     from edms import db
 
@@ -98,18 +103,29 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict[str, str], seaweed.Seawee
     env = {
         **os.environ,
         "EDMS_DATA_DIR": str(tmp_path / "data"),
-        "EDMS_STORAGE_BACKEND": "s3", "EDMS_S3_ENDPOINT": server.endpoint,
-        "EDMS_S3_ACCESS_KEY": seaweed.ACCESS_KEY, "EDMS_S3_SECRET_KEY": seaweed.SECRET_KEY,
-        "EDMS_S3_SECURE": "false", "EDMS_S3_BUCKET": "edms-serve",
+        "EDMS_STORAGE_BACKEND": "s3",
+        "EDMS_S3_ENDPOINT": server.endpoint,
+        "EDMS_S3_ACCESS_KEY": seaweed.ACCESS_KEY,
+        "EDMS_S3_SECRET_KEY": seaweed.SECRET_KEY,
+        "EDMS_S3_SECURE": "false",
+        "EDMS_S3_BUCKET": "edms-serve",
         "EDMS_PKI_DIR": str(tmp_path / "pki"),
     }
-    init = subprocess.run([sys.executable, "-m", "edms.cli", "init"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    init = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "init"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert init.returncode == 0, init.stderr
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "edms.cli", "serve", "--port", str(port), "--workers", "1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

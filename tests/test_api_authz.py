@@ -46,16 +46,19 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("authz")
-    env = {"EDMS_DATA_DIR": str(tmp / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
     orgs.create_agency(system, FOREIGN_AGENCY, "Văn phòng Chính phủ", "VPCP", "Hà Nội")
     orgs.create_unit(system, FOREIGN_AGENCY, "VX", "Vụ Khoa giáo - Văn xã", "KGVX")
     for role, name in FOREIGN.items():
-        orgs.create_user(system, FOREIGN_AGENCY, name, f"Người dùng {role}", role,
-                         unit_code="VX")
+        orgs.create_user(system, FOREIGN_AGENCY, name, f"Người dùng {role}", role, unit_code="VX")
     tokens = {}
     for name in (*OWN.values(), *FOREIGN.values()):
         with system.sessions() as s:
@@ -69,26 +72,38 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Wo
     docs.approve(system, "chutich", doc.id)
     sign(system, "chutich", doc.id)
     docs.download(system, "vanthu", doc.id, signed)
-    pem = (dev_pki.directory / "certs" / "leader1.cert.pem")
+    pem = dev_pki.directory / "certs" / "leader1.cert.pem"
     app = create_app(system)
-    yield World(system, app.test_client(), tokens, signed,
-                pem.read_text() if pem.exists() else "")
+    yield World(system, app.test_client(), tokens, signed, pem.read_text() if pem.exists() else "")
     system.close()
 
 
 # -- documents in the state a step needs -------------------------------------------------------
 
-OUT_PATH = ("draft", "submitted", "approved", "signed", "numbered", "sealed", "registered",
-            "issued")
+OUT_PATH = (
+    "draft",
+    "submitted",
+    "approved",
+    "signed",
+    "numbered",
+    "sealed",
+    "registered",
+    "issued",
+)
 
 
 def outgoing_in(w: World, state: str) -> int:
     doc = docs.create_from_template(w.system, "chuyenvien", draft_meta(), BODY)
     steps: list[tuple[Callable[..., Any], str]] = [
-        (docs.submit, "chuyenvien"), (docs.approve, "chutich"), (sign, "chutich"),
-        (docs.number, "vanthu"), (docs.seal, "vanthu"), (docs.register_outgoing, "vanthu"),
-        (docs.issue, "vanthu")]
-    for fn, who in steps[:OUT_PATH.index(state)]:
+        (docs.submit, "chuyenvien"),
+        (docs.approve, "chutich"),
+        (sign, "chutich"),
+        (docs.number, "vanthu"),
+        (docs.seal, "vanthu"),
+        (docs.register_outgoing, "vanthu"),
+        (docs.issue, "vanthu"),
+    ]
+    for fn, who in steps[: OUT_PATH.index(state)]:
         fn(w.system, who, doc.id)
     return doc.id
 
@@ -97,18 +112,25 @@ IN_PATH = ("received", "verified", "registered", "assigned", "in_progress")
 
 
 def incoming_in(w: World, state: str) -> int:
-    meta = docs.IncomingMeta(type_code="quyet-dinh", subject="Quyết định gửi đến",
-                             organ_name="UBND tỉnh Hà Giang", code_number="01",
-                             code_notation="QĐ-UBND", issued_date=docs.vn_today())
+    meta = docs.IncomingMeta(
+        type_code="quyet-dinh",
+        subject="Quyết định gửi đến",
+        organ_name="UBND tỉnh Hà Giang",
+        code_number="01",
+        code_notation="QĐ-UBND",
+        issued_date=docs.vn_today(),
+    )
     with open(w.signed_pdf, "rb") as f:
         doc_id = docs.receive(w.system, "vanthu", f, "in.pdf", meta).document.id
     steps: list[Callable[[], Any]] = [
         lambda: docs.verify(w.system, "vanthu", doc_id),
         lambda: docs.register_incoming(w.system, "vanthu", doc_id),
-        lambda: docs.assign(w.system, "chutich", doc_id, "VX",
-                            deadline=docs.vn_today() + timedelta(days=3)),
-        lambda: docs.start_progress(w.system, "vanthu", doc_id)]
-    for step in steps[:IN_PATH.index(state)]:
+        lambda: docs.assign(
+            w.system, "chutich", doc_id, "VX", deadline=docs.vn_today() + timedelta(days=3)
+        ),
+        lambda: docs.start_progress(w.system, "vanthu", doc_id),
+    ]
+    for step in steps[: IN_PATH.index(state)]:
         step()
     return doc_id
 
@@ -123,31 +145,64 @@ class Step:
 
 
 STEPS = [
-    Step("submit", lambda w: outgoing_in(w, "draft"), frozenset({"officer", "leader", "clerk"}),
-         {}),
+    Step(
+        "submit", lambda w: outgoing_in(w, "draft"), frozenset({"officer", "leader", "clerk"}), {}
+    ),
     Step("approve", lambda w: outgoing_in(w, "submitted"), frozenset({"leader"}), {}),
-    Step("reject", lambda w: outgoing_in(w, "submitted"), frozenset({"leader"}),
-         {"reason": "Sửa lại căn cứ"}),
-    Step("sign", lambda w: outgoing_in(w, "approved"), frozenset({"leader"}),
-         {"pin": DEV_SIGNING_PIN}),
+    Step(
+        "reject",
+        lambda w: outgoing_in(w, "submitted"),
+        frozenset({"leader"}),
+        {"reason": "Sửa lại căn cứ"},
+    ),
+    Step(
+        "sign",
+        lambda w: outgoing_in(w, "approved"),
+        frozenset({"leader"}),
+        {"pin": DEV_SIGNING_PIN},
+    ),
     Step("number", lambda w: outgoing_in(w, "signed"), frozenset({"clerk"}), {}),
     Step("seal", lambda w: outgoing_in(w, "numbered"), frozenset({"clerk"}), {}),
     Step("register", lambda w: outgoing_in(w, "sealed"), frozenset({"clerk"}), {}),
     Step("issue", lambda w: outgoing_in(w, "registered"), frozenset({"clerk"}), {}),
-    Step("revoke", lambda w: outgoing_in(w, "issued"), frozenset({"leader", "clerk"}),
-         {"reason": "Ban hành sai thẩm quyền"}),
+    Step(
+        "revoke",
+        lambda w: outgoing_in(w, "issued"),
+        frozenset({"leader", "clerk"}),
+        {"reason": "Ban hành sai thẩm quyền"},
+    ),
     Step("verify", lambda w: incoming_in(w, "received"), frozenset({"clerk"}), {}),
     Step("register", lambda w: incoming_in(w, "verified"), frozenset({"clerk"}), {}),
-    Step("return", lambda w: incoming_in(w, "received"), frozenset({"clerk"}),
-         {"reason": "Gửi nhầm cơ quan"}),
-    Step("assign", lambda w: incoming_in(w, "registered"), frozenset({"leader", "clerk"}),
-         {"lead_unit": "VX", "instruction": "Tham mưu xử lý"}),
-    Step("progress", lambda w: incoming_in(w, "assigned"),
-         frozenset({"officer", "leader", "clerk"}), {}),
-    Step("complete", lambda w: incoming_in(w, "in_progress"),
-         frozenset({"officer", "leader", "clerk"}), {}),
-    Step("hold", lambda w: outgoing_in(w, "draft"), frozenset({"admin", "clerk"}),
-         {"on": True, "reason": "Thanh tra"}),
+    Step(
+        "return",
+        lambda w: incoming_in(w, "received"),
+        frozenset({"clerk"}),
+        {"reason": "Gửi nhầm cơ quan"},
+    ),
+    Step(
+        "assign",
+        lambda w: incoming_in(w, "registered"),
+        frozenset({"leader", "clerk"}),
+        {"lead_unit": "VX", "instruction": "Tham mưu xử lý"},
+    ),
+    Step(
+        "progress",
+        lambda w: incoming_in(w, "assigned"),
+        frozenset({"officer", "leader", "clerk"}),
+        {},
+    ),
+    Step(
+        "complete",
+        lambda w: incoming_in(w, "in_progress"),
+        frozenset({"officer", "leader", "clerk"}),
+        {},
+    ),
+    Step(
+        "hold",
+        lambda w: outgoing_in(w, "draft"),
+        frozenset({"admin", "clerk"}),
+        {"on": True, "reason": "Thanh tra"},
+    ),
 ]
 
 
@@ -172,8 +227,7 @@ def test_lifecycle_steps(world: World, step: Step) -> None:
     assert snapshot(w.system) == before
     for role in sorted(step.allowed):
         target = doc_id if role == min(step.allowed) else step.make(w)
-        r = call(w, OWN[role], "POST", f"/api/v1/documents/{target}/{step.name}",
-                 json=step.body)
+        r = call(w, OWN[role], "POST", f"/api/v1/documents/{target}/{step.name}", json=step.body)
         assert r.status_code == step.ok, (role, r.get_json())
 
 
@@ -196,53 +250,122 @@ ENDPOINTS = [
     Endpoint("GET", "/api/v1/documents/{doc}/content", ALL, object_scoped=True),
     Endpoint("GET", "/api/v1/documents/{doc}/files/{file}", ALL, object_scoped=True),
     Endpoint("GET", "/api/v1/documents/{doc}/verification", ALL, object_scoped=True),
-    Endpoint("POST", "/api/v1/documents/{draft}/attachments", frozenset(
-        {"officer", "leader", "clerk"}), 201, upload=True, object_scoped=True),
-    Endpoint("POST", "/api/v1/documents/from-template", frozenset(
-        {"officer", "leader", "clerk"}), 201,
-        json={"type": "thong-bao", "subject": "Thông báo lịch họp", "body": ["Họp."],
-              "recipients": [{"name": "Các phòng"}]}),
-    Endpoint("POST", "/api/v1/incoming", frozenset({"clerk"}), 201, upload=True,
-             form={"type": "cong-van", "subject": "Công văn đến", "organ_name": "Sở Y tế",
-                   "number": "12", "notation": "SYT-KHTC", "issued_date": "2026-11-20"}),
-    Endpoint("POST", "/api/v1/documents/{approved}/remote-signing", frozenset({"leader"}),
-             201, json={"certificate_chain": ["LEADER_CERT"]}, object_scoped=True),
+    Endpoint(
+        "POST",
+        "/api/v1/documents/{draft}/attachments",
+        frozenset({"officer", "leader", "clerk"}),
+        201,
+        upload=True,
+        object_scoped=True,
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/documents/from-template",
+        frozenset({"officer", "leader", "clerk"}),
+        201,
+        json={
+            "type": "thong-bao",
+            "subject": "Thông báo lịch họp",
+            "body": ["Họp."],
+            "recipients": [{"name": "Các phòng"}],
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/incoming",
+        frozenset({"clerk"}),
+        201,
+        upload=True,
+        form={
+            "type": "cong-van",
+            "subject": "Công văn đến",
+            "organ_name": "Sở Y tế",
+            "number": "12",
+            "notation": "SYT-KHTC",
+            "issued_date": "2026-11-20",
+        },
+    ),
+    Endpoint(
+        "POST",
+        "/api/v1/documents/{approved}/remote-signing",
+        frozenset({"leader"}),
+        201,
+        json={"certificate_chain": ["LEADER_CERT"]},
+        object_scoped=True,
+    ),
     Endpoint("GET", "/api/v1/search?q=ke+hoach", ALL),
-    Endpoint("GET", "/api/v1/registers/outgoing?from=2026-01-01&to=2026-12-31",
-             frozenset({"clerk", "leader", "admin"})),
-    Endpoint("GET", "/api/v1/registers/follow-up?from=2026-01-01&to=2026-12-31&format=csv",
-             frozenset({"clerk", "leader", "admin"})),
+    Endpoint(
+        "GET",
+        "/api/v1/registers/outgoing?from=2026-01-01&to=2026-12-31",
+        frozenset({"clerk", "leader", "admin"}),
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/registers/follow-up?from=2026-01-01&to=2026-12-31&format=csv",
+        frozenset({"clerk", "leader", "admin"}),
+    ),
     Endpoint("GET", "/api/v1/deadlines", ALL),
     Endpoint("GET", "/api/v1/statistics?from=2026-01-01&to=2026-12-31", ALL),
-    Endpoint("POST", "/api/v1/dossiers", frozenset({"clerk", "officer", "admin"}), 201,
-             json={"file_code": "NEW", "title": "Hồ sơ"}),
+    Endpoint(
+        "POST",
+        "/api/v1/dossiers",
+        frozenset({"clerk", "officer", "admin"}),
+        201,
+        json={"file_code": "NEW", "title": "Hồ sơ"},
+    ),
     Endpoint("GET", "/api/v1/dossiers/{dossier}", ALL, object_scoped=True),
-    Endpoint("POST", "/api/v1/dossiers/{dossier}/documents",
-             frozenset({"clerk", "officer", "admin"}), json={"document_ids": ["ISSUED"]},
-             object_scoped=True),
-    Endpoint("GET", "/api/v1/dossiers/{dossier}/export", frozenset({"clerk", "leader",
-                                                                    "admin"}),
-             object_scoped=True),
+    Endpoint(
+        "POST",
+        "/api/v1/dossiers/{dossier}/documents",
+        frozenset({"clerk", "officer", "admin"}),
+        json={"document_ids": ["ISSUED"]},
+        object_scoped=True,
+    ),
+    Endpoint(
+        "GET",
+        "/api/v1/dossiers/{dossier}/export",
+        frozenset({"clerk", "leader", "admin"}),
+        object_scoped=True,
+    ),
     Endpoint("GET", "/api/v1/users", ALL),
-    Endpoint("POST", "/api/v1/users", frozenset({"admin"}), 201,
-             json={"username": "NEWUSER", "full_name": "Người mới", "roles": ["officer"]}),
+    Endpoint(
+        "POST",
+        "/api/v1/users",
+        frozenset({"admin"}),
+        201,
+        json={"username": "NEWUSER", "full_name": "Người mới", "roles": ["officer"]},
+    ),
     Endpoint("GET", "/api/v1/agencies", ALL),
     Endpoint("GET", "/api/v1/audit-events", frozenset({"admin", "leader"})),
     Endpoint("GET", "/api/v1/tokens", ALL),
-    Endpoint("POST", "/api/v1/tokens", frozenset({"admin"}), 201,
-             json={"name": "portal", "scopes": ["read"]}),
-    Endpoint("DELETE", "/api/v1/tokens/{token}", frozenset({"admin"}), 204,
-             object_scoped=True),
+    Endpoint(
+        "POST",
+        "/api/v1/tokens",
+        frozenset({"admin"}),
+        201,
+        json={"name": "portal", "scopes": ["read"]},
+    ),
+    Endpoint("DELETE", "/api/v1/tokens/{token}", frozenset({"admin"}), 204, object_scoped=True),
     Endpoint("GET", "/api/v1/jobs", ALL),
-    Endpoint("POST", "/api/v1/jobs/batch-sign", frozenset({"leader"}), 202,
-             json={"document_ids": ["APPROVED"], "pin": DEV_SIGNING_PIN}),
+    Endpoint(
+        "POST",
+        "/api/v1/jobs/batch-sign",
+        frozenset({"leader"}),
+        202,
+        json={"document_ids": ["APPROVED"], "pin": DEV_SIGNING_PIN},
+    ),
     Endpoint("POST", "/api/v1/verify", ALL, upload=True),
     Endpoint("GET", "/api/v1/exchange/directory", ALL),
-    Endpoint("POST", "/api/v1/exchange/directory", frozenset({"admin"}),
-             json={"entries": "ENTRIES"}),
+    Endpoint(
+        "POST", "/api/v1/exchange/directory", frozenset({"admin"}), json={"entries": "ENTRIES"}
+    ),
     Endpoint("GET", "/api/v1/documents/{doc}/exchange", ALL, object_scoped=True),
-    Endpoint("POST", "/api/v1/documents/{issued}/exchange/dispatch",
-             frozenset({"clerk", "admin"}), object_scoped=True),
+    Endpoint(
+        "POST",
+        "/api/v1/documents/{issued}/exchange/dispatch",
+        frozenset({"clerk", "admin"}),
+        object_scoped=True,
+    ),
 ]
 
 
@@ -264,11 +387,11 @@ def fill(w: World, e: Endpoint, missing: bool = False) -> tuple[str, dict[str, A
     if "{draft}" in path:
         path = path.replace("{draft}", MISSING_ID if missing else str(outgoing_in(w, "draft")))
     if "{issued}" in path:
-        path = path.replace("{issued}",
-                            MISSING_ID if missing else str(outgoing_in(w, "issued")))
+        path = path.replace("{issued}", MISSING_ID if missing else str(outgoing_in(w, "issued")))
     if "{approved}" in path:
-        path = path.replace("{approved}",
-                            MISSING_ID if missing else str(outgoing_in(w, "approved")))
+        path = path.replace(
+            "{approved}", MISSING_ID if missing else str(outgoing_in(w, "approved"))
+        )
     if "{dossier}" in path:
         code = f"HS-{n}"
         dossiers.create(w.system, "vanthu", dossiers.DossierMeta(code, "Hồ sơ", "5 năm", 5))
@@ -291,20 +414,29 @@ def fill(w: World, e: Endpoint, missing: bool = False) -> tuple[str, dict[str, A
             elif v == ["LEADER_CERT"]:
                 body[k] = [w.leader_cert_pem]
             elif v == "ENTRIES":
-                body[k] = [{"code": "000.00.00.G12", "name": "Bộ Tài chính",
-                            "endpoint": "https://edms.mof.gov.vn",
-                            "certificates": [w.leader_cert_pem]}]
+                body[k] = [
+                    {
+                        "code": "000.00.00.G12",
+                        "name": "Bộ Tài chính",
+                        "endpoint": "https://edms.mof.gov.vn",
+                        "certificates": [w.leader_cert_pem],
+                    }
+                ]
         kw["json"] = body
     if e.upload:
-        pdf = w.signed_pdf.read_bytes() if "verify" in path or "incoming" in path \
+        pdf = (
+            w.signed_pdf.read_bytes()
+            if "verify" in path or "incoming" in path
             else plain_pdf(w.signed_pdf.parent / f"att{n}.pdf").read_bytes()
+        )
         kw["data"] = {**(e.form or {}), "file": (io.BytesIO(pdf), "file.pdf")}
         kw["content_type"] = "multipart/form-data"
     return path, kw
 
 
-@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[f"{e.method} {e.path.split('?')[0]}"
-                                                     for e in ENDPOINTS])
+@pytest.mark.parametrize(
+    "endpoint", ENDPOINTS, ids=[f"{e.method} {e.path.split('?')[0]}" for e in ENDPOINTS]
+)
 def test_endpoint_matrix(world: World, endpoint: Endpoint) -> None:
     w, e = world, endpoint
     for role in ROLES:
@@ -365,8 +497,13 @@ def wait_for_job(w: World, user: str, job_id: str, limit: float = 120.0) -> dict
 def test_jobs_are_private_to_their_user(world: World) -> None:
     w = world
     doc_id = outgoing_in(w, "approved")
-    r = call(w, "chutich", "POST", "/api/v1/jobs/batch-sign",
-             json={"document_ids": [doc_id], "pin": DEV_SIGNING_PIN})
+    r = call(
+        w,
+        "chutich",
+        "POST",
+        "/api/v1/jobs/batch-sign",
+        json={"document_ids": [doc_id], "pin": DEV_SIGNING_PIN},
+    )
     assert r.status_code == 202
     job = r.get_json()["id"]
     state = wait_for_job(w, "chutich", job)

@@ -36,15 +36,17 @@ class Browser:
     def __init__(self, base: str, username: str, password: str = DEV_USER_PASSWORD) -> None:
         self.base = base
         self.http = requests.Session()
-        r = self.http.post(f"{base}/api/v1/sessions",
-                           json={"username": username, "password": password}, timeout=30)
+        r = self.http.post(
+            f"{base}/api/v1/sessions", json={"username": username, "password": password}, timeout=30
+        )
         assert r.status_code == 201, r.text
         assert "HttpOnly" in r.headers["Set-Cookie"]
         self.csrf = r.json()["csrf_token"]
 
     def post(self, path: str, **kw: Any) -> requests.Response:
-        return self.http.post(self.base + path, headers={"X-CSRF-Token": self.csrf},
-                              timeout=120, **kw)
+        return self.http.post(
+            self.base + path, headers={"X-CSRF-Token": self.csrf}, timeout=120, **kw
+        )
 
     def get(self, path: str, **kw: Any) -> requests.Response:
         return self.http.get(self.base + path, timeout=120, **kw)
@@ -73,17 +75,20 @@ def live(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Liv
 
 
 def test_outgoing_lifecycle_over_http(live: Live, tmp_path: Path) -> None:
-    officer, leader, clerk = (Browser(live.base, u) for u in
-                              ("chuyenvien", "chutich", "vanthu"))
-    r = officer.post("/api/v1/documents/from-template", json={
-        "type": "quyet-dinh", "subject": "Về việc ban hành Quy chế làm việc",
-        "body": ["Điều 1. Ban hành kèm theo Quyết định này Quy chế làm việc."],
-        "recipients": [{"name": "Các sở, ban, ngành", "organ_id": "000.00.01.H41"}]})
+    officer, leader, clerk = (Browser(live.base, u) for u in ("chuyenvien", "chutich", "vanthu"))
+    r = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "quyet-dinh",
+            "subject": "Về việc ban hành Quy chế làm việc",
+            "body": ["Điều 1. Ban hành kèm theo Quyết định này Quy chế làm việc."],
+            "recipients": [{"name": "Các sở, ban, ngành", "organ_id": "000.00.01.H41"}],
+        },
+    )
     assert r.status_code == 201, r.text
     doc_id = r.json()["id"]
     # A change without the CSRF token is refused, and changes nothing.
-    r = officer.http.post(f"{live.base}/api/v1/documents/{doc_id}/submit", json={},
-                          timeout=30)
+    r = officer.http.post(f"{live.base}/api/v1/documents/{doc_id}/submit", json={}, timeout=30)
     assert r.status_code == 403 and "CSRF" in r.json()["detail"]
     assert officer.get(f"/api/v1/documents/{doc_id}").json()["state"] == "draft"
 
@@ -105,8 +110,9 @@ def test_outgoing_lifecycle_over_http(live: Live, tmp_path: Path) -> None:
     part = clerk.get(f"/api/v1/documents/{doc_id}/content", headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and part.content == full.content[:100]
     assert part.headers["Content-Range"] == f"bytes 0-99/{len(full.content)}"
-    r = clerk.get(f"/api/v1/documents/{doc_id}/content",
-                  headers={"Range": f"bytes={len(full.content) + 10}-"})
+    r = clerk.get(
+        f"/api/v1/documents/{doc_id}/content", headers={"Range": f"bytes={len(full.content) + 10}-"}
+    )
     assert r.status_code == 416 and r.headers["Content-Type"] == "application/problem+json"
 
     final = tmp_path / "final.pdf"
@@ -116,10 +122,14 @@ def test_outgoing_lifecycle_over_http(live: Live, tmp_path: Path) -> None:
     body = v.json()
     assert body["valid"] and not body["changed_after_signing"]
     assert [s["signer"]["common_name"] for s in body["report"]["signatures"]] == [
-        "Nguyễn Văn Thành", "Ủy ban nhân dân tỉnh Tuyên Quang"]
+        "Nguyễn Văn Thành",
+        "Ủy ban nhân dân tỉnh Tuyên Quang",
+    ]
     with open(final, "rb") as f:
-        fields = {str(x.get_object()["/T"]): str(x.get_object().get("/V", ""))
-                  for x in PdfFileReader(f).root["/AcroForm"]["/Fields"]}
+        fields = {
+            str(x.get_object()["/T"]): str(x.get_object().get("/V", ""))
+            for x in PdfFileReader(f).root["/AcroForm"]["/Fields"]
+        }
     assert fields["SoKyHieu"] == "Số: 01/QĐ-UBND"
 
     # Tampered after signing: the same endpoint says so.
@@ -140,11 +150,18 @@ def test_outgoing_lifecycle_over_http(live: Live, tmp_path: Path) -> None:
 
 
 def test_remote_signing_with_a_key_the_server_never_sees(live: Live) -> None:
-    officer, token_leader, clerk = (Browser(live.base, u) for u in
-                                    ("chuyenvien", "ld.token", "vanthu"))
-    r = officer.post("/api/v1/documents/from-template", json={
-        "type": "ke-hoach", "subject": "Kế hoạch cải cách hành chính năm 2027",
-        "body": ["I. MỤC ĐÍCH, YÊU CẦU"], "recipients": [{"name": "Sở Nội vụ"}]})
+    officer, token_leader, clerk = (
+        Browser(live.base, u) for u in ("chuyenvien", "ld.token", "vanthu")
+    )
+    r = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "ke-hoach",
+            "subject": "Kế hoạch cải cách hành chính năm 2027",
+            "body": ["I. MỤC ĐÍCH, YÊU CẦU"],
+            "recipients": [{"name": "Sở Nội vụ"}],
+        },
+    )
     doc_id = r.json()["id"]
     officer.step(doc_id, "submit")
     token_leader.step(doc_id, "approve")
@@ -153,34 +170,45 @@ def test_remote_signing_with_a_key_the_server_never_sees(live: Live) -> None:
     assert r.status_code == 409 and "remote flow" in r.json()["detail"]
 
     pki = live.pki
-    chain = [(pki.directory / "certs" / n).read_text()
-             for n in ("leader2.cert.pem", "interm.cert.pem")]
-    r = token_leader.post(f"/api/v1/documents/{doc_id}/remote-signing",
-                          json={"certificate_chain": chain, "authority": "KT. CHỦ TỊCH"})
+    chain = [
+        (pki.directory / "certs" / n).read_text() for n in ("leader2.cert.pem", "interm.cert.pem")
+    ]
+    r = token_leader.post(
+        f"/api/v1/documents/{doc_id}/remote-signing",
+        json={"certificate_chain": chain, "authority": "KT. CHỦ TỊCH"},
+    )
     assert r.status_code == 201, r.text
     prep = r.json()
     # Someone else's certificate is refused.
     wrong = [(pki.directory / "certs" / "leader1.cert.pem").read_text()]
-    r = token_leader.post(f"/api/v1/documents/{doc_id}/remote-signing",
-                          json={"certificate_chain": wrong})
+    r = token_leader.post(
+        f"/api/v1/documents/{doc_id}/remote-signing", json={"certificate_chain": wrong}
+    )
     assert r.status_code == 403
 
     # The "token": the private key exists only here, in the test.
     key, _cert, _more = pkcs12.load_key_and_certificates(
-        pki.p12("leader2").read_bytes(), b"edms-dev-only")
+        pki.p12("leader2").read_bytes(), b"edms-dev-only"
+    )
     signed_attrs = base64.b64decode(prep["signed_attributes"])
     value = key.sign(signed_attrs, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
     # A wrong signature value is refused and the document stays approved.
-    r = token_leader.post(f"/api/v1/documents/{doc_id}/remote-signing/{prep['session_id']}",
-                          json={"signature": base64.b64encode(b"\0" * len(value)).decode()})
+    r = token_leader.post(
+        f"/api/v1/documents/{doc_id}/remote-signing/{prep['session_id']}",
+        json={"signature": base64.b64encode(b"\0" * len(value)).decode()},
+    )
     assert r.status_code == 400
     assert clerk.get(f"/api/v1/documents/{doc_id}").json()["state"] == "approved"
     # Another user cannot finalize this session.
-    r = clerk.post(f"/api/v1/documents/{doc_id}/remote-signing/{prep['session_id']}",
-                   json={"signature": base64.b64encode(value).decode()})
+    r = clerk.post(
+        f"/api/v1/documents/{doc_id}/remote-signing/{prep['session_id']}",
+        json={"signature": base64.b64encode(value).decode()},
+    )
     assert r.status_code == 404
-    r = token_leader.post(f"/api/v1/documents/{doc_id}/remote-signing/{prep['session_id']}",
-                          json={"signature": base64.b64encode(value).decode()})
+    r = token_leader.post(
+        f"/api/v1/documents/{doc_id}/remote-signing/{prep['session_id']}",
+        json={"signature": base64.b64encode(value).decode()},
+    )
     assert r.status_code == 200, r.text
     done = r.json()
     assert done["state"] == "signed" and done["report"]["valid"]
@@ -194,41 +222,72 @@ def test_incoming_lifecycle_over_http(live: Live) -> None:
     clerk, leader = Browser(live.base, "vanthu"), Browser(live.base, "chutich")
     officer = Browser(live.base, "chuyenvien")
     pdf = _issue_one(live)  # the sender's signed PDF
-    r = clerk.post("/api/v1/incoming", data={
-        "type": "quyet-dinh", "subject": "Quyết định ban hành Quy chế làm việc",
-        "organ_name": "UBND tỉnh Hà Giang", "organ_id": "000.00.00.H41", "number": "01",
-        "notation": "QĐ-UBND", "issued_date": "2026-11-20", "priority": "2"},
-        files={"file": ("qd.pdf", pdf)})
+    r = clerk.post(
+        "/api/v1/incoming",
+        data={
+            "type": "quyet-dinh",
+            "subject": "Quyết định ban hành Quy chế làm việc",
+            "organ_name": "UBND tỉnh Hà Giang",
+            "organ_id": "000.00.00.H41",
+            "number": "01",
+            "notation": "QĐ-UBND",
+            "issued_date": "2026-11-20",
+            "priority": "2",
+        },
+        files={"file": ("qd.pdf", pdf)},
+    )
     assert r.status_code == 201, r.text
     doc_id = r.json()["id"]
     checked = clerk.step(doc_id, "verify")
     assert checked["validation"]["valid"]
     reg = clerk.step(doc_id, "register")
     assert reg["arrival_number"] >= 1
-    leader.step(doc_id, "assign", lead_unit="VX", co_units=["KT"],
-                instruction="Nghiên cứu, triển khai")
+    leader.step(
+        doc_id, "assign", lead_unit="VX", co_units=["KT"], instruction="Nghiên cứu, triển khai"
+    )
     officer.step(doc_id, "progress", note="Đang triển khai")
     done = officer.step(doc_id, "complete", note="Đã triển khai xong")
     assert [(h["to"], h["code"]) for h in done["history"]] == [
-        ("received", "01"), ("verified", None), ("registered", "03"), ("assigned", "04"),
-        ("in_progress", "05"), ("completed", "06")]
+        ("received", "01"),
+        ("verified", None),
+        ("registered", "03"),
+        ("assigned", "04"),
+        ("in_progress", "05"),
+        ("completed", "06"),
+    ]
     # Wrong input gets a clear 4xx, never a 500.
-    r = clerk.post("/api/v1/incoming", data={"type": "quyet-dinh"},
-                   files={"file": ("x.pdf", b"%PDF-1.4 broken")})
+    r = clerk.post(
+        "/api/v1/incoming",
+        data={"type": "quyet-dinh"},
+        files={"file": ("x.pdf", b"%PDF-1.4 broken")},
+    )
     assert r.status_code == 422 and "organ_name" in r.json()["detail"]
-    r = clerk.post("/api/v1/incoming", data={
-        "type": "quyet-dinh", "subject": "x", "organ_name": "y", "number": "1",
-        "notation": "A", "issued_date": "2026-11-20"},
-        files={"file": ("x.pdf", b"PK\x03\x04" + b"\0" * 100)})
+    r = clerk.post(
+        "/api/v1/incoming",
+        data={
+            "type": "quyet-dinh",
+            "subject": "x",
+            "organ_name": "y",
+            "number": "1",
+            "notation": "A",
+            "issued_date": "2026-11-20",
+        },
+        files={"file": ("x.pdf", b"PK\x03\x04" + b"\0" * 100)},
+    )
     assert r.status_code == 415
 
 
 def _issue_one(live: Live) -> bytes:
-    officer, leader, clerk = (Browser(live.base, u) for u in
-                              ("chuyenvien", "chutich", "vanthu"))
-    doc_id = officer.post("/api/v1/documents/from-template", json={
-        "type": "quyet-dinh", "subject": "Quyết định", "body": ["Điều 1."],
-        "recipients": [{"name": "Sở Nội vụ"}]}).json()["id"]
+    officer, leader, clerk = (Browser(live.base, u) for u in ("chuyenvien", "chutich", "vanthu"))
+    doc_id = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "quyet-dinh",
+            "subject": "Quyết định",
+            "body": ["Điều 1."],
+            "recipients": [{"name": "Sở Nội vụ"}],
+        },
+    ).json()["id"]
     officer.step(doc_id, "submit")
     leader.step(doc_id, "approve")
     leader.step(doc_id, "sign")
@@ -241,21 +300,29 @@ def test_batch_signing_job_and_api_tokens(live: Live) -> None:
     officer, leader = Browser(live.base, "chuyenvien"), Browser(live.base, "chutich")
     ids = []
     for i in range(3):
-        doc_id = officer.post("/api/v1/documents/from-template", json={
-            "type": "giay-moi", "subject": f"Giấy mời họp số {i}", "body": ["Kính mời."],
-            "recipients": [{"name": "Các phòng"}]}).json()["id"]
+        doc_id = officer.post(
+            "/api/v1/documents/from-template",
+            json={
+                "type": "giay-moi",
+                "subject": f"Giấy mời họp số {i}",
+                "body": ["Kính mời."],
+                "recipients": [{"name": "Các phòng"}],
+            },
+        ).json()["id"]
         officer.step(doc_id, "submit")
         leader.step(doc_id, "approve")
         ids.append(doc_id)
     # The leader creates an API token in their browser session; the integration uses it.
-    r = leader.post("/api/v1/tokens", json={"name": "ký hàng loạt", "scopes": ["read",
-                                                                              "sign"]})
+    r = leader.post("/api/v1/tokens", json={"name": "ký hàng loạt", "scopes": ["read", "sign"]})
     assert r.status_code == 201
     token = r.json()["token"]
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {token}"
-    r = api.post(f"{live.base}/api/v1/jobs/batch-sign",
-                 json={"document_ids": [*ids, 999999], "pin": DEV_SIGNING_PIN}, timeout=30)
+    r = api.post(
+        f"{live.base}/api/v1/jobs/batch-sign",
+        json={"document_ids": [*ids, 999999], "pin": DEV_SIGNING_PIN},
+        timeout=30,
+    )
     assert r.status_code == 202, r.text
     job_url = f"{live.base}/api/v1/jobs/{r.json()['id']}"
     assert r.headers["Location"].endswith(r.json()["id"])
@@ -269,11 +336,12 @@ def test_batch_signing_job_and_api_tokens(live: Live) -> None:
     assert job["result"]["signed"] == ids and job["progress"] == 1.0
     assert job["result"]["failed"] == [{"document_id": 999999, "error": "no document 999999"}]
     for doc_id in ids:
-        assert api.get(f"{live.base}/api/v1/documents/{doc_id}", timeout=30
-                       ).json()["state"] == "signed"
+        assert (
+            api.get(f"{live.base}/api/v1/documents/{doc_id}", timeout=30).json()["state"]
+            == "signed"
+        )
     # The token lacks the write scope.
-    r = api.post(f"{live.base}/api/v1/dossiers", json={"file_code": "X", "title": "x"},
-                 timeout=30)
+    r = api.post(f"{live.base}/api/v1/dossiers", json={"file_code": "X", "title": "x"}, timeout=30)
     assert r.status_code == 403
     metrics = requests.get(f"{live.base}/metrics", timeout=30).text
     assert "edms_http_requests_total" in metrics
@@ -282,9 +350,9 @@ def test_batch_signing_job_and_api_tokens(live: Live) -> None:
 def test_login_is_rate_limited(live: Live) -> None:
     url = f"{live.base}/api/v1/sessions"
     for _ in range(5):
-        r = requests.post(url, json={"username": "quantri", "password": "sai-mat-khau-123"},
-                          timeout=30)
+        r = requests.post(
+            url, json={"username": "quantri", "password": "sai-mat-khau-123"}, timeout=30
+        )
         assert r.status_code == 401
-    r = requests.post(url, json={"username": "quantri", "password": DEV_USER_PASSWORD},
-                      timeout=30)
+    r = requests.post(url, json={"username": "quantri", "password": DEV_USER_PASSWORD}, timeout=30)
     assert r.status_code == 429 and r.headers["Content-Type"] == "application/problem+json"

@@ -23,16 +23,23 @@ from tests.support.live import Processes, base_env, edms
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[
-        tuple[str, str, Path]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, dev_pki: Any
+) -> Iterator[tuple[str, str, Path]]:
     tmp = tmp_path_factory.mktemp("schema")
     env = base_env(tmp / "data", dev_pki.directory)
     edms(env, "init")
     system = System(Settings.from_env(env))
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
-    for fn, who in ((docs.submit, "chuyenvien"), (docs.approve, "chutich"),
-                    (sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
-                    (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
+    for fn, who in (
+        (docs.submit, "chuyenvien"),
+        (docs.approve, "chutich"),
+        (sign, "chutich"),
+        (docs.number, "vanthu"),
+        (docs.seal, "vanthu"),
+        (docs.register_outgoing, "vanthu"),
+        (docs.issue, "vanthu"),
+    ):
         fn(system, who, doc.id)
     assert doc.id == 1
     dossiers.create(system, "vanthu", dossiers.DossierMeta("HS-1", "Hồ sơ", "5 năm", 5))
@@ -49,14 +56,32 @@ def run_schemathesis(base: str, token: str, workdir: Path, pinned: bool) -> None
     if pinned:
         (workdir / "schemathesis.toml").write_text(
             '[parameters]\n"path.doc_id" = 1\n"path.file_id" = 1\n"path.code" = "HS-1"\n',
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     else:
         (workdir / "schemathesis.toml").unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "schemathesis.cli", "run", f"{base}/api/v1/openapi.json",
-           "--url", base, "-H", f"Authorization: Bearer {token}",
-           "--checks", "not_a_server_error,response_schema_conformance",
-           "--phases", "examples,coverage,fuzzing", "-n", "12", "--seed", "7",
-           "--request-timeout", "120", "--no-color"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        f"{base}/api/v1/openapi.json",
+        "--url",
+        base,
+        "-H",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "not_a_server_error,response_schema_conformance",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "-n",
+        "12",
+        "--seed",
+        "7",
+        "--request-timeout",
+        "120",
+        "--no-color",
+    ]
     done = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=1200)
     tail = done.stdout[-6000:]
     assert done.returncode == 0, tail

@@ -61,11 +61,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """An agency whose development TSA's certificate expires in 30 days."""
     tmp = tmp_path_factory.mktemp("archive")
     pki, responder = devservices.start_fresh(tmp / "pki", tsa_days=TSA_DAYS)
-    env = {"EDMS_DATA_DIR": str(tmp / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(pki.directory), "EDMS_ENV": "development",
-           # no revocation answers kept between steps: the TSA's new certificate is used
-           # as soon as the responder serves it
-           "EDMS_REVOCATION_CACHE_SECONDS": "0"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(pki.directory),
+        "EDMS_ENV": "development",
+        # no revocation answers kept between steps: the TSA's new certificate is used
+        # as soon as the responder serves it
+        "EDMS_REVOCATION_CACHE_SECONDS": "0",
+    }
     system = System(Settings.from_env(env))
     system.init()
     assert orgs.seed_development(system)
@@ -85,23 +89,39 @@ def receive_signed(site: Site, level: Level, subject: str) -> int:
     """An incoming document signed by another agency's leader at ``level``."""
     src = plain_pdf(site.tmp / f"{subject}.pdf", title=subject)
     signed = site.tmp / f"{subject}-signed.pdf"
-    engine = SigningEngine(load_pkcs12(site.pki.p12("leader1"), devpki.DEV_PASSWORD),
-                           services(site))
-    engine.sign(src, signed, SignOptions(Profile.PERSONAL, level,
-                                         signature_image=site.pki.signature_image("leader1"),
-                                         authority="TM. ỦY BAN NHÂN DÂN"))
-    meta = docs.IncomingMeta(type_code="quyet-dinh", subject=subject,
-                             organ_name="Ủy ban nhân dân huyện Vị Xuyên",
-                             code_number="07", code_notation=f"QĐ-{subject[:6]}",
-                             issued_date=docs.vn_today())
+    engine = SigningEngine(
+        load_pkcs12(site.pki.p12("leader1"), devpki.DEV_PASSWORD), services(site)
+    )
+    engine.sign(
+        src,
+        signed,
+        SignOptions(
+            Profile.PERSONAL,
+            level,
+            signature_image=site.pki.signature_image("leader1"),
+            authority="TM. ỦY BAN NHÂN DÂN",
+        ),
+    )
+    meta = docs.IncomingMeta(
+        type_code="quyet-dinh",
+        subject=subject,
+        organ_name="Ủy ban nhân dân huyện Vị Xuyên",
+        code_number="07",
+        code_notation=f"QĐ-{subject[:6]}",
+        issued_date=docs.vn_today(),
+    )
     with open(signed, "rb") as f:
         return docs.receive(site.system, "vanthu", f, "qd.pdf", meta).document.id
 
 
 def cli(site: Site, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edms.cli", *args],
-                          env={**os.environ, **site.env}, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "edms.cli", *args],
+        env={**os.environ, **site.env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def current(site: Site, doc_id: int) -> DocumentFile:
@@ -149,23 +169,33 @@ def lta_indication(path: Path, roots: list[x509.Certificate], at: datetime) -> s
 
     policy = CertValidationPolicySpec(
         trust_manager=SimpleTrustManager.build(trust_roots=roots),
-        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(
-            ee_certificate_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
-            intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED)))
-    spec = PdfSignatureValidationSpec(SignatureValidationSpec(
-        cert_validation_policy=policy,
-        revinfo_gathering_policy=RevocationInfoGatheringSpec(
-            online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY)))
+        revinfo_policy=CertRevTrustPolicy(
+            RevocationCheckingPolicy(
+                ee_certificate_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
+                intermediate_ca_cert_rule=RevocationCheckingRule.CHECK_IF_DECLARED,
+            )
+        ),
+    )
+    spec = PdfSignatureValidationSpec(
+        SignatureValidationSpec(
+            cert_validation_policy=policy,
+            revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY
+            ),
+        )
+    )
     with open(path, "rb") as f:
         sig = PdfFileReader(f, strict=False).embedded_regular_signatures[0]
-        result = asyncio.run(ades_lta_validation(
-            sig, spec, timing_info=ValidationTimingInfo(at, at, False)))
+        result = asyncio.run(
+            ades_lta_validation(sig, spec, timing_info=ValidationTimingInfo(at, at, False))
+        )
     passed = isinstance(result.ades_subindic, AdESPassed)
     return "PASSED" if passed else str(getattr(result.ades_subindic, "name", "?"))
 
 
 def test_renewal_adds_a_second_document_timestamp_verifiable_after_the_tsa_expires(
-        site: Site) -> None:
+    site: Site,
+) -> None:
     system = site.system
     doc_id = receive_signed(site, Level.B_LTA, "Lưu trữ dài hạn")
     original = current(site, doc_id)
@@ -174,8 +204,11 @@ def test_renewal_adds_a_second_document_timestamp_verifiable_after_the_tsa_expir
     st = doc_status(site, doc_id)
     assert (st.status, st.level, st.document_timestamps) == ("due", "B-LTA", 1)
     assert st.tsa_expires_at is not None
-    assert timedelta(days=TSA_DAYS - 1) < st.tsa_expires_at - datetime.now(UTC) \
+    assert (
+        timedelta(days=TSA_DAYS - 1)
+        < st.tsa_expires_at - datetime.now(UTC)
         < timedelta(days=TSA_DAYS + 1)
+    )
     assert "sha256" in st.algorithms and "rsa-2048" in st.algorithms
     assert "TSA certificate" in st.reason
 
@@ -208,20 +241,27 @@ def test_renewal_adds_a_second_document_timestamp_verifiable_after_the_tsa_expir
     assert renewed.id != original.id and renewed.stage == "renewed"
     assert renewed.sha256 != original.sha256
     with system.sessions() as s:  # the previous version is still recorded ...
-        shas = {f.sha256 for f in s.scalars(select(DocumentFile).where(
-            DocumentFile.document_id == doc_id))}
-        events = [json.loads(e.details) for e in s.scalars(select(AuditEvent).where(
-            AuditEvent.action == "document.archive_renew",
-            AuditEvent.object_id == str(doc_id)))]
+        shas = {
+            f.sha256
+            for f in s.scalars(select(DocumentFile).where(DocumentFile.document_id == doc_id))
+        }
+        events = [
+            json.loads(e.details)
+            for e in s.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "document.archive_renew",
+                    AuditEvent.object_id == str(doc_id),
+                )
+            )
+        ]
         assert verify_chain(s)[1] == []
     assert {original.sha256, renewed.sha256} <= shas
     old_path = export(site, original.sha256, "old.pdf")  # ... and stored, intact
     new_path = export(site, renewed.sha256, "new.pdf")
     assert len(events) == 1
-    assert events[0]["previous"] == [original.sha256] and events[0]["sha256"] == [
-        renewed.sha256]
+    assert events[0]["previous"] == [original.sha256] and events[0]["sha256"] == [renewed.sha256]
     # The new version extends the old one: its bytes start with the previous file's.
-    assert new_path.read_bytes()[:old_path.stat().st_size] == old_path.read_bytes()
+    assert new_path.read_bytes()[: old_path.stat().st_size] == old_path.read_bytes()
 
     # Offline: B-LTA with two document timestamps.
     assert document_timestamps(old_path) == 1 and document_timestamps(new_path) == 2
@@ -294,8 +334,12 @@ def test_what_cannot_be_renewed_is_listed_with_the_reason(site: Site) -> None:
     # A renewal run lists it and leaves it alone.
     before = current(site, doc_id)
     report = archive.renew(site.system, due_within_days=365 * 20)
-    assert {"document_id": doc_id, "number": st.number, "status": "not_renewable",
-            "reason": st.reason} in report.not_renewable
+    assert {
+        "document_id": doc_id,
+        "number": st.number,
+        "status": "not_renewable",
+        "reason": st.reason,
+    } in report.not_renewable
     assert current(site, doc_id).id == before.id
 
 
@@ -307,8 +351,9 @@ def test_admin_page_shows_the_archive_health(site: Site) -> None:
     client = create_app(site.system).test_client()
 
     def login(username: str) -> None:  # the API's session is the web's
-        r = client.post("/api/v1/sessions", json={"username": username,
-                                                  "password": DEV_USER_PASSWORD})
+        r = client.post(
+            "/api/v1/sessions", json={"username": username, "password": DEV_USER_PASSWORD}
+        )
         assert r.status_code == 201, r.text
 
     login("vanthu")
@@ -336,9 +381,11 @@ def test_a_revoked_tsa_is_listed_with_the_reason_and_nothing_renewed(site: Site)
     assert outcome.action == "failed" and "revoked" in outcome.detail
     assert current(site, doc_id).id == before.id  # nothing stored
     with site.system.sessions() as s:
-        assert not s.scalars(select(AuditEvent).where(
-            AuditEvent.action == "document.archive_renew",
-            AuditEvent.object_id == str(doc_id))).all()
+        assert not s.scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "document.archive_renew", AuditEvent.object_id == str(doc_id)
+            )
+        ).all()
     st = doc_status(site, doc_id)
     assert st.status == "not_renewable" and st.refused
     assert "revoked" in st.reason and st.cause == "refused"

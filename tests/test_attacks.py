@@ -28,11 +28,18 @@ def validators(dev_pki: Any) -> Any:
 @pytest.fixture(scope="module")
 def signed(dev_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("attacks")
-    engine = SigningEngine(load_pkcs12(dev_pki.p12("leader1"), devpki.DEV_PASSWORD),
-                           TrustServices(tsa_url=dev_pki.tsa_url, trust_roots=(root_of(dev_pki),)))
+    engine = SigningEngine(
+        load_pkcs12(dev_pki.p12("leader1"), devpki.DEV_PASSWORD),
+        TrustServices(tsa_url=dev_pki.tsa_url, trust_roots=(root_of(dev_pki),)),
+    )
     out = d / "signed.pdf"
-    engine.sign(plain_pdf(d / "in.pdf", pages=2), out, SignOptions(
-        Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader1")))
+    engine.sign(
+        plain_pdf(d / "in.pdf", pages=2),
+        out,
+        SignOptions(
+            Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader1")
+        ),
+    )
     return out
 
 
@@ -68,23 +75,29 @@ ATTACKS: dict[str, tuple[Callable[[Path, Path], Path], set[str]]] = {
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
-def test_attack_is_not_valid_and_says_why(name: str, signed: Path, validators: Any,
-                                          tmp_path: Path) -> None:
+def test_attack_is_not_valid_and_says_why(
+    name: str, signed: Path, validators: Any, tmp_path: Path
+) -> None:
     make, expected = ATTACKS[name]
     attacked = make(signed, tmp_path / f"{name}.pdf")
     report = validators.validate(attacked)
     assert not report.valid
     got = reasons(report)
     assert expected & got, f"{name}: expected one of {expected}, got {got}: {report}"
-    assert report.changed_after_signing or report.errors or any(
-        s.indication != "TOTAL_PASSED" for s in report.signatures)
+    assert (
+        report.changed_after_signing
+        or report.errors
+        or any(s.indication != "TOTAL_PASSED" for s in report.signatures)
+    )
 
 
-def test_evil_annotation_on_certified_document(dev_pki: Any, validators: Any,
-                                               tmp_path: Path) -> None:
+def test_evil_annotation_on_certified_document(
+    dev_pki: Any, validators: Any, tmp_path: Path
+) -> None:
     signer = load_pkcs12(dev_pki.p12("agency"), devpki.DEV_PASSWORD).signer()
-    certified = attacks.certify(plain_pdf(tmp_path / "c.pdf"), tmp_path / "certified.pdf",
-                                signer, fields.MDPPerm.FILL_FORMS)
+    certified = attacks.certify(
+        plain_pdf(tmp_path / "c.pdf"), tmp_path / "certified.pdf", signer, fields.MDPPerm.FILL_FORMS
+    )
     assert validators.validate(certified).valid
     evil = attacks.evil_annotation(certified, tmp_path / "evil.pdf")
     report = validators.validate(evil)
@@ -93,21 +106,25 @@ def test_evil_annotation_on_certified_document(dev_pki: Any, validators: Any,
 
 
 def _engine(pki: Any, label: str) -> SigningEngine:
-    return SigningEngine(load_pkcs12(pki.p12(label), devpki.DEV_PASSWORD),
-                         TrustServices(tsa_url=pki.tsa_url, trust_roots=(root_of(pki),)))
+    return SigningEngine(
+        load_pkcs12(pki.p12(label), devpki.DEV_PASSWORD),
+        TrustServices(tsa_url=pki.tsa_url, trust_roots=(root_of(pki),)),
+    )
 
 
-def test_shadow_replace_form_field_over_text(dev_pki: Any, validators: Any,
-                                             tmp_path: Path) -> None:
+def test_shadow_replace_form_field_over_text(dev_pki: Any, validators: Any, tmp_path: Path) -> None:
     """A filled field that paints over signed text is not a harmless form fill."""
     from signing.forms import fill_fields
     from tests.support.pdfs import NUMBER_FIELD, draft_with_fields
 
     signed = tmp_path / "signed.pdf"
     _engine(dev_pki, "leader1").sign(
-        draft_with_fields(tmp_path / "d.pdf", over_text=True), signed,
-        SignOptions(Profile.PERSONAL, Level.B_T,
-                    signature_image=dev_pki.signature_image("leader1")))
+        draft_with_fields(tmp_path / "d.pdf", over_text=True),
+        signed,
+        SignOptions(
+            Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader1")
+        ),
+    )
     assert validators.validate(signed).valid
     shadow = tmp_path / "shadow.pdf"
     fill_fields(signed, shadow, {NUMBER_FIELD: "SỐ TIỀN: 999.000.000 ĐỒNG"})
@@ -123,15 +140,24 @@ def test_shadow_hide_overlay_xobject(signed: Path, validators: Any, tmp_path: Pa
     assert report.signatures[0].modifications == "other"
 
 
-def test_sneaky_signature_on_certified_document(dev_pki: Any, validators: Any,
-                                                tmp_path: Path) -> None:
+def test_sneaky_signature_on_certified_document(
+    dev_pki: Any, validators: Any, tmp_path: Path
+) -> None:
     signer = load_pkcs12(dev_pki.p12("agency"), devpki.DEV_PASSWORD).signer()
-    certified = attacks.certify(plain_pdf(tmp_path / "c.pdf"), tmp_path / "certified.pdf",
-                                signer, fields.MDPPerm.FILL_FORMS)
+    certified = attacks.certify(
+        plain_pdf(tmp_path / "c.pdf"), tmp_path / "certified.pdf", signer, fields.MDPPerm.FILL_FORMS
+    )
     sneaky = tmp_path / "sneaky.pdf"
-    _engine(dev_pki, "leader2").sign(certified, sneaky, SignOptions(
-        Profile.PERSONAL, Level.B_B, box=(60, 700, 320, 800),  # over the page's text
-        signature_image=dev_pki.signature_image("leader2")))
+    _engine(dev_pki, "leader2").sign(
+        certified,
+        sneaky,
+        SignOptions(
+            Profile.PERSONAL,
+            Level.B_B,
+            box=(60, 700, 320, 800),  # over the page's text
+            signature_image=dev_pki.signature_image("leader2"),
+        ),
+    )
     report = validators.validate(sneaky)
     assert not report.valid
     cert_report = next(s for s in report.signatures if s.field == "Certification")

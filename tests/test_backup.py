@@ -47,14 +47,17 @@ from tests.support.live import free_port
 from tests.support.pdfs import plain_pdf
 from tests.support.scans import scan_page
 
-B_AGENCY = devpki.DevAgency("000.00.00.H25", "Ủy ban nhân dân tỉnh Cao Bằng", "UBND",
-                            "Cao Bằng")
+B_AGENCY = devpki.DevAgency("000.00.00.H25", "Ủy ban nhân dân tỉnh Cao Bằng", "UBND", "Cao Bằng")
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edms.cli", *args],
-                          env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "edms.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 @dataclass
@@ -74,11 +77,15 @@ def peer(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Pee
     tmp = tmp_path_factory.mktemp("peer")
     pki, responder = devservices.start_fresh(tmp / "pki", B_AGENCY)
     port = free_port()
-    env = {"EDMS_DATA_DIR": str(tmp / "data"), "EDMS_PKI_DIR": str(pki.directory),
-           "EDMS_ENV": "development", "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_TRUST_OFFICIAL": str(dev_pki.root_cert),
-           "EDMS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp / "data"),
+        "EDMS_PKI_DIR": str(pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_TRUST_OFFICIAL": str(dev_pki.root_cert),
+        "EDMS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -104,13 +111,19 @@ class Site:
 
 
 @pytest.fixture(params=["sqlite+local", "postgresql+s3"])
-def site(request: pytest.FixtureRequest, tmp_path: Path, dev_pki: Any,
-         peer: Peer) -> Iterator[Site]:
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development",
-           "EDMS_TRUST_OFFICIAL": str(peer.pki.root_cert),
-           "EDMS_PUBLIC_URL": "http://127.0.0.1:9", "EDMS_EXCHANGE_PUMP": "false",
-           "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true"}
+def site(
+    request: pytest.FixtureRequest, tmp_path: Path, dev_pki: Any, peer: Peer
+) -> Iterator[Site]:
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_TRUST_OFFICIAL": str(peer.pki.root_cert),
+        "EDMS_PUBLIC_URL": "http://127.0.0.1:9",
+        "EDMS_EXCHANGE_PUMP": "false",
+        "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true",
+    }
     target = str(tmp_path / "backups")
     if request.param == "postgresql+s3":
         env["EDMS_DATABASE_URL"] = request.getfixturevalue("pg_url")
@@ -133,8 +146,11 @@ def connect(site: Site, peer: Peer) -> None:
 
 def outgoing_delivered(site: Site, peer: Peer) -> int:
     s = site.system
-    meta = DraftMeta(type_code="quyet-dinh", subject="Về việc lưu trữ hồ sơ điện tử",
-                     recipients=(Recipient(B_AGENCY.name, B_AGENCY.code),))
+    meta = DraftMeta(
+        type_code="quyet-dinh",
+        subject="Về việc lưu trữ hồ sơ điện tử",
+        recipients=(Recipient(B_AGENCY.name, B_AGENCY.code),),
+    )
     doc = docs.create_from_template(s, "chuyenvien", meta, BODY)
     docs.submit(s, "chuyenvien", doc.id)
     docs.approve(s, "chutich", doc.id)
@@ -154,15 +170,27 @@ def outgoing_delivered(site: Site, peer: Peer) -> int:
 def incoming_verified(site: Site, dev_pki: Any, n: int) -> int:
     src = plain_pdf(site.tmp / f"den-{n}.pdf", title=f"Cong van den {n}")
     signed = site.tmp / f"den-{n}-signed.pdf"
-    services = TrustServices(tsa_url=dev_pki.tsa_url,
-                             trust_roots=tuple(load_certificates(dev_pki.root_cert)))
+    services = TrustServices(
+        tsa_url=dev_pki.tsa_url, trust_roots=tuple(load_certificates(dev_pki.root_cert))
+    )
     SigningEngine(load_pkcs12(dev_pki.p12("leader2"), devpki.DEV_PASSWORD), services).sign(
-        src, signed, SignOptions(Profile.PERSONAL, Level.B_T,
-                                 signature_image=dev_pki.signature_image("leader2"),
-                                 authority="KT. CHỦ TỊCH"))
-    meta = docs.IncomingMeta(type_code="cong-van", subject=f"Về việc báo cáo số {n}",
-                             organ_name="Sở Nội vụ", code_number=str(n),
-                             code_notation="SNV-VP", issued_date=docs.vn_today())
+        src,
+        signed,
+        SignOptions(
+            Profile.PERSONAL,
+            Level.B_T,
+            signature_image=dev_pki.signature_image("leader2"),
+            authority="KT. CHỦ TỊCH",
+        ),
+    )
+    meta = docs.IncomingMeta(
+        type_code="cong-van",
+        subject=f"Về việc báo cáo số {n}",
+        organ_name="Sở Nội vụ",
+        code_number=str(n),
+        code_notation="SNV-VP",
+        issued_date=docs.vn_today(),
+    )
     with open(signed, "rb") as f:
         doc_id = docs.receive(site.system, "vanthu", f, "cv.pdf", meta).document.id
     docs.verify(site.system, "vanthu", doc_id)
@@ -170,13 +198,23 @@ def incoming_verified(site: Site, dev_pki: Any, n: int) -> int:
 
 
 def digitized(site: Site) -> tuple[int, str]:
-    page = scan_page(site.tmp / "scan.png", ["GIẤY CHỨNG NHẬN", "Số: 10A8012345",
-                                             "Chủ hộ: Nguyễn Thị Hương"])
-    result = digitize(site.system, "vanthu", [page], CopyRequest(
-        dossier_code="000.00.00.H41-261122-0001", procedure_code="1.001612",
-        result_code="KQ-0001", holder_name="Nguyễn Thị Hương",
-        original_type="Giấy chứng nhận đăng ký hộ kinh doanh",
-        original_number="10A8012345", subject="Đăng ký hộ kinh doanh"))
+    page = scan_page(
+        site.tmp / "scan.png", ["GIẤY CHỨNG NHẬN", "Số: 10A8012345", "Chủ hộ: Nguyễn Thị Hương"]
+    )
+    result = digitize(
+        site.system,
+        "vanthu",
+        [page],
+        CopyRequest(
+            dossier_code="000.00.00.H41-261122-0001",
+            procedure_code="1.001612",
+            result_code="KQ-0001",
+            holder_name="Nguyễn Thị Hương",
+            original_type="Giấy chứng nhận đăng ký hộ kinh doanh",
+            original_number="10A8012345",
+            subject="Đăng ký hộ kinh doanh",
+        ),
+    )
     return result.document_id, result.public_id
 
 
@@ -196,12 +234,18 @@ class Writer:
             while not self._stop.is_set():
                 n += 1
                 pdf = plain_pdf(self.site.tmp / f"w-{n}.pdf", title=f"Van ban ghi them {n}")
-                meta = docs.IncomingMeta(type_code="cong-van", subject=f"Ghi thêm số {n}",
-                                         organ_name="Phòng Tài chính", code_number=str(n),
-                                         code_notation="PTC", issued_date=docs.vn_today())
+                meta = docs.IncomingMeta(
+                    type_code="cong-van",
+                    subject=f"Ghi thêm số {n}",
+                    organ_name="Phòng Tài chính",
+                    code_number=str(n),
+                    code_notation="PTC",
+                    issued_date=docs.vn_today(),
+                )
                 with open(pdf, "rb") as f:
-                    self.ids.append(docs.receive(self.site.system, "vanthu", f, "w.pdf",
-                                                 meta).document.id)
+                    self.ids.append(
+                        docs.receive(self.site.system, "vanthu", f, "w.pdf", meta).document.id
+                    )
         except BaseException as exc:  # reported by the test
             self.error = exc
 
@@ -228,9 +272,11 @@ class Seen:
 
 def seen(system: System, doc_id: int) -> Seen:
     view = docs.get_document(system, "vanthu", doc_id)
-    return Seen(view.document.state,
-                [(f.role, f.stage, f.sha256) for f in sorted(view.files, key=lambda f: f.id)],
-                docs.verify_current(system, "vanthu", doc_id).valid)
+    return Seen(
+        view.document.state,
+        [(f.role, f.stage, f.sha256) for f in sorted(view.files, key=lambda f: f.id)],
+        docs.verify_current(system, "vanthu", doc_id).valid,
+    )
 
 
 def destroy(site: Site) -> dict[str, str]:
@@ -260,9 +306,13 @@ def test_restore_drill(site: Site, peer: Peer, dev_pki: Any) -> None:
     in_id = incoming_verified(site, dev_pki, 1)
     copy_id, public_id = digitized(site)
     with system.sessions() as s:
-        msg = s.scalars(select(ExchangeMessage).where(
-            ExchangeMessage.document_id == out_id, ExchangeMessage.direction == "out",
-            ExchangeMessage.kind == "document")).one()
+        msg = s.scalars(
+            select(ExchangeMessage).where(
+                ExchangeMessage.document_id == out_id,
+                ExchangeMessage.direction == "out",
+                ExchangeMessage.kind == "document",
+            )
+        ).one()
         assert msg.state == "delivered" and msg.receipt
         receipt = msg.receipt
 
@@ -302,7 +352,7 @@ def test_restore_drill(site: Site, peer: Peer, dev_pki: Any) -> None:
         # none written after it ended, and the writer's documents form a prefix.
         assert {out_id, in_id, copy_id} | before_backup <= ids
         assert not (late & ids)
-        assert kept_writes == sorted(writer.ids)[:len(kept_writes)]
+        assert kept_writes == sorted(writer.ids)[: len(kept_writes)]
         assert ids <= all_ids
 
         for doc_id, before in expected.items():
@@ -311,9 +361,11 @@ def test_restore_drill(site: Site, peer: Peer, dev_pki: Any) -> None:
             docs.download(new, "vanthu", doc_id, target)
         assert public_check(new, public_id).authentic
         with new.sessions() as s:
-            again = s.scalars(select(ExchangeMessage).where(
-                ExchangeMessage.document_id == out_id,
-                ExchangeMessage.direction == "out")).first()
+            again = s.scalars(
+                select(ExchangeMessage).where(
+                    ExchangeMessage.document_id == out_id, ExchangeMessage.direction == "out"
+                )
+            ).first()
             assert again is not None and again.receipt == receipt
             assert again.package_sha256 is not None
         package, got = outbox.evidence(new, "vanthu", out_id, B_AGENCY.code)
@@ -332,8 +384,12 @@ def test_restore_drill(site: Site, peer: Peer, dev_pki: Any) -> None:
 
 @pytest.fixture
 def small(tmp_path: Path, dev_pki: Any) -> Iterator[Site]:
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -348,9 +404,14 @@ def small(tmp_path: Path, dev_pki: Any) -> Iterator[Site]:
 
 def receive_plain(site: Site, n: int) -> int:
     pdf = plain_pdf(site.tmp / f"p-{n}.pdf", title=f"Van ban {n}")
-    meta = docs.IncomingMeta(type_code="cong-van", subject=f"Văn bản {n}",
-                             organ_name="Sở Tư pháp", code_number=str(n),
-                             code_notation="STP", issued_date=docs.vn_today())
+    meta = docs.IncomingMeta(
+        type_code="cong-van",
+        subject=f"Văn bản {n}",
+        organ_name="Sở Tư pháp",
+        code_number=str(n),
+        code_notation="STP",
+        issued_date=docs.vn_today(),
+    )
     with open(pdf, "rb") as f:
         return int(docs.receive(site.system, "vanthu", f, "p.pdf", meta).document.id)
 
@@ -379,11 +440,13 @@ def test_incremental_backups_copy_only_new_objects(small: Site) -> None:
     listing = cli(small.env, "backup", "list", small.target)
     assert listing.returncode == 0
     assert [ln.split()[0] for ln in listing.stdout.splitlines()] == [
-        first.snapshot, again.snapshot, third.snapshot]
+        first.snapshot,
+        again.snapshot,
+        third.snapshot,
+    ]
     # An object removed from the target by hand: the next backup trusts the newest
     # snapshot's list, `backup verify --quick` names the loss, `--rescan` repairs it.
-    listed = (Path(small.target) / "snapshots" / third.snapshot / "objects.tsv"
-              ).read_text().split()
+    listed = (Path(small.target) / "snapshots" / third.snapshot / "objects.tsv").read_text().split()
     (Path(small.target) / bk.object_key(listed[0])).unlink()
     assert bk.backup(small.system, small.target).objects_copied == 0
     lost = bk.verify(small.system, small.target, quick=True)[1]
@@ -457,8 +520,9 @@ def test_restore_only_into_an_empty_installation(small: Site) -> None:
         bk.restore(small.system, small.target)
     # An interrupted backup (no manifest) is listed as such and never restored.
     (Path(small.target) / "snapshots" / "20990101T000000.000000Z-abcdef").mkdir()
-    (Path(small.target) / "snapshots" / "20990101T000000.000000Z-abcdef" / "objects.tsv"
-     ).write_text("")
+    (
+        Path(small.target) / "snapshots" / "20990101T000000.000000Z-abcdef" / "objects.tsv"
+    ).write_text("")
     listing = cli(small.env, "backup", "list", small.target)
     assert "20990101T000000.000000Z-abcdef  INCOMPLETE" in listing.stdout
     env = empty_env(small, "fresh")

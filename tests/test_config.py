@@ -36,20 +36,27 @@ def test_bad_values_are_named(env: dict[str, str], message: str) -> None:
 
 
 def test_masking_hides_secrets() -> None:
-    s = Settings.from_env({
-        "EDMS_DATABASE_URL": "postgresql://edms:hunter2@db/edms",
-        "EDMS_STORAGE_BACKEND": "s3", "EDMS_S3_ACCESS_KEY": "ak",
-        "EDMS_S3_SECRET_KEY": "very-secret", "EDMS_SECRET_KEY": "flask-secret",
-    })
+    s = Settings.from_env(
+        {
+            "EDMS_DATABASE_URL": "postgresql://edms:hunter2@db/edms",
+            "EDMS_STORAGE_BACKEND": "s3",
+            "EDMS_S3_ACCESS_KEY": "ak",
+            "EDMS_S3_SECRET_KEY": "very-secret",
+            "EDMS_SECRET_KEY": "flask-secret",
+        }
+    )
     shown = s.masked()
     text = repr(shown)
     assert "hunter2" not in text and "very-secret" not in text and "flask-secret" not in text
     assert shown["database_url"] == "postgresql://edms:********@db/edms"
     assert shown["s3_secret_key"] == "********"
     # every setting holding a secret is masked, whichever feature declared it
-    secrets = {"EDMS_SMTP_PASSWORD": "smtp-secret", "EDMS_METRICS_TOKEN": "metrics-secret",
-               "EDMS_BACKUP_S3_SECRET_KEY": "backup-secret",
-               "EDMS_EXCHANGE_VDXP_SECRET": "axis-secret"}
+    secrets = {
+        "EDMS_SMTP_PASSWORD": "smtp-secret",
+        "EDMS_METRICS_TOKEN": "metrics-secret",
+        "EDMS_BACKUP_S3_SECRET_KEY": "backup-secret",
+        "EDMS_EXCHANGE_VDXP_SECRET": "axis-secret",
+    }
     text = repr(Settings.from_env(secrets).masked())
     assert not [v for v in secrets.values() if v in text], text
     assert mask_url("sqlite:///var/edms.sqlite3") == "sqlite:///var/edms.sqlite3"
@@ -73,14 +80,41 @@ def test_cli_bad_input_gets_a_clear_message(tmp_path: pytest.TempPathFactory) ->
     import sys
 
     env = {**os.environ, "EDMS_DATA_DIR": str(tmp_path)}
-    bad_hash = subprocess.run([sys.executable, "-m", "edms.cli", "storage", "get", "00",
-                               "-o", os.path.join(str(tmp_path), "x")], env=env,
-                              capture_output=True, text=True, timeout=60)
+    bad_hash = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edms.cli",
+            "storage",
+            "get",
+            "00",
+            "-o",
+            os.path.join(str(tmp_path), "x"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad_hash.returncode == 1
-    assert bad_hash.stderr.strip() == \
-        "error: '00' is not a SHA-256 digest (64 hexadecimal characters)"
-    no_init = subprocess.run([sys.executable, "-m", "edms.cli", "storage", "get", "a" * 64,
-                              "-o", os.path.join(str(tmp_path), "x")], env=env,
-                             capture_output=True, text=True, timeout=60)
+    assert (
+        bad_hash.stderr.strip() == "error: '00' is not a SHA-256 digest (64 hexadecimal characters)"
+    )
+    no_init = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edms.cli",
+            "storage",
+            "get",
+            "a" * 64,
+            "-o",
+            os.path.join(str(tmp_path), "x"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert no_init.returncode == 1
     assert "edms init" in no_init.stderr and "Traceback" not in no_init.stderr

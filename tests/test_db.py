@@ -42,8 +42,15 @@ def test_times_are_stored_and_returned_as_utc(db_url: str) -> None:
 
     hanoi = datetime(2026, 1, 1, 6, 30, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
     with db.transaction(sessions) as s:
-        s.add(Blob(sha256="a" * 64, storage_key="sha256/aa/aa/" + "a" * 64, size=1,
-                   media_type="application/pdf", retain_until=hanoi))
+        s.add(
+            Blob(
+                sha256="a" * 64,
+                storage_key="sha256/aa/aa/" + "a" * 64,
+                size=1,
+                media_type="application/pdf",
+                retain_until=hanoi,
+            )
+        )
     with sessions() as s:
         blob = s.get(Blob, "a" * 64)
         assert blob is not None
@@ -51,8 +58,15 @@ def test_times_are_stored_and_returned_as_utc(db_url: str) -> None:
         assert blob.retain_until.tzinfo is UTC
         assert blob.created_at.tzinfo is UTC
     with pytest.raises(Exception, match="naive datetime"), db.transaction(sessions) as s:
-        s.add(Blob(sha256="b" * 64, storage_key="k", size=1, media_type="x",
-                   retain_until=datetime(2026, 1, 1)))
+        s.add(
+            Blob(
+                sha256="b" * 64,
+                storage_key="k",
+                size=1,
+                media_type="x",
+                retain_until=datetime(2026, 1, 1),
+            )
+        )
     engine.dispose()
 
 

@@ -18,34 +18,54 @@ from signing import devpki
 
 def test_dev_pki_command(tmp_path: Path) -> None:
     target = tmp_path / "pki"
-    out = subprocess.run([sys.executable, "-m", "edms.cli", "dev-pki", "--dir", str(target),
-                          "--url-prefix", "http://127.0.0.1:18790"],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "edms.cli",
+            "dev-pki",
+            "--dir",
+            str(target),
+            "--url-prefix",
+            "http://127.0.0.1:18790",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert out.returncode == 0, out.stderr
     assert "DEVELOPMENT ONLY" in out.stdout
-    again = subprocess.run([sys.executable, "-m", "edms.cli", "dev-pki", "--dir", str(target)],
-                           capture_output=True, text=True, timeout=60)
+    again = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "dev-pki", "--dir", str(target)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert again.returncode == 1 and "--force" in again.stderr
 
     pki = devpki.load(target)
     root = x509.load_pem_x509_certificate(pki.root_cert.read_bytes())
     for label, info in pki.signers.items():
         key, cert, chain = pkcs12.load_key_and_certificates(
-            pki.p12(label).read_bytes(), devpki.DEV_PASSWORD)
+            pki.p12(label).read_bytes(), devpki.DEV_PASSWORD
+        )
         assert key is not None and cert is not None
         assert chain[-1] == root  # the chain ends at the dev root
         subject = cert.subject
-        assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == \
-            info["common_name"]
+        assert subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == info["common_name"]
         assert devpki.DEV_MARK in subject.rfc4514_string()
         aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
         assert aia[0].access_location.value == pki.ocsp_url
     leader2 = x509.load_pem_x509_certificate((target / "certs/leader2.cert.pem").read_bytes())
     assert leader2.subject.get_attributes_for_oid(NameOID.TITLE)[0].value == "PHÓ CHỦ TỊCH"
-    assert leader2.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == \
-        "Trần Thị Hồng Nhung"
+    assert (
+        leader2.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
+        == "Trần Thị Hồng Nhung"
+    )
     expired = x509.load_pem_x509_certificate(
-        (target / "certs/leader-expired.cert.pem").read_bytes())
+        (target / "certs/leader-expired.cert.pem").read_bytes()
+    )
     assert expired.not_valid_after_utc < datetime.now(UTC)
     assert pki.tsa_url.startswith("http://127.0.0.1:18790/")
 

@@ -28,20 +28,30 @@ from signing.engine import widget_of
 from tests.support.agency import snapshot
 from tests.support.scans import corrupt_tiff, multipage_tiff, scan_page
 
-PAGE1 = ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
-         "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH", "Số: 10A8012345",
-         "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang",
-         "Chủ hộ: Nguyễn Thị Hương, sinh ngày 12/03/1985"]
-PAGE2 = ["Ngành, nghề kinh doanh: bán lẻ lương thực, thực phẩm",
-         "Địa điểm kinh doanh: phường Hà Giang 1, tỉnh Tuyên Quang",
-         "Vốn kinh doanh: 150.000.000 đồng"]
+PAGE1 = [
+    "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+    "Độc lập - Tự do - Hạnh phúc",
+    "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
+    "Số: 10A8012345",
+    "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang",
+    "Chủ hộ: Nguyễn Thị Hương, sinh ngày 12/03/1985",
+]
+PAGE2 = [
+    "Ngành, nghề kinh doanh: bán lẻ lương thực, thực phẩm",
+    "Địa điểm kinh doanh: phường Hà Giang 1, tỉnh Tuyên Quang",
+    "Vốn kinh doanh: 150.000.000 đồng",
+]
 
 
 @pytest.fixture
 def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development",
-           "EDMS_PUBLIC_URL": "https://edms.hagiang.gov.vn"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_PUBLIC_URL": "https://edms.hagiang.gov.vn",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -51,16 +61,21 @@ def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
 
 def request(**kw: Any) -> CopyRequest:
     base: dict[str, Any] = {
-        "dossier_code": "000.00.00.H41-261122-0001", "procedure_code": "1.001612",
-        "result_code": "KQ-0001", "holder_name": "Nguyễn Thị Hương",
+        "dossier_code": "000.00.00.H41-261122-0001",
+        "procedure_code": "1.001612",
+        "result_code": "KQ-0001",
+        "holder_name": "Nguyễn Thị Hương",
         "original_type": "Giấy chứng nhận đăng ký hộ kinh doanh",
-        "original_number": "10A8012345", "subject": "Đăng ký hộ kinh doanh"}
+        "original_number": "10A8012345",
+        "subject": "Đăng ký hộ kinh doanh",
+    }
     base.update(kw)
     return CopyRequest(**base)
 
 
 def test_digitize_vietnamese_scans_into_a_signed_searchable_pdfa(
-        agency: System, tmp_path: Path) -> None:
+    agency: System, tmp_path: Path
+) -> None:
     system = agency
     p1 = scan_page(tmp_path / "01.png", PAGE1)
     p2 = scan_page(tmp_path / "02.jpg", PAGE2, fmt="JPEG")
@@ -78,14 +93,21 @@ def test_digitize_vietnamese_scans_into_a_signed_searchable_pdfa(
         assert meta["dc:identifier"] == "000.00.00.H41-261122-0001"
         assert "MaTTHC:1.001612" in meta["dc:subject"]
         # Colour and resolution kept: page 1's image is RGB at 300 dpi, 100 % scale.
-        listing = subprocess.run(["pdfimages", "-list", str(out)], capture_output=True,
-                                 text=True, check=True).stdout.splitlines()[2:]
+        listing = subprocess.run(
+            ["pdfimages", "-list", str(out)], capture_output=True, text=True, check=True
+        ).stdout.splitlines()[2:]
         first = listing[0].split()
         assert first[5] == "rgb" and first[12] == "300" and first[13] == "300"
     # Pages in order, with the OCR text of each.
-    page_text = [subprocess.run(["pdftotext", "-f", str(i), "-l", str(i), str(out), "-"],
-                                capture_output=True, text=True, check=True).stdout
-                 for i in (1, 2)]
+    page_text = [
+        subprocess.run(
+            ["pdftotext", "-f", str(i), "-l", str(i), str(out), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for i in (1, 2)
+    ]
     assert "HỘ KINH DOANH" in page_text[0] and "Vốn kinh doanh" in page_text[1]
     # The copy signature: valid, no image, text at the top right of page 1.
     with open(out, "rb") as f:
@@ -97,10 +119,28 @@ def test_digitize_vietnamese_scans_into_a_signed_searchable_pdfa(
         box = reader.root["/Pages"]["/Kids"][0].get_object()["/MediaBox"]
         width, height = float(box[2]), float(box[3])
         assert x1 > width / 2 and y1 > height * 0.8
-    stamp_text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", "-x", str(int(x1)),
-                                 "-y", str(int(height - y2)), "-W", str(int(x2 - x1)),
-                                 "-H", str(int(y2 - y1)), str(out), "-"],
-                                capture_output=True, text=True, check=True).stdout
+    stamp_text = subprocess.run(
+        [
+            "pdftotext",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-x",
+            str(int(x1)),
+            "-y",
+            str(int(height - y2)),
+            "-W",
+            str(int(x2 - x1)),
+            "-H",
+            str(int(y2 - y1)),
+            str(out),
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "SAO Y" in stamp_text and "Ủy ban nhân dân tỉnh Tuyên Quang" in stamp_text
     # Found by an unaccented, lower-case search of its OCR text.
     total, found = docs.search_documents(system, "vanthu", "tap hoa huong giang")
@@ -110,8 +150,11 @@ def test_digitize_vietnamese_scans_into_a_signed_searchable_pdfa(
     # The masters are kept, in order, beside the PDF/A and the signed copy.
     view = docs.get_document(system, "vanthu", result.document_id)
     assert [(f.role, f.name) for f in view.files] == [
-        ("scan", "01.png"), ("scan", "02.jpg"), ("pdfa", f"{result.document_id}-pdfa.pdf"),
-        ("main", f"{result.document_id}-sealed.pdf")]
+        ("scan", "01.png"),
+        ("scan", "02.jpg"),
+        ("pdfa", f"{result.document_id}-pdfa.pdf"),
+        ("main", f"{result.document_id}-sealed.pdf"),
+    ]
 
 
 def test_refusals_leave_nothing_and_a_batch_goes_on(agency: System, tmp_path: Path) -> None:
@@ -123,8 +166,11 @@ def test_refusals_leave_nothing_and_a_batch_goes_on(agency: System, tmp_path: Pa
         z.writestr("a.txt", "không phải bản quét")
     disguised.write_bytes(buf.getvalue())
     broken = corrupt_tiff(tmp_path / "broken.tif")
-    cases = ((low, "150 dpi, below the 200 dpi"), (disguised, "is a ZIP archive"),
-             (broken, "a damaged TIFF"))
+    cases = (
+        (low, "150 dpi, below the 200 dpi"),
+        (disguised, "is a ZIP archive"),
+        (broken, "a damaged TIFF"),
+    )
     for path, reason in cases:
         before = snapshot(system)
         with pytest.raises(intake.ScanRefused, match=reason):
@@ -139,20 +185,21 @@ def test_refusals_leave_nothing_and_a_batch_goes_on(agency: System, tmp_path: Pa
     scan_page(good_folder / "2.png", PAGE1)  # natural order: 2 before 10
     tiff = multipage_tiff(tmp_path / "hs-0003.tif", [PAGE1, PAGE2])
     warn = scan_page(tmp_path / "hs-0004.png", PAGE1, dpi=240)
-    items = [(p.name, [p], request(dossier_code=p.stem)) for p in
-             (low, good_folder, disguised, tiff, broken, warn)]
+    items = [
+        (p.name, [p], request(dossier_code=p.stem))
+        for p in (low, good_folder, disguised, tiff, broken, warn)
+    ]
     seen: list[str] = []
     outcome = digitize_batch(system, "vanthu", items, lambda i, label: seen.append(label))
     assert seen == [p.name for p in (low, good_folder, disguised, tiff, broken, warn)]
-    assert [label for label, _ in outcome.done] == ["hs-0002", "hs-0003.tif",
-                                                    "hs-0004.png"]
-    assert [label for label, _ in outcome.failed] == ["low.png", "ket-qua.pdf",
-                                                      "broken.tif"]
+    assert [label for label, _ in outcome.done] == ["hs-0002", "hs-0003.tif", "hs-0004.png"]
+    assert [label for label, _ in outcome.failed] == ["low.png", "ket-qua.pdf", "broken.tif"]
     folder_copy = outcome.done[0][1]
     out = tmp_path / "folder.pdf"
     docs.download(system, "vanthu", folder_copy.document_id, out)
-    first_page = subprocess.run(["pdftotext", "-l", "1", str(out), "-"],
-                                capture_output=True, text=True, check=True).stdout
+    first_page = subprocess.run(
+        ["pdftotext", "-l", "1", str(out), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "GIẤY CHỨNG NHẬN" in first_page  # 2.png came first
     assert outcome.done[1][1].pages == 2  # both TIFF frames
     assert outcome.done[2][1].warnings and "240 dpi" in outcome.done[2][1].warnings[0]
@@ -166,8 +213,9 @@ def test_public_page_tells_authentic_from_altered(agency: System, tmp_path: Path
     docs.download(system, "vanthu", result.document_id, copy)
     # The QR code on page 1 carries the public URL.
     png = tmp_path / "page"
-    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(copy),
-                    str(png)], check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", str(copy), str(png)], check=True
+    )
     url = _read_qr(Image.open(f"{png}-1.png"))
     assert url == f"https://edms.hagiang.gov.vn/verify/{result.public_id}"
 
@@ -183,17 +231,21 @@ def test_public_page_tells_authentic_from_altered(agency: System, tmp_path: Path
     # the signing time as people read it: Vietnam time, as the copy itself prints it
     shown = re.search(r"<dt>Thời điểm ký</dt><dd>([^<]*)</dd>", html)
     assert shown is not None and shown.group(1).endswith("+07:00"), html
-    ok = client.post(f"/verify/{result.public_id}",
-                     data={"file": (io.BytesIO(copy.read_bytes()), "copy.pdf")},
-                     content_type="multipart/form-data")
+    ok = client.post(
+        f"/verify/{result.public_id}",
+        data={"file": (io.BytesIO(copy.read_bytes()), "copy.pdf")},
+        content_type="multipart/form-data",
+    )
     assert ok.status_code == 200 and "XÁC THỰC: đúng bản" in ok.get_data(as_text=True)
     # Altered after signing: one byte of the page content changed.
     data = bytearray(copy.read_bytes())
     pos = data.index(b"/Contents <") - 300
     data[pos] ^= 0x01
-    bad = client.post(f"/verify/{result.public_id}",
-                      data={"file": (io.BytesIO(bytes(data)), "copy.pdf")},
-                      content_type="multipart/form-data")
+    bad = client.post(
+        f"/verify/{result.public_id}",
+        data={"file": (io.BytesIO(bytes(data)), "copy.pdf")},
+        content_type="multipart/form-data",
+    )
     text = bad.get_data(as_text=True)
     assert bad.status_code == 200 and "KHÔNG XÁC THỰC" in text
     assert client.get("/verify/khong-co-ma-nay-xyz").status_code == 404
@@ -212,8 +264,12 @@ def _read_qr(image: Image.Image) -> str:
     assert exe, "zbarimg (Debian zbar-tools) is installed by make setup"
     with tempfile.NamedTemporaryFile(suffix=".png") as f:
         image.save(f.name)
-        out = subprocess.run([exe, "--quiet", "--raw", "-Sqrcode.enable=1", f.name],
-                             capture_output=True, text=True, timeout=60).stdout
+        out = subprocess.run(
+            [exe, "--quiet", "--raw", "-Sqrcode.enable=1", f.name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
     return out.strip()
 
 
@@ -229,14 +285,35 @@ def test_cli_batch_lists_failures_and_api_job(agency: System, tmp_path: Path) ->
     with zipfile.ZipFile(zipped, "w") as z:
         z.write(scan_page(tmp_path / "a.png", PAGE1), "trang-1.png")
         z.write(scan_page(tmp_path / "b.png", PAGE2), "trang-2.png")
-    env = {**os.environ, "EDMS_DATA_DIR": str(system.settings.data_dir),
-           "EDMS_PKI_DIR": str(system.settings.pki_dir), "EDMS_ENV": "development",
-           "EDMS_RETENTION_DEFAULT_YEARS": "0"}
+    env = {
+        **os.environ,
+        "EDMS_DATA_DIR": str(system.settings.data_dir),
+        "EDMS_PKI_DIR": str(system.settings.pki_dir),
+        "EDMS_ENV": "development",
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "edms.cli", "digitize", "--as", "vanthu", "--batch",
-         "--dossier", "H41-{name}", "--type", "Giấy chứng nhận đăng ký hộ kinh doanh",
-         str(good), str(low), str(zipped)],
-        env=env, capture_output=True, text=True, timeout=600)
+        [
+            sys.executable,
+            "-m",
+            "edms.cli",
+            "digitize",
+            "--as",
+            "vanthu",
+            "--batch",
+            "--dossier",
+            "H41-{name}",
+            "--type",
+            "Giấy chứng nhận đăng ký hộ kinh doanh",
+            str(good),
+            str(low),
+            str(zipped),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 1, done.stderr
     assert "2 digitized, 1 failed" in done.stdout
     assert "FAILED  hs-02.png: hs-02.png: scanned at 150 dpi" in done.stdout
@@ -249,13 +326,20 @@ def test_cli_batch_lists_failures_and_api_job(agency: System, tmp_path: Path) ->
     token = create_token(system, "vanthu", "scan-station", ["read", "write"]).token
     client = create_app(system).test_client()
     h = {"Authorization": f"Bearer {token}"}
-    r = client.post("/api/v1/digitizations", headers=h, content_type="multipart/form-data",
-                    data={"dossier_code": "H41-API-1",
-                          "original_type": "Trích lục khai sinh",
-                          "holder_name": "Lò Văn Páo",
-                          "files": [(io.BytesIO(good.read_bytes()), "trang-1.png"),
-                                    (io.BytesIO(scan_page(tmp_path / "c.png", PAGE2)
-                                                .read_bytes()), "trang-2.png")]})
+    r = client.post(
+        "/api/v1/digitizations",
+        headers=h,
+        content_type="multipart/form-data",
+        data={
+            "dossier_code": "H41-API-1",
+            "original_type": "Trích lục khai sinh",
+            "holder_name": "Lò Văn Páo",
+            "files": [
+                (io.BytesIO(good.read_bytes()), "trang-1.png"),
+                (io.BytesIO(scan_page(tmp_path / "c.png", PAGE2).read_bytes()), "trang-2.png"),
+            ],
+        },
+    )
     assert r.status_code == 202, r.get_json()
     job_url = f"/api/v1/jobs/{r.get_json()['id']}"
     deadline = time.monotonic() + 300
@@ -266,15 +350,23 @@ def test_cli_batch_lists_failures_and_api_job(agency: System, tmp_path: Path) ->
         time.sleep(0.3)
     assert job["state"] == "succeeded", job
     assert job["result"]["pages"] == 2 and job["result"]["number"] == "03/SY-UBND"
-    check = client.get(f"/verify/{job['result']['public_id']}",
-                       headers={"Accept": "application/json"}).get_json()
+    check = client.get(
+        f"/verify/{job['result']['public_id']}", headers={"Accept": "application/json"}
+    ).get_json()
     assert check["authentic"] is True and check["file_checked"] == "registered"
     doc = client.get(f"/api/v1/documents/{job['result']['document_id']}", headers=h)
     assert doc.get_json()["digitized"]["holder_name"] == "Lò Văn Páo"
     # A refused scan fails the job with the reason.
-    r = client.post("/api/v1/digitizations", headers=h, content_type="multipart/form-data",
-                    data={"dossier_code": "H41-API-2", "original_type": "Trích lục",
-                          "files": [(io.BytesIO(low.read_bytes()), "low.png")]})
+    r = client.post(
+        "/api/v1/digitizations",
+        headers=h,
+        content_type="multipart/form-data",
+        data={
+            "dossier_code": "H41-API-2",
+            "original_type": "Trích lục",
+            "files": [(io.BytesIO(low.read_bytes()), "low.png")],
+        },
+    )
     job_url = f"/api/v1/jobs/{r.get_json()['id']}"
     deadline = time.monotonic() + 300
     while True:
@@ -285,8 +377,9 @@ def test_cli_batch_lists_failures_and_api_job(agency: System, tmp_path: Path) ->
     assert job["state"] == "failed" and "150 dpi" in job["error"]
 
 
-@pytest.mark.parametrize("mode,bits", [("RGB", 8), ("L", 8), ("1", 1), ("P", 4),
-                                       ("I;16", 16), ("LA", 8)])
+@pytest.mark.parametrize(
+    "mode,bits", [("RGB", 8), ("L", 8), ("1", 1), ("P", 4), ("I;16", 16), ("LA", 8)]
+)
 def test_png_pages_keep_every_pixel(tmp_path: Path, mode: str, bits: int) -> None:
     """PNG scans are embedded without inflating them (their deflate stream is copied);
     rendering the assembled page at the scan's resolution gives back the scan's pixels.
@@ -311,7 +404,7 @@ def test_png_pages_keep_every_pixel(tmp_path: Path, mode: str, bits: int) -> Non
     with pikepdf.open(pdf) as doc:
         page = doc.pages[0]
         assert [round(float(v), 2) for v in page.mediabox] == [0, 0, 324.0, 252.0]
-        (_name, xobj), = page.Resources.XObject.items()
+        ((_name, xobj),) = page.Resources.XObject.items()
         if facts is not None:
             assert xobj.read_raw_bytes() == facts.idat  # copied, not re-encoded
         if mode == "I;16":  # 16-bit samples, big-endian in PDF as in PNG
@@ -328,8 +421,11 @@ def test_png_pages_keep_every_pixel(tmp_path: Path, mode: str, bits: int) -> Non
     if facts is not None and mode != "I;16":  # (Pillow's 16-to-8-bit conversions differ)
         assert rendered.tobytes() == want.tobytes()
     # and poppler draws the page as the scan: same size in pixels at 200 dpi, same ink
-    out = subprocess.run(["pdftoppm", "-r", "200", "-gray", "-png", "-singlefile", str(pdf),
-                          str(tmp_path / "r")], capture_output=True, check=True)
+    out = subprocess.run(
+        ["pdftoppm", "-r", "200", "-gray", "-png", "-singlefile", str(pdf), str(tmp_path / "r")],
+        capture_output=True,
+        check=True,
+    )
     assert out.returncode == 0
     drawn = Image.open(tmp_path / "r.png").convert("L")
     # (a PNG keeps pixels per metre: 200 dpi is 199.9996, poppler rounds the page up)

@@ -31,19 +31,23 @@ def test_number_and_symbol() -> None:
         number_and_symbol(0, "QĐ-UBND")
 
 
-@pytest.mark.parametrize("code", ["000.00.00.G22", "000.00.18.G12", "000.00.00.H41",
-                                  "G06.01", "H37.02.02", "h41"])
+@pytest.mark.parametrize(
+    "code", ["000.00.00.G22", "000.00.18.G12", "000.00.00.H41", "G06.01", "H37.02.02", "h41"]
+)
 def test_agency_codes_accepted(code: str) -> None:
     assert validate_agency_code(code) == code.upper()
 
 
-@pytest.mark.parametrize("code", ["00.00.00.G22", "000.00.00.22G", "37.02", "", "H4",
-                                  "G06." + "1" * 40])
+@pytest.mark.parametrize(
+    "code", ["00.00.00.G22", "000.00.00.22G", "37.02", "", "H4", "G06." + "1" * 40]
+)
 def test_agency_codes_refused(code: str) -> None:
     with pytest.raises(EdmsError):
         validate_agency_code(code)
 
 
 def test_document_id() -> None:
-    assert document_id("000.00.00.G22", "2018-09-20", 7816, "VPCP-TTĐT") == \
-        "000.00.00.G22,2018/09/20,7816/VPCP-TTĐT"
+    assert (
+        document_id("000.00.00.G22", "2018-09-20", 7816, "VPCP-TTĐT")
+        == "000.00.00.G22,2018/09/20,7816/VPCP-TTĐT"
+    )

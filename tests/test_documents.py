@@ -32,8 +32,12 @@ from tests.support.pdfs import draft_with_fields, plain_pdf
 @pytest.fixture(params=["sqlite+local", "postgresql+s3"])
 def agency(request: pytest.FixtureRequest, tmp_path: Path, dev_pki: Any) -> Iterator[System]:
     """The development agency on SQLite + the local store, and on PostgreSQL + SeaweedFS."""
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+    }
     if request.param == "postgresql+s3":
         env["EDMS_DATABASE_URL"] = request.getfixturevalue("pg_url")
         env.update(s3_env(request.getfixturevalue("s3_server")))
@@ -51,10 +55,14 @@ def agency(request: pytest.FixtureRequest, tmp_path: Path, dev_pki: Any) -> Iter
 
 def actions_for(system: System, doc_id: int) -> list[str]:
     with system.sessions() as s:
-        return [e.action for e in s.scalars(
-            select(AuditEvent).where(AuditEvent.object_type == "document",
-                                     AuditEvent.object_id == str(doc_id))
-            .order_by(AuditEvent.seq))]
+        return [
+            e.action
+            for e in s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.object_type == "document", AuditEvent.object_id == str(doc_id))
+                .order_by(AuditEvent.seq)
+            )
+        ]
 
 
 def field_value(path: Path, name: str) -> str:
@@ -74,8 +82,9 @@ def new_issued_ready(system: System) -> int:
     return doc.id
 
 
-def test_outgoing_document_from_draft_to_issued(agency: System, tmp_path: Path,
-                                                dev_pki: Any) -> None:
+def test_outgoing_document_from_draft_to_issued(
+    agency: System, tmp_path: Path, dev_pki: Any
+) -> None:
     system = agency
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
     assert doc.state == "draft" and doc.page_amount == 1
@@ -101,15 +110,23 @@ def test_outgoing_document_from_draft_to_issued(agency: System, tmp_path: Path,
     report = validate_file(final, [_root(dev_pki)])
     assert report.valid, report.to_json()
     assert [s.signer.common_name for s in report.signatures] == [
-        "Nguyễn Văn Thành", "Ủy ban nhân dân tỉnh Tuyên Quang"]
+        "Nguyễn Văn Thành",
+        "Ủy ban nhân dân tỉnh Tuyên Quang",
+    ]
     assert [s.modifications for s in report.signatures] == ["form_filling", "none"]
     assert field_value(final, "SoKyHieu") == "Số: 01/QĐ-UBND"
     today = docs.vn_today()
     assert field_value(final, "NgayThang") == docs.date_line("Tuyên Quang", today)
 
     view = docs.get_document(system, "vanthu", doc.id)
-    assert [f.stage for f in view.files] == ["draft", "draft", "signed", "numbered",
-                                             "sealed", "sealed"]
+    assert [f.stage for f in view.files] == [
+        "draft",
+        "draft",
+        "signed",
+        "numbered",
+        "sealed",
+        "sealed",
+    ]
     attachment = view.files[-1]
     assert attachment.role == "attachment"
     att_out = tmp_path / "att.pdf"
@@ -118,14 +135,29 @@ def test_outgoing_document_from_draft_to_issued(agency: System, tmp_path: Path,
     assert att_report.valid
     assert [s.profile for s in view.signatures] == ["personal", "organization", "attachment"]
     assert [h.to_state for h in view.history] == [
-        "draft", "submitted", "approved", "signed", "numbered", "sealed", "registered",
-        "issued"]
+        "draft",
+        "submitted",
+        "approved",
+        "signed",
+        "numbered",
+        "sealed",
+        "registered",
+        "issued",
+    ]
 
     acts = actions_for(system, doc.id)
     assert acts[:10] == [
-        "document.create", "document.attach", "document.submit", "document.approve",
-        "document.sign", "document.number", "document.seal", "document.register",
-        "document.issue", "document.retention"]
+        "document.create",
+        "document.attach",
+        "document.submit",
+        "document.approve",
+        "document.sign",
+        "document.number",
+        "document.seal",
+        "document.register",
+        "document.issue",
+        "document.retention",
+    ]
     assert acts[10:] == ["document.download", "document.read", "document.download"]
     with system.sessions() as s:
         checked, problems = verify_chain(s)
@@ -165,8 +197,9 @@ def test_refused_steps_leave_no_trace(agency: System, tmp_path: Path) -> None:
     # Out of order: sealing or numbering an unsigned draft, registering before sealing.
     refused(InvalidTransition, docs.seal, system, "vanthu", doc_id, match="đã duyệt")
     refused(InvalidTransition, docs.number, system, "vanthu", doc_id, match="needs it đã ký")
-    refused(InvalidTransition, docs.register_outgoing, system, "vanthu", doc_id,
-            match="cannot enter")
+    refused(
+        InvalidTransition, docs.register_outgoing, system, "vanthu", doc_id, match="cannot enter"
+    )
     sign(system, "chutich", doc_id)
     refused(InvalidTransition, sign, system, "phochutich", doc_id, match="đã ký")
     docs.number(system, "vanthu", doc_id)
@@ -178,20 +211,45 @@ def test_refused_steps_leave_no_trace(agency: System, tmp_path: Path) -> None:
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("a.txt", "x" * 1000)
     buf.seek(0)
-    refused(DisallowedFileType, docs.create_draft, system, "chuyenvien", buf, "qd.pdf",
-            draft_meta(), match="ZIP archive despite its .pdf name")
+    refused(
+        DisallowedFileType,
+        docs.create_draft,
+        system,
+        "chuyenvien",
+        buf,
+        "qd.pdf",
+        draft_meta(),
+        match="ZIP archive despite its .pdf name",
+    )
     bare = plain_pdf(tmp_path / "bare.pdf")
     with open(bare, "rb") as f:
-        refused(EdmsError, docs.create_draft, system, "chuyenvien", f, "bare.pdf",
-                draft_meta(), match="Không tìm thấy dòng số, ký hiệu")
+        refused(
+            EdmsError,
+            docs.create_draft,
+            system,
+            "chuyenvien",
+            f,
+            "bare.pdf",
+            draft_meta(),
+            match="Không tìm thấy dòng số, ký hiệu",
+        )
     # A Công văn without its drafting unit cannot get a symbol.
     with open(draft_with_fields(tmp_path / "cv.pdf"), "rb") as f:
-        refused(EdmsError, docs.create_draft, system, "chuyenvien", f, "cv.pdf",
-                draft_meta(type_code="cong-van"), match="needs its drafting unit")
+        refused(
+            EdmsError,
+            docs.create_draft,
+            system,
+            "chuyenvien",
+            f,
+            "cv.pdf",
+            draft_meta(type_code="cong-van"),
+            match="needs its drafting unit",
+        )
 
 
-def test_sealing_needs_a_personal_signature_in_the_file(agency: System, tmp_path: Path,
-                                                        dev_pki: Any) -> None:
+def test_sealing_needs_a_personal_signature_in_the_file(
+    agency: System, tmp_path: Path, dev_pki: Any
+) -> None:
     """Even if the database said otherwise, the engine refuses to seal a file without a
     valid personal signature, and nothing is stored."""
     system = agency
@@ -208,8 +266,11 @@ def test_sealing_needs_a_personal_signature_in_the_file(agency: System, tmp_path
         puts: list[blobs.PutOutcome] = []
         put = blobs.add_file(system, s, unsigned)
         puts.append(put)
-        s.add(DocumentFile(document_id=doc_id, role="main", stage="numbered",
-                           sha256=put.sha256, name="x.pdf"))
+        s.add(
+            DocumentFile(
+                document_id=doc_id, role="main", stage="numbered", sha256=put.sha256, name="x.pdf"
+            )
+        )
     before = snapshot(system)
     with pytest.raises(EdmsError, match="competent person has validly signed"):
         docs.seal(system, "vanthu", doc_id)
@@ -219,8 +280,13 @@ def test_sealing_needs_a_personal_signature_in_the_file(agency: System, tmp_path
 def test_revoke_and_replace_keep_the_record(agency: System, tmp_path: Path) -> None:
     system = agency
     first = new_issued_ready(system)
-    for step, who in ((sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
-                      (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
+    for step, who in (
+        (sign, "chutich"),
+        (docs.number, "vanthu"),
+        (docs.seal, "vanthu"),
+        (docs.register_outgoing, "vanthu"),
+        (docs.issue, "vanthu"),
+    ):
         step(system, who, first)
     draft = draft_with_fields(tmp_path / "new.pdf")
     # Only an issued document can be replaced; the refused draft leaves nothing behind.
@@ -230,14 +296,24 @@ def test_revoke_and_replace_keep_the_record(agency: System, tmp_path: Path) -> N
         docs.replace(system, "chuyenvien", not_issued, f, "new.pdf", draft_meta())
     assert snapshot(system) == before
     with open(draft, "rb") as f:
-        new = docs.replace(system, "chuyenvien", first, f, "new.pdf",
-                           draft_meta(subject="Thay thế Quyết định số 01/QĐ-UBND"))
+        new = docs.replace(
+            system,
+            "chuyenvien",
+            first,
+            f,
+            "new.pdf",
+            draft_meta(subject="Thay thế Quyết định số 01/QĐ-UBND"),
+        )
     assert new.replaces_id == first
     docs.submit(system, "chuyenvien", new.id)
     docs.approve(system, "chutich", new.id)
-    for step, who in ((sign, "phochutich"), (docs.number, "vanthu"),
-                      (docs.seal, "vanthu"), (docs.register_outgoing, "vanthu"),
-                      (docs.issue, "vanthu")):
+    for step, who in (
+        (sign, "phochutich"),
+        (docs.number, "vanthu"),
+        (docs.seal, "vanthu"),
+        (docs.register_outgoing, "vanthu"),
+        (docs.issue, "vanthu"),
+    ):
         step(system, who, new.id)
     old = docs.get_document(system, "vanthu", first).document
     assert old.state == "replaced" and old.frozen
@@ -263,10 +339,15 @@ def test_incoming_lifecycle(agency: System, tmp_path: Path, dev_pki: Any) -> Non
     docs.download(system, "vanthu", out_id, sent)
 
     meta = docs.IncomingMeta(
-        type_code="quyet-dinh", subject="Về việc phê duyệt Kế hoạch chuyển đổi số",
-        organ_name="Ủy ban nhân dân tỉnh Tuyên Quang", organ_id="000.00.00.H41",
-        code_number="01", code_notation="QĐ-UBND", issued_date=docs.vn_today(),
-        priority=1)
+        type_code="quyet-dinh",
+        subject="Về việc phê duyệt Kế hoạch chuyển đổi số",
+        organ_name="Ủy ban nhân dân tỉnh Tuyên Quang",
+        organ_id="000.00.00.H41",
+        code_number="01",
+        code_notation="QĐ-UBND",
+        issued_date=docs.vn_today(),
+        priority=1,
+    )
     with open(sent, "rb") as f:
         got = docs.receive(system, "vt.vpcp", f, "qd-01.pdf", meta)
     assert got.warnings == [] and got.document.state == "received"
@@ -283,13 +364,12 @@ def test_incoming_lifecycle(agency: System, tmp_path: Path, dev_pki: Any) -> Non
     # Units of the receiving agency.
     orgs.create_unit(system, FOREIGN_AGENCY, "TTĐT", "Cục Tin học hóa", "TTĐT")
     orgs.create_unit(system, FOREIGN_AGENCY, "V.I", "Vụ Tổng hợp", "V.I")
-    orgs.create_user(system, FOREIGN_AGENCY, "cv.vpcp", "Ngô Bảo Châu", "officer",
-                     unit_code="TTĐT")
-    orgs.create_user(system, FOREIGN_AGENCY, "cv2.vpcp", "Mai Anh", "officer",
-                     unit_code="V.I")
+    orgs.create_user(system, FOREIGN_AGENCY, "cv.vpcp", "Ngô Bảo Châu", "officer", unit_code="TTĐT")
+    orgs.create_user(system, FOREIGN_AGENCY, "cv2.vpcp", "Mai Anh", "officer", unit_code="V.I")
     deadline = docs.vn_today() + timedelta(days=7)
-    assigned = docs.assign(system, "ld.vpcp", doc_id, "TTĐT", ("V.I",),
-                           "Nghiên cứu, tham mưu trả lời", deadline)
+    assigned = docs.assign(
+        system, "ld.vpcp", doc_id, "TTĐT", ("V.I",), "Nghiên cứu, tham mưu trả lời", deadline
+    )
     assert assigned.state == "assigned" and assigned.due_date == deadline
     # An officer of a co-operating unit may start work but not complete it.
     docs.start_progress(system, "cv2.vpcp", doc_id, "Đang tổng hợp ý kiến")
@@ -301,14 +381,20 @@ def test_incoming_lifecycle(agency: System, tmp_path: Path, dev_pki: Any) -> Non
     assert done.state == "completed" and done.completed_at is not None
     view = docs.get_document(system, "vt.vpcp", doc_id)
     assert [(h.to_state, h.code) for h in view.history] == [
-        ("received", "01"), ("verified", None), ("registered", "03"), ("assigned", "04"),
-        ("in_progress", "05"), ("completed", "06")]
+        ("received", "01"),
+        ("verified", None),
+        ("registered", "03"),
+        ("assigned", "04"),
+        ("in_progress", "05"),
+        ("completed", "06"),
+    ]
     assert view.validation is not None and view.validation.valid
     assert json.loads(view.validation.report)["signatures"][0]["indication"] == "TOTAL_PASSED"
 
 
 def test_incoming_with_a_broken_signature_is_returned_not_registered(
-        agency: System, tmp_path: Path) -> None:
+    agency: System, tmp_path: Path
+) -> None:
     system = agency
     out_id = new_issued_ready(system)
     sign(system, "chutich", out_id)
@@ -320,8 +406,13 @@ def test_incoming_with_a_broken_signature_is_returned_not_registered(
     tampered = tmp_path / "tampered.pdf"
     tampered.write_bytes(bytes(data))
     meta = docs.IncomingMeta(
-        type_code="cong-van", subject="V/v báo cáo", organ_name="UBND tỉnh Tuyên Quang",
-        code_number="12", code_notation="UBND-VX", issued_date=date(2026, 11, 20))
+        type_code="cong-van",
+        subject="V/v báo cáo",
+        organ_name="UBND tỉnh Tuyên Quang",
+        code_number="12",
+        code_notation="UBND-VX",
+        issued_date=date(2026, 11, 20),
+    )
     with open(tampered, "rb") as f:
         doc_id = docs.receive(system, "vt.vpcp", f, "cv.pdf", meta).document.id
     checked = docs.verify(system, "vt.vpcp", doc_id)
@@ -332,8 +423,9 @@ def test_incoming_with_a_broken_signature_is_returned_not_registered(
     assert snapshot(system) == before
     with pytest.raises(EdmsError, match="reason is required"):
         docs.return_to_sender(system, "vt.vpcp", doc_id, " ")
-    returned = docs.return_to_sender(system, "vt.vpcp", doc_id,
-                                     "Chữ ký số không hợp lệ: tệp bị thay đổi sau khi ký")
+    returned = docs.return_to_sender(
+        system, "vt.vpcp", doc_id, "Chữ ký số không hợp lệ: tệp bị thay đổi sau khi ký"
+    )
     assert returned.state == "returned" and returned.arrival_number is None
 
 
@@ -341,8 +433,11 @@ def test_search_is_insensitive_to_diacritics_and_case(agency: System) -> None:
     system = agency
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
     other = docs.create_from_template(
-        system, "chuyenvien", draft_meta(type_code="ke-hoach", subject="Kế hoạch tuyên truyền"),
-        ["Tổ chức hội nghị tập huấn cán bộ cơ sở."])
+        system,
+        "chuyenvien",
+        draft_meta(type_code="ke-hoach", subject="Kế hoạch tuyên truyền"),
+        ["Tổ chức hội nghị tập huấn cán bộ cơ sở."],
+    )
     with system.sessions() as s:
         user = orgs.load_user(s, "vanthu")
         # "chủ trì, phối hợp" is only in the PDF's body text, not in the metadata.
@@ -353,13 +448,10 @@ def test_search_is_insensitive_to_diacritics_and_case(agency: System) -> None:
         # Prefix of the last word, filters, pagination.
         assert search(s, user.agency_id, "chuyen doi s").total == 1
         assert search(s, user.agency_id, "ke hoach").total == 2
-        assert search(s, user.agency_id, "ke hoach",
-                      SearchFilters(type_code="ke-hoach")).total == 1
-        assert search(s, user.agency_id, "", SearchFilters(state="draft"),
-                      per_page=1).total == 2
+        assert search(s, user.agency_id, "ke hoach", SearchFilters(type_code="ke-hoach")).total == 1
+        assert search(s, user.agency_id, "", SearchFilters(state="draft"), per_page=1).total == 2
         assert len(search(s, user.agency_id, "", per_page=1, page=2).documents) == 1
-        assert search(s, user.agency_id, "", SearchFilters(states=("draft", "issued"))
-                      ).total == 2
+        assert search(s, user.agency_id, "", SearchFilters(states=("draft", "issued"))).total == 2
         assert search(s, user.agency_id, "", SearchFilters(states=("issued",))).total == 0
         assert search(s, user.agency_id, "dien hat nhan").total == 0
         # FTS syntax in the query is only words.
@@ -369,20 +461,32 @@ def test_search_is_insensitive_to_diacritics_and_case(agency: System) -> None:
     assert fold("Quyết định ĐỒNG Ý") == "quyet dinh dong y"
 
 
-def test_retention_follows_the_type_and_legal_hold_blocks_deletion(agency: System,
-                                                                   tmp_path: Path) -> None:
+def test_retention_follows_the_type_and_legal_hold_blocks_deletion(
+    agency: System, tmp_path: Path
+) -> None:
     """On S3 with Object Lock (and the local store), an issued document's files are locked
     for its type's period; a legal hold blocks deletion even of a draft's file."""
     from storage import ObjectRetained
 
     system = agency
-    doc = docs.create_from_template(system, "chuyenvien",
-                                    draft_meta(type_code="giay-moi",  # 5 years
-                                               subject="Mời họp giao ban tháng 12"), BODY)
+    doc = docs.create_from_template(
+        system,
+        "chuyenvien",
+        draft_meta(
+            type_code="giay-moi",  # 5 years
+            subject="Mời họp giao ban tháng 12",
+        ),
+        BODY,
+    )
     docs.submit(system, "chuyenvien", doc.id)
     docs.approve(system, "chutich", doc.id)
-    for step, who in ((sign, "chutich"), (docs.number, "vanthu"), (docs.seal, "vanthu"),
-                      (docs.register_outgoing, "vanthu"), (docs.issue, "vanthu")):
+    for step, who in (
+        (sign, "chutich"),
+        (docs.number, "vanthu"),
+        (docs.seal, "vanthu"),
+        (docs.register_outgoing, "vanthu"),
+        (docs.issue, "vanthu"),
+    ):
         step(system, who, doc.id)
     view = docs.get_document(system, "vanthu", doc.id)
     assert view.document.retain_until is not None
@@ -457,7 +561,10 @@ def test_searches_and_views_are_audited(agency: System) -> None:
     assert total == 1 and found[0].id == doc.id
     docs.get_document(system, "vanthu", doc.id)
     with system.sessions() as s:
-        events = list(s.scalars(select(AuditEvent).where(AuditEvent.actor == "vanthu")
-                                .order_by(AuditEvent.seq)))
+        events = list(
+            s.scalars(
+                select(AuditEvent).where(AuditEvent.actor == "vanthu").order_by(AuditEvent.seq)
+            )
+        )
     assert [e.action for e in events] == ["document.search", "document.read"]
     assert json.loads(events[0].details) == {"q": "chuyen doi so", "total": 1}

@@ -28,9 +28,13 @@ def site(tmp_path: Path, dev_pki: Any) -> Iterator[str]:
 
     from api import create_app
 
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development",
-           "EDMS_NOTICE_PUMP": "false"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_NOTICE_PUMP": "false",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -57,14 +61,16 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
-def test_desk_admin_and_lookup_pages_are_accessible(site: str, browser: Any,
-                                                    tmp_path: Path) -> None:
+def test_desk_admin_and_lookup_pages_are_accessible(
+    site: str, browser: Any, tmp_path: Path
+) -> None:
     boss = login(browser, site, "quantri")
     boss.get_by_role("link", name="Quản trị", exact=True).click()
-    for link, heading in (("Thủ tục hành chính", "Thủ tục hành chính"),
-                          ("Ngày nghỉ lễ, Tết", "Ngày nghỉ lễ, Tết năm"),
-                          ("Thông báo: kênh gửi, mẫu nội dung, nhật ký gửi",
-                           "Thông báo: kênh gửi")):
+    for link, heading in (
+        ("Thủ tục hành chính", "Thủ tục hành chính"),
+        ("Ngày nghỉ lễ, Tết", "Ngày nghỉ lễ, Tết năm"),
+        ("Thông báo: kênh gửi, mẫu nội dung, nhật ký gửi", "Thông báo: kênh gửi"),
+    ):
         boss.goto(site + "/quan-tri")
         boss.get_by_role("link", name=link).click()
         assert heading in boss.locator("h1").inner_text()
@@ -74,8 +80,7 @@ def test_desk_admin_and_lookup_pages_are_accessible(site: str, browser: Any,
     boss.get_by_role("button", name="Thêm webhook").click()
     assert boss.locator("code.fingerprint").count() == 1
     accessible(boss)
-    for path in ("/quan-tri/thong-bao/mau", "/quan-tri/thong-bao/nhat-ky",
-                 "/thong-bao-cua-toi"):
+    for path in ("/quan-tri/thong-bao/mau", "/quan-tri/thong-bao/nhat-ky", "/thong-bao-cua-toi"):
         boss.goto(site + path)
         accessible(boss)
 
@@ -106,8 +111,9 @@ def test_desk_admin_and_lookup_pages_are_accessible(site: str, browser: Any,
     assert [(status, kind) for status, kind, _ in kept] == [(200, "application/pdf")]
     receipt = tmp_path / "phieu.pdf"
     receipt.write_bytes(kept[0][2])
-    text = subprocess.run(["pdftotext", str(receipt), "-"], capture_output=True, text=True,
-                          check=True).stdout
+    text = subprocess.run(
+        ["pdftotext", str(receipt), "-"], capture_output=True, text=True, check=True
+    ).stdout
     code = re.search(r"Mã hồ sơ: (\S+)", text)
     secret = re.search(r"Mã tra cứu: (\S+)", text)
     assert code and secret

@@ -29,21 +29,37 @@ from tests.support.agency import snapshot
 from tests.support.scans import scan_page
 
 PROCEDURE = procedures.ProcedureSpec(
-    "1.001612", "Đăng ký thành lập hộ kinh doanh", 3, "working",
+    "1.001612",
+    "Đăng ký thành lập hộ kinh doanh",
+    3,
+    "working",
     "Thành lập và hoạt động của hộ kinh doanh",
-    ("Giấy đề nghị đăng ký hộ kinh doanh", "Bản sao Căn cước công dân của chủ hộ"))
+    ("Giấy đề nghị đăng ký hộ kinh doanh", "Bản sao Căn cước công dân của chủ hộ"),
+)
 APPLICANT = reception.Application(
-    "1.001612", "Nguyễn Thị Hương", "001185012345", "Tổ 5, phường Nguyễn Trãi",
-    "0912 345 678", "huong@example.vn", ("email",),
-    (reception.Paper("Giấy đề nghị đăng ký hộ kinh doanh", "original"),
-     reception.Paper("Bản sao Căn cước công dân của chủ hộ", "certified")))
+    "1.001612",
+    "Nguyễn Thị Hương",
+    "001185012345",
+    "Tổ 5, phường Nguyễn Trãi",
+    "0912 345 678",
+    "huong@example.vn",
+    ("email",),
+    (
+        reception.Paper("Giấy đề nghị đăng ký hộ kinh doanh", "original"),
+        reception.Paper("Bản sao Căn cước công dân của chủ hộ", "certified"),
+    ),
+)
 
 
 @pytest.fixture
 def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development",
-           "EDMS_PUBLIC_URL": "https://motcua.tuyenquang.gov.vn"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_PUBLIC_URL": "https://motcua.tuyenquang.gov.vn",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -69,23 +85,28 @@ def served(agency: System) -> Iterator[str]:
 
 
 def _pdftotext(path: Path) -> str:
-    return subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
-                          text=True, check=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _qr_codes(pdf: Path, tmp_path: Path) -> list[str]:
     exe = shutil.which("zbarimg")
     assert exe, "zbarimg (Debian zbar-tools) is installed by scripts/system-deps.sh"
     png = tmp_path / "receipt"
-    subprocess.run(["pdftoppm", "-r", "200", "-png", "-f", "1", "-l", "1", str(pdf),
-                    str(png)], check=True)
-    out = subprocess.run([exe, "--quiet", "--raw", "-Sqrcode.enable=1", f"{png}-1.png"],
-                         capture_output=True, text=True, timeout=60).stdout
+    subprocess.run(
+        ["pdftoppm", "-r", "200", "-png", "-f", "1", "-l", "1", str(pdf), str(png)], check=True
+    )
+    out = subprocess.run(
+        [exe, "--quiet", "--raw", "-Sqrcode.enable=1", f"{png}-1.png"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     return [line for line in out.splitlines() if line.strip()]
 
 
-def test_receipt_lookup_and_signed_result(agency: System, served: str,
-                                          tmp_path: Path) -> None:
+def test_receipt_lookup_and_signed_result(agency: System, served: str, tmp_path: Path) -> None:
     system = agency
     # Received on Tuesday 29/12/2026 at 09:30: three working days over New Year's Day
     # (30/12, 31/12, 4/1).
@@ -102,49 +123,69 @@ def test_receipt_lookup_and_signed_result(agency: System, served: str,
         assert r.code in text and "04/01/2027" in text
         assert "GIẤY TIẾP NHẬN HỒ SƠ VÀ HẸN TRẢ KẾT QUẢ" in text
         assert r.secret in text and "Nguyễn Thị Hương" in text and "Hoàng Thị Mai" in text
-        assert _qr_codes(pdf, tmp_path) == [
-            f"https://motcua.tuyenquang.gov.vn/tra-cuu?ma={r.code}"]
+        assert _qr_codes(pdf, tmp_path) == [f"https://motcua.tuyenquang.gov.vn/tra-cuu?ma={r.code}"]
     with system.sessions() as s:
         row = s.scalars(select(ProcedureDossier)).one()
         assert r.secret.replace("-", "") not in row.secret_hash  # only its hash is kept
         assert row.secret_hash.startswith("scrypt$")
 
     # The citizen looks up over HTTP, without logging in (the secret as typed: any case).
-    page = requests.post(f"{served}/tra-cuu", data={"ma": r.code,
-                                                    "ma_tra_cuu": r.secret.lower()})
+    page = requests.post(f"{served}/tra-cuu", data={"ma": r.code, "ma_tra_cuu": r.secret.lower()})
     assert page.status_code == 200 and "Đã tiếp nhận" in page.text
     assert "Nguyễn Thị Hương" not in page.text and "0912" not in page.text
     assert "Tải kết quả" not in page.text
-    status = requests.post(f"{served}/tra-cuu", json={"ma": r.code, "ma_tra_cuu": r.secret},
-                           headers={"Accept": "application/json"}).json()
+    status = requests.post(
+        f"{served}/tra-cuu",
+        json={"ma": r.code, "ma_tra_cuu": r.secret},
+        headers={"Accept": "application/json"},
+    ).json()
     # Late: still open after the promised day (today, in Vietnam).
     late = reception.vn_date(datetime.now(UTC)) > date(2027, 1, 4)
-    assert status == {"code": r.code, "status": "received", "status_vi": "Đã tiếp nhận",
-                      "promised_date": "2027-01-04", "late": late,
-                      "result_available": False}
+    assert status == {
+        "code": r.code,
+        "status": "received",
+        "status_vi": "Đã tiếp nhận",
+        "promised_date": "2027-01-04",
+        "late": late,
+        "result_available": False,
+    }
 
     # Handling: started, then the paper result is digitized for this dossier code and
     # signed by the agency: the dossier is ready.
     reception.start(system, "chuyenvien", r.code, "chuyển Phòng Kinh tế")
     with pytest.raises(InvalidTransition):
         reception.deliver(system, "vanthu", r.code)
-    copy = digitize(system, "vanthu", [scan_page(tmp_path / "kq.png", [
-        "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH", "Số: 10A8012345",
-        "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang"])],
-        CopyRequest(r.code, "Giấy chứng nhận đăng ký hộ kinh doanh", procedure_code="1.001612",
-                    holder_name="Nguyễn Thị Hương", original_number="10A8012345"))
+    copy = digitize(
+        system,
+        "vanthu",
+        [
+            scan_page(
+                tmp_path / "kq.png",
+                [
+                    "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
+                    "Số: 10A8012345",
+                    "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang",
+                ],
+            )
+        ],
+        CopyRequest(
+            r.code,
+            "Giấy chứng nhận đăng ký hộ kinh doanh",
+            procedure_code="1.001612",
+            holder_name="Nguyễn Thị Hương",
+            original_number="10A8012345",
+        ),
+    )
     view = reception.get(system, "vanthu", r.code)
     assert view.dossier.status == "result_ready"
     assert view.dossier.result_document_id == copy.document_id
-    assert [(link.role, doc.id) for link, doc in view.documents] == [
-        ("result", copy.document_id)]
+    assert [(link.role, doc.id) for link, doc in view.documents] == [("result", copy.document_id)]
     assert [st.action for st in view.steps] == ["receive", "start", "result"]
 
     page = requests.post(f"{served}/tra-cuu", data={"ma": r.code, "ma_tra_cuu": r.secret})
     assert page.status_code == 200 and "Đã có kết quả" in page.text
     assert "Tải kết quả (PDF)" in page.text
-    got = requests.post(f"{served}/tra-cuu/ket-qua",
-                        data={"ma": r.code, "ma_tra_cuu": r.secret})
+    got = requests.post(f"{served}/tra-cuu/ket-qua", data={"ma": r.code, "ma_tra_cuu": r.secret})
     assert got.status_code == 200 and got.headers["Content-Type"] == "application/pdf"
     assert got.headers["ETag"] == f'"{copy.signed_sha256}"'
     result_pdf = tmp_path / "ket-qua.pdf"
@@ -156,17 +197,20 @@ def test_receipt_lookup_and_signed_result(agency: System, served: str,
     # A wrong secret gets exactly the answer an unknown code gets.
     wrong = requests.post(f"{served}/tra-cuu", data={"ma": r.code, "ma_tra_cuu": "ZZZZ-ZZZZ"})
     unknown_code = r.code[:-4] + "9999"
-    unknown = requests.post(f"{served}/tra-cuu", data={"ma": unknown_code,
-                                                       "ma_tra_cuu": "ZZZZ-ZZZZ"})
+    unknown = requests.post(
+        f"{served}/tra-cuu", data={"ma": unknown_code, "ma_tra_cuu": "ZZZZ-ZZZZ"}
+    )
     assert wrong.status_code == unknown.status_code == 404
     assert wrong.text.replace(r.code, "CODE") == unknown.text.replace(unknown_code, "CODE")
     assert "Đã có kết quả" not in wrong.text
-    for body in ({"ma": r.code, "ma_tra_cuu": "ZZZZ-ZZZZ"},
-                 {"ma": unknown_code, "ma_tra_cuu": "ZZZZ-ZZZZ"}):
-        j = requests.post(f"{served}/tra-cuu", json=body,
-                          headers={"Accept": "application/json"})
+    for body in (
+        {"ma": r.code, "ma_tra_cuu": "ZZZZ-ZZZZ"},
+        {"ma": unknown_code, "ma_tra_cuu": "ZZZZ-ZZZZ"},
+    ):
+        j = requests.post(f"{served}/tra-cuu", json=body, headers={"Accept": "application/json"})
         assert j.status_code == 404 and j.json()["detail"] == (
-            "no dossier with this code and look-up secret")
+            "no dossier with this code and look-up secret"
+        )
         f = requests.post(f"{served}/tra-cuu/ket-qua", data=body)
         assert f.status_code == 404 and "application/pdf" not in f.headers["Content-Type"]
     # The QR code's page: the code filled in, the secret asked for.
@@ -180,11 +224,12 @@ def test_receipt_lookup_and_signed_result(agency: System, served: str,
     # Notices were written with the events: received, then ready.
     with system.sessions() as s:
         assert [n.event for n in s.scalars(select(Notice).order_by(Notice.id))] == [
-            "dossier.received", "dossier.result_ready"]
+            "dossier.received",
+            "dossier.result_ready",
+        ]
 
 
-def test_lookups_are_limited_and_reissue_voids_the_old_secret(agency: System,
-                                                               served: str) -> None:
+def test_lookups_are_limited_and_reissue_voids_the_old_secret(agency: System, served: str) -> None:
     system = agency
     r = reception.receive(system, "vanthu", APPLICANT)
     # Ten wrong secrets for one code, from anywhere: the code is locked for a while,
@@ -196,8 +241,12 @@ def test_lookups_are_limited_and_reissue_voids_the_old_secret(agency: System,
     assert locked.status_code == 429 and int(locked.headers["Retry-After"]) > 0
     for i in range(reception.MAX_FAILED_PER_CODE):
         requests.post(f"{served}/tra-cuu", data={"ma": "KHONG-CO-MA", "ma_tra_cuu": str(i)})
-    assert requests.post(f"{served}/tra-cuu", data={
-        "ma": "KHONG-CO-MA", "ma_tra_cuu": "1"}).status_code == 429
+    assert (
+        requests.post(
+            f"{served}/tra-cuu", data={"ma": "KHONG-CO-MA", "ma_tra_cuu": "1"}
+        ).status_code
+        == 429
+    )
     # A reissued receipt has a new secret; the old one no longer opens the dossier.
     new = reception.reissue_receipt(system, "vanthu", r.code)
     assert new.secret != r.secret and new.code == r.code
@@ -214,15 +263,16 @@ def test_refusals_change_nothing(agency: System) -> None:
     system = agency
     before = snapshot(system)
     for bad, message in (
-            (reception.Application("9.999", "Ai đó"), "no procedure"),
-            (reception.Application("1.001612", " "), "full name"),
-            (reception.Application("1.001612", "Lê Văn A", channels=("email",)),
-             "e-mail address"),
-            (reception.Application("1.001612", "Lê Văn A", phone="abc"), "telephone"),
-            (reception.Application("1.001612", "Lê Văn A", channels=("fax",)),
-             "unknown channel"),
-            (reception.Application("1.001612", "Lê Văn A",
-                                   papers=(reception.Paper("Đơn", "scan"),)), "form")):
+        (reception.Application("9.999", "Ai đó"), "no procedure"),
+        (reception.Application("1.001612", " "), "full name"),
+        (reception.Application("1.001612", "Lê Văn A", channels=("email",)), "e-mail address"),
+        (reception.Application("1.001612", "Lê Văn A", phone="abc"), "telephone"),
+        (reception.Application("1.001612", "Lê Văn A", channels=("fax",)), "unknown channel"),
+        (
+            reception.Application("1.001612", "Lê Văn A", papers=(reception.Paper("Đơn", "scan"),)),
+            "form",
+        ),
+    ):
         with pytest.raises(EdmsError, match=message):
             reception.receive(system, "vanthu", bad)
     with pytest.raises(Forbidden):

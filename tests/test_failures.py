@@ -68,10 +68,16 @@ class Seaweed:
 
     def start(self) -> None:
         log = open(self.server.log_path, "ab")  # noqa: SIM115 - owned by the process
-        proc = subprocess.Popen(self.args, cwd=self.server.data_dir, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        self.server = seaweed.SeaweedServer(proc, self.server.endpoint, self.server.data_dir,
-                                            self.server.log_path)
+        proc = subprocess.Popen(
+            self.args,
+            cwd=self.server.data_dir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.server = seaweed.SeaweedServer(
+            proc, self.server.endpoint, self.server.data_dir, self.server.log_path
+        )
         seaweed._wait_writable(self.server, time.monotonic() + 90)
 
 
@@ -98,17 +104,32 @@ class Postgres:
             shutil.chown(root, "postgres")
             shutil.chown(self.data, "postgres")
         self.port = free_port()
-        done = _as_postgres(initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                            "--no-sync")
+        done = _as_postgres(
+            initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync"
+        )
         assert done.returncode == 0, done.stderr
         with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write(f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
-                       f"unix_socket_directories = '{root}'\nfsync = off\n")
+            conf.write(
+                f"port = {self.port}\nlisten_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{root}'\nfsync = off\n"
+            )
         self.log = root / "pg.log"
         self.start()
-        created = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                                  "postgres", "-c", "CREATE DATABASE edms"],
-                                 capture_output=True, text=True)
+        created = subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                "postgres",
+                "-c",
+                "CREATE DATABASE edms",
+            ],
+            capture_output=True,
+            text=True,
+        )
         assert created.returncode == 0, created.stderr
 
     @property
@@ -116,8 +137,7 @@ class Postgres:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/edms"
 
     def start(self) -> None:
-        done = _as_postgres(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-w",
-                            "start")
+        done = _as_postgres(self.pg_ctl, "-D", str(self.data), "-l", str(self.log), "-w", "start")
         assert done.returncode == 0, done.stderr + self.log.read_text()
 
     def stop(self) -> None:
@@ -148,9 +168,23 @@ class Redis:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "no", "--dir", str(self.root)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.root),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with socket.socket() as s:
@@ -173,8 +207,9 @@ class Client:
 
     def __init__(self, system: System, username: str = "vanthu") -> None:
         self.http: FlaskClient = create_app(system).test_client()
-        r = self.http.post("/api/v1/sessions",
-                           json={"username": username, "password": DEV_USER_PASSWORD})
+        r = self.http.post(
+            "/api/v1/sessions", json={"username": username, "password": DEV_USER_PASSWORD}
+        )
         assert r.status_code == 201, r.text
         self.csrf = r.get_json()["csrf_token"]
 
@@ -183,10 +218,19 @@ class Client:
 
     def receive(self, pdf: Path, subject: str) -> Any:
         with open(pdf, "rb") as f:
-            return self.post("/api/v1/incoming", data={
-                "type": "cong-van", "subject": subject, "organ_name": "Sở Tài chính",
-                "number": "1", "notation": "STC-VP", "issued_date": "2026-11-20",
-                "file": (f, "cv.pdf")}, content_type="multipart/form-data")
+            return self.post(
+                "/api/v1/incoming",
+                data={
+                    "type": "cong-van",
+                    "subject": subject,
+                    "organ_name": "Sở Tài chính",
+                    "number": "1",
+                    "notation": "STC-VP",
+                    "issued_date": "2026-11-20",
+                    "file": (f, "cv.pdf"),
+                },
+                content_type="multipart/form-data",
+            )
 
     def healthz(self) -> tuple[int, dict[str, Any]]:
         r = self.http.get("/healthz")
@@ -205,10 +249,12 @@ def big_pdf(path: Path, kilobytes: int) -> Path:
     image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
     image.Width, image.Height, image.BitsPerComponent = side, side, 8
     image.ColorSpace, image.Filter = pikepdf.Name.DeviceRGB, pikepdf.Name.FlateDecode
-    page = pikepdf.Dictionary(Type=pikepdf.Name.Page, MediaBox=[0, 0, 595, 842],
-                              Resources=pikepdf.Dictionary(
-                                  XObject=pikepdf.Dictionary(Im0=image)),
-                              Contents=pdf.make_stream(b"q 500 0 0 700 50 70 cm /Im0 Do Q"))
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=[0, 0, 595, 842],
+        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
+        Contents=pdf.make_stream(b"q 500 0 0 700 50 70 cm /Im0 Do Q"),
+    )
     pdf.pages.append(pikepdf.Page(page))
     pdf.save(path)
     return path
@@ -242,9 +288,15 @@ def seeded(env: dict[str, str]) -> System:
 
 
 def base_env(tmp: Path, dev_pki: Any, **extra: str) -> dict[str, str]:
-    return {"EDMS_DATA_DIR": str(tmp / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-            "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development",
-            "EDMS_EXCHANGE_PUMP": "false", "EDMS_ARCHIVE_RENEW_EVERY_HOURS": "0", **extra}
+    return {
+        "EDMS_DATA_DIR": str(tmp / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_EXCHANGE_PUMP": "false",
+        "EDMS_ARCHIVE_RENEW_EVERY_HOURS": "0",
+        **extra,
+    }
 
 
 class _NoListing:
@@ -284,12 +336,20 @@ class TsaHook:
         if hook is not None:
             hook()
         self.hits.append(environ["PATH_INFO"])
-        req = urllib.request.Request(self.tsa_url, data=body, headers={
-            "Content-Type": environ.get("CONTENT_TYPE", "application/timestamp-query")})
+        req = urllib.request.Request(
+            self.tsa_url,
+            data=body,
+            headers={"Content-Type": environ.get("CONTENT_TYPE", "application/timestamp-query")},
+        )
         with urllib.request.urlopen(req, timeout=30) as resp:
             data = resp.read()
-            start_response(f"{resp.status} OK", [("Content-Type", resp.headers[
-                "Content-Type"]), ("Content-Length", str(len(data)))])
+            start_response(
+                f"{resp.status} OK",
+                [
+                    ("Content-Type", resp.headers["Content-Type"]),
+                    ("Content-Length", str(len(data))),
+                ],
+            )
         return [data]
 
 
@@ -299,11 +359,18 @@ def test_s3_stopped_in_the_middle_of_sealing(tmp_path: Path, dev_pki: Any) -> No
     port = free_port()
     server = make_server("127.0.0.1", port, hook.app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = base_env(tmp_path, dev_pki, EDMS_STORAGE_BACKEND="s3",
-                   EDMS_S3_ENDPOINT=s3.endpoint, EDMS_S3_ACCESS_KEY=seaweed.ACCESS_KEY,
-                   EDMS_S3_SECRET_KEY=seaweed.SECRET_KEY, EDMS_S3_BUCKET="edms-failures",
-                   EDMS_S3_SECURE="false", EDMS_TSA_URL=f"http://127.0.0.1:{port}/tsa",
-                   EDMS_REVOCATION_CACHE_SECONDS="0")
+    env = base_env(
+        tmp_path,
+        dev_pki,
+        EDMS_STORAGE_BACKEND="s3",
+        EDMS_S3_ENDPOINT=s3.endpoint,
+        EDMS_S3_ACCESS_KEY=seaweed.ACCESS_KEY,
+        EDMS_S3_SECRET_KEY=seaweed.SECRET_KEY,
+        EDMS_S3_BUCKET="edms-failures",
+        EDMS_S3_SECURE="false",
+        EDMS_TSA_URL=f"http://127.0.0.1:{port}/tsa",
+        EDMS_REVOCATION_CACHE_SECONDS="0",
+    )
     system = seeded(env)
     try:
         doc = docs.create_from_template(system, "chuyenvien", draft_meta(), ["Điều 1."])
@@ -347,8 +414,9 @@ class Load:
         self.pdf = plain_pdf(tmp / "load.pdf", title="Van ban tai")
         self._stop = threading.Event()
         self.clients = [Client(system) for _ in range(threads)]
-        self.threads = [threading.Thread(target=self._run, args=(i,), daemon=True)
-                        for i in range(threads)]
+        self.threads = [
+            threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(threads)
+        ]
         self.lock = threading.Lock()
 
     def _run(self, i: int) -> None:
@@ -405,17 +473,26 @@ def test_postgresql_stopped_and_started_under_load(tmp_path: Path, dev_pki: Any)
         accepted = sorted(s for s, code, _b in load.results if code == 201)
         refused = {s for s, code, _b in load.results if code == 503}
         with system.sessions() as s:
-            subjects = sorted(s.scalars(select(Document.subject).where(
-                Document.subject.like("Tải %"))))
+            subjects = sorted(
+                s.scalars(select(Document.subject).where(Document.subject.like("Tải %")))
+            )
         assert subjects == accepted
         assert not refused & set(subjects)
         state = snapshot(system)
         assert state["documents"] == state["document_search"] == len(accepted)
-        verify = subprocess.run([sys.executable, "-m", "edms.cli", "storage", "verify"],
-                                env={**os.environ, **env}, capture_output=True, text=True)
+        verify = subprocess.run(
+            [sys.executable, "-m", "edms.cli", "storage", "verify"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+        )
         assert verify.returncode == 0, verify.stdout
-        chain = subprocess.run([sys.executable, "-m", "edms.cli", "audit", "verify"],
-                               env={**os.environ, **env}, capture_output=True, text=True)
+        chain = subprocess.run(
+            [sys.executable, "-m", "edms.cli", "audit", "verify"],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+        )
         assert chain.returncode == 0, chain.stdout
         assert create_app(system).test_client().get("/healthz").status_code == 200
     finally:
@@ -428,8 +505,13 @@ def test_postgresql_stopped_and_started_under_load(tmp_path: Path, dev_pki: Any)
 
 def test_redis_down_while_jobs_are_queued(tmp_path: Path, dev_pki: Any) -> None:
     redis = Redis(tmp_path / "redis")
-    env = base_env(tmp_path, dev_pki, EDMS_REDIS_URL=redis.url,
-                   EDMS_JOBS_REDISPATCH_SECONDS="2", EDMS_VERIFY_INLINE_MB="1")
+    env = base_env(
+        tmp_path,
+        dev_pki,
+        EDMS_REDIS_URL=redis.url,
+        EDMS_JOBS_REDISPATCH_SECONDS="2",
+        EDMS_VERIFY_INLINE_MB="1",
+    )
     system = seeded(env)
     big = big_pdf(tmp_path / "big.pdf", 1100)  # over the inline limit: verified as a job
     worker: subprocess.Popen[bytes] | None = None
@@ -438,8 +520,11 @@ def test_redis_down_while_jobs_are_queued(tmp_path: Path, dev_pki: Any) -> None:
 
         def verify_job() -> Any:
             with open(big, "rb") as f:
-                return clerk.post("/api/v1/verify", data={"file": (f, "big.pdf")},
-                                  content_type="multipart/form-data")
+                return clerk.post(
+                    "/api/v1/verify",
+                    data={"file": (f, "big.pdf")},
+                    content_type="multipart/form-data",
+                )
 
         queued = verify_job()  # queued, no worker yet
         assert queued.status_code == 202, queued.text
@@ -455,9 +540,13 @@ def test_redis_down_while_jobs_are_queued(tmp_path: Path, dev_pki: Any) -> None:
         assert status == 503 and health["down"] == ["queue"], health
 
         log = open(tmp_path / "worker.log", "wb")  # noqa: SIM115 - closed with the process
-        worker = subprocess.Popen([sys.executable, "-m", "edms.cli", "worker"],
-                                  env={**os.environ, **env}, stdout=log,
-                                  stderr=subprocess.STDOUT, start_new_session=True)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "edms.cli", "worker"],
+            env={**os.environ, **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         time.sleep(3)  # the worker meets a queue that is down ...
         assert worker.poll() is None, (tmp_path / "worker.log").read_text()  # ... and waits
         redis.start()
@@ -470,8 +559,9 @@ def test_redis_down_while_jobs_are_queued(tmp_path: Path, dev_pki: Any) -> None:
         wait_for("the lost job runs", lambda: state_of(job_id) == "succeeded", timeout=120)
         again = verify_job()
         assert again.status_code == 202, again.text
-        wait_for("a new job runs", lambda: state_of(again.get_json()["id"]) == "succeeded",
-                 timeout=120)
+        wait_for(
+            "a new job runs", lambda: state_of(again.get_json()["id"]) == "succeeded", timeout=120
+        )
         assert clerk.healthz()[0] == 200
     finally:
         if worker is not None:
@@ -489,8 +579,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 24 MB tmpfs for the data directory (needs root, as mount does)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill ({done.stderr.strip()})")
     try:
@@ -507,18 +600,17 @@ def fill(disk: Path, leave: int) -> Path:
     return filler
 
 
-def test_disk_of_the_data_directory_full(small_disk: Path, tmp_path: Path,
-                                         dev_pki: Any) -> None:
-    env = base_env(tmp_path, dev_pki, EDMS_DATA_DIR=str(small_disk / "data"),
-                   EDMS_DISK_MIN_FREE_MB="2")
+def test_disk_of_the_data_directory_full(small_disk: Path, tmp_path: Path, dev_pki: Any) -> None:
+    env = base_env(
+        tmp_path, dev_pki, EDMS_DATA_DIR=str(small_disk / "data"), EDMS_DISK_MIN_FREE_MB="2"
+    )
     system = seeded(env)
     try:
         clerk = Client(system)
         pdf = big_pdf(tmp_path / "letter.pdf", 400)
         assert clerk.receive(pdf, "Trước khi đầy").status_code == 201
         size = pdf.stat().st_size
-        for leave, where in ((size // 2, "spooling the upload"),
-                             (size + size // 2, "storing it")):
+        for leave, where in ((size // 2, "spooling the upload"), (size + size // 2, "storing it")):
             filler = fill(small_disk, leave)
             before = snapshot(system)
             r = clerk.receive(pdf, f"Đĩa đầy khi {where}")

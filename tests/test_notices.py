@@ -45,8 +45,13 @@ class Mailbox:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos),
-                              envelope.original_content or envelope.content))
+        self.messages.append(
+            (
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                envelope.original_content or envelope.content,
+            )
+        )
         return "250 Message accepted for delivery"
 
 
@@ -79,11 +84,16 @@ class Receiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 ts = self.headers["X-EDMS-Timestamp"]
-                expected = "sha256=" + hmac.new(receiver.secret.encode(),
-                                                ts.encode() + b"." + body,
-                                                hashlib.sha256).hexdigest()
-                if not hmac.compare_digest(expected, self.headers["X-EDMS-Signature"]) \
-                        or abs(time.time() - int(ts)) > 300:
+                expected = (
+                    "sha256="
+                    + hmac.new(
+                        receiver.secret.encode(), ts.encode() + b"." + body, hashlib.sha256
+                    ).hexdigest()
+                )
+                if (
+                    not hmac.compare_digest(expected, self.headers["X-EDMS-Signature"])
+                    or abs(time.time() - int(ts)) > 300
+                ):
                     receiver.bad_signatures += 1
                     self.send_response(401)
                     self.end_headers()
@@ -113,13 +123,21 @@ class Receiver:
 
 @pytest.fixture
 def agency(tmp_path: Path, dev_pki: Any, smtp: tuple[int, Mailbox]) -> Iterator[System]:
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development",
-           "EDMS_PUBLIC_URL": "https://motcua.tuyenquang.gov.vn",
-           "EDMS_SMTP_HOST": "127.0.0.1", "EDMS_SMTP_PORT": str(smtp[0]),
-           "EDMS_SMTP_TLS": "none", "EDMS_SMTP_FROM": FROM,
-           "EDMS_NOTICE_PRIVATE_WEBHOOKS": "true", "EDMS_NOTICE_RETRY_BASE_SECONDS": "0.05",
-           "EDMS_NOTICE_RETRY_MAX_SECONDS": "0.2", "EDMS_NOTICE_WEBHOOK_TIMEOUT": "5"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+        "EDMS_PUBLIC_URL": "https://motcua.tuyenquang.gov.vn",
+        "EDMS_SMTP_HOST": "127.0.0.1",
+        "EDMS_SMTP_PORT": str(smtp[0]),
+        "EDMS_SMTP_TLS": "none",
+        "EDMS_SMTP_FROM": FROM,
+        "EDMS_NOTICE_PRIVATE_WEBHOOKS": "true",
+        "EDMS_NOTICE_RETRY_BASE_SECONDS": "0.05",
+        "EDMS_NOTICE_RETRY_MAX_SECONDS": "0.2",
+        "EDMS_NOTICE_WEBHOOK_TIMEOUT": "5",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -146,24 +164,42 @@ def _deliver_all(system: System, rounds: int = 50) -> delivery.Round:
     return total
 
 
-def test_result_ready_by_email_and_signed_webhooks(agency: System, smtp: tuple[int, Mailbox],
-                                                   tmp_path: Path) -> None:
+def test_result_ready_by_email_and_signed_webhooks(
+    agency: System, smtp: tuple[int, Mailbox], tmp_path: Path
+) -> None:
     system, (_port, box) = agency, smtp
     # An SMS gateway, and an integration that listens to results only. The integration's
     # receiver is down at first.
     sms_port, hook_port = free_port(), free_port()
-    _sms, sms_secret = webhooks.add(system, "quantri", webhooks.WebhookSpec(
-        "Cổng SMS Viettel", f"http://127.0.0.1:{sms_port}/sms", "sms"))
-    hook, hook_secret = webhooks.add(system, "quantri", webhooks.WebhookSpec(
-        "Cổng dịch vụ công tỉnh", f"http://127.0.0.1:{hook_port}/events", "events",
-        ("dossier.result_ready",)))
+    _sms, sms_secret = webhooks.add(
+        system,
+        "quantri",
+        webhooks.WebhookSpec("Cổng SMS Viettel", f"http://127.0.0.1:{sms_port}/sms", "sms"),
+    )
+    hook, hook_secret = webhooks.add(
+        system,
+        "quantri",
+        webhooks.WebhookSpec(
+            "Cổng dịch vụ công tỉnh",
+            f"http://127.0.0.1:{hook_port}/events",
+            "events",
+            ("dossier.result_ready",),
+        ),
+    )
     gateway = Receiver(sms_port, sms_secret)
     app = APPLICANT.__class__(**{**vars(APPLICANT), "channels": ("email", "sms")})
     try:
         r = reception.receive(system, "vanthu", app)
-        digitize(system, "vanthu", [scan_page(tmp_path / "kq.png", [
-            "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH", "Số: 10A8012345"])],
-            CopyRequest(r.code, "Giấy chứng nhận đăng ký hộ kinh doanh"))
+        digitize(
+            system,
+            "vanthu",
+            [
+                scan_page(
+                    tmp_path / "kq.png", ["GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH", "Số: 10A8012345"]
+                )
+            ],
+            CopyRequest(r.code, "Giấy chứng nhận đăng ký hộ kinh doanh"),
+        )
         first = _deliver_all(system, rounds=8)
         assert first.delivered == 4 and first.retried >= 1  # the integration is down
         # The "result ready" mail, in Vietnamese, with correct headers.
@@ -181,8 +217,11 @@ def test_result_ready_by_email_and_signed_webhooks(agency: System, smtp: tuple[i
         assert msg["To"].addresses[0].display_name == "Nguyễn Thị Hương"
         assert msg["X-EDMS-Event"] == "dossier.result_ready"
         with system.sessions() as s:
-            ready = s.scalars(select(Notice).where(Notice.event == "dossier.result_ready",
-                                                   Notice.channel == "email")).one()
+            ready = s.scalars(
+                select(Notice).where(
+                    Notice.event == "dossier.result_ready", Notice.channel == "email"
+                )
+            ).one()
         assert msg["Message-ID"] == f"<{ready.delivery_id}@tuyenquang.gov.vn>"
         text = msg.get_content()
         assert "Kính gửi Ông/Bà Nguyễn Thị Hương" in text
@@ -197,7 +236,8 @@ def test_result_ready_by_email_and_signed_webhooks(agency: System, smtp: tuple[i
         assert sms_ready["message"]["text"].startswith("Ủy ban nhân dân tỉnh Tuyên Quang: hồ sơ")
         assert sms_ready["message"]["text_ascii"].startswith("Uy ban nhan dan tinh Tuyen Quang")
         assert sms_ready["data"]["lookup_url"] == (
-            f"https://motcua.tuyenquang.gov.vn/tra-cuu?ma={r.code}")
+            f"https://motcua.tuyenquang.gov.vn/tra-cuu?ma={r.code}"
+        )
 
         # The integration comes up: it gets the result notice, exactly once per event id.
         integration = Receiver(hook_port, hook_secret)
@@ -213,8 +253,11 @@ def test_result_ready_by_email_and_signed_webhooks(agency: System, smtp: tuple[i
         assert payload["event_id"] == ready.event_id
         with system.sessions() as s:
             n = s.scalars(select(Notice).where(Notice.webhook_id == hook.id)).one()
-            attempts = s.scalars(select(NoticeAttempt).where(
-                NoticeAttempt.notice_id == n.id).order_by(NoticeAttempt.id)).all()
+            attempts = s.scalars(
+                select(NoticeAttempt)
+                .where(NoticeAttempt.notice_id == n.id)
+                .order_by(NoticeAttempt.id)
+            ).all()
         assert n.state == "delivered" and [a.ok for a in attempts][-1] is True
         assert not attempts[0].ok and "Connection" in attempts[0].detail
         assert attempts[-1].status == "204"
@@ -227,8 +270,11 @@ def test_result_ready_by_email_and_signed_webhooks(agency: System, smtp: tuple[i
         assert integration.seen.count(n.delivery_id) == 3
         assert len(integration.processed) == 1
         with system.sessions() as s:
-            log = s.scalars(select(NoticeAttempt).where(NoticeAttempt.notice_id == n.id)
-                            .order_by(NoticeAttempt.id)).all()
+            log = s.scalars(
+                select(NoticeAttempt)
+                .where(NoticeAttempt.notice_id == n.id)
+                .order_by(NoticeAttempt.id)
+            ).all()
         assert [(a.ok, a.replay) for a in log[-2:]] == [(False, True), (True, True)]
         integration.stop()
     finally:
@@ -242,8 +288,9 @@ def test_result_ready_by_email_and_signed_webhooks(agency: System, smtp: tuple[i
 def test_a_receiver_that_refuses_for_good_and_a_secret_rotated(agency: System) -> None:
     system = agency
     port = free_port()
-    hook, secret = webhooks.add(system, "quantri", webhooks.WebhookSpec(
-        "Tích hợp", f"http://127.0.0.1:{port}/", "events"))
+    hook, secret = webhooks.add(
+        system, "quantri", webhooks.WebhookSpec("Tích hợp", f"http://127.0.0.1:{port}/", "events")
+    )
     receiver = Receiver(port, "not-the-secret")  # signatures do not verify: 401
     try:
         reception.receive(system, "vanthu", APPLICANT)
@@ -261,11 +308,12 @@ def test_a_receiver_that_refuses_for_good_and_a_secret_rotated(agency: System) -
     finally:
         receiver.stop()
     # Bad webhooks are refused when made.
-    for spec, message in ((webhooks.WebhookSpec("x", "ftp://a.vn/"), "http"),
-                          (webhooks.WebhookSpec("x", "https://u:p@a.vn/"), "credentials"),
-                          (webhooks.WebhookSpec("x", "https://a.vn/", "fax"), "serves"),
-                          (webhooks.WebhookSpec("x", "https://a.vn/", "events",
-                                                ("khong.co",)), "unknown")):
+    for spec, message in (
+        (webhooks.WebhookSpec("x", "ftp://a.vn/"), "http"),
+        (webhooks.WebhookSpec("x", "https://u:p@a.vn/"), "credentials"),
+        (webhooks.WebhookSpec("x", "https://a.vn/", "fax"), "serves"),
+        (webhooks.WebhookSpec("x", "https://a.vn/", "events", ("khong.co",)), "unknown"),
+    ):
         with pytest.raises(EdmsError, match=message):
             webhooks.add(system, "quantri", spec)
 
@@ -284,16 +332,31 @@ def test_private_addresses_are_refused_unless_allowed(tmp_path: Path) -> None:
 
 
 def test_staff_notices_on_their_channels_outside_quiet_hours(
-        agency: System, smtp: tuple[int, Mailbox], tmp_path: Path) -> None:
+    agency: System, smtp: tuple[int, Mailbox], tmp_path: Path
+) -> None:
     system, (_port, box) = agency, smtp
-    admin.save_preference(system, "chutich", admin.Preference(
-        email="thanh@tuyenquang.gov.vn", channels=("email",)))
-    admin.save_preference(system, "phochutich", admin.Preference(
-        email="nhung@tuyenquang.gov.vn", channels=("email",),
-        muted=("document.awaiting_signature",)))
-    admin.save_preference(system, "chuyenvien", admin.Preference(
-        email="quan@tuyenquang.gov.vn", channels=("email",), quiet_start="00:00",
-        quiet_end="00:00"))
+    admin.save_preference(
+        system, "chutich", admin.Preference(email="thanh@tuyenquang.gov.vn", channels=("email",))
+    )
+    admin.save_preference(
+        system,
+        "phochutich",
+        admin.Preference(
+            email="nhung@tuyenquang.gov.vn",
+            channels=("email",),
+            muted=("document.awaiting_signature",),
+        ),
+    )
+    admin.save_preference(
+        system,
+        "chuyenvien",
+        admin.Preference(
+            email="quan@tuyenquang.gov.vn",
+            channels=("email",),
+            quiet_start="00:00",
+            quiet_end="00:00",
+        ),
+    )
     with pytest.raises(EdmsError, match="e-mail address"):
         admin.save_preference(system, "chuyenvien", admin.Preference(channels=("email",)))
     # A draft submitted: the leaders are told (not the one who turned it off).
@@ -313,10 +376,20 @@ def test_staff_notices_on_their_channels_outside_quiet_hours(
     sent = tmp_path / "sent.pdf"
     docs.download(system, "vanthu", doc.id, sent)
     with open(sent, "rb") as f:
-        got = docs.receive(system, "vanthu", f, "den.pdf", docs.IncomingMeta(
-            type_code="quyet-dinh", subject="Về việc triển khai chuyển đổi số",
-            organ_name="Bộ Nội vụ", code_number="05", code_notation="QĐ-BNV",
-            issued_date=docs.vn_today()))
+        got = docs.receive(
+            system,
+            "vanthu",
+            f,
+            "den.pdf",
+            docs.IncomingMeta(
+                type_code="quyet-dinh",
+                subject="Về việc triển khai chuyển đổi số",
+                organ_name="Bộ Nội vụ",
+                code_number="05",
+                code_notation="QĐ-BNV",
+                issued_date=docs.vn_today(),
+            ),
+        )
     incoming = got.document.id
     docs.verify(system, "vanthu", incoming)
     docs.register_incoming(system, "vanthu", incoming)
@@ -327,8 +400,10 @@ def test_staff_notices_on_their_channels_outside_quiet_hours(
     box.messages.clear()
     _deliver_all(system)
     assert [m[1] for m in box.messages] == [["quan@tuyenquang.gov.vn"]]
-    assert "Văn bản được giao xử lý" in email.message_from_bytes(
-        box.messages[0][2], policy=default_policy)["Subject"]
+    assert (
+        "Văn bản được giao xử lý"
+        in email.message_from_bytes(box.messages[0][2], policy=default_policy)["Subject"]
+    )
     # The daily check: due on the next working day, then overdue (and the leader who
     # assigned it is told too); run twice, it writes each notice once.
     box.messages.clear()
@@ -336,25 +411,29 @@ def test_staff_notices_on_their_channels_outside_quiet_hours(
     assert daily.run(system, today=day_before)["due_tomorrow"] == 1  # the same finding
     assert daily.run(system, today=deadline + timedelta(days=1))["overdue"] == 1
     _deliver_all(system)
-    got = sorted((m[1][0], email.message_from_bytes(m[2], policy=default_policy)["Subject"])
-                 for m in box.messages)
-    assert [(to, "đến hạn xử lý" in subject, "quá hạn xử lý" in subject)
-            for to, subject in got] == [("quan@tuyenquang.gov.vn", False, True),
-                                        ("quan@tuyenquang.gov.vn", True, False),
-                                        ("thanh@tuyenquang.gov.vn", False, True)]
+    got = sorted(
+        (m[1][0], email.message_from_bytes(m[2], policy=default_policy)["Subject"])
+        for m in box.messages
+    )
+    assert [
+        (to, "đến hạn xử lý" in subject, "quá hạn xử lý" in subject) for to, subject in got
+    ] == [
+        ("quan@tuyenquang.gov.vn", False, True),
+        ("quan@tuyenquang.gov.vn", True, False),
+        ("thanh@tuyenquang.gov.vn", False, True),
+    ]
 
 
 def test_quiet_hours_hold_notices_until_morning(agency: System) -> None:
     at_night = datetime(2026, 12, 2, 15, 30, tzinfo=UTC)  # 22:30 in Việt Nam
     assert outbox.after_quiet(at_night, ("21:00", "07:00")) == datetime(
-        2026, 12, 3, 0, 0, tzinfo=UTC)  # 07:00 the next morning
+        2026, 12, 3, 0, 0, tzinfo=UTC
+    )  # 07:00 the next morning
     early = datetime(2026, 12, 2, 22, 0, tzinfo=UTC)  # 05:00
-    assert outbox.after_quiet(early, ("21:00", "07:00")) == datetime(2026, 12, 3, 0, 0,
-                                                                       tzinfo=UTC)
+    assert outbox.after_quiet(early, ("21:00", "07:00")) == datetime(2026, 12, 3, 0, 0, tzinfo=UTC)
     noon = datetime(2026, 12, 3, 5, 0, tzinfo=UTC)
     assert outbox.after_quiet(noon, ("21:00", "07:00")) == noon
-    assert outbox.after_quiet(noon, ("11:30", "13:30")) == datetime(2026, 12, 3, 6, 30,
-                                                                      tzinfo=UTC)
+    assert outbox.after_quiet(noon, ("11:30", "13:30")) == datetime(2026, 12, 3, 6, 30, tzinfo=UTC)
     # A citizen's notice made inside the agency's quiet hours waits for their end.
     system = agency
     admin.set_quiet_hours(system, "quantri", "00:00", "23:59")
@@ -371,33 +450,51 @@ def test_refused_exchange_and_late_dossiers(agency: System, smtp: tuple[int, Mai
     from edms.models import ExchangeMessage
 
     system, (_port, box) = agency, smtp
-    admin.save_preference(system, "vanthu", admin.Preference(
-        email="mai@tuyenquang.gov.vn", channels=("email",)))
+    admin.save_preference(
+        system, "vanthu", admin.Preference(email="mai@tuyenquang.gov.vn", channels=("email",))
+    )
     # A partner's refusal of one of our documents, recorded by the exchange (status 02
     # from the receiver): the clerks and the document's author are told.
     doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
     with system.sessions() as s, s.begin():
-        s.add(ExchangeMessage(agency_id=doc.agency_id, direction="in", kind="status",
-                              peer_code="000.00.00.G22", document_id=doc.id,
-                              document_key="k", status_code="02",
-                              description="Gửi nhầm cơ quan", state="accepted",
-                              attempts=0))
+        s.add(
+            ExchangeMessage(
+                agency_id=doc.agency_id,
+                direction="in",
+                kind="status",
+                peer_code="000.00.00.G22",
+                document_id=doc.id,
+                document_key="k",
+                status_code="02",
+                description="Gửi nhầm cơ quan",
+                state="accepted",
+                attempts=0,
+            )
+        )
     # A dossier received ten days ago and still open is late: the citizen gets an
     # apology, the clerk who received it a notice; the check run twice writes them once.
-    r = reception.receive(system, "vanthu", APPLICANT,
-                          at=datetime.now(UTC) - timedelta(days=10))
+    r = reception.receive(system, "vanthu", APPLICANT, at=datetime.now(UTC) - timedelta(days=10))
     assert reception.is_late(reception.get(system, "vanthu", r.code).dossier)
     assert daily.run(system)["late"] == 1
     assert daily.run(system)["late"] == 1
     _deliver_all(system)
-    got = sorted((m[1][0], email.message_from_bytes(m[2], policy=default_policy)["Subject"])
-                 for m in box.messages)
-    assert got == sorted([("huong@example.vn", f"Đã tiếp nhận hồ sơ {r.code}"),
-                   ("huong@example.vn", f"Xin lỗi: hồ sơ {r.code} chưa có kết quả đúng hẹn"),
-                   ("mai@tuyenquang.gov.vn",
-                    f"Xin lỗi: hồ sơ {r.code} chưa có kết quả đúng hẹn"),
-                   ("mai@tuyenquang.gov.vn",
-                    "Văn bản (chưa có số, mã " + str(doc.id) + ") bị 000.00.00.G22 trả lại")])
+    got = sorted(
+        (m[1][0], email.message_from_bytes(m[2], policy=default_policy)["Subject"])
+        for m in box.messages
+    )
+    assert got == sorted(
+        [
+            ("huong@example.vn", f"Đã tiếp nhận hồ sơ {r.code}"),
+            ("huong@example.vn", f"Xin lỗi: hồ sơ {r.code} chưa có kết quả đúng hẹn"),
+            ("mai@tuyenquang.gov.vn", f"Xin lỗi: hồ sơ {r.code} chưa có kết quả đúng hẹn"),
+            (
+                "mai@tuyenquang.gov.vn",
+                "Văn bản (chưa có số, mã " + str(doc.id) + ") bị 000.00.00.G22 trả lại",
+            ),
+        ]
+    )
     body = [m for m in box.messages if m[1] == ["mai@tuyenquang.gov.vn"]]
-    assert any("Gửi nhầm cơ quan" in email.message_from_bytes(
-        m[2], policy=default_policy).get_content() for m in body)
+    assert any(
+        "Gửi nhầm cơ quan" in email.message_from_bytes(m[2], policy=default_policy).get_content()
+        for m in body
+    )

@@ -23,8 +23,9 @@ def setup(url: str) -> tuple[object, int]:
     db.upgrade(engine)
     sessions = db.session_factory(engine)
     with db.transaction(sessions) as s:
-        agency = Agency(code="000.00.00.H41", name="Ủy ban nhân dân tỉnh Hà Giang",
-                        abbreviation="UBND")
+        agency = Agency(
+            code="000.00.00.H41", name="Ủy ban nhân dân tỉnh Hà Giang", abbreviation="UBND"
+        )
         s.add(agency)
         s.flush()
         agency_id = agency.id
@@ -68,8 +69,7 @@ def test_concurrent_allocation_on_postgresql(pg_url: str) -> None:
         reg_id = register_for(s, agency, "outgoing", date(2026, 5, 1)).id
     ctx = multiprocessing.get_context("spawn")
     queue: multiprocessing.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_allocate, args=(pg_url, reg_id, 50, queue))
-             for _ in range(4)]
+    procs = [ctx.Process(target=_allocate, args=(pg_url, reg_id, 50, queue)) for _ in range(4)]
     for p in procs:
         p.start()
     numbers = [n for _ in procs for n in queue.get(timeout=120)]
@@ -83,20 +83,36 @@ def test_audit_chain_detects_edits_and_deletions(db_url: str, tmp_path: Path) ->
     sessions, _ = setup(db_url)
     for i in range(6):
         with db.transaction(sessions) as s:  # type: ignore[arg-type]
-            record(s, "vanthu@h41", "document.register", "document", str(i),
-                   {"so_den": i + 1, "ghi_chu": "Đã vào sổ"})
+            record(
+                s,
+                "vanthu@h41",
+                "document.register",
+                "document",
+                str(i),
+                {"so_den": i + 1, "ghi_chu": "Đã vào sổ"},
+            )
     with sessions() as s:  # type: ignore[operator]
         assert verify_chain(s) == (6, [])
     env = {**os.environ, "EDMS_DATABASE_URL": db_url, "EDMS_DATA_DIR": str(tmp_path)}
-    ok = subprocess.run([sys.executable, "-m", "edms.cli", "audit", "verify"], env=env,
-                        capture_output=True, text=True, timeout=60)
+    ok = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0 and "intact: 6 events" in ok.stdout
 
     engine = db.make_engine(db_url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE audit_events SET actor = 'someone-else' WHERE seq = 3"))
-    bad = subprocess.run([sys.executable, "-m", "edms.cli", "audit", "verify"], env=env,
-                         capture_output=True, text=True, timeout=60)
+    bad = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "audit", "verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 1
     assert "EVENT 3: its content was edited" in bad.stdout
 

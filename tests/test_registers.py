@@ -33,8 +33,12 @@ from tests.support.pdfs import plain_pdf
 
 @pytest.fixture
 def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
-    env = {"EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_RETENTION_DEFAULT_YEARS": "0",
-           "EDMS_PKI_DIR": str(dev_pki.directory), "EDMS_ENV": "development"}
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+    }
     system = System(Settings.from_env(env))
     system.init()
     orgs.seed_development(system)
@@ -49,16 +53,27 @@ def signed_pdf(dev_pki: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = plain_pdf(d / "src.pdf", title="Cong van de nghi phoi hop")
     out = d / "signed.pdf"
     key = load_pkcs12(dev_pki.p12("leader2"), b"edms-dev-only")
-    SigningEngine(key).sign(src, out, SignOptions(
-        Profile.PERSONAL, Level.B_B, signature_image=dev_pki.signature_image("leader2")))
+    SigningEngine(key).sign(
+        src,
+        out,
+        SignOptions(
+            Profile.PERSONAL, Level.B_B, signature_image=dev_pki.signature_image("leader2")
+        ),
+    )
     return out
 
 
 def receive_registered(system: System, pdf: Path, n: int, subject: str) -> int:
     meta = docs.IncomingMeta(
-        type_code="cong-van", subject=subject, organ_name="Sở Tài chính tỉnh Tuyên Quang",
-        organ_id="000.00.12.H41", code_number=str(100 + n), code_notation="STC-NS",
-        issued_date=docs.vn_today() - timedelta(days=2), priority=n % 2)
+        type_code="cong-van",
+        subject=subject,
+        organ_name="Sở Tài chính tỉnh Tuyên Quang",
+        organ_id="000.00.12.H41",
+        code_number=str(100 + n),
+        code_notation="STC-NS",
+        issued_date=docs.vn_today() - timedelta(days=2),
+        priority=n % 2,
+    )
     with open(pdf, "rb") as f:
         doc_id = docs.receive(system, "vanthu", f, "cv.pdf", meta).document.id
     assert docs.verify(system, "vanthu", doc_id).report.valid  # type: ignore[union-attr]
@@ -78,29 +93,41 @@ def issued_outgoing(system: System) -> int:
     return doc.id
 
 
-def test_register_exports_render_with_every_column(agency: System, signed_pdf: Path,
-                                                   tmp_path: Path) -> None:
+def test_register_exports_render_with_every_column(
+    agency: System, signed_pdf: Path, tmp_path: Path
+) -> None:
     system = agency
     issued_outgoing(system)
-    incoming = [receive_registered(system, signed_pdf, i, f"Đề nghị phối hợp thẩm định số {i}")
-                for i in range(3)]
+    incoming = [
+        receive_registered(system, signed_pdf, i, f"Đề nghị phối hợp thẩm định số {i}")
+        for i in range(3)
+    ]
     today = docs.vn_today()
-    docs.assign(system, "chutich", incoming[0], "KT", ("VX",), "Chủ trì tham mưu",
-                today + timedelta(days=5))
+    docs.assign(
+        system, "chutich", incoming[0], "KT", ("VX",), "Chủ trì tham mưu", today + timedelta(days=5)
+    )
     for kind in registers.KINDS:
         export = registers.collect(system, "vanthu", kind, today - timedelta(days=1), today)
         layout = registers.LAYOUTS[kind]
         pdf = registers.write_pdf(export, tmp_path / f"{kind}.pdf")
         # poppler renders it ...
         png = tmp_path / kind
-        subprocess.run(["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf),
-                        str(png)], check=True, timeout=60)
+        subprocess.run(
+            ["pdftoppm", "-r", "40", "-png", "-f", "1", "-l", "1", str(pdf), str(png)],
+            check=True,
+            timeout=60,
+        )
         page = Image.open(f"{png}-1.png").convert("L")
         assert page.width > page.height  # landscape A4
         assert page.getextrema()[0] < 100  # not blank: dark text and grid lines
         # ... and its text carries every column heading and intact diacritics.
-        body = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                              text=True, check=True, timeout=60).stdout
+        body = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
         flat = " ".join(body.split())
         assert layout.title in flat
         for heading in layout.columns:
@@ -119,8 +146,7 @@ def test_register_exports_render_with_every_column(agency: System, signed_pdf: P
             assert "Quyết định: Về việc phê duyệt Kế hoạch chuyển đổi số" in rows[1][2]
             assert "ỦY BAN NHÂN DÂN TỈNH TUYÊN QUANG" in flat  # the agency, diacritics intact
         else:
-            assert [r[0 if kind == "follow-up" else 1] for r in rows[1:]] == ["01", "02",
-                                                                              "03"]
+            assert [r[0 if kind == "follow-up" else 1] for r in rows[1:]] == ["01", "02", "03"]
     follow = registers.collect(system, "vanthu", "follow-up", today, today)
     first = follow.rows[0]
     assert first[2] == "Phòng Kinh tế (chủ trì); phối hợp: Phòng Văn hóa - Xã hội"
@@ -128,16 +154,34 @@ def test_register_exports_render_with_every_column(agency: System, signed_pdf: P
     assert first[4] == "đã phân công"
 
 
-def test_many_rows_span_pages_with_headings_repeated(agency: System, signed_pdf: Path,
-                                                     tmp_path: Path) -> None:
+def test_many_rows_span_pages_with_headings_repeated(
+    agency: System, signed_pdf: Path, tmp_path: Path
+) -> None:
     export = registers.RegisterExport(
-        "incoming", "Ủy ban nhân dân tỉnh Tuyên Quang", docs.vn_today(), docs.vn_today(),
-        [["22/11/2026", f"{i:02d}", "Sở Tài chính", f"{i}/STC-NS", "20/11/2026",
-          "Công văn: Về việc đề nghị thẩm định dự toán ngân sách năm 2027", "Phòng Kinh tế",
-          "", "", ""] for i in range(1, 80)])
+        "incoming",
+        "Ủy ban nhân dân tỉnh Tuyên Quang",
+        docs.vn_today(),
+        docs.vn_today(),
+        [
+            [
+                "22/11/2026",
+                f"{i:02d}",
+                "Sở Tài chính",
+                f"{i}/STC-NS",
+                "20/11/2026",
+                "Công văn: Về việc đề nghị thẩm định dự toán ngân sách năm 2027",
+                "Phòng Kinh tế",
+                "",
+                "",
+                "",
+            ]
+            for i in range(1, 80)
+        ],
+    )
     pdf = registers.write_pdf(export, tmp_path / "long.pdf")
-    pages = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
-                           text=True, check=True).stdout.split("\f")
+    pages = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout.split("\f")
     pages = [p for p in pages if p.strip()]
     assert len(pages) >= 3
     for p in pages:
@@ -155,8 +199,10 @@ def test_deadlines_and_statistics(agency: System, signed_pdf: Path) -> None:
     # Document c's deadline passed two days ago (set in the data: the API refuses past
     # deadlines at assignment time).
     with system.engine.begin() as conn:
-        conn.execute(text("UPDATE assignments SET deadline = :d WHERE document_id = :id"),
-                     {"d": today - timedelta(days=2), "id": c})
+        conn.execute(
+            text("UPDATE assignments SET deadline = :d WHERE document_id = :id"),
+            {"d": today - timedelta(days=2), "id": c},
+        )
     lists = tracking.deadlines(system, "vanthu", within_days=3)
     assert [i.document_id for i in lists.overdue] == [c]
     assert lists.overdue[0].days_left == -2
@@ -171,14 +217,16 @@ def test_deadlines_and_statistics(agency: System, signed_pdf: Path) -> None:
     assert (kt.early, kt.on_time, kt.late, kt.open_on_time) == (1, 0, 0, 1)
     assert (vx.early, vx.on_time, vx.late, vx.open_on_time) == (0, 0, 1, 1)
     # An officer of the lead unit completes on the deadline day: on time.
-    orgs.create_user(system, "000.00.00.H41", "cv.vx", "Lý Thị Hoa", "officer",
-                     unit_code="VX")
+    orgs.create_user(system, "000.00.00.H41", "cv.vx", "Lý Thị Hoa", "officer", unit_code="VX")
     with system.engine.begin() as conn:
-        conn.execute(text("UPDATE assignments SET deadline = :d WHERE document_id = :id"),
-                     {"d": today, "id": d})
+        conn.execute(
+            text("UPDATE assignments SET deadline = :d WHERE document_id = :id"),
+            {"d": today, "id": d},
+        )
     docs.complete(system, "cv.vx", d)
     vx = {r.unit: r for r in tracking.handling_stats(system, "vanthu", start, end)}[
-        "Phòng Văn hóa - Xã hội"]
+        "Phòng Văn hóa - Xã hội"
+    ]
     assert (vx.on_time, vx.late, vx.open_on_time) == (1, 1, 0)
 
 
@@ -186,8 +234,11 @@ def test_dossier_export_in_time_order(agency: System, signed_pdf: Path, tmp_path
     system = agency
     out_id = issued_outgoing(system)
     in_id = receive_registered(system, signed_pdf, 1, "Đề nghị phối hợp")
-    dossiers.create(system, "vanthu", dossiers.DossierMeta(
-        "HS-2026-001", "Hồ sơ chuyển đổi số năm 2026", "Vĩnh viễn"))
+    dossiers.create(
+        system,
+        "vanthu",
+        dossiers.DossierMeta("HS-2026-001", "Hồ sơ chuyển đổi số năm 2026", "Vĩnh viễn"),
+    )
     dossiers.add_documents(system, "vanthu", "HS-2026-001", [out_id, in_id])
     target = dossiers.export(system, "vanthu", "HS-2026-001", tmp_path / "hs.zip")
     with zipfile.ZipFile(target) as z:
@@ -209,19 +260,40 @@ def test_clerk_cli_walks_a_document(agency: System, tmp_path: Path) -> None:
     """The same lifecycle through `edms`: a wrong role is refused with one line and exit
     status 1; the register export and search work from the command line."""
     system = agency
-    env = {**os.environ, "EDMS_DATA_DIR": str(system.settings.data_dir),
-           "EDMS_PKI_DIR": str(system.settings.pki_dir), "EDMS_ENV": "development",
-           "EDMS_RETENTION_DEFAULT_YEARS": "0", "EDMS_SIGNING_PIN": DEV_SIGNING_PIN}
+    env = {
+        **os.environ,
+        "EDMS_DATA_DIR": str(system.settings.data_dir),
+        "EDMS_PKI_DIR": str(system.settings.pki_dir),
+        "EDMS_ENV": "development",
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_SIGNING_PIN": DEV_SIGNING_PIN,
+    }
 
     def edms(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([sys.executable, "-m", "edms.cli", *args], env=env,
-                           capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [sys.executable, "-m", "edms.cli", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert (r.returncode == 0) is ok, r.stdout + r.stderr
         return r
 
-    edms("doc", "new", "--as", "chuyenvien", "--type", "to-trinh", "--subject",
-         "Tờ trình về việc đầu tư hạ tầng số", "--to", "Thường trực Tỉnh ủy", "--template",
-         "Kính trình Thường trực Tỉnh ủy xem xét, cho ý kiến.")
+    edms(
+        "doc",
+        "new",
+        "--as",
+        "chuyenvien",
+        "--type",
+        "to-trinh",
+        "--subject",
+        "Tờ trình về việc đầu tư hạ tầng số",
+        "--to",
+        "Thường trực Tỉnh ủy",
+        "--template",
+        "Kính trình Thường trực Tỉnh ủy xem xét, cho ý kiến.",
+    )
     edms("doc", "submit", "--as", "chuyenvien", "1")
     edms("doc", "approve", "--as", "chutich", "1")
     bad = edms("doc", "sign", "--as", "vanthu", "1", ok=False)
@@ -235,7 +307,18 @@ def test_clerk_cli_walks_a_document(agency: System, tmp_path: Path) -> None:
     assert "1 found" in edms("search", "--as", "vanthu", "ha tang so").stdout
     out = tmp_path / "so-di.csv"
     today = docs.vn_today().isoformat()
-    edms("register", "export", "outgoing", "--as", "vanthu", "--from", today, "--to", today,
-         "-o", str(out))
+    edms(
+        "register",
+        "export",
+        "outgoing",
+        "--as",
+        "vanthu",
+        "--from",
+        today,
+        "--to",
+        today,
+        "-o",
+        str(out),
+    )
     assert "01/TTr-UBND" in out.read_text(encoding="utf-8-sig")
     assert "intact" in edms("audit", "verify").stdout

@@ -42,8 +42,9 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("probe")
     # Two public checks at a time and no queue: a third is refused at once (429).
-    env = base_env(tmp / "data", dev_pki.directory, EDMS_PUBLIC_CONCURRENCY="2",
-                   EDMS_PUBLIC_QUEUE="0")
+    env = base_env(
+        tmp / "data", dev_pki.directory, EDMS_PUBLIC_CONCURRENCY="2", EDMS_PUBLIC_QUEUE="0"
+    )
     edms(env, "init")
     procs = Processes(tmp)
     try:
@@ -55,12 +56,25 @@ def site(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Sit
 class RawRequest:
     """An HTTP request on its own socket, its body sent when the test says so."""
 
-    def __init__(self, base: str, method: str, path: str, head: dict[str, str],
-                 body: bytes = b"", send_now: int = 0) -> None:
+    def __init__(
+        self,
+        base: str,
+        method: str,
+        path: str,
+        head: dict[str, str],
+        body: bytes = b"",
+        send_now: int = 0,
+    ) -> None:
         url = urlsplit(base)
         self.sock = socket.create_connection((url.hostname, url.port), timeout=180)
-        lines = [f"{method} {path} HTTP/1.1", f"Host: {url.netloc}", "Connection: close",
-                 *(f"{k}: {v}" for k, v in head.items()), "", ""]
+        lines = [
+            f"{method} {path} HTTP/1.1",
+            f"Host: {url.netloc}",
+            "Connection: close",
+            *(f"{k}: {v}" for k, v in head.items()),
+            "",
+            "",
+        ]
         self.sock.sendall("\r\n".join(lines).encode() + body[:send_now])
         self.rest = body[send_now:]
 
@@ -83,31 +97,53 @@ class RawRequest:
         self.sock.close()
         head, _, body = data.partition(b"\r\n\r\n")
         lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in
-                   (line.partition(":") for line in lines[1:])}
+        headers = {
+            k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])
+        }
         return int(lines[0].split()[1]), headers, body
 
 
-def junk_upload(base: str, path: str, pdf: bytes, junk: int = 8 * MIB,
-                send_now: int = MIB) -> RawRequest:
+def junk_upload(
+    base: str, path: str, pdf: bytes, junk: int = 8 * MIB, send_now: int = MIB
+) -> RawRequest:
     """The probe's upload: a small PDF followed by 8 MB of junk, sent only in part."""
-    body = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"van-ban.pdf\"\r\nContent-Type: application/pdf\r\n\r\n").encode() \
-        + pdf + os.urandom(junk) + f"\r\n--{BOUNDARY}--\r\n".encode()
-    return RawRequest(base, "POST", path, {
-        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-        "Content-Length": str(len(body))}, body, send_now)
+    body = (
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="van-ban.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+        ).encode()
+        + pdf
+        + os.urandom(junk)
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
+    return RawRequest(
+        base,
+        "POST",
+        path,
+        {
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(len(body)),
+        },
+        body,
+        send_now,
+    )
 
 
-def test_slow_public_uploads_do_not_stall_health_or_logged_in_work(site: Site,
-                                                                    tmp_path: Path) -> None:
+def test_slow_public_uploads_do_not_stall_health_or_logged_in_work(
+    site: Site, tmp_path: Path
+) -> None:
     pdf = plain_pdf(tmp_path / "nho.pdf").read_bytes()
     officer = requests.Session()
-    r = officer.post(f"{site.base}/api/v1/sessions", timeout=30,
-                     json={"username": "chuyenvien", "password": DEV_USER_PASSWORD})
+    r = officer.post(
+        f"{site.base}/api/v1/sessions",
+        timeout=30,
+        json={"username": "chuyenvien", "password": DEV_USER_PASSWORD},
+    )
     assert r.status_code == 201
-    uploads = [junk_upload(site.base, "/xac-thuc", pdf),
-               junk_upload(site.base, "/verify/Abcdefghijklmnop1234", pdf)]
+    uploads = [
+        junk_upload(site.base, "/xac-thuc", pdf),
+        junk_upload(site.base, "/verify/Abcdefghijklmnop1234", pdf),
+    ]
     # Both are in flight once the gate is full: another public check is then refused.
     # (The probe sends no file: while the gate is free it is answered 400 at once.)
     time.sleep(0.3)
@@ -133,30 +169,52 @@ def test_slow_public_uploads_do_not_stall_health_or_logged_in_work(site: Site,
         statuses.append(u.response()[0])
     assert statuses[0] == 200 and statuses[1] == 404, statuses  # checked; no such copy
     # The gate is free again.
-    assert requests.post(f"{site.base}/xac-thuc", files={"file": ("x.pdf", pdf)},
-                         timeout=60).status_code == 200
+    assert (
+        requests.post(
+            f"{site.base}/xac-thuc", files={"file": ("x.pdf", pdf)}, timeout=60
+        ).status_code
+        == 200
+    )
 
 
 def test_oversized_public_bodies_are_refused_before_they_are_read(site: Site) -> None:
     limit = 32 * MIB
     # Announced too large: refused from Content-Length, nothing sent.
-    big = RawRequest(site.base, "POST", "/xac-thuc", {
-        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-        "Content-Length": str(limit + 200 * 1024)})
+    big = RawRequest(
+        site.base,
+        "POST",
+        "/xac-thuc",
+        {
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(limit + 200 * 1024),
+        },
+    )
     assert big.answered(10)
     status, headers, _ = big.response()
     assert status == 413 and headers.get("connection") == "close"
     # The exchange inbox (anonymous until the package's signature is checked): its size.
-    inbox = RawRequest(site.base, "POST", "/api/v1/exchange/inbox", {
-        "Content-Type": "application/xml", "Content-Length": str(65 * MIB)})
+    inbox = RawRequest(
+        site.base,
+        "POST",
+        "/api/v1/exchange/inbox",
+        {"Content-Type": "application/xml", "Content-Length": str(65 * MIB)},
+    )
     assert inbox.answered(10)
     assert inbox.response()[0] == 413
     # Chunked (no Content-Length): refused while it streams, at the limit.
-    chunked = RawRequest(site.base, "POST", "/verify/Abcdefghijklmnop1234", {
-        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-        "Transfer-Encoding": "chunked"})
-    part = (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-            "filename=\"x.pdf\"\r\n\r\n%PDF-1.7\n").encode() + b"0" * (MIB - 100)
+    chunked = RawRequest(
+        site.base,
+        "POST",
+        "/verify/Abcdefghijklmnop1234",
+        {
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Transfer-Encoding": "chunked",
+        },
+    )
+    part = (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        'filename="x.pdf"\r\n\r\n%PDF-1.7\n'
+    ).encode() + b"0" * (MIB - 100)
     sent = 0
     try:
         while sent < 4 * limit and not chunked.answered(0):
@@ -171,11 +229,22 @@ def test_oversized_public_bodies_are_refused_before_they_are_read(site: Site) ->
 
 def test_anonymous_bodies_to_protected_endpoints_are_not_read(site: Site) -> None:
     # The probe: a 300 MB anonymous upload took 5.6 s to get its 401.
-    for path, expected in (("/api/v1/incoming", 401), ("/api/v1/documents", 401),
-                           ("/van-ban-den/tiep-nhan", 302)):
-        anon = RawRequest(site.base, "POST", path, {
-            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-            "Content-Length": str(300 * MIB)}, b"x" * 65536, send_now=65536)
+    for path, expected in (
+        ("/api/v1/incoming", 401),
+        ("/api/v1/documents", 401),
+        ("/van-ban-den/tiep-nhan", 302),
+    ):
+        anon = RawRequest(
+            site.base,
+            "POST",
+            path,
+            {
+                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+                "Content-Length": str(300 * MIB),
+            },
+            b"x" * 65536,
+            send_now=65536,
+        )
         assert anon.answered(10), path  # answered with 300 MB still unsent
         status, _, _ = anon.response()
         assert status == expected, (path, status)
@@ -183,13 +252,16 @@ def test_anonymous_bodies_to_protected_endpoints_are_not_read(site: Site) -> Non
 
 def kill_holding_work(env: dict[str, str]) -> Path:
     """A process killed (-9) while a plaintext document sat in its work folder."""
-    code = ("import os, sys; from edms.blobs import workdir; from edms.system import System;"
-            "s = System.from_env()\n"
-            "with workdir(s) as d:\n"
-            "    (d / 'van-ban.pdf').write_bytes(b'%PDF-1.7 plaintext')\n"
-            "    print(d, flush=True); os.kill(os.getpid(), 9)\n")
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                          text=True, timeout=60)
+    code = (
+        "import os, sys; from edms.blobs import workdir; from edms.system import System;"
+        "s = System.from_env()\n"
+        "with workdir(s) as d:\n"
+        "    (d / 'van-ban.pdf').write_bytes(b'%PDF-1.7 plaintext')\n"
+        "    print(d, flush=True); os.kill(os.getpid(), 9)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == -signal.SIGKILL
     folder = Path(done.stdout.strip())
     assert (folder / "van-ban.pdf").is_file()
@@ -197,12 +269,18 @@ def kill_holding_work(env: dict[str, str]) -> Path:
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "edms.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "edms.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-def test_storage_verify_names_leftovers_and_cleanup_removes_them(tmp_path: Path,
-                                                                 dev_pki: Any) -> None:
+def test_storage_verify_names_leftovers_and_cleanup_removes_them(
+    tmp_path: Path, dev_pki: Any
+) -> None:
     import io
 
     from edms import documents as docs
@@ -219,8 +297,12 @@ def test_storage_verify_names_leftovers_and_cleanup_removes_them(tmp_path: Path,
         with system.sessions() as s:
             kept_sha = docs.main_file(s, kept.id).sha256
         # An upload whose work failed before this release left its object behind.
-        left = store_upload(system, io.BytesIO(plain_pdf(tmp_path / "l.pdf").read_bytes()),
-                            filename="bi-tu-choi.pdf", retention_years=0)
+        left = store_upload(
+            system,
+            io.BytesIO(plain_pdf(tmp_path / "l.pdf").read_bytes()),
+            filename="bi-tu-choi.pdf",
+            retention_years=0,
+        )
         folder = kill_holding_work(env)
 
         report = cli(env, "storage", "verify", "--older-than", "0")
@@ -243,8 +325,9 @@ def test_storage_verify_names_leftovers_and_cleanup_removes_them(tmp_path: Path,
         system.close()
 
 
-def test_serve_clears_stale_work_and_each_has_its_own_control_socket(tmp_path: Path,
-                                                                      dev_pki: Any) -> None:
+def test_serve_clears_stale_work_and_each_has_its_own_control_socket(
+    tmp_path: Path, dev_pki: Any
+) -> None:
     env = base_env(tmp_path / "data", dev_pki.directory)
     edms(env, "init")
     folder = kill_holding_work(env)

@@ -65,7 +65,8 @@ def assert_pdfsig_ok(path: Path, nss_db: str, regular: int) -> None:
 
 def validate_all(path: Path, services: TrustServices, fetch: bool = True) -> list[Any]:
     vc = TrustServices(services.tsa_url, services.trust_roots, fetch).validation_context(
-        for_signing=False)
+        for_signing=False
+    )
     with open(path, "rb") as f:
         reader = PdfFileReader(f)
         return [validate_pdf_signature(s, vc) for s in reader.embedded_regular_signatures]
@@ -73,9 +74,14 @@ def validate_all(path: Path, services: TrustServices, fetch: bool = True) -> lis
 
 @pytest.mark.parametrize("level", list(Level))
 @pytest.mark.parametrize("profile", [Profile.PERSONAL, Profile.ATTACHMENT, Profile.COPY])
-def test_every_profile_and_level_verifies(dev_pki: Any, services: TrustServices, nss_db: str,
-                                          tmp_path: Path, profile: Profile,
-                                          level: Level) -> None:
+def test_every_profile_and_level_verifies(
+    dev_pki: Any,
+    services: TrustServices,
+    nss_db: str,
+    tmp_path: Path,
+    profile: Profile,
+    level: Level,
+) -> None:
     src = draft_with_fields(tmp_path / "in.pdf")
     out = tmp_path / "out.pdf"
     signer = "leader2" if profile is Profile.PERSONAL else "agency"
@@ -91,18 +97,23 @@ def test_every_profile_and_level_verifies(dev_pki: Any, services: TrustServices,
             assert len(list(PdfFileReader(f).embedded_timestamp_signatures)) == 1
 
 
-def test_organization_profile_on_signed_draft_verifies(dev_pki: Any, services: TrustServices,
-                                                       nss_db: str, tmp_path: Path) -> None:
+def test_organization_profile_on_signed_draft_verifies(
+    dev_pki: Any, services: TrustServices, nss_db: str, tmp_path: Path
+) -> None:
     signed = tmp_path / "signed.pdf"
-    engine(dev_pki, "leader2", services).sign(draft_with_fields(tmp_path / "d.pdf"), signed,
-                                              opts(dev_pki, Profile.PERSONAL, Level.B_T))
+    engine(dev_pki, "leader2", services).sign(
+        draft_with_fields(tmp_path / "d.pdf"), signed, opts(dev_pki, Profile.PERSONAL, Level.B_T)
+    )
     for level in Level:
         out = tmp_path / f"sealed-{level}.pdf"
-        engine(dev_pki, "agency", services).sign(signed, out,
-                                                 opts(dev_pki, Profile.ORGANIZATION, level))
+        engine(dev_pki, "agency", services).sign(
+            signed, out, opts(dev_pki, Profile.ORGANIZATION, level)
+        )
         assert_pdfsig_ok(out, nss_db, regular=2)
-        assert openssl_verify_all(out, dev_pki.root_cert, tmp_path) == [
-            "CMS Verification successful"] * 2
+        assert (
+            openssl_verify_all(out, dev_pki.root_cert, tmp_path)
+            == ["CMS Verification successful"] * 2
+        )
 
 
 def _widget(pdf: pikepdf.Pdf, name: str) -> tuple[list[float], int, int]:
@@ -125,20 +136,31 @@ def _widget(pdf: pikepdf.Pdf, name: str) -> tuple[list[float], int, int]:
     raise AssertionError(f"no widget {name}")
 
 
-def test_decree30_sequence(dev_pki: Any, services: TrustServices, nss_db: str,
-                           tmp_path: Path) -> None:
+def test_decree30_sequence(
+    dev_pki: Any, services: TrustServices, nss_db: str, tmp_path: Path
+) -> None:
     """draft with number/date fields → personal signature → fill_fields → seal."""
     draft = draft_with_fields(tmp_path / "draft.pdf")
     engine(dev_pki, "leader1", services).sign(
-        draft, tmp_path / "1.pdf",
-        opts(dev_pki, Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image(
-            "leader1"), authority="TM. ỦY BAN NHÂN DÂN"))
-    fill_fields(tmp_path / "1.pdf", tmp_path / "2.pdf",
-                {NUMBER_FIELD: "Số: 01/QĐ-UBND",
-                 DATE_FIELD: "Tuyên Quang, ngày 22 tháng 11 năm 2026"})
+        draft,
+        tmp_path / "1.pdf",
+        opts(
+            dev_pki,
+            Profile.PERSONAL,
+            Level.B_T,
+            signature_image=dev_pki.signature_image("leader1"),
+            authority="TM. ỦY BAN NHÂN DÂN",
+        ),
+    )
+    fill_fields(
+        tmp_path / "1.pdf",
+        tmp_path / "2.pdf",
+        {NUMBER_FIELD: "Số: 01/QĐ-UBND", DATE_FIELD: "Tuyên Quang, ngày 22 tháng 11 năm 2026"},
+    )
     final = tmp_path / "3.pdf"
-    engine(dev_pki, "agency", services).sign(tmp_path / "2.pdf", final,
-                                             opts(dev_pki, Profile.ORGANIZATION, Level.B_LT))
+    engine(dev_pki, "agency", services).sign(
+        tmp_path / "2.pdf", final, opts(dev_pki, Profile.ORGANIZATION, Level.B_LT)
+    )
 
     leader, seal = validate_all(final, services)
     assert leader.bottom_line and seal.bottom_line
@@ -148,8 +170,7 @@ def test_decree30_sequence(dev_pki: Any, services: TrustServices, nss_db: str,
     assert seal.coverage is SignatureCoverageLevel.ENTIRE_FILE
     assert_pdfsig_ok(final, nss_db, regular=2)
 
-    text = subprocess.run(["pdftotext", str(final), "-"], capture_output=True,
-                          text=True).stdout
+    text = subprocess.run(["pdftotext", str(final), "-"], capture_output=True, text=True).stdout
     assert "Số: 01/QĐ-UBND" in text
 
     # Geometry, measured on the rendered ink (not on the images' padded boxes): the seal
@@ -165,17 +186,27 @@ def test_decree30_sequence(dev_pki: Any, services: TrustServices, nss_db: str,
     page.save(tmp_path / "decree30-page1.png")
 
 
-def test_seal_refused_without_valid_personal_signature(dev_pki: Any, services: TrustServices,
-                                                       tmp_path: Path) -> None:
+def test_seal_refused_without_valid_personal_signature(
+    dev_pki: Any, services: TrustServices, tmp_path: Path
+) -> None:
     agency = engine(dev_pki, "agency", services)
     with pytest.raises(SigningError, match="validly signed"):
-        agency.sign(plain_pdf(tmp_path / "unsigned.pdf"), tmp_path / "x.pdf",
-                    opts(dev_pki, Profile.ORGANIZATION, Level.B_B))
+        agency.sign(
+            plain_pdf(tmp_path / "unsigned.pdf"),
+            tmp_path / "x.pdf",
+            opts(dev_pki, Profile.ORGANIZATION, Level.B_B),
+        )
     revoked = tmp_path / "revoked.pdf"
     engine(dev_pki, "leader-revoked", services).sign(
-        plain_pdf(tmp_path / "d.pdf"), revoked,
-        opts(dev_pki, Profile.PERSONAL, Level.B_B,
-             signature_image=dev_pki.signature_image("leader-revoked")))
+        plain_pdf(tmp_path / "d.pdf"),
+        revoked,
+        opts(
+            dev_pki,
+            Profile.PERSONAL,
+            Level.B_B,
+            signature_image=dev_pki.signature_image("leader-revoked"),
+        ),
+    )
     with pytest.raises(SigningError, match="validly signed"):
         agency.sign(revoked, tmp_path / "y.pdf", opts(dev_pki, Profile.ORGANIZATION, Level.B_B))
     assert not (tmp_path / "x.pdf").exists() and not (tmp_path / "y.pdf").exists()
@@ -190,19 +221,22 @@ def _dss(path: Path) -> dict[str, int]:
         return {k: len(dss.get(k, [])) for k in ("/Certs", "/OCSPs", "/CRLs")}
 
 
-def test_b_lt_validates_offline_and_extend_reaches_lta(dev_pki: Any, services: TrustServices,
-                                                       nss_db: str, tmp_path: Path) -> None:
+def test_b_lt_validates_offline_and_extend_reaches_lta(
+    dev_pki: Any, services: TrustServices, nss_db: str, tmp_path: Path
+) -> None:
     lt = tmp_path / "lt.pdf"
-    engine(dev_pki, "leader2", services).sign(plain_pdf(tmp_path / "d.pdf"), lt,
-                                              opts(dev_pki, Profile.PERSONAL, Level.B_LT))
+    engine(dev_pki, "leader2", services).sign(
+        plain_pdf(tmp_path / "d.pdf"), lt, opts(dev_pki, Profile.PERSONAL, Level.B_LT)
+    )
     dss = _dss(lt)
     assert dss["/OCSPs"] >= 1 and dss["/CRLs"] >= 1 and dss["/Certs"] >= 2
     (status,) = validate_all(lt, services, fetch=False)  # no network: only the DSS
     assert status.bottom_line
 
     bt = tmp_path / "bt.pdf"
-    engine(dev_pki, "leader2", services).sign(plain_pdf(tmp_path / "d2.pdf"), bt,
-                                              opts(dev_pki, Profile.PERSONAL, Level.B_T))
+    engine(dev_pki, "leader2", services).sign(
+        plain_pdf(tmp_path / "d2.pdf"), bt, opts(dev_pki, Profile.PERSONAL, Level.B_T)
+    )
     assert _dss(bt) == {}
     lta = tmp_path / "lta.pdf"
     assert extend(bt, lta, Level.B_LTA, services) is Level.B_LTA
@@ -215,8 +249,9 @@ def test_b_lt_validates_offline_and_extend_reaches_lta(dev_pki: Any, services: T
     assert_pdfsig_ok(lta, nss_db, regular=1)
 
     bb = tmp_path / "bb.pdf"
-    engine(dev_pki, "leader2", services).sign(plain_pdf(tmp_path / "d3.pdf"), bb,
-                                              opts(dev_pki, Profile.PERSONAL, Level.B_B))
+    engine(dev_pki, "leader2", services).sign(
+        plain_pdf(tmp_path / "d3.pdf"), bb, opts(dev_pki, Profile.PERSONAL, Level.B_B)
+    )
     with pytest.raises(SigningError, match="B-B"):
         extend(bb, tmp_path / "no.pdf", Level.B_LT, services)
 
@@ -224,29 +259,50 @@ def test_b_lt_validates_offline_and_extend_reaches_lta(dev_pki: Any, services: T
 def test_appearance_texts(dev_pki: Any, services: TrustServices, tmp_path: Path) -> None:
     att = tmp_path / "att.pdf"
     result = engine(dev_pki, "agency", services).sign(
-        plain_pdf(tmp_path / "a.pdf"), att, opts(dev_pki, Profile.ATTACHMENT, Level.B_B))
-    text = subprocess.run(["pdftotext", "-layout", str(att), "-"], capture_output=True,
-                          text=True).stdout
+        plain_pdf(tmp_path / "a.pdf"), att, opts(dev_pki, Profile.ATTACHMENT, Level.B_B)
+    )
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(att), "-"], capture_output=True, text=True
+    ).stdout
     from signing.appearance import vn_time
 
     stamp = vn_time(result.signing_time)
     assert stamp.endswith("+07:00") and "T" in stamp
     assert "15/QĐ-UBND" in text and stamp in text
     copy = tmp_path / "copy.pdf"
-    engine(dev_pki, "agency", services).sign(plain_pdf(tmp_path / "c.pdf"), copy,
-                                             opts(dev_pki, Profile.COPY, Level.B_B))
+    engine(dev_pki, "agency", services).sign(
+        plain_pdf(tmp_path / "c.pdf"), copy, opts(dev_pki, Profile.COPY, Level.B_B)
+    )
     text = subprocess.run(["pdftotext", str(copy), "-"], capture_output=True, text=True).stdout
     assert "SAO Y" in text and "Ủy ban nhân dân tỉnh Tuyên Quang" in text
 
 
-def test_cli_sign_single_and_batch(dev_pki: Any, signing_env: dict[str, str], nss_db: str,
-                                   tmp_path: Path) -> None:
+def test_cli_sign_single_and_batch(
+    dev_pki: Any, signing_env: dict[str, str], nss_db: str, tmp_path: Path
+) -> None:
     env = {**os.environ, **signing_env}
     src = plain_pdf(tmp_path / "one.pdf")
     out = subprocess.run(
-        [sys.executable, "-m", "edms.cli", "sign", str(src), "-o", str(tmp_path / "one-s.pdf"),
-         "--profile", "personal", "--signer", "leader1", "--level", "B-LT"],
-        env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "edms.cli",
+            "sign",
+            str(src),
+            "-o",
+            str(tmp_path / "one-s.pdf"),
+            "--profile",
+            "personal",
+            "--signer",
+            "leader1",
+            "--level",
+            "B-LT",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert_pdfsig_ok(tmp_path / "one-s.pdf", nss_db, regular=1)
 
@@ -256,9 +312,29 @@ def test_cli_sign_single_and_batch(dev_pki: Any, signing_env: dict[str, str], ns
         plain_pdf(batch / f"doc{i}.pdf", title=f"Van ban {i}")
     (batch / "broken.pdf").write_bytes(b"%PDF-1.7\nthis is not a pdf\n")
     res = subprocess.run(
-        [sys.executable, "-m", "edms.cli", "sign", str(batch), "-o", str(tmp_path / "signed"),
-         "--batch", "--profile", "copy", "--signer", "agency", "--level", "B-T", "--jobs", "2"],
-        env=env, capture_output=True, text=True, timeout=300)
+        [
+            sys.executable,
+            "-m",
+            "edms.cli",
+            "sign",
+            str(batch),
+            "-o",
+            str(tmp_path / "signed"),
+            "--batch",
+            "--profile",
+            "copy",
+            "--signer",
+            "agency",
+            "--level",
+            "B-T",
+            "--jobs",
+            "2",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert res.returncode == 1
     assert "signed 6 of 7" in res.stderr
     assert "FAILED broken.pdf" in res.stderr
@@ -268,23 +344,28 @@ def test_cli_sign_single_and_batch(dev_pki: Any, signing_env: dict[str, str], ns
         assert_pdfsig_ok(tmp_path / "signed" / name, nss_db, regular=1)
 
 
-def test_template_cms_fast_path(dev_pki: Any, services: TrustServices, nss_db: str,
-                                tmp_path: Path) -> None:
+def test_template_cms_fast_path(
+    dev_pki: Any, services: TrustServices, nss_db: str, tmp_path: Path
+) -> None:
     """B-B signatures come from a per-key CMS template with the digest and signature value
     spliced in; each must still be a correct, distinct signature."""
     eng = engine(dev_pki, "agency", services)
     outs = []
     for i in range(3):
         out = tmp_path / f"t{i}.pdf"
-        eng.sign(plain_pdf(tmp_path / f"in{i}.pdf", title=f"Van ban {i}"), out,
-                 opts(dev_pki, Profile.COPY, Level.B_B))
+        eng.sign(
+            plain_pdf(tmp_path / f"in{i}.pdf", title=f"Van ban {i}"),
+            out,
+            opts(dev_pki, Profile.COPY, Level.B_B),
+        )
         outs.append(out)
     assert eng.key.signer()._tmpl is not None  # type: ignore[attr-defined]
     contents = set()
     for out in outs:
         assert_pdfsig_ok(out, nss_db, regular=1)
         assert openssl_verify_all(out, dev_pki.root_cert, tmp_path) == [
-            "CMS Verification successful"]
+            "CMS Verification successful"
+        ]
         with pikepdf.open(out) as pdf:
             contents.add(bytes(pdf.Root.AcroForm.Fields[0].V.Contents))
     assert len(contents) == 3
@@ -313,8 +394,11 @@ def test_batch_signatures_reuse_revocation_answers_not_timestamps(tmp_path: Path
                 assert status.bottom_line, status.pretty_print_details()
                 with open(out, "rb") as f:
                     (sig,) = PdfFileReader(f).embedded_regular_signatures
-                    (token,) = [a["values"][0] for a in sig.signer_info["unsigned_attrs"]
-                                if a["type"].native == "signature_time_stamp_token"]
+                    (token,) = [
+                        a["values"][0]
+                        for a in sig.signer_info["unsigned_attrs"]
+                        if a["type"].native == "signature_time_stamp_token"
+                    ]
                     tst = token["content"]["encap_content_info"]["content"].parsed
                     serials.add(tst["serial_number"].native)
             assert len(serials) == 3  # a timestamp of its own for every signature
@@ -330,8 +414,9 @@ def test_batch_signatures_reuse_revocation_answers_not_timestamps(tmp_path: Path
 
         revocation = ("/ocsp/", "/crls/")
         assert sum(count(cached, r) for r in revocation) >= 1
-        assert sum(count(fresh, r) for r in revocation) == \
-            3 * sum(count(cached, r) for r in revocation)
+        assert sum(count(fresh, r) for r in revocation) == 3 * sum(
+            count(cached, r) for r in revocation
+        )
         # one TSA request to learn its chain, then one timestamp per signature
         assert count(cached, "/tsa/") == 1 + 3
         assert count(fresh, "/tsa/") > count(cached, "/tsa/")
@@ -341,6 +426,7 @@ def test_batch_signatures_reuse_revocation_answers_not_timestamps(tmp_path: Path
         responder.stop()
         eng = engine(pki, "agency", TrustServices(pki.tsa_url, root, shared=shared))
         from signing.engine import TrustServiceError
+
         with pytest.raises(TrustServiceError):
             eng.sign(src, tmp_path / "down.pdf", opts(pki, Profile.COPY, Level.B_LT))
         assert not (tmp_path / "down.pdf").exists()

@@ -36,13 +36,17 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def test_500_mb_pdf_signs_under_200_mb_rss(dev_pki: Any, nss_db: str,
-                                           tmp_path: Path) -> None:
+def test_500_mb_pdf_signs_under_200_mb_rss(dev_pki: Any, nss_db: str, tmp_path: Path) -> None:
     src = big_pdf(tmp_path / "big.pdf", 500 * 1000 * 1000)
     out = tmp_path / "big-signed.pdf"
-    res = subprocess.run([sys.executable, "-c", CHILD, str(dev_pki.directory), str(src),
-                          str(out)], capture_output=True, text=True, timeout=1700,
-                         env=dict(os.environ), cwd=REPO)
+    res = subprocess.run(
+        [sys.executable, "-c", CHILD, str(dev_pki.directory), str(src), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1700,
+        env=dict(os.environ),
+        cwd=REPO,
+    )
     assert res.returncode == 0, res.stderr
     peak_mb = json.loads(res.stdout.strip().splitlines()[-1])["peak_kb"] / 1024
     assert peak_mb < 200, f"peak RSS {peak_mb:.0f} MB"

@@ -94,8 +94,7 @@ def test_named_keys_list_and_delete(store: ObjectStore) -> None:
     store.put("exchange/in/a.xml", io.BytesIO(b"<a/>"), content_type="application/xml")
     store.put("exchange/in/b.xml", io.BytesIO(b"<b/>"), metadata={"sender": "H41"})
     store.put("exchange/out/c.xml", io.BytesIO(b"<c/>"))
-    assert [o.key for o in store.list("exchange/in/")] == ["exchange/in/a.xml",
-                                                           "exchange/in/b.xml"]
+    assert [o.key for o in store.list("exchange/in/")] == ["exchange/in/a.xml", "exchange/in/b.xml"]
     assert [o.key for o in store.list("exchange/")][-1] == "exchange/out/c.xml"
     assert store.stat("exchange/in/b.xml").metadata == {"sender": "H41"}
     assert store.exists("exchange/in/a.xml")

@@ -23,7 +23,10 @@ def edms(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real `edms` command line in a child process."""
     return subprocess.run(
         [sys.executable, "-m", "edms.cli", *args],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=300,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 
@@ -33,12 +36,16 @@ def fake_pdf(size: int, seed: bytes = b"") -> bytes:
     return (head + body)[:size]
 
 
-def test_sigkill_mid_put_leaves_no_partial_object(system: System,
-                                                  system_env: dict[str, str]) -> None:
+def test_sigkill_mid_put_leaves_no_partial_object(
+    system: System, system_env: dict[str, str]
+) -> None:
     env = {**os.environ, **system_env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "edms.cli", "storage", "put", "-", "--name", "big.pdf"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     assert proc.stdin is not None
     data = fake_pdf(24 * 1024 * 1024, b"killed")
@@ -72,9 +79,9 @@ def test_sigkill_mid_put_leaves_no_partial_object(system: System,
         assert uploads.uploads == []
 
 
-def test_verify_names_corrupted_missing_and_orphaned(system: System,
-                                                     system_env: dict[str, str],
-                                                     tmp_path: Path) -> None:
+def test_verify_names_corrupted_missing_and_orphaned(
+    system: System, system_env: dict[str, str], tmp_path: Path
+) -> None:
     files = {}
     for name in ("a.pdf", "b.pdf", "c.pdf"):
         path = tmp_path / name
@@ -99,8 +106,7 @@ def test_verify_names_corrupted_missing_and_orphaned(system: System,
         (store.root / "objects" / removed).unlink()
     else:
         assert isinstance(store, S3Store)
-        store.client.put_object(store.bucket, flipped, io.BytesIO(bytes(damaged)),
-                                len(damaged))
+        store.client.put_object(store.bucket, flipped, io.BytesIO(bytes(damaged)), len(damaged))
         store.client.remove_object(store.bucket, removed)
     orphan = store.put_content(io.BytesIO(b"%PDF-1.7 nobody refers to me"))
 
@@ -119,8 +125,7 @@ def test_verify_names_corrupted_missing_and_orphaned(system: System,
     assert kinds == {("corrupted", flipped), ("missing", removed), ("orphaned", orphan.key)}
 
 
-def test_get_checks_the_hash(system: System, system_env: dict[str, str],
-                             tmp_path: Path) -> None:
+def test_get_checks_the_hash(system: System, system_env: dict[str, str], tmp_path: Path) -> None:
     src = tmp_path / "in.pdf"
     src.write_bytes(fake_pdf(50_000, b"get"))
     put = edms(system_env, "storage", "put", str(src))

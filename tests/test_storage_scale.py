@@ -48,12 +48,17 @@ CHILD = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("system_env", ["local", "s3"], indirect=True)
-def test_600_mib_object_streams_in_bounded_memory(system_env: dict[str, str],
-                                                   tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(SIZE)],
-                         env={**os.environ, **system_env, "EDMS_MAX_UPLOAD_MB": "1024"},
-                         capture_output=True, text=True, timeout=1700,
-                         cwd=Path(__file__).resolve().parent.parent)
+def test_600_mib_object_streams_in_bounded_memory(
+    system_env: dict[str, str], tmp_path: Path
+) -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(SIZE)],
+        env={**os.environ, **system_env, "EDMS_MAX_UPLOAD_MB": "1024"},
+        capture_output=True,
+        text=True,
+        timeout=1700,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["ok"] and result["size"] == SIZE

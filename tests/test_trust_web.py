@@ -21,9 +21,16 @@ G2_ROOT = "F04BA4B459A7"  # RootCA chuyên dùng Chính phủ G2 (shipped), fing
 
 
 def _system(tmp_path: Path, dev_pki: Any, admins: str) -> System:
-    system = System(Settings.from_env({
-        "EDMS_DATA_DIR": str(tmp_path / "data"), "EDMS_PKI_DIR": str(dev_pki.directory),
-        "EDMS_ENV": "development", "EDMS_INSTALLATION_ADMINS": admins}))
+    system = System(
+        Settings.from_env(
+            {
+                "EDMS_DATA_DIR": str(tmp_path / "data"),
+                "EDMS_PKI_DIR": str(dev_pki.directory),
+                "EDMS_ENV": "development",
+                "EDMS_INSTALLATION_ADMINS": admins,
+            }
+        )
+    )
     system.init()
     orgs.seed_development(system)
     return system
@@ -41,10 +48,10 @@ def test_agency_admin_reads_installation_admin_changes(tmp_path: Path, dev_pki: 
     assert "F04BA4B459A7" in page and "Ngừng tin cậy" not in page  # read-only for them
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token
-    fp = next(a.fingerprint for a in trust.anchors(system.settings)
-              if a.fingerprint.startswith(G2_ROOT))
-    r = admin.post(f"/quan-tri/tin-cay/{fp}", data={"csrf": token.group(1),
-                                                    "action": "disable"})
+    fp = next(
+        a.fingerprint for a in trust.anchors(system.settings) if a.fingerprint.startswith(G2_ROOT)
+    )
+    r = admin.post(f"/quan-tri/tin-cay/{fp}", data={"csrf": token.group(1), "action": "disable"})
     assert r.status_code == 403
     assert trust.find(system.settings, fp).enabled  # nothing changed
 
@@ -55,8 +62,9 @@ def test_agency_admin_reads_installation_admin_changes(tmp_path: Path, dev_pki: 
     page = admin.get("/quan-tri/tin-cay").get_data(as_text=True)
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     assert token and "Ngừng tin cậy" in page
-    r = admin.post(f"/quan-tri/tin-cay/{fp}", data={"csrf": token.group(1),
-                                                    "action": "disable", "note": "thử"})
+    r = admin.post(
+        f"/quan-tri/tin-cay/{fp}", data={"csrf": token.group(1), "action": "disable", "note": "thử"}
+    )
     assert r.status_code in (302, 303)
     assert not trust.find(system.settings, fp).enabled
     assert fp not in {trust.fingerprint(c) for c in trust.effective(system.settings).roots}

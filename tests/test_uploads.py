@@ -37,13 +37,17 @@ def zip_bytes() -> bytes:
 
 
 @both_stores
-def test_cli_refuses_zip_renamed_to_pdf(system: System, system_env: dict[str, str],
-                                        tmp_path: Path) -> None:
+def test_cli_refuses_zip_renamed_to_pdf(
+    system: System, system_env: dict[str, str], tmp_path: Path
+) -> None:
     disguised = tmp_path / "quyet-dinh.pdf"
     disguised.write_bytes(zip_bytes())
     result = subprocess.run(
         [sys.executable, "-m", "edms.cli", "storage", "put", str(disguised)],
-        env={**os.environ, **system_env}, capture_output=True, text=True, timeout=120,
+        env={**os.environ, **system_env},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 1
     assert "is a ZIP archive despite its .pdf name" in result.stderr
@@ -61,8 +65,7 @@ def test_cli_refuses_zip_renamed_to_pdf(system: System, system_env: dict[str, st
         (gzip.compress(b"%PDF-1.7 hidden"), "x.jpg", "a gzip archive"),
     ],
 )
-def test_disguised_files_are_named(system: System, content: bytes, name: str,
-                                   what: str) -> None:
+def test_disguised_files_are_named(system: System, content: bytes, name: str, what: str) -> None:
     with pytest.raises(DisallowedFileType) as exc:
         store_upload(system, io.BytesIO(content), filename=name)
     assert what in exc.value.message
@@ -71,20 +74,23 @@ def test_disguised_files_are_named(system: System, content: bytes, name: str,
 
 
 def test_allowed_types_are_detected_by_content(system: System) -> None:
-    png = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
-           b"\x00\x00\x00\x1f\x15\xc4\x89")
+    png = (
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06"
+        b"\x00\x00\x00\x1f\x15\xc4\x89"
+    )
     stored = store_upload(system, io.BytesIO(png), filename="mislabelled.pdf")
     assert stored.media_type == "image/png"
     xml = b'<?xml version="1.0" encoding="UTF-8"?><edXML:edXML xmlns:edXML="x"/>'
     assert store_upload(system, io.BytesIO(xml), filename="goi-tin.xml").media_type in (
-        "text/xml", "application/xml")
+        "text/xml",
+        "application/xml",
+    )
     assert detect(fake_pdf(1000)).mime == "application/pdf"
 
 
 def test_allowed_types_are_configurable(system: System) -> None:
     with pytest.raises(DisallowedFileType) as exc:
-        store_upload(system, io.BytesIO(fake_pdf(1000)), filename="a.pdf",
-                     allowed=("image/png",))
+        store_upload(system, io.BytesIO(fake_pdf(1000)), filename="a.pdf", allowed=("image/png",))
     assert "not an allowed type (PNG)" in exc.value.message
 
 
@@ -121,8 +127,9 @@ def test_duplicate_upload_keeps_one_row_and_object(system: System) -> None:
 
 @both_stores
 def test_default_retention_protects_the_original(system: System) -> None:
-    stored = store_upload(system, io.BytesIO(fake_pdf(10_000, b"keep")), filename="a.pdf",
-                          retention_years=10)
+    stored = store_upload(
+        system, io.BytesIO(fake_pdf(10_000, b"keep")), filename="a.pdf", retention_years=10
+    )
     assert stored.retain_until is not None
     info = system.store.stat(stored.storage_key)
     assert info.retention is not None

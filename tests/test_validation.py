@@ -22,12 +22,17 @@ EXPECTED = json.loads((CORPUS / "expected.json").read_text()) if CORPUS.is_dir()
 ORDER = ["none", "validation_data_only", "form_filling", "annotations", "other"]
 
 
-def edms_verify(path: Path, env: dict[str, str] | None = None,
-                *extra: str) -> tuple[int, Any, float]:
+def edms_verify(
+    path: Path, env: dict[str, str] | None = None, *extra: str
+) -> tuple[int, Any, float]:
     start = time.monotonic()
-    res = subprocess.run([sys.executable, "-m", "edms.cli", "verify", str(path), "--json",
-                          *extra], capture_output=True, text=True, timeout=120,
-                         env={**os.environ, **(env or {})})
+    res = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "verify", str(path), "--json", *extra],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
     elapsed = time.monotonic() - start
     assert res.returncode in (0, 1), res.stderr
     return res.returncode, json.loads(res.stdout), elapsed
@@ -59,8 +64,10 @@ def test_shared_corpus_verdicts(name: str) -> None:
     if expected.get("verdict") == "not_valid":
         # not valid for a reason of its own, not merely for lack of trust
         real_failures = [
-            s for s in sigs
-            if not s["integrity"] or s["coverage"] == "partial"
+            s
+            for s in sigs
+            if not s["integrity"]
+            or s["coverage"] == "partial"
             or s["modifications"] not in ("none", "validation_data_only", "form_filling")
             or s["indication"] == "TOTAL_FAILED"
             or s["sub_indication"] in ("FORMAT_FAILURE", "CRYPTO_CONSTRAINTS_FAILURE")
@@ -81,15 +88,13 @@ def test_form_fill_is_form_filling_where_stock_pyhanko_says_other() -> None:
     path = CORPUS / "valid-form-filled-after-signing.pdf"
     with open(path, "rb") as f:
         sig = PdfFileReader(f).embedded_signatures[0]
-        stock = validate_pdf_signature(sig, ValidationContext(trust_roots=[],
-                                                              allow_fetching=False))
+        stock = validate_pdf_signature(sig, ValidationContext(trust_roots=[], allow_fetching=False))
     assert stock.modification_level is ModificationLevel.OTHER
     report = validate_sandboxed(path, [])
     assert report.signatures[0].modifications == "form_filling"
 
 
-def test_our_outputs_are_valid(dev_pki: Any, signing_env: dict[str, str],
-                               tmp_path: Path) -> None:
+def test_our_outputs_are_valid(dev_pki: Any, signing_env: dict[str, str], tmp_path: Path) -> None:
     from tests.test_signing import root_of
 
     services = TrustServices(tsa_url=dev_pki.tsa_url, trust_roots=(root_of(dev_pki),))
@@ -98,12 +103,23 @@ def test_our_outputs_are_valid(dev_pki: Any, signing_env: dict[str, str],
 
     leader = SigningEngine(load_pkcs12(dev_pki.p12("leader1"), devpki.DEV_PASSWORD), services)
     agency = SigningEngine(load_pkcs12(dev_pki.p12("agency"), devpki.DEV_PASSWORD), services)
-    leader.sign(draft_with_fields(tmp_path / "d.pdf"), tmp_path / "1.pdf", SignOptions(
-        Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader1")))
-    fill_fields(tmp_path / "1.pdf", tmp_path / "2.pdf",
-                {NUMBER_FIELD: "Số: 01/QĐ-UBND", DATE_FIELD: "Hà Giang, ngày 22 tháng 11"})
-    agency.sign(tmp_path / "2.pdf", tmp_path / "3.pdf", SignOptions(
-        Profile.ORGANIZATION, Level.B_LT, seal_image=dev_pki.signature_image("agency")))
+    leader.sign(
+        draft_with_fields(tmp_path / "d.pdf"),
+        tmp_path / "1.pdf",
+        SignOptions(
+            Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader1")
+        ),
+    )
+    fill_fields(
+        tmp_path / "1.pdf",
+        tmp_path / "2.pdf",
+        {NUMBER_FIELD: "Số: 01/QĐ-UBND", DATE_FIELD: "Hà Giang, ngày 22 tháng 11"},
+    )
+    agency.sign(
+        tmp_path / "2.pdf",
+        tmp_path / "3.pdf",
+        SignOptions(Profile.ORGANIZATION, Level.B_LT, seal_image=dev_pki.signature_image("agency")),
+    )
     code, report, _ = edms_verify(tmp_path / "3.pdf", signing_env)
     assert code == 0 and report["valid"] is True, report
     leader_sig, seal = report["signatures"]
@@ -123,10 +139,13 @@ def test_our_outputs_are_valid(dev_pki: Any, signing_env: dict[str, str],
 
     # (signing at B-LT with a revoked certificate is refused by the engine itself)
     revoked = tmp_path / "revoked.pdf"
-    SigningEngine(load_pkcs12(dev_pki.p12("leader-revoked"), devpki.DEV_PASSWORD),
-                  services).sign(plain_pdf(tmp_path / "r.pdf"), revoked, SignOptions(
-                      Profile.PERSONAL, Level.B_T,
-                      signature_image=dev_pki.signature_image("leader-revoked")))
+    SigningEngine(load_pkcs12(dev_pki.p12("leader-revoked"), devpki.DEV_PASSWORD), services).sign(
+        plain_pdf(tmp_path / "r.pdf"),
+        revoked,
+        SignOptions(
+            Profile.PERSONAL, Level.B_T, signature_image=dev_pki.signature_image("leader-revoked")
+        ),
+    )
     code, report, _ = edms_verify(revoked, signing_env, "--online")
     assert code == 1
     assert report["signatures"][0]["sub_indication"] in ("REVOKED", "REVOKED_NO_POE")
@@ -142,8 +161,12 @@ def test_hostile_inputs_get_a_report(tmp_path: Path) -> None:
     # a deeply nested object tree, the kind that breaks recursive parsers
     nested = tmp_path / "nested.pdf"
     depth = 200_000
-    nested.write_bytes(b"%PDF-1.7\n1 0 obj\n" + b"[" * depth + b"]" * depth
-                       + b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n")
+    nested.write_bytes(
+        b"%PDF-1.7\n1 0 obj\n"
+        + b"[" * depth
+        + b"]" * depth
+        + b"\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    )
     start = time.monotonic()
     report = validate_sandboxed(nested, [], limits=Limits(seconds=10, memory_mb=512))
     assert time.monotonic() - start < 15
@@ -152,12 +175,19 @@ def test_hostile_inputs_get_a_report(tmp_path: Path) -> None:
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    res = subprocess.run([sys.executable, "-m", "edms.cli", "verify", str(tmp_path)],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "verify", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
-    res = subprocess.run([sys.executable, "-m", "edms.cli", "verify",
-                          str(tmp_path / "missing.pdf")], capture_output=True, text=True,
-                         timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-m", "edms.cli", "verify", str(tmp_path / "missing.pdf")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert res.returncode == 2
 
 
@@ -191,8 +221,13 @@ def test_revocation_data_from_the_dss(dev_pki: Any, tmp_path: Path) -> None:
     engine = SigningEngine(load_pkcs12(dev_pki.p12("leader2"), devpki.DEV_PASSWORD), services)
     for level, expected in ((Level.B_LT, "good"), (Level.B_T, "not_checked")):
         out = tmp_path / f"{level}.pdf"
-        engine.sign(plain_pdf(tmp_path / f"in-{level}.pdf"), out, SignOptions(
-            Profile.PERSONAL, level, signature_image=dev_pki.signature_image("leader2")))
+        engine.sign(
+            plain_pdf(tmp_path / f"in-{level}.pdf"),
+            out,
+            SignOptions(
+                Profile.PERSONAL, level, signature_image=dev_pki.signature_image("leader2")
+            ),
+        )
         report = validate_sandboxed(out, [str(dev_pki.root_cert)])  # fetching disabled
         assert report.signatures[0].revocation == expected, report
         assert report.valid
@@ -212,12 +247,16 @@ def test_integrity_agrees_with_pdfsig(dev_pki: Any, nss_db: str, tmp_path: Path)
     for profile in (Profile.COPY, Profile.ATTACHMENT):
         for level in Level:
             out = tmp_path / f"{profile}-{level}.pdf"
-            engine.sign(plain_pdf(tmp_path / f"in-{profile}-{level}.pdf"), out, SignOptions(
-                profile, level, main_number="15/QĐ-UBND"))
+            engine.sign(
+                plain_pdf(tmp_path / f"in-{profile}-{level}.pdf"),
+                out,
+                SignOptions(profile, level, main_number="15/QĐ-UBND"),
+            )
             files.append(out)
     files.append(attacks.contents_zeroed(files[0], tmp_path / "zeroed.pdf"))
     for f in files:
         ours = validate_sandboxed(f, [str(dev_pki.root_cert)])
         theirs = [e for e in pdfsig(f, nss_db) if e.signature_type != "unknown"]
         assert [s.integrity for s in ours.signatures] == [
-            e.valid == "Signature is Valid." for e in theirs], f
+            e.valid == "Signature is Valid." for e in theirs
+        ], f

@@ -20,8 +20,10 @@ from signing.sandbox import Limits, ValidatorPool
 DSS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real-world" / "dss"
 FILES = sorted(DSS.glob("*.pdf")) if DSS.is_dir() else []
 # what must never reach a report: exception names and texts, asn1crypto parse errors
-LEAKS = re.compile(r"Error\b|Exception|Traceback|Reference\(idnum|asn1crypto|KeyError|"
-                   r"TypeError|ValueError|AttributeError|IndirectObject|while parsing")
+LEAKS = re.compile(
+    r"Error\b|Exception|Traceback|Reference\(idnum|asn1crypto|KeyError|"
+    r"TypeError|ValueError|AttributeError|IndirectObject|while parsing"
+)
 
 
 def _texts(report: dict[str, Any]) -> list[str]:
@@ -34,8 +36,13 @@ def _texts(report: dict[str, Any]) -> list[str]:
 def _pdfsig(path: Path) -> dict[str, str]:
     """Field name → pdfsig's verdict on the digest, for the signatures pdfsig can read."""
     try:
-        res = subprocess.run(["pdfsig", "-nocert", str(path)], capture_output=True,
-                             text=True, timeout=60, errors="replace")
+        res = subprocess.run(
+            ["pdfsig", "-nocert", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            errors="replace",
+        )
     except (OSError, subprocess.TimeoutExpired):
         return {}
     out: dict[str, str] = {}
@@ -62,8 +69,10 @@ def dss_reports() -> dict[str, dict[str, Any]]:
         pytest.skip(f"the real-world corpus is absent at {DSS}")
     from concurrent.futures import ThreadPoolExecutor
 
-    with ValidatorPool({"roots": [], "pool": []}, limits=Limits(seconds=60),
-                       workers=2) as pool, ThreadPoolExecutor(2) as ex:
+    with (
+        ValidatorPool({"roots": [], "pool": []}, limits=Limits(seconds=60), workers=2) as pool,
+        ThreadPoolExecutor(2) as ex,
+    ):
         reports = list(ex.map(pool.validate, FILES))
     return {f.name: r.to_json() for f, r in zip(FILES, reports, strict=True)}
 
@@ -76,23 +85,30 @@ def test_every_real_world_file_gets_an_honest_report(dss_reports: dict[str, Any]
         assert not leaks, (name, leaks)
         if report["changed_after_signing"]:
             # proof only: a digest that fails, or a modification the diff analysis found
-            assert any(s["changed"] and (not s["integrity"] or s["modifications"] in
-                                         ("other", "annotations"))
-                       for s in report["signatures"] + report["timestamps"]), name
+            assert any(
+                s["changed"]
+                and (not s["integrity"] or s["modifications"] in ("other", "annotations"))
+                for s in report["signatures"] + report["timestamps"]
+            ), name
         if report["verdict"] == "indeterminate":
             assert report["headline"].startswith("KHÔNG KIỂM TRA ĐƯỢC"), name
             assert not report["changed_after_signing"], name
     # the classes of structure the old validator crashed on are read now
-    for name in ("test-with-vri.pdf", "adbe_crl_signed.pdf", "pdf-with-vri-timestamp.pdf",
-                 "dss-2554_fieldmdp-exclude-signed.pdf", "Signature-P-HU_POL-7.pdf",
-                 "pades-ltv-from-epes.pdf", "Signature-P-HU_NET-2.pdf"):
+    for name in (
+        "test-with-vri.pdf",
+        "adbe_crl_signed.pdf",
+        "pdf-with-vri-timestamp.pdf",
+        "dss-2554_fieldmdp-exclude-signed.pdf",
+        "Signature-P-HU_POL-7.pdf",
+        "pades-ltv-from-epes.pdf",
+        "Signature-P-HU_NET-2.pdf",
+    ):
         sigs = dss_reports[name]["signatures"]
         assert sigs and any(s["integrity"] for s in sigs), (name, sigs)
     # adbe.pkcs7.sha1 (which stock pyHanko refuses) is validated: intact, and SHA-1 without
     # proof of existence before the cut-off is named as the reason
     legacy = dss_reports["wrong-digest-algo.pdf"]["signatures"][0]
-    assert legacy["integrity"] and legacy["sub_indication"].startswith(
-        "CRYPTO_CONSTRAINTS_FAILURE")
+    assert legacy["integrity"] and legacy["sub_indication"].startswith("CRYPTO_CONSTRAINTS_FAILURE")
     # several signers in one CMS, an empty file: said in words, as "cannot be validated"
     # (not as tampering)
     assert "nhiều người ký" in dss_reports["pdf-double-signer-info.pdf"]["reasons"][0]
@@ -118,8 +134,10 @@ def test_integrity_agrees_with_pdfsig(dss_reports: dict[str, Any]) -> None:
         pytest.skip("poppler's pdfsig is not installed (scripts/system-deps.sh installs it)")
     compared = 0
     for f in FILES:
-        ours = {s["field"]: s for s in dss_reports[f.name]["signatures"]
-                + dss_reports[f.name]["timestamps"]}
+        ours = {
+            s["field"]: s
+            for s in dss_reports[f.name]["signatures"] + dss_reports[f.name]["timestamps"]
+        }
         for field, verdict in _pdfsig(f).items():
             sig = ours.get(field)
             if sig is None or sig["status"] == "indeterminate":
@@ -145,12 +163,27 @@ def test_verify_from_another_directory(tmp_path: Path) -> None:
     env["EDMS_DATA_DIR"] = "var-relative-test"  # relative: must not land in tmp_path
     edms = [sys.executable, "-m", "edms.entry", "verify", "--json"]
     repo = Path(__file__).resolve().parents[1]
-    runs = [subprocess.run([*edms, "doc.pdf"], cwd=here, capture_output=True, text=True,
-                           env=env, timeout=120),
-            subprocess.run([*edms, str(here / "doc.pdf")], cwd=repo, capture_output=True,
-                           text=True, env=env, timeout=120),
-            subprocess.run([*edms, os.path.relpath(here / "doc.pdf", "/")], cwd="/",
-                           capture_output=True, text=True, env=env, timeout=120)]
+    runs = [
+        subprocess.run(
+            [*edms, "doc.pdf"], cwd=here, capture_output=True, text=True, env=env, timeout=120
+        ),
+        subprocess.run(
+            [*edms, str(here / "doc.pdf")],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        ),
+        subprocess.run(
+            [*edms, os.path.relpath(here / "doc.pdf", "/")],
+            cwd="/",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        ),
+    ]
     reports = [json.loads(r.stdout) for r in runs]
     for r in reports:
         r.pop("path")

@@ -16,21 +16,24 @@ from tests.support.pdfs import plain_pdf
 from tests.support.vnchain import make_chain, sign_sha1
 
 
-def test_expired_sha1_ber_signature_is_judged_at_its_proven_time(system: System,
-                                                                  tmp_path: Path) -> None:
+def test_expired_sha1_ber_signature_is_judged_at_its_proven_time(
+    system: System, tmp_path: Path
+) -> None:
     chain = make_chain()
     # default trust: both shipped regimes, their intermediates as the pool
     shipped = trust.anchors(system.settings)
     assert {a.regime for a in shipped if a.role == "root"} == {"official", "public"}
     assert any(a.confidence == "medium" for a in shipped)
-    trust.add(system, "admin", chain.root_pem, role="root", regime="official",
-              note="thử nghiệm")
-    trust.add(system, "admin", chain.intermediate_pem, role="intermediate",
-              regime="official")
+    trust.add(system, "admin", chain.root_pem, role="root", regime="official", note="thử nghiệm")
+    trust.add(system, "admin", chain.intermediate_pem, role="intermediate", regime="official")
 
     stamped = tmp_path / "stamped.pdf"
-    sign_sha1(chain, plain_pdf(tmp_path / "a.pdf"), stamped,
-              timestamp_at=datetime(2018, 6, 1, 9, 0, tzinfo=UTC))
+    sign_sha1(
+        chain,
+        plain_pdf(tmp_path / "a.pdf"),
+        stamped,
+        timestamp_at=datetime(2018, 6, 1, 9, 0, tzinfo=UTC),
+    )
     raw = stamped.read_bytes()
     assert b"/Contents <3080" in raw  # BER: indefinite length from the outermost value
 
@@ -49,13 +52,20 @@ def test_expired_sha1_ber_signature_is_judged_at_its_proven_time(system: System,
     sig = report.signatures[0]
     assert report.verdict == "not_valid" and not sig.trusted
     assert not report.changed_after_signing and sig.integrity
-    assert sig.sub_indication in ("OUT_OF_BOUNDS_NO_POE", "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
-                                  "EXPIRED", "CRYPTO_CONSTRAINTS_FAILURE")
+    assert sig.sub_indication in (
+        "OUT_OF_BOUNDS_NO_POE",
+        "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+        "EXPIRED",
+        "CRYPTO_CONSTRAINTS_FAILURE",
+    )
     assert sig.reason and "Error" not in sig.reason
 
     # disabling the anchor takes it away (and is audited)
-    fp = next(a.fingerprint for a in trust.anchors(system.settings) if a.origin == "added"
-              and a.role == "root")
+    fp = next(
+        a.fingerprint
+        for a in trust.anchors(system.settings)
+        if a.origin == "added" and a.role == "root"
+    )
     trust.set_enabled(system, "admin", fp, False, note="thu hồi thử")
     assert validate_sandboxed(system.settings, stamped).valid is False
 
@@ -67,7 +77,7 @@ def test_ber_normalisation_keeps_definite_values_byte_for_byte() -> None:
     assert ber.normalise(der) == der
     assert ber.normalise(to_ber(der) + bytes(10)) == der
     # a constructed OCTET STRING becomes primitive
-    chunked = bytes.fromhex("2480040161040162" "0000")
+    chunked = bytes.fromhex("24800401610401620000")
     assert ber.normalise(chunked) == bytes.fromhex("04026162")
     for bad in (b"", b"\x30\x80\x02\x01", b"\x30\x05\x02\x01"):
         try:
@@ -82,8 +92,9 @@ def test_missing_trust_material_is_said_not_silent(tmp_path: Path) -> None:
 
     ok = Settings.from_env({"EDMS_DATA_DIR": str(tmp_path)})
     assert trust.missing_material(ok) is None and trust.anchors(ok)
-    gone = Settings.from_env({"EDMS_DATA_DIR": str(tmp_path),
-                              "EDMS_TRUST_VN_DIR": str(tmp_path / "nowhere")})
+    gone = Settings.from_env(
+        {"EDMS_DATA_DIR": str(tmp_path), "EDMS_TRUST_VN_DIR": str(tmp_path / "nowhere")}
+    )
     assert "EDMS_TRUST_VN_DIR" in (trust.missing_material(gone) or "")
     assert trust.anchors(gone) == []
     left = trust.effective(gone)  # at most the development root, in development mode

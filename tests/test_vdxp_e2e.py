@@ -51,8 +51,9 @@ class Trio:
         return vdxp.VdxpTransport(self.h.base + "/vdxp", system, secret)
 
     def packages(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = json.loads(edms(self.h.env, "axis", "packages",
-                                                    "--json", "--limit", "1000"))
+        out: list[dict[str, Any]] = json.loads(
+            edms(self.h.env, "axis", "packages", "--json", "--limit", "1000")
+        )
         return out
 
 
@@ -63,43 +64,84 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trio]:
     pki_b, resp_b = devservices.start_fresh(tmp / "pki-b", B_AGENCY)
     pki_c, resp_c = devservices.start_fresh(tmp / "pki-c", C_AGENCY)
     port_a, port_b, port_h = free_port(), free_port(), free_port()
-    axis = {"EDMS_EXCHANGE_TRANSPORT": "vdxp",
-            "EDMS_EXCHANGE_VDXP_ENDPOINT": f"http://127.0.0.1:{port_h}/vdxp",
-            "EDMS_EXCHANGE_VDXP_POLL_SECONDS": "0.3"}
+    axis = {
+        "EDMS_EXCHANGE_TRANSPORT": "vdxp",
+        "EDMS_EXCHANGE_VDXP_ENDPOINT": f"http://127.0.0.1:{port_h}/vdxp",
+        "EDMS_EXCHANGE_VDXP_POLL_SECONDS": "0.3",
+    }
     envs = {
-        "a": {**_env(tmp, "a", pki_a, pki_b.root_cert, port_a), **axis,
-              "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "hagiang-edms",
-              "EDMS_EXCHANGE_VDXP_SECRET": SECRET_A},
-        "b": {**_env(tmp, "b", pki_b, pki_a.root_cert, port_b), **axis,
-              "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "tuyenquang-edms",
-              "EDMS_EXCHANGE_VDXP_SECRET": SECRET_B},
+        "a": {
+            **_env(tmp, "a", pki_a, pki_b.root_cert, port_a),
+            **axis,
+            "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "hagiang-edms",
+            "EDMS_EXCHANGE_VDXP_SECRET": SECRET_A,
+        },
+        "b": {
+            **_env(tmp, "b", pki_b, pki_a.root_cert, port_b),
+            **axis,
+            "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "tuyenquang-edms",
+            "EDMS_EXCHANGE_VDXP_SECRET": SECRET_B,
+        },
         # the hub, whose own agency (C) is on it like any system
-        "h": {**_env(tmp, "h", pki_c, pki_a.root_cert, port_h), **axis,
-              "EDMS_AXIS_HUB": "true", "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "caobang-edms",
-              "EDMS_EXCHANGE_VDXP_SECRET": SECRET_C}}
+        "h": {
+            **_env(tmp, "h", pki_c, pki_a.root_cert, port_h),
+            **axis,
+            "EDMS_AXIS_HUB": "true",
+            "EDMS_EXCHANGE_VDXP_SYSTEM_ID": "caobang-edms",
+            "EDMS_EXCHANGE_VDXP_SECRET": SECRET_C,
+        },
+    }
     entries = {}
     for name, env in envs.items():
         edms(env, "init")
         entries[name] = json.loads(edms(env, "exchange", "self"))
-    for code, name, secret in ((A_CODE, "Ủy ban nhân dân tỉnh Hà Giang", SECRET_A),
-                               (B_AGENCY.code, B_AGENCY.name, SECRET_B),
-                               (C_AGENCY.code, C_AGENCY.name, SECRET_C)):
-        system = {SECRET_A: "hagiang-edms", SECRET_B: "tuyenquang-edms",
-                  SECRET_C: "caobang-edms"}[secret]
-        edms(envs["h"], "axis", "system", "add", system, "--name", name, "--secret", secret,
-             "--agency", f"{code}={name}")
+    for code, name, secret in (
+        (A_CODE, "Ủy ban nhân dân tỉnh Hà Giang", SECRET_A),
+        (B_AGENCY.code, B_AGENCY.name, SECRET_B),
+        (C_AGENCY.code, C_AGENCY.name, SECRET_C),
+    ):
+        system = {SECRET_A: "hagiang-edms", SECRET_B: "tuyenquang-edms", SECRET_C: "caobang-edms"}[
+            secret
+        ]
+        edms(
+            envs["h"],
+            "axis",
+            "system",
+            "add",
+            system,
+            "--name",
+            name,
+            "--secret",
+            secret,
+            "--agency",
+            f"{code}={name}",
+        )
     for site, others in (("a", ("b", "h")), ("b", ("a",)), ("h", ("a",))):
         for other in others:  # each pins the other's seal
             f = tmp / f"entry-{other}.json"
             f.write_text(json.dumps(entries[other]), encoding="utf-8")
-            edms(envs[site], "exchange", "import", "--as", "quantri", "--pin",
-                 entries[other]["fingerprints"][0], str(f))
+            edms(
+                envs[site],
+                "exchange",
+                "import",
+                "--as",
+                "quantri",
+                "--pin",
+                entries[other]["fingerprints"][0],
+                str(f),
+            )
     procs = Processes(tmp)
     pkis = {"a": pki_a, "b": pki_b, "h": pki_c}
     try:
-        sites = {name: Site(procs.serve(envs[name], workers=1, port=port, name=name),
-                            envs[name], pkis[name], entries[name])
-                 for name, port in (("h", port_h), ("a", port_a), ("b", port_b))}
+        sites = {
+            name: Site(
+                procs.serve(envs[name], workers=1, port=port, name=name),
+                envs[name],
+                pkis[name],
+                entries[name],
+            )
+            for name, port in (("h", port_h), ("a", port_a), ("b", port_b))
+        }
         yield Trio(sites["a"], sites["b"], sites["h"], procs, tmp)
     finally:
         procs.stop()
@@ -109,17 +151,28 @@ def trio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trio]:
 
 def issue(site: Site, subject: str, *to: DevAgency) -> int:
     """An issued công văn of A to the agencies ``to`` (each step by its role)."""
-    officer, leader, clerk = (Browser(site.base, u) for u in
-                              ("chuyenvien", "chutich", "vanthu"))
-    r = officer.post("/api/v1/documents/from-template", json={
-        "type": "cong-van", "subject": subject, "drafting_unit": "VX",
-        "body": ["Kính gửi: các cơ quan liên quan.", "Đề nghị phối hợp qua trục liên thông."],
-        "recipients": [{"name": t.name, "organ_id": t.code} for t in to]})
+    officer, leader, clerk = (Browser(site.base, u) for u in ("chuyenvien", "chutich", "vanthu"))
+    r = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "cong-van",
+            "subject": subject,
+            "drafting_unit": "VX",
+            "body": ["Kính gửi: các cơ quan liên quan.", "Đề nghị phối hợp qua trục liên thông."],
+            "recipients": [{"name": t.name, "organ_id": t.code} for t in to],
+        },
+    )
     assert r.status_code == 201, r.text
     doc_id: int = r.json()["id"]
-    for who, step, extra in ((officer, "submit", {}), (leader, "approve", {}),
-                             (leader, "sign", {}), (clerk, "number", {}), (clerk, "seal", {}),
-                             (clerk, "register", {"holder": "Văn phòng"}), (clerk, "issue", {})):
+    for who, step, extra in (
+        (officer, "submit", {}),
+        (leader, "approve", {}),
+        (leader, "sign", {}),
+        (clerk, "number", {}),
+        (clerk, "seal", {}),
+        (clerk, "register", {"holder": "Văn phòng"}),
+        (clerk, "issue", {}),
+    ):
         who.step(doc_id, step, **extra)
     return doc_id
 
@@ -141,8 +194,7 @@ def test_issue_statuses_and_revocation_through_the_hub(trio: Trio) -> None:
     # and the hub's own agency (C, same installation) took its copy through its own axis
     clerk_c = Browser(trio.h.base, "vanthu")
     wait_for("C holds it", lambda: [d for d in incoming(clerk_c) if d["subject"] == subject])
-    wait_for("A sees 01 from C", lambda: codes(sent_to(clerk_a, doc_id, C_AGENCY.code))
-             == ["01"])
+    wait_for("A sees 01 from C", lambda: codes(sent_to(clerk_a, doc_id, C_AGENCY.code)) == ["01"])
     dispatch = exchange_of(clerk_a, doc_id)["dispatch"]
     assert dispatch["state"] == "delivered" and dispatch["receipt"] is False  # to the axis
     (doc_b,) = [d for d in incoming(clerk_b) if d["subject"] == subject]
@@ -160,8 +212,10 @@ def test_issue_statuses_and_revocation_through_the_hub(trio: Trio) -> None:
         return any(h.get("code") == "13" for h in history)
 
     wait_for("B receives 13 through the hub", asked)
-    r = clerk_b.post(f"/api/v1/documents/{doc_b['id']}/exchange/revocation",
-                     json={"accept": True, "reason": "Đã hủy bản nhận"})
+    r = clerk_b.post(
+        f"/api/v1/documents/{doc_b['id']}/exchange/revocation",
+        json={"accept": True, "reason": "Đã hủy bản nhận"},
+    )
     assert r.status_code == 200 and r.json()["frozen"], r.text
     wait_for("A sees 15", lambda: codes(exchange_of(clerk_a, doc_id)) == ["01", "03", "15"])
 
@@ -171,21 +225,43 @@ def test_issue_statuses_and_revocation_through_the_hub(trio: Trio) -> None:
     key = dispatch["documentKey"]
     through = [p for p in trio.packages() if p["documentKey"] == key]
     C = C_AGENCY.code
-    assert sorted((p["from"], p["kind"], p["statusCode"] or "",
-                   tuple(sorted(r["to"] for r in p["receivers"]))) for p in through) == sorted([
-        (A_CODE, "edoc", "", (B_AGENCY.code,)), (A_CODE, "edoc", "", (C,)),
-        (B_AGENCY.code, "status", "01", (A_CODE,)), (C, "status", "01", (A_CODE,)),
-        (B_AGENCY.code, "status", "03", (A_CODE,)), (A_CODE, "status", "13",
-                                                    tuple(sorted((B_AGENCY.code, C)))),
-        (B_AGENCY.code, "status", "15", (A_CODE,))])
-    wait_for("each package taken", lambda: all(
-        r["status"] == "done" for p in trio.packages() if p["documentKey"] == key
-        for r in p["receivers"]))
+    assert sorted(
+        (
+            p["from"],
+            p["kind"],
+            p["statusCode"] or "",
+            tuple(sorted(r["to"] for r in p["receivers"])),
+        )
+        for p in through
+    ) == sorted(
+        [
+            (A_CODE, "edoc", "", (B_AGENCY.code,)),
+            (A_CODE, "edoc", "", (C,)),
+            (B_AGENCY.code, "status", "01", (A_CODE,)),
+            (C, "status", "01", (A_CODE,)),
+            (B_AGENCY.code, "status", "03", (A_CODE,)),
+            (A_CODE, "status", "13", tuple(sorted((B_AGENCY.code, C)))),
+            (B_AGENCY.code, "status", "15", (A_CODE,)),
+        ]
+    )
+    wait_for(
+        "each package taken",
+        lambda: all(
+            r["status"] == "done"
+            for p in trio.packages()
+            if p["documentKey"] == key
+            for r in p["receivers"]
+        ),
+    )
     assert all(len(p["sha256"]) == 64 for p in through)
     # the sender reads the receiver's status on the hub
-    sent = trio.axis("hagiang-edms", SECRET_A).sent_statuses(next(
-        p["docId"] for p in through
-        if p["kind"] == "edoc" and p["receivers"][0]["to"] == B_AGENCY.code))
+    sent = trio.axis("hagiang-edms", SECRET_A).sent_statuses(
+        next(
+            p["docId"]
+            for p in through
+            if p["kind"] == "edoc" and p["receivers"][0]["to"] == B_AGENCY.code
+        )
+    )
     assert [(s.to_code, s.receive_status) for s in sent] == [(B_AGENCY.code, "done")]
 
 
@@ -196,16 +272,18 @@ def test_a_refusal_at_b_reaches_a_through_the_hub(trio: Trio) -> None:
     pdf = bytearray(_issued_pdf(a))
     pdf[pdf.index(b"/Contents <") - 300] ^= 0x01
     key = f"{A_CODE},{date.today():%Y/%m/%d},911/UBND-VX"
-    package = _signed_package(a.pki, edxml.Organ(A_CODE, "Ủy ban nhân dân tỉnh Hà Giang"),
-                              "agency", key, bytes(pdf))
+    package = _signed_package(
+        a.pki, edxml.Organ(A_CODE, "Ủy ban nhân dân tỉnh Hà Giang"), "agency", key, bytes(pdf)
+    )
     from edms.exchange.directory import Peer
 
-    delivery = trio.axis("hagiang-edms", SECRET_A).send(Peer(B_AGENCY.code, "", "", ()),
-                                                        package)
+    delivery = trio.axis("hagiang-edms", SECRET_A).send(Peer(B_AGENCY.code, "", "", ()), package)
     assert delivery.outcome == "accepted" and delivery.ref
     axis_a = trio.axis("hagiang-edms", SECRET_A)
-    failed = wait_for("B reports fail to the hub", lambda: [
-        s for s in axis_a.sent_statuses(delivery.ref) if s.receive_status == "fail"])
+    failed = wait_for(
+        "B reports fail to the hub",
+        lambda: [s for s in axis_a.sent_statuses(delivery.ref) if s.receive_status == "fail"],
+    )
     assert "Trả lại (02)" in failed[0].receive_status_desc  # type: ignore[index]
     assert not [d for d in incoming(clerk_b) if d["code_number"] == "911"]
 

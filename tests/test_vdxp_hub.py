@@ -23,13 +23,22 @@ from tests.support.vdxp_sdk import Connection, SdkService, unpadded_sha256
 CORPUS = Path("/work/shared/corpus/edxml")
 G22, H41, H14, G17 = "000.00.00.G22", "000.00.00.H41", "000.00.00.H14", "000.00.00.G17"
 A80, H17 = "000.00.00.A80", "28.22.H17"
-SECRETS = {"vpcp-eoffice": "vpcp-secret-0123456789", "hagiang-edms": "hg-secret-0123456789",
-           "a80": "a80-secret-0123456789", "h17": "h17-secret-0123456789",
-           "h14": "h14-secret-0123456789", "g17": "g17-secret-0123456789"}
-AGENCIES = {"vpcp-eoffice": (G22, "Văn phòng Chính phủ"),
-            "hagiang-edms": (H41, "UBND tỉnh Hà Giang"), "a80": (A80, "Cơ quan A80"),
-            "h17": (H17, "Sở thử nghiệm H17"), "h14": (H14, "UBND tỉnh H14"),
-            "g17": (G17, "Bộ G17")}
+SECRETS = {
+    "vpcp-eoffice": "vpcp-secret-0123456789",
+    "hagiang-edms": "hg-secret-0123456789",
+    "a80": "a80-secret-0123456789",
+    "h17": "h17-secret-0123456789",
+    "h14": "h14-secret-0123456789",
+    "g17": "g17-secret-0123456789",
+}
+AGENCIES = {
+    "vpcp-eoffice": (G22, "Văn phòng Chính phủ"),
+    "hagiang-edms": (H41, "UBND tỉnh Hà Giang"),
+    "a80": (A80, "Cơ quan A80"),
+    "h17": (H17, "Sở thử nghiệm H17"),
+    "h14": (H14, "UBND tỉnh H14"),
+    "g17": (G17, "Bộ G17"),
+}
 MAX_MB = 2
 
 
@@ -39,20 +48,25 @@ class Hub:
     env: dict[str, str]
     data: Path
 
-    def sdk(self, system: str, secret: str | None = None, created: datetime | None = None
-            ) -> SdkService:
-        return SdkService(self.base + "/vdxp", system, secret or SECRETS[system],
-                          created or datetime.now(UTC))
+    def sdk(
+        self, system: str, secret: str | None = None, created: datetime | None = None
+    ) -> SdkService:
+        return SdkService(
+            self.base + "/vdxp", system, secret or SECRETS[system], created or datetime.now(UTC)
+        )
 
     def packages(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = json.loads(edms(self.env, "axis", "packages", "--json",
-                                                    "--limit", "1000"))
+        out: list[dict[str, Any]] = json.loads(
+            edms(self.env, "axis", "packages", "--json", "--limit", "1000")
+        )
         return out
 
     def audit(self, action: str) -> list[tuple[str, str, dict[str, Any]]]:
         with sqlite3.connect(self.data / "edms.sqlite3") as db:
-            rows = db.execute("SELECT actor, object_id, details FROM audit_events WHERE "
-                              "action = ? ORDER BY seq", (action,)).fetchall()
+            rows = db.execute(
+                "SELECT actor, object_id, details FROM audit_events WHERE action = ? ORDER BY seq",
+                (action,),
+            ).fetchall()
         return [(a, o, json.loads(d)) for a, o, d in rows]
 
 
@@ -60,14 +74,30 @@ class Hub:
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     tmp = tmp_path_factory.mktemp("hub")
     port = free_port()
-    env = base_env(tmp / "data", tmp / "pki", EDMS_AXIS_HUB="true",
-                   EDMS_EXCHANGE_PUMP="false", EDMS_EXCHANGE_MAX_MB=str(MAX_MB),
-                   EDMS_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    env = base_env(
+        tmp / "data",
+        tmp / "pki",
+        EDMS_AXIS_HUB="true",
+        EDMS_EXCHANGE_PUMP="false",
+        EDMS_EXCHANGE_MAX_MB=str(MAX_MB),
+        EDMS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
     edms(env, "init")
     for system, secret in SECRETS.items():
         code, name = AGENCIES[system]
-        out = edms(env, "axis", "system", "add", system, "--name", name, "--secret", secret,
-                   "--agency", f"{code}={name}")
+        out = edms(
+            env,
+            "axis",
+            "system",
+            "add",
+            system,
+            "--name",
+            name,
+            "--secret",
+            secret,
+            "--agency",
+            f"{code}={name}",
+        )
         assert code in out and secret not in out  # a given secret is never echoed
     procs = Processes(tmp)
     try:
@@ -113,24 +143,37 @@ def test_documents_and_statuses_travel_as_the_sdk_sends_them(hub: Hub) -> None:
     assert {a["code"] for a in agencies} >= {G22, H41, A80, H17}
     assert all(set(a) >= {"id", "pid", "code", "name", "mail"} for a in agencies)
     # a leftover/foreign `to` never redirects a package away from its To
-    sent = ok(a80.call("sendEdoc", {"from": A80, "servicetype": "eDoc",
-                                    "messagetype": "edoc", "to": [G22]}, new))
+    sent = ok(
+        a80.call(
+            "sendEdoc",
+            {"from": A80, "servicetype": "eDoc", "messagetype": "edoc", "to": [G22]},
+            new,
+        )
+    )
     assert sent["DocId"]
-    assert "XroadVnpt-to: [\"000.00.00.G22\"]" in a80.last_request.decode()
-    again = ok(hub.sdk("a80").call("sendEdoc", {"from": A80, "servicetype": "eDoc",
-                                                "messagetype": "edoc"}, new))
+    assert 'XroadVnpt-to: ["000.00.00.G22"]' in a80.last_request.decode()
+    again = ok(
+        hub.sdk("a80").call(
+            "sendEdoc", {"from": A80, "servicetype": "eDoc", "messagetype": "edoc"}, new
+        )
+    )
     assert again["DocId"] == sent["DocId"]  # the same bytes again: the same package
 
     h17 = hub.sdk("h17")
-    listed = ok(h17.call("getReceivedEdocList", {"servicetype": "eDoc",
-                                                 "messagetype": "edoc"}))["data"]
+    listed = ok(h17.call("getReceivedEdocList", {"servicetype": "eDoc", "messagetype": "edoc"}))[
+        "data"
+    ]
     (item,) = listed
     assert item["docId"] != sent["DocId"]  # the receiver's own id
     assert (item["from"], item["to"], item["status"]) == (A80, H17, "initial")
-    assert set(item) >= {"serviceType", "messageType", "created_time", "updated_time",
-                         "status_desc"}
-    assert ok(hub.sdk("g17").call("getReceivedEdocList", {"messagetype": "edoc"}))[
-        "data"] == []
+    assert set(item) >= {
+        "serviceType",
+        "messageType",
+        "created_time",
+        "updated_time",
+        "status_desc",
+    }
+    assert ok(hub.sdk("g17").call("getReceivedEdocList", {"messagetype": "edoc"}))["data"] == []
     got = ok(h17.call("getEdoc", {"docId": item["docId"], "filePath": "/tmp/edoc"}))
     assert base64.b64decode(got["data"]) == new  # byte-identical, without the CRLF
     ok(h17.call("updateStatus", {"docId": item["docId"], "status": "done"}))
@@ -140,32 +183,46 @@ def test_documents_and_statuses_travel_as_the_sdk_sends_them(hub: Hub) -> None:
     assert ok(h17.call("getReceivedEdocList", {"messagetype": "edoc"}))["data"] == []
 
     # the sender reads the receiver's status on its same (sticky) object
-    rows = ok(a80.call("getSentEdocList", {"servicetype": "eDoc", "messagetype": "edoc"}))[
-        "data"]
+    rows = ok(a80.call("getSentEdocList", {"servicetype": "eDoc", "messagetype": "edoc"}))["data"]
     (row,) = [r for r in rows if r["senderDocId"] == sent["DocId"]]
     assert (row["receiverDocId"], row["toCode"], row["receiveStatus"]) == (
-        item["docId"], H17, "done")
+        item["docId"],
+        H17,
+        "done",
+    )
     assert row["receivedTime"] and row["notation"] == "74fass22/VPCP-TTĐT" and row["title"]
     (first, repeat) = [d for _, o, d in hub.audit("axis.sendEdoc") if o == sent["DocId"]]
     assert "ignored" in first["notes"][0] and repeat["duplicate"]
 
     # a status packet goes to the issuer named by ResponseFor (G22)
     hg = hub.sdk("hagiang-edms")
-    ok(hg.call("sendEdoc", {"from": H41, "servicetype": "eDoc", "messagetype": "status"},
-               corpus("status_acceptance_03.edxml")))
+    ok(
+        hg.call(
+            "sendEdoc",
+            {"from": H41, "servicetype": "eDoc", "messagetype": "status"},
+            corpus("status_acceptance_03.edxml"),
+        )
+    )
     vpcp = hub.sdk("vpcp-eoffice")
-    (st,) = ok(vpcp.call("getReceivedEdocList", {"servicetype": "eDoc",
-                                                 "messagetype": "status"}))["data"]
+    (st,) = ok(vpcp.call("getReceivedEdocList", {"servicetype": "eDoc", "messagetype": "status"}))[
+        "data"
+    ]
     assert (st["from"], st["to"], st["messageType"]) == (H41, G22, "status")
 
     # a revocation (13) of a document this axis did not carry from G22: only `to` can say
     cancel = corpus("status_cancellation_13.edxml")
     before = len(hub.packages())
-    refused(hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22, "messagetype": "status"},
-                                         cancel), "123", 422)
+    refused(
+        hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22, "messagetype": "status"}, cancel),
+        "123",
+        422,
+    )
     assert len(hub.packages()) == before  # nothing stored
-    cancel_id = ok(hub.sdk("vpcp-eoffice").call(
-        "sendEdoc", {"from": G22, "messagetype": "status", "to": [H17]}, cancel))["DocId"]
+    cancel_id = ok(
+        hub.sdk("vpcp-eoffice").call(
+            "sendEdoc", {"from": G22, "messagetype": "status", "to": [H17]}, cancel
+        )
+    )["DocId"]
     (c,) = ok(hub.sdk("h17").call("getReceivedEdocList", {"messagetype": "status"}))["data"]
     assert c["from"] == G22
 
@@ -175,8 +232,11 @@ def test_documents_and_statuses_travel_as_the_sdk_sends_them(hub: Hub) -> None:
     (pkg,) = [p for p in hub.packages() if p["docId"] == three["DocId"]]
     assert sorted(r["to"] for r in pkg["receivers"]) == sorted([H41, H14, G17])
     assert len({r["docId"] for r in pkg["receivers"]} | {three["DocId"]}) == 4
-    one = ok(hub.sdk("vpcp-eoffice").call("sendEdoc", {"from": G22, "to": H41},
-                                          corpus("edoc_replacement.edxml")))
+    one = ok(
+        hub.sdk("vpcp-eoffice").call(
+            "sendEdoc", {"from": G22, "to": H41}, corpus("edoc_replacement.edxml")
+        )
+    )
     (pkg,) = [p for p in hub.packages() if p["docId"] == one["DocId"]]
     assert [r["to"] for r in pkg["receivers"]] == [H41]
     # now 13 goes to those the axis delivered G22's document to, without `to` (another
@@ -201,21 +261,29 @@ def test_bad_requests_are_refused_with_a_code_and_nothing_stored(hub: Hub) -> No
     new = corpus("edoc_new.edxml")
     before = len(hub.packages())
     # wrong secret
-    body = refused(hub.sdk("a80", secret="not-the-secret-of-a80").call(
-        "sendEdoc", {"from": A80}, new), "111", 401)
+    body = refused(
+        hub.sdk("a80", secret="not-the-secret-of-a80").call("sendEdoc", {"from": A80}, new),
+        "111",
+        401,
+    )
     assert body["DocId"] == ""  # the SDK needs DocId even in an error answer
     # unknown system
-    refused(hub.sdk("nobody", secret="whatever-secret-123").call("getAgenciesList"),
-            "110", 401)
+    refused(hub.sdk("nobody", secret="whatever-secret-123").call("getAgenciesList"), "110", 401)
     # a replayed request: the same bytes again
     svc = hub.sdk("h17")
     ok(svc.call("getReceivedEdocList", {"messagetype": "edoc"}))
     refused(svc.send_raw(svc.last_request), "113", 401)
     # a request signed 20 minutes ago (a service object kept too long), or in the future
-    refused(hub.sdk("h17", created=datetime.now(UTC) - timedelta(minutes=20)).call(
-        "getAgenciesList"), "112", 401)
-    refused(hub.sdk("h17", created=datetime.now(UTC) + timedelta(minutes=10)).call(
-        "getAgenciesList"), "112", 401)
+    refused(
+        hub.sdk("h17", created=datetime.now(UTC) - timedelta(minutes=20)).call("getAgenciesList"),
+        "112",
+        401,
+    )
+    refused(
+        hub.sdk("h17", created=datetime.now(UTC) + timedelta(minutes=10)).call("getAgenciesList"),
+        "112",
+        401,
+    )
     # a header changed after signing
     svc = hub.sdk("h17")
     raw = svc.request("getEdoc", {"docId": "a" * 36}, b"{}")
@@ -224,23 +292,28 @@ def test_bad_requests_are_refused_with_a_code_and_nothing_stored(hub: Hub) -> No
     refused(svc.send_raw(tampered), "111", 401)
     # not edXML, malformed edXML (VNPT's one broken sample), body changed (hash-file)
     refused(hub.sdk("a80").call("sendEdoc", {"from": A80}, b"%PDF-1.7\n%%EOF\n"), "120", 422)
-    bad = refused(hub.sdk("a80").call("sendEdoc", {"from": A80}, corpus("edoc.edxml")),
-                  "120", 422)
+    bad = refused(hub.sdk("a80").call("sendEdoc", {"from": A80}, corpus("edoc.edxml")), "120", 422)
     assert "tag mismatch" in bad["ErrorDesc"]
     svc = hub.sdk("a80")
-    raw = svc.request("sendEdoc", {"from": A80, "hash-file": unpadded_sha256(new)},
-                      new.replace(b"7816", b"7817") + b"\r\n", "application/octet-stream")
+    raw = svc.request(
+        "sendEdoc",
+        {"from": A80, "hash-file": unpadded_sha256(new)},
+        new.replace(b"7816", b"7817") + b"\r\n",
+        "application/octet-stream",
+    )
     refused(svc.send_raw(raw), "122", 400)
     # unknown recipient, and a sender that is not one of the system's agencies
     other = new.replace(b"28.22.H17", b"28.22.H99")
     refused(hub.sdk("a80").call("sendEdoc", {"from": A80}, other), "123", 422)
-    refused(hub.sdk("h17").call("sendEdoc", {"from": A80}, new.replace(b"7816", b"7818")),
-            "124", 403)
+    refused(
+        hub.sdk("h17").call("sendEdoc", {"from": A80}, new.replace(b"7816", b"7818")), "124", 403
+    )
     # oversized: refused from Content-Length without reading it, a whole answer, then the
     # connection closed cleanly (EOF, not a reset or a hang)
     svc = hub.sdk("a80")
-    refused(svc.call("sendEdoc", {"from": A80}, b"<a>" + b"x" * (MAX_MB << 20) + b"</a>"),
-            "121", 413)
+    refused(
+        svc.call("sendEdoc", {"from": A80}, b"<a>" + b"x" * (MAX_MB << 20) + b"</a>"), "121", 413
+    )
     svc.connections[-1].sock.settimeout(30)
     assert svc.connections[-1].sock.recv(1) == b""
     svc.close()
@@ -252,8 +325,17 @@ def test_bad_requests_are_refused_with_a_code_and_nothing_stored(hub: Hub) -> No
     refused(hub.sdk("a80").call("getEverything"), "101", 404)
     assert len(hub.packages()) == before
     refusals = hub.audit("axis.refused")
-    assert {d["ErrorCode"] for _, _, d in refusals} >= {"110", "111", "112", "113", "120",
-                                                        "121", "122", "123", "124"}
+    assert {d["ErrorCode"] for _, _, d in refusals} >= {
+        "110",
+        "111",
+        "112",
+        "113",
+        "120",
+        "121",
+        "122",
+        "123",
+        "124",
+    }
     assert ("axis:nobody", "getAgenciesList") in {(a, o) for a, o, _ in refusals}
     g.close()
 
@@ -262,8 +344,9 @@ def test_idle_kept_alive_connections_do_not_hold_the_hub(hub: Hub) -> None:
     """The SDK leaves each call's connection open: more of them than the server has
     threads, all idle, and the hub still answers new calls and calls on each of them."""
     now = datetime.now(UTC)  # (objects made in the same millisecond sign alike)
-    services = [hub.sdk("h17", created=now + timedelta(milliseconds=i))
-                for i in range(12)]  # gunicorn: 1 worker, 8 threads
+    services = [
+        hub.sdk("h17", created=now + timedelta(milliseconds=i)) for i in range(12)
+    ]  # gunicorn: 1 worker, 8 threads
     for s in services:
         ok(s.call("getAgenciesList", {}))
     late = hub.sdk("a80")
@@ -279,8 +362,15 @@ def test_idle_kept_alive_connections_do_not_hold_the_hub(hub: Hub) -> None:
 
 def test_systems_register_their_own_units(hub: Hub) -> None:
     hg = hub.sdk("hagiang-edms")
-    unit = {"id": "", "pcode": H41, "code": "H41.01", "name": "Sở Nội vụ tỉnh Hà Giang",
-            "mail": "snv@hagiang.gov.vn", "mobile": "", "fax": ""}
+    unit = {
+        "id": "",
+        "pcode": H41,
+        "code": "H41.01",
+        "name": "Sở Nội vụ tỉnh Hà Giang",
+        "mail": "snv@hagiang.gov.vn",
+        "mobile": "",
+        "fax": "",
+    }
     ok(hg.call("registerAgency", {}, json.dumps(unit, ensure_ascii=False).encode()))
     units = {u["code"]: u for u in ok(hub.sdk("h17").call("getSynchronizeUnit", {}))["data"]}
     u = units["H41.01"]
@@ -288,11 +378,13 @@ def test_systems_register_their_own_units(hub: Hub) -> None:
     assert u["centerCode"] == "hagiang-edms" and u["pid"] == units[H41]["id"]
     # another system's code, or a top-level agency: refused
     taken = {**unit, "code": G22, "name": "Không phải của Hà Giang"}
-    refused(hub.sdk("hagiang-edms").call("registerAgency", {}, json.dumps(taken).encode()),
-            "140", 409)
+    refused(
+        hub.sdk("hagiang-edms").call("registerAgency", {}, json.dumps(taken).encode()), "140", 409
+    )
     top = {"code": "H99", "name": "Cơ quan cấp trên"}
-    refused(hub.sdk("hagiang-edms").call("registerAgency", {}, json.dumps(top).encode()),
-            "140", 409)
+    refused(
+        hub.sdk("hagiang-edms").call("registerAgency", {}, json.dumps(top).encode()), "140", 409
+    )
     refused(hub.sdk("h17").call("deleteAgency", {"AgencyCode": "H41.01"}), "140", 409)
     ok(hub.sdk("hagiang-edms").call("deleteAgency", {"AgencyCode": "H41.01"}))
     units = {u["code"]: u for u in ok(hub.sdk("h17").call("getSynchronizeUnit", {}))["data"]}
@@ -302,11 +394,11 @@ def test_systems_register_their_own_units(hub: Hub) -> None:
 
 
 def test_operators_disable_and_rotate_secrets(hub: Hub) -> None:
-    out = edms(hub.env, "axis", "system", "add", "h18", "--name", "Sở H18",
-               "--agency", "28.22.H18=Sở H18")
+    out = edms(
+        hub.env, "axis", "system", "add", "h18", "--name", "Sở H18", "--agency", "28.22.H18=Sở H18"
+    )
     secret = out.split("shown once, give it to the system's operator): ")[1].split()[0]
-    listed = {s["code"]: s for s in json.loads(edms(hub.env, "axis", "system", "list",
-                                                    "--json"))}
+    listed = {s["code"]: s for s in json.loads(edms(hub.env, "axis", "system", "list", "--json"))}
     assert listed["h18"]["agencies"] == [{"code": "28.22.H18", "name": "Sở H18"}]
     ok(hub.sdk("h18", secret).call("getAgenciesList", {}))
     edms(hub.env, "axis", "system", "disable", "h18")
@@ -316,8 +408,19 @@ def test_operators_disable_and_rotate_secrets(hub: Hub) -> None:
     edms(hub.env, "axis", "system", "rotate-secret", "h18", "--secret", new)
     refused(hub.sdk("h18", secret).call("getAgenciesList", {}), "111", 401)
     ok(hub.sdk("h18", new).call("getAgenciesList", {}))
-    actions = {a for a in ("axis.system.add", "axis.system.disable", "axis.system.enable",
-                           "axis.system.rotate_secret") if hub.audit(a)}
+    actions = {
+        a
+        for a in (
+            "axis.system.add",
+            "axis.system.disable",
+            "axis.system.enable",
+            "axis.system.rotate_secret",
+        )
+        if hub.audit(a)
+    }
     assert len(actions) == 4
-    assert all(new not in json.dumps(d) and secret not in json.dumps(d)
-               for a in actions for _, _, d in hub.audit(a))
+    assert all(
+        new not in json.dumps(d) and secret not in json.dumps(d)
+        for a in actions
+        for _, _, d in hub.audit(a)
+    )

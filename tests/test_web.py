@@ -24,13 +24,18 @@ AXE = ROOT / "assets" / "node_modules" / "axe-core" / "axe.min.js"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="Playwright is installed by `make setup` (dev extra)")
+    "playwright.sync_api", reason="Playwright is installed by `make setup` (dev extra)"
+)
 if not Path(CHROMIUM).exists():
-    pytest.skip("Debian's chromium is installed by `make setup` (scripts/system-deps.sh); "
-                "not found", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is installed by `make setup` (scripts/system-deps.sh); not found",
+        allow_module_level=True,
+    )
 if not AXE.exists():
-    pytest.skip("axe-core is installed by `make setup` (assets/package.json); not found",
-                allow_module_level=True)
+    pytest.skip(
+        "axe-core is installed by `make setup` (assets/package.json); not found",
+        allow_module_level=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -112,14 +117,21 @@ def click_step(page: Any, label: str) -> None:
     assert page.locator(".flash.error").count() == 0, page.locator(".flash.error").all_inner_texts()
 
 
-def test_leader_signs_clerk_seals_and_anyone_verifies(site: str, browser: Any,
-                                                      tmp_path: Path) -> None:
+def test_leader_signs_clerk_seals_and_anyone_verifies(
+    site: str, browser: Any, tmp_path: Path
+) -> None:
     shots = Shots("outgoing")
     officer = ApiSession(site, "chuyenvien")
-    r = officer.post("/api/v1/documents/from-template", json={
-        "type": "quyet-dinh", "subject": "Về việc kiện toàn Tổ công tác chuyển đổi số",
-        "priority": 1, "body": ["Điều 1. Kiện toàn Tổ công tác chuyển đổi số của tỉnh."],
-        "recipients": [{"name": "Sở Khoa học và Công nghệ"}]})
+    r = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "quyet-dinh",
+            "subject": "Về việc kiện toàn Tổ công tác chuyển đổi số",
+            "priority": 1,
+            "body": ["Điều 1. Kiện toàn Tổ công tác chuyển đổi số của tỉnh."],
+            "recipients": [{"name": "Sở Khoa học và Công nghệ"}],
+        },
+    )
     assert r.status_code == 201, r.text
     doc_id = r.json()["id"]
     officer.step(doc_id, "submit")
@@ -129,12 +141,14 @@ def test_leader_signs_clerk_seals_and_anyone_verifies(site: str, browser: Any,
     accessible(leader)
     shots.take(leader, "lanh-dao-viec-can-lam")
     leader.get_by_role("link", name="Về việc kiện toàn Tổ công tác chuyển đổi số").click()
-    preview = leader.get_by_role("img", name="Trang 1 của văn bản Về việc kiện toàn Tổ "
-                                               "công tác chuyển đổi số")
+    preview = leader.get_by_role(
+        "img", name="Trang 1 của văn bản Về việc kiện toàn Tổ công tác chuyển đổi số"
+    )
     preview.wait_for()
     preview.scroll_into_view_if_needed()
-    leader.wait_for_function("img => img.complete && img.naturalWidth > 0",
-                             arg=preview.element_handle())
+    leader.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=preview.element_handle()
+    )
     assert leader.evaluate("img => img.naturalWidth", preview.element_handle()) > 100
     accessible(leader)
     click_step(leader, "Duyệt")
@@ -195,11 +209,16 @@ def test_leader_signs_clerk_seals_and_anyone_verifies(site: str, browser: Any,
 def test_clerk_receives_registers_and_assigns(site: str, browser: Any, tmp_path: Path) -> None:
     shots = Shots("incoming")
     # a signed document from elsewhere: issued by this agency's API, as another would send it
-    officer, leader, clerk_api = (ApiSession(site, u) for u in
-                                  ("chuyenvien", "chutich", "vanthu"))
-    r = officer.post("/api/v1/documents/from-template", json={
-        "type": "ke-hoach", "subject": "Kế hoạch kiểm tra công tác văn thư năm 2027",
-        "body": ["I. MỤC ĐÍCH, YÊU CẦU"], "recipients": [{"name": "Các sở, ngành"}]})
+    officer, leader, clerk_api = (ApiSession(site, u) for u in ("chuyenvien", "chutich", "vanthu"))
+    r = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "ke-hoach",
+            "subject": "Kế hoạch kiểm tra công tác văn thư năm 2027",
+            "body": ["I. MỤC ĐÍCH, YÊU CẦU"],
+            "recipients": [{"name": "Các sở, ngành"}],
+        },
+    )
     doc_id = r.json()["id"]
     officer.step(doc_id, "submit")
     leader.step(doc_id, "approve")
@@ -233,8 +252,9 @@ def test_clerk_receives_registers_and_assigns(site: str, browser: Any, tmp_path:
     assert "Số đến" in clerk.locator("dl.meta").inner_text()
     shots.take(clerk, "da-vao-so")
     clerk.get_by_label("Đơn vị chủ trì").select_option("VX")
-    clerk.get_by_label("Ý kiến chỉ đạo").fill("Phòng Văn hóa - Xã hội chủ trì, báo cáo "
-                                              "trước ngày 15/12")
+    clerk.get_by_label("Ý kiến chỉ đạo").fill(
+        "Phòng Văn hóa - Xã hội chủ trì, báo cáo trước ngày 15/12"
+    )
     clerk.get_by_label("Hạn giải quyết").fill("2026-12-15")
     click_step(clerk, "Phân công")
     assert "Trạng thái: đã phân công" in clerk.content()
@@ -267,8 +287,9 @@ def test_admin_and_registers_pages_are_accessible(site: str, browser: Any) -> No
     accessible(clerk)
 
 
-def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(site: str, browser: Any,
-                                                                pki: Any) -> None:
+def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(
+    site: str, browser: Any, pki: Any
+) -> None:
     import base64
 
     from cryptography.hazmat.primitives import hashes
@@ -290,9 +311,11 @@ def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(site: str, browse
     assert "Đã thêm người dùng." in admin.locator(".flash.ok").inner_text()
     admin.get_by_role("combobox", name="Lãnh đạo").select_option("ld.web")
     admin.get_by_label("Chứng thư số (PEM hoặc DER)").set_input_files(
-        str(pki.directory / "certs" / "leader2.cert.pem"))
+        str(pki.directory / "certs" / "leader2.cert.pem")
+    )
     admin.get_by_label("Ảnh chữ ký (PNG nền trong suốt)").set_input_files(
-        str(pki.signature_image("leader2")))
+        str(pki.signature_image("leader2"))
+    )
     admin.get_by_label("Dòng thẩm quyền (ví dụ KT. CHỦ TỊCH)").fill("KT. CHỦ TỊCH")
     admin.get_by_role("button", name="Gắn chứng thư").click()
     admin.wait_for_load_state()
@@ -301,30 +324,38 @@ def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(site: str, browse
     accessible(admin)
     shots.take(admin, "quan-tri-gan-chung-thu")
     officer = ApiSession(site, "chuyenvien")
-    r = officer.post("/api/v1/documents/from-template", json={
-        "type": "ke-hoach", "subject": "Kế hoạch số hóa hồ sơ lưu trữ năm 2027",
-        "body": ["I. MỤC ĐÍCH"], "recipients": [{"name": "Sở Nội vụ"}]})
+    r = officer.post(
+        "/api/v1/documents/from-template",
+        json={
+            "type": "ke-hoach",
+            "subject": "Kế hoạch số hóa hồ sơ lưu trữ năm 2027",
+            "body": ["I. MỤC ĐÍCH"],
+            "recipients": [{"name": "Sở Nội vụ"}],
+        },
+    )
     doc_id = r.json()["id"]
     officer.step(doc_id, "submit")
     leader = login(browser, site, "ld.web")
     leader.goto(f"{site}/van-ban/{doc_id}")
     click_step(leader, "Duyệt")
     assert leader.get_by_role("button", name="Ký số", exact=True).count() == 0
-    chain = "".join((pki.directory / "certs" / n).read_text()
-                    for n in ("leader2.cert.pem", "interm.cert.pem"))
+    chain = "".join(
+        (pki.directory / "certs" / n).read_text() for n in ("leader2.cert.pem", "interm.cert.pem")
+    )
     leader.get_by_label("Chuỗi chứng thư (PEM) từ token").fill(chain)
     leader.get_by_role("button", name="Chuẩn bị ký").click()
     leader.wait_for_load_state()
     accessible(leader)
     shots.take(leader, "chuan-bi-ky-token")
-    to_sign = base64.b64decode(leader.get_by_label(
-        "Dữ liệu cần ký (signed attributes, base64)").input_value())
+    to_sign = base64.b64decode(
+        leader.get_by_label("Dữ liệu cần ký (signed attributes, base64)").input_value()
+    )
     # the "token": the private key exists only here, in the test
     key, _cert, _more = pkcs12.load_key_and_certificates(
-        pki.p12("leader2").read_bytes(), b"edms-dev-only")
+        pki.p12("leader2").read_bytes(), b"edms-dev-only"
+    )
     value = key.sign(to_sign, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[union-attr,call-arg]
-    leader.get_by_label("Chữ ký do token trả về (base64)").fill(
-        base64.b64encode(value).decode())
+    leader.get_by_label("Chữ ký do token trả về (base64)").fill(base64.b64encode(value).decode())
     leader.get_by_role("button", name="Hoàn tất ký").click()
     leader.wait_for_load_state()
     assert "Đã ký bằng token." in leader.locator(".flash.ok").inner_text()
@@ -333,14 +364,18 @@ def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(site: str, browse
     shots.take(leader, "da-ky-bang-token")
 
 
-def test_clerk_digitizes_scans_and_follows_the_job(site: str, browser: Any,
-                                                    tmp_path: Path) -> None:
+def test_clerk_digitizes_scans_and_follows_the_job(site: str, browser: Any, tmp_path: Path) -> None:
     from tests.support.scans import scan_page
 
     shots = Shots("digitize")
-    scan = scan_page(tmp_path / "trang-1.png", [
-        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
-        "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang"])
+    scan = scan_page(
+        tmp_path / "trang-1.png",
+        [
+            "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+            "GIẤY CHỨNG NHẬN ĐĂNG KÝ HỘ KINH DOANH",
+            "Tên hộ kinh doanh: Cửa hàng tạp hóa Hương Giang",
+        ],
+    )
     clerk = login(browser, site, "vanthu")
     clerk.get_by_role("link", name="Số hóa", exact=True).click()
     clerk.get_by_label("Các tệp ảnh quét (theo thứ tự trang)").set_input_files(str(scan))

@@ -19,12 +19,20 @@ from edms.workdays import CALENDAR, WORKING, Calendar
 def test_lunar_new_year_and_hung_kings_day_on_the_vietnamese_meridian() -> None:
     # Tết as announced: 2023-01-22, 2024-02-10, 2025-01-29, 2026-02-17, 2027-02-06.
     assert [lunar.new_year(y) for y in range(2023, 2028)] == [
-        date(2023, 1, 22), date(2024, 2, 10), date(2025, 1, 29), date(2026, 2, 17),
-        date(2027, 2, 6)]
+        date(2023, 1, 22),
+        date(2024, 2, 10),
+        date(2025, 1, 29),
+        date(2026, 2, 17),
+        date(2027, 2, 6),
+    ]
     # Giỗ Tổ Hùng Vương (10/3 âm lịch): 2024-04-18, 2025-04-07, 2026-04-26; 2023 had a
     # leap second month, which pushes it to 2023-04-29.
     assert [lunar.to_solar(10, 3, y) for y in (2023, 2024, 2025, 2026)] == [
-        date(2023, 4, 29), date(2024, 4, 18), date(2025, 4, 7), date(2026, 4, 26)]
+        date(2023, 4, 29),
+        date(2024, 4, 18),
+        date(2025, 4, 7),
+        date(2026, 4, 26),
+    ]
     # UTC+7, not China's UTC+8: Tết 1985 fell a month apart in the two countries.
     assert lunar.new_year(1985) == date(1985, 1, 21)
     assert lunar.new_year(1985) != lunar.to_solar(1, 1, 1985, tz=8.0)
@@ -56,8 +64,9 @@ def test_seed_follows_the_labour_code_with_compensatory_days() -> None:
     assert {date(2022, 5, 2), date(2022, 5, 3)} <= days22
 
 
-def _calendar(*years: int, extra_off: dict[date, str] | None = None,
-              worked: frozenset[date] = frozenset()) -> Calendar:
+def _calendar(
+    *years: int, extra_off: dict[date, str] | None = None, worked: frozenset[date] = frozenset()
+) -> Calendar:
     off = {d.day: d.name for y in years for d in workdays.seed_days(y)}
     off.update(extra_off or {})
     return Calendar(date(min(years), 1, 1), date(max(years), 12, 31), off, worked)
@@ -87,8 +96,9 @@ def test_working_days_across_a_year_boundary_and_over_tet() -> None:
 
 def test_a_weekend_day_worked_counts_and_an_added_day_off_does_not() -> None:
     # The Government moves a day: Friday 2/1/2026 off, worked back on Saturday 10/1.
-    cal = _calendar(2026, extra_off={date(2026, 1, 2): "Nghỉ (hoán đổi)"},
-                    worked=frozenset({date(2026, 1, 10)}))
+    cal = _calendar(
+        2026, extra_off={date(2026, 1, 2): "Nghỉ (hoán đổi)"}, worked=frozenset({date(2026, 1, 10)})
+    )
     assert not cal.is_working_day(date(2026, 1, 2))
     assert cal.is_working_day(date(2026, 1, 10))
     # From Wednesday 31/12/2025 is outside; from Wednesday 7/1: 8, 9, (Sat) 10, 12.

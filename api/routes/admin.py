@@ -31,25 +31,45 @@ def user_json(u: User) -> dict[str, Any]:
     with system().sessions() as s:
         agency = s.get(Agency, u.agency_id)
         unit = s.get(OrgUnit, u.unit_id) if u.unit_id else None
-        return {"username": u.username, "full_name": u.full_name, "title": u.title,
-                "roles": sorted(u.role_set), "agency": agency.code if agency else "",
-                "unit": unit.code if unit else None}
+        return {
+            "username": u.username,
+            "full_name": u.full_name,
+            "title": u.title,
+            "roles": sorted(u.role_set),
+            "agency": agency.code if agency else "",
+            "unit": unit.code if unit else None,
+        }
 
 
 def token_json(t: ApiToken, token: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": t.id, "name": t.name, "prefix": t.prefix, "scopes": t.scopes.split(","),
-        "created_at": _iso(t.created_at), "expires_at": _iso(t.expires_at),
-        "revoked_at": _iso(t.revoked_at), "last_used_at": _iso(t.last_used_at)}
+        "id": t.id,
+        "name": t.name,
+        "prefix": t.prefix,
+        "scopes": t.scopes.split(","),
+        "created_at": _iso(t.created_at),
+        "expires_at": _iso(t.expires_at),
+        "revoked_at": _iso(t.revoked_at),
+        "last_used_at": _iso(t.last_used_at),
+    }
     if token:
         out["token"] = token
     return out
 
 
 def job_json(j: jobs.JobView) -> dict[str, Any]:
-    return {"id": j.id, "kind": j.kind, "state": j.state, "total": j.total, "done": j.done,
-            "progress": round(j.progress, 4), "result": j.result, "error": j.error,
-            "created_at": _iso(j.created_at), "finished_at": _iso(j.finished_at)}
+    return {
+        "id": j.id,
+        "kind": j.kind,
+        "state": j.state,
+        "total": j.total,
+        "done": j.done,
+        "progress": round(j.progress, 4),
+        "result": j.result,
+        "error": j.error,
+        "created_at": _iso(j.created_at),
+        "finished_at": _iso(j.finished_at),
+    }
 
 
 # -- sessions and tokens ---------------------------------------------------------------------
@@ -67,12 +87,21 @@ def login(data: dict[str, Any]) -> Response:
     with system().sessions() as s:
         user = s.get(User, new.identity.user_id)
         assert user is not None
-        body = {"user": user_json(user), "csrf_token": new.identity.csrf_token,
-                "expires_at": _iso(new.expires_at)}
+        body = {
+            "user": user_json(user),
+            "csrf_token": new.identity.csrf_token,
+            "expires_at": _iso(new.expires_at),
+        }
     resp = make_response(sc.SessionOut().dump(body), 201)
-    resp.set_cookie(SESSION_COOKIE, new.token, httponly=True, samesite="Lax",
-                    secure=not system().settings.is_development,
-                    max_age=auth.SESSION_HOURS * 3600, path="/")
+    resp.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        httponly=True,
+        samesite="Lax",
+        secure=not system().settings.is_development,
+        max_age=auth.SESSION_HOURS * 3600,
+        path="/",
+    )
     return resp
 
 
@@ -101,37 +130,53 @@ def me() -> dict[str, Any]:
 @bp.post("/tokens")
 @bp.input(sc.TokenIn, arg_name="data")
 @bp.output(sc.TokenOut, status_code=201)
-@bp.doc(summary="Create an API token (shown once)", security=SECURITY,
-        responses=[400, 401, 403, 404, 422])
+@bp.doc(
+    summary="Create an API token (shown once)",
+    security=SECURITY,
+    responses=[400, 401, 403, 404, 422],
+)
 @requires("admin")
 def create_token(data: dict[str, Any]) -> dict[str, Any]:
     """Only a session or a token with the `admin` scope creates tokens, and never with a
     scope the creating credential lacks. Admins may create them for other users of their
     agency, never with the `sign` scope: a leader mints their own signing token."""
-    new = auth.create_token(system(), actor(), data["name"], data["scopes"], data["days"],
-                            data.get("user"), granted=current().scopes,
-                            credential=current().credential)
+    new = auth.create_token(
+        system(),
+        actor(),
+        data["name"],
+        data["scopes"],
+        data["days"],
+        data.get("user"),
+        granted=current().scopes,
+        credential=current().credential,
+    )
     return token_json(new.row, new.token)
 
 
 @bp.put("/me/signing-pin")
 @bp.input(sc.SigningPinIn, arg_name="data")
 @bp.output({}, status_code=204)
-@bp.doc(summary="Set your signing PIN (leaders)", security=SECURITY,
-        responses=[400, 401, 403, 422, 429])
+@bp.doc(
+    summary="Set your signing PIN (leaders)", security=SECURITY, responses=[400, 401, 403, 422, 429]
+)
 @requires("read")
 def set_signing_pin(data: dict[str, Any]) -> Response:
     """The PIN (6 to 12 digits) confirms every signature with your server-held key. Your
     current password is required; wrong passwords count as failed logins."""
-    auth.set_signing_pin(system(), actor(), data["pin"], actor=actor(),
-                         password=data["password"], client=client_address())
+    auth.set_signing_pin(
+        system(),
+        actor(),
+        data["pin"],
+        actor=actor(),
+        password=data["password"],
+        client=client_address(),
+    )
     return make_response("", 204)
 
 
 @bp.get("/tokens")
 @bp.output(sc.TokenList)
-@bp.doc(summary="Your API tokens (admins: the agency's)", security=SECURITY,
-        responses=[401, 403])
+@bp.doc(summary="Your API tokens (admins: the agency's)", security=SECURITY, responses=[401, 403])
 @requires("read")
 def list_tokens() -> dict[str, Any]:
     return {"items": [token_json(t) for t in auth.list_tokens(system(), actor())]}
@@ -156,16 +201,20 @@ def revoke_token(token_id: int) -> Response:
 def list_users() -> dict[str, Any]:
     with system().sessions() as s:
         me_ = load_user(s, actor())
-        users = list(s.scalars(select(User).where(User.agency_id == me_.agency_id)
-                               .order_by(User.username)))
+        users = list(
+            s.scalars(select(User).where(User.agency_id == me_.agency_id).order_by(User.username))
+        )
     return {"items": [user_json(u) for u in users]}
 
 
 @bp.post("/users")
 @bp.input(sc.UserIn, arg_name="data")
 @bp.output(sc.UserOut, status_code=201)
-@bp.doc(summary="Add a user to your agency (admin)", security=SECURITY,
-        responses=[400, 401, 403, 404, 409, 422])
+@bp.doc(
+    summary="Add a user to your agency (admin)",
+    security=SECURITY,
+    responses=[400, 401, 403, 404, 409, 422],
+)
 @requires("admin")
 def add_user(data: dict[str, Any]) -> dict[str, Any]:
     with system().sessions() as s:
@@ -176,9 +225,17 @@ def add_user(data: dict[str, Any]) -> dict[str, Any]:
         code = agency.code
     password = data.get("password")
     hashed = auth.hash_password(password) if password else None
-    user = create_user(system(), code, data["username"], data["full_name"], data["roles"],
-                       title=data["title"], unit_code=data.get("unit"),
-                       password_hash=hashed, actor=actor())
+    user = create_user(
+        system(),
+        code,
+        data["username"],
+        data["full_name"],
+        data["roles"],
+        title=data["title"],
+        unit_code=data.get("unit"),
+        password_hash=hashed,
+        actor=actor(),
+    )
     return user_json(user)
 
 
@@ -189,15 +246,17 @@ def add_user(data: dict[str, Any]) -> dict[str, Any]:
 def agencies() -> dict[str, Any]:
     with system().sessions() as s:
         rows = list(s.scalars(select(Agency).order_by(Agency.code)))
-    return {"items": [{"code": a.code, "name": a.name, "abbreviation": a.abbreviation}
-                      for a in rows]}
+    return {
+        "items": [{"code": a.code, "name": a.name, "abbreviation": a.abbreviation} for a in rows]
+    }
 
 
 @bp.get("/audit-events")
 @bp.input(sc.AuditQuery, location="query")
 @bp.output(sc.AuditPage)
-@bp.doc(summary="Audit events of your agency (read-only)", security=SECURITY,
-        responses=[401, 403, 422])
+@bp.doc(
+    summary="Audit events of your agency (read-only)", security=SECURITY, responses=[401, 403, 422]
+)
 @requires("read")
 def audit_events(query_data: dict[str, Any]) -> dict[str, Any]:
     """For admins and leaders. Events by the agency's users and about its documents."""
@@ -205,13 +264,30 @@ def audit_events(query_data: dict[str, Any]) -> dict[str, Any]:
     with system().sessions() as s:
         me_ = load_user(s, actor())
         require_role(me_, "admin", "leader", action="read the audit trail")
-        total, rows = events_for_agency(s, me_.agency_id, object_type=q.get("object_type"),
-                                        object_id=q.get("object_id"), page=q["page"],
-                                        per_page=q["per_page"])
-    return {"total": total, "items": [
-        {"seq": e.seq, "at": _iso(e.at), "actor": e.actor, "action": e.action,
-         "object_type": e.object_type, "object_id": e.object_id,
-         "details": json.loads(e.details), "hash": e.hash} for e in rows]}
+        total, rows = events_for_agency(
+            s,
+            me_.agency_id,
+            object_type=q.get("object_type"),
+            object_id=q.get("object_id"),
+            page=q["page"],
+            per_page=q["per_page"],
+        )
+    return {
+        "total": total,
+        "items": [
+            {
+                "seq": e.seq,
+                "at": _iso(e.at),
+                "actor": e.actor,
+                "action": e.action,
+                "object_type": e.object_type,
+                "object_id": e.object_id,
+                "details": json.loads(e.details),
+                "hash": e.hash,
+            }
+            for e in rows
+        ],
+    }
 
 
 # -- jobs, verification ---------------------------------------------------------------------------
@@ -219,8 +295,9 @@ def audit_events(query_data: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/jobs")
 @bp.output(sc.JobList)
-@bp.doc(summary="Your background jobs (admins: the agency's)", security=SECURITY,
-        responses=[401, 403])
+@bp.doc(
+    summary="Your background jobs (admins: the agency's)", security=SECURITY, responses=[401, 403]
+)
 @requires("read")
 def list_jobs() -> dict[str, Any]:
     return {"items": [job_json(j) for j in jobs.list_jobs(system(), actor())]}
@@ -228,8 +305,9 @@ def list_jobs() -> dict[str, Any]:
 
 @bp.get("/jobs/<job_id>")
 @bp.output(sc.JobOut)
-@bp.doc(summary="A background job's state and progress", security=SECURITY,
-        responses=[401, 403, 404])
+@bp.doc(
+    summary="A background job's state and progress", security=SECURITY, responses=[401, 403, 404]
+)
 @requires("read")
 def get_job(job_id: str) -> dict[str, Any]:
     return job_json(jobs.get(system(), actor(), job_id))
@@ -238,13 +316,22 @@ def get_job(job_id: str) -> dict[str, Any]:
 @bp.post("/verify")
 @bp.input(sc.FileUpload, location="files", arg_name="files")
 @bp.output(sc.VerifyOut)
-@bp.doc(summary="Validate any PDF: every signature, and whether it changed after signing",
-        security=SECURITY, responses={
-            202: {"description": "A large file: verified by the job in the body.",
-                  "content": {"application/json": {
-                      "schema": {"$ref": "#/components/schemas/JobOut"}}}},
-            400: "Bad request", 401: "Authentication required", 403: "Not allowed",
-            413: "Too large", 415: "Not a PDF", 422: "Invalid request"})
+@bp.doc(
+    summary="Validate any PDF: every signature, and whether it changed after signing",
+    security=SECURITY,
+    responses={
+        202: {
+            "description": "A large file: verified by the job in the body.",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobOut"}}},
+        },
+        400: "Bad request",
+        401: "Authentication required",
+        403: "Not allowed",
+        413: "Too large",
+        415: "Not a PDF",
+        422: "Invalid request",
+    },
+)
 @requires("read")
 def verify(files: dict[str, Any]) -> Any:
     """Runs in the sandboxed validator (memory and time limits). Files over
@@ -262,11 +349,15 @@ def verify(files: dict[str, Any]) -> Any:
     f.stream.seek(0)
     if size > current_app.config["EDMS_VERIFY_INLINE"]:
         with staging(system()) as staged:  # the job discards the upload when it ends
-            stored = store_upload(system(), f.stream, filename=f.filename,
-                                  allowed=("application/pdf",), retention_years=0)
+            stored = store_upload(
+                system(),
+                f.stream,
+                filename=f.filename,
+                allowed=("application/pdf",),
+                retention_years=0,
+            )
             staged.append(stored.sha256)
-            job = jobs.submit(system(), actor(), "verify", {"sha256": stored.sha256},
-                              total=1)
+            job = jobs.submit(system(), actor(), "verify", {"sha256": stored.sha256}, total=1)
         resp = jsonify(job_json(job))
         resp.status_code = 202
         resp.headers["Location"] = f"/api/v1/jobs/{job.id}"
@@ -279,7 +370,16 @@ def verify(files: dict[str, Any]) -> Any:
     from edms.db import transaction
 
     with transaction(system().sessions) as s:
-        audit.record(s, actor(), "verify.file", "file", report.file.get("sha256") or "?",
-                     {"valid": report.valid})
-    return {"valid": report.valid, "changed_after_signing": report.changed_after_signing,
-            "report": report.to_json()}
+        audit.record(
+            s,
+            actor(),
+            "verify.file",
+            "file",
+            report.file.get("sha256") or "?",
+            {"valid": report.valid},
+        )
+    return {
+        "valid": report.valid,
+        "changed_after_signing": report.changed_after_signing,
+        "report": report.to_json(),
+    }

@@ -24,8 +24,11 @@ bp = APIBlueprint("digitization", __name__, tag="Documents")
 @bp.post("/digitizations")
 @bp.input(sc.DigitizeUpload, location="form_and_files", arg_name="form")
 @bp.output(sc.JobOut, status_code=202)
-@bp.doc(summary="Digitize paper scans into an agency-signed electronic copy (a job)",
-        security=SECURITY, responses=[400, 401, 403, 413, 415, 422])
+@bp.doc(
+    summary="Digitize paper scans into an agency-signed electronic copy (a job)",
+    security=SECURITY,
+    responses=[400, 401, 403, 413, 415, 422],
+)
 @requires("write")
 def digitize(form: dict[str, Any]) -> Response:
     """The job's result names the registered copy (`document_id`, `number`), its
@@ -40,9 +43,20 @@ def digitize(form: dict[str, Any]) -> Response:
     if form.get("with_qr") is None:
         form["with_qr"] = True
     stored = []
-    request = {k: form[k] for k in ("dossier_code", "original_type", "procedure_code",
-                                    "result_code", "holder_name", "original_number",
-                                    "subject", "copy_type", "with_qr")}
+    request = {
+        k: form[k]
+        for k in (
+            "dossier_code",
+            "original_type",
+            "procedure_code",
+            "result_code",
+            "holder_name",
+            "original_number",
+            "subject",
+            "copy_type",
+            "with_qr",
+        )
+    }
     if form.get("original_date"):
         request["original_date"] = form["original_date"].isoformat()
     # Staged: a refused file or job leaves none of the scans stored before it.
@@ -50,12 +64,18 @@ def digitize(form: dict[str, Any]) -> Response:
         for f in form["files"]:
             if not f.filename:
                 raise EdmsError("every file part needs a file name")
-            kept = store_upload(system(), f.stream, filename=f.filename,
-                                allowed=(*SCAN_TYPES, "application/zip"), retention_years=0)
+            kept = store_upload(
+                system(),
+                f.stream,
+                filename=f.filename,
+                allowed=(*SCAN_TYPES, "application/zip"),
+                retention_years=0,
+            )
             staged.append(kept.sha256)
             stored.append({"sha256": kept.sha256, "name": f.filename})
-        job = jobs.submit(system(), actor(), "digitize",
-                          {"files": stored, "request": request}, total=6)
+        job = jobs.submit(
+            system(), actor(), "digitize", {"files": stored, "request": request}, total=6
+        )
     resp = jsonify(job_json(job))
     resp.status_code = 202
     resp.headers["Location"] = f"/api/v1/jobs/{job.id}"

@@ -36,18 +36,25 @@ def _recipients(values: list[str]) -> tuple[docs.Recipient, ...]:
     result = []
     for v in values:
         code, sep, name = v.partition("=")
-        result.append(docs.Recipient(name.strip(), code.strip() or None) if sep
-                      else docs.Recipient(v.strip()))
+        result.append(
+            docs.Recipient(name.strip(), code.strip() or None) if sep else docs.Recipient(v.strip())
+        )
     return tuple(result)
 
 
 def _meta(data: dict[str, Any], recipients: tuple[docs.Recipient, ...]) -> docs.DraftMeta:
     return docs.DraftMeta(
-        type_code=data["type"], subject=data["subject"], recipients=recipients,
-        drafting_unit=data.get("drafting_unit"), priority=data["priority"],
-        secrecy=data["secrecy"], due_date=data.get("due_date"),
-        issued_amount=data.get("issued_amount"), description=data["description"],
-        response_for_id=data.get("response_for_id"))
+        type_code=data["type"],
+        subject=data["subject"],
+        recipients=recipients,
+        drafting_unit=data.get("drafting_unit"),
+        priority=data["priority"],
+        secrecy=data["secrecy"],
+        due_date=data.get("due_date"),
+        issued_amount=data.get("issued_amount"),
+        description=data["description"],
+        response_for_id=data.get("response_for_id"),
+    )
 
 
 @bp.get("/documents")
@@ -63,18 +70,27 @@ def list_documents(query_data: dict[str, Any]) -> dict[str, Any]:
 
     with system().sessions() as s:
         user = load_user(s, actor())
-        page = search(s, user.agency_id, "", SearchFilters(
-            direction=query_data.get("direction"), states=tuple(query_data["state"])),
-            query_data["page"], query_data["per_page"], viewer=user)
-        return {"total": page.total, "page": page.page, "per_page": page.per_page,
-                "items": [docs.document_json(d) for d in page.documents]}
+        page = search(
+            s,
+            user.agency_id,
+            "",
+            SearchFilters(direction=query_data.get("direction"), states=tuple(query_data["state"])),
+            query_data["page"],
+            query_data["per_page"],
+            viewer=user,
+        )
+        return {
+            "total": page.total,
+            "page": page.page,
+            "per_page": page.per_page,
+            "items": [docs.document_json(d) for d in page.documents],
+        }
 
 
 @bp.post("/documents")
 @bp.input(sc.DraftUpload, location="form_and_files", arg_name="form")
 @bp.output(sc.DocumentOut, status_code=201)
-@bp.doc(summary="Create an outgoing draft from a PDF", security=SECURITY,
-        responses=DOC_ERRORS)
+@bp.doc(summary="Create an outgoing draft from a PDF", security=SECURITY, responses=DOC_ERRORS)
 @requires("write")
 def create_draft(form: dict[str, Any]) -> dict[str, Any]:
     """A PDF, a Word .docx or an OpenDocument .odt draft. The number and date are filled
@@ -82,26 +98,33 @@ def create_draft(form: dict[str, Any]) -> dict[str, Any]:
     draft without them, into the blanks of its "Số:" and date lines, found from its
     text with the blank signing space of its signature block (422 when not found)."""
     f = form["file"]
-    doc = docs.create_draft(system(), actor(), f.stream, f.filename or "draft.pdf",
-                            _meta(form, _recipients(form["to"])))
+    doc = docs.create_draft(
+        system(), actor(), f.stream, f.filename or "draft.pdf", _meta(form, _recipients(form["to"]))
+    )
     return out(doc)
 
 
 @bp.post("/documents/from-template")
 @bp.input(sc.TemplateDraftIn, arg_name="data")
 @bp.output(sc.DocumentOut, status_code=201)
-@bp.doc(summary="Create an outgoing draft in the Decree 30 layout", security=SECURITY,
-        responses=DOC_ERRORS)
+@bp.doc(
+    summary="Create an outgoing draft in the Decree 30 layout",
+    security=SECURITY,
+    responses=DOC_ERRORS,
+)
 @requires("write")
 def create_from_template(data: dict[str, Any]) -> dict[str, Any]:
-    recipients = tuple(docs.Recipient(r["name"], r.get("organ_id"))
-                       for r in data["recipients"])
-    parts = {k: data[k] for k in ("parent", "authority_line", "bases", "articles",
-                                  "addressees") if data.get(k)}
+    recipients = tuple(docs.Recipient(r["name"], r.get("organ_id")) for r in data["recipients"])
+    parts = {
+        k: data[k]
+        for k in ("parent", "authority_line", "bases", "articles", "addressees")
+        if data.get(k)
+    }
     if not data["body"] and not data["articles"]:
         raise EdmsError("the template needs a body or articles")
-    doc = docs.create_from_template(system(), actor(), _meta(data, recipients), data["body"],
-                                    parts=parts)
+    doc = docs.create_from_template(
+        system(), actor(), _meta(data, recipients), data["body"], parts=parts
+    )
     return out(doc)
 
 
@@ -114,30 +137,41 @@ def receive(form: dict[str, Any]) -> dict[str, Any]:
     """Warnings name earlier documents with the same number, symbol and sender."""
     f = form["file"]
     meta = docs.IncomingMeta(
-        type_code=form["type"], subject=form["subject"], organ_name=form["organ_name"],
-        organ_id=form.get("organ_id"), code_number=form["number"],
-        code_notation=form["notation"], issued_date=form["issued_date"],
-        due_date=form.get("due_date"), priority=form["priority"], secrecy=form["secrecy"],
-        signer_name=form["signer_name"], signer_position=form["signer_position"],
-        to_places=form["to_places"])
+        type_code=form["type"],
+        subject=form["subject"],
+        organ_name=form["organ_name"],
+        organ_id=form.get("organ_id"),
+        code_number=form["number"],
+        code_notation=form["notation"],
+        issued_date=form["issued_date"],
+        due_date=form.get("due_date"),
+        priority=form["priority"],
+        secrecy=form["secrecy"],
+        signer_name=form["signer_name"],
+        signer_position=form["signer_position"],
+        to_places=form["to_places"],
+    )
     result = docs.receive(system(), actor(), f.stream, f.filename or "received.pdf", meta)
     return out(result.document, warnings=result.warnings)
 
 
 @bp.get("/documents/<int:doc_id>")
 @bp.output(sc.DocumentView)
-@bp.doc(summary="A document with its files, signatures and history", security=SECURITY,
-        responses=[401, 403, 404])
+@bp.doc(
+    summary="A document with its files, signatures and history",
+    security=SECURITY,
+    responses=[401, 403, 404],
+)
 @requires("read")
 def get_document(doc_id: int) -> dict[str, Any]:
     return view(doc_id)
 
 
 @bp.get("/documents/<int:doc_id>/content")
-@bp.output({}, content_type="application/pdf",
-           description="The current PDF (HTTP Range supported).")
-@bp.doc(summary="Download the current PDF", security=SECURITY,
-        responses=[401, 403, 404, 416])
+@bp.output(
+    {}, content_type="application/pdf", description="The current PDF (HTTP Range supported)."
+)
+@bp.doc(summary="Download the current PDF", security=SECURITY, responses=[401, 403, 404, 416])
 @requires("read")
 def content(doc_id: int) -> Response:
     f, blob = docs.open_file(system(), actor(), doc_id)
@@ -146,8 +180,9 @@ def content(doc_id: int) -> Response:
 
 @bp.get("/documents/<int:doc_id>/files/<int:file_id>")
 @bp.output({}, content_type="application/pdf", description="The file (HTTP Range supported).")
-@bp.doc(summary="Download one file of a document", security=SECURITY,
-        responses=[401, 403, 404, 416])
+@bp.doc(
+    summary="Download one file of a document", security=SECURITY, responses=[401, 403, 404, 416]
+)
 @requires("read")
 def file_content(doc_id: int, file_id: int) -> Response:
     f, blob = docs.open_file(system(), actor(), doc_id, file_id)
@@ -193,9 +228,12 @@ for _name, _schema, _summary, _scope in (
     ("sign", sc.SignIn, "Sign as the competent person with your server-held key", "sign"),
     ("number", sc.NoteIn, "Give the signed document its number and date (clerk)", "write"),
     ("seal", sc.SignIn, "Apply the agency's signature (clerk)", "sign"),
-    ("register", sc.RegisterStepIn,
-     "Enter in the outgoing register, or give an incoming document its arrival number",
-     "write"),
+    (
+        "register",
+        sc.RegisterStepIn,
+        "Enter in the outgoing register, or give an incoming document its arrival number",
+        "write",
+    ),
     ("issue", sc.NoteIn, "Issue a registered document (clerk)", "write"),
     ("revoke", sc.ReasonIn, "Revoke an issued document (frozen, record kept)", "write"),
     ("verify", sc.NoteIn, "Check the signatures of an incoming document", "write"),
@@ -211,29 +249,42 @@ for _name, _schema, _summary, _scope in (
 @bp.post("/documents/<int:doc_id>/remote-signing")
 @bp.input(sc.RemotePrepareIn, arg_name="data")
 @bp.output(sc.RemotePrepareOut, status_code=201)
-@bp.doc(summary="Remote signing, step 1: prepare (key on your own token)", security=SECURITY,
-        responses=DOC_ERRORS)
+@bp.doc(
+    summary="Remote signing, step 1: prepare (key on your own token)",
+    security=SECURITY,
+    responses=DOC_ERRORS,
+)
 @requires("sign")
 def remote_prepare(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Returns the digest your token must sign (RSA PKCS#1 v1.5 or ECDSA, SHA-256) and a
     session id valid for 10 minutes. The certificate must be the one bound to you."""
     prepared = docs.remote_prepare(
-        system(), actor(), doc_id, [c.encode() for c in data["certificate_chain"]],
-        authority=data.get("authority"), level=data.get("level"))
+        system(),
+        actor(),
+        doc_id,
+        [c.encode() for c in data["certificate_chain"]],
+        authority=data.get("authority"),
+        level=data.get("level"),
+    )
     b64 = base64.b64encode
-    return {"session_id": prepared.session_id,
-            "signed_attributes": b64(prepared.signed_attributes).decode(),
-            "digest": b64(prepared.digest).decode(),
-            "digest_algorithm": prepared.digest_algorithm,
-            "signature_algorithm": prepared.signature_algorithm,
-            "expires_at": prepared.expires_at.isoformat(timespec="seconds")}
+    return {
+        "session_id": prepared.session_id,
+        "signed_attributes": b64(prepared.signed_attributes).decode(),
+        "digest": b64(prepared.digest).decode(),
+        "digest_algorithm": prepared.digest_algorithm,
+        "signature_algorithm": prepared.signature_algorithm,
+        "expires_at": prepared.expires_at.isoformat(timespec="seconds"),
+    }
 
 
 @bp.post("/documents/<int:doc_id>/remote-signing/<session_id>")
 @bp.input(sc.RemoteFinalizeIn, arg_name="data")
 @bp.output(sc.DocumentView)
-@bp.doc(summary="Remote signing, step 2: finalize with the token's signature value",
-        security=SECURITY, responses=DOC_ERRORS)
+@bp.doc(
+    summary="Remote signing, step 2: finalize with the token's signature value",
+    security=SECURITY,
+    responses=DOC_ERRORS,
+)
 @requires("sign")
 def remote_finalize(doc_id: int, session_id: str, data: dict[str, Any]) -> dict[str, Any]:
     try:
@@ -246,30 +297,44 @@ def remote_finalize(doc_id: int, session_id: str, data: dict[str, Any]) -> dict[
 
 @bp.get("/documents/<int:doc_id>/verification")
 @bp.output(sc.VerifyOut)
-@bp.doc(summary="Validate the document's current PDF now", security=SECURITY,
-        responses=[401, 403, 404])
+@bp.doc(
+    summary="Validate the document's current PDF now", security=SECURITY, responses=[401, 403, 404]
+)
 @requires("read")
 def verification(doc_id: int) -> dict[str, Any]:
     report = docs.verify_current(system(), actor(), doc_id)
-    return {"valid": report.valid, "changed_after_signing": report.changed_after_signing,
-            "report": report.to_json()}
+    return {
+        "valid": report.valid,
+        "changed_after_signing": report.changed_after_signing,
+        "report": report.to_json(),
+    }
 
 
 @bp.post("/jobs/batch-sign")
 @bp.input(sc.BatchSignIn, arg_name="data")
 @bp.output(sc.JobOut, status_code=202)
-@bp.doc(summary="Sign several approved documents in the background (leader)",
-        security=SECURITY, responses=[400, 401, 403, 422])
+@bp.doc(
+    summary="Sign several approved documents in the background (leader)",
+    security=SECURITY,
+    responses=[400, 401, 403, 422],
+)
 @requires("sign")
 def batch_sign(data: dict[str, Any]) -> Any:
     """The leader's signing PIN confirms exactly these documents; the job signs them with
     that confirmation (the audit names the job and the credential)."""
     from .admin import job_json
 
-    consent = confirm_signing(system(), actor(), data.get("pin"), data["document_ids"],
-                              current())
-    job = jobs.submit(system(), actor(), "batch_sign", {
-        "document_ids": data["document_ids"], "authority": data.get("authority"),
-        "level": data.get("level"), "consent": consent.to_json()},
-        total=len(data["document_ids"]))
+    consent = confirm_signing(system(), actor(), data.get("pin"), data["document_ids"], current())
+    job = jobs.submit(
+        system(),
+        actor(),
+        "batch_sign",
+        {
+            "document_ids": data["document_ids"],
+            "authority": data.get("authority"),
+            "level": data.get("level"),
+            "consent": consent.to_json(),
+        },
+        total=len(data["document_ids"]),
+    )
     return job_json(job), 202, {"Location": f"{request.script_root}/api/v1/jobs/{job.id}"}

@@ -14,8 +14,13 @@ from edms import archive, maintenance, orgs
 from ..context import system
 from .views import bp, has, login_required, me
 
-STATUS_VI = {"ok": "Đang được bảo vệ", "due": "Đến hạn gia hạn", "expired": "Đã hết hạn",
-             "not_renewable": "Không gia hạn được", "unreadable": "Không đọc được"}
+STATUS_VI = {
+    "ok": "Đang được bảo vệ",
+    "due": "Đến hạn gia hạn",
+    "expired": "Đã hết hạn",
+    "not_renewable": "Không gia hạn được",
+    "unreadable": "Không đọc được",
+}
 
 
 def cause_vi(d: archive.DocumentStatus) -> str:
@@ -24,12 +29,12 @@ def cause_vi(d: archive.DocumentStatus) -> str:
     return {
         "tsa": f"Chứng thư của máy chủ cấp dấu thời gian ({d.cause_subject}) hết hạn ngày {day}",
         "signer": f"Chứng thư số của người ký hết hạn ngày {day} (chưa có dữ liệu kiểm "
-                  "tra dài hạn)",
+        "tra dài hạn)",
         "algorithm": f"Thuật toán {d.cause_subject} hết được coi là an toàn từ ngày {day}",
         "no_timestamp": "Chữ ký không có dấu thời gian (B-B): không thể nâng lên mức lưu "
-                        "trữ dài hạn",
+        "trữ dài hạn",
         "refused": "Lần gia hạn gần nhất bị từ chối (dấu thời gian cuối không còn kiểm tra "
-                   "được, hoặc thiếu dữ liệu thu hồi); hệ thống sẽ thử lại",
+        "được, hoặc thiếu dữ liệu thu hồi); hệ thống sẽ thử lại",
         "unreadable": "Không đọc được chữ ký trong tệp",
     }.get(d.cause, "")
 
@@ -38,13 +43,21 @@ def cause_vi(d: archive.DocumentStatus) -> str:
 @login_required
 def archive_health() -> Any:
     if not has("admin"):
-        return render_template("web/error.html",
-                               message="Trang này dành cho quản trị hệ thống."), 403
+        return render_template(
+            "web/error.html", message="Trang này dành cho quản trị hệ thống."
+        ), 403
     with system().sessions() as s:
         agency_id = orgs.load_user(s, me()).agency_id
     st = archive.status(system(), agency_id=agency_id)
     attention = [d for d in st.documents if d.status != "ok"]
     task = maintenance.task_states(system()).get("archive_renew", {})
-    return render_template("web/archive.html", summary=st.summary(), status=st,
-                           attention=attention, task=task, STATUS_VI=STATUS_VI,
-                           cause_vi=cause_vi, agency=g.user["agency"])
+    return render_template(
+        "web/archive.html",
+        summary=st.summary(),
+        status=st,
+        attention=attention,
+        task=task,
+        STATUS_VI=STATUS_VI,
+        cause_vi=cause_vi,
+        agency=g.user["agency"],
+    )

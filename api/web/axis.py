@@ -27,19 +27,28 @@ def _installation_admin() -> bool:
 
 def _page(**extra: Any) -> Any:
     settings = system().settings
-    return render_template("web/axis.html", systems=systems.list_systems(system()),
-                           packages=hub.packages(system(), 30), hub_on=settings.axis_hub,
-                           endpoint=settings.public_url + "/vdxp", KIND_VI=KIND_VI,
-                           STATUS_VI=hub.RECEIVE_STATUSES, **extra)
+    return render_template(
+        "web/axis.html",
+        systems=systems.list_systems(system()),
+        packages=hub.packages(system(), 30),
+        hub_on=settings.axis_hub,
+        endpoint=settings.public_url + "/vdxp",
+        KIND_VI=KIND_VI,
+        STATUS_VI=hub.RECEIVE_STATUSES,
+        **extra,
+    )
 
 
 @bp.route("/quan-tri/truc-lien-thong", methods=["GET", "POST"])
 @login_required
 def axis_page() -> Any:
     if not _installation_admin():
-        return render_template("web/error.html", message=(
-            "Trang trục liên thông dành cho quản trị viên cài đặt "
-            "(EDMS_INSTALLATION_ADMINS).")), 403
+        return render_template(
+            "web/error.html",
+            message=(
+                "Trang trục liên thông dành cho quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS)."
+            ),
+        ), 403
     if request.method == "GET":
         return _page()
     action = request.form.get("action", "")
@@ -49,19 +58,33 @@ def axis_page() -> Any:
             agency = request.form.get("agency", "").strip()
             name = request.form.get("name", "")
             view, secret = systems.add_system(
-                system(), me(), code, name, None,
-                [(agency, request.form.get("agency_name", "") or name)] if agency else None)
-            return _page(done=f"Đã kết nối hệ thống {view.code}.", secret=secret,
-                         secret_for=view.code, fingerprint=systems.fingerprint(secret))
+                system(),
+                me(),
+                code,
+                name,
+                None,
+                [(agency, request.form.get("agency_name", "") or name)] if agency else None,
+            )
+            return _page(
+                done=f"Đã kết nối hệ thống {view.code}.",
+                secret=secret,
+                secret_for=view.code,
+                fingerprint=systems.fingerprint(secret),
+            )
         if action in ("disable", "enable"):
             view = systems.set_active(system(), me(), code, action == "enable")
-            return _page(done=f"Hệ thống {view.code} "
-                              + ("hoạt động trở lại." if view.active else "đã tạm ngừng."))
+            return _page(
+                done=f"Hệ thống {view.code} "
+                + ("hoạt động trở lại." if view.active else "đã tạm ngừng.")
+            )
         if action == "rotate":
             view, secret = systems.rotate_secret(system(), me(), code)
-            return _page(done=f"Đã đổi khóa bí mật của {view.code}; khóa cũ hết hiệu lực.",
-                         secret=secret, secret_for=view.code,
-                         fingerprint=systems.fingerprint(secret))
+            return _page(
+                done=f"Đã đổi khóa bí mật của {view.code}; khóa cũ hết hiệu lực.",
+                secret=secret,
+                secret_for=view.code,
+                fingerprint=systems.fingerprint(secret),
+            )
         return _page(error="Thao tác không hợp lệ."), 400
     except EdmsError as exc:
         return _page(error=exc.message), exc.status

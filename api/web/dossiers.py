@@ -33,9 +33,14 @@ def _forbidden(message: str = "Trang này dành cho cán bộ của cơ quan.") 
 def _receipt_pdf(receipt: reception.Receipt, paper: str) -> Response:
     data = receipts.render(receipt, paper if paper in receipts.PAPERS else "A4")
     name = f"phieu-tiep-nhan-{receipt.code}.pdf"
-    return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
-        "Cache-Control": "no-store"})
+    return Response(
+        data,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(name)}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # -- citizens' dossiers -----------------------------------------------------------------------
@@ -51,14 +56,21 @@ def dossiers() -> Any:
     query = request.args.get("q", "")
     today = date.today()
     try:
-        rows = reception.list_dossiers(system(), me(), status=status, late_only=late,
-                                       query=query)
+        rows = reception.list_dossiers(system(), me(), status=status, late_only=late, query=query)
         stats = reception.statistics(system(), me(), date(today.year, 1, 1), today)
     except EdmsError as exc:
         return render_template("web/error.html", message=exc.message), exc.status
-    return render_template("web/dossiers.html", rows=rows, stats=stats, status=status,
-                           late=late, query=query, STATUS_VI=reception.STATUS_VI,
-                           is_late=reception.is_late, VN_TZ=VN_TZ)
+    return render_template(
+        "web/dossiers.html",
+        rows=rows,
+        stats=stats,
+        status=status,
+        late=late,
+        query=query,
+        STATUS_VI=reception.STATUS_VI,
+        is_late=reception.is_late,
+        VN_TZ=VN_TZ,
+    )
 
 
 @bp.route("/ho-so/tiep-nhan", methods=["GET", "POST"])
@@ -72,9 +84,15 @@ def dossier_receive() -> Any:
 
     def page(status: int = 200) -> Any:
         return render_template(
-            "web/dossier_receive.html", procs=procs, proc=proc, form=request.form,
-            papers=procedures.papers_of(proc) if proc else [], FORMS=reception.PAPER_FORMS,
-            CHANNELS=reception.CHANNELS, time_vi=procedures.time_vi), status
+            "web/dossier_receive.html",
+            procs=procs,
+            proc=proc,
+            form=request.form,
+            papers=procedures.papers_of(proc) if proc else [],
+            FORMS=reception.PAPER_FORMS,
+            CHANNELS=reception.CHANNELS,
+            time_vi=procedures.time_vi,
+        ), status
 
     if request.method == "GET" or proc is None:
         if request.method == "POST":
@@ -86,15 +104,25 @@ def dossier_receive() -> Any:
         papers = []
         for i, name in enumerate(procedures.papers_of(proc)):
             if f.get(f"giay_{i}"):
-                papers.append(reception.Paper(name, f.get(f"hinh_thuc_{i}", "copy"),
-                                              int(f.get(f"so_luong_{i}") or 1)))
+                papers.append(
+                    reception.Paper(
+                        name, f.get(f"hinh_thuc_{i}", "copy"), int(f.get(f"so_luong_{i}") or 1)
+                    )
+                )
         for line in f.get("giay_khac", "").splitlines():
             if line.strip():
                 papers.append(reception.Paper(line.strip(), "copy", 1))
         app = reception.Application(
-            proc.code, f.get("ho_ten", ""), f.get("so_dinh_danh", ""), f.get("dia_chi", ""),
-            f.get("dien_thoai", ""), f.get("email", ""), tuple(f.getlist("kenh")),
-            tuple(papers), f.get("ghi_chu", ""))
+            proc.code,
+            f.get("ho_ten", ""),
+            f.get("so_dinh_danh", ""),
+            f.get("dia_chi", ""),
+            f.get("dien_thoai", ""),
+            f.get("email", ""),
+            tuple(f.getlist("kenh")),
+            tuple(papers),
+            f.get("ghi_chu", ""),
+        )
         receipt = reception.receive(system(), me(), app)
     except ValueError:
         flash("Số lượng giấy tờ phải là số.", "error")
@@ -114,11 +142,18 @@ def dossier(code: str) -> Any:
         view = reception.get(system(), me(), code)
     except EdmsError as exc:
         return render_template("web/error.html", message=exc.message), exc.status
-    return render_template("web/dossier.html", v=view, d=view.dossier,
-                           STATUS_VI=reception.STATUS_VI, FORMS=reception.PAPER_FORMS,
-                           CHANNELS=reception.CHANNELS, time_vi=procedures.time_vi,
-                           papers=_papers(view.dossier.papers), VN_TZ=VN_TZ,
-                           STEP_VI=reception.STEP_VI)
+    return render_template(
+        "web/dossier.html",
+        v=view,
+        d=view.dossier,
+        STATUS_VI=reception.STATUS_VI,
+        FORMS=reception.PAPER_FORMS,
+        CHANNELS=reception.CHANNELS,
+        time_vi=procedures.time_vi,
+        papers=_papers(view.dossier.papers),
+        VN_TZ=VN_TZ,
+        STEP_VI=reception.STEP_VI,
+    )
 
 
 def _papers(raw: str) -> list[dict[str, Any]]:
@@ -143,12 +178,18 @@ def dossier_step(code: str, action: str) -> Any:
             reception.deliver(system(), me(), code, f.get("ghi_chu", ""))
             flash("Đã trả kết quả.", "ok")
         elif action == "gan-van-ban":
-            reception.link_document(system(), me(), code, int(f.get("van_ban") or 0),
-                                    "result" if f.get("vai_tro") == "result" else "handled")
+            reception.link_document(
+                system(),
+                me(),
+                code,
+                int(f.get("van_ban") or 0),
+                "result" if f.get("vai_tro") == "result" else "handled",
+            )
             flash("Đã gắn văn bản với hồ sơ.", "ok")
         elif action == "in-lai-phieu":
-            return _receipt_pdf(reception.reissue_receipt(system(), me(), code),
-                                f.get("kho_giay", "A4"))
+            return _receipt_pdf(
+                reception.reissue_receipt(system(), me(), code), f.get("kho_giay", "A4")
+            )
         else:
             return render_template("web/error.html", message="Không có thao tác này."), 404
     except ValueError:
@@ -170,10 +211,19 @@ def procedures_admin() -> Any:
     if request.method == "POST":
         f = request.form
         try:
-            procedures.save(system(), me(), procedures.ProcedureSpec(
-                f.get("ma", ""), f.get("ten", ""), int(f.get("so_ngay") or -1),
-                f.get("loai_ngay", "working"), f.get("linh_vuc", ""),
-                tuple(f.get("giay_to", "").splitlines()), f.get("dang_ap_dung") == "1"))
+            procedures.save(
+                system(),
+                me(),
+                procedures.ProcedureSpec(
+                    f.get("ma", ""),
+                    f.get("ten", ""),
+                    int(f.get("so_ngay") or -1),
+                    f.get("loai_ngay", "working"),
+                    f.get("linh_vuc", ""),
+                    tuple(f.get("giay_to", "").splitlines()),
+                    f.get("dang_ap_dung") == "1",
+                ),
+            )
             flash("Đã lưu thủ tục.", "ok")
             return redirect(url_for("web.procedures_admin"), code=303)
         except ValueError:
@@ -184,9 +234,15 @@ def procedures_admin() -> Any:
             status = exc.status
     rows = procedures.list_procedures(system(), me())
     edit = next((p for p in rows if p.code == request.args.get("sua")), None)
-    return render_template("web/procedures.html", rows=rows, edit=edit,
-                           papers_of=procedures.papers_of, time_vi=procedures.time_vi,
-                           DAY_KINDS=workdays.DAY_KINDS_VI, form=request.form), status
+    return render_template(
+        "web/procedures.html",
+        rows=rows,
+        edit=edit,
+        papers_of=procedures.papers_of,
+        time_vi=procedures.time_vi,
+        DAY_KINDS=workdays.DAY_KINDS_VI,
+        form=request.form,
+    ), status
 
 
 @bp.route("/quan-tri/ngay-nghi", methods=["GET", "POST"])
@@ -203,8 +259,13 @@ def holidays_admin() -> Any:
         try:
             action = f.get("thao_tac")
             if action == "luu":
-                workdays.set_day(system(), me(), date.fromisoformat(f.get("ngay", "")),
-                                 f.get("loai", "off"), f.get("ten", ""))
+                workdays.set_day(
+                    system(),
+                    me(),
+                    date.fromisoformat(f.get("ngay", "")),
+                    f.get("loai", "off"),
+                    f.get("ten", ""),
+                )
                 flash("Đã lưu ngày.", "ok")
             elif action == "xoa":
                 workdays.remove_day(system(), me(), date.fromisoformat(f.get("ngay", "")))
@@ -224,7 +285,11 @@ def holidays_admin() -> Any:
         view = workdays.year_view(system(), year)
     except EdmsError as exc:
         return render_template("web/error.html", message=exc.message), exc.status
-    return render_template("web/holidays.html", view=view, year=year,
-                           KINDS=workdays.KINDS_VI, VN_TZ=VN_TZ,
-                           WEEKDAYS=receipts.WEEKDAYS_VI)
-
+    return render_template(
+        "web/holidays.html",
+        view=view,
+        year=year,
+        KINDS=workdays.KINDS_VI,
+        VN_TZ=VN_TZ,
+        WEEKDAYS=receipts.WEEKDAYS_VI,
+    )

@@ -21,14 +21,17 @@ from .views import bp, has, login_required, me
 
 
 def _admin_only() -> Any:
-    return render_template("web/error.html",
-                           message="Trang này dành cho quản trị hệ thống."), 403
+    return render_template("web/error.html", message="Trang này dành cho quản trị hệ thống."), 403
 
 
 def _spec(form: Any) -> webhooks.WebhookSpec:
-    return webhooks.WebhookSpec(form.get("ten", ""), form.get("dia_chi", ""),
-                                form.get("phuc_vu", "events"),
-                                tuple(form.getlist("su_kien")), form.get("hoat_dong") == "1")
+    return webhooks.WebhookSpec(
+        form.get("ten", ""),
+        form.get("dia_chi", ""),
+        form.get("phuc_vu", "events"),
+        tuple(form.getlist("su_kien")),
+        form.get("hoat_dong") == "1",
+    )
 
 
 @bp.route("/quan-tri/thong-bao", methods=["GET", "POST"])
@@ -50,15 +53,21 @@ def notices_admin() -> Any:
                 flash("Đã xếp thư thử vào hàng đợi; xem kết quả ở nhật ký gửi.", "ok")
             elif action == "them-webhook":
                 row, new_secret = webhooks.add(system(), me(), _spec(f))
-                flash(f"Đã thêm webhook {row.name}. Sao chép khóa bí mật dưới đây ngay: hệ "
-                      "thống không hiển thị lại.", "ok")
+                flash(
+                    f"Đã thêm webhook {row.name}. Sao chép khóa bí mật dưới đây ngay: hệ "
+                    "thống không hiển thị lại.",
+                    "ok",
+                )
             elif action == "sua-webhook":
                 webhooks.update(system(), me(), int(f.get("webhook") or 0), _spec(f))
                 flash("Đã lưu webhook.", "ok")
             elif action == "doi-khoa":
                 new_secret = webhooks.rotate(system(), me(), int(f.get("webhook") or 0))
-                flash("Đã cấp khóa bí mật mới; khóa cũ hết hiệu lực ngay. Sao chép khóa mới "
-                      "dưới đây: hệ thống không hiển thị lại.", "ok")
+                flash(
+                    "Đã cấp khóa bí mật mới; khóa cũ hết hiệu lực ngay. Sao chép khóa mới "
+                    "dưới đây: hệ thống không hiển thị lại.",
+                    "ok",
+                )
             if new_secret is None:
                 return redirect(url_for("web.notices_admin"), code=303)
         except ValueError:
@@ -70,9 +79,15 @@ def notices_admin() -> Any:
     settings = system().settings
     hooks = webhooks.list_webhooks(system(), me())
     return render_template(
-        "web/notices.html", settings=settings, quiet=admin.quiet_hours(system(), me()),
-        hooks=hooks, events_of=lambda h: json.loads(h.events or "[]"),
-        NOTICES=catalog.NOTICES, SERVES=webhooks.SERVES, new_secret=new_secret), status
+        "web/notices.html",
+        settings=settings,
+        quiet=admin.quiet_hours(system(), me()),
+        hooks=hooks,
+        events_of=lambda h: json.loads(h.events or "[]"),
+        NOTICES=catalog.NOTICES,
+        SERVES=webhooks.SERVES,
+        new_secret=new_secret,
+    ), status
 
 
 @bp.route("/quan-tri/thong-bao/mau", methods=["GET", "POST"])
@@ -88,16 +103,25 @@ def notice_wording() -> Any:
                 admin.reset_wording(system(), me(), f.get("su_kien", ""), f.get("dang", ""))
                 flash("Đã dùng lại nội dung mặc định.", "ok")
             else:
-                admin.save_wording(system(), me(), f.get("su_kien", ""), f.get("dang", ""),
-                                   f.get("tieu_de", ""), f.get("noi_dung", ""))
+                admin.save_wording(
+                    system(),
+                    me(),
+                    f.get("su_kien", ""),
+                    f.get("dang", ""),
+                    f.get("tieu_de", ""),
+                    f.get("noi_dung", ""),
+                )
                 flash("Đã lưu mẫu thông báo.", "ok")
-            return redirect(url_for("web.notice_wording") + f"#{f.get('su_kien', '')}"
-                            f"-{f.get('dang', '')}", code=303)
+            return redirect(
+                url_for("web.notice_wording") + f"#{f.get('su_kien', '')}-{f.get('dang', '')}",
+                code=303,
+            )
         except EdmsError as exc:
             flash(exc.message, "error")
             status = exc.status
-    return render_template("web/notice_wording.html", items=admin.wordings(system(), me()),
-                           NOTICES=catalog.NOTICES), status
+    return render_template(
+        "web/notice_wording.html", items=admin.wordings(system(), me()), NOTICES=catalog.NOTICES
+    ), status
 
 
 @bp.get("/quan-tri/thong-bao/nhat-ky")
@@ -112,9 +136,18 @@ def notice_log() -> Any:
     except ValueError:
         page = 1
     total, rows = admin.log(system(), me(), state=state, notice=event, page=page)
-    return render_template("web/notice_log.html", total=total, rows=rows, page=page,
-                           state=state, event=event, STATES=admin.STATES_VI,
-                           CHANNELS=admin.CHANNELS_VI, NOTICES=catalog.NOTICES, VN_TZ=VN_TZ)
+    return render_template(
+        "web/notice_log.html",
+        total=total,
+        rows=rows,
+        page=page,
+        state=state,
+        event=event,
+        STATES=admin.STATES_VI,
+        CHANNELS=admin.CHANNELS_VI,
+        NOTICES=catalog.NOTICES,
+        VN_TZ=VN_TZ,
+    )
 
 
 @bp.route("/quan-tri/thong-bao/nhat-ky/<int:notice_id>", methods=["GET", "POST"])
@@ -133,9 +166,16 @@ def notice_detail(notice_id: int) -> Any:
         n, attempts, hook = admin.detail(system(), me(), notice_id)
     except EdmsError as exc:
         return render_template("web/error.html", message=exc.message), exc.status
-    return render_template("web/notice.html", n=n, attempts=attempts, hook=hook,
-                           STATES=admin.STATES_VI, CHANNELS=admin.CHANNELS_VI,
-                           NOTICES=catalog.NOTICES, VN_TZ=VN_TZ)
+    return render_template(
+        "web/notice.html",
+        n=n,
+        attempts=attempts,
+        hook=hook,
+        STATES=admin.STATES_VI,
+        CHANNELS=admin.CHANNELS_VI,
+        NOTICES=catalog.NOTICES,
+        VN_TZ=VN_TZ,
+    )
 
 
 @bp.route("/thong-bao-cua-toi", methods=["GET", "POST"])
@@ -145,11 +185,22 @@ def my_notices() -> Any:
     if request.method == "POST":
         f = request.form
         try:
-            admin.save_preference(system(), me(), admin.Preference(
-                f.get("email", ""), f.get("dien_thoai", ""), tuple(f.getlist("kenh")),
-                f.get("bat_dau", ""), f.get("ket_thuc", ""),
-                tuple(n for n, s in catalog.NOTICES.items()
-                      if s.audience == catalog.STAFF and f.get(f"nhan_{n}") != "1")))
+            admin.save_preference(
+                system(),
+                me(),
+                admin.Preference(
+                    f.get("email", ""),
+                    f.get("dien_thoai", ""),
+                    tuple(f.getlist("kenh")),
+                    f.get("bat_dau", ""),
+                    f.get("ket_thuc", ""),
+                    tuple(
+                        n
+                        for n, s in catalog.NOTICES.items()
+                        if s.audience == catalog.STAFF and f.get(f"nhan_{n}") != "1"
+                    ),
+                ),
+            )
             flash("Đã lưu lựa chọn nhận thông báo.", "ok")
             return redirect(url_for("web.my_notices"), code=303)
         except EdmsError as exc:
@@ -157,5 +208,6 @@ def my_notices() -> Any:
             status = exc.status
     pref = admin.preference(system(), me())
     staff = {n: s for n, s in catalog.NOTICES.items() if s.audience == catalog.STAFF}
-    return render_template("web/my_notices.html", pref=pref, staff=staff,
-                           CHANNELS=admin.CHANNELS), status
+    return render_template(
+        "web/my_notices.html", pref=pref, staff=staff, CHANNELS=admin.CHANNELS
+    ), status

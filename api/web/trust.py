@@ -37,28 +37,40 @@ def _may_change() -> bool:
 @login_required
 def trust_page() -> Any:
     if not has("admin"):
-        return render_template("web/error.html",
-                               message="Trang này dành cho quản trị hệ thống."), 403
+        return render_template(
+            "web/error.html", message="Trang này dành cho quản trị hệ thống."
+        ), 403
     show_all = request.args.get("tat-ca") == "1"
     items = [a for a in trust.anchors(system().settings) if show_all or a.role == "root"]
     items.sort(key=lambda a: (a.regime, a.role, a.subject))
-    return render_template("web/trust.html", anchors=items, may_change=_may_change(),
-                           missing=trust.missing_material(system().settings) is not None,
-                           show_all=show_all, CONFIDENCE_VI=CONFIDENCE_VI, ROLE_VI=ROLE_VI,
-                           REGIMES=trust.REGIMES)
+    return render_template(
+        "web/trust.html",
+        anchors=items,
+        may_change=_may_change(),
+        missing=trust.missing_material(system().settings) is not None,
+        show_all=show_all,
+        CONFIDENCE_VI=CONFIDENCE_VI,
+        ROLE_VI=ROLE_VI,
+        REGIMES=trust.REGIMES,
+    )
 
 
 @bp.post("/quan-tri/tin-cay/<fingerprint>")
 @login_required
 def trust_toggle(fingerprint: str) -> Any:
     if not _may_change():
-        return render_template("web/error.html", message=(
-            "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách "
-            "tin cậy.")), 403
+        return render_template(
+            "web/error.html",
+            message=(
+                "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách "
+                "tin cậy."
+            ),
+        ), 403
     enable = request.form.get("action") == "enable"
     try:
-        a = trust.set_enabled(system(), me(), fingerprint, enable,
-                              request.form.get("note", "").strip()[:500])
+        a = trust.set_enabled(
+            system(), me(), fingerprint, enable, request.form.get("note", "").strip()[:500]
+        )
         flash(("Đã tin cậy: " if enable else "Đã ngừng tin cậy: ") + a.subject, "ok")
     except EdmsError as exc:
         flash(exc.message, "error")
@@ -69,17 +81,24 @@ def trust_toggle(fingerprint: str) -> Any:
 @login_required
 def trust_add() -> Any:
     if not _may_change():
-        return render_template("web/error.html", message=(
-            "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách "
-            "tin cậy.")), 403
+        return render_template(
+            "web/error.html",
+            message=(
+                "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách "
+                "tin cậy."
+            ),
+        ), 403
     upload = request.files.get("certificate")
     data = upload.read(64 * 1024) if upload else b""
     try:
-        a = trust.add(system(), me(), data,
-                      role="intermediate" if request.form.get("role") == "intermediate"
-                      else "root",
-                      regime=request.form.get("regime", "custom"),
-                      note=request.form.get("note", "").strip()[:500])
+        a = trust.add(
+            system(),
+            me(),
+            data,
+            role="intermediate" if request.form.get("role") == "intermediate" else "root",
+            regime=request.form.get("regime", "custom"),
+            note=request.form.get("note", "").strip()[:500],
+        )
         flash(f"Đã thêm {ROLE_VI[a.role].lower()}: {a.subject}", "ok")
     except EdmsError as exc:
         flash(exc.message, "error")

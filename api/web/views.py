@@ -43,19 +43,33 @@ from edms.numbering import VN_TZ
 from ..context import system
 from ..security import client_address, public_limit, same_site_path
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/static/web")
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/web",
+)
 SESSION_COOKIE = "edms_session"
 F = TypeVar("F", bound=Callable[..., Any])
 
-ROLE_VI = {"leader": "Lãnh đạo", "clerk": "Văn thư", "officer": "Chuyên viên",
-           "admin": "Quản trị"}
+ROLE_VI = {"leader": "Lãnh đạo", "clerk": "Văn thư", "officer": "Chuyên viên", "admin": "Quản trị"}
 PRIORITY_VI = docs.PRIORITY_VI
 STEP_VI = {
-    "submit": "Trình ký", "approve": "Duyệt", "reject": "Trả lại để sửa", "sign": "Ký số",
-    "number": "Cấp số", "seal": "Ký số cơ quan", "register": "Vào sổ", "issue": "Ban hành",
-    "revoke": "Thu hồi", "verify": "Kiểm tra chữ ký", "return": "Trả lại nơi gửi",
-    "assign": "Phân công xử lý", "progress": "Bắt đầu xử lý", "complete": "Hoàn thành",
+    "submit": "Trình ký",
+    "approve": "Duyệt",
+    "reject": "Trả lại để sửa",
+    "sign": "Ký số",
+    "number": "Cấp số",
+    "seal": "Ký số cơ quan",
+    "register": "Vào sổ",
+    "issue": "Ban hành",
+    "revoke": "Thu hồi",
+    "verify": "Kiểm tra chữ ký",
+    "return": "Trả lại nơi gửi",
+    "assign": "Phân công xử lý",
+    "progress": "Bắt đầu xử lý",
+    "complete": "Hoàn thành",
 }
 
 
@@ -88,9 +102,14 @@ def login_required(fn: F) -> F:
             user = s.get(User, identity.user_id)
             agency = s.get(Agency, identity.agency_id)
             assert user is not None and agency is not None
-            g.user = {"username": user.username, "full_name": user.full_name,
-                      "roles": sorted(user.role_set), "title": user.title,
-                      "agency": agency.name, "agency_code": agency.code}
+            g.user = {
+                "username": user.username,
+                "full_name": user.full_name,
+                "roles": sorted(user.role_set),
+                "title": user.title,
+                "agency": agency.name,
+                "agency_code": agency.code,
+            }
         return fn(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -107,10 +126,16 @@ def has(*roles: str) -> bool:
 @bp.app_context_processor
 def _context() -> dict[str, Any]:
     identity = getattr(g, "web_identity", None)
-    return {"csrf": identity.csrf_token if identity else "", "user": getattr(g, "user", None),
-            "ROLE_VI": ROLE_VI, "PRIORITY_VI": PRIORITY_VI, "STEP_VI": STEP_VI,
-            "STATE_VI": docs.STATE_NAMES_VI,
-            "has": has if identity else (lambda *_r: False), "vn_time": vn_time}
+    return {
+        "csrf": identity.csrf_token if identity else "",
+        "user": getattr(g, "user", None),
+        "ROLE_VI": ROLE_VI,
+        "PRIORITY_VI": PRIORITY_VI,
+        "STEP_VI": STEP_VI,
+        "STATE_VI": docs.STATE_NAMES_VI,
+        "has": has if identity else (lambda *_r: False),
+        "vn_time": vn_time,
+    }
 
 
 def vn_time(value: str | None) -> str:
@@ -145,8 +170,10 @@ def _login_csrf(renew: bool = False) -> str:
 
 def _login_refused(exc: EdmsError) -> str:
     if isinstance(exc, auth.TooManyAttempts):
-        return (f"Đăng nhập sai nhiều lần: vui lòng thử lại sau "
-                f"{exc.extra.get('retry_after', 60)} giây.")
+        return (
+            f"Đăng nhập sai nhiều lần: vui lòng thử lại sau "
+            f"{exc.extra.get('retry_after', 60)} giây."
+        )
     if isinstance(exc, auth.Unauthenticated):
         return "Sai tên đăng nhập hoặc mật khẩu."
     return exc.message
@@ -160,25 +187,40 @@ def login() -> Any:
     username = request.form.get("username", "")
     expected = session.get("login_csrf")
     if not expected or not hmac.compare_digest(request.form.get("csrf", ""), str(expected)):
-        return render_template("web/login.html", next=nxt, username=username,
-                               login_csrf=_login_csrf(renew=True),
-                               error="Trang đăng nhập đã hết hạn; vui lòng đăng nhập lại."
-                               ), 400
+        return render_template(
+            "web/login.html",
+            next=nxt,
+            username=username,
+            login_csrf=_login_csrf(renew=True),
+            error="Trang đăng nhập đã hết hạn; vui lòng đăng nhập lại.",
+        ), 400
     try:
-        new = auth.login(system(), username, request.form.get("password", ""),
-                         client_address())
+        new = auth.login(system(), username, request.form.get("password", ""), client_address())
     except EdmsError as exc:
-        page = make_response(render_template(
-            "web/login.html", next=nxt, error=_login_refused(exc), username=username,
-            login_csrf=_login_csrf()), exc.status)
+        page = make_response(
+            render_template(
+                "web/login.html",
+                next=nxt,
+                error=_login_refused(exc),
+                username=username,
+                login_csrf=_login_csrf(),
+            ),
+            exc.status,
+        )
         if exc.extra.get("retry_after"):
             page.headers["Retry-After"] = str(exc.extra["retry_after"])
         return page
     session.pop("login_csrf", None)
     resp = redirect(nxt, code=303)
-    resp.set_cookie(SESSION_COOKIE, new.token, httponly=True, samesite="Lax",
-                    secure=not system().settings.is_development,
-                    max_age=auth.SESSION_HOURS * 3600, path="/")
+    resp.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        httponly=True,
+        samesite="Lax",
+        secure=not system().settings.is_development,
+        max_age=auth.SESSION_HOURS * 3600,
+        path="/",
+    )
     return resp
 
 
@@ -196,16 +238,21 @@ def logout() -> BaseResponse:
 def signing_pin() -> Any:
     """A leader sets their signing PIN, confirming it with their password."""
     if not has("leader"):
-        return render_template("web/error.html",
-                               message="Chỉ lãnh đạo có mã PIN ký số."), 403
+        return render_template("web/error.html", message="Chỉ lãnh đạo có mã PIN ký số."), 403
     if request.method == "GET":
         return render_template("web/pin.html")
     f = request.form
     try:
         if f.get("pin", "") != f.get("pin2", ""):
             raise EdmsError("Hai lần nhập mã PIN không giống nhau.")
-        auth.set_signing_pin(system(), me(), f.get("pin", ""), actor=me(),
-                             password=f.get("password", ""), client=client_address())
+        auth.set_signing_pin(
+            system(),
+            me(),
+            f.get("pin", ""),
+            actor=me(),
+            password=f.get("password", ""),
+            client=client_address(),
+        )
     except EdmsError as exc:
         flash(_pin_refused(exc), "error")
         return render_template("web/pin.html"), exc.status
@@ -216,8 +263,7 @@ def signing_pin() -> Any:
 def _pin_refused(exc: EdmsError) -> str:
     """The signing PIN's refusals, in Vietnamese."""
     if isinstance(exc, auth.TooManyAttempts):
-        return (f"Nhập sai nhiều lần: vui lòng thử lại sau "
-                f"{exc.extra.get('retry_after', 60)} giây.")
+        return f"Nhập sai nhiều lần: vui lòng thử lại sau {exc.extra.get('retry_after', 60)} giây."
     if exc.extra.get("pin_required"):
         return "Nhập mã PIN ký số để ký."
     if exc.message.startswith("wrong signing PIN"):
@@ -237,18 +283,26 @@ def _pin_refused(exc: EdmsError) -> str:
 
 
 def _queue(direction: str | None, states: tuple[str, ...]) -> list[dict[str, Any]]:
-    return [docs.document_json(d) for d in docs.list_documents(
-        system(), me(), direction=direction, states=states)]
+    return [
+        docs.document_json(d)
+        for d in docs.list_documents(system(), me(), direction=direction, states=states)
+    ]
 
 
 QUEUES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
     "cho-ky": ("Chờ tôi ký", "outgoing", ("approved",)),
     "cho-duyet": ("Chờ duyệt", "outgoing", ("submitted",)),
-    "cho-cap-so": ("Chờ cấp số, ký số cơ quan, vào sổ, ban hành", "outgoing",
-                   ("signed", "numbered", "sealed", "registered")),
+    "cho-cap-so": (
+        "Chờ cấp số, ký số cơ quan, vào sổ, ban hành",
+        "outgoing",
+        ("signed", "numbered", "sealed", "registered"),
+    ),
     "du-thao": ("Dự thảo", "outgoing", ("draft",)),
-    "van-ban-den": ("Văn bản đến cần xử lý", "incoming",
-                    ("received", "verified", "registered", "assigned", "in_progress")),
+    "van-ban-den": (
+        "Văn bản đến cần xử lý",
+        "incoming",
+        ("received", "verified", "registered", "assigned", "in_progress"),
+    ),
     "da-ban-hanh": ("Văn bản đã ban hành", "outgoing", ("issued",)),
     "den-da-xong": ("Văn bản đến đã xong", "incoming", ("completed", "returned")),
 }
@@ -266,8 +320,10 @@ def home() -> str:
         shown += ["du-thao", "van-ban-den"]
     if has("admin") and not shown:
         shown += ["da-ban-hanh"]
-    queues = [(key, QUEUES[key][0], _queue(QUEUES[key][1], QUEUES[key][2]))
-              for key in dict.fromkeys(shown)]
+    queues = [
+        (key, QUEUES[key][0], _queue(QUEUES[key][1], QUEUES[key][2]))
+        for key in dict.fromkeys(shown)
+    ]
     return render_template("web/home.html", queues=queues)
 
 
@@ -278,8 +334,9 @@ def document_list() -> str:
     if key not in QUEUES:
         abort(404)
     title, direction, states = QUEUES[key]
-    return render_template("web/list.html", title=title, items=_queue(direction, states),
-                           queues=QUEUES, current=key)
+    return render_template(
+        "web/list.html", title=title, items=_queue(direction, states), queues=QUEUES, current=key
+    )
 
 
 # -- one document ----------------------------------------------------------------------------------
@@ -289,8 +346,12 @@ def _actions(d: dict[str, Any]) -> list[str]:
     """The steps the signed-in user may take on the document now (the domain checks again)."""
     out = []
     for (direction, name), step in docs.STEPS.items():
-        if direction == d["direction"] and d["state"] in step.from_states \
-                and has(*step.roles) and not d["frozen"]:
+        if (
+            direction == d["direction"]
+            and d["state"] in step.from_states
+            and has(*step.roles)
+            and not d["frozen"]
+        ):
             out.append(name)
     return out
 
@@ -304,21 +365,36 @@ def document(doc_id: int) -> Any:
         return render_template("web/error.html", message=exc.message), exc.status
     with system().sessions() as s:
         user = orgs.load_user(s, me())
-        units = [(u.code, u.name) for u in s.scalars(
-            select(OrgUnit).where(OrgUnit.agency_id == user.agency_id).order_by(OrgUnit.code))]
-        remote = s.scalars(select(SigningKey).where(
-            SigningKey.user_id == user.id, SigningKey.active.is_(True))).first()
+        units = [
+            (u.code, u.name)
+            for u in s.scalars(
+                select(OrgUnit).where(OrgUnit.agency_id == user.agency_id).order_by(OrgUnit.code)
+            )
+        ]
+        remote = s.scalars(
+            select(SigningKey).where(SigningKey.user_id == user.id, SigningKey.active.is_(True))
+        ).first()
         remote_key = remote is not None and remote.kind == "remote"
         # the signing authority the leader may choose for this document (edms.authority)
         agency = s.get(Agency, user.agency_id)
-        authority_choices = authority_options(user.title, agency.name) \
-            if agency is not None and "leader" in user.role_set else []
+        authority_choices = (
+            authority_options(user.title, agency.name)
+            if agency is not None and "leader" in user.role_set
+            else []
+        )
     pages = min(d.get("page_amount") or 1, 10)
     report = _with_verdict((d.get("validation") or {}).get("report"))
-    return render_template("web/document.html", d=d, actions=_actions(d), units=units,
-                           pages=pages, report=report, remote_key=remote_key,
-                           authority_choices=authority_choices,
-                           today=date.today().isoformat())
+    return render_template(
+        "web/document.html",
+        d=d,
+        actions=_actions(d),
+        units=units,
+        pages=pages,
+        report=report,
+        remote_key=remote_key,
+        authority_choices=authority_choices,
+        today=date.today().isoformat(),
+    )
 
 
 @bp.get("/van-ban/<int:doc_id>/trang/<int:page>.png")
@@ -363,8 +439,11 @@ def _run_step(doc_id: int, name: str, form: dict[str, str]) -> str:
     result = docs.perform(system(), me(), doc_id, name, data)
     if name == "verify":
         report = getattr(result, "report", None)
-        return ("Chữ ký số hợp lệ." if report is not None and report.valid
-                else "Chữ ký số KHÔNG hợp lệ: hãy trả lại nơi gửi kèm lý do.")
+        return (
+            "Chữ ký số hợp lệ."
+            if report is not None and report.valid
+            else "Chữ ký số KHÔNG hợp lệ: hãy trả lại nơi gửi kèm lý do."
+        )
     return f"Đã thực hiện: {STEP_VI[name]}."
 
 
@@ -393,8 +472,9 @@ def remote_prepare(doc_id: int) -> Any:
     target = url_for("web.document", doc_id=doc_id)
     chain = [p.encode() for p in _pem_blocks(request.form.get("chain", ""))]
     try:
-        prepared = docs.remote_prepare(system(), me(), doc_id, chain,
-                                       authority=request.form.get("authority") or None)
+        prepared = docs.remote_prepare(
+            system(), me(), doc_id, chain, authority=request.form.get("authority") or None
+        )
     except EdmsError as exc:
         return _refused(exc, target)
     return render_template("web/remote.html", doc_id=doc_id, prepared=prepared)
@@ -406,8 +486,7 @@ def remote_finalize(doc_id: int) -> BaseResponse:
     target = url_for("web.document", doc_id=doc_id)
     try:
         signature = base64.b64decode(request.form.get("signature", ""), validate=True)
-        docs.remote_finalize(system(), me(), doc_id, request.form.get("session", ""),
-                             signature)
+        docs.remote_finalize(system(), me(), doc_id, request.form.get("session", ""), signature)
     except (ValueError, TypeError):
         return _refused(EdmsError("chữ ký phải là chuỗi base64 do token trả về"), target)
     except EdmsError as exc:
@@ -443,15 +522,23 @@ def receive() -> Any:
         if not upload or not upload.filename:
             raise EdmsError("chọn tệp PDF văn bản đến")
         meta = docs.IncomingMeta(
-            type_code=f.get("type", ""), subject=f.get("subject", ""),
-            organ_name=f.get("organ_name", ""), code_number=number.strip(),
+            type_code=f.get("type", ""),
+            subject=f.get("subject", ""),
+            organ_name=f.get("organ_name", ""),
+            code_number=number.strip(),
             code_notation=notation.strip(),
             issued_date=date.fromisoformat(f.get("issued_date", "")),
             organ_id=f.get("organ_id", "").strip() or None,
             priority=int(f.get("priority", "0") or 0),
-            due_date=date.fromisoformat(f["due_date"]) if f.get("due_date") else None)
-        result = docs.receive(system(), me(), upload.stream, upload.filename,  # type: ignore[arg-type]
-                              meta)
+            due_date=date.fromisoformat(f["due_date"]) if f.get("due_date") else None,
+        )
+        result = docs.receive(
+            system(),
+            me(),
+            upload.stream,
+            upload.filename,  # type: ignore[arg-type]
+            meta,
+        )
     except ValueError:
         flash("Ngày hoặc mức độ khẩn không hợp lệ.", "error")
         return render_template("web/receive.html", types=DOCUMENT_TYPES, form=f), 400
@@ -486,24 +573,38 @@ def digitize() -> Any:
         if not f.get("dossier_code", "").strip() or not f.get("original_type", "").strip():
             raise EdmsError("cần mã hồ sơ và loại giấy tờ gốc")
         if not CODE.match(f.get("dossier_code", "").strip()) or len(f["dossier_code"]) > 50:
-            raise EdmsError("mã hồ sơ chỉ gồm chữ cái không dấu, chữ số, '.', '_' hoặc '-' "
-                            "(tối đa 50 ký tự)")
-        request_body: dict[str, Any] = {k: f.get(k, "").strip() for k in (
-            "dossier_code", "original_type", "procedure_code", "result_code",
-            "holder_name", "original_number", "subject")}
+            raise EdmsError(
+                "mã hồ sơ chỉ gồm chữ cái không dấu, chữ số, '.', '_' hoặc '-' (tối đa 50 ký tự)"
+            )
+        request_body: dict[str, Any] = {
+            k: f.get(k, "").strip()
+            for k in (
+                "dossier_code",
+                "original_type",
+                "procedure_code",
+                "result_code",
+                "holder_name",
+                "original_number",
+                "subject",
+            )
+        }
         request_body.update(copy_type=f.get("copy_type", "SAO Y"), with_qr=True)
         # Staged: a refused file leaves none of the scans stored before it.
         with staging(system()) as staged:
             stored = []
             for x in files:
-                kept = store_upload(system(), x.stream,  # type: ignore[arg-type]
-                                    filename=x.filename,
-                                    allowed=(*SCAN_TYPES, "application/zip"),
-                                    retention_years=0)
+                kept = store_upload(
+                    system(),
+                    x.stream,  # type: ignore[arg-type]
+                    filename=x.filename,
+                    allowed=(*SCAN_TYPES, "application/zip"),
+                    retention_years=0,
+                )
                 staged.append(kept.sha256)
                 stored.append({"sha256": kept.sha256, "name": x.filename})
-            job = jobs.submit(system(), me(), "digitize", {"files": stored,
-                                                           "request": request_body}, total=6)
+            job = jobs.submit(
+                system(), me(), "digitize", {"files": stored, "request": request_body}, total=6
+            )
     except EdmsError as exc:
         flash(exc.message, "error")
         return render_template("web/digitize.html", form=f), exc.status
@@ -540,8 +641,9 @@ def registers() -> Any:
         abort(400)
     except EdmsError as exc:
         return render_template("web/error.html", message=exc.message), exc.status
-    return render_template("web/registers.html", kind=kind, start=start, end=end,
-                           export=export, kinds=regs.LAYOUTS)
+    return render_template(
+        "web/registers.html", kind=kind, start=start, end=end, export=export, kinds=regs.LAYOUTS
+    )
 
 
 @bp.get("/theo-doi")
@@ -565,16 +667,23 @@ def follow_up() -> Any:
 @login_required
 def admin() -> Any:
     if not has("admin"):
-        return render_template("web/error.html",
-                               message="Trang này dành cho quản trị hệ thống."), 403
+        return render_template(
+            "web/error.html", message="Trang này dành cho quản trị hệ thống."
+        ), 403
     if request.method == "POST":
         f = request.form
         try:
-            orgs.create_user(system(), g.user["agency_code"], f.get("username", ""),
-                             f.get("full_name", ""), request.form.getlist("roles"),
-                             title=f.get("title", ""), unit_code=f.get("unit") or None,
-                             password_hash=auth.hash_password(f["password"])
-                             if f.get("password") else None, actor=me())
+            orgs.create_user(
+                system(),
+                g.user["agency_code"],
+                f.get("username", ""),
+                f.get("full_name", ""),
+                request.form.getlist("roles"),
+                title=f.get("title", ""),
+                unit_code=f.get("unit") or None,
+                password_hash=auth.hash_password(f["password"]) if f.get("password") else None,
+                actor=me(),
+            )
             flash("Đã thêm người dùng.", "ok")
         except EdmsError as exc:
             flash(exc.message, "error")
@@ -583,23 +692,49 @@ def admin() -> Any:
 
     with system().sessions() as s:
         user = orgs.load_user(s, me())
-        users = list(s.scalars(select(User).where(User.agency_id == user.agency_id,
-                                                  User.active.is_(True))
-                               .order_by(User.username)))
-        units = list(s.scalars(select(OrgUnit).where(OrgUnit.agency_id == user.agency_id)
-                               .order_by(OrgUnit.code)))
-        keys = list(s.scalars(select(SigningKey).where(SigningKey.active.is_(True))
-                              .order_by(SigningKey.id)))
+        users = list(
+            s.scalars(
+                select(User)
+                .where(User.agency_id == user.agency_id, User.active.is_(True))
+                .order_by(User.username)
+            )
+        )
+        units = list(
+            s.scalars(
+                select(OrgUnit).where(OrgUnit.agency_id == user.agency_id).order_by(OrgUnit.code)
+            )
+        )
+        keys = list(
+            s.scalars(select(SigningKey).where(SigningKey.active.is_(True)).order_by(SigningKey.id))
+        )
         owners = {u.id: u.full_name for u in users}
-        key_rows = [{"id": k.id, "kind": k.kind, "subject": k.subject,
-                     "owner": owners.get(k.user_id or -1) or g.user["agency"],
-                     "sha": k.cert_sha256[:16], "image": bool(k.image_sha256)}
-                    for k in keys if k.agency_id == user.agency_id or k.user_id in owners]
+        key_rows = [
+            {
+                "id": k.id,
+                "kind": k.kind,
+                "subject": k.subject,
+                "owner": owners.get(k.user_id or -1) or g.user["agency"],
+                "sha": k.cert_sha256[:16],
+                "image": bool(k.image_sha256),
+            }
+            for k in keys
+            if k.agency_id == user.agency_id or k.user_id in owners
+        ]
         agencies = list(s.scalars(select(Agency).order_by(Agency.code)))
-        data = {"users": [{"username": u.username, "full_name": u.full_name,
-                           "roles": sorted(u.role_set), "title": u.title} for u in users],
-                "units": [(u.code, u.name) for u in units], "keys": key_rows,
-                "agencies": [(a.code, a.name) for a in agencies]}
+        data = {
+            "users": [
+                {
+                    "username": u.username,
+                    "full_name": u.full_name,
+                    "roles": sorted(u.role_set),
+                    "title": u.title,
+                }
+                for u in users
+            ],
+            "units": [(u.code, u.name) for u in units],
+            "keys": key_rows,
+            "agencies": [(a.code, a.name) for a in agencies],
+        }
     return render_template("web/admin.html", **data, directory=entries(system(), me()))
 
 
@@ -615,10 +750,15 @@ def bind_certificate() -> BaseResponse:
         path = wd / "chu-ky.png"
         image.save(path)
         try:
-            orgs.bind_certificate(system(), request.form.get("username", ""),
-                                  cert.read(200_000), path,
-                                  authority=request.form.get("authority", "").strip(),
-                                  actor=me(), admin=me())
+            orgs.bind_certificate(
+                system(),
+                request.form.get("username", ""),
+                cert.read(200_000),
+                path,
+                authority=request.form.get("authority", "").strip(),
+                actor=me(),
+                admin=me(),
+            )
         except EdmsError as exc:
             return _refused(exc, target)
     flash("Đã gắn chứng thư và ảnh chữ ký.", "ok")
@@ -633,8 +773,9 @@ def exchange_inspect() -> Any:
     from edms.exchange.inspect import inspect, troubled
 
     if not has("admin"):
-        return render_template("web/error.html",
-                               message="Trang này dành cho quản trị hệ thống."), 403
+        return render_template(
+            "web/error.html", message="Trang này dành cho quản trị hệ thống."
+        ), 403
     result, status = None, 200
     if request.method == "POST":
         upload = request.files.get("file")
@@ -644,8 +785,9 @@ def exchange_inspect() -> Any:
         else:
             limit = system().settings.exchange_max_mb * 1024 * 1024
             result = inspect(upload.stream.read(limit + 1), system())
-    return render_template("web/exchange_inspect.html", result=result, facts=None,
-                           troubled=troubled(system(), me())), status
+    return render_template(
+        "web/exchange_inspect.html", result=result, facts=None, troubled=troubled(system(), me())
+    ), status
 
 
 @bp.get("/quan-tri/lien-thong/<int:msg_id>")
@@ -658,8 +800,7 @@ def exchange_message(msg_id: int) -> Any:
         facts, result = inspect_message(system(), me(), msg_id)
     except EdmsError as exc:
         return render_template("web/error.html", message=exc.message), exc.status
-    return render_template("web/exchange_inspect.html", result=result, facts=facts,
-                           troubled=None)
+    return render_template("web/exchange_inspect.html", result=result, facts=facts, troubled=None)
 
 
 # -- verifying, for anyone --------------------------------------------------------------------
@@ -683,8 +824,11 @@ def verify() -> Any:
         path: Path = wd / "upload.pdf"
         data = upload.stream.read(limit + 1)
         if len(data) > limit:
-            flash(f"Tệp lớn hơn {limit // 1024 // 1024} MB: hãy đăng nhập và dùng API "
-                  "/api/v1/verify.", "error")
+            flash(
+                f"Tệp lớn hơn {limit // 1024 // 1024} MB: hãy đăng nhập và dùng API "
+                "/api/v1/verify.",
+                "error",
+            )
             return render_template("web/verify.html", report=None), 413
         kind = detect(data[:65536])
         if kind.mime != "application/pdf":
@@ -692,8 +836,9 @@ def verify() -> Any:
             return render_template("web/verify.html", report=None), 415
         path.write_bytes(data)
         report = validate_sandboxed(system().settings, path)
-    return render_template("web/verify.html", report=_with_verdict(report.to_json()),
-                           filename=upload.filename)
+    return render_template(
+        "web/verify.html", report=_with_verdict(report.to_json()), filename=upload.filename
+    )
 
 
 def _with_verdict(report: dict[str, Any] | None) -> dict[str, Any] | None:

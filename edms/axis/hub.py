@@ -94,18 +94,42 @@ from .systems import open_secret, register_agency
 
 log = logging.getLogger("edms.axis")
 
-RECEIVE_STATUSES = {"initial": "Chờ bên nhận lấy về", "processing": "Bên nhận đang xử lý",
-                    "done": "Bên nhận đã nhận", "fail": "Bên nhận báo lỗi"}
-STATUS_WORDS = {"done": "done", "success": "done", "received": "done", "fail": "fail",
-                "failed": "fail", "error": "fail", "processing": "processing",
-                "initial": "initial", "pending": "initial"}
+RECEIVE_STATUSES = {
+    "initial": "Chờ bên nhận lấy về",
+    "processing": "Bên nhận đang xử lý",
+    "done": "Bên nhận đã nhận",
+    "fail": "Bên nhận báo lỗi",
+}
+STATUS_WORDS = {
+    "done": "done",
+    "success": "done",
+    "received": "done",
+    "fail": "fail",
+    "failed": "fail",
+    "error": "fail",
+    "processing": "processing",
+    "initial": "initial",
+    "pending": "initial",
+}
 SEND_STATUS = ("done", "Trục đã nhận gói tin và chuyển cho bên nhận")
 SMALL_BODY = 64 * 1024
-HTTP_STATUS = {Code.BAD_REQUEST: 400, Code.UNKNOWN_OPERATION: 404, Code.UNKNOWN_SYSTEM: 401,
-               Code.BAD_SIGNATURE: 401, Code.STALE: 401, Code.REPLAY: 401,
-               Code.NOT_EDXML: 422, Code.TOO_LARGE: 413, Code.HASH_MISMATCH: 400,
-               Code.UNKNOWN_RECIPIENT: 422, Code.NOT_YOUR_AGENCY: 403, Code.NOT_FOUND: 404,
-               Code.BAD_STATUS: 400, Code.AGENCY_REFUSED: 409, Code.INTERNAL: 500}
+HTTP_STATUS = {
+    Code.BAD_REQUEST: 400,
+    Code.UNKNOWN_OPERATION: 404,
+    Code.UNKNOWN_SYSTEM: 401,
+    Code.BAD_SIGNATURE: 401,
+    Code.STALE: 401,
+    Code.REPLAY: 401,
+    Code.NOT_EDXML: 422,
+    Code.TOO_LARGE: 413,
+    Code.HASH_MISMATCH: 400,
+    Code.UNKNOWN_RECIPIENT: 422,
+    Code.NOT_YOUR_AGENCY: 403,
+    Code.NOT_FOUND: 404,
+    Code.BAD_STATUS: 400,
+    Code.AGENCY_REFUSED: 409,
+    Code.INTERNAL: 500,
+}
 
 
 def refuse(code: str, message: str) -> AxisError:
@@ -126,8 +150,12 @@ def empty_fields(operation: str) -> dict[str, Any]:
         return {"DocId": ""}
     if operation == "getEdoc":
         return {"data": ""}
-    if operation in ("getAgenciesList", "getSynchronizeUnit", "getReceivedEdocList",
-                     "getSentEdocList"):
+    if operation in (
+        "getAgenciesList",
+        "getSynchronizeUnit",
+        "getReceivedEdocList",
+        "getSentEdocList",
+    ):
         return {"data": []}
     return {}
 
@@ -176,18 +204,23 @@ def signed_params(raw: bytes) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     for name, value in data.items():
         if not name.lower().startswith(PREFIX.lower()):
-            raise refuse(Code.BAD_REQUEST, f"{SIGN_HEADER} signs {name[:60]!r}, which is not "
-                         f"an {PREFIX}* header")
+            raise refuse(
+                Code.BAD_REQUEST,
+                f"{SIGN_HEADER} signs {name[:60]!r}, which is not an {PREFIX}* header",
+            )
         if isinstance(value, bool):
             value = "true" if value else "false"
         elif isinstance(value, int | float):
             value = str(value)
         elif not isinstance(value, str):
             raise refuse(Code.BAD_REQUEST, f"{SIGN_HEADER}: {name[:60]} is not text")
-        key = name[len(PREFIX):].lower()
+        key = name[len(PREFIX) :].lower()
         if key in out and out[key][1] != value:
-            raise refuse(Code.BAD_REQUEST, f"{out[key][0]} and {name} are both signed, with "
-                         "different values: which one is meant is unknown")
+            raise refuse(
+                Code.BAD_REQUEST,
+                f"{out[key][0]} and {name} are both signed, with "
+                "different values: which one is meant is unknown",
+            )
         out[key] = (name, value)
     return out
 
@@ -208,26 +241,38 @@ def authenticate(system: System, headers: Mapping[str, list[str]], operation: st
     with system.sessions() as s:
         row = s.scalars(select(AxisSystem).where(AxisSystem.code == code)).first()
         if row is None:
-            raise refuse(Code.UNKNOWN_SYSTEM, f"system {code[:64]} is not connected to this "
-                         "axis")
+            raise refuse(Code.UNKNOWN_SYSTEM, f"system {code[:64]} is not connected to this axis")
         if not row.active:
             raise refuse(Code.UNKNOWN_SYSTEM, f"system {code} is disabled on this axis")
         try:
             secret = open_secret(settings, row)
         except EdmsError as exc:  # the operator's problem: logged, not told to the caller
             log.error("axis: %s", exc.message)
-            raise refuse(Code.INTERNAL, "the axis cannot check this system's signature now; "
-                         "its operator has been told") from None
+            raise refuse(
+                Code.INTERNAL,
+                "the axis cannot check this system's signature now; its operator has been told",
+            ) from None
         system_id = row.id
-        agencies = frozenset(s.scalars(select(AxisAgency.code).where(
-            AxisAgency.system_id == row.id, AxisAgency.deleted.is_(False))))
+        agencies = frozenset(
+            s.scalars(
+                select(AxisAgency.code).where(
+                    AxisAgency.system_id == row.id, AxisAgency.deleted.is_(False)
+                )
+            )
+        )
     if not hmac.compare_digest(mac(secret, raw).encode(), given.encode()):
-        raise refuse(Code.BAD_SIGNATURE, f"the signature ({HASH_HEADER}) does not match: a "
-                     f"wrong secret for system {code}, or the signed headers were changed")
+        raise refuse(
+            Code.BAD_SIGNATURE,
+            f"the signature ({HASH_HEADER}) does not match: a "
+            f"wrong secret for system {code}, or the signed headers were changed",
+        )
     for name, value in entries.values():
         actual = headers.get(name.lower(), [])  # a repeated header may arrive joined by ","
-        if actual and value not in actual and value not in {
-                part.strip() for v in actual for part in v.split(",")}:
+        if (
+            actual
+            and value not in actual
+            and value not in {part.strip() for v in actual for part in v.split(",")}
+        ):
             raise refuse(Code.BAD_SIGNATURE, f"header {name} differs from its signed value")
     if "timestamp" not in params:
         raise refuse(Code.BAD_REQUEST, f"{SIGN_HEADER} signs no {PREFIX}timestamp")
@@ -235,16 +280,28 @@ def authenticate(system: System, headers: Mapping[str, list[str]], operation: st
     now = _now()
     age = (now - at).total_seconds()
     if age > settings.axis_max_age_seconds:
-        raise refuse(Code.STALE, f"the request was signed at {_vn(at)}, {int(age)} s ago (at "
-                     f"most {settings.axis_max_age_seconds} s are accepted): the SDK fixes "
-                     "the timestamp when its service object is created; create a new one")
+        raise refuse(
+            Code.STALE,
+            f"the request was signed at {_vn(at)}, {int(age)} s ago (at "
+            f"most {settings.axis_max_age_seconds} s are accepted): the SDK fixes "
+            "the timestamp when its service object is created; create a new one",
+        )
     if -age > settings.axis_clock_skew_seconds:
-        raise refuse(Code.STALE, f"the request is signed at {_vn(at)}, {int(-age)} s in the "
-                     f"future (at most {settings.axis_clock_skew_seconds} s): check the "
-                     "clock of the calling system")
+        raise refuse(
+            Code.STALE,
+            f"the request is signed at {_vn(at)}, {int(-age)} s in the "
+            f"future (at most {settings.axis_clock_skew_seconds} s): check the "
+            "clock of the calling system",
+        )
     seen = hashlib.sha256(f"{operation}:{given}".encode()).hexdigest()
-    caller = Caller(system_id, code, params, agencies, seen,
-                    at + timedelta(seconds=settings.axis_max_age_seconds + 1))
+    caller = Caller(
+        system_id,
+        code,
+        params,
+        agencies,
+        seen,
+        at + timedelta(seconds=settings.axis_max_age_seconds + 1),
+    )
     with system.sessions() as s:  # refused before any work; recorded with the work (_served)
         if s.get(AxisNonce, (system_id, seen)) is not None:
             raise _replay(operation)
@@ -252,9 +309,12 @@ def authenticate(system: System, headers: Mapping[str, list[str]], operation: st
 
 
 def _replay(operation: str) -> AxisError:
-    return refuse(Code.REPLAY, f"this signed {operation} request was already served (a "
-                  "replay): sign each request anew (with the SDK: the same call on the same "
-                  "service object is the same request; make a new one)")
+    return refuse(
+        Code.REPLAY,
+        f"this signed {operation} request was already served (a "
+        "replay): sign each request anew (with the SDK: the same call on the same "
+        "service object is the same request; make a new one)",
+    )
 
 
 def _served(s: Session, caller: Caller, operation: str) -> None:
@@ -267,15 +327,20 @@ def _served(s: Session, caller: Caller, operation: str) -> None:
         s.flush()
     except IntegrityError:
         raise _replay(operation) from None
-    s.execute(update(AxisSystem).where(AxisSystem.id == caller.system_id)
-              .values(last_seen_at=now))
+    s.execute(update(AxisSystem).where(AxisSystem.id == caller.system_id).values(last_seen_at=now))
 
 
 # -- the operations ---------------------------------------------------------------------------
 
 
-def _audit(s: Session, caller: Caller, operation: str, object_type: str, object_id: str,
-           details: dict[str, Any] | None = None) -> None:
+def _audit(
+    s: Session,
+    caller: Caller,
+    operation: str,
+    object_type: str,
+    object_id: str,
+    details: dict[str, Any] | None = None,
+) -> None:
     audit.record(s, caller.actor, f"axis.{operation}", object_type, object_id, details or {})
 
 
@@ -294,9 +359,17 @@ def get_agencies_list(system: System, caller: Caller, body: bytes) -> dict[str, 
     with transaction(system.sessions) as s:
         _served(s, caller, "getAgenciesList")
         rows = _agency_rows(s, deleted=False)
-        data = [{"id": str(a.id), "pid": _parent_id(rows, a.parent_code),
-                 "pcode": a.parent_code, "code": a.code, "name": a.name, "mail": a.mail}
-                for a, _ in rows]
+        data = [
+            {
+                "id": str(a.id),
+                "pid": _parent_id(rows, a.parent_code),
+                "pcode": a.parent_code,
+                "code": a.code,
+                "name": a.name,
+                "mail": a.mail,
+            }
+            for a, _ in rows
+        ]
         _audit(s, caller, "getAgenciesList", "axis_system", caller.code, {"count": len(data)})
     return {"data": data}
 
@@ -305,12 +378,22 @@ def get_synchronize_unit(system: System, caller: Caller, body: bytes) -> dict[st
     with transaction(system.sessions) as s:
         _served(s, caller, "getSynchronizeUnit")
         rows = _agency_rows(s, deleted=True)
-        data = [{"id": str(a.id), "pid": _parent_id(rows, a.parent_code), "code": a.code,
-                 "name": a.name, "mail": a.mail, "version": a.version,
-                 "centerCode": sy.code, "deleted": bool(a.deleted),
-                 "modifyDate": _vn(a.modified_at), "isAgency": True} for a, sy in rows]
-        _audit(s, caller, "getSynchronizeUnit", "axis_system", caller.code,
-               {"count": len(data)})
+        data = [
+            {
+                "id": str(a.id),
+                "pid": _parent_id(rows, a.parent_code),
+                "code": a.code,
+                "name": a.name,
+                "mail": a.mail,
+                "version": a.version,
+                "centerCode": sy.code,
+                "deleted": bool(a.deleted),
+                "modifyDate": _vn(a.modified_at),
+                "isAgency": True,
+            }
+            for a, sy in rows
+        ]
+        _audit(s, caller, "getSynchronizeUnit", "axis_system", caller.code, {"count": len(data)})
     return {"data": data}
 
 
@@ -331,9 +414,14 @@ def register_agency_op(system: System, caller: Caller, body: bytes) -> dict[str,
             row = s.get(AxisSystem, caller.system_id)
             assert row is not None
             agency = register_agency(s, row, data, caller.actor)
-            _audit(s, caller, "registerAgency", "axis_agency", agency.code,
-                   {"name": agency.name, "parent": agency.parent_code,
-                    "version": agency.version})
+            _audit(
+                s,
+                caller,
+                "registerAgency",
+                "axis_agency",
+                agency.code,
+                {"name": agency.name, "parent": agency.parent_code, "version": agency.version},
+            )
     except AxisError:
         raise
     except EdmsError as exc:
@@ -346,8 +434,7 @@ def delete_agency(system: System, caller: Caller, body: bytes) -> dict[str, Any]
     if not code:
         raise refuse(Code.BAD_REQUEST, f"deleteAgency names no agency ({PREFIX}AgencyCode)")
     if code not in caller.agencies:
-        raise refuse(Code.AGENCY_REFUSED, f"agency {code} is not one of system "
-                     f"{caller.code}'s")
+        raise refuse(Code.AGENCY_REFUSED, f"agency {code} is not one of system {caller.code}'s")
     with transaction(system.sessions) as s:
         _served(s, caller, "deleteAgency")
         agency = s.scalars(select(AxisAgency).where(AxisAgency.code == code)).one()
@@ -367,17 +454,19 @@ def _package_of(body: bytes, caller: Caller, limit: int) -> bytes:
     if given:
         match = next((c for c in candidates if hash_matches(given, c)), None)
         if match is None:
-            raise refuse(Code.HASH_MISMATCH, "hash-file is not the SHA-256 of the body "
-                         "(compared with and without zero padding, with and without the "
-                         "trailing CRLF): the package was changed or cut short")
+            raise refuse(
+                Code.HASH_MISMATCH,
+                "hash-file is not the SHA-256 of the body "
+                "(compared with and without zero padding, with and without the "
+                "trailing CRLF): the package was changed or cut short",
+            )
         data = match
     else:
         data = candidates[0]
     if not data.strip():
         raise refuse(Code.NOT_EDXML, "the request carries no package")
     if len(data) > limit:
-        raise refuse(Code.TOO_LARGE, f"the package is {len(data)} bytes, over the limit of "
-                     f"{limit}")
+        raise refuse(Code.TOO_LARGE, f"the package is {len(data)} bytes, over the limit of {limit}")
     return data
 
 
@@ -400,19 +489,28 @@ def _addressees(s: Session, caller: Caller, route: edxml.Routing) -> tuple[list[
     if route.kind == "document":
         return list(dict.fromkeys(route.to)), False
     if route.status_code == "13":  # to those this axis delivered the document to
-        codes = list(dict.fromkeys(s.scalars(
-            select(AxisDelivery.to_code).join(AxisPackage,
-                                              AxisPackage.id == AxisDelivery.package_id)
-            .where(AxisPackage.message_type == "edoc",
-                   AxisPackage.document_key == route.document_key,
-                   AxisPackage.from_code == route.sender).order_by(AxisDelivery.id))))
+        codes = list(
+            dict.fromkeys(
+                s.scalars(
+                    select(AxisDelivery.to_code)
+                    .join(AxisPackage, AxisPackage.id == AxisDelivery.package_id)
+                    .where(
+                        AxisPackage.message_type == "edoc",
+                        AxisPackage.document_key == route.document_key,
+                        AxisPackage.from_code == route.sender,
+                    )
+                    .order_by(AxisDelivery.id)
+                )
+            )
+        )
         return codes, not codes
     m = edxml.DOCUMENT_ID.match(route.document_key)
     return ([m["organ"]] if m else []), True
 
 
-def _route(s: Session, caller: Caller, route: edxml.Routing) -> tuple[list[tuple[str, int]],
-                                                                     list[str]]:
+def _route(
+    s: Session, caller: Caller, route: edxml.Routing
+) -> tuple[list[tuple[str, int]], list[str]]:
     """(agency, receiving system) for each recipient, and notes on what was ignored."""
     named, derived = _addressees(s, caller, route)
     to = codes_value(caller.get("to")) if caller.get("to") else []
@@ -427,14 +525,20 @@ def _route(s: Session, caller: Caller, route: edxml.Routing) -> tuple[list[tuple
             notes.append(f"to {to} ignored: the package is addressed to {named}")
         chosen = named
     if not chosen:
-        why = ("a revocation (13) of a document this axis did not carry"
-               if route.status_code == "13" else "no To/OrganId")
-        raise refuse(Code.UNKNOWN_RECIPIENT, f"the package names no recipient ({why}): name "
-                     f"it in {PREFIX}to")
+        why = (
+            "a revocation (13) of a document this axis did not carry"
+            if route.status_code == "13"
+            else "no To/OrganId"
+        )
+        raise refuse(
+            Code.UNKNOWN_RECIPIENT, f"the package names no recipient ({why}): name it in {PREFIX}to"
+        )
     unknown = [c for c in chosen if c not in reachable]
     if unknown:
-        raise refuse(Code.UNKNOWN_RECIPIENT, "no system on this axis serves "
-                     f"{', '.join(unknown)}: nothing was sent")
+        raise refuse(
+            Code.UNKNOWN_RECIPIENT,
+            f"no system on this axis serves {', '.join(unknown)}: nothing was sent",
+        )
     return [(c, reachable[c]) for c in chosen], notes
 
 
@@ -446,24 +550,36 @@ def send_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
     route, packet = _read_package(data, limit)
     if route.sender not in caller.agencies:
         served = ", ".join(sorted(caller.agencies)) or "no agency"
-        raise refuse(Code.NOT_YOUR_AGENCY, f"the package is from {route.sender}, which system "
-                     f"{caller.code} does not serve ({served})")
+        raise refuse(
+            Code.NOT_YOUR_AGENCY,
+            f"the package is from {route.sender}, which system "
+            f"{caller.code} does not serve ({served})",
+        )
     sha = hashlib.sha256(data).hexdigest()
     kind = "status" if route.kind == "status" else "edoc"
     declared = caller.get("messagetype").lower()
-    title = packet.subject if isinstance(packet, edxml.DocumentPackage) else \
-        f"{packet.status_code} {edxml.STATUS_CODES.get(packet.status_code, '')}".strip()
-    notation = (f"{packet.code_number}/{packet.code_notation}"
-                if isinstance(packet, edxml.DocumentPackage) else packet.response_for.code)
+    title = (
+        packet.subject
+        if isinstance(packet, edxml.DocumentPackage)
+        else f"{packet.status_code} {edxml.STATUS_CODES.get(packet.status_code, '')}".strip()
+    )
+    notation = (
+        f"{packet.code_number}/{packet.code_notation}"
+        if isinstance(packet, edxml.DocumentPackage)
+        else packet.response_for.code
+    )
     with blobs.workdir(system) as wd:
         path = wd / "package.xml"
         path.write_bytes(data)
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> tuple[str, bool]:
             _served(s, caller, "sendEdoc")
-            old = s.scalars(select(AxisPackage).where(
-                AxisPackage.sender_system_id == caller.system_id,
-                AxisPackage.package_sha256 == sha)).first()
+            old = s.scalars(
+                select(AxisPackage).where(
+                    AxisPackage.sender_system_id == caller.system_id,
+                    AxisPackage.package_sha256 == sha,
+                )
+            ).first()
             try:
                 recipients, notes = _route(s, caller, route)
             except AxisError:
@@ -474,48 +590,97 @@ def send_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
             if old is not None:  # the same bytes again: the same package, and only the
                 # receivers it did not have yet (a status packet names no addressee: the
                 # same 13 goes to several agencies as identical bytes)
-                pkg, had = old, set(s.scalars(select(AxisDelivery.to_code).where(
-                    AxisDelivery.package_id == old.id)))
+                pkg, had = (
+                    old,
+                    set(
+                        s.scalars(
+                            select(AxisDelivery.to_code).where(AxisDelivery.package_id == old.id)
+                        )
+                    ),
+                )
                 recipients = [(c, sid) for c, sid in recipients if c not in had]
                 if not recipients:
-                    _audit(s, caller, "sendEdoc", "axis_package", old.doc_id,
-                           {"duplicate": True, "package_sha256": sha})
+                    _audit(
+                        s,
+                        caller,
+                        "sendEdoc",
+                        "axis_package",
+                        old.doc_id,
+                        {"duplicate": True, "package_sha256": sha},
+                    )
                     return old.doc_id, True
             else:
-                puts.append(blobs.add_file(system, s, path, name=f"vdxp-{sha[:16]}.xml",
-                                           allowed=("application/xml", "text/xml")))
-                pkg = AxisPackage(doc_id=str(uuid.uuid4()), sender_system_id=caller.system_id,
-                                  from_code=route.sender, service_type=SERVICE_TYPE,
-                                  message_type=kind, document_key=route.document_key[:200],
-                                  status_code=route.status_code or None, title=title[:500],
-                                  notation=notation[:100], package_sha256=sha,
-                                  size=len(data), created_at=now)
+                puts.append(
+                    blobs.add_file(
+                        system,
+                        s,
+                        path,
+                        name=f"vdxp-{sha[:16]}.xml",
+                        allowed=("application/xml", "text/xml"),
+                    )
+                )
+                pkg = AxisPackage(
+                    doc_id=str(uuid.uuid4()),
+                    sender_system_id=caller.system_id,
+                    from_code=route.sender,
+                    service_type=SERVICE_TYPE,
+                    message_type=kind,
+                    document_key=route.document_key[:200],
+                    status_code=route.status_code or None,
+                    title=title[:500],
+                    notation=notation[:100],
+                    package_sha256=sha,
+                    size=len(data),
+                    created_at=now,
+                )
                 s.add(pkg)
                 s.flush()
             receivers = []
             for code, system_id in recipients:
-                d = AxisDelivery(doc_id=str(uuid.uuid4()), package_id=pkg.id,
-                                 receiver_system_id=system_id, to_code=code,
-                                 status="initial", status_desc=RECEIVE_STATUSES["initial"],
-                                 created_at=now, updated_at=now)
+                d = AxisDelivery(
+                    doc_id=str(uuid.uuid4()),
+                    package_id=pkg.id,
+                    receiver_system_id=system_id,
+                    to_code=code,
+                    status="initial",
+                    status_desc=RECEIVE_STATUSES["initial"],
+                    created_at=now,
+                    updated_at=now,
+                )
                 s.add(d)
                 receivers.append({"to": code, "docId": d.doc_id})
             if declared and declared != kind:
                 notes.append(f"messagetype {declared} declared; the package is a {kind}")
-            _audit(s, caller, "sendEdoc", "axis_package", pkg.doc_id,
-                   {"from": route.sender, "kind": kind, "document_key": route.document_key,
-                    "status_code": route.status_code, "package_sha256": sha,
-                    "size": len(data), "receivers": receivers, "notes": notes,
-                    **({"again_for_more_receivers": True} if old is not None else {})})
+            _audit(
+                s,
+                caller,
+                "sendEdoc",
+                "axis_package",
+                pkg.doc_id,
+                {
+                    "from": route.sender,
+                    "kind": kind,
+                    "document_key": route.document_key,
+                    "status_code": route.status_code,
+                    "package_sha256": sha,
+                    "size": len(data),
+                    "receivers": receivers,
+                    "notes": notes,
+                    **({"again_for_more_receivers": True} if old is not None else {}),
+                },
+            )
             return pkg.doc_id, False
 
         try:
             doc_id, _ = run_in_transaction(system, work)
         except IntegrityError:  # the same package at the same moment: the first won
             with system.sessions() as s:
-                first = s.scalars(select(AxisPackage).where(
-                    AxisPackage.sender_system_id == caller.system_id,
-                    AxisPackage.package_sha256 == sha)).first()
+                first = s.scalars(
+                    select(AxisPackage).where(
+                        AxisPackage.sender_system_id == caller.system_id,
+                        AxisPackage.package_sha256 == sha,
+                    )
+                ).first()
                 if first is None:
                     raise
                 doc_id = first.doc_id
@@ -540,8 +705,16 @@ def _page(caller: Caller) -> tuple[int, int]:
     return size, max(index, 1)
 
 
-DATE_FORMATS = ("%d/%m/%Y", "%Y-%m-%d", "%d-%m-%Y", "%Y/%m/%d", "%d%m%Y",
-                "%d/%m/%Y %H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S")
+DATE_FORMATS = (
+    "%d/%m/%Y",
+    "%Y-%m-%d",
+    "%d-%m-%Y",
+    "%Y/%m/%d",
+    "%d%m%Y",
+    "%d/%m/%Y %H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+)
 
 
 def _date(caller: Caller, key: str, end: bool) -> datetime | None:
@@ -556,8 +729,7 @@ def _date(caller: Caller, key: str, end: bool) -> datetime | None:
         if len(v) <= 10 and end:  # a day: up to its end
             t = datetime.combine(t.date(), time.max)
         return t.replace(tzinfo=VN).astimezone(UTC)
-    raise refuse(Code.BAD_REQUEST, f"{key} {v[:30]!r} is not a date (dd/MM/yyyy or "
-                 "yyyy-MM-dd)")
+    raise refuse(Code.BAD_REQUEST, f"{key} {v[:30]!r} is not a date (dd/MM/yyyy or yyyy-MM-dd)")
 
 
 def _kind_filter(caller: Caller) -> str | None:
@@ -578,10 +750,14 @@ def get_received_edoc_list(system: System, caller: Caller, body: bytes) -> dict[
         sender = ""
     with transaction(system.sessions) as s:
         _served(s, caller, "getReceivedEdocList")
-        q = select(AxisDelivery, AxisPackage).join(
-            AxisPackage, AxisPackage.id == AxisDelivery.package_id).where(
-            AxisDelivery.receiver_system_id == caller.system_id,
-            AxisDelivery.status.in_(("initial", "processing")))
+        q = (
+            select(AxisDelivery, AxisPackage)
+            .join(AxisPackage, AxisPackage.id == AxisDelivery.package_id)
+            .where(
+                AxisDelivery.receiver_system_id == caller.system_id,
+                AxisDelivery.status.in_(("initial", "processing")),
+            )
+        )
         if kind:
             q = q.where(AxisPackage.message_type == kind)
         if sender:
@@ -590,14 +766,29 @@ def get_received_edoc_list(system: System, caller: Caller, body: bytes) -> dict[
             q = q.where(AxisDelivery.created_at >= start)
         if end:
             q = q.where(AxisDelivery.created_at <= end)
-        rows = list(s.execute(q.order_by(AxisDelivery.id).offset((index - 1) * size)
-                              .limit(size)))
-        data = [{"docId": d.doc_id, "serviceType": p.service_type, "messageType": p.message_type,
-                 "created_time": _vn(d.created_at), "updated_time": _vn(d.updated_at),
-                 "from": p.from_code, "to": d.to_code, "status": d.status,
-                 "status_desc": d.status_desc} for d, p in rows]
-        _audit(s, caller, "getReceivedEdocList", "axis_system", caller.code,
-               {"count": len(data), "messagetype": kind, "from": sender or None})
+        rows = list(s.execute(q.order_by(AxisDelivery.id).offset((index - 1) * size).limit(size)))
+        data = [
+            {
+                "docId": d.doc_id,
+                "serviceType": p.service_type,
+                "messageType": p.message_type,
+                "created_time": _vn(d.created_at),
+                "updated_time": _vn(d.updated_at),
+                "from": p.from_code,
+                "to": d.to_code,
+                "status": d.status,
+                "status_desc": d.status_desc,
+            }
+            for d, p in rows
+        ]
+        _audit(
+            s,
+            caller,
+            "getReceivedEdocList",
+            "axis_system",
+            caller.code,
+            {"count": len(data), "messagetype": kind, "from": sender or None},
+        )
     return {"data": data}
 
 
@@ -607,23 +798,37 @@ def get_edoc(system: System, caller: Caller, body: bytes) -> dict[str, Any]:
         raise refuse(Code.BAD_REQUEST, f"getEdoc names no document ({PREFIX}docId)")
     with transaction(system.sessions) as s:
         _served(s, caller, "getEdoc")
-        delivery = s.scalars(select(AxisDelivery).where(
-            AxisDelivery.doc_id == doc_id,
-            AxisDelivery.receiver_system_id == caller.system_id)).first()
+        delivery = s.scalars(
+            select(AxisDelivery).where(
+                AxisDelivery.doc_id == doc_id, AxisDelivery.receiver_system_id == caller.system_id
+            )
+        ).first()
         if delivery is not None:
             pkg = s.get(AxisPackage, delivery.package_id)
             delivery.fetched_at = delivery.fetched_at or _now()
         else:  # the sender may read back what it sent
-            pkg = s.scalars(select(AxisPackage).where(
-                AxisPackage.doc_id == doc_id,
-                AxisPackage.sender_system_id == caller.system_id)).first()
+            pkg = s.scalars(
+                select(AxisPackage).where(
+                    AxisPackage.doc_id == doc_id, AxisPackage.sender_system_id == caller.system_id
+                )
+            ).first()
         if pkg is None:
-            raise refuse(Code.NOT_FOUND, f"system {caller.code} has no document {doc_id[:64]} "
-                         "on this axis")
+            raise refuse(
+                Code.NOT_FOUND, f"system {caller.code} has no document {doc_id[:64]} on this axis"
+            )
         sha = pkg.package_sha256
-        _audit(s, caller, "getEdoc", "axis_package", doc_id,
-               {"package": pkg.doc_id, "package_sha256": sha,
-                "as": "receiver" if delivery is not None else "sender"})
+        _audit(
+            s,
+            caller,
+            "getEdoc",
+            "axis_package",
+            doc_id,
+            {
+                "package": pkg.doc_id,
+                "package_sha256": sha,
+                "as": "receiver" if delivery is not None else "sender",
+            },
+        )
     return {"data": base64.b64encode(_stored(system, sha)).decode("ascii")}
 
 
@@ -634,11 +839,15 @@ def _stored(system: System, sha: str) -> bytes:
         with system.store.open(stored.storage_key) as f:
             data = f.read()
     except ObjectNotFound:
-        raise refuse(Code.INTERNAL, f"package {sha} is missing from the object store: run "
-                     "`edms storage verify`") from None
+        raise refuse(
+            Code.INTERNAL,
+            f"package {sha} is missing from the object store: run `edms storage verify`",
+        ) from None
     if hashlib.sha256(data).hexdigest() != sha:
-        raise refuse(Code.INTERNAL, f"package {sha} is corrupted in the object store: run "
-                     "`edms storage verify`")
+        raise refuse(
+            Code.INTERNAL,
+            f"package {sha} is corrupted in the object store: run `edms storage verify`",
+        )
     return data
 
 
@@ -649,26 +858,40 @@ def update_status(system: System, caller: Caller, body: bytes) -> dict[str, Any]
         raise refuse(Code.BAD_REQUEST, f"updateStatus names no document ({PREFIX}docId)")
     status = STATUS_WORDS.get(word)
     if status is None:
-        raise refuse(Code.BAD_STATUS, f"status {word[:30]!r} is not one of done, fail, "
-                     "processing, initial")
+        raise refuse(
+            Code.BAD_STATUS, f"status {word[:30]!r} is not one of done, fail, processing, initial"
+        )
     description = text_value(caller.get("description"))[:2000] or RECEIVE_STATUSES[status]
     with transaction(system.sessions) as s:
         _served(s, caller, "updateStatus")
-        delivery = s.scalars(select(AxisDelivery).where(
-            AxisDelivery.doc_id == doc_id,
-            AxisDelivery.receiver_system_id == caller.system_id)).first()
+        delivery = s.scalars(
+            select(AxisDelivery).where(
+                AxisDelivery.doc_id == doc_id, AxisDelivery.receiver_system_id == caller.system_id
+            )
+        ).first()
         if delivery is None:
-            sent = s.scalars(select(AxisPackage.id).where(
-                AxisPackage.doc_id == doc_id,
-                AxisPackage.sender_system_id == caller.system_id)).first()
-            raise refuse(Code.NOT_FOUND, f"{doc_id[:64]} is the sender's DocId: the receiver "
-                         "reports its status" if sent is not None else
-                         f"system {caller.code} received no document {doc_id[:64]}")
+            sent = s.scalars(
+                select(AxisPackage.id).where(
+                    AxisPackage.doc_id == doc_id, AxisPackage.sender_system_id == caller.system_id
+                )
+            ).first()
+            raise refuse(
+                Code.NOT_FOUND,
+                f"{doc_id[:64]} is the sender's DocId: the receiver reports its status"
+                if sent is not None
+                else f"system {caller.code} received no document {doc_id[:64]}",
+            )
         before = delivery.status
         delivery.status, delivery.status_desc = status, description
         delivery.updated_at = _now()
-        _audit(s, caller, "updateStatus", "axis_package", doc_id,
-               {"before": before, "status": status, "description": description[:500]})
+        _audit(
+            s,
+            caller,
+            "updateStatus",
+            "axis_package",
+            doc_id,
+            {"before": before, "status": status, "description": description[:500]},
+        )
     return {}
 
 
@@ -679,16 +902,27 @@ def get_sent_edoc_list(system: System, caller: Caller, body: bytes) -> dict[str,
     doc_id = caller.get("docId").strip()
     with transaction(system.sessions) as s:
         _served(s, caller, "getSentEdocList")
-        q = select(AxisPackage, AxisDelivery).join(
-            AxisDelivery, AxisDelivery.package_id == AxisPackage.id).where(
-            AxisPackage.sender_system_id == caller.system_id)
+        q = (
+            select(AxisPackage, AxisDelivery)
+            .join(AxisDelivery, AxisDelivery.package_id == AxisPackage.id)
+            .where(AxisPackage.sender_system_id == caller.system_id)
+        )
         if doc_id:
-            mine = s.scalars(select(AxisPackage.id).where(
-                AxisPackage.doc_id == doc_id,
-                AxisPackage.sender_system_id == caller.system_id)).first()
-            received = mine is None and s.scalars(select(AxisDelivery.id).where(
-                AxisDelivery.doc_id == doc_id,
-                AxisDelivery.receiver_system_id == caller.system_id)).first() is not None
+            mine = s.scalars(
+                select(AxisPackage.id).where(
+                    AxisPackage.doc_id == doc_id, AxisPackage.sender_system_id == caller.system_id
+                )
+            ).first()
+            received = (
+                mine is None
+                and s.scalars(
+                    select(AxisDelivery.id).where(
+                        AxisDelivery.doc_id == doc_id,
+                        AxisDelivery.receiver_system_id == caller.system_id,
+                    )
+                ).first()
+                is not None
+            )
             if not received:  # a docId left by getEdoc/updateStatus is not a filter
                 q = q.where(AxisPackage.doc_id == doc_id)
         if kind:
@@ -697,25 +931,50 @@ def get_sent_edoc_list(system: System, caller: Caller, body: bytes) -> dict[str,
             q = q.where(AxisPackage.created_at >= start)
         if end:
             q = q.where(AxisPackage.created_at <= end)
-        rows = list(s.execute(q.order_by(AxisPackage.id, AxisDelivery.id)
-                              .offset((index - 1) * size).limit(size)))
-        data = [{"serviceType": p.service_type, "messageType": p.message_type,
-                 "senderDocId": p.doc_id, "receiverDocId": d.doc_id, "fromCode": p.from_code,
-                 "toCode": d.to_code, "title": p.title, "notation": p.notation,
-                 "sentTime": _vn(p.created_at), "receivedTime": _vn(d.fetched_at),
-                 "sendStatus": SEND_STATUS[0], "sendStatusDesc": SEND_STATUS[1],
-                 "receiveStatus": d.status, "receiveStatusDesc": d.status_desc}
-                for p, d in rows]
-        _audit(s, caller, "getSentEdocList", "axis_system", caller.code,
-               {"count": len(data), "docId": doc_id or None})
+        rows = list(
+            s.execute(
+                q.order_by(AxisPackage.id, AxisDelivery.id).offset((index - 1) * size).limit(size)
+            )
+        )
+        data = [
+            {
+                "serviceType": p.service_type,
+                "messageType": p.message_type,
+                "senderDocId": p.doc_id,
+                "receiverDocId": d.doc_id,
+                "fromCode": p.from_code,
+                "toCode": d.to_code,
+                "title": p.title,
+                "notation": p.notation,
+                "sentTime": _vn(p.created_at),
+                "receivedTime": _vn(d.fetched_at),
+                "sendStatus": SEND_STATUS[0],
+                "sendStatusDesc": SEND_STATUS[1],
+                "receiveStatus": d.status,
+                "receiveStatusDesc": d.status_desc,
+            }
+            for p, d in rows
+        ]
+        _audit(
+            s,
+            caller,
+            "getSentEdocList",
+            "axis_system",
+            caller.code,
+            {"count": len(data), "docId": doc_id or None},
+        )
     return {"data": data}
 
 
 HANDLERS: dict[str, Callable[[System, Caller, bytes], dict[str, Any]]] = {
-    "getAgenciesList": get_agencies_list, "registerAgency": register_agency_op,
-    "deleteAgency": delete_agency, "getSynchronizeUnit": get_synchronize_unit,
-    "sendEdoc": send_edoc, "getReceivedEdocList": get_received_edoc_list,
-    "getEdoc": get_edoc, "updateStatus": update_status,
+    "getAgenciesList": get_agencies_list,
+    "registerAgency": register_agency_op,
+    "deleteAgency": delete_agency,
+    "getSynchronizeUnit": get_synchronize_unit,
+    "sendEdoc": send_edoc,
+    "getReceivedEdocList": get_received_edoc_list,
+    "getEdoc": get_edoc,
+    "updateStatus": update_status,
     "getSentEdocList": get_sent_edoc_list,
 }
 assert set(HANDLERS) == set(OPERATIONS)
@@ -740,19 +999,24 @@ def _claimed(headers: Mapping[str, list[str]]) -> str:
     return "?"
 
 
-def handle(system: System, operation: str, headers: Mapping[str, list[str]], body: bytes,
-           remote: str = "") -> tuple[int, dict[str, Any]]:
+def handle(
+    system: System, operation: str, headers: Mapping[str, list[str]], body: bytes, remote: str = ""
+) -> tuple[int, dict[str, Any]]:
     """Serve one request: (HTTP status, the answer). ``headers``: lower-cased names, each
     with its values as received (latin-1 text)."""
     empty = empty_fields(operation)
     caller: Caller | None = None
     try:
         if operation not in HANDLERS:
-            raise refuse(Code.UNKNOWN_OPERATION, f"{operation[:60]!r} is not an operation of "
-                         f"this axis ({', '.join(OPERATIONS)})")
+            raise refuse(
+                Code.UNKNOWN_OPERATION,
+                f"{operation[:60]!r} is not an operation of this axis ({', '.join(OPERATIONS)})",
+            )
         if len(body) > body_limit(system, operation):
-            raise refuse(Code.TOO_LARGE, f"the body is over the limit of "
-                         f"{body_limit(system, operation)} bytes")
+            raise refuse(
+                Code.TOO_LARGE,
+                f"the body is over the limit of {body_limit(system, operation)} bytes",
+            )
         caller = authenticate(system, headers, operation)
         result = HANDLERS[operation](system, caller, body)
         return 200, answer(Code.OK, "", **{**empty, **result})
@@ -760,30 +1024,45 @@ def handle(system: System, operation: str, headers: Mapping[str, list[str]], bod
         audit_refusal(system, operation, headers, exc.code, exc.message, remote, caller)
         return exc.status, answer(exc.code, exc.message, **empty)
     except EdmsError as exc:
-        audit_refusal(system, operation, headers, Code.BAD_REQUEST, exc.message, remote,
-                      caller)
+        audit_refusal(system, operation, headers, Code.BAD_REQUEST, exc.message, remote, caller)
         return exc.status, answer(Code.BAD_REQUEST, exc.message, **empty)
     except Exception:
         log.exception("axis: %s failed", operation)
-        audit_refusal(system, operation, headers, Code.INTERNAL, "internal error", remote,
-                      caller)
-        return 500, answer(Code.INTERNAL, "the axis could not serve the request; it is "
-                           "logged, try again later", **empty)
+        audit_refusal(system, operation, headers, Code.INTERNAL, "internal error", remote, caller)
+        return 500, answer(
+            Code.INTERNAL,
+            "the axis could not serve the request; it is logged, try again later",
+            **empty,
+        )
 
 
-def audit_refusal(system: System, operation: str, headers: Mapping[str, list[str]],
-                  code: str, reason: str, remote: str, caller: Caller | None = None) -> None:
+def audit_refusal(
+    system: System,
+    operation: str,
+    headers: Mapping[str, list[str]],
+    code: str,
+    reason: str,
+    remote: str,
+    caller: Caller | None = None,
+) -> None:
     """A refused call in the audit trail: what it claimed to be, why it was refused; an
     authenticated one is remembered as served (refused once is refused for good)."""
     try:
         with transaction(system.sessions) as s:
-            if caller is not None and s.get(AxisNonce, (caller.system_id,
-                                                         caller.seen)) is None:
-                s.add(AxisNonce(system_id=caller.system_id, mac=caller.seen,
-                                expires_at=caller.expires))
-            audit.record(s, f"axis:{_claimed(headers)}", "axis.refused", "axis_call",
-                         operation[:60], {"ErrorCode": code, "reason": reason[:500],
-                                          "remote": remote})
+            if caller is not None and s.get(AxisNonce, (caller.system_id, caller.seen)) is None:
+                s.add(
+                    AxisNonce(
+                        system_id=caller.system_id, mac=caller.seen, expires_at=caller.expires
+                    )
+                )
+            audit.record(
+                s,
+                f"axis:{_claimed(headers)}",
+                "axis.refused",
+                "axis_call",
+                operation[:60],
+                {"ErrorCode": code, "reason": reason[:500], "remote": remote},
+            )
     except Exception:  # the answer still goes out; the cause is logged
         log.exception("axis: the refusal of %s could not be audited", operation)
 
@@ -791,20 +1070,37 @@ def audit_refusal(system: System, operation: str, headers: Mapping[str, list[str
 def packages(system: System, limit: int = 50) -> list[dict[str, Any]]:
     """The latest packages through the axis with their receivers' statuses (operators)."""
     with system.sessions() as s:
-        pkgs = list(s.scalars(select(AxisPackage).order_by(AxisPackage.id.desc())
-                              .limit(limit)))
+        pkgs = list(s.scalars(select(AxisPackage).order_by(AxisPackage.id.desc()).limit(limit)))
         senders = {sy.id: sy.code for sy in s.scalars(select(AxisSystem))}
         out = []
         for p in pkgs:
-            out.append({
-                "docId": p.doc_id, "from": p.from_code, "system": senders.get(p.sender_system_id),
-                "kind": p.message_type, "statusCode": p.status_code,
-                "documentKey": p.document_key, "title": p.title, "sha256": p.package_sha256,
-                "size": p.size, "at": _vn(p.created_at),
-                "receivers": [{"to": d.to_code, "docId": d.doc_id, "status": d.status,
-                               "statusDesc": d.status_desc, "fetchedAt": _vn(d.fetched_at),
-                               "system": senders.get(d.receiver_system_id)}
-                              for d in s.scalars(select(AxisDelivery).where(
-                                  AxisDelivery.package_id == p.id).order_by(AxisDelivery.id))]})
+            out.append(
+                {
+                    "docId": p.doc_id,
+                    "from": p.from_code,
+                    "system": senders.get(p.sender_system_id),
+                    "kind": p.message_type,
+                    "statusCode": p.status_code,
+                    "documentKey": p.document_key,
+                    "title": p.title,
+                    "sha256": p.package_sha256,
+                    "size": p.size,
+                    "at": _vn(p.created_at),
+                    "receivers": [
+                        {
+                            "to": d.to_code,
+                            "docId": d.doc_id,
+                            "status": d.status,
+                            "statusDesc": d.status_desc,
+                            "fetchedAt": _vn(d.fetched_at),
+                            "system": senders.get(d.receiver_system_id),
+                        }
+                        for d in s.scalars(
+                            select(AxisDelivery)
+                            .where(AxisDelivery.package_id == p.id)
+                            .order_by(AxisDelivery.id)
+                        )
+                    ],
+                }
+            )
         return out
-

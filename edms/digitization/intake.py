@@ -31,8 +31,12 @@ from ..config import Settings
 from ..errors import EdmsError
 from ..filetypes import detect
 
-SCAN_TYPES = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG",
-              "image/tiff": "TIFF"}
+SCAN_TYPES = {
+    "application/pdf": "PDF",
+    "image/jpeg": "JPEG",
+    "image/png": "PNG",
+    "image/tiff": "TIFF",
+}
 MAX_ZIP_MEMBERS = 2000
 MAX_ZIP_BYTES = 2 * 1024**3
 MAX_PIXELS = 100_000_000  # default of EDMS_MAX_MEGAPIXELS
@@ -80,8 +84,10 @@ def expand(paths: list[Path], workdir: Path) -> list[tuple[Path, str]]:
     out: list[tuple[Path, str]] = []
     for p in paths:
         if p.is_dir():
-            for child in sorted((c for c in p.rglob("*") if c.is_file()),
-                                key=lambda c: _natural(str(c.relative_to(p)))):
+            for child in sorted(
+                (c for c in p.rglob("*") if c.is_file()),
+                key=lambda c: _natural(str(c.relative_to(p))),
+            ):
                 out.append((child, f"{p.name}/{child.relative_to(p)}"))
         elif p.is_file() and p.suffix.lower() == ".zip":
             if detect(_head(p)).mime != "application/zip":
@@ -108,8 +114,9 @@ def _unzip(archive: Path, workdir: Path) -> list[tuple[Path, str]]:
             if len(members) > MAX_ZIP_MEMBERS:
                 raise ScanRefused(f"{archive.name}: more than {MAX_ZIP_MEMBERS} files")
             if sum(m.file_size for m in members) > MAX_ZIP_BYTES:
-                raise ScanRefused(f"{archive.name}: unpacks to more than "
-                                  f"{MAX_ZIP_BYTES // 1024**3} GiB")
+                raise ScanRefused(
+                    f"{archive.name}: unpacks to more than {MAX_ZIP_BYTES // 1024**3} GiB"
+                )
             target = workdir / f"zip-{archive.stem[:40]}"
             target.mkdir(parents=True, exist_ok=True)
             out = []
@@ -120,8 +127,9 @@ def _unzip(archive: Path, workdir: Path) -> list[tuple[Path, str]]:
                     while chunk := src.read(1 << 20):
                         copied += len(chunk)
                         if copied > m.file_size:  # lies about its size: a zip bomb
-                            raise ScanRefused(f"{archive.name}:{m.filename} is larger "
-                                              "than the archive declares")
+                            raise ScanRefused(
+                                f"{archive.name}:{m.filename} is larger than the archive declares"
+                            )
                         dst.write(chunk)
                 out.append((dest, f"{archive.name}:{m.filename}"))
             return out
@@ -129,17 +137,24 @@ def _unzip(archive: Path, workdir: Path) -> list[tuple[Path, str]]:
         raise ScanRefused(f"{archive.name}: a damaged ZIP archive ({exc})") from None
 
 
-def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int,
-               max_pixels: int = MAX_PIXELS, settings: Settings | None = None
-               ) -> tuple[ScanFile, list[str]]:
+def check_file(
+    path: Path,
+    label: str,
+    min_dpi: int,
+    warn_dpi: int,
+    max_pixels: int = MAX_PIXELS,
+    settings: Settings | None = None,
+) -> tuple[ScanFile, list[str]]:
     """Type, cost, integrity and resolution of one file."""
     detected = detect(_head(path))
     kind = SCAN_TYPES.get(detected.mime)
     if kind is None:
         suffix = Path(label).suffix.lower()
         disguise = f" despite its {suffix} name" if suffix else ""
-        raise ScanRefused(f"{label}: is {detected.name}{disguise}, not a scan (PDF, JPEG, "
-                          "PNG or TIFF); only .zip archives are unpacked")
+        raise ScanRefused(
+            f"{label}: is {detected.name}{disguise}, not a scan (PDF, JPEG, "
+            "PNG or TIFF); only .zip archives are unpacked"
+        )
     if kind == "PDF":
         if settings is not None:
             from ..pdfsafety import check_pdf
@@ -149,29 +164,38 @@ def check_file(path: Path, label: str, min_dpi: int, warn_dpi: int,
     else:
         pages, dpi = _image_facts(path, label, kind, max_pixels)
     if dpi < min_dpi:
-        raise ScanRefused(f"{label}: scanned at {dpi} dpi, below the {min_dpi} dpi "
-                          "required for an electronic copy; scan it again")
-    warnings = [f"{label}: {dpi} dpi is below the {warn_dpi} dpi recommended for "
-                "archives"] if dpi < warn_dpi else []
+        raise ScanRefused(
+            f"{label}: scanned at {dpi} dpi, below the {min_dpi} dpi "
+            "required for an electronic copy; scan it again"
+        )
+    warnings = (
+        [f"{label}: {dpi} dpi is below the {warn_dpi} dpi recommended for archives"]
+        if dpi < warn_dpi
+        else []
+    )
     return ScanFile(path, label, kind, pages, dpi), warnings
 
 
 def _too_many_pixels(label: str, width: int, height: int, max_pixels: int) -> ScanRefused:
-    return ScanRefused(f"{label}: {width}×{height} pixels ({width * height / 1e6:.0f} "
-                       f"megapixels) is more than the {max_pixels / 1e6:.0f} megapixels "
-                       "accepted for one page (EDMS_MAX_MEGAPIXELS); scan it at a lower "
-                       "resolution")
+    return ScanRefused(
+        f"{label}: {width}×{height} pixels ({width * height / 1e6:.0f} "
+        f"megapixels) is more than the {max_pixels / 1e6:.0f} megapixels "
+        "accepted for one page (EDMS_MAX_MEGAPIXELS); scan it at a lower "
+        "resolution"
+    )
 
 
-def _image_facts(path: Path, label: str, kind: str, max_pixels: int = MAX_PIXELS
-                 ) -> tuple[int, int]:
+def _image_facts(
+    path: Path, label: str, kind: str, max_pixels: int = MAX_PIXELS
+) -> tuple[int, int]:
     Image.MAX_IMAGE_PIXELS = None  # checked below, from each frame's header, before decoding
     try:
         with Image.open(path) as im:
             frames = getattr(im, "n_frames", 1)
             if frames > 5000:
-                raise ScanRefused(f"{label}: {frames} pages in one file is more than the "
-                                  "5000 accepted")
+                raise ScanRefused(
+                    f"{label}: {frames} pages in one file is more than the 5000 accepted"
+                )
             dpis = []
             for i in range(frames):
                 im.seek(i)
@@ -186,14 +210,21 @@ def _image_facts(path: Path, label: str, kind: str, max_pixels: int = MAX_PIXELS
                 else:
                     im.load()  # decodes every byte: a truncated or corrupt file fails
                 if not dpi or not dpi[0] or not dpi[1]:
-                    raise ScanRefused(f"{label}: the {kind} has no resolution (dpi) "
-                                      "recorded; scan it again with the resolution set")
+                    raise ScanRefused(
+                        f"{label}: the {kind} has no resolution (dpi) "
+                        "recorded; scan it again with the resolution set"
+                    )
                 dpis.append(round(min(float(dpi[0]), float(dpi[1]))))
             return frames, min(dpis)
     except ScanRefused:
         raise
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError,
-            Image.DecompressionBombError) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,
+    ) as exc:
         raise ScanRefused(f"{label}: a damaged {kind} file ({exc})") from None
 
 
@@ -206,8 +237,13 @@ def _pdf_facts(path: Path, label: str, max_pixels: int = MAX_PIXELS) -> tuple[in
     except pikepdf.PdfError as exc:
         raise ScanRefused(f"{label}: a damaged PDF ({exc})") from None
     try:
-        listing = subprocess.run(["pdfimages", "-list", str(path)], capture_output=True,
-                                 text=True, timeout=120, check=True).stdout
+        listing = subprocess.run(
+            ["pdfimages", "-list", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout
     except (subprocess.SubprocessError, OSError) as exc:
         raise ScanRefused(f"{label}: the PDF's page images cannot be read ({exc})") from None
     per_page: dict[int, int] = {}
@@ -215,20 +251,28 @@ def _pdf_facts(path: Path, label: str, max_pixels: int = MAX_PIXELS) -> tuple[in
         cols = line.split()
         if len(cols) >= 14 and cols[0].isdigit() and cols[2] == "image":
             if int(cols[3]) * int(cols[4]) > max_pixels:
-                raise _too_many_pixels(f"{label} (page {cols[0]})", int(cols[3]),
-                                       int(cols[4]), max_pixels)
+                raise _too_many_pixels(
+                    f"{label} (page {cols[0]})", int(cols[3]), int(cols[4]), max_pixels
+                )
             dpi = min(int(cols[12]), int(cols[13]))
             page = int(cols[0])
             per_page[page] = max(per_page.get(page, 0), dpi)
     missing = [p for p in range(1, pages + 1) if p not in per_page]
     if missing:
-        raise ScanRefused(f"{label}: page {missing[0]} has no scanned image; only scans "
-                          "are digitized this way")
+        raise ScanRefused(
+            f"{label}: page {missing[0]} has no scanned image; only scans are digitized this way"
+        )
     return pages, min(per_page.values())
 
 
-def run(paths: list[Path], workdir: Path, *, min_dpi: int = 200, warn_dpi: int = 300,
-        settings: Settings | None = None) -> Intake:
+def run(
+    paths: list[Path],
+    workdir: Path,
+    *,
+    min_dpi: int = 200,
+    warn_dpi: int = 300,
+    settings: Settings | None = None,
+) -> Intake:
     """Check every file (``settings``: the configured pixel and PDF limits)."""
     files, warnings = [], []
     max_pixels = settings.max_megapixels * 1_000_000 if settings else MAX_PIXELS
@@ -261,9 +305,9 @@ def png_facts(path: Path) -> PngFacts | None:
         return None
     pos, idat, ihdr, plte, phys = 8, [], b"", b"", b""
     while pos + 8 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
-        kind = data[pos + 4:pos + 8]
-        body = data[pos + 8:pos + 8 + length]
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
         pos += 12 + length
         if kind == b"IHDR":
             ihdr = body
@@ -280,33 +324,52 @@ def png_facts(path: Path) -> PngFacts | None:
     if len(ihdr) != 13 or not idat or len(phys) != 9 or phys[8] != 1:
         return None
     depth, colour, interlace = ihdr[8], ihdr[9], ihdr[12]
-    if interlace != 0 or depth not in (1, 2, 4, 8, 16) or colour not in (0, 2, 3) or (
-            colour == 3 and (not plte or depth == 16)) or (colour == 2 and depth < 8):
+    if (
+        interlace != 0
+        or depth not in (1, 2, 4, 8, 16)
+        or colour not in (0, 2, 3)
+        or (colour == 3 and (not plte or depth == 16))
+        or (colour == 2 and depth < 8)
+    ):
         return None
-    dpi = (int.from_bytes(phys[0:4], "big") * 0.0254,
-           int.from_bytes(phys[4:8], "big") * 0.0254)
+    dpi = (int.from_bytes(phys[0:4], "big") * 0.0254, int.from_bytes(phys[4:8], "big") * 0.0254)
     if min(dpi) <= 0:
         return None
-    return PngFacts(int.from_bytes(ihdr[0:4], "big"), int.from_bytes(ihdr[4:8], "big"),
-                    depth, colour, plte, dpi, b"".join(idat))
+    return PngFacts(
+        int.from_bytes(ihdr[0:4], "big"),
+        int.from_bytes(ihdr[4:8], "big"),
+        depth,
+        colour,
+        plte,
+        dpi,
+        b"".join(idat),
+    )
 
 
 def add_png_page(pdf: pikepdf.Pdf, png: PngFacts) -> None:
     """A page showing the PNG at 100 %: its deflate stream copied as it is (PNG's row
     predictors are PDF's predictor 15)."""
-    space: pikepdf.Object = pikepdf.Name.DeviceRGB if png.colour == 2 else \
-        pikepdf.Name.DeviceGray
+    space: pikepdf.Object = pikepdf.Name.DeviceRGB if png.colour == 2 else pikepdf.Name.DeviceGray
     if png.colour == 3:
-        space = pikepdf.Array([pikepdf.Name.Indexed, pikepdf.Name.DeviceRGB,
-                               len(png.palette) // 3 - 1, pikepdf.String(png.palette)])
+        space = pikepdf.Array(
+            [
+                pikepdf.Name.Indexed,
+                pikepdf.Name.DeviceRGB,
+                len(png.palette) // 3 - 1,
+                pikepdf.String(png.palette),
+            ]
+        )
     image = pikepdf.Stream(pdf, png.idat)
     image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
     image.Width, image.Height = png.width, png.height
     image.BitsPerComponent, image.ColorSpace = png.depth, space
     image.Filter = pikepdf.Name.FlateDecode
     image.DecodeParms = pikepdf.Dictionary(
-        Predictor=15, Colors=3 if png.colour == 2 else 1, BitsPerComponent=png.depth,
-        Columns=png.width)
+        Predictor=15,
+        Colors=3 if png.colour == 2 else 1,
+        BitsPerComponent=png.depth,
+        Columns=png.width,
+    )
     w, h = png.width * 72 / png.dpi[0], png.height * 72 / png.dpi[1]
     page = pdf.add_blank_page(page_size=(w, h))
     page.Resources = pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image))

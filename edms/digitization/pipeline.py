@@ -93,11 +93,13 @@ def _check_request(r: CopyRequest) -> None:
         raise EdmsError("the original's document type is required, up to 200 characters")
     if r.copy_type not in COPY_TYPES:
         raise EdmsError(f"the copy type is one of {', '.join(COPY_TYPES)}")
-    for name, value, limit in (("procedure code", r.procedure_code, 50),
-                               ("result code", r.result_code, 50),
-                               ("holder's name", r.holder_name, 100),
-                               ("original's number", r.original_number, 50),
-                               ("subject", r.subject, 500)):
+    for name, value, limit in (
+        ("procedure code", r.procedure_code, 50),
+        ("result code", r.result_code, 50),
+        ("holder's name", r.holder_name, 100),
+        ("original's number", r.original_number, 50),
+        ("subject", r.subject, 500),
+    ):
         if len(value) > limit:
             raise EdmsError(f"the {name} is longer than {limit} characters")
 
@@ -115,8 +117,13 @@ def verify_url(system: System, public_id: str) -> str:
     return f"{system.settings.public_url}/verify/{public_id}"
 
 
-def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest,
-             progress: Progress | None = None) -> CopyResult:
+def digitize(
+    system: System,
+    actor: str,
+    paths: list[Path],
+    request: CopyRequest,
+    progress: Progress | None = None,
+) -> CopyResult:
     """Digitize one paper result from its scans (one or more files, folders or ZIPs, in
     order). Raises a clear error for anything refused; stores nothing then."""
     say = progress or (lambda _stage: None)
@@ -134,46 +141,82 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
         level = Level.B_LT  # copies are kept for years: long-term validation data
     with workdir(system) as wd, ThreadPoolExecutor(max_workers=1) as side:
         say("intake")
-        taken = intake.run(paths, wd, min_dpi=settings.scan_min_dpi,
-                           warn_dpi=settings.scan_warn_dpi, settings=settings)
+        taken = intake.run(
+            paths,
+            wd,
+            min_dpi=settings.scan_min_dpi,
+            warn_dpi=settings.scan_warn_dpi,
+            settings=settings,
+        )
         scan = intake.assemble(taken, wd / "scan.pdf", workers=settings.ocr_jobs)
         # While OCR keeps the cores busy, open the agency key and measure the timestamp
         # reservation (network round trips), so signing starts at once afterwards.
         warm = side.submit(_signer_ready, system, key, level)
         say("ocr")
-        pdfa = ocr.to_pdfa(scan, wd / "pdfa.pdf", jobs=settings.ocr_jobs,
-                           sidecar=wd / "text.txt", memory_mb=settings.ocr_memory_mb)
+        pdfa = ocr.to_pdfa(
+            scan,
+            wd / "pdfa.pdf",
+            jobs=settings.ocr_jobs,
+            sidecar=wd / "text.txt",
+            memory_mb=settings.ocr_memory_mb,
+        )
         profile, engine = warm.result()
         public_id = secrets.token_urlsafe(12)
         copy = wd / "copy.pdf"
         copy.write_bytes(pdfa.read_bytes())
         say("metadata")
-        placed = stamp.apply(copy, stamp.CopyFacts(
-            request.dossier_code, request.procedure_code, request.result_code,
-            request.holder_name, request.original_type, request.original_number,
-            request.original_date, request.subject, agency.name, request.copy_type),
-            verify_url(system, public_id) if request.with_qr else None)
+        placed = stamp.apply(
+            copy,
+            stamp.CopyFacts(
+                request.dossier_code,
+                request.procedure_code,
+                request.result_code,
+                request.holder_name,
+                request.original_type,
+                request.original_number,
+                request.original_date,
+                request.subject,
+                agency.name,
+                request.copy_type,
+            ),
+            verify_url(system, public_id) if request.with_qr else None,
+        )
         say("sign")
         signed = wd / "signed.pdf"
         try:
-            result = engine.sign(copy, signed, options_for(
-                profile, Profile.COPY, level=level, copy_type=request.copy_type,
-                agency=agency.name, page=0, box=placed.copy_box))
+            result = engine.sign(
+                copy,
+                signed,
+                options_for(
+                    profile,
+                    Profile.COPY,
+                    level=level,
+                    copy_type=request.copy_type,
+                    agency=agency.name,
+                    page=0,
+                    box=placed.copy_box,
+                ),
+            )
         except TrustServiceError as exc:
-            raise ServiceUnavailable(f"signing the copy failed, nothing was stored: {exc}"
-                                     ) from None
+            raise ServiceUnavailable(
+                f"signing the copy failed, nothing was stored: {exc}"
+            ) from None
         except SigningError as exc:
             raise EdmsError(f"signing the copy failed, nothing was stored: {exc}") from None
         # A B-LT copy carries its own revocation data: validate it with that alone (the
         # long-term check), without fetching again.
         report = validate_file(signed, trust_set(settings), allow_fetching=False)
         if not report.valid:
-            raise EdmsError("the signed copy does not validate, nothing was stored: "
-                            + "; ".join(report.errors or [m for r in report.signatures
-                                                          for m in r.messages][:3]))
+            raise EdmsError(
+                "the signed copy does not validate, nothing was stored: "
+                + "; ".join(report.errors or [m for r in report.signatures for m in r.messages][:3])
+            )
         # The words to index are OCR's own (its text layer is all the copy's text).
-        text = (wd / "text.txt").read_text("utf-8", errors="replace") \
-            if (wd / "text.txt").is_file() else search.extract_pdf_text(signed)
+        text = (
+            (wd / "text.txt").read_text("utf-8", errors="replace")
+            if (wd / "text.txt").is_file()
+            else search.extract_pdf_text(signed)
+        )
         say("store")
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> CopyResult:
@@ -183,60 +226,131 @@ def digitize(system: System, actor: str, paths: list[Path], request: CopyRequest
             n = take_number(s, register.id)
             notation = f"{COPY_TYPES[request.copy_type]}-{agency.abbreviation}"
             doc = Document(
-                agency_id=user.agency_id, direction="copy", state="issued",
-                type_code=RESULT_TYPE, subject=(request.subject or request.original_type
-                                                )[:500],
+                agency_id=user.agency_id,
+                direction="copy",
+                state="issued",
+                type_code=RESULT_TYPE,
+                subject=(request.subject or request.original_type)[:500],
                 description=f"{request.copy_type}: {request.original_type}"[:500],
-                organ_name=agency.name, organ_id=agency.code, page_amount=taken.pages,
-                register_id=register.id, number=n, code_number=f"{n:02d}",
-                code_notation=notation, issued_date=vn_today(now), sent_at=now,
-                signer_name=agency.name[:50], created_by=user.id, created_at=now,
-                updated_at=now)
+                organ_name=agency.name,
+                organ_id=agency.code,
+                page_amount=taken.pages,
+                register_id=register.id,
+                number=n,
+                code_number=f"{n:02d}",
+                code_notation=notation,
+                issued_date=vn_today(now),
+                sent_at=now,
+                signer_name=agency.name[:50],
+                created_by=user.id,
+                created_at=now,
+                updated_at=now,
+            )
             s.add(doc)
             s.flush()
             for f in taken.files:
-                put = blobs.add_file(system, s, f.path, name=f.label, allowed=tuple(
-                    intake.SCAN_TYPES))
+                put = blobs.add_file(
+                    system, s, f.path, name=f.label, allowed=tuple(intake.SCAN_TYPES)
+                )
                 puts.append(put)
-                s.add(DocumentFile(document_id=doc.id, role="scan", stage="master",
-                                   sha256=put.sha256, name=f.label[:255],
-                                   created_by=user.id, created_at=now))
+                s.add(
+                    DocumentFile(
+                        document_id=doc.id,
+                        role="scan",
+                        stage="master",
+                        sha256=put.sha256,
+                        name=f.label[:255],
+                        created_by=user.id,
+                        created_at=now,
+                    )
+                )
             for path, role, stage in ((pdfa, "pdfa", "pdfa"), (signed, "main", "sealed")):
                 put = blobs.add_file(system, s, path, name=f"{doc.id}-{stage}.pdf")
                 puts.append(put)
-                rec = DocumentFile(document_id=doc.id, role=role, stage=stage,
-                                   sha256=put.sha256, name=f"{doc.id}-{stage}.pdf",
-                                   created_by=user.id, created_at=now)
+                rec = DocumentFile(
+                    document_id=doc.id,
+                    role=role,
+                    stage=stage,
+                    sha256=put.sha256,
+                    name=f"{doc.id}-{stage}.pdf",
+                    created_by=user.id,
+                    created_at=now,
+                )
                 s.add(rec)
                 s.flush()
             signed_sha = put.sha256
-            s.add(signature_record(doc, rec, Profile.COPY, result, user, key,
-                            report))
-            s.add(DigitizedCopy(
-                document_id=doc.id, public_id=public_id, dossier_code=request.dossier_code,
-                procedure_code=request.procedure_code, result_code=request.result_code,
-                holder_name=request.holder_name, original_type=request.original_type,
-                original_number=request.original_number,
-                original_date=request.original_date, copy_type=request.copy_type,
-                pages=taken.pages, min_dpi=taken.min_dpi, ocr_language=ocr.LANGUAGE,
-                signed_sha256=signed_sha, created_at=now))
-            s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id,
-                              action="digitize", from_state=None, to_state="issued",
-                              note=f"{taken.pages} trang, {taken.min_dpi} dpi"))
-            audit.record(s, user.username, "copy.digitize", "document", str(doc.id), {
-                "dossier": request.dossier_code, "pages": taken.pages,
-                "dpi": taken.min_dpi, "sha256": signed_sha, "public_id": public_id})
+            s.add(signature_record(doc, rec, Profile.COPY, result, user, key, report))
+            s.add(
+                DigitizedCopy(
+                    document_id=doc.id,
+                    public_id=public_id,
+                    dossier_code=request.dossier_code,
+                    procedure_code=request.procedure_code,
+                    result_code=request.result_code,
+                    holder_name=request.holder_name,
+                    original_type=request.original_type,
+                    original_number=request.original_number,
+                    original_date=request.original_date,
+                    copy_type=request.copy_type,
+                    pages=taken.pages,
+                    min_dpi=taken.min_dpi,
+                    ocr_language=ocr.LANGUAGE,
+                    signed_sha256=signed_sha,
+                    created_at=now,
+                )
+            )
+            s.add(
+                StatusEvent(
+                    document_id=doc.id,
+                    at=now,
+                    actor_id=user.id,
+                    action="digitize",
+                    from_state=None,
+                    to_state="issued",
+                    note=f"{taken.pages} trang, {taken.min_dpi} dpi",
+                )
+            )
+            audit.record(
+                s,
+                user.username,
+                "copy.digitize",
+                "document",
+                str(doc.id),
+                {
+                    "dossier": request.dossier_code,
+                    "pages": taken.pages,
+                    "dpi": taken.min_dpi,
+                    "sha256": signed_sha,
+                    "public_id": public_id,
+                },
+            )
             # A copy made for one of the agency's citizens' dossiers is its result.
             from ..reception import link_digitized
 
             link_digitized(s, doc, request.dossier_code, user.username)
-            dossier_words = " ".join((request.dossier_code, request.procedure_code,
-                                      request.result_code, request.holder_name,
-                                      request.original_type, request.original_number))
-            search.reindex(s, doc, "Kết quả giải quyết thủ tục hành chính",
-                           f"{dossier_words} {text}")
-            return CopyResult(doc.id, public_id, f"{n:02d}/{notation}", taken.pages,
-                              taken.min_dpi, signed_sha, taken.warnings, report)
+            dossier_words = " ".join(
+                (
+                    request.dossier_code,
+                    request.procedure_code,
+                    request.result_code,
+                    request.holder_name,
+                    request.original_type,
+                    request.original_number,
+                )
+            )
+            search.reindex(
+                s, doc, "Kết quả giải quyết thủ tục hành chính", f"{dossier_words} {text}"
+            )
+            return CopyResult(
+                doc.id,
+                public_id,
+                f"{n:02d}/{notation}",
+                taken.pages,
+                taken.min_dpi,
+                signed_sha,
+                taken.warnings,
+                report,
+            )
 
         done: CopyResult = run_in_transaction(system, work)
     apply_document_retention(system, done.document_id)
@@ -253,9 +367,12 @@ class BatchOutcome:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def digitize_batch(system: System, actor: str, items: list[tuple[str, list[Path],
-                                                                 CopyRequest]],
-                   on_item: Callable[[int, str], None] | None = None) -> BatchOutcome:
+def digitize_batch(
+    system: System,
+    actor: str,
+    items: list[tuple[str, list[Path], CopyRequest]],
+    on_item: Callable[[int, str], None] | None = None,
+) -> BatchOutcome:
     """Each item is one paper result; a refused item is listed and the batch goes on."""
     out = BatchOutcome()
     for i, (label, paths, request) in enumerate(items, 1):
@@ -310,25 +427,25 @@ class PublicCheck:
     file_checked: str  # "registered" (the stored copy) or "uploaded"
 
 
-def public_check(system: System, public_id: str, uploaded: Path | None = None
-                 ) -> PublicCheck:
+def public_check(system: System, public_id: str, uploaded: Path | None = None) -> PublicCheck:
     """Check the registered copy (``uploaded`` None) or a copy someone holds."""
     from ..signatures import validate_sandboxed
 
     if not PUBLIC_ID.match(public_id):
         raise NotFound("no electronic copy with this code")
     with system.sessions() as s:
-        row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.public_id == public_id)
-                        ).first()
+        row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.public_id == public_id)).first()
         if row is None:
             raise NotFound("no electronic copy with this code")
         doc = s.get(Document, row.document_id)
         assert doc is not None
         facts: dict[str, Any] = {
-            "agency": doc.organ_name, "copy_type": row.copy_type,
+            "agency": doc.organ_name,
+            "copy_type": row.copy_type,
             "number": f"{doc.code_number}/{doc.code_notation}",
             "issued_date": doc.issued_date.strftime("%d/%m/%Y") if doc.issued_date else "",
-            "registered": row.signed_sha256}
+            "registered": row.signed_sha256,
+        }
     with workdir(system) as wd:
         target = uploaded
         if target is None:
@@ -345,22 +462,38 @@ def public_check(system: System, public_id: str, uploaded: Path | None = None
     changed = report.changed_after_signing
     authentic = same and report.valid
     if authentic:
-        headline = (f"Bản sao điện tử XÁC THỰC: đúng bản do {facts['agency']} ký số ngày "
-                    f"{facts['issued_date']}, không bị thay đổi sau khi ký.")
+        headline = (
+            f"Bản sao điện tử XÁC THỰC: đúng bản do {facts['agency']} ký số ngày "
+            f"{facts['issued_date']}, không bị thay đổi sau khi ký."
+        )
     elif changed:
-        headline = ("KHÔNG XÁC THỰC: tệp đã bị thay đổi sau khi ký số; không dùng được "
-                    "tệp này.")
+        headline = "KHÔNG XÁC THỰC: tệp đã bị thay đổi sau khi ký số; không dùng được tệp này."
     elif not same:
-        headline = ("KHÔNG XÁC THỰC: tệp này không phải bản sao đã đăng ký với mã xác "
-                    "thực này.")
+        headline = "KHÔNG XÁC THỰC: tệp này không phải bản sao đã đăng ký với mã xác thực này."
     else:
         headline = "KHÔNG XÁC THỰC: chữ ký số của bản sao không hợp lệ."
     with transaction(system.sessions) as s:
-        audit.record(s, "public", "copy.public_check", "document", str(doc.id),
-                     {"authentic": authentic, "uploaded": uploaded is not None,
-                      "sha256": checked})
+        audit.record(
+            s,
+            "public",
+            "copy.public_check",
+            "document",
+            str(doc.id),
+            {"authentic": authentic, "uploaded": uploaded is not None, "sha256": checked},
+        )
     return PublicCheck(
-        public_id, authentic, headline, facts["agency"], facts["copy_type"],
-        facts["number"], facts["issued_date"], facts["registered"], checked,
-        report.valid, changed, _vn(sig.signing_time) if sig else None,
-        sig.signer.common_name if sig else "", "uploaded" if uploaded else "registered")
+        public_id,
+        authentic,
+        headline,
+        facts["agency"],
+        facts["copy_type"],
+        facts["number"],
+        facts["issued_date"],
+        facts["registered"],
+        checked,
+        report.valid,
+        changed,
+        _vn(sig.signing_time) if sig else None,
+        sig.signer.common_name if sig else "",
+        "uploaded" if uploaded else "registered",
+    )

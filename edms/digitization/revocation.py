@@ -34,40 +34,57 @@ def revoke_copy(system: System, actor: str, doc_id: int, reason: str) -> Documen
         if doc is None or not may_see(s, user, doc):
             raise NotFound(f"no document {doc_id}")
         require_role(user, "clerk", "leader", action="revoke an electronic copy")
-        row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)
-                        ).first()
+        row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)).first()
         if row is None:
             raise InvalidTransition(f"document {doc_id} is not an electronic copy")
         if row.revoked_at is not None or doc.frozen:
-            raise InvalidTransition(f"copy {doc_id} is {STATE_NAMES_VI['revoked']} already"
-                                    if row.revoked_at else f"document {doc_id} is frozen")
+            raise InvalidTransition(
+                f"copy {doc_id} is {STATE_NAMES_VI['revoked']} already"
+                if row.revoked_at
+                else f"document {doc_id} is frozen"
+            )
         now = datetime.now(UTC)
         before = doc.state
         row.revoked_at, row.revoked_reason = now, reason[:1000]
         doc.state, doc.frozen, doc.frozen_reason = "revoked", True, f"thu hồi: {reason}"
         doc.updated_at = now
         s.flush()
-        s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id, action="revoke",
-                          from_state=before, to_state="revoked", note=reason))
-        audit.record(s, user.username, "copy.revoke", "document", str(doc.id),
-                     {"public_id": row.public_id, "reason": reason})
+        s.add(
+            StatusEvent(
+                document_id=doc.id,
+                at=now,
+                actor_id=user.id,
+                action="revoke",
+                from_state=before,
+                to_state="revoked",
+                note=reason,
+            )
+        )
+        audit.record(
+            s,
+            user.username,
+            "copy.revoke",
+            "document",
+            str(doc.id),
+            {"public_id": row.public_id, "reason": reason},
+        )
         return doc
 
     result: Document = run_in_transaction(system, work)
     return result
 
 
-def public_status(system: System, public_id: str, uploaded: Path | None = None
-                  ) -> PublicCheck:
+def public_status(system: System, public_id: str, uploaded: Path | None = None) -> PublicCheck:
     """:func:`public_check`, and a revoked copy said to be revoked, first."""
     result = public_check(system, public_id, uploaded)
     with system.sessions() as s:
-        row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.public_id == public_id)
-                        ).first()
+        row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.public_id == public_id)).first()
         revoked_at, reason = (row.revoked_at, row.revoked_reason) if row else (None, None)
     if revoked_at is not None:
         day = revoked_at.astimezone(VN_TZ).strftime("%d/%m/%Y")
         result.authentic = False
-        result.headline = (f"KHÔNG CÒN GIÁ TRỊ: bản sao điện tử này đã bị {result.agency} "
-                           f"thu hồi ngày {day} (lý do: {reason}).")
+        result.headline = (
+            f"KHÔNG CÒN GIÁ TRỊ: bản sao điện tử này đã bị {result.agency} "
+            f"thu hồi ngày {day} (lý do: {reason})."
+        )
     return result

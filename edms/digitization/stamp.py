@@ -102,12 +102,18 @@ def apply(path: Path, facts: CopyFacts, verify_url: str | None) -> Placement:
             if facts.original_date:
                 source += f" ngày {facts.original_date:%d/%m/%Y}"
             meta["dc:source"] = source
-            meta["dc:subject"] = [k for k in (
-                f"MaHoSo:{facts.dossier_code}",
-                f"MaTTHC:{facts.procedure_code}" if facts.procedure_code else "",
-                f"MaKetQua:{facts.result_code}" if facts.result_code else "") if k]
+            meta["dc:subject"] = [
+                k
+                for k in (
+                    f"MaHoSo:{facts.dossier_code}",
+                    f"MaTTHC:{facts.procedure_code}" if facts.procedure_code else "",
+                    f"MaKetQua:{facts.result_code}" if facts.result_code else "",
+                )
+                if k
+            ]
             meta["dc:description"] = (
-                f"{facts.copy_type} từ bản giấy: {source}; chủ hồ sơ: {facts.holder_name}")
+                f"{facts.copy_type} từ bản giấy: {source}; chủ hồ sơ: {facts.holder_name}"
+            )
             meta["pdf:Keywords"] = ", ".join(meta["dc:subject"])
             meta["pdf:Producer"] = producer()
         pdf.docinfo["/Producer"] = producer()
@@ -143,8 +149,9 @@ class _Ink:
     height: int
     table: list[list[int]] | None  # None: the page could not be rendered
 
-    def blank(self, page_box: tuple[float, float, float, float],
-              rect: tuple[float, float, float, float]) -> bool:
+    def blank(
+        self, page_box: tuple[float, float, float, float], rect: tuple[float, float, float, float]
+    ) -> bool:
         if self.table is None:
             return False  # unknown: never assume blank
         x0, _y0, _x1, y1 = page_box
@@ -162,8 +169,20 @@ class _Ink:
 def _ink(path: Path, page_box: tuple[float, float, float, float]) -> _Ink:
     with tempfile.TemporaryDirectory(prefix="edms-stamp-") as tmp:
         out = Path(tmp) / "p"
-        cmd = ["pdftoppm", "-gray", "-r", str(DPI), "-f", "1", "-l", "1", "-singlefile",
-               "-png", str(path), str(out)]
+        cmd = [
+            "pdftoppm",
+            "-gray",
+            "-r",
+            str(DPI),
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            "-png",
+            str(path),
+            str(out),
+        ]
         try:
             done = run_limited(cmd, memory_mb=RENDER_MEMORY_MB, timeout=60)
         except subprocess.TimeoutExpired:
@@ -182,7 +201,7 @@ def _ink(path: Path, page_box: tuple[float, float, float, float]) -> _Ink:
     data = mask.tobytes()
     table = [[0] * (w + 1) for _ in range(h + 1)]
     for y in range(h):
-        row, above, here = data[y * w:(y + 1) * w], table[y], table[y + 1]
+        row, above, here = data[y * w : (y + 1) * w], table[y], table[y + 1]
         run = 0
         for x in range(w):
             run += 1 if row[x] else 0
@@ -190,9 +209,13 @@ def _ink(path: Path, page_box: tuple[float, float, float, float]) -> _Ink:
     return _Ink(w, h, table)
 
 
-def _find(ink: _Ink, page_box: tuple[float, float, float, float], size: tuple[float, float],
-          corner: str, taken: list[tuple[float, float, float, float]]
-          ) -> tuple[float, float, float, float] | None:
+def _find(
+    ink: _Ink,
+    page_box: tuple[float, float, float, float],
+    size: tuple[float, float],
+    corner: str,
+    taken: list[tuple[float, float, float, float]],
+) -> tuple[float, float, float, float] | None:
     """A blank rectangle of ``size``, searched from a corner of the page (``tr``: top
     right, ``bl``: bottom left) in steps, rows nearest that corner first."""
     x0, y0, x1, y1 = page_box
@@ -213,14 +236,19 @@ def _find(ink: _Ink, page_box: tuple[float, float, float, float], size: tuple[fl
     return None
 
 
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]
-             ) -> bool:
-    return min(a[2], b[2]) - max(a[0], b[0]) > -CLEARANCE and \
-        min(a[3], b[3]) - max(a[1], b[1]) > -CLEARANCE
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return (
+        min(a[2], b[2]) - max(a[0], b[0]) > -CLEARANCE
+        and min(a[3], b[3]) - max(a[1], b[1]) > -CLEARANCE
+    )
 
 
-def _place(ink: _Ink, page_box: tuple[float, float, float, float], block: tuple[float, float],
-           qr: tuple[float, float] | None) -> Placement:
+def _place(
+    ink: _Ink,
+    page_box: tuple[float, float, float, float],
+    block: tuple[float, float],
+    qr: tuple[float, float] | None,
+) -> Placement:
     copy_box = _find(ink, page_box, block, "tr", [])
     qr_box = None
     if copy_box is not None and qr is not None:

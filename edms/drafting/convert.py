@@ -53,11 +53,14 @@ def office_kind(path: Path, detected_mime: str) -> str | None:
         return None
     try:
         with zipfile.ZipFile(path) as z:
-            names = set(z.namelist()[:MAX_MEMBERS + 1])
+            names = set(z.namelist()[: MAX_MEMBERS + 1])
             if "word/document.xml" in names and "[Content_Types].xml" in names:
                 return DOCX
-            if "mimetype" in names and "content.xml" in names and \
-                    z.read("mimetype")[:64].strip() == ODT.encode():
+            if (
+                "mimetype" in names
+                and "content.xml" in names
+                and z.read("mimetype")[:64].strip() == ODT.encode()
+            ):
                 return ODT
     except (zipfile.BadZipFile, OSError, KeyError):
         return None
@@ -67,9 +70,11 @@ def office_kind(path: Path, detected_mime: str) -> str | None:
 def soffice() -> str:
     exe = shutil.which("soffice") or shutil.which("libreoffice")
     if exe is None:
-        raise ServiceUnavailable("LibreOffice is not installed on the server, so Word and "
-                                 "OpenDocument drafts cannot be converted (Debian package "
-                                 "libreoffice-writer-nogui; `make setup` installs it)")
+        raise ServiceUnavailable(
+            "LibreOffice is not installed on the server, so Word and "
+            "OpenDocument drafts cannot be converted (Debian package "
+            "libreoffice-writer-nogui; `make setup` installs it)"
+        )
     return exe
 
 
@@ -93,16 +98,21 @@ def _check_archive(path: Path, kind: str) -> str:
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             if len(infos) > MAX_MEMBERS:
-                raise ConversionFailed(f"tệp soạn thảo có quá nhiều thành phần ({len(infos)}, "
-                                       f"tối đa {MAX_MEMBERS}); không lưu gì")
+                raise ConversionFailed(
+                    f"tệp soạn thảo có quá nhiều thành phần ({len(infos)}, "
+                    f"tối đa {MAX_MEMBERS}); không lưu gì"
+                )
             if sum(i.file_size for i in infos) > MAX_UNPACKED:
-                raise ConversionFailed("tệp soạn thảo khi giải nén lớn hơn "
-                                       f"{MAX_UNPACKED // (1024 * 1024)} MiB; không lưu gì")
+                raise ConversionFailed(
+                    "tệp soạn thảo khi giải nén lớn hơn "
+                    f"{MAX_UNPACKED // (1024 * 1024)} MiB; không lưu gì"
+                )
             member = "word/document.xml" if kind == DOCX else "content.xml"
             xml = z.read(member).decode("utf-8", "replace")
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
-        raise ConversionFailed(f"tệp soạn thảo bị hỏng, không đọc được ({exc}); "
-                               "không lưu gì") from None
+        raise ConversionFailed(
+            f"tệp soạn thảo bị hỏng, không đọc được ({exc}); không lưu gì"
+        ) from None
     # the words shown: text runs of the body (not deleted tracked changes, not field codes)
     if kind == DOCX:
         return " ".join(re.findall(r"<w:t(?:\s[^>]*)?>([^<]*)</w:t>", xml))
@@ -127,28 +137,44 @@ def to_pdf(source: Path, kind: str, workdir: Path) -> Path:
     src = work / f"du-thao{suffix}"
     shutil.copyfile(source, src)
     profile = (work / "profile").resolve().as_uri()
-    cmd = [*_isolation(), exe, "--headless", "--norestore", "--nologo", "--nolockcheck",
-           f"-env:UserInstallation={profile}", "--convert-to", "pdf:writer_pdf_Export",
-           "--outdir", str(work / "out"), str(src)]
+    cmd = [
+        *_isolation(),
+        exe,
+        "--headless",
+        "--norestore",
+        "--nologo",
+        "--nolockcheck",
+        f"-env:UserInstallation={profile}",
+        "--convert-to",
+        "pdf:writer_pdf_Export",
+        "--outdir",
+        str(work / "out"),
+        str(src),
+    ]
     try:
-        done = run_limited(cmd, memory_mb=MEMORY_MB, timeout=TIMEOUT,
-                           cpu_seconds=int(TIMEOUT))
+        done = run_limited(cmd, memory_mb=MEMORY_MB, timeout=TIMEOUT, cpu_seconds=int(TIMEOUT))
     except subprocess.TimeoutExpired:
-        raise ConversionFailed(f"chuyển tệp soạn thảo sang PDF quá {int(TIMEOUT)} giây; "
-                               "không lưu gì") from None
+        raise ConversionFailed(
+            f"chuyển tệp soạn thảo sang PDF quá {int(TIMEOUT)} giây; không lưu gì"
+        ) from None
     out = work / "out" / "du-thao.pdf"
     if done.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
         err = done.stderr
-        detail = (err.decode("utf-8", "replace") if isinstance(err, bytes) else err or "")
-        raise ConversionFailed("LibreOffice không chuyển được tệp soạn thảo sang PDF "
-                               f"(mã {done.returncode}: {detail[-300:].strip() or 'không rõ'}"
-                               "); không lưu gì")
+        detail = err.decode("utf-8", "replace") if isinstance(err, bytes) else err or ""
+        raise ConversionFailed(
+            "LibreOffice không chuyển được tệp soạn thảo sang PDF "
+            f"(mã {done.returncode}: {detail[-300:].strip() or 'không rõ'}"
+            "); không lưu gì"
+        )
     pdf_text = " ".join(line.text for page in read_pages(out) for line in page.lines)
     lost = _letters(text) - _letters(pdf_text)
     if lost:
-        raise ConversionFailed("bản PDF chuyển từ tệp soạn thảo bị mất chữ tiếng Việt ("
-                               + " ".join(sorted(lost)[:20]) + "): phông chữ trên máy chủ "
-                               "thiếu các chữ này; không lưu gì")
+        raise ConversionFailed(
+            "bản PDF chuyển từ tệp soạn thảo bị mất chữ tiếng Việt ("
+            + " ".join(sorted(lost)[:20])
+            + "): phông chữ trên máy chủ "
+            "thiếu các chữ này; không lưu gì"
+        )
     target = workdir / "converted.pdf"
     shutil.move(out, target)
     shutil.rmtree(work, ignore_errors=True)

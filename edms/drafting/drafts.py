@@ -27,8 +27,14 @@ class DraftFile:
     added_fields: tuple[str, ...]
 
 
-def ready(settings: Settings, upload: Path, mime: str, filename: str | None, workdir: Path,
-          expected_symbol: str | None) -> DraftFile:
+def ready(
+    settings: Settings,
+    upload: Path,
+    mime: str,
+    filename: str | None,
+    workdir: Path,
+    expected_symbol: str | None,
+) -> DraftFile:
     """The draft PDF in ``workdir`` from an upload whose content type is ``mime``."""
     kind = None if mime == convert.PDF else convert.office_kind(upload, mime)
     if mime != convert.PDF and kind is None:
@@ -39,13 +45,16 @@ def ready(settings: Settings, upload: Path, mime: str, filename: str | None, wor
         raise DisallowedFileType(
             f"{name} is {detected.name}{disguise}, not an allowed type (PDF, Word .docx, "
             "OpenDocument .odt); nothing was stored",
-            detected_mime=mime, detected_name=detected.name)
+            detected_mime=mime,
+            detected_name=detected.name,
+        )
     if kind is None:
         pdf = workdir / "draft.pdf"
         upload.replace(pdf)
     else:
         pdf = convert.to_pdf(upload, kind, workdir)
     check_pdf(pdf, settings, filename)
-    prepared = places.prepare(pdf, expected_symbol=expected_symbol,
-                              memory_mb=settings.render_memory_mb)
+    prepared = places.prepare(
+        pdf, expected_symbol=expected_symbol, memory_mb=settings.render_memory_mb
+    )
     return DraftFile(pdf, kind, tuple(prepared.added))

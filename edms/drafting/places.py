@@ -70,18 +70,23 @@ class Looked:
     height_mm: float
 
     def json(self) -> dict[str, Any]:
-        return {"line": self.line, "page": self.page,
-                "area_mm": [round(v) for v in (self.x_mm, self.y_mm, self.width_mm,
-                                               self.height_mm)]}
+        return {
+            "line": self.line,
+            "page": self.page,
+            "area_mm": [round(v) for v in (self.x_mm, self.y_mm, self.width_mm, self.height_mm)],
+        }
 
     def words(self) -> str:
-        return (f"trang {self.page}, vùng cách mép trái {self.x_mm:.0f} mm, mép trên "
-                f"{self.y_mm:.0f} mm, rộng {self.width_mm:.0f} mm, cao {self.height_mm:.0f} mm")
+        return (
+            f"trang {self.page}, vùng cách mép trái {self.x_mm:.0f} mm, mép trên "
+            f"{self.y_mm:.0f} mm, rộng {self.width_mm:.0f} mm, cao {self.height_mm:.0f} mm"
+        )
 
 
 def _looked(line: str, page: Page, x1: float, y1: float, x2: float, y2: float) -> Looked:
-    return Looked(line, page.index + 1, x1 / MM, (page.height - y2) / MM, (x2 - x1) / MM,
-                  (y2 - y1) / MM)
+    return Looked(
+        line, page.index + 1, x1 / MM, (page.height - y2) / MM, (x2 - x1) / MM, (y2 - y1) / MM
+    )
 
 
 @dataclass(frozen=True)
@@ -126,10 +131,13 @@ def _number_line(page: Page, found: Found) -> None:
         rest = line.words[1:]
         glued = norm(first.text)[3:] if norm(first.text).startswith("Số:") else ""
         if glued.startswith("/"):
-            found.problems.append((
-                "Dòng \"Số:\" không có chỗ trống để ghi số: hãy để trống vài khoảng cách "
-                f"giữa \"Số:\" và \"{glued}\"", _looked("so_ky_hieu", page, line.x1,
-                                                          line.bottom, line.x2, line.top)))
+            found.problems.append(
+                (
+                    'Dòng "Số:" không có chỗ trống để ghi số: hãy để trống vài khoảng cách '
+                    f'giữa "Số:" và "{glued}"',
+                    _looked("so_ky_hieu", page, line.x1, line.bottom, line.x2, line.top),
+                )
+            )
             return
         start = first.x2 + 1.0
         if words[0] == "Số" and rest and norm(rest[0].text) == ":":
@@ -139,25 +147,38 @@ def _number_line(page: Page, found: Found) -> None:
             end = rest[0].x1  # the number then ends where the symbol begins
             found.printed_symbol = norm(rest[0].text)[1:]
         elif rest:
-            found.problems.append((
-                f"Dòng \"{line.text}\" không có chỗ trống để ghi số trước ký hiệu "
-                "(\"Số:      /QĐ-...\")", _looked("so_ky_hieu", page, line.x1, line.bottom,
-                                                  line.x2, line.top)))
+            found.problems.append(
+                (
+                    f'Dòng "{line.text}" không có chỗ trống để ghi số trước ký hiệu '
+                    '("Số:      /QĐ-...")',
+                    _looked("so_ky_hieu", page, line.x1, line.bottom, line.x2, line.top),
+                )
+            )
             return
         else:
             end = min(start + 60 * MM, page.width / 2 + 10 * MM)
         if end - start < size * 1.0:
-            found.problems.append((
-                f"Chỗ trống để ghi số trên dòng \"{line.text}\" quá hẹp (cần ít nhất hai "
-                "chữ số)", _looked("so_ky_hieu", page, line.x1, line.bottom, line.x2,
-                                    line.top)))
+            found.problems.append(
+                (
+                    f'Chỗ trống để ghi số trên dòng "{line.text}" quá hẹp (cần ít nhất hai chữ số)',
+                    _looked("so_ky_hieu", page, line.x1, line.bottom, line.x2, line.top),
+                )
+            )
             return
-        found.fields.append(NewField(NUMBER_FIELD, page.index, (
-            start, line.baseline - size * 0.3, end, line.baseline + size * 0.95)))
+        found.fields.append(
+            NewField(
+                NUMBER_FIELD,
+                page.index,
+                (start, line.baseline - size * 0.3, end, line.baseline + size * 0.95),
+            )
+        )
         return
-    found.problems.append((
-        "Không tìm thấy dòng số, ký hiệu văn bản (\"Số:      /QĐ-...\")",
-        _looked("so_ky_hieu", page, 0, header, page.width / 2, page.height)))
+    found.problems.append(
+        (
+            'Không tìm thấy dòng số, ký hiệu văn bản ("Số:      /QĐ-...")',
+            _looked("so_ky_hieu", page, 0, header, page.width / 2, page.height),
+        )
+    )
 
 
 # -- the date line ----------------------------------------------------------------------------
@@ -180,19 +201,23 @@ def _date_line(page: Page, found: Found) -> None:
         size = line.size
         where = _looked("ngay_thang", page, line.x1, line.bottom, line.x2, line.top)
         if i_month != i_day + 1 or i_year != i_month + 1:
-            found.problems.append((
-                f"Dòng \"{line.text}\" đã ghi sẵn ngày hoặc tháng: Hệ thống ghi ngày ban "
-                "hành sau khi ký, hãy để trống ngày và tháng", where))
+            found.problems.append(
+                (
+                    f'Dòng "{line.text}" đã ghi sẵn ngày hoặc tháng: Hệ thống ghi ngày ban '
+                    "hành sau khi ký, hãy để trống ngày và tháng",
+                    where,
+                )
+            )
             return
         slots: list[tuple[str, Word, Word | None]] = [
             (DATE_FIELD, line.words[i_day], line.words[i_month]),
-                 (MONTH_FIELD, line.words[i_month], line.words[i_year])]
-        after_year = line.words[i_year + 1:]
+            (MONTH_FIELD, line.words[i_month], line.words[i_year]),
+        ]
+        after_year = line.words[i_year + 1 :]
         if after_year:
             m = _YEAR.match(after_year[0].text)
             if m is None:
-                found.problems.append((
-                    f"Dòng \"{line.text}\" có chữ lạ sau \"năm\"", where))
+                found.problems.append((f'Dòng "{line.text}" có chữ lạ sau "năm"', where))
                 return
             found.printed_year = int(m.group(1))
         else:
@@ -200,21 +225,31 @@ def _date_line(page: Page, found: Found) -> None:
         new = []
         for name, before, after in slots:
             start = before.x2 + 1.0
-            end = after.x1 - 0.5 if after is not None else min(
-                start + 25 * MM, page.width - 5 * MM)
+            end = after.x1 - 0.5 if after is not None else min(start + 25 * MM, page.width - 5 * MM)
             if end - start < size * (1.0 if after is not None else 2.0):
-                found.problems.append((
-                    f"Chỗ trống sau \"{before.text}\" trên dòng \"{line.text}\" quá hẹp để "
-                    "ghi ngày tháng", where))
+                found.problems.append(
+                    (
+                        f'Chỗ trống sau "{before.text}" trên dòng "{line.text}" quá hẹp để '
+                        "ghi ngày tháng",
+                        where,
+                    )
+                )
                 return
-            new.append(NewField(name, page.index, (
-                start, line.baseline - size * 0.3, end, line.baseline + size * 0.95)))
+            new.append(
+                NewField(
+                    name,
+                    page.index,
+                    (start, line.baseline - size * 0.3, end, line.baseline + size * 0.95),
+                )
+            )
         found.fields += new
         return
-    found.problems.append((
-        "Không tìm thấy dòng địa danh và ngày tháng (\"..., ngày    tháng    năm ...\")",
-        _looked("ngay_thang", page, page.width / 2 - 20 * MM, header, page.width,
-                page.height)))
+    found.problems.append(
+        (
+            'Không tìm thấy dòng địa danh và ngày tháng ("..., ngày    tháng    năm ...")',
+            _looked("ngay_thang", page, page.width / 2 - 20 * MM, header, page.width, page.height),
+        )
+    )
 
 
 # -- the signature block ----------------------------------------------------------------------
@@ -232,8 +267,7 @@ def _blocks(page: Page) -> list[Block]:
     """Signature blocks of a page: in its right half, upper-case lines, a blank space at
     least :data:`MIN_SIGNING_SPACE` high, then a name line, all roughly centred on one
     axis."""
-    right = [ln for ln in page.lines if ln.centre > page.width * 0.5
-             and ln.x1 > page.width * 0.35]
+    right = [ln for ln in page.lines if ln.centre > page.width * 0.5 and ln.x1 > page.width * 0.35]
     right.sort(key=lambda ln: -ln.baseline)
     found = []
     for i, name in enumerate(right):
@@ -249,8 +283,11 @@ def _blocks(page: Page) -> list[Block]:
             continue
         titles = [last]
         for prev in reversed(above[:-1]):
-            if _is_upper_line(prev) and titles[0].bottom - prev.top < prev.size * 1.2 \
-                    and abs(prev.centre - last.centre) < 30 * MM:
+            if (
+                _is_upper_line(prev)
+                and titles[0].bottom - prev.top < prev.size * 1.2
+                and abs(prev.centre - last.centre) < 30 * MM
+            ):
                 titles.insert(0, prev)
             else:
                 break
@@ -259,8 +296,9 @@ def _blocks(page: Page) -> list[Block]:
         x1, x2 = max(axis - half, page.width * 0.45), min(axis + half, page.width - 5 * MM)
         y1, y2 = name.top + 2, last.bottom - 2
         # nothing else printed in the signing space
-        blockers = [ln for ln in page.lines if ln.top > y1 and ln.bottom < y2
-                    and ln.x2 > x1 and ln.x1 < x2]
+        blockers = [
+            ln for ln in page.lines if ln.top > y1 and ln.bottom < y2 and ln.x2 > x1 and ln.x1 < x2
+        ]
         for ln in blockers:
             if ln.x1 >= axis:
                 x2 = min(x2, ln.x1 - 2)
@@ -282,11 +320,14 @@ def _signature_block(pages: list[Page], found: Found) -> None:
     last = next((p for p in reversed(pages) if p.lines), pages[-1] if pages else None)
     if last is None:
         return
-    found.problems.append((
-        "Không tìm thấy khối chữ ký: các dòng thẩm quyền và chức vụ viết hoa (ví dụ "
-        "\"KT. CHỦ TỊCH\", \"PHÓ CHỦ TỊCH\"), bên dưới là khoảng trống để ký cao ít nhất "
-        f"{MIN_SIGNING_SPACE / MM:.0f} mm, rồi dòng họ tên người ký",
-        _looked("khoi_chu_ky", last, last.width * 0.45, 0, last.width, last.height)))
+    found.problems.append(
+        (
+            "Không tìm thấy khối chữ ký: các dòng thẩm quyền và chức vụ viết hoa (ví dụ "
+            '"KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), bên dưới là khoảng trống để ký cao ít nhất '
+            f"{MIN_SIGNING_SPACE / MM:.0f} mm, rồi dòng họ tên người ký",
+            _looked("khoi_chu_ky", last, last.width * 0.45, 0, last.width, last.height),
+        )
+    )
 
 
 # -- reading and writing fields -------------------------------------------------------------------
@@ -305,31 +346,51 @@ def existing_fields(path: Path) -> dict[str, tuple[str, int, tuple[float, float,
                     continue
                 ft = str(holder.get("/FT", annot.get("/FT", "")))
                 rect = [float(v) for v in annot.Rect]
-                out.setdefault(str(holder.T), (ft, index, (
-                    min(rect[0], rect[2]), min(rect[1], rect[3]), max(rect[0], rect[2]),
-                    max(rect[1], rect[3]))))
+                out.setdefault(
+                    str(holder.T),
+                    (
+                        ft,
+                        index,
+                        (
+                            min(rect[0], rect[2]),
+                            min(rect[1], rect[3]),
+                            max(rect[0], rect[2]),
+                            max(rect[1], rect[3]),
+                        ),
+                    ),
+                )
     return out
 
 
 def add_fields(path: Path, new: list[NewField]) -> None:
     """Add empty text and signature fields (pikepdf, in place), keeping the form's own."""
     with pikepdf.open(path, allow_overwriting_input=True) as pdf:
-        helv = pdf.make_indirect(pikepdf.Dictionary(
-            Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1,
-            BaseFont=pikepdf.Name.Helvetica))
+        helv = pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+            )
+        )
         if "/AcroForm" not in pdf.Root:
-            pdf.Root.AcroForm = pdf.make_indirect(pikepdf.Dictionary(
-                Fields=pikepdf.Array(), DA=pikepdf.String("/Helv 12 Tf 0 g"),
-                DR=pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=helv))))
+            pdf.Root.AcroForm = pdf.make_indirect(
+                pikepdf.Dictionary(
+                    Fields=pikepdf.Array(),
+                    DA=pikepdf.String("/Helv 12 Tf 0 g"),
+                    DR=pikepdf.Dictionary(Font=pikepdf.Dictionary(Helv=helv)),
+                )
+            )
         form = pdf.Root.AcroForm
         if "/Fields" not in form:
             form.Fields = pikepdf.Array()
         for f in new:
             page = pdf.pages[f.page].obj
             entries: dict[str, Any] = {
-                "/FT": pikepdf.Name(f.kind), "/T": pikepdf.String(f.name),
-                "/Type": pikepdf.Name.Annot, "/Subtype": pikepdf.Name.Widget,
-                "/Rect": pikepdf.Array([round(v, 2) for v in f.rect]), "/F": 4, "/P": page,
+                "/FT": pikepdf.Name(f.kind),
+                "/T": pikepdf.String(f.name),
+                "/Type": pikepdf.Name.Annot,
+                "/Subtype": pikepdf.Name.Widget,
+                "/Rect": pikepdf.Array([round(v, 2) for v in f.rect]),
+                "/F": 4,
+                "/P": page,
             }
             if f.kind == "/Tx":
                 entries["/V"] = pikepdf.String("")
@@ -349,8 +410,7 @@ class Prepared:
     printed_year: int | None
 
 
-def prepare(path: Path, *, expected_symbol: str | None = None, memory_mb: int = 1024
-            ) -> Prepared:
+def prepare(path: Path, *, expected_symbol: str | None = None, memory_mb: int = 1024) -> Prepared:
     """Give a draft the number, date and signature fields it lacks (in place), found from
     its text; refuse, naming each missing line and where it was looked for."""
     have = existing_fields(path)
@@ -364,8 +424,10 @@ def prepare(path: Path, *, expected_symbol: str | None = None, memory_mb: int = 
         if need_number or need_date:
             raise PlaceNotFound(
                 "Dự thảo không có lớp chữ (bản quét hoặc chữ đã chuyển thành hình), nên Hệ "
-                "thống không tìm được dòng \"Số:\", dòng ngày tháng và khối chữ ký; hãy "
-                "xuất PDF từ Word hoặc tải lên tệp .docx/.odt", looked=[])
+                'thống không tìm được dòng "Số:", dòng ngày tháng và khối chữ ký; hãy '
+                "xuất PDF từ Word hoặc tải lên tệp .docx/.odt",
+                looked=[],
+            )
         return Prepared([], None, None)
     found = Found()
     if need_number:
@@ -378,18 +440,22 @@ def prepare(path: Path, *, expected_symbol: str | None = None, memory_mb: int = 
             # Existing number and date fields: a block that is not found leaves the
             # leader's appearance in its default place, as before.
             found.problems = [p for p in found.problems if p[1].line != "khoi_chu_ky"]
-    if expected_symbol and found.printed_symbol and \
-            found.printed_symbol != norm(expected_symbol):
+    if expected_symbol and found.printed_symbol and found.printed_symbol != norm(expected_symbol):
         line = next((f for f in found.fields if f.name == NUMBER_FIELD), None)
-        found.problems.append((
-            f"Dòng \"Số:\" ghi ký hiệu \"/{found.printed_symbol}\" nhưng Hệ thống sẽ cấp "
-            f"ký hiệu \"/{expected_symbol}\" cho loại văn bản và đơn vị soạn thảo đã chọn",
-            _looked("so_ky_hieu", pages[0], *(line.rect if line else (0, 0, 0, 0)))))
+        found.problems.append(
+            (
+                f'Dòng "Số:" ghi ký hiệu "/{found.printed_symbol}" nhưng Hệ thống sẽ cấp '
+                f'ký hiệu "/{expected_symbol}" cho loại văn bản và đơn vị soạn thảo đã chọn',
+                _looked("so_ky_hieu", pages[0], *(line.rect if line else (0, 0, 0, 0))),
+            )
+        )
     if found.problems:
         message = "Không chuẩn bị được dự thảo để ký: " + "; ".join(
-            f"{what} (Hệ thống đã tìm ở {where.words()})" for what, where in found.problems)
-        raise PlaceNotFound(message + ". Không lưu gì.",
-                            looked=[where.json() for _, where in found.problems])
+            f"{what} (Hệ thống đã tìm ở {where.words()})" for what, where in found.problems
+        )
+        raise PlaceNotFound(
+            message + ". Không lưu gì.", looked=[where.json() for _, where in found.problems]
+        )
     if found.fields:
         add_fields(path, found.fields)
     return Prepared([f.name for f in found.fields], found.printed_symbol, found.printed_year)
@@ -398,8 +464,9 @@ def prepare(path: Path, *, expected_symbol: str | None = None, memory_mb: int = 
 # -- what to write, worked out from the page ---------------------------------------------------
 
 
-def _near(page: Page, rect: tuple[float, float, float, float]
-          ) -> tuple[Line | None, Word | None, Word | None]:
+def _near(
+    page: Page, rect: tuple[float, float, float, float]
+) -> tuple[Line | None, Word | None, Word | None]:
     """The line crossing a field's rectangle, and the printed words just left and right
     of it on that line."""
     x1, y1, x2, y2 = rect
@@ -429,8 +496,17 @@ class Placed:
     baseline: float | None
 
 
-def fill_plan(path: Path, number: int, symbol: str, date_line: str, day: str, month: str,
-              year: int, *, memory_mb: int = 1024) -> dict[str, Placed]:
+def fill_plan(
+    path: Path,
+    number: int,
+    symbol: str,
+    date_line: str,
+    day: str,
+    month: str,
+    year: int,
+    *,
+    memory_mb: int = 1024,
+) -> dict[str, Placed]:
     """The values of the number and date fields of a signed draft, leaving out what the
     page prints around each field. Raises when the page's printed symbol or year
     disagrees with what the System assigns."""
@@ -445,33 +521,44 @@ def fill_plan(path: Path, number: int, symbol: str, date_line: str, day: str, mo
         size = line.size if line else 13.0
         baseline = line.baseline - rect[1] if line else None
         has_so = (left is not None and norm(left.text).rstrip(":") in ("Số", "Số:")) or (
-            left is not None and norm(left.text) == ":")
+            left is not None and norm(left.text) == ":"
+        )
         if right is not None and norm(right.text).startswith("/"):
             printed = norm(right.text)[1:].rstrip(".,;")
             if printed != norm(symbol):
-                raise EdmsError(f"dự thảo ghi ký hiệu \"/{printed}\" nhưng ký hiệu được cấp là "
-                                f"\"/{symbol}\"; không thay đổi gì")
+                raise EdmsError(
+                    f'dự thảo ghi ký hiệu "/{printed}" nhưng ký hiệu được cấp là '
+                    f'"/{symbol}"; không thay đổi gì'
+                )
             # no gap: text extraction reads "01/QĐ-UBND" as one word, as printed
             plan[NUMBER_FIELD] = Placed(f"{number:02d}", size, False, "right", 0.0, baseline)
         elif has_so:
-            plan[NUMBER_FIELD] = Placed(f"{number:02d}/{symbol}", size, False, "left", 3.0,
-                                        baseline)
+            plan[NUMBER_FIELD] = Placed(
+                f"{number:02d}/{symbol}", size, False, "left", 3.0, baseline
+            )
         else:
-            plan[NUMBER_FIELD] = Placed(f"Số: {number:02d}/{symbol}", 13.0, False, "center",
-                                        2.0, baseline)
+            plan[NUMBER_FIELD] = Placed(
+                f"Số: {number:02d}/{symbol}", 13.0, False, "center", 2.0, baseline
+            )
     if DATE_FIELD in have and MONTH_FIELD in have:
-        for name, value in ((DATE_FIELD, day), (MONTH_FIELD, month),
-                            (YEAR_FIELD, str(year))):
+        for name, value in ((DATE_FIELD, day), (MONTH_FIELD, month), (YEAR_FIELD, str(year))):
             if name not in have:
                 continue
             _ft, index, rect = have[name]
-            page = pages.get(index) or next(iter(read_pages(path, [index],
-                                                            memory_mb=memory_mb)), None)
+            page = pages.get(index) or next(
+                iter(read_pages(path, [index], memory_mb=memory_mb)), None
+            )
             line, _left, _right = _near(page, rect) if page else (None, None, None)
             size = line.size if line else 14.0
             # the year has no printed word after it: it follows "năm" after a space
-            plan[name] = Placed(value, size, True, "left" if name == YEAR_FIELD else "center",
-                                size * 0.25, line.baseline - rect[1] if line else None)
+            plan[name] = Placed(
+                value,
+                size,
+                True,
+                "left" if name == YEAR_FIELD else "center",
+                size * 0.25,
+                line.baseline - rect[1] if line else None,
+            )
         if YEAR_FIELD not in have:
             _check_year(pages.get(have[DATE_FIELD][1]), have[MONTH_FIELD][2], year)
     elif DATE_FIELD in have:
@@ -481,14 +568,20 @@ def fill_plan(path: Path, number: int, symbol: str, date_line: str, day: str, mo
         value = date_line
         if left is not None and norm(left.text).endswith(","):
             value = date_line.split(", ", 1)[-1]  # the place is printed
-        plan[DATE_FIELD] = Placed(value, line.size if line else 14.0, True,
-                                  "left" if left is not None else "center", 3.0,
-                                  line.baseline - rect[1] if line else None)
+        plan[DATE_FIELD] = Placed(
+            value,
+            line.size if line else 14.0,
+            True,
+            "left" if left is not None else "center",
+            3.0,
+            line.baseline - rect[1] if line else None,
+        )
     return plan
 
 
-def _check_year(page: Page | None, month_rect: tuple[float, float, float, float],
-                year: int) -> None:
+def _check_year(
+    page: Page | None, month_rect: tuple[float, float, float, float], year: int
+) -> None:
     if page is None:
         return
     line, _left, right = _near(page, month_rect)
@@ -497,8 +590,10 @@ def _check_year(page: Page | None, month_rect: tuple[float, float, float, float]
     after = [w for w in line.words if w.x1 > right.x2]
     m = _YEAR.match(after[0].text) if after else None
     if m and int(m.group(1)) != year:
-        raise EdmsError(f"dự thảo ghi sẵn \"năm {m.group(1)}\" nhưng văn bản được ban hành "
-                        f"năm {year}; hãy trình ký lại dự thảo để trống năm; không thay đổi gì")
+        raise EdmsError(
+            f'dự thảo ghi sẵn "năm {m.group(1)}" nhưng văn bản được ban hành '
+            f"năm {year}; hãy trình ký lại dự thảo để trống năm; không thay đổi gì"
+        )
 
 
 @dataclass(frozen=True)
@@ -517,8 +612,9 @@ class SignatureContext:
         return None
 
 
-def signature_context(path: Path, rect: tuple[float, float, float, float], page_index: int,
-                      *, memory_mb: int = 1024) -> SignatureContext:
+def signature_context(
+    path: Path, rect: tuple[float, float, float, float], page_index: int, *, memory_mb: int = 1024
+) -> SignatureContext:
     """The upper-case lines printed just above the field and the name printed just below
     it, within the field's width."""
     pages = read_pages(path, [page_index], memory_mb=memory_mb)
@@ -533,8 +629,10 @@ def signature_context(path: Path, rect: tuple[float, float, float, float], page_
         if ln.bottom > limit or not _is_upper_line(ln):
             break
         titles.append(ln)
-    below = sorted((ln for ln in inside if y1 - 2.5 * ln.size <= ln.top <= y1 + 1),
-                   key=lambda ln: -ln.baseline)
+    below = sorted(
+        (ln for ln in inside if y1 - 2.5 * ln.size <= ln.top <= y1 + 1), key=lambda ln: -ln.baseline
+    )
     name = below[0].text if below and not _is_upper_line(below[0]) else None
-    return SignatureContext(tuple(norm(t.text) for t in reversed(titles)),
-                            norm(name) if name else None)
+    return SignatureContext(
+        tuple(norm(t.text) for t in reversed(titles)), norm(name) if name else None
+    )

@@ -100,8 +100,7 @@ class Page:
     lines: list[Line]
 
 
-def read_pages(path: Path, pages: list[int] | None = None, *, memory_mb: int = 1024
-               ) -> list[Page]:
+def read_pages(path: Path, pages: list[int] | None = None, *, memory_mb: int = 1024) -> list[Page]:
     """The pages' words and lines (all pages, or the 0-based ``pages``), read in a
     limited child process; pages it cannot read come back without lines."""
     cmd = [sys.executable, "-m", "edms.drafting.textlayer", str(path)]
@@ -117,15 +116,20 @@ def read_pages(path: Path, pages: list[int] | None = None, *, memory_mb: int = 1
         data = json.loads(str(done.stdout))
     except ValueError:
         return []
-    return [Page(p["index"], p["width"], p["height"],
-                 [Line([Word(**w) for w in line]) for line in p["lines"]])
-            for p in data["pages"]]
+    return [
+        Page(
+            p["index"],
+            p["width"],
+            p["height"],
+            [Line([Word(**w) for w in line]) for line in p["lines"]],
+        )
+        for p in data["pages"]
+    ]
 
 
 # -- the child ------------------------------------------------------------------------------
 
 Char = tuple[str, float, float, float, float, bool, bool]  # text, x1, x2, baseline, size, b, i
-
 
 
 def _chars(textpage: object, raw: object) -> list[Char]:
@@ -147,8 +151,14 @@ def _chars(textpage: object, raw: object) -> list[Char]:
         raw.FPDFText_GetCharOrigin(tp, i, ctypes.byref(ox), ctypes.byref(oy))  # type: ignore[attr-defined]
         left, right = ctypes.c_double(), ctypes.c_double()
         bottom, top = ctypes.c_double(), ctypes.c_double()
-        raw.FPDFText_GetCharBox(tp, i, ctypes.byref(left), ctypes.byref(right),  # type: ignore[attr-defined]
-                                ctypes.byref(bottom), ctypes.byref(top))
+        raw.FPDFText_GetCharBox(
+            tp,
+            i,
+            ctypes.byref(left),
+            ctypes.byref(right),  # type: ignore[attr-defined]
+            ctypes.byref(bottom),
+            ctypes.byref(top),
+        )
         raw.FPDFText_GetFontInfo(tp, i, buf, len(buf), ctypes.byref(flags))  # type: ignore[attr-defined]
         name = buf.value.decode("latin-1", "replace").lower()
         weight = int(raw.FPDFText_GetFontWeight(tp, i))  # type: ignore[attr-defined]
@@ -165,9 +175,15 @@ def _word(chars: list[Char]) -> dict[str, object] | None:
     if not text:
         return None
     inked = [c for c in chars if not c[0].isspace()]
-    return {"text": text, "x1": chars[0][1], "x2": chars[-1][2], "baseline": chars[0][3],
-            "size": max(c[4] for c in chars), "bold": all(c[5] for c in inked),
-            "italic": all(c[6] for c in inked)}
+    return {
+        "text": text,
+        "x1": chars[0][1],
+        "x2": chars[-1][2],
+        "baseline": chars[0][3],
+        "size": max(c[4] for c in chars),
+        "bold": all(c[5] for c in inked),
+        "italic": all(c[6] for c in inked),
+    }
 
 
 def _split_row(row: list[Char]) -> list[list[dict[str, object]]]:
@@ -177,8 +193,9 @@ def _split_row(row: list[Char]) -> list[list[dict[str, object]]]:
     last_x2: float | None = None
     for c in sorted(row, key=lambda c: c[1]):
         gap = c[1] - last_x2 if last_x2 is not None else 0.0
-        if (current and (c[0].isspace() or gap > WORD_GAP * c[4])) or \
-                (last_x2 is not None and gap > COLUMN_GAP * c[4]):
+        if (current and (c[0].isspace() or gap > WORD_GAP * c[4])) or (
+            last_x2 is not None and gap > COLUMN_GAP * c[4]
+        ):
             word = _word(current)
             if word:
                 lines[-1].append(word)
@@ -216,8 +233,14 @@ def _main(argv: list[str]) -> int:
             continue
         page = doc[index]
         width, height = page.get_size()
-        pages.append({"index": index, "width": width, "height": height,
-                      "lines": _lines(_chars(page.get_textpage(), raw))})
+        pages.append(
+            {
+                "index": index,
+                "width": width,
+                "height": height,
+                "lines": _lines(_chars(page.get_textpage(), raw)),
+            }
+        )
     json.dump({"pages": pages}, sys.stdout, ensure_ascii=False)
     return 0
 

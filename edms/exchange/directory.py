@@ -46,8 +46,16 @@ from ..orgs import active_key, load_user, open_key, require_role
 from ..system import System
 from . import edxml
 
-LOCAL_SUFFIXES = (".localhost", ".local", ".localdomain", ".internal", ".intranet", ".lan",
-                  ".home.arpa", ".corp")
+LOCAL_SUFFIXES = (
+    ".localhost",
+    ".local",
+    ".localdomain",
+    ".internal",
+    ".intranet",
+    ".lan",
+    ".home.arpa",
+    ".corp",
+)
 
 
 @dataclass(frozen=True)
@@ -61,11 +69,15 @@ class Peer:
     fingerprints: tuple[str, ...] = field(default=())
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "altCode": self.alt_code, "name": self.name,
-                "endpoint": self.endpoint, "active": self.active,
-                "fingerprints": list(self.fingerprints),
-                "certificates": [c.public_bytes(Encoding.PEM).decode()
-                                 for c in self.certificates]}
+        return {
+            "code": self.code,
+            "altCode": self.alt_code,
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "active": self.active,
+            "fingerprints": list(self.fingerprints),
+            "certificates": [c.public_bytes(Encoding.PEM).decode() for c in self.certificates],
+        }
 
 
 def fingerprint(cert: x509.Certificate) -> str:
@@ -75,7 +87,7 @@ def fingerprint(cert: x509.Certificate) -> str:
 
 def spaced(fp: str) -> str:
     """``AB:CD:…`` as read out over the phone."""
-    return ":".join(fp[i:i + 2] for i in range(0, len(fp), 2)).upper()
+    return ":".join(fp[i : i + 2] for i in range(0, len(fp), 2)).upper()
 
 
 def normalize_fingerprint(value: str) -> str:
@@ -99,11 +111,12 @@ def peer_of(entry: DirectoryEntry) -> Peer:
     certs = _certs(json.loads(entry.certificates))
     pinned = tuple(json.loads(entry.fingerprints or "[]"))
     if tuple(fingerprint(c) for c in certs) != pinned:
-        raise EdmsError(f"the certificates stored for {entry.code} do not match their pinned "
-                        "fingerprints: the entry is unusable until an administrator "
-                        "imports it again")
-    return Peer(entry.code, entry.name, entry.endpoint, certs, entry.alt_code, entry.active,
-                pinned)
+        raise EdmsError(
+            f"the certificates stored for {entry.code} do not match their pinned "
+            "fingerprints: the entry is unusable until an administrator "
+            "imports it again"
+        )
+    return Peer(entry.code, entry.name, entry.endpoint, certs, entry.alt_code, entry.active, pinned)
 
 
 # -- addresses --------------------------------------------------------------------------------
@@ -116,8 +129,11 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         pass
-    if host and all(c in "0123456789abcdefxABCDEFX." for c in host) and \
-            any(c.isdigit() for c in host):
+    if (
+        host
+        and all(c in "0123456789abcdefxABCDEFX." for c in host)
+        and any(c.isdigit() for c in host)
+    ):
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:
@@ -149,17 +165,19 @@ def check_endpoint(endpoint: str, settings: Settings) -> str:
     if parts.scheme not in ("https", "http") or not host or len(endpoint) > 500:
         raise EdmsError(f"endpoint {endpoint!r} is not an http(s) URL")
     if parts.scheme != "https" and not settings.is_development:
-        raise EdmsError(f"endpoint {endpoint!r}: exchange endpoints use https outside "
-                        "development")
+        raise EdmsError(f"endpoint {endpoint!r}: exchange endpoints use https outside development")
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise EdmsError(f"endpoint {endpoint!r}: a base URL carries no credentials, query "
-                        "or fragment")
+        raise EdmsError(
+            f"endpoint {endpoint!r}: a base URL carries no credentials, query or fragment"
+        )
     if not settings.exchange_private_endpoints:
         ip = _ip(host)
         if (ip is not None and non_global(ip)) or (ip is None and _local_name(host)):
-            raise EdmsError(f"endpoint {endpoint!r} points at a loopback, link-local or "
-                            "private address; set EDMS_EXCHANGE_PRIVATE_ENDPOINTS=true only "
-                            "if partners really are on a closed network")
+            raise EdmsError(
+                f"endpoint {endpoint!r} points at a loopback, link-local or "
+                "private address; set EDMS_EXCHANGE_PRIVATE_ENDPOINTS=true only "
+                "if partners really are on a closed network"
+            )
     return endpoint
 
 
@@ -175,16 +193,24 @@ def check_website(website: str, settings: Settings) -> str:
         host = (parts.hostname or "").lower()
     except ValueError:
         raise EdmsError(f"website {website!r} is not a web address") from None
-    if parts.scheme not in ("http", "https") or not host or len(website) > 200 \
-            or parts.username or parts.password:
+    if (
+        parts.scheme not in ("http", "https")
+        or not host
+        or len(website) > 200
+        or parts.username
+        or parts.password
+    ):
         raise EdmsError(f"website {website!r} is not a public web address")
     ip = _ip(host)
     if (ip is not None and non_global(ip)) or (ip is None and _local_name(host)):
-        raise EdmsError(f"website {website!r} is an internal address, not the agency's "
-                        "public website")
+        raise EdmsError(
+            f"website {website!r} is an internal address, not the agency's public website"
+        )
     if host == (urlsplit(settings.public_url).hostname or "").lower():
-        raise EdmsError(f"website {website!r} is this EDMS server's address "
-                        "(EDMS_PUBLIC_URL), not the agency's public website")
+        raise EdmsError(
+            f"website {website!r} is this EDMS server's address "
+            "(EDMS_PUBLIC_URL), not the agency's public website"
+        )
     return website
 
 
@@ -225,43 +251,60 @@ def _check(data: Any, settings: Settings) -> Checked:
     if raw_pin is not None:
         values = [raw_pin] if isinstance(raw_pin, str) else raw_pin
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise EdmsError("pin is the list of SHA-256 fingerprints confirmed with the "
-                            "partner")
+            raise EdmsError("pin is the list of SHA-256 fingerprints confirmed with the partner")
         pin = [normalize_fingerprint(v) for v in values]
         if sorted(set(pin)) != sorted(set(fps)):
             raise EdmsError(
                 f"the certificate(s) of {code} do not have the fingerprint(s) you confirmed: "
                 f"they are {', '.join(spaced(f) for f in fps)}; do not import this entry "
-                "before the partner confirms them")
+                "before the partner confirms them"
+            )
     active = data.get("active", True)
     if not isinstance(active, bool):
         raise EdmsError("active is true or false")
-    return Checked(code, alt, name, endpoint, [c.public_bytes(Encoding.PEM).decode()
-                                               for c in certs], fps, active, pin)
+    return Checked(
+        code,
+        alt,
+        name,
+        endpoint,
+        [c.public_bytes(Encoding.PEM).decode() for c in certs],
+        fps,
+        active,
+        pin,
+    )
 
 
 def _view(entry: DirectoryEntry | None) -> dict[str, Any] | None:
     if entry is None:
         return None
-    return {"code": entry.code, "altCode": entry.alt_code, "name": entry.name,
-            "endpoint": entry.endpoint, "active": entry.active,
-            "fingerprints": json.loads(entry.fingerprints or "[]")}
+    return {
+        "code": entry.code,
+        "altCode": entry.alt_code,
+        "name": entry.name,
+        "endpoint": entry.endpoint,
+        "active": entry.active,
+        "fingerprints": json.loads(entry.fingerprints or "[]"),
+    }
 
 
-def _admin_agency(s: Session, actor: str, agency_code: str | None, action: str) -> tuple[
-        Any, Agency]:
+def _admin_agency(
+    s: Session, actor: str, agency_code: str | None, action: str
+) -> tuple[Any, Agency]:
     user = load_user(s, actor)
     require_role(user, "admin", action=action)
     agency = s.get(Agency, user.agency_id)
     assert agency is not None
     if agency_code and agency_code.strip().upper() != agency.code:
-        raise Forbidden(f"{user.username} administers {agency.code}, not {agency_code}: each "
-                        "agency keeps its own exchange directory")
+        raise Forbidden(
+            f"{user.username} administers {agency.code}, not {agency_code}: each "
+            "agency keeps its own exchange directory"
+        )
     return user, agency
 
 
-def upsert(system: System, actor: str, entries: list[Any],
-           agency_code: str | None = None) -> list[dict[str, Any]]:
+def upsert(
+    system: System, actor: str, entries: list[Any], agency_code: str | None = None
+) -> list[dict[str, Any]]:
     """Add or update entries of the actor's own agency's directory (its administrators);
     all or nothing. Returns, per entry, its code, pinned fingerprints and what changed."""
     if not isinstance(entries, list) or not entries:
@@ -273,28 +316,45 @@ def upsert(system: System, actor: str, entries: list[Any],
         for c in checked:
             if agency.code in (c.code, c.alt_code):
                 raise EdmsError(f"{c.code} is your own agency")
-            entry = find(s, agency.id, c.code, active_only=False) \
-                or (find(s, agency.id, c.alt_code, active_only=False) if c.alt_code else None)
+            entry = find(s, agency.id, c.code, active_only=False) or (
+                find(s, agency.id, c.alt_code, active_only=False) if c.alt_code else None
+            )
             before = _view(entry)
             entry = entry or DirectoryEntry(agency_id=agency.id, code=c.code)
             entry.code, entry.alt_code, entry.name = c.code, c.alt_code, c.name
             entry.endpoint, entry.active = c.endpoint, c.active
-            entry.certificates, entry.fingerprints = json.dumps(c.pems), json.dumps(
-                c.fingerprints)
+            entry.certificates, entry.fingerprints = json.dumps(c.pems), json.dumps(c.fingerprints)
             entry.updated_at = utcnow()
             s.add(entry)
             s.flush()
             after = _view(entry)
-            changed = [k for k in ("code", "altCode", "name", "endpoint", "active",
-                                   "fingerprints")
-                       if before is None or before[k] != after[k]]  # type: ignore[index]
-            audit.record(s, user.username, "exchange.directory", "directory_entry",
-                         f"{agency.code}/{c.code}",
-                         {"agency": agency.code, "before": before, "after": after,
-                          "certificate_sha256": c.fingerprints,
-                          "confirmed_pin": c.pin is not None})
-            out.append({"code": c.code, "created": before is None, "changed": changed,
-                        "fingerprints": c.fingerprints})
+            changed = [
+                k
+                for k in ("code", "altCode", "name", "endpoint", "active", "fingerprints")
+                if before is None or before[k] != after[k]
+            ]  # type: ignore[index]
+            audit.record(
+                s,
+                user.username,
+                "exchange.directory",
+                "directory_entry",
+                f"{agency.code}/{c.code}",
+                {
+                    "agency": agency.code,
+                    "before": before,
+                    "after": after,
+                    "certificate_sha256": c.fingerprints,
+                    "confirmed_pin": c.pin is not None,
+                },
+            )
+            out.append(
+                {
+                    "code": c.code,
+                    "created": before is None,
+                    "changed": changed,
+                    "fingerprints": c.fingerprints,
+                }
+            )
     return out
 
 
@@ -309,16 +369,22 @@ def entries(system: System, actor: str) -> list[Peer]:
     """The directory of the actor's own agency."""
     with system.sessions() as s:
         agency = agency_of(s, actor)
-        return [peer_of(e) for e in s.scalars(select(DirectoryEntry).where(
-            DirectoryEntry.agency_id == agency.id).order_by(DirectoryEntry.code))]
+        return [
+            peer_of(e)
+            for e in s.scalars(
+                select(DirectoryEntry)
+                .where(DirectoryEntry.agency_id == agency.id)
+                .order_by(DirectoryEntry.code)
+            )
+        ]
 
 
-def find(s: Session, agency_id: int, code: str, active_only: bool = True
-         ) -> DirectoryEntry | None:
+def find(s: Session, agency_id: int, code: str, active_only: bool = True) -> DirectoryEntry | None:
     """The partner ``code`` (either identifier form) in agency ``agency_id``'s directory."""
     q = select(DirectoryEntry).where(
         DirectoryEntry.agency_id == agency_id,
-        or_(DirectoryEntry.code == code, DirectoryEntry.alt_code == code))
+        or_(DirectoryEntry.code == code, DirectoryEntry.alt_code == code),
+    )
     if active_only:
         q = q.where(DirectoryEntry.active.is_(True))
     return s.scalars(q.order_by(DirectoryEntry.id)).first()
@@ -345,10 +411,18 @@ def set_profile(system: System, actor: str, changes: dict[str, Any]) -> dict[str
     """Change the actor's agency's identity on the exchange (its administrators)."""
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
-        raise EdmsError(f"unknown profile field(s): {', '.join(sorted(unknown))} (known: "
-                        f"{', '.join(PROFILE_FIELDS)})")
-    limits = {"in_charge": 200, "address": 500, "email": 200, "telephone": 100, "fax": 100,
-              "website": 200}
+        raise EdmsError(
+            f"unknown profile field(s): {', '.join(sorted(unknown))} (known: "
+            f"{', '.join(PROFILE_FIELDS)})"
+        )
+    limits = {
+        "in_charge": 200,
+        "address": 500,
+        "email": 200,
+        "telephone": 100,
+        "fax": 100,
+        "website": 200,
+    }
     clean: dict[str, str] = {}
     for k, v in changes.items():
         if not isinstance(v, str):
@@ -367,16 +441,30 @@ def set_profile(system: System, actor: str, changes: dict[str, Any]) -> dict[str
         s.add(row)
         s.flush()
         after = profile(s, agency)
-        audit.record(s, user.username, "exchange.profile", "agency", agency.code,
-                     {"before": before, "after": after})
+        audit.record(
+            s,
+            user.username,
+            "exchange.profile",
+            "agency",
+            agency.code,
+            {"before": before, "after": after},
+        )
         return after
 
 
 def organ_for(s: Session, agency: Agency) -> edxml.Organ:
     """``From`` for the packages ``agency`` sends: its profile, never an internal URL."""
     p = profile(s, agency)
-    return edxml.Organ(agency.code, agency.name, p["address"] or agency.place, p["email"],
-                       p["telephone"], p["website"], p["fax"], p["in_charge"] or agency.name)
+    return edxml.Organ(
+        agency.code,
+        agency.name,
+        p["address"] or agency.place,
+        p["email"],
+        p["telephone"],
+        p["website"],
+        p["fax"],
+        p["in_charge"] or agency.name,
+    )
 
 
 def own_entry(system: System, agency_code: str | None = None) -> dict[str, Any]:
@@ -389,13 +477,21 @@ def own_entry(system: System, agency_code: str | None = None) -> dict[str, Any]:
             query = query.where(Agency.code == agency_code)
         agency = s.scalars(query.order_by(Agency.id)).first()
         if agency is None:
-            raise NotFound("no agency is set up on this system" if not agency_code
-                           else f"no agency {agency_code} on this system")
+            raise NotFound(
+                "no agency is set up on this system"
+                if not agency_code
+                else f"no agency {agency_code} on this system"
+            )
         key = active_key(s, agency_id=agency.id)
         s.expunge(key)
         name, code, contact = agency.name, agency.code, profile(s, agency)
     cert = x509.load_der_x509_certificate(open_key(system, key).key.cert.dump())
-    return {"code": code, "name": name, "endpoint": system.settings.public_url,
-            "certificates": [cert.public_bytes(Encoding.PEM).decode()],
-            "fingerprints": [fingerprint(cert)], "active": True,
-            "website": contact["website"]}
+    return {
+        "code": code,
+        "name": name,
+        "endpoint": system.settings.public_url,
+        "certificates": [cert.public_bytes(Encoding.PEM).decode()],
+        "fingerprints": [fingerprint(cert)],
+        "active": True,
+        "website": contact["website"],
+    }

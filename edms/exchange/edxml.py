@@ -69,20 +69,32 @@ TRACE_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
 NSMAP = {"edXML": NS}
 
 BUSINESS_TYPES = {0: "new", 1: "revoke", 2: "update", 3: "replace"}
-BUSINESS_REASONS = {0: "Văn bản điện tử mới", 1: "Thu hồi văn bản điện tử",
-                    2: "Cập nhật văn bản điện tử", 3: "Văn bản thay thế"}
+BUSINESS_REASONS = {
+    0: "Văn bản điện tử mới",
+    1: "Thu hồi văn bản điện tử",
+    2: "Cập nhật văn bản điện tử",
+    3: "Văn bản thay thế",
+}
 STATUS_CODES = {
-    "01": "Đã đến", "02": "Từ chối tiếp nhận", "03": "Đã tiếp nhận, vào sổ",
-    "04": "Đã phân công xử lý", "05": "Đang xử lý", "06": "Hoàn thành",
-    "13": "Đề nghị thu hồi", "15": "Đồng ý thu hồi/cập nhật", "16": "Từ chối thu hồi/cập nhật",
+    "01": "Đã đến",
+    "02": "Từ chối tiếp nhận",
+    "03": "Đã tiếp nhận, vào sổ",
+    "04": "Đã phân công xử lý",
+    "05": "Đang xử lý",
+    "06": "Hoàn thành",
+    "13": "Đề nghị thu hồi",
+    "15": "Đồng ý thu hồi/cập nhật",
+    "16": "Từ chối thu hồi/cập nhật",
 }
 # DocumentType/Type: the category (1 legal normative, 2 administrative); TypeDetail: the
 # Decree-30 type's number; TypeName: its name (what receivers match on).
 TYPE_ADMINISTRATIVE = 2
 QCVN_CODE = re.compile(r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$")
 DECISION20_CODE = re.compile(r"^[A-Z]\d{2}(\.[A-Z0-9]{1,10})*$")
-DOCUMENT_ID = re.compile(r"^(?P<organ>[A-Z0-9.]{1,35}),(?P<date>\d{4}/\d{2}/\d{2}),"
-                         r"(?P<number>[^,/]{1,11})/(?P<symbol>[^,]{1,30})$")
+DOCUMENT_ID = re.compile(
+    r"^(?P<organ>[A-Z0-9.]{1,35}),(?P<date>\d{4}/\d{2}/\d{2}),"
+    r"(?P<number>[^,/]{1,11})/(?P<symbol>[^,]{1,30})$"
+)
 
 # Bkav's eDoc SDK spells some names differently from VNPT's library; both are read, VNPT's
 # is written.
@@ -244,8 +256,7 @@ class DocumentPackage:
 
     @property
     def replaces_key(self) -> str | None:
-        return self.business.replacements[0].document_key if self.business.replacements \
-            else None
+        return self.business.replacements[0].document_key if self.business.replacements else None
 
     @property
     def sent_at(self) -> datetime:
@@ -303,10 +314,16 @@ def _vn_time(t: datetime) -> str:
 
 def _organ(parent: etree._Element, tag: str, o: Organ) -> None:
     el = _e(parent, tag)
-    for name, value in (("OrganId", o.organ_id), ("OrganizationInCharge", o.in_charge),
-                        ("OrganName", o.organ_name), ("OrganAdd", o.organ_add),
-                        ("Email", o.email), ("Telephone", o.telephone), ("Fax", o.fax),
-                        ("Website", o.website)):
+    for name, value in (
+        ("OrganId", o.organ_id),
+        ("OrganizationInCharge", o.in_charge),
+        ("OrganName", o.organ_name),
+        ("OrganAdd", o.organ_add),
+        ("Email", o.email),
+        ("Telephone", o.telephone),
+        ("Fax", o.fax),
+        ("Website", o.website),
+    ):
         _e(el, name, value)
 
 
@@ -481,10 +498,14 @@ class Receipt:
 
 def build_receipt(r: Receipt) -> etree._Element:
     root = etree.Element(f"{{{RECEIPT_NS}}}Receipt", nsmap={"r": RECEIPT_NS})
-    for tag, value in (("Receiver", r.receiver), ("Sender", r.sender),
-                       ("DocumentId", r.document_key), ("PackageSHA256", r.package_sha256),
-                       ("ReceivedAt", r.received_at.astimezone(UTC).isoformat()),
-                       ("Result", r.result)):
+    for tag, value in (
+        ("Receiver", r.receiver),
+        ("Sender", r.sender),
+        ("DocumentId", r.document_key),
+        ("PackageSHA256", r.package_sha256),
+        ("ReceivedAt", r.received_at.astimezone(UTC).isoformat()),
+        ("Result", r.result),
+    ):
         etree.SubElement(root, f"{{{RECEIPT_NS}}}{tag}").text = value
     return root
 
@@ -502,8 +523,14 @@ def read_receipt(signed: etree._Element) -> Receipt:
         at = datetime.fromisoformat(text("ReceivedAt"))
     except ValueError:
         raise PackageRefused("the receipt's time is not a valid timestamp") from None
-    return Receipt(text("Receiver"), text("Sender"), text("DocumentId"),
-                   text("PackageSHA256"), at, text("Result"))
+    return Receipt(
+        text("Receiver"),
+        text("Sender"),
+        text("DocumentId"),
+        text("PackageSHA256"),
+        at,
+        text("Result"),
+    )
 
 
 # -- screening ----------------------------------------------------------------------------------
@@ -522,23 +549,27 @@ def screen(data: bytes, limit: int) -> None:
     with libxml2's description of the fault (which tag, which line)."""
     if len(data) > limit:
         raise PackageTooLarge(f"the package is {len(data)} bytes, over the limit of {limit}")
-    parser = DefusedXMLParser(target=_Discard(), forbid_dtd=True, forbid_entities=True,
-                              forbid_external=True)
+    parser = DefusedXMLParser(
+        target=_Discard(), forbid_dtd=True, forbid_entities=True, forbid_external=True
+    )
     try:
         for i in range(0, len(data), 1 << 20):
-            parser.feed(data[i:i + (1 << 20)])
+            parser.feed(data[i : i + (1 << 20)])
         parser.close()
     except DefusedXmlException as exc:
-        raise PackageRefused(f"the package uses forbidden XML constructs "
-                             f"({type(exc).__name__}): DTDs and entities are refused") from None
+        raise PackageRefused(
+            f"the package uses forbidden XML constructs "
+            f"({type(exc).__name__}): DTDs and entities are refused"
+        ) from None
     except Exception as exc:  # expat's ParseError: say what libxml2 says, it says more
         raise PackageRefused(f"malformed XML: {_describe_fault(data) or exc}") from None
 
 
 def _describe_fault(data: bytes) -> str:
     """libxml2's account of why ``data`` is not well-formed (no DTD was seen: safe)."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                             huge_tree=True)
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+    )
     try:
         etree.fromstring(data, parser=parser)
     except etree.XMLSyntaxError as exc:
@@ -590,8 +621,9 @@ def _need(el: etree._Element, name: str, where: str) -> etree._Element:
     return found
 
 
-def _text(el: etree._Element | None, name: str, where: str, *, required: bool = False,
-          limit: int = 2000) -> str:
+def _text(
+    el: etree._Element | None, name: str, where: str, *, required: bool = False, limit: int = 2000
+) -> str:
     found = _kid(el, name)
     value = "" if found is None else " ".join((found.text or "").split())
     if required and not value:
@@ -660,7 +692,8 @@ def _read_organ(el: etree._Element, where: str) -> Organ:
         telephone=_text(el, "Telephone", where, limit=100),
         website=_text(el, "Website", where, limit=200),
         fax=_text(el, "Fax", where, limit=100),
-        in_charge=_text(el, "OrganizationInCharge", where, limit=200))
+        in_charge=_text(el, "OrganizationInCharge", where, limit=200),
+    )
 
 
 def _read_response_for(el: etree._Element, where: str) -> ResponseFor | None:
@@ -668,24 +701,31 @@ def _read_response_for(el: etree._Element, where: str) -> ResponseFor | None:
     key = _text(el, "DocumentId", where, limit=200)
     if not organ and not key:  # an empty ResponseFor block (seen in the field): none
         return None
-    return ResponseFor(organ, _text(el, "Code", where, limit=100), key,
-                       _optional_date(_text(el, "PromulgationDate", where),
-                                      f"{where}/PromulgationDate"))
+    return ResponseFor(
+        organ,
+        _text(el, "Code", where, limit=100),
+        key,
+        _optional_date(_text(el, "PromulgationDate", where), f"{where}/PromulgationDate"),
+    )
 
 
 def _read_staff(el: etree._Element | None, where: str) -> StaffInfo:
     if el is None:
         return StaffInfo()
-    return StaffInfo(_text(el, "Department", where, limit=200),
-                     _text(el, "Staff", where, limit=100),
-                     _text(el, "Email", where, limit=200),
-                     _text(el, "Mobile", where, limit=50))
+    return StaffInfo(
+        _text(el, "Department", where, limit=200),
+        _text(el, "Staff", where, limit=100),
+        _text(el, "Email", where, limit=200),
+        _text(el, "Mobile", where, limit=50),
+    )
 
 
 def _header(root: etree._Element) -> etree._Element:
     if _local(root) != "edXML":
-        raise PackageRefused(f"the root element is {etree.QName(root).localname!r}, "
-                             "not edXML in the QCVN 102 namespace")
+        raise PackageRefused(
+            f"the root element is {etree.QName(root).localname!r}, "
+            "not edXML in the QCVN 102 namespace"
+        )
     header = _path(root, "edXMLEnvelope", "edXMLHeader")
     if header is None:
         raise PackageRefused("the package has no edXMLEnvelope/edXMLHeader")
@@ -698,8 +738,11 @@ def _holder(header: etree._Element) -> tuple[str, etree._Element]:
     if mh is not None:
         if _kid(mh, "StatusCode") is not None:
             return "status", mh
-        if _kid(mh, "To") is None and _kid(mh, "Code") is None \
-                and _kid(mh, "ResponseFor") is not None:
+        if (
+            _kid(mh, "To") is None
+            and _kid(mh, "Code") is None
+            and _kid(mh, "ResponseFor") is not None
+        ):
             return "status", mh
         return "document", mh
     legacy = _kid(header, "Status")  # what EDMS wrote before it followed VNPT's layout
@@ -726,11 +769,15 @@ def routing(root: etree._Element) -> Routing:
     sender = _read_organ(_need(holder, "From", "MessageHeader"), "From").organ_id
     if kind == "document":
         to = tuple(_text(t, "OrganId", "To", limit=35) for t in _kids(holder, "To"))
-        return Routing(kind, sender, to, _text(holder, "DocumentId", "MessageHeader",
-                                               limit=200))
+        return Routing(kind, sender, to, _text(holder, "DocumentId", "MessageHeader", limit=200))
     rf = _kid(holder, "ResponseFor")
-    return Routing(kind, sender, (), _text(rf, "DocumentId", "ResponseFor", limit=200),
-                   _text(holder, "StatusCode", "MessageHeader", limit=10))
+    return Routing(
+        kind,
+        sender,
+        (),
+        _text(rf, "DocumentId", "ResponseFor", limit=200),
+        _text(holder, "StatusCode", "MessageHeader", limit=10),
+    )
 
 
 def parse(root: etree._Element, max_attachments: int = 50) -> Packet:
@@ -747,34 +794,44 @@ def _parse_status(st: etree._Element) -> StatusPacket:
     rf_el = _need(st, "ResponseFor", where)
     rf = _read_response_for(rf_el, "ResponseFor")
     if rf is None or not rf.document_key:
-        raise PackageRefused("ResponseFor/DocumentId is missing or empty: the status is "
-                             "about no document")
+        raise PackageRefused(
+            "ResponseFor/DocumentId is missing or empty: the status is about no document"
+        )
     code = _text(st, "StatusCode", where, required=True, limit=10)
     if code not in STATUS_CODES:
-        raise PackageRefused(f"StatusCode {code!r} is not one of "
-                             f"{', '.join(STATUS_CODES)}")
+        raise PackageRefused(f"StatusCode {code!r} is not one of {', '.join(STATUS_CODES)}")
     return StatusPacket(
-        sender=_read_organ(_need(st, "From", where), "From"), response_for=rf,
-        status_code=code, description=_text(st, "Description", where, limit=2000),
+        sender=_read_organ(_need(st, "From", where), "From"),
+        response_for=rf,
+        status_code=code,
+        description=_text(st, "Description", where, limit=2000),
         staff=_read_staff(_kid(st, "StaffInfo"), "StaffInfo"),
-        at=_time(_text(st, "Timestamp", where, required=True), f"{where}/Timestamp"))
+        at=_time(_text(st, "Timestamp", where, required=True), f"{where}/Timestamp"),
+    )
 
 
-def _parse_document(root: etree._Element, header: etree._Element, mh: etree._Element,
-                    max_attachments: int) -> DocumentPackage:
+def _parse_document(
+    root: etree._Element, header: etree._Element, mh: etree._Element, max_attachments: int
+) -> DocumentPackage:
     w = "MessageHeader"
     code = _kid(mh, "Code")
     prom = _kid(mh, "PromulgationInfo")
     dt = _kid(mh, "DocumentType")
     signer = _kid(mh, "SignerInfo")
     other = _kid(mh, "OtherInfo")
-    response_for = tuple(r for r in (_read_response_for(e, "ResponseFor")
-                                     for e in _kids(mh, "ResponseFor")) if r is not None)
+    response_for = tuple(
+        r
+        for r in (_read_response_for(e, "ResponseFor") for e in _kids(mh, "ResponseFor"))
+        if r is not None
+    )
     traces_el = _need(header, "TraceHeaderList", "edXMLHeader")
-    traces = tuple(TraceHeader(_text(t, "OrganId", "TraceHeader", required=True, limit=35),
-                               _time(_text(t, "Timestamp", "TraceHeader", required=True),
-                                     "TraceHeader/Timestamp"))
-                   for t in _kids(traces_el, "TraceHeader"))
+    traces = tuple(
+        TraceHeader(
+            _text(t, "OrganId", "TraceHeader", required=True, limit=35),
+            _time(_text(t, "Timestamp", "TraceHeader", required=True), "TraceHeader/Timestamp"),
+        )
+        for t in _kids(traces_el, "TraceHeader")
+    )
     return DocumentPackage(
         sender=_read_organ(_need(mh, "From", w), "From"),
         to=tuple(_read_organ(e, "To") for e in _kids(mh, "To")),
@@ -782,11 +839,14 @@ def _parse_document(root: etree._Element, header: etree._Element, mh: etree._Ele
         code_number=_text(code, "CodeNumber", "Code", required=True, limit=11),
         code_notation=_text(code, "CodeNotation", "Code", limit=30),
         place=_text(prom, "Place", "PromulgationInfo", limit=100),
-        promulgation_date=_date(_text(prom, "PromulgationDate", "PromulgationInfo",
-                                      required=True), "PromulgationInfo/PromulgationDate"),
+        promulgation_date=_date(
+            _text(prom, "PromulgationDate", "PromulgationInfo", required=True),
+            "PromulgationInfo/PromulgationDate",
+        ),
         type_code=_int(_text(dt, "Type", "DocumentType"), "DocumentType/Type", 0, 999),
-        type_detail=_int(_text(dt, "TypeDetail", "DocumentType"), "DocumentType/TypeDetail",
-                         0, 999),
+        type_detail=_int(
+            _text(dt, "TypeDetail", "DocumentType"), "DocumentType/TypeDetail", 0, 999
+        ),
         type_name=_text(dt, "TypeName", "DocumentType", limit=100),
         subject=_text(mh, "Subject", w, required=True, limit=500),
         content=_text(mh, "Content", w, limit=20000),
@@ -797,17 +857,19 @@ def _parse_document(root: etree._Element, header: etree._Element, mh: etree._Ele
         priority=_int(_text(other, "Priority", "OtherInfo"), "OtherInfo/Priority", 0, 3),
         sphere=_text(other, "SphereOfPromulgation", "OtherInfo", limit=500),
         typer_notation=_text(other, "TyperNotation", "OtherInfo", limit=100),
-        promulgation_amount=_int(_text(other, "PromulgationAmount", "OtherInfo"),
-                                 "OtherInfo/PromulgationAmount", 0, 9999),
-        page_amount=_int(_text(other, "PageAmount", "OtherInfo"), "OtherInfo/PageAmount",
-                         0, 99999),
+        promulgation_amount=_int(
+            _text(other, "PromulgationAmount", "OtherInfo"), "OtherInfo/PromulgationAmount", 0, 9999
+        ),
+        page_amount=_int(_text(other, "PageAmount", "OtherInfo"), "OtherInfo/PageAmount", 0, 99999),
         direction=_bool(_text(other, "Direction", "OtherInfo"), "OtherInfo/Direction"),
         appendixes=tuple(_text_of(a, 500) for a in _within(other, "Appendixes", "Appendix")),
         response_for=response_for,
         steering_type=_int(_text(mh, "SteeringType", w), "SteeringType", 0, 99),
         to_places=tuple(_text_of(p, 1000) for p in _within(mh, "ToPlaces", "Place")),
-        traces=traces, business=_read_business(traces_el),
-        attachments=_attachments(root, max_attachments))
+        traces=traces,
+        business=_read_business(traces_el),
+        attachments=_attachments(root, max_attachments),
+    )
 
 
 def _read_business(traces: etree._Element) -> Business:
@@ -821,22 +883,33 @@ def _read_business(traces: etree._Element) -> Business:
         info = DocumentInfo(
             _text(info_el, "DocumentInfo", "BussinessDocumentInfo", limit=10) or "0",
             _text(info_el, "DocumentReceiver", "BussinessDocumentInfo", limit=10) or "0",
-            tuple(Receiver(_text(r, "OrganId", "Receiver", required=True, limit=35),
-                           _int(_text(r, "ReceiverType", "Receiver"), "ReceiverType", 0, 9))
-                  for r in _within(info_el, "ReceiverList", "Receiver")))
+            tuple(
+                Receiver(
+                    _text(r, "OrganId", "Receiver", required=True, limit=35),
+                    _int(_text(r, "ReceiverType", "Receiver"), "ReceiverType", 0, 9),
+                )
+                for r in _within(info_el, "ReceiverList", "Receiver")
+            ),
+        )
     replacements = tuple(
-        Replacement(_text(r, "DocumentId", "ReplacementInfo", required=True, limit=200),
-                    tuple(_text_of(o, 35) for o in _within(r, "OrganIdList", "OrganId")))
-        for r in _within(biz, "ReplacementInfoList", "ReplacementInfo"))
+        Replacement(
+            _text(r, "DocumentId", "ReplacementInfo", required=True, limit=200),
+            tuple(_text_of(o, 35) for o in _within(r, "OrganIdList", "OrganId")),
+        )
+        for r in _within(biz, "ReplacementInfoList", "ReplacementInfo")
+    )
     staff = _kid(biz, "StaffInfo")
     return Business(
-        doc_type=_int(_text(biz, "BussinessDocType", w, required=True, limit=2),
-                      "BussinessDocType", 0, 3),
+        doc_type=_int(
+            _text(biz, "BussinessDocType", w, required=True, limit=2), "BussinessDocType", 0, 3
+        ),
         reason=_text(biz, "BussinessDocReason", w, limit=500),
         document_key=_text(biz, "DocumentId", w, limit=200),
         paper=_int(_text(biz, "Paper", w), "Bussiness/Paper", 0, 1),
         staff=_read_staff(staff, "Bussiness/StaffInfo") if staff is not None else None,
-        document_info=info, replacements=replacements)
+        document_info=info,
+        replacements=replacements,
+    )
 
 
 def _text_of(el: etree._Element, limit: int) -> str:
@@ -854,18 +927,21 @@ def _attachments(root: etree._Element, limit: int) -> tuple[Attachment, ...]:
     atts = list(_kids(encoded, "Attachment")) if encoded is not None else []
     if manifest is None:
         if atts:
-            raise PackageRefused("the package carries attachments but no "
-                                 "edXMLBody/edXMLManifest lists them")
+            raise PackageRefused(
+                "the package carries attachments but no edXMLBody/edXMLManifest lists them"
+            )
         return ()
     if len(atts) > limit:
         raise PackageRefused(f"more than {limit} attachments")
     refs = []
     for i, ref in enumerate(_kids(manifest, "Reference"), 1):
-        cid = _bare(_text(ref, "ContentId", "Reference", limit=200)
-                    or ref.get(f"{{{XLINK_NS}}}href", "") or ref.get("href", ""))
+        cid = _bare(
+            _text(ref, "ContentId", "Reference", limit=200)
+            or ref.get(f"{{{XLINK_NS}}}href", "")
+            or ref.get("href", "")
+        )
         if not cid:
-            raise PackageRefused(f"manifest Reference #{i} names no attachment "
-                                 "(no ContentId)")
+            raise PackageRefused(f"manifest Reference #{i} names no attachment (no ContentId)")
         refs.append(cid)
     out: list[Attachment] = []
     seen: set[str] = set()
@@ -883,10 +959,15 @@ def _attachments(root: etree._Element, limit: int) -> tuple[Attachment, ...]:
         except (binascii.Error, ValueError):
             raise PackageRefused(f"attachment cid:{cid} is not valid base64") from None
         name = _text(a, "AttachmentName", "Attachment", required=True, limit=255)
-        out.append(Attachment(cid, name.replace("/", "_").replace("\\", "_"),
-                              _text(a, "ContentType", "Attachment", limit=127)
-                              or "application/octet-stream", data,
-                              _text(a, "Description", "Attachment", limit=500)))
+        out.append(
+            Attachment(
+                cid,
+                name.replace("/", "_").replace("\\", "_"),
+                _text(a, "ContentType", "Attachment", limit=127) or "application/octet-stream",
+                data,
+                _text(a, "Description", "Attachment", limit=500),
+            )
+        )
     for cid in refs:
         if cid not in seen:
             raise PackageRefused(f"the manifest lists cid:{cid}, which no attachment carries")
@@ -902,12 +983,10 @@ def _attachments(root: etree._Element, limit: int) -> tuple[Attachment, ...]:
 def check_document_key(key: str, organ_id: str | None = None) -> re.Match[str]:
     m = DOCUMENT_ID.match(key)
     if m is None:
-        raise PackageRefused(f"DocumentId {key!r} does not follow OrganId,yyyy/MM/dd,"
-                             "Số/KýHiệu")
+        raise PackageRefused(f"DocumentId {key!r} does not follow OrganId,yyyy/MM/dd,Số/KýHiệu")
     _date(m["date"], f"the date of DocumentId {key!r}")
     if organ_id is not None and m["organ"] != organ_id:
-        raise PackageRefused(f"DocumentId {key!r} names {m['organ']}, not the sender "
-                             f"{organ_id}")
+        raise PackageRefused(f"DocumentId {key!r} names {m['organ']}, not the sender {organ_id}")
     return m
 
 
@@ -923,23 +1002,32 @@ def refusals(p: Packet) -> list[str]:
             out.append(exc.message)
 
     if not valid_agency_code(p.sender.organ_id):
-        out.append(f"From/OrganId {p.sender.organ_id!r} is not an agency identifier "
-                   "(000.00.00.H41 or H37.02.02)")
+        out.append(
+            f"From/OrganId {p.sender.organ_id!r} is not an agency identifier "
+            "(000.00.00.H41 or H37.02.02)"
+        )
     if isinstance(p, StatusPacket):
         check(lambda: check_document_key(p.document_key))
         if p.status_code in ("02", "16") and not p.description:
             out.append(f"status {p.status_code} needs a reason (Description)")
-        if p.status_code == "13" and DOCUMENT_ID.match(p.document_key) \
-                and p.issuer != p.sender.organ_id:
-            out.append(f"status 13 (revocation) comes from {p.sender.organ_id}, but "
-                       f"{p.document_key} was issued by {p.issuer}: only the issuer revokes")
+        if (
+            p.status_code == "13"
+            and DOCUMENT_ID.match(p.document_key)
+            and p.issuer != p.sender.organ_id
+        ):
+            out.append(
+                f"status 13 (revocation) comes from {p.sender.organ_id}, but "
+                f"{p.document_key} was issued by {p.issuer}: only the issuer revokes"
+            )
         return out
     check(lambda: check_document_key(p.document_key, p.sender.organ_id))
     if not p.to:
         out.append("the package names no recipient (To)")
     if p.business_type == 3 and not p.business.replacements:
-        out.append("a replacing document (business type 3) names no DocumentId it "
-                   "replaces (ReplacementInfoList)")
+        out.append(
+            "a replacing document (business type 3) names no DocumentId it "
+            "replaces (ReplacementInfoList)"
+        )
     for r in p.business.replacements:
         check(lambda r=r: check_document_key(r.document_key, p.sender.organ_id))
     return out
@@ -952,19 +1040,25 @@ def notes(p: Packet) -> list[str]:
     for r in refs:
         m = DOCUMENT_ID.match(r.document_key)
         if m and r.organ_id and r.organ_id != m["organ"]:
-            out.append(f"ResponseFor/OrganId {r.organ_id} differs from the agency of "
-                       f"DocumentId {r.document_key}; the DocumentId is used")
+            out.append(
+                f"ResponseFor/OrganId {r.organ_id} differs from the agency of "
+                f"DocumentId {r.document_key}; the DocumentId is used"
+            )
         if m and r.promulgation_date and f"{r.promulgation_date:%Y/%m/%d}" != m["date"]:
-            out.append(f"ResponseFor/PromulgationDate {r.promulgation_date:%Y/%m/%d} differs "
-                       f"from the date in DocumentId {r.document_key}")
+            out.append(
+                f"ResponseFor/PromulgationDate {r.promulgation_date:%Y/%m/%d} differs "
+                f"from the date in DocumentId {r.document_key}"
+            )
     if isinstance(p, DocumentPackage):
         for t in p.to:
             if not valid_agency_code(t.organ_id):
                 out.append(f"To/OrganId {t.organ_id!r} is not an agency identifier")
         m = DOCUMENT_ID.match(p.document_key)
         if m and m["date"] != f"{p.promulgation_date:%Y/%m/%d}":
-            out.append(f"PromulgationDate {p.promulgation_date:%Y/%m/%d} differs from the "
-                       f"date in DocumentId {p.document_key}")
+            out.append(
+                f"PromulgationDate {p.promulgation_date:%Y/%m/%d} differs from the "
+                f"date in DocumentId {p.document_key}"
+            )
         if not p.traces:
             out.append("TraceHeaderList has no TraceHeader")
     return out

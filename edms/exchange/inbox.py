@@ -100,12 +100,16 @@ def policy(p: edxml.Packet) -> list[str]:
     if not isinstance(p, edxml.DocumentPackage) or p.business_type == 1:
         return []
     if p.business_type == 2:
-        return ["updates of a sent document (business type 2) are not taken: send a "
-                "replacing document (business type 3) instead"]
+        return [
+            "updates of a sent document (business type 2) are not taken: send a "
+            "replacing document (business type 3) instead"
+        ]
     others = [a.name for a in p.attachments if a.content_type != "application/pdf"]
     if others:  # kept as they came or not at all: only signed PDFs are records here
-        return ["only signed PDF files are taken through the exchange; the package also "
-                f"carries {', '.join(others)}"]
+        return [
+            "only signed PDF files are taken through the exchange; the package also "
+            f"carries {', '.join(others)}"
+        ]
     if not p.attachments:
         return ["the package carries no PDF document"]
     return []
@@ -119,31 +123,51 @@ def addressees(s: Session, route: edxml.Routing) -> list[Agency]:
         if not found:
             raise edxml.PackageRefused(
                 "the package is not addressed to an agency of this system (To: "
-                + (", ".join(route.to) or "none") + ")")
+                + (", ".join(route.to) or "none")
+                + ")"
+            )
         return found
-    return _status_addressees(s, ours, route.sender, route.document_key,
-                              route.status_code == "13")
+    return _status_addressees(s, ours, route.sender, route.document_key, route.status_code == "13")
 
 
-def _status_addressees(s: Session, ours: dict[str, Agency], sender: str, key: str,
-                       revocation: bool) -> list[Agency]:
+def _status_addressees(
+    s: Session, ours: dict[str, Agency], sender: str, key: str, revocation: bool
+) -> list[Agency]:
     if revocation:  # the issuer asks the agencies it sent the document to
-        ids = list(dict.fromkeys(s.scalars(select(ExchangeMessage.agency_id).where(
-            ExchangeMessage.direction == "in", ExchangeMessage.kind == "document",
-            ExchangeMessage.peer_code == sender, ExchangeMessage.document_key == key)
-            .order_by(ExchangeMessage.id))))
+        ids = list(
+            dict.fromkeys(
+                s.scalars(
+                    select(ExchangeMessage.agency_id)
+                    .where(
+                        ExchangeMessage.direction == "in",
+                        ExchangeMessage.kind == "document",
+                        ExchangeMessage.peer_code == sender,
+                        ExchangeMessage.document_key == key,
+                    )
+                    .order_by(ExchangeMessage.id)
+                )
+            )
+        )
         if not ids:
             raise edxml.PackageRefused(f"no document {key} was received from {sender}")
         return [a for a in ours.values() if a.id in ids]
     m = edxml.DOCUMENT_ID.match(key)
     agency = ours.get(m["organ"]) if m else None
-    sent = None if agency is None else s.scalars(select(ExchangeMessage.id).where(
-        ExchangeMessage.agency_id == agency.id, ExchangeMessage.direction == "out",
-        ExchangeMessage.kind == "document", ExchangeMessage.peer_code == sender,
-        ExchangeMessage.document_key == key)).first()
+    sent = (
+        None
+        if agency is None
+        else s.scalars(
+            select(ExchangeMessage.id).where(
+                ExchangeMessage.agency_id == agency.id,
+                ExchangeMessage.direction == "out",
+                ExchangeMessage.kind == "document",
+                ExchangeMessage.peer_code == sender,
+                ExchangeMessage.document_key == key,
+            )
+        ).first()
+    )
     if agency is None or sent is None:
-        raise edxml.PackageRefused(f"{sender} reports on {key}, which this system did not "
-                                   "send it")
+        raise edxml.PackageRefused(f"{sender} reports on {key}, which this system did not send it")
     return [agency]
 
 
@@ -157,8 +181,9 @@ def trusted_peers(s: Session, agencies: list[Agency], sender: str) -> dict[int, 
     return out
 
 
-def verify_for(data: bytes, peers: dict[int, Peer], sender: str
-               ) -> tuple[list[int], etree._Element]:
+def verify_for(
+    data: bytes, peers: dict[int, Peer], sender: str
+) -> tuple[list[int], etree._Element]:
     """The agencies whose pinned certificates for the sender verify the package, and the
     tree the signature covers (read the content from it, never from the raw bytes)."""
     ok: list[int] = []
@@ -196,7 +221,8 @@ def accept(system: System, data: bytes) -> Answer:
         if not peers:
             raise UnknownSender(
                 f"agency {route.sender} is not in the exchange directory of "
-                f"{', '.join(a.code for a in targets)}: it cannot deliver here")
+                f"{', '.join(a.code for a in targets)}: it cannot deliver here"
+            )
     agency_ids, signed = verify_for(data, peers, route.sender)
     p = edxml.parse(signed)
     if p.sender.organ_id != route.sender:  # cannot happen: the same bytes, parsed twice
@@ -207,18 +233,35 @@ def accept(system: System, data: bytes) -> Answer:
     sha = hashlib.sha256(data).hexdigest()
     if isinstance(p, edxml.DocumentPackage) and p.business_type == 1:
         p = edxml.StatusPacket(
-            p.sender, edxml.ResponseFor(p.sender.organ_id,
-                                        f"{p.code_number}/{p.code_notation}",
-                                        p.document_key, p.promulgation_date), "13",
+            p.sender,
+            edxml.ResponseFor(
+                p.sender.organ_id,
+                f"{p.code_number}/{p.code_notation}",
+                p.document_key,
+                p.promulgation_date,
+            ),
+            "13",
             p.business.reason or edxml.BUSINESS_REASONS[1],
-            p.business.staff or edxml.StaffInfo(), p.sent_at)
+            p.business.staff or edxml.StaffInfo(),
+            p.sent_at,
+        )
         with system.sessions() as s:
-            agency_ids = [a.id for a in _status_addressees(
-                s, {a.code: a for a in s.scalars(select(Agency))}, p.sender.organ_id,
-                p.document_key, True) if a.id in agency_ids]
+            agency_ids = [
+                a.id
+                for a in _status_addressees(
+                    s,
+                    {a.code: a for a in s.scalars(select(Agency))},
+                    p.sender.organ_id,
+                    p.document_key,
+                    True,
+                )
+                if a.id in agency_ids
+            ]
         if not agency_ids:
-            raise edxml.PackageRefused(f"no document {p.document_key} was received from "
-                                       f"{p.sender.organ_id} by the agencies addressed")
+            raise edxml.PackageRefused(
+                f"no document {p.document_key} was received from "
+                f"{p.sender.organ_id} by the agencies addressed"
+            )
     if isinstance(p, edxml.StatusPacket):
         return _accept_status(system, sha, p, agency_ids)
     return _accept_document(system, data, sha, p, agency_ids)
@@ -228,10 +271,15 @@ def accept(system: System, data: bytes) -> Answer:
 
 
 def _original(s: Session, agency_id: int, sender: str, key: str) -> ExchangeMessage | None:
-    return s.scalars(select(ExchangeMessage).where(
-        ExchangeMessage.agency_id == agency_id, ExchangeMessage.direction == "in",
-        ExchangeMessage.kind == "document", ExchangeMessage.peer_code == sender,
-        ExchangeMessage.document_key == key)).first()
+    return s.scalars(
+        select(ExchangeMessage).where(
+            ExchangeMessage.agency_id == agency_id,
+            ExchangeMessage.direction == "in",
+            ExchangeMessage.kind == "document",
+            ExchangeMessage.peer_code == sender,
+            ExchangeMessage.document_key == key,
+        )
+    ).first()
 
 
 def _exchange_user(s: Session, agency: Agency) -> User:
@@ -239,9 +287,16 @@ def _exchange_user(s: Session, agency: Agency) -> User:
     name = f"lienthong.{agency.id}"
     user = s.scalars(select(User).where(User.username == name)).first()
     if user is None:
-        user = User(agency_id=agency.id, username=name, full_name="Hệ thống liên thông",
-                    title="Trục liên thông văn bản", roles="clerk", password_hash=None,
-                    active=False, created_at=_now())
+        user = User(
+            agency_id=agency.id,
+            username=name,
+            full_name="Hệ thống liên thông",
+            title="Trục liên thông văn bản",
+            roles="clerk",
+            password_hash=None,
+            active=False,
+            created_at=_now(),
+        )
         s.add(user)
         s.flush()
     return user
@@ -263,8 +318,9 @@ def type_code_of(p: edxml.DocumentPackage) -> str:
     return "cong-van"
 
 
-def _accept_document(system: System, data: bytes, sha: str, p: edxml.DocumentPackage,
-                     agency_ids: list[int]) -> Answer:
+def _accept_document(
+    system: System, data: bytes, sha: str, p: edxml.DocumentPackage, agency_ids: list[int]
+) -> Answer:
     from ..documents import _index, _record_file, run_in_transaction, workdir
 
     sender = p.sender.organ_id
@@ -286,20 +342,26 @@ def _accept_document(system: System, data: bytes, sha: str, p: edxml.DocumentPac
             report = validate_sandboxed(system.settings, path)
             reports[a.content_id] = report
             if not report.valid:
-                problems = "; ".join(report.errors or [m for r in report.signatures
-                                                       for m in r.messages][:3])
+                problems = "; ".join(
+                    report.errors or [m for r in report.signatures for m in r.messages][:3]
+                )
                 changed = " (changed after signing)" if report.changed_after_signing else ""
                 with transaction(system.sessions) as s:
-                    audit.record(s, f"exchange:{sender}", "exchange.returned", "package",
-                                 sha, {"document_key": p.document_key, "file": a.name,
-                                       "reason": problems[:500]})
-                raise DocumentRejected(
-                    f"Trả lại (02): {a.name} không hợp lệ{changed}: {problems}")
+                    audit.record(
+                        s,
+                        f"exchange:{sender}",
+                        "exchange.returned",
+                        "package",
+                        sha,
+                        {"document_key": p.document_key, "file": a.name, "reason": problems[:500]},
+                    )
+                raise DocumentRejected(f"Trả lại (02): {a.name} không hợp lệ{changed}: {problems}")
         content = search.extract_pdf_text(paths[0][1])  # the first is the main document
         (wd / "package.xml").write_bytes(data)
 
-        def receive_for(s: Session, puts: list[blobs.PutOutcome], agency: Agency,
-                        package_sha: str) -> Answer:
+        def receive_for(
+            s: Session, puts: list[blobs.PutOutcome], agency: Agency, package_sha: str
+        ) -> Answer:
             user = _exchange_user(s, agency)
             now = _now()
             replaces = None
@@ -307,59 +369,136 @@ def _accept_document(system: System, data: bytes, sha: str, p: edxml.DocumentPac
                 old = _original(s, agency.id, sender, p.replaces_key)
                 replaces = old.document_id if old else None
             doc = Document(
-                agency_id=agency.id, direction="incoming", state="verified",
-                type_code=type_code_of(p), subject=p.subject[:500],
-                organ_name=p.sender.organ_name[:200], organ_id=sender,
-                code_number=p.code_number[:11], code_notation=p.code_notation[:30],
-                issued_date=p.promulgation_date, signer_name=p.signer_name[:50],
-                signer_position=p.signer_position[:100], due_date=p.due_date,
-                priority=p.priority, secrecy=0,
-                to_places="; ".join(p.to_places)[:1000], description=p.content[:500],
-                page_amount=p.page_amount or None, arrival_at=now, replaces_id=replaces,
-                created_by=user.id, created_at=now, updated_at=now)
+                agency_id=agency.id,
+                direction="incoming",
+                state="verified",
+                type_code=type_code_of(p),
+                subject=p.subject[:500],
+                organ_name=p.sender.organ_name[:200],
+                organ_id=sender,
+                code_number=p.code_number[:11],
+                code_notation=p.code_notation[:30],
+                issued_date=p.promulgation_date,
+                signer_name=p.signer_name[:50],
+                signer_position=p.signer_position[:100],
+                due_date=p.due_date,
+                priority=p.priority,
+                secrecy=0,
+                to_places="; ".join(p.to_places)[:1000],
+                description=p.content[:500],
+                page_amount=p.page_amount or None,
+                arrival_at=now,
+                replaces_id=replaces,
+                created_by=user.id,
+                created_at=now,
+                updated_at=now,
+            )
             s.add(doc)
             s.flush()
             main_file: DocumentFile | None = None
             for a, path in paths:
-                f = _record_file(system, s, puts, doc, path, a.name,
-                                 "attachment" if main_file else "main", "received", user,
-                                 attachment_of=main_file.id if main_file else None)
+                f = _record_file(
+                    system,
+                    s,
+                    puts,
+                    doc,
+                    path,
+                    a.name,
+                    "attachment" if main_file else "main",
+                    "received",
+                    user,
+                    attachment_of=main_file.id if main_file else None,
+                )
                 main_file = main_file or f
                 report = reports[a.content_id]
-                s.add(ValidationRecord(document_id=doc.id, file_id=f.id, checked_at=now,
-                                       checked_by=user.id, valid=report.valid,
-                                       report=json.dumps(report.to_json(),
-                                                         ensure_ascii=False)))
-            s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id,
-                              action="receive", from_state=None, to_state="received",
-                              code="01", note=f"liên thông từ {p.sender.organ_name}"))
-            s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id,
-                              action="verify", from_state="received", to_state="verified",
-                              note="chữ ký số hợp lệ"))
-            receipt = _signed_receipt(system, s, agency, edxml.Receipt(
-                agency.code, sender, p.document_key, sha, now, "accepted"))
-            s.add(ExchangeMessage(
-                agency_id=agency.id, direction="in", kind="document", peer_code=sender,
-                document_id=doc.id, document_key=p.document_key,
-                business_type=p.business_type, package_sha256=package_sha,
-                state="accepted", attempts=0, receipt=receipt.decode(),
-                packet_at=p.sent_at, created_at=now, done_at=now,
-                staff=(p.business.staff.staff if p.business.staff else "")[:100],
-                staff_unit=(p.business.staff.department if p.business.staff else "")[:200]))
-            queue_status(s, agency.id, sender, doc.id, p.document_key, "01",
-                         edxml.STATUS_CODES["01"])
-            audit.record(s, f"exchange:{sender}", "exchange.received", "document",
-                         str(doc.id), {"from": sender, "to": agency.code,
-                                       "document_key": p.document_key,
-                                       "package_sha256": sha,
-                                       "business_type": p.business_type,
-                                       "files": len(reports)})
+                s.add(
+                    ValidationRecord(
+                        document_id=doc.id,
+                        file_id=f.id,
+                        checked_at=now,
+                        checked_by=user.id,
+                        valid=report.valid,
+                        report=json.dumps(report.to_json(), ensure_ascii=False),
+                    )
+                )
+            s.add(
+                StatusEvent(
+                    document_id=doc.id,
+                    at=now,
+                    actor_id=user.id,
+                    action="receive",
+                    from_state=None,
+                    to_state="received",
+                    code="01",
+                    note=f"liên thông từ {p.sender.organ_name}",
+                )
+            )
+            s.add(
+                StatusEvent(
+                    document_id=doc.id,
+                    at=now,
+                    actor_id=user.id,
+                    action="verify",
+                    from_state="received",
+                    to_state="verified",
+                    note="chữ ký số hợp lệ",
+                )
+            )
+            receipt = _signed_receipt(
+                system,
+                s,
+                agency,
+                edxml.Receipt(agency.code, sender, p.document_key, sha, now, "accepted"),
+            )
+            s.add(
+                ExchangeMessage(
+                    agency_id=agency.id,
+                    direction="in",
+                    kind="document",
+                    peer_code=sender,
+                    document_id=doc.id,
+                    document_key=p.document_key,
+                    business_type=p.business_type,
+                    package_sha256=package_sha,
+                    state="accepted",
+                    attempts=0,
+                    receipt=receipt.decode(),
+                    packet_at=p.sent_at,
+                    created_at=now,
+                    done_at=now,
+                    staff=(p.business.staff.staff if p.business.staff else "")[:100],
+                    staff_unit=(p.business.staff.department if p.business.staff else "")[:200],
+                )
+            )
+            queue_status(
+                s, agency.id, sender, doc.id, p.document_key, "01", edxml.STATUS_CODES["01"]
+            )
+            audit.record(
+                s,
+                f"exchange:{sender}",
+                "exchange.received",
+                "document",
+                str(doc.id),
+                {
+                    "from": sender,
+                    "to": agency.code,
+                    "document_key": p.document_key,
+                    "package_sha256": sha,
+                    "business_type": p.business_type,
+                    "files": len(reports),
+                },
+            )
             _index(s, doc, content)
             return Answer(receipt, False, "document", doc.id)
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> Answer:
-            put = blobs.add_file(system, s, wd / "package.xml", name=f"edxml-{sha[:16]}.xml",
-                                 allowed=("application/xml", "text/xml"))
+            put = blobs.add_file(
+                system,
+                s,
+                wd / "package.xml",
+                name=f"edxml-{sha[:16]}.xml",
+                allowed=("application/xml", "text/xml"),
+            )
             puts.append(put)
             answers = []
             for aid in new:
@@ -389,8 +528,9 @@ def _signed_receipt(system: System, s: Session, agency: Agency, r: edxml.Receipt
 # -- status packets ---------------------------------------------------------------------------
 
 
-def _accept_status(system: System, sha: str, p: edxml.StatusPacket, agency_ids: list[int]
-                   ) -> Answer:
+def _accept_status(
+    system: System, sha: str, p: edxml.StatusPacket, agency_ids: list[int]
+) -> Answer:
     sender, key, code = p.sender.organ_id, p.document_key, p.status_code
     at = p.at.astimezone(UTC)
     answers: list[Answer] = []
@@ -398,44 +538,84 @@ def _accept_status(system: System, sha: str, p: edxml.StatusPacket, agency_ids: 
         for aid in agency_ids:
             agency = s.get(Agency, aid)
             assert agency is not None
-            about = s.scalars(select(ExchangeMessage).where(
-                ExchangeMessage.agency_id == aid,
-                ExchangeMessage.direction == ("in" if code == "13" else "out"),
-                ExchangeMessage.kind == "document", ExchangeMessage.peer_code == sender,
-                ExchangeMessage.document_key == key)).first()
+            about = s.scalars(
+                select(ExchangeMessage).where(
+                    ExchangeMessage.agency_id == aid,
+                    ExchangeMessage.direction == ("in" if code == "13" else "out"),
+                    ExchangeMessage.kind == "document",
+                    ExchangeMessage.peer_code == sender,
+                    ExchangeMessage.document_key == key,
+                )
+            ).first()
             if about is None:
                 continue
             doc_id = about.document_id
-            repeat = s.scalars(select(ExchangeMessage).where(
-                ExchangeMessage.agency_id == aid, ExchangeMessage.direction == "in",
-                ExchangeMessage.kind == "status", ExchangeMessage.peer_code == sender,
-                ExchangeMessage.document_key == key, ExchangeMessage.status_code == code,
-                ExchangeMessage.packet_at == at)).first()
+            repeat = s.scalars(
+                select(ExchangeMessage).where(
+                    ExchangeMessage.agency_id == aid,
+                    ExchangeMessage.direction == "in",
+                    ExchangeMessage.kind == "status",
+                    ExchangeMessage.peer_code == sender,
+                    ExchangeMessage.document_key == key,
+                    ExchangeMessage.status_code == code,
+                    ExchangeMessage.packet_at == at,
+                )
+            ).first()
             if repeat is not None and repeat.receipt:
                 answers.append(Answer(repeat.receipt.encode(), True, "status", doc_id))
                 continue
             now = _now()
-            receipt = _signed_receipt(system, s, agency, edxml.Receipt(
-                agency.code, sender, key, sha, now, "accepted"))
-            s.add(ExchangeMessage(
-                agency_id=aid, direction="in", kind="status", peer_code=sender,
-                document_id=doc_id, document_key=key, status_code=code,
-                description=p.description, state="accepted", attempts=0,
-                receipt=receipt.decode(), packet_at=at, created_at=now, done_at=now,
-                staff=p.staff.staff[:100], staff_unit=p.staff.department[:200]))
+            receipt = _signed_receipt(
+                system, s, agency, edxml.Receipt(agency.code, sender, key, sha, now, "accepted")
+            )
+            s.add(
+                ExchangeMessage(
+                    agency_id=aid,
+                    direction="in",
+                    kind="status",
+                    peer_code=sender,
+                    document_id=doc_id,
+                    document_key=key,
+                    status_code=code,
+                    description=p.description,
+                    state="accepted",
+                    attempts=0,
+                    receipt=receipt.decode(),
+                    packet_at=at,
+                    created_at=now,
+                    done_at=now,
+                    staff=p.staff.staff[:100],
+                    staff_unit=p.staff.department[:200],
+                )
+            )
             if code == "13" and doc_id is not None:
                 doc = s.get(Document, doc_id)
                 assert doc is not None
-                s.add(StatusEvent(document_id=doc.id, at=now, actor_id=None,
-                                  action="revoke_request", from_state=doc.state,
-                                  to_state=doc.state, code="13", note=p.description))
-            audit.record(s, f"exchange:{sender}", "exchange.status", "document", str(doc_id),
-                         {"from": sender, "to": agency.code, "code": code,
-                          "document_key": key})
+                s.add(
+                    StatusEvent(
+                        document_id=doc.id,
+                        at=now,
+                        actor_id=None,
+                        action="revoke_request",
+                        from_state=doc.state,
+                        to_state=doc.state,
+                        code="13",
+                        note=p.description,
+                    )
+                )
+            audit.record(
+                s,
+                f"exchange:{sender}",
+                "exchange.status",
+                "document",
+                str(doc_id),
+                {"from": sender, "to": agency.code, "code": code, "document_key": key},
+            )
             answers.append(Answer(receipt, False, "status", doc_id))
     if not answers:
-        raise edxml.PackageRefused(f"{sender} reports on {key}, which this system did not "
-                                   "exchange with it")
+        raise edxml.PackageRefused(
+            f"{sender} reports on {key}, which this system did not exchange with it"
+        )
     fresh = [a for a in answers if not a.duplicate]
     return fresh[0] if fresh else answers[0]
 
@@ -443,8 +623,9 @@ def _accept_status(system: System, sha: str, p: edxml.StatusPacket, agency_ids: 
 # -- answering a revocation (15 / 16) ----------------------------------------------------------
 
 
-def answer_revocation(system: System, actor: str, doc_id: int, accept_it: bool,
-                      reason: str = "") -> Document:
+def answer_revocation(
+    system: System, actor: str, doc_id: int, accept_it: bool, reason: str = ""
+) -> Document:
     """The clerk answers the sender's revocation request: 15 (the document is frozen as
     revoked here and kept as a record) or 16 (refused, with the reason)."""
     if not accept_it and not reason.strip():
@@ -456,15 +637,28 @@ def answer_revocation(system: System, actor: str, doc_id: int, accept_it: bool,
         doc = s.get(Document, doc_id)
         if doc is None or doc.agency_id != user.agency_id:
             raise NotFound(f"document {doc_id} not found")
-        received = s.scalars(select(ExchangeMessage).where(
-            ExchangeMessage.document_id == doc.id, ExchangeMessage.direction == "in",
-            ExchangeMessage.kind == "document")).first()
-        asked = s.scalars(select(ExchangeMessage).where(
-            ExchangeMessage.document_id == doc.id, ExchangeMessage.direction == "in",
-            ExchangeMessage.kind == "status", ExchangeMessage.status_code == "13")).first()
-        answered = s.scalars(select(ExchangeMessage).where(
-            ExchangeMessage.document_id == doc.id, ExchangeMessage.direction == "out",
-            ExchangeMessage.status_code.in_(("15", "16")))).first()
+        received = s.scalars(
+            select(ExchangeMessage).where(
+                ExchangeMessage.document_id == doc.id,
+                ExchangeMessage.direction == "in",
+                ExchangeMessage.kind == "document",
+            )
+        ).first()
+        asked = s.scalars(
+            select(ExchangeMessage).where(
+                ExchangeMessage.document_id == doc.id,
+                ExchangeMessage.direction == "in",
+                ExchangeMessage.kind == "status",
+                ExchangeMessage.status_code == "13",
+            )
+        ).first()
+        answered = s.scalars(
+            select(ExchangeMessage).where(
+                ExchangeMessage.document_id == doc.id,
+                ExchangeMessage.direction == "out",
+                ExchangeMessage.status_code.in_(("15", "16")),
+            )
+        ).first()
         if received is None or asked is None or answered is not None:
             raise InvalidTransition(f"document {doc_id} has no open revocation request")
         now = _now()
@@ -472,13 +666,36 @@ def answer_revocation(system: System, actor: str, doc_id: int, accept_it: bool,
         if accept_it:
             doc.frozen, doc.frozen_reason = True, f"bên gửi thu hồi: {asked.description}"
         doc.updated_at = now
-        s.add(StatusEvent(document_id=doc.id, at=now, actor_id=user.id,
-                          action="revoke_answer", from_state=doc.state, to_state=doc.state,
-                          code=code, note=reason.strip()))
-        queue_status(s, doc.agency_id, received.peer_code, doc.id, received.document_key,
-                     code, reason.strip() or edxml.STATUS_CODES[code], user)
-        audit.record(s, user.username, "exchange.revocation", "document", str(doc.id),
-                     {"accepted": accept_it, "reason": reason.strip()})
+        s.add(
+            StatusEvent(
+                document_id=doc.id,
+                at=now,
+                actor_id=user.id,
+                action="revoke_answer",
+                from_state=doc.state,
+                to_state=doc.state,
+                code=code,
+                note=reason.strip(),
+            )
+        )
+        queue_status(
+            s,
+            doc.agency_id,
+            received.peer_code,
+            doc.id,
+            received.document_key,
+            code,
+            reason.strip() or edxml.STATUS_CODES[code],
+            user,
+        )
+        audit.record(
+            s,
+            user.username,
+            "exchange.revocation",
+            "document",
+            str(doc.id),
+            {"accepted": accept_it, "reason": reason.strip()},
+        )
         s.flush()
         s.expunge(doc)
         return doc

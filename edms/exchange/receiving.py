@@ -57,20 +57,28 @@ def _claim(system: System, now: datetime) -> bool:
         pass  # another process created it first
     lease = now + timedelta(seconds=system.settings.exchange_timeout * 4 + 60)
     with transaction(system.sessions) as s:
-        got = s.execute(update(ExchangePoll).where(
-            ExchangePoll.name == POLL_NAME,
-            or_(ExchangePoll.lease_until.is_(None), ExchangePoll.lease_until < now),
-            or_(ExchangePoll.last_polled_at.is_(None),
-                ExchangePoll.last_polled_at <= now - interval))
-            .values(lease_until=lease, last_polled_at=now,
-                    worker=worker_id())).rowcount  # type: ignore[attr-defined]
+        got = s.execute(
+            update(ExchangePoll)
+            .where(
+                ExchangePoll.name == POLL_NAME,
+                or_(ExchangePoll.lease_until.is_(None), ExchangePoll.lease_until < now),
+                or_(
+                    ExchangePoll.last_polled_at.is_(None),
+                    ExchangePoll.last_polled_at <= now - interval,
+                ),
+            )
+            .values(lease_until=lease, last_polled_at=now, worker=worker_id())
+        ).rowcount  # type: ignore[attr-defined]
     return bool(got)
 
 
 def _release(system: System, error: str | None) -> None:
     with transaction(system.sessions) as s:
-        s.execute(update(ExchangePoll).where(ExchangePoll.name == POLL_NAME)
-                  .values(lease_until=None, last_error=error))
+        s.execute(
+            update(ExchangePoll)
+            .where(ExchangePoll.name == POLL_NAME)
+            .values(lease_until=None, last_error=error)
+        )
 
 
 def receive_due(system: System, transport: VdxpTransport | None = None) -> int:
@@ -108,15 +116,18 @@ def _receive(system: System, transport: VdxpTransport) -> int:
             answer = accept(system, data)
         except EdmsError as exc:
             if exc.status >= 500 or exc.status in (408, 409, 429):
-                log.warning("exchange: axis package %s left for later: %s", item.ref,
-                            exc.message)
+                log.warning("exchange: axis package %s left for later: %s", item.ref, exc.message)
                 continue
             transport.reject(item.ref, exc.message)
             with transaction(system.sessions) as s:
-                audit.record(s, f"exchange:{item.sender or '?'}", "exchange.axis_refused",
-                             "axis_package", item.ref,
-                             {"from": item.sender, "reason": exc.message[:500],
-                              "status": exc.status})
+                audit.record(
+                    s,
+                    f"exchange:{item.sender or '?'}",
+                    "exchange.axis_refused",
+                    "axis_package",
+                    item.ref,
+                    {"from": item.sender, "reason": exc.message[:500], "status": exc.status},
+                )
             handled += 1
             continue
         except Exception:  # the database or the store failing: fetched again next round
@@ -133,10 +144,16 @@ def _remember_ref(system: System, document_id: int | None, kind: str, ref: str) 
     if document_id is None or kind != "document":
         return
     with transaction(system.sessions) as s:
-        s.execute(update(ExchangeMessage).where(
-            ExchangeMessage.document_id == document_id, ExchangeMessage.direction == "in",
-            ExchangeMessage.kind == "document", ExchangeMessage.transport_ref.is_(None))
-            .values(transport_ref=ref))
+        s.execute(
+            update(ExchangeMessage)
+            .where(
+                ExchangeMessage.document_id == document_id,
+                ExchangeMessage.direction == "in",
+                ExchangeMessage.kind == "document",
+                ExchangeMessage.transport_ref.is_(None),
+            )
+            .values(transport_ref=ref)
+        )
 
 
 def _reconcile(system: System, transport: VdxpTransport) -> None:
@@ -146,25 +163,48 @@ def _reconcile(system: System, transport: VdxpTransport) -> None:
 
     since = _now() - timedelta(days=RECONCILE_DAYS)
     with system.sessions() as s:
-        waiting = [(m.id, m.transport_ref, m.peer_code, m.document_key) for m in s.scalars(
-            select(ExchangeMessage).where(
-                ExchangeMessage.direction == "out", ExchangeMessage.kind == "document",
-                ExchangeMessage.state == "delivered", ExchangeMessage.transport_ref.is_not(None),
-                ExchangeMessage.done_at >= since)
-            .order_by(ExchangeMessage.done_at.desc()).limit(RECONCILE_LIMIT * 5))]
-        answered = {(m.peer_code, m.document_key) for m in s.scalars(
-            select(ExchangeMessage).where(
-                ExchangeMessage.direction == "in", ExchangeMessage.kind == "status",
-                ExchangeMessage.document_key.in_([w[3] for w in waiting])))}
-    for msg_id, ref, peer, _key in [w for w in waiting
-                                   if (w[2], w[3]) not in answered][:RECONCILE_LIMIT]:
+        waiting = [
+            (m.id, m.transport_ref, m.peer_code, m.document_key)
+            for m in s.scalars(
+                select(ExchangeMessage)
+                .where(
+                    ExchangeMessage.direction == "out",
+                    ExchangeMessage.kind == "document",
+                    ExchangeMessage.state == "delivered",
+                    ExchangeMessage.transport_ref.is_not(None),
+                    ExchangeMessage.done_at >= since,
+                )
+                .order_by(ExchangeMessage.done_at.desc())
+                .limit(RECONCILE_LIMIT * 5)
+            )
+        ]
+        answered = {
+            (m.peer_code, m.document_key)
+            for m in s.scalars(
+                select(ExchangeMessage).where(
+                    ExchangeMessage.direction == "in",
+                    ExchangeMessage.kind == "status",
+                    ExchangeMessage.document_key.in_([w[3] for w in waiting]),
+                )
+            )
+        }
+    for msg_id, ref, peer, _key in [w for w in waiting if (w[2], w[3]) not in answered][
+        :RECONCILE_LIMIT
+    ]:
         assert ref is not None
-        failed = [st for st in transport.sent_statuses(ref)
-                  if st.receive_status == "fail" and st.to_code == peer]
+        failed = [
+            st
+            for st in transport.sent_statuses(ref)
+            if st.receive_status == "fail" and st.to_code == peer
+        ]
         if not failed:
             continue
         with transaction(system.sessions) as s:
             msg = s.get(ExchangeMessage, msg_id)
             if msg is not None and msg.state == "delivered":
-                record_refusal(s, msg, failed[0].receive_status_desc
-                               or "bên nhận báo lỗi khi tiếp nhận (trục liên thông)")
+                record_refusal(
+                    s,
+                    msg,
+                    failed[0].receive_status_desc
+                    or "bên nhận báo lỗi khi tiếp nhận (trục liên thông)",
+                )

@@ -73,9 +73,12 @@ def for_settings(settings: Settings) -> Transport:
 
         return VdxpTransport.from_settings(settings)
     ca = settings.exchange_ca_bundle
-    return DirectHttps([], timeout=settings.exchange_timeout,
-                       ca_bundle=str(ca) if ca else None,
-                       allow_private=settings.exchange_private_endpoints)
+    return DirectHttps(
+        [],
+        timeout=settings.exchange_timeout,
+        ca_bundle=str(ca) if ca else None,
+        allow_private=settings.exchange_private_endpoints,
+    )
 
 
 class PrivateAddress(OSError):
@@ -86,8 +89,10 @@ def _check_peer(sock: socket.socket) -> None:
     address = sock.getpeername()[0]
     if non_global(ipaddress.ip_address(address.split("%", 1)[0])):
         sock.close()
-        raise PrivateAddress(f"the endpoint resolved to {address}, a loopback, link-local "
-                             "or private address (EDMS_EXCHANGE_PRIVATE_ENDPOINTS is off)")
+        raise PrivateAddress(
+            f"the endpoint resolved to {address}, a loopback, link-local "
+            "or private address (EDMS_EXCHANGE_PRIVATE_ENDPOINTS is off)"
+        )
 
 
 class _GuardedHTTP(HTTPConnection):
@@ -115,15 +120,22 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 class _GuardedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool,
-                                                   "https": _GuardedHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
 
 
 class DirectHttps:
     """Agency to agency over HTTPS (HTTP on loopback in development and tests)."""
 
-    def __init__(self, peers: list[Peer], timeout: float = 60.0,
-                 ca_bundle: str | None = None, allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        peers: list[Peer],
+        timeout: float = 60.0,
+        ca_bundle: str | None = None,
+        allow_private: bool = False,
+    ) -> None:
         self._peers = peers
         self.timeout = timeout
         self.verify: str | bool = ca_bundle or True
@@ -136,19 +148,28 @@ class DirectHttps:
     def send(self, peer: Peer, package: bytes) -> Delivery:
         try:
             resp = self.session.post(
-                peer.endpoint + INBOX_PATH, data=package, timeout=self.timeout,
-                headers={"Content-Type": "application/xml; charset=utf-8",
-                         "Accept": "application/xml, application/problem+json"},
-                verify=self.verify)
+                peer.endpoint + INBOX_PATH,
+                data=package,
+                timeout=self.timeout,
+                headers={
+                    "Content-Type": "application/xml; charset=utf-8",
+                    "Accept": "application/xml, application/problem+json",
+                },
+                verify=self.verify,
+            )
         except requests.RequestException as exc:
             guarded = _private(exc)
             if guarded is not None:
                 return Delivery("retry", reason=f"{peer.endpoint} refused: {guarded}")
-            return Delivery("retry", reason=f"{peer.endpoint} cannot be reached: "
-                                            f"{type(exc).__name__}")
+            return Delivery(
+                "retry", reason=f"{peer.endpoint} cannot be reached: {type(exc).__name__}"
+            )
         if resp.status_code == 200:
-            return Delivery("accepted", resp.content,
-                            duplicate=resp.headers.get("X-Exchange-Duplicate") == "true")
+            return Delivery(
+                "accepted",
+                resp.content,
+                duplicate=resp.headers.get("X-Exchange-Duplicate") == "true",
+            )
         reason = _problem(resp)
         if resp.status_code in (408, 425, 429) or resp.status_code >= 500:
             return Delivery("retry", reason=f"HTTP {resp.status_code}: {reason}")
@@ -160,8 +181,9 @@ class DirectHttps:
         return []  # pushed to our inbox: nothing to poll
 
     def fetch(self, ref: str) -> bytes:
-        raise LookupError(f"the direct transport holds no package {ref}: packages arrive "
-                          "at the inbox")
+        raise LookupError(
+            f"the direct transport holds no package {ref}: packages arrive at the inbox"
+        )
 
     def ack(self, ref: str, receipt: bytes) -> None:
         raise LookupError(f"the direct transport holds no package {ref}")
@@ -184,8 +206,7 @@ def _private(exc: BaseException) -> PrivateAddress | None:
         seen.add(id(e))
         if isinstance(e, PrivateAddress):
             return e
-        stack += [e.__cause__, e.__context__, *(a for a in e.args
-                                                if isinstance(a, BaseException))]
+        stack += [e.__cause__, e.__context__, *(a for a in e.args if isinstance(a, BaseException))]
         reason = getattr(e, "reason", None)
         if isinstance(reason, BaseException):
             stack.append(reason)

@@ -58,8 +58,17 @@ VERSION_HEADER = "XroadVnpt-version"
 SDK_VERSION = "3.0.201608"
 USER_AGENT = "JAVASDKAgent/1.0.0 XRoad/VPCP"
 SERVICE_TYPE = "eDoc"
-OPERATIONS = ("getAgenciesList", "registerAgency", "deleteAgency", "getSynchronizeUnit",
-              "sendEdoc", "getReceivedEdocList", "getEdoc", "updateStatus", "getSentEdocList")
+OPERATIONS = (
+    "getAgenciesList",
+    "registerAgency",
+    "deleteAgency",
+    "getSynchronizeUnit",
+    "sendEdoc",
+    "getReceivedEdocList",
+    "getEdoc",
+    "updateStatus",
+    "getSentEdocList",
+)
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 _TIMESTAMP = re.compile(r"^(\d{2})(\d{2})(\d{4})T(\d{2})(\d{2})(\d{2})\+(\d{1,4})$")
 
@@ -86,8 +95,9 @@ class Code:
 
 
 # The failures that are the package's fault: the outbox records them as refused for good.
-REFUSING_CODES = frozenset({Code.NOT_EDXML, Code.TOO_LARGE, Code.UNKNOWN_RECIPIENT,
-                            Code.NOT_YOUR_AGENCY})
+REFUSING_CODES = frozenset(
+    {Code.NOT_EDXML, Code.TOO_LARGE, Code.UNKNOWN_RECIPIENT, Code.NOT_YOUR_AGENCY}
+)
 
 
 class AxisError(EdmsError):
@@ -115,14 +125,16 @@ def format_timestamp(t: datetime) -> str:
 def parse_timestamp(value: str) -> datetime:
     m = _TIMESTAMP.match(value.strip())
     if not m:
-        raise AxisError(Code.BAD_REQUEST, f"XroadVnpt-timestamp {value[:40]!r} is not "
-                        "ddMMyyyy'T'HHmmss+SSSS")
+        raise AxisError(
+            Code.BAD_REQUEST, f"XroadVnpt-timestamp {value[:40]!r} is not ddMMyyyy'T'HHmmss+SSSS"
+        )
     day, month, year, hh, mm, ss, ms = (int(g) for g in m.groups())
     try:
         local = datetime(year, month, day, hh, mm, ss, min(ms, 999) * 1000, tzinfo=VN)
     except ValueError:
-        raise AxisError(Code.BAD_REQUEST, f"XroadVnpt-timestamp {value[:40]!r} is not a "
-                        "date") from None
+        raise AxisError(
+            Code.BAD_REQUEST, f"XroadVnpt-timestamp {value[:40]!r} is not a date"
+        ) from None
     return local.astimezone(UTC)
 
 
@@ -144,8 +156,7 @@ def mac(secret: str, sign_header: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), sign_header, hashlib.sha256).hexdigest()
 
 
-def sign(system_id: str, secret: str, timestamp: str, params: Mapping[str, str]
-         ) -> dict[str, str]:
+def sign(system_id: str, secret: str, timestamp: str, params: Mapping[str, str]) -> dict[str, str]:
     """The headers of one call: every entry of the SDK's map as ``XroadVnpt-k``, the
     sign-header JSON over them, its key list and HMAC."""
     entries = {"systemid": system_id, "timestamp": timestamp, **params}
@@ -162,9 +173,12 @@ def sign(system_id: str, secret: str, timestamp: str, params: Mapping[str, str]
 def answer(code: str = Code.OK, description: str = "", **extra: Any) -> dict[str, Any]:
     """An answer in the shape the SDK reads: ``status``, ``ErrorCode``, ``ErrorDesc`` as
     strings, then the operation's own fields (never ``null``)."""
-    return {"status": "OK" if code == Code.OK else "FAIL", "ErrorCode": code,
-            "ErrorDesc": description or ("Thành công" if code == Code.OK else "Lỗi"),
-            **extra}
+    return {
+        "status": "OK" if code == Code.OK else "FAIL",
+        "ErrorCode": code,
+        "ErrorDesc": description or ("Thành công" if code == Code.OK else "Lỗi"),
+        **extra,
+    }
 
 
 def text_value(value: str) -> str:
@@ -195,8 +209,9 @@ def codes_value(value: str) -> list[str]:
             if isinstance(item, dict):  # {"code": …} or {"OrganId": …}
                 item = item.get("code") or item.get("OrganId") or item.get("organId") or ""
             if not isinstance(item, str):
-                raise AxisError(Code.BAD_REQUEST, "XroadVnpt-to lists something that is not "
-                                "an agency code")
+                raise AxisError(
+                    Code.BAD_REQUEST, "XroadVnpt-to lists something that is not an agency code"
+                )
             out.append(item.strip())
         return [c for c in out if c]
     return [c.strip() for c in re.split(r"[,;]", v) if c.strip()]
@@ -222,8 +237,14 @@ class VdxpTransport:
     operator's configuration (a closed provincial network is normal), so unlike partner
     endpoints it is not held to public addresses."""
 
-    def __init__(self, endpoint: str, system_id: str, secret: str, timeout: float = 60.0,
-                 ca_bundle: str | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        system_id: str,
+        secret: str,
+        timeout: float = 60.0,
+        ca_bundle: str | None = None,
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.system_id = system_id
         self._secret = secret
@@ -237,9 +258,13 @@ class VdxpTransport:
     @classmethod
     def from_settings(cls, settings: Settings) -> VdxpTransport:
         ca = settings.exchange_ca_bundle
-        return cls(settings.exchange_vdxp_endpoint, settings.exchange_vdxp_system_id,
-                   settings.exchange_vdxp_secret, settings.exchange_timeout,
-                   str(ca) if ca else None)
+        return cls(
+            settings.exchange_vdxp_endpoint,
+            settings.exchange_vdxp_system_id,
+            settings.exchange_vdxp_secret,
+            settings.exchange_timeout,
+            str(ca) if ca else None,
+        )
 
     def __repr__(self) -> str:  # never the secret
         return f"VdxpTransport({self.endpoint!r}, system {self.system_id!r})"
@@ -253,28 +278,45 @@ class VdxpTransport:
             self._last = now
             return format_timestamp(now)
 
-    def call(self, operation: str, params: Mapping[str, str] | None = None,
-             body: bytes = b"", content_type: str = "application/json") -> dict[str, Any]:
+    def call(
+        self,
+        operation: str,
+        params: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
         """One operation; the answer when ``ErrorCode`` is ``"0"``, else :class:`AxisError`
         (``requests`` errors pass through: the axis could not be reached)."""
         entries = {"Content-Type": content_type, **(params or {})}
         headers = sign(self.system_id, self._secret, self._timestamp(), entries)
         headers["Content-Type"] = content_type
-        resp = self.session.post(f"{self.endpoint}/{operation}", data=body, headers=headers,
-                                 timeout=self.timeout, verify=self.verify)
+        resp = self.session.post(
+            f"{self.endpoint}/{operation}",
+            data=body,
+            headers=headers,
+            timeout=self.timeout,
+            verify=self.verify,
+        )
         try:
             result = resp.json()
         except ValueError:
-            raise AxisError(Code.INTERNAL, f"the axis answered {operation} with HTTP "
-                            f"{resp.status_code} and no JSON", resp.status_code) from None
+            raise AxisError(
+                Code.INTERNAL,
+                f"the axis answered {operation} with HTTP {resp.status_code} and no JSON",
+                resp.status_code,
+            ) from None
         if not isinstance(result, dict) or "ErrorCode" not in result:
-            raise AxisError(Code.INTERNAL, f"the axis answered {operation} without ErrorCode",
-                            resp.status_code)
+            raise AxisError(
+                Code.INTERNAL, f"the axis answered {operation} without ErrorCode", resp.status_code
+            )
         code = str(result.get("ErrorCode"))
         if code != Code.OK:
-            raise AxisError(code, f"the axis refused {operation}: "
-                            f"{result.get('ErrorDesc') or 'no description'} (ErrorCode {code})",
-                            resp.status_code)
+            raise AxisError(
+                code,
+                f"the axis refused {operation}: "
+                f"{result.get('ErrorDesc') or 'no description'} (ErrorCode {code})",
+                resp.status_code,
+            )
         return result
 
     # -- the Transport interface --
@@ -289,18 +331,22 @@ class VdxpTransport:
             route = edxml.routing(etree.fromstring(package, parser=xmldsig.hardened_parser()))
         except (etree.XMLSyntaxError, EdmsError) as exc:
             return Delivery("refused", reason=f"the package cannot be read: {exc}")
-        params = {"from": route.sender, "servicetype": SERVICE_TYPE,
-                  "messagetype": "status" if route.kind == "status" else "edoc",
-                  "to": json.dumps([peer.code]), "hash-file": file_hash(package)}
+        params = {
+            "from": route.sender,
+            "servicetype": SERVICE_TYPE,
+            "messagetype": "status" if route.kind == "status" else "edoc",
+            "to": json.dumps([peer.code]),
+            "hash-file": file_hash(package),
+        }
         try:
-            result = self.call("sendEdoc", params, package + b"\r\n",
-                               "application/octet-stream")
+            result = self.call("sendEdoc", params, package + b"\r\n", "application/octet-stream")
         except AxisError as exc:
             outcome = "refused" if exc.code in REFUSING_CODES else "retry"
             return Delivery(outcome, reason=exc.message)
         except requests.RequestException as exc:
-            return Delivery("retry", reason=f"the axis {self.endpoint} cannot be reached: "
-                                            f"{type(exc).__name__}")
+            return Delivery(
+                "retry", reason=f"the axis {self.endpoint} cannot be reached: {type(exc).__name__}"
+            )
         doc_id = str(result.get("DocId") or "")
         if not doc_id:
             return Delivery("retry", reason="the axis accepted the package without a DocId")
@@ -311,8 +357,9 @@ class VdxpTransport:
         order they came."""
         out: list[Received] = []
         for kind in ("edoc", "status"):
-            result = self.call("getReceivedEdocList",
-                               {"servicetype": SERVICE_TYPE, "messagetype": kind})
+            result = self.call(
+                "getReceivedEdocList", {"servicetype": SERVICE_TYPE, "messagetype": kind}
+            )
             for item in result.get("data") or []:
                 if isinstance(item, dict) and item.get("docId"):
                     out.append(Received(str(item["docId"]), str(item.get("from") or "")))
@@ -323,8 +370,9 @@ class VdxpTransport:
         try:
             return base64.b64decode(str(result.get("data") or ""), validate=True)
         except (binascii.Error, ValueError):
-            raise AxisError(Code.INTERNAL, f"the axis sent package {ref} in data that is "
-                            "not base64") from None
+            raise AxisError(
+                Code.INTERNAL, f"the axis sent package {ref} in data that is not base64"
+            ) from None
 
     def ack(self, ref: str, receipt: bytes) -> None:
         """Done: the package is taken (our signed receipt stays with us: the protocol has
@@ -334,17 +382,29 @@ class VdxpTransport:
     def reject(self, ref: str, reason: str) -> None:
         """Failed for good, with the reason (``description``, raw JSON: it is Vietnamese
         and headers are ASCII), which the sender reads in ``getSentEdocList``."""
-        self.call("updateStatus", {"docId": ref, "status": "fail",
-                                   "description": json.dumps(reason[:1000])})
+        self.call(
+            "updateStatus",
+            {"docId": ref, "status": "fail", "description": json.dumps(reason[:1000])},
+        )
 
     def list_agencies(self) -> list[Peer]:
         result = self.call("getAgenciesList")
-        return [Peer(str(a.get("code") or ""), str(a.get("name") or ""), "", ())
-                for a in result.get("data") or [] if isinstance(a, dict) and a.get("code")]
+        return [
+            Peer(str(a.get("code") or ""), str(a.get("name") or ""), "", ())
+            for a in result.get("data") or []
+            if isinstance(a, dict) and a.get("code")
+        ]
 
     def sent_statuses(self, doc_id: str) -> list[SentStatus]:
         result = self.call("getSentEdocList", {"servicetype": SERVICE_TYPE, "docId": doc_id})
-        return [SentStatus(str(i.get("senderDocId") or ""), str(i.get("receiverDocId") or ""),
-                           str(i.get("toCode") or ""), str(i.get("receiveStatus") or ""),
-                           str(i.get("receiveStatusDesc") or ""))
-                for i in result.get("data") or [] if isinstance(i, dict)]
+        return [
+            SentStatus(
+                str(i.get("senderDocId") or ""),
+                str(i.get("receiverDocId") or ""),
+                str(i.get("toCode") or ""),
+                str(i.get("receiveStatus") or ""),
+                str(i.get("receiveStatusDesc") or ""),
+            )
+            for i in result.get("data") or []
+            if isinstance(i, dict)
+        ]

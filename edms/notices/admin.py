@@ -47,8 +47,7 @@ def _quiet(start: str, end: str) -> tuple[str, str]:
     if not start and not end:
         return "", ""
     a, b = _clock(start), _clock(end)
-    if a is None or b is None or not (start[:2].isdigit() and len(start) == 5
-                                      and len(end) == 5):
+    if a is None or b is None or not (start[:2].isdigit() and len(start) == 5 and len(end) == 5):
         raise EdmsError("quiet hours are two times HH:MM (e.g. 21:00 and 07:00), or none")
     return start, end
 
@@ -73,8 +72,9 @@ def set_quiet_hours(system: System, actor: str, start: str, end: str) -> None:
             s.add(row)
         row.quiet_start, row.quiet_end = start, end
         row.updated_by, row.updated_at = actor, _now()
-        audit.record(s, actor, "notice.quiet_hours", "agency", str(agency_id),
-                     {"start": start, "end": end})
+        audit.record(
+            s, actor, "notice.quiet_hours", "agency", str(agency_id), {"start": start, "end": end}
+        )
 
 
 @dataclass(frozen=True)
@@ -90,15 +90,20 @@ def wordings(system: System, actor: str) -> list[Wording]:
     """Every notice's wording in both forms, the agency's or the default."""
     with system.sessions() as s:
         agency_id = _admin(s, actor)
-        custom = {(t.event, t.form) for t in s.scalars(select(NoticeTemplate).where(
-            NoticeTemplate.agency_id == agency_id))}
-        return [Wording(name, form, *wording(s, agency_id, name, form),
-                        (name, form) in custom)
-                for name in catalog.NOTICES for form in catalog.FORMS]
+        custom = {
+            (t.event, t.form)
+            for t in s.scalars(select(NoticeTemplate).where(NoticeTemplate.agency_id == agency_id))
+        }
+        return [
+            Wording(name, form, *wording(s, agency_id, name, form), (name, form) in custom)
+            for name in catalog.NOTICES
+            for form in catalog.FORMS
+        ]
 
 
-def save_wording(system: System, actor: str, notice: str, form: str, subject: str,
-                 body: str) -> None:
+def save_wording(
+    system: System, actor: str, notice: str, form: str, subject: str, body: str
+) -> None:
     subject, body = catalog.check_template(notice, form, subject, body)
     with transaction(system.sessions) as s:
         agency_id = _admin(s, actor)
@@ -107,8 +112,9 @@ def save_wording(system: System, actor: str, notice: str, form: str, subject: st
             row = NoticeTemplate(agency_id=agency_id, event=notice, form=form)
             s.add(row)
         row.subject, row.body, row.updated_by, row.updated_at = subject, body, actor, _now()
-        audit.record(s, actor, "notice.template", "notice_template", f"{notice}/{form}",
-                     {"subject": subject})
+        audit.record(
+            s, actor, "notice.template", "notice_template", f"{notice}/{form}", {"subject": subject}
+        )
 
 
 def reset_wording(system: System, actor: str, notice: str, form: str) -> None:
@@ -118,8 +124,7 @@ def reset_wording(system: System, actor: str, notice: str, form: str) -> None:
         row = s.get(NoticeTemplate, (agency_id, notice, form))
         if row is not None:
             s.delete(row)
-            audit.record(s, actor, "notice.template_reset", "notice_template",
-                         f"{notice}/{form}")
+            audit.record(s, actor, "notice.template_reset", "notice_template", f"{notice}/{form}")
 
 
 # -- a person's preferences -------------------------------------------------------------------
@@ -140,8 +145,14 @@ def preference(system: System, actor: str) -> Preference:
         row = s.get(NoticePreference, load_user(s, actor).id)
         if row is None:
             return Preference()
-        return Preference(row.email, row.phone, tuple(c for c in row.channels.split(",") if c),
-                          row.quiet_start, row.quiet_end, tuple(json.loads(row.muted)))
+        return Preference(
+            row.email,
+            row.phone,
+            tuple(c for c in row.channels.split(",") if c),
+            row.quiet_start,
+            row.quiet_end,
+            tuple(json.loads(row.muted)),
+        )
 
 
 def save_preference(system: System, actor: str, pref: Preference) -> None:
@@ -173,16 +184,28 @@ def save_preference(system: System, actor: str, pref: Preference) -> None:
         row.email, row.phone, row.channels = email, phone, ",".join(channels)
         row.quiet_start, row.quiet_end = start, end
         row.muted, row.updated_at = json.dumps(muted), _now()
-        audit.record(s, user.username, "notice.preference", "user", user.username,
-                     {"channels": list(channels), "muted": muted,
-                      "quiet": [start, end] if start else None})
+        audit.record(
+            s,
+            user.username,
+            "notice.preference",
+            "user",
+            user.username,
+            {"channels": list(channels), "muted": muted, "quiet": [start, end] if start else None},
+        )
 
 
 # -- the delivery log -------------------------------------------------------------------------
 
 
-def log(system: System, actor: str, *, state: str | None = None, notice: str | None = None,
-        page: int = 1, per_page: int = 50) -> tuple[int, list[Notice]]:
+def log(
+    system: System,
+    actor: str,
+    *,
+    state: str | None = None,
+    notice: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> tuple[int, list[Notice]]:
     with system.sessions() as s:
         agency_id = _admin(s, actor)
         q = select(Notice).where(Notice.agency_id == agency_id)
@@ -191,21 +214,29 @@ def log(system: System, actor: str, *, state: str | None = None, notice: str | N
         if notice:
             q = q.where(Notice.event == notice)
         total = s.scalar(select(func.count()).select_from(q.subquery())) or 0
-        rows = list(s.scalars(q.order_by(Notice.id.desc()).offset((max(page, 1) - 1)
-                                                                   * per_page)
-                              .limit(per_page)))
+        rows = list(
+            s.scalars(
+                q.order_by(Notice.id.desc()).offset((max(page, 1) - 1) * per_page).limit(per_page)
+            )
+        )
         return int(total), rows
 
 
-def detail(system: System, actor: str, notice_id: int
-           ) -> tuple[Notice, list[NoticeAttempt], NoticeWebhook | None]:
+def detail(
+    system: System, actor: str, notice_id: int
+) -> tuple[Notice, list[NoticeAttempt], NoticeWebhook | None]:
     with system.sessions() as s:
         agency_id = _admin(s, actor)
         n = s.get(Notice, notice_id)
         if n is None or n.agency_id != agency_id:
             raise NotFound(f"no notice {notice_id}")
-        attempts = list(s.scalars(select(NoticeAttempt).where(
-            NoticeAttempt.notice_id == n.id).order_by(NoticeAttempt.id)))
+        attempts = list(
+            s.scalars(
+                select(NoticeAttempt)
+                .where(NoticeAttempt.notice_id == n.id)
+                .order_by(NoticeAttempt.id)
+            )
+        )
         hook = s.get(NoticeWebhook, n.webhook_id) if n.webhook_id else None
         return n, attempts, hook
 
@@ -219,9 +250,15 @@ def send_test(system: System, actor: str, address: str) -> str:
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         require_role(user, "admin", action="send a test e-mail")
-        event = events.Event("notice.test", user.agency_id, f"user:{user.username}",
-                             user.username, {"address": address})
+        event = events.Event(
+            "notice.test",
+            user.agency_id,
+            f"user:{user.username}",
+            user.username,
+            {"address": address},
+        )
         events.emit(s, event)
-        audit.record(s, user.username, "notice.test", "agency", str(user.agency_id),
-                     {"address": address})
+        audit.record(
+            s, user.username, "notice.test", "agency", str(user.agency_id), {"address": address}
+        )
         return event.id

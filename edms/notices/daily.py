@@ -40,12 +40,23 @@ def run(system: System, today: date | None = None) -> dict[str, Any]:
     found = {"due_tomorrow": 0, "overdue": 0, "late": 0}
     with transaction(system.sessions) as s:
         horizon = workdays.next_working_day(s, today)
-        docs = list(s.execute(select(Document, Assignment).outerjoin(
-            Assignment, (Assignment.document_id == Document.id)
-            & Assignment.current.is_(True)).where(
-            Document.direction == "incoming", Document.state.in_(OPEN_STATES))).all())
-        dossiers = list(s.scalars(select(ProcedureDossier).where(
-            ProcedureDossier.status.in_(OPEN), ProcedureDossier.promised_date < today)))
+        docs = list(
+            s.execute(
+                select(Document, Assignment)
+                .outerjoin(
+                    Assignment,
+                    (Assignment.document_id == Document.id) & Assignment.current.is_(True),
+                )
+                .where(Document.direction == "incoming", Document.state.in_(OPEN_STATES))
+            ).all()
+        )
+        dossiers = list(
+            s.scalars(
+                select(ProcedureDossier).where(
+                    ProcedureDossier.status.in_(OPEN), ProcedureDossier.promised_date < today
+                )
+            )
+        )
         agencies = {a.id for a in s.scalars(select(Agency))}
     for doc, a in docs:
         due = a.deadline if a is not None and a.deadline else doc.due_date
@@ -57,16 +68,30 @@ def run(system: System, today: date | None = None) -> dict[str, Any]:
             name, key = "document.due_tomorrow", "due_tomorrow"
         else:
             continue
-        _emit(system, events.Event(name, doc.agency_id, f"document:{doc.id}", "system",
-                                   {"document_id": doc.id, "deadline": due.isoformat()},
-                                   id=events.stable_id(name, doc.id, due)))
+        _emit(
+            system,
+            events.Event(
+                name,
+                doc.agency_id,
+                f"document:{doc.id}",
+                "system",
+                {"document_id": doc.id, "deadline": due.isoformat()},
+                id=events.stable_id(name, doc.id, due),
+            ),
+        )
         found[key] += 1
     for d in dossiers:
-        _emit(system, events.Event("dossier.late", d.agency_id, f"dossier:{d.code}", "system",
-                                   {"dossier_id": d.id, "code": d.code,
-                                    "promised_date": d.promised_date.isoformat()},
-                                   id=events.stable_id("dossier.late", d.id,
-                                                       d.promised_date)))
+        _emit(
+            system,
+            events.Event(
+                "dossier.late",
+                d.agency_id,
+                f"dossier:{d.code}",
+                "system",
+                {"dossier_id": d.id, "code": d.code, "promised_date": d.promised_date.isoformat()},
+                id=events.stable_id("dossier.late", d.id, d.promised_date),
+            ),
+        )
         found["late"] += 1
     found["lookups_purged"] = purge_lookups(system, timedelta(days=1))
     return found

@@ -89,8 +89,14 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
-def verify_signature(secret: str, timestamp: str, body: bytes, header: str,
-                     max_age: float = 300.0, now: float | None = None) -> bool:
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    header: str,
+    max_age: float = 300.0,
+    now: float | None = None,
+) -> bool:
     """What a receiver does (documented for gateways; used by the tests): the signature
     matches, in constant time, and the timestamp is recent."""
     try:
@@ -121,17 +127,24 @@ def email_message(settings: Settings, n: Notice) -> EmailMessage:
 
 def send_email(settings: Settings, n: Notice) -> Outcome:
     if not settings.smtp_host:
-        return Outcome(False, "", "no SMTP server is configured (EDMS_SMTP_HOST): set it, "
-                       "then replay the notice")
+        return Outcome(
+            False,
+            "",
+            "no SMTP server is configured (EDMS_SMTP_HOST): set it, then replay the notice",
+        )
     msg = email_message(settings, n)
     try:
         if settings.smtp_tls == "tls":
             smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout,
-                context=ssl.create_default_context())
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=settings.smtp_timeout,
+                context=ssl.create_default_context(),
+            )
         else:
-            smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port,
-                                timeout=settings.smtp_timeout)
+            smtp = smtplib.SMTP(
+                settings.smtp_host, settings.smtp_port, timeout=settings.smtp_timeout
+            )
         with smtp:
             if settings.smtp_tls == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
@@ -142,8 +155,7 @@ def send_email(settings: Settings, n: Notice) -> Outcome:
         code, text = next(iter(exc.recipients.values()))
         return Outcome(False, str(code), _text(text), final=code >= 500)
     except smtplib.SMTPResponseException as exc:
-        return Outcome(False, str(exc.smtp_code), _text(exc.smtp_error),
-                       final=exc.smtp_code >= 500)
+        return Outcome(False, str(exc.smtp_code), _text(exc.smtp_error), final=exc.smtp_code >= 500)
     except (smtplib.SMTPException, OSError) as exc:
         return Outcome(False, "", f"{type(exc).__name__}: {exc}")
     if refused:
@@ -174,19 +186,33 @@ def send_webhook(settings: Settings, n: Notice, url: str, secret: str) -> Outcom
 
     body = n.payload.encode("utf-8")
     timestamp = str(int(time.time()))
-    headers = {"Content-Type": "application/json; charset=utf-8",
-               "User-Agent": f"EDMS/{__version__} notices",
-               "X-EDMS-Event": n.event, "X-EDMS-Event-Id": n.event_id,
-               "X-EDMS-Delivery": n.delivery_id, "X-EDMS-Timestamp": timestamp,
-               "X-EDMS-Signature": sign(secret, timestamp, body)}
+    headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": f"EDMS/{__version__} notices",
+        "X-EDMS-Event": n.event,
+        "X-EDMS-Event-Id": n.event_id,
+        "X-EDMS-Delivery": n.delivery_id,
+        "X-EDMS-Timestamp": timestamp,
+        "X-EDMS-Signature": sign(secret, timestamp, body),
+    }
     try:
         with _session(settings) as session:
-            resp = session.post(url, data=body, headers=headers, allow_redirects=False,
-                                timeout=settings.notice_webhook_timeout)
+            resp = session.post(
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=settings.notice_webhook_timeout,
+            )
     except requests.RequestException as exc:
         if _private(exc) is not None:
-            return Outcome(False, "", "the webhook's address is a loopback, link-local or "
-                           "private address (EDMS_NOTICE_PRIVATE_WEBHOOKS is off)", final=True)
+            return Outcome(
+                False,
+                "",
+                "the webhook's address is a loopback, link-local or "
+                "private address (EDMS_NOTICE_PRIVATE_WEBHOOKS is off)",
+                final=True,
+            )
         return Outcome(False, "", f"{type(exc).__name__}: {str(exc)[:300]}")
     detail = resp.text[:300] if resp.text else resp.reason or ""
     if 200 <= resp.status_code < 300:
@@ -203,15 +229,28 @@ def _claim(system: System, now: datetime, limit: int) -> list[int]:
     lease = now + timedelta(seconds=max(s_.smtp_timeout, s_.notice_webhook_timeout) * 3 + 30)
     claimed = []
     with transaction(system.sessions) as s:
-        due = list(s.scalars(select(Notice.id).where(
-            Notice.state == "pending", Notice.next_attempt_at <= now,
-            or_(Notice.lease_until.is_(None), Notice.lease_until < now))
-            .order_by(Notice.next_attempt_at, Notice.id).limit(limit)))
+        due = list(
+            s.scalars(
+                select(Notice.id)
+                .where(
+                    Notice.state == "pending",
+                    Notice.next_attempt_at <= now,
+                    or_(Notice.lease_until.is_(None), Notice.lease_until < now),
+                )
+                .order_by(Notice.next_attempt_at, Notice.id)
+                .limit(limit)
+            )
+        )
         for notice_id in due:
-            got = s.execute(update(Notice).where(
-                Notice.id == notice_id, Notice.state == "pending",
-                or_(Notice.lease_until.is_(None), Notice.lease_until < now))
-                .values(lease_until=lease))
+            got = s.execute(
+                update(Notice)
+                .where(
+                    Notice.id == notice_id,
+                    Notice.state == "pending",
+                    or_(Notice.lease_until.is_(None), Notice.lease_until < now),
+                )
+                .values(lease_until=lease)
+            )
             if got.rowcount == 1:  # type: ignore[attr-defined]
                 claimed.append(notice_id)
     return claimed
@@ -247,9 +286,17 @@ def _record(system: System, notice_id: int, outcome: Outcome, took: int) -> str:
     with transaction(system.sessions) as s:
         n = s.get(Notice, notice_id)
         assert n is not None
-        s.add(NoticeAttempt(notice_id=n.id, at=_now(), ok=outcome.ok, status=outcome.status,
-                            detail=outcome.detail[:2000], duration_ms=took,
-                            replay=n.delivered_at is not None))
+        s.add(
+            NoticeAttempt(
+                notice_id=n.id,
+                at=_now(),
+                ok=outcome.ok,
+                status=outcome.status,
+                detail=outcome.detail[:2000],
+                duration_ms=took,
+                replay=n.delivered_at is not None,
+            )
+        )
         n.attempts += 1
         n.lease_until = None
         if outcome.ok:
@@ -258,12 +305,24 @@ def _record(system: System, notice_id: int, outcome: Outcome, took: int) -> str:
         n.last_error = (f"{outcome.status} {outcome.detail}".strip())[:2000]
         if outcome.final or n.attempts >= settings.notice_max_attempts:
             n.state = "failed"
-            audit.record(s, "system", "notice.failed", "notice", str(n.id), {
-                "event": n.event, "channel": n.channel, "attempts": n.attempts,
-                "error": n.last_error[:300]})
+            audit.record(
+                s,
+                "system",
+                "notice.failed",
+                "notice",
+                str(n.id),
+                {
+                    "event": n.event,
+                    "channel": n.channel,
+                    "attempts": n.attempts,
+                    "error": n.last_error[:300],
+                },
+            )
             return "failed"
-        delay = min(settings.notice_retry_base_seconds * 2 ** (n.attempts - 1),
-                    settings.notice_retry_max_seconds)
+        delay = min(
+            settings.notice_retry_base_seconds * 2 ** (n.attempts - 1),
+            settings.notice_retry_max_seconds,
+        )
         n.next_attempt_at = _now() + timedelta(seconds=delay)
         return "retried"
 
@@ -276,8 +335,9 @@ def deliver_due(system: System, limit: int = 20) -> Round:
             outcome = _attempt(system, notice_id)
         except Exception as exc:  # a notice that cannot even be composed
             log.exception("notice %s could not be attempted", notice_id)
-            outcome = _record(system, notice_id, Outcome(False, "", f"{type(exc).__name__}: "
-                                                         f"{exc}"), 0)
+            outcome = _record(
+                system, notice_id, Outcome(False, "", f"{type(exc).__name__}: {exc}"), 0
+            )
         setattr(result, outcome, getattr(result, outcome) + 1)
     return result
 
@@ -293,8 +353,14 @@ def replay(system: System, actor: str, notice_id: int) -> Notice:
             raise NotFound(f"no notice {notice_id}")
         before = n.state
         n.state, n.attempts, n.next_attempt_at, n.lease_until = "pending", 0, _now(), None
-        audit.record(s, user.username, "notice.replay", "notice", str(n.id),
-                     {"event": n.event, "channel": n.channel, "was": before})
+        audit.record(
+            s,
+            user.username,
+            "notice.replay",
+            "notice",
+            str(n.id),
+            {"event": n.event, "channel": n.channel, "was": before},
+        )
         return n
 
 
@@ -333,5 +399,15 @@ class Pump:
                 self._stop.wait(interval)
 
 
-__all__ = ["Outcome", "Pump", "Round", "deliver_due", "email_message", "replay",
-           "send_email", "send_webhook", "sign", "verify_signature"]
+__all__ = [
+    "Outcome",
+    "Pump",
+    "Round",
+    "deliver_due",
+    "email_message",
+    "replay",
+    "send_email",
+    "send_webhook",
+    "sign",
+    "verify_signature",
+]

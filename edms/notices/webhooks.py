@@ -39,15 +39,15 @@ from ..orgs import load_user, require_role
 from ..system import System
 from .catalog import NOTICES
 
-SERVES = {"events": "Tích hợp (mọi sự kiện đã chọn)", "sms": "Cổng SMS",
-          "zalo": "Cổng Zalo"}
+SERVES = {"events": "Tích hợp (mọi sự kiện đã chọn)", "sms": "Cổng SMS", "zalo": "Cổng Zalo"}
 _DEV_KEY = b"edms development notice key (not a protection)"
 
 
 def _key(settings: Settings) -> bytes:
     master = settings.secret_key.encode() if settings.secret_key else _DEV_KEY
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"edms-notices",
-                info=b"webhook secrets v1").derive(master)
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"edms-notices", info=b"webhook secrets v1"
+    ).derive(master)
 
 
 def seal(settings: Settings, webhook_id: int, secret: str) -> str:
@@ -59,11 +59,12 @@ def seal(settings: Settings, webhook_id: int, secret: str) -> str:
 def unseal(settings: Settings, webhook_id: int, box: str) -> str:
     try:
         raw = base64.b64decode(box.removeprefix("v1:"))
-        return AESGCM(_key(settings)).decrypt(raw[:12], raw[12:],
-                                              str(webhook_id).encode()).decode()
+        return AESGCM(_key(settings)).decrypt(raw[:12], raw[12:], str(webhook_id).encode()).decode()
     except (InvalidTag, ValueError):
-        raise EdmsError(f"the secret of webhook {webhook_id} cannot be opened (was "
-                        "EDMS_SECRET_KEY changed?): rotate it on the notices page") from None
+        raise EdmsError(
+            f"the secret of webhook {webhook_id} cannot be opened (was "
+            "EDMS_SECRET_KEY changed?): rotate it on the notices page"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -82,18 +83,20 @@ def _check(spec: WebhookSpec) -> WebhookSpec:
     url = spec.url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-        raise EdmsError("the webhook's address is an http:// or https:// URL (up to 500 "
-                        "characters)")
+        raise EdmsError(
+            "the webhook's address is an http:// or https:// URL (up to 500 characters)"
+        )
     if parts.username or parts.password:
-        raise EdmsError("put no credentials in the webhook's address: receivers check the "
-                        "signature (X-EDMS-Signature) instead")
+        raise EdmsError(
+            "put no credentials in the webhook's address: receivers check the "
+            "signature (X-EDMS-Signature) instead"
+        )
     if spec.serves not in SERVES:
         raise EdmsError(f"a webhook serves one of: {', '.join(SERVES)}")
     unknown = [e for e in spec.events if e not in NOTICES]
     if unknown:
         raise EdmsError(f"unknown notices: {', '.join(unknown)}")
-    return WebhookSpec(name, url, spec.serves, tuple(dict.fromkeys(spec.events)),
-                       spec.active)
+    return WebhookSpec(name, url, spec.serves, tuple(dict.fromkeys(spec.events)), spec.active)
 
 
 def _admin(system: System, actor: str) -> int:
@@ -116,16 +119,33 @@ def add(system: System, actor: str, spec: WebhookSpec) -> tuple[NoticeWebhook, s
     agency_id = _admin(system, actor)
     secret = secrets.token_urlsafe(32)
     with transaction(system.sessions) as s:
-        row = NoticeWebhook(agency_id=agency_id, name=spec.name, url=spec.url,
-                            serves=spec.serves, events=json.dumps(list(spec.events)),
-                            active=spec.active, secret_box="", created_at=datetime.now(UTC),
-                            updated_at=datetime.now(UTC))
+        row = NoticeWebhook(
+            agency_id=agency_id,
+            name=spec.name,
+            url=spec.url,
+            serves=spec.serves,
+            events=json.dumps(list(spec.events)),
+            active=spec.active,
+            secret_box="",
+            created_at=datetime.now(UTC),
+            updated_at=datetime.now(UTC),
+        )
         s.add(row)
         s.flush()
         row.secret_box = seal(system.settings, row.id, secret)
-        audit.record(s, actor, "notice.webhook_add", "notice_webhook", str(row.id),
-                     {"name": spec.name, "url": spec.url, "serves": spec.serves,
-                      "events": list(spec.events)})
+        audit.record(
+            s,
+            actor,
+            "notice.webhook_add",
+            "notice_webhook",
+            str(row.id),
+            {
+                "name": spec.name,
+                "url": spec.url,
+                "serves": spec.serves,
+                "events": list(spec.events),
+            },
+        )
         return row, secret
 
 
@@ -137,9 +157,20 @@ def update(system: System, actor: str, webhook_id: int, spec: WebhookSpec) -> No
         row.name, row.url, row.serves = spec.name, spec.url, spec.serves
         row.events, row.active = json.dumps(list(spec.events)), spec.active
         row.updated_at = datetime.now(UTC)
-        audit.record(s, actor, "notice.webhook_update", "notice_webhook", str(row.id),
-                     {"name": spec.name, "url": spec.url, "serves": spec.serves,
-                      "events": list(spec.events), "active": spec.active})
+        audit.record(
+            s,
+            actor,
+            "notice.webhook_update",
+            "notice_webhook",
+            str(row.id),
+            {
+                "name": spec.name,
+                "url": spec.url,
+                "serves": spec.serves,
+                "events": list(spec.events),
+                "active": spec.active,
+            },
+        )
         return row
 
 
@@ -158,5 +189,10 @@ def rotate(system: System, actor: str, webhook_id: int) -> str:
 def list_webhooks(system: System, actor: str) -> list[NoticeWebhook]:
     agency_id = _admin(system, actor)
     with system.sessions() as s:
-        return list(s.scalars(select(NoticeWebhook).where(
-            NoticeWebhook.agency_id == agency_id).order_by(NoticeWebhook.id)))
+        return list(
+            s.scalars(
+                select(NoticeWebhook)
+                .where(NoticeWebhook.agency_id == agency_id)
+                .order_by(NoticeWebhook.id)
+            )
+        )

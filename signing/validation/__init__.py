@@ -26,10 +26,24 @@ from .report import (
 )
 
 __all__ = [
-    "ACCEPTABLE_CHANGES", "CHANGED_HEADLINE", "DIFF_POLICY", "HEADLINES", "INDETERMINATE",
-    "NOT_VALID", "VALID", "Report", "SignatureReport", "SignerReport", "TimestampReport",
-    "failure_report", "file_facts", "format_failure", "report_from_json", "validate_bytes",
-    "validate_file", "vn_time",
+    "ACCEPTABLE_CHANGES",
+    "CHANGED_HEADLINE",
+    "DIFF_POLICY",
+    "HEADLINES",
+    "INDETERMINATE",
+    "NOT_VALID",
+    "VALID",
+    "Report",
+    "SignatureReport",
+    "SignerReport",
+    "TimestampReport",
+    "failure_report",
+    "file_facts",
+    "format_failure",
+    "report_from_json",
+    "validate_bytes",
+    "validate_file",
+    "vn_time",
 ]
 
 

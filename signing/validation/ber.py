@@ -65,7 +65,7 @@ class _Walker:
         count = lb & 0x7F
         if count > 8 or j + count > n:
             raise BerError("bad length")
-        length = int.from_bytes(data[j:j + count], "big")
+        length = int.from_bytes(data[j : j + count], "big")
         return i, tag_end, constructed, length, j + count
 
     def element(self, i: int, depth: int) -> tuple[bytes, int, bool]:
@@ -92,7 +92,7 @@ class _Walker:
                     if j > end:
                         raise BerError("a value overruns its parent")
                     break
-            elif data[j:j + 2] == b"\x00\x00":
+            elif data[j : j + 2] == b"\x00\x00":
                 j += 2
                 break
             out, j, child_changed = self.element(j, depth + 1)
@@ -118,7 +118,7 @@ def _der_string(tag: int, chunks: list[bytes]) -> bytes:
     for chunk in chunks:
         w = _Walker(chunk)
         _, _, _, length, body = w.header(0)
-        parts.append(chunk[body:body + (length or 0)])
+        parts.append(chunk[body : body + (length or 0)])
     if tag == 0x03:  # BIT STRING chunks: only the last one's unused-bits octet counts
         unused = parts[-1][:1] if parts else b"\x00"
         content = unused + b"".join(p[1:] for p in parts)

@@ -79,13 +79,15 @@ def _diff_policy() -> StandardDiffPolicy:
             DSSCompareRule().as_qualified(ModificationLevel.LTA_UPDATES),
             MetadataUpdateRule().as_qualified(ModificationLevel.LTA_UPDATES),
         ],
-        form_rule=FormUpdatingRule(field_rules=[
-            SigFieldCreationRule(),
-            SigFieldModificationRule(),
-            # /I holds a choice field's selected indices: part of its value (ISO 32000-1
-            # 12.7.4.4), changed together with /V by every viewer that fills the form.
-            GenericFieldModificationRule(value_update_keys=VALUE_UPDATE_KEYS | {"/I"}),
-        ]),
+        form_rule=FormUpdatingRule(
+            field_rules=[
+                SigFieldCreationRule(),
+                SigFieldModificationRule(),
+                # /I holds a choice field's selected indices: part of its value (ISO 32000-1
+                # 12.7.4.4), changed together with /V by every viewer that fills the form.
+                GenericFieldModificationRule(value_update_keys=VALUE_UPDATE_KEYS | {"/I"}),
+            ]
+        ),
     )
 
 
@@ -101,31 +103,31 @@ _MODS = {
 
 TRUST_REASONS = {
     "NO_CERTIFICATE_CHAIN_FOUND": "chứng thư số không thuộc tổ chức chứng thực nào được tin "
-                                  "cậy / the certificate does not chain to a trusted root",
+    "cậy / the certificate does not chain to a trusted root",
     "OUT_OF_BOUNDS_NO_POE": "chứng thư số đã hết hạn và không có dấu thời gian tin cậy chứng "
-                            "minh chữ ký được tạo khi còn hạn / the certificate has expired "
-                            "and no trusted timestamp proves the signature existed before",
+    "minh chữ ký được tạo khi còn hạn / the certificate has expired "
+    "and no trusted timestamp proves the signature existed before",
     "OUT_OF_BOUNDS_NOT_REVOKED": "chứng thư số đã hết hạn / the certificate has expired",
     "NOT_YET_VALID": "chứng thư số chưa có hiệu lực tại thời điểm ký / the certificate was "
-                     "not yet valid",
+    "not yet valid",
     "REVOKED_NO_POE": "chứng thư số đã bị thu hồi và không có bằng chứng chữ ký có trước khi "
-                      "thu hồi / the certificate was revoked and nothing proves the "
-                      "signature came first",
+    "thu hồi / the certificate was revoked and nothing proves the "
+    "signature came first",
     "REVOKED": "chứng thư số đã bị thu hồi / the certificate has been revoked",
     "REVOKED_CA_NO_POE": "chứng thư của tổ chức chứng thực đã bị thu hồi / a CA certificate "
-                         "of the chain was revoked",
+    "of the chain was revoked",
     "CRYPTO_CONSTRAINTS_FAILURE_NO_POE": "thuật toán yếu, không có bằng chứng chữ ký được tạo "
-                                         "trước ngày ngừng chấp nhận / a weak algorithm with "
-                                         "no proof the signature predates its cut-off",
+    "trước ngày ngừng chấp nhận / a weak algorithm with "
+    "no proof the signature predates its cut-off",
     "CRYPTO_CONSTRAINTS_FAILURE": "thuật toán hoặc độ dài khóa không còn được chấp nhận / the "
-                                  "algorithm or key size is no longer accepted",
+    "algorithm or key size is no longer accepted",
     "CHAIN_CONSTRAINTS_FAILURE": "chuỗi chứng thư không đáp ứng ràng buộc (mục đích sử dụng "
-                                 "khóa, chính sách) / the certificate chain fails its "
-                                 "constraints",
+    "khóa, chính sách) / the certificate chain fails its "
+    "constraints",
     "TRY_LATER": "chưa lấy được thông tin thu hồi chứng thư / revocation information could "
-                 "not be obtained yet",
+    "not be obtained yet",
     "SIG_CONSTRAINTS_FAILURE": "chữ ký không đáp ứng ràng buộc của chính sách ký / the "
-                               "signature fails the signature policy's constraints",
+    "signature fails the signature policy's constraints",
 }
 
 
@@ -156,9 +158,11 @@ def _read_dss(reader: PdfFileReader) -> _Dss:
     if not isinstance(dss, generic.DictionaryObject):
         return out
     out.present = "/OCSPs" in dss or "/CRLs" in dss
-    for key, kind, target in (("/Certs", x509.Certificate, out.certs),
-                              ("/OCSPs", ocsp.OCSPResponse, out.ocsps),
-                              ("/CRLs", crl.CertificateList, out.crls)):
+    for key, kind, target in (
+        ("/Certs", x509.Certificate, out.certs),
+        ("/OCSPs", ocsp.OCSPResponse, out.ocsps),
+        ("/CRLs", crl.CertificateList, out.crls),
+    ):
         try:
             items = _array(dss.raw_get(key))
         except KeyError:
@@ -176,8 +180,9 @@ def _read_dss(reader: PdfFileReader) -> _Dss:
 def _ocsp_serials(resp: Any) -> set[int]:
     try:
         basic = resp["response_bytes"]["response"].parsed
-        return {r["cert_id"]["serial_number"].native
-                for r in basic["tbs_response_data"]["responses"]}
+        return {
+            r["cert_id"]["serial_number"].native for r in basic["tbs_response_data"]["responses"]
+        }
     except Exception:
         return set()
 
@@ -206,10 +211,16 @@ class _Ctx:
         ocsps = [o for o in self.dss.ocsps if _ocsp_serials(o) & serials]
         past = moment is not None
         return ValidationContext(
-            trust_roots=self.trust.roots, other_certs=[*self.trust.pool, *self.dss.certs],
-            ocsps=ocsps, crls=self.dss.crls, allow_fetching=self.fetch,
-            revocation_mode="soft-fail", moment=moment, retroactive_revinfo=past,
-            algorithm_usage_policy=policy.POLICY)
+            trust_roots=self.trust.roots,
+            other_certs=[*self.trust.pool, *self.dss.certs],
+            ocsps=ocsps,
+            crls=self.dss.crls,
+            allow_fetching=self.fetch,
+            revocation_mode="soft-fail",
+            moment=moment,
+            retroactive_revinfo=past,
+            algorithm_usage_policy=policy.POLICY,
+        )
 
 
 def _signer(cert: x509.Certificate | None) -> SignerReport:
@@ -243,9 +254,11 @@ def _safe(fn: Any, default: Any = None) -> Any:
         return default
 
 
-def validate_file(path: str | os.PathLike[str],
-                  trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
-                  allow_fetching: bool = False) -> Report:
+def validate_file(
+    path: str | os.PathLike[str],
+    trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
+    allow_fetching: bool = False,
+) -> Report:
     """Validate the file at ``path``: read once into memory, or read from disk on demand
     when larger than :data:`reading.IN_MEMORY_MAX`."""
     try:
@@ -257,38 +270,46 @@ def validate_file(path: str | os.PathLike[str],
             while chunk := f.read(1 << 20):
                 h.update(chunk)
             facts = {"sha256": h.hexdigest(), "size": size, "revisions": None}
-            return _checked(reading.Source(fd=f.fileno(), size=size), facts,
-                            trust, allow_fetching)
+            return _checked(reading.Source(fd=f.fileno(), size=size), facts, trust, allow_fetching)
     except OSError:
-        return failure_report({"sha256": None, "size": None, "revisions": None},
-                              "không mở được tệp / the file cannot be opened")
+        return failure_report(
+            {"sha256": None, "size": None, "revisions": None},
+            "không mở được tệp / the file cannot be opened",
+        )
 
 
-def validate_bytes(data: bytes,
-                   trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
-                   allow_fetching: bool = False) -> Report:
+def validate_bytes(
+    data: bytes,
+    trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
+    allow_fetching: bool = False,
+) -> Report:
     return _checked(reading.Source(data), file_facts(data), trust, allow_fetching)
 
 
-def _checked(src: reading.Source, facts: dict[str, Any],
-             trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
-             allow_fetching: bool) -> Report:
+def _checked(
+    src: reading.Source,
+    facts: dict[str, Any],
+    trust: TrustSet | list[x509.Certificate] | tuple[x509.Certificate, ...],
+    allow_fetching: bool,
+) -> Report:
     trust_set = trust if isinstance(trust, TrustSet) else TrustSet.of(trust)
     try:
         return _validate(src, facts, trust_set, allow_fetching)
     except reading.Unreadable as exc:
         return failure_report(facts, exc.reason, diagnostic=exc.diagnostic or None)
     except RecursionError:
-        return failure_report(facts, "cấu trúc tệp PDF lồng nhau quá sâu / the PDF structure "
-                              "is nested too deeply", diagnostic="RecursionError")
+        return failure_report(
+            facts,
+            "cấu trúc tệp PDF lồng nhau quá sâu / the PDF structure is nested too deeply",
+            diagnostic="RecursionError",
+        )
     except Exception as exc:  # the report never carries an exception; the log does
         reason, diag = describe(exc)
         log.warning("validation failed unexpectedly for sha256=%s: %s", facts["sha256"], diag)
         return failure_report(facts, reason, diagnostic=diag)
 
 
-def _validate(src: reading.Source, facts: dict[str, Any], trust: TrustSet,
-              fetch: bool) -> Report:
+def _validate(src: reading.Source, facts: dict[str, Any], trust: TrustSet, fetch: bool) -> Report:
     loaded = reading.load(src)
     reader = loaded.reader
     facts["revisions"] = _safe(lambda: reader.xrefs.total_revisions)
@@ -296,13 +317,19 @@ def _validate(src: reading.Source, facts: dict[str, Any], trust: TrustSet,
     ctx = _Ctx(reader, loaded.data, _read_dss(reader), trust, fetch)
     regular = [f for f in found if not f.is_timestamp]
     stamps = [f for f in found if f.is_timestamp]
-    ctx.certified = any(_docmdp(f.signature) is not None for f in regular
-                        if f.signature is not None)
+    ctx.certified = any(
+        _docmdp(f.signature) is not None for f in regular if f.signature is not None
+    )
     stamp_reports = [_validate_doc_stamp(ctx, f) for f in stamps]
     reports = [_validate_one(ctx, f) for f in regular]
-    report = Report(file=facts, valid=False, signatures=reports,
-                    unsigned_signature_fields=empty, notes=loaded.notes,
-                    diagnostics=ctx.diagnostics)
+    report = Report(
+        file=facts,
+        valid=False,
+        signatures=reports,
+        unsigned_signature_fields=empty,
+        notes=loaded.notes,
+        diagnostics=ctx.diagnostics,
+    )
     report.timestamps = stamp_reports
     report.errors += [f"{s.field}: {s.reason}" for s in stamp_reports if s.status == NOT_VALID]
     if not regular:
@@ -321,13 +348,27 @@ def _unreadable(found: reading.Found, ctx: _Ctx, kind: str) -> SignatureReport:
     if found.diagnostic:
         ctx.diagnostics.append(f"{found.name}: {found.diagnostic}")
     return SignatureReport(
-        field=found.name, signer=SignerReport(), signing_time=None, timestamp=None,
-        level="unknown", indication="INDETERMINATE", sub_indication="FORMAT_FAILURE",
-        integrity=False, trusted=False, revocation="not_checked", coverage="unknown",
-        modifications="unknown", status=NOT_VALID if found.failed else INDETERMINATE,
-        reason=found.problem, kind=kind,
-        messages=[found.problem if found.failed
-                  else f"Không kiểm tra được / Cannot be validated: {found.problem}"])
+        field=found.name,
+        signer=SignerReport(),
+        signing_time=None,
+        timestamp=None,
+        level="unknown",
+        indication="INDETERMINATE",
+        sub_indication="FORMAT_FAILURE",
+        integrity=False,
+        trusted=False,
+        revocation="not_checked",
+        coverage="unknown",
+        modifications="unknown",
+        status=NOT_VALID if found.failed else INDETERMINATE,
+        reason=found.problem,
+        kind=kind,
+        messages=[
+            found.problem
+            if found.failed
+            else f"Không kiểm tra được / Cannot be validated: {found.problem}"
+        ],
+    )
 
 
 def _validate_doc_stamp(ctx: _Ctx, found: reading.Found) -> SignatureReport:
@@ -339,8 +380,11 @@ def _validate_doc_stamp(ctx: _Ctx, found: reading.Found) -> SignatureReport:
     except Exception as exc:
         reason, diag = describe(exc)
         ctx.diagnostics.append(f"{found.name}: {diag}")
-        return _unreadable(reading.Found(found.name, found.field, None, reason, "", True),
-                           ctx, "document_timestamp")
+        return _unreadable(
+            reading.Found(found.name, found.field, None, reason, "", True),
+            ctx,
+            "document_timestamp",
+        )
     intact = bool(st.intact and st.valid)
     trusted = intact and st.trust_problem_indic is None and st.validation_path is not None
     coverage = _coverage(st.coverage)
@@ -349,31 +393,50 @@ def _validate_doc_stamp(ctx: _Ctx, found: reading.Found) -> SignatureReport:
     messages, status, reason, changed = [], VALID, "", False
     if not st.intact:
         status, changed = NOT_VALID, True
-        reason = ("dấu thời gian tài liệu không khớp dữ liệu: tài liệu đã bị sửa sau thời điểm "
-                  "đóng dấu / the document timestamp does not match: the document changed")
+        reason = (
+            "dấu thời gian tài liệu không khớp dữ liệu: tài liệu đã bị sửa sau thời điểm "
+            "đóng dấu / the document timestamp does not match: the document changed"
+        )
     elif not st.valid:
         status = NOT_VALID
         reason = "dấu thời gian tài liệu không đúng chữ ký / the document timestamp is broken"
     elif coverage == "partial":
         status = NOT_VALID
-        reason = ("dấu thời gian tài liệu không phủ phiên bản của nó / the document "
-                  "timestamp does not cover its revision")
+        reason = (
+            "dấu thời gian tài liệu không phủ phiên bản của nó / the document "
+            "timestamp does not cover its revision"
+        )
     elif not trusted:
-        messages.append("Dấu thời gian của đơn vị không được tin cậy, không dùng làm bằng chứng "
-                        "thời gian / timestamp authority not trusted: not used as proof")
+        messages.append(
+            "Dấu thời gian của đơn vị không được tin cậy, không dùng làm bằng chứng "
+            "thời gian / timestamp authority not trusted: not used as proof"
+        )
     if reason:
         messages.append(reason)
     sub = None if trusted else _safe(lambda: st.trust_problem_indic.name)
     return SignatureReport(
-        field=found.name, signer=_signer(_safe(lambda: st.signing_cert)),
-        signing_time=vn_time(when), timestamp=None, level="DTS",
-        indication="TOTAL_PASSED" if status == VALID and trusted else (
-            "TOTAL_FAILED" if status == NOT_VALID else "INDETERMINATE"),
-        sub_indication=sub, integrity=intact, trusted=trusted, revocation="not_checked",
-        coverage=coverage, modifications="none", messages=messages, status=status,
-        reason=reason, changed=changed, kind="document_timestamp",
+        field=found.name,
+        signer=_signer(_safe(lambda: st.signing_cert)),
+        signing_time=vn_time(when),
+        timestamp=None,
+        level="DTS",
+        indication="TOTAL_PASSED"
+        if status == VALID and trusted
+        else ("TOTAL_FAILED" if status == NOT_VALID else "INDETERMINATE"),
+        sub_indication=sub,
+        integrity=intact,
+        trusted=trusted,
+        revocation="not_checked",
+        coverage=coverage,
+        modifications="none",
+        messages=messages,
+        status=status,
+        reason=reason,
+        changed=changed,
+        kind="document_timestamp",
         regime=ctx.trust.regime_of(_safe(lambda: list(st.validation_path), []) or []),
-        validation_time=vn_time(datetime.now().astimezone()))
+        validation_time=vn_time(datetime.now().astimezone()),
+    )
 
 
 def _proof_of_existence(ctx: _Ctx, sig: Any, st: Any) -> datetime | None:
@@ -384,8 +447,11 @@ def _proof_of_existence(ctx: _Ctx, sig: Any, st: Any) -> datetime | None:
     if tv is not None and tv.intact and tv.valid and tv.trusted and tv.timestamp:
         times.append(tv.timestamp)
     for ts, when, trusted in ctx.doc_stamps:
-        if trusted and when is not None and _safe(
-                lambda ts=ts: ts.signed_revision > sig.signed_revision, False):
+        if (
+            trusted
+            and when is not None
+            and _safe(lambda ts=ts: ts.signed_revision > sig.signed_revision, False)
+        ):
             times.append(when)
     return min(times) if times else None
 
@@ -413,8 +479,9 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
             try:
                 trust_st = _status(ctx, found, moment=poe)
             except Exception as exc:
-                ctx.diagnostics.append(f"{found.name}: past validation: "
-                                       f"{type(exc).__name__}: {exc}")
+                ctx.diagnostics.append(
+                    f"{found.name}: past validation: {type(exc).__name__}: {exc}"
+                )
                 trust_st = st
     coverage = _coverage(st.coverage)
     br_problem = _byterange_problem(sig)
@@ -432,9 +499,11 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
         covering = _covering_fields(ctx, sig, set(changed_fields))
         if covering:
             mods, shadow = "other", True
-            messages.append("Ô biểu mẫu/chữ ký mới che lên nội dung đã ký / A field added or "
-                            f"filled after signing paints over signed content: "
-                            f"{', '.join(covering)}")
+            messages.append(
+                "Ô biểu mẫu/chữ ký mới che lên nội dung đã ký / A field added or "
+                f"filled after signing paints over signed content: "
+                f"{', '.join(covering)}"
+            )
     integrity = bool(st.intact and st.valid)
     trusted = trust_st.trust_problem_indic is None and trust_st.validation_path is not None
     sub: str | None = None
@@ -444,33 +513,45 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
         reason = f"vùng ký (ByteRange) không hợp lệ / malformed ByteRange: {br_problem}"
     elif not st.intact:
         indication, sub, status, changed = "TOTAL_FAILED", "HASH_FAILURE", NOT_VALID, True
-        reason = ("dữ liệu đã ký không khớp: tài liệu đã bị sửa sau khi ký / the signed data "
-                  "does not match: the document was changed after signing")
+        reason = (
+            "dữ liệu đã ký không khớp: tài liệu đã bị sửa sau khi ký / the signed data "
+            "does not match: the document was changed after signing"
+        )
     elif not st.valid:
         indication, sub, status = "TOTAL_FAILED", "SIG_CRYPTO_FAILURE", NOT_VALID
-        reason = ("giá trị chữ ký không đúng với khóa của người ký / the signature value does "
-                  "not verify with the signer's key")
+        reason = (
+            "giá trị chữ ký không đúng với khóa của người ký / the signature value does "
+            "not verify with the signer's key"
+        )
     elif coverage == "partial":
         indication, sub, status = "TOTAL_FAILED", "FORMAT_FAILURE", NOT_VALID
-        reason = ("chữ ký không phủ toàn bộ phiên bản đã ký / the signature does not cover "
-                  "its whole revision")
+        reason = (
+            "chữ ký không phủ toàn bộ phiên bản đã ký / the signature does not cover "
+            "its whole revision"
+        )
     elif trust_st.trust_problem_indic is not None:
-        indication = ("TOTAL_FAILED" if isinstance(trust_st.trust_problem_indic, AdESFailure)
-                      else "INDETERMINATE")
+        indication = (
+            "TOTAL_FAILED"
+            if isinstance(trust_st.trust_problem_indic, AdESFailure)
+            else "INDETERMINATE"
+        )
         sub = trust_st.trust_problem_indic.name
         status = NOT_VALID
-        reason = TRUST_REASONS.get(sub or "", "chứng thư số không được tin cậy / the "
-                                               "certificate is not trusted")
+        reason = TRUST_REASONS.get(
+            sub or "", "chứng thư số không được tin cậy / the certificate is not trusted"
+        )
     else:
         indication = "TOTAL_PASSED"
     if status == VALID and mods not in ACCEPTABLE_CHANGES:
         status, changed = NOT_VALID, True
-        reason = {"annotations": "có thêm chú thích sau khi ký / annotations were added "
-                                 "after signing"}.get(
-            mods, "nội dung tài liệu đã bị sửa sau khi ký / the document content was "
-                  "modified after signing")
-    elif (mods not in ACCEPTABLE_CHANGES and integrity and not br_problem
-          and coverage != "partial"):
+        reason = {
+            "annotations": "có thêm chú thích sau khi ký / annotations were added after signing"
+        }.get(
+            mods,
+            "nội dung tài liệu đã bị sửa sau khi ký / the document content was "
+            "modified after signing",
+        )
+    elif mods not in ACCEPTABLE_CHANGES and integrity and not br_problem and coverage != "partial":
         changed = True  # proven by the diff analysis, whatever else is wrong
     if shadow:
         changed = True
@@ -484,14 +565,18 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
     ts = None
     if st.timestamp_validity is not None:
         tv = st.timestamp_validity
-        ts = TimestampReport(vn_time(tv.timestamp) or "",
-                             _signer(tv.signing_cert).common_name,
-                             bool(tv.intact and tv.valid), bool(tv.trusted))
+        ts = TimestampReport(
+            vn_time(tv.timestamp) or "",
+            _signer(tv.signing_cert).common_name,
+            bool(tv.intact and tv.valid),
+            bool(tv.trusted),
+        )
     level = _level(ctx, sig)
     digest = str(_safe(lambda: sig.md_algorithm, "") or "")
-    sig_algo = str(_safe(lambda: sig.signer_info["signature_algorithm"].signature_algo, "")
-                   or _safe(lambda: sig.signer_info["signature_algorithm"]["algorithm"].native,
-                            ""))
+    sig_algo = str(
+        _safe(lambda: sig.signer_info["signature_algorithm"].signature_algo, "")
+        or _safe(lambda: sig.signer_info["signature_algorithm"]["algorithm"].native, "")
+    )
     weak = policy.weak_algorithms(digest, sig_algo) if status == VALID else []
     validated_at = poe if (poe is not None and trust_st is not st) else None
     if changed:
@@ -501,33 +586,57 @@ def _validate_one(ctx: _Ctx, found: reading.Found) -> SignatureReport:
     if mods == "form_filling" and status == VALID:
         messages.append("Chỉ điền biểu mẫu sau khi ký / Only form filling after signing")
     elif mods == "validation_data_only":
-        messages.append("Chỉ bổ sung dữ liệu kiểm tra dài hạn / Only long-term validation "
-                        "data added after signing")
+        messages.append(
+            "Chỉ bổ sung dữ liệu kiểm tra dài hạn / Only long-term validation "
+            "data added after signing"
+        )
     if validated_at is not None:
-        messages.append("Đánh giá tại thời điểm được dấu thời gian chứng minh "
-                        f"({vn_time(validated_at)}) / judged at the time proven by a "
-                        "timestamp")
+        messages.append(
+            "Đánh giá tại thời điểm được dấu thời gian chứng minh "
+            f"({vn_time(validated_at)}) / judged at the time proven by a "
+            "timestamp"
+        )
     if weak:
-        messages.append(f"Ký bằng thuật toán yếu ({', '.join(weak)}), được chấp nhận vì có bằng "
-                        f"chứng chữ ký tồn tại trước {policy.SHA1_CUTOFF.date()} / made with a "
-                        "weak algorithm, accepted on proof of existence before the cut-off")
+        messages.append(
+            f"Ký bằng thuật toán yếu ({', '.join(weak)}), được chấp nhận vì có bằng "
+            f"chứng chữ ký tồn tại trước {policy.SHA1_CUTOFF.date()} / made with a "
+            "weak algorithm, accepted on proof of existence before the cut-off"
+        )
     if trusted and revocation == "not_checked":
-        messages.append("Chưa kiểm tra thu hồi chứng thư (không có dữ liệu OCSP/CRL) / "
-                        "Revocation not checked (no OCSP/CRL data)")
+        messages.append(
+            "Chưa kiểm tra thu hồi chứng thư (không có dữ liệu OCSP/CRL) / "
+            "Revocation not checked (no OCSP/CRL data)"
+        )
     if ts is None:
-        messages.append("Thời gian ký do người ký tự khai / The signing time is the signer's "
-                        "own claim (no trusted timestamp)")
+        messages.append(
+            "Thời gian ký do người ký tự khai / The signing time is the signer's "
+            "own claim (no trusted timestamp)"
+        )
     path_certs = _safe(lambda: list(trust_st.validation_path), []) or []
     return SignatureReport(
-        field=found.name, signer=_signer(_safe(lambda: st.signing_cert)),
+        field=found.name,
+        signer=_signer(_safe(lambda: st.signing_cert)),
         signing_time=vn_time(st.signer_reported_dt or _safe(lambda: sig.self_reported_timestamp)),
-        timestamp=ts, level=level, indication=indication, sub_indication=sub,
-        integrity=integrity, trusted=trusted, revocation=revocation, coverage=coverage,
-        modifications=mods, messages=messages, status=status, reason=reason,
-        changed=changed, regime=ctx.trust.regime_of(reversed(path_certs)),
+        timestamp=ts,
+        level=level,
+        indication=indication,
+        sub_indication=sub,
+        integrity=integrity,
+        trusted=trusted,
+        revocation=revocation,
+        coverage=coverage,
+        modifications=mods,
+        messages=messages,
+        status=status,
+        reason=reason,
+        changed=changed,
+        regime=ctx.trust.regime_of(reversed(path_certs)),
         validation_time=vn_time(validated_at or datetime.now().astimezone()),
-        proof_of_existence=vn_time(poe), digest_algorithm=digest,
-        signature_algorithm=sig_algo, weak_algorithms=weak)
+        proof_of_existence=vn_time(poe),
+        digest_algorithm=digest,
+        signature_algorithm=sig_algo,
+        weak_algorithms=weak,
+    )
 
 
 def _status(ctx: _Ctx, found: reading.Found, moment: datetime | None = None) -> Any:
@@ -539,9 +648,13 @@ def _status(ctx: _Ctx, found: reading.Found, moment: datetime | None = None) -> 
         return _legacy_sha1_status(ctx, sig, moment)
     if moment is None:
         return validate_pdf_signature(sig, ctx.context(sig), diff_policy=DIFF_POLICY)
-    return validate_pdf_signature(sig, ctx.context(sig, moment=moment),
-                                  ts_validation_context=ctx.context(sig),
-                                  diff_policy=DIFF_POLICY, skip_diff=True)
+    return validate_pdf_signature(
+        sig,
+        ctx.context(sig, moment=moment),
+        ts_validation_context=ctx.context(sig),
+        diff_policy=DIFF_POLICY,
+        skip_diff=True,
+    )
 
 
 def _legacy_sha1_status(ctx: _Ctx, sig: Any, moment: datetime | None) -> Any:
@@ -563,21 +676,33 @@ def _legacy_sha1_status(ctx: _Ctx, sig: Any, moment: datetime | None) -> Any:
         embedded_digest = bytes(embedded_digest)
     doc_ok = sig.compute_digest("sha1") in (embedded_digest, embedded_digest[-20:])
     vc = ctx.context(sig, moment=moment)
-    cms_st = asyncio.run(async_validate_cms_signature(
-        sig.signed_data, validation_context=vc,
-        algorithm_policy=CMSAlgorithmUsagePolicy.lift_policy(policy.POLICY)))
+    cms_st = asyncio.run(
+        async_validate_cms_signature(
+            sig.signed_data,
+            validation_context=vc,
+            algorithm_policy=CMSAlgorithmUsagePolicy.lift_policy(policy.POLICY),
+        )
+    )
     return SimpleNamespace(
-        intact=doc_ok and cms_st.intact, valid=cms_st.valid,
+        intact=doc_ok and cms_st.intact,
+        valid=cms_st.valid,
         trust_problem_indic=cms_st.trust_problem_indic,
-        validation_path=cms_st.validation_path, revocation_details=cms_st.revocation_details,
-        signing_cert=cms_st.signing_cert, timestamp_validity=None,
+        validation_path=cms_st.validation_path,
+        revocation_details=cms_st.revocation_details,
+        signing_cert=cms_st.signing_cert,
+        timestamp_validity=None,
         signer_reported_dt=getattr(cms_st, "signer_reported_dt", None),
-        coverage=integrity.get("coverage"), diff_result=integrity.get("diff_result"),
+        coverage=integrity.get("coverage"),
+        diff_result=integrity.get("diff_result"),
         docmdp_ok=integrity.get("docmdp_ok"),
-        modification_level=getattr(integrity.get("diff_result"), "modification_level",
-                                   None) if integrity.get("diff_result") else (
-            ModificationLevel.NONE if integrity.get("coverage")
-            is SignatureCoverageLevel.ENTIRE_FILE else None))
+        modification_level=getattr(integrity.get("diff_result"), "modification_level", None)
+        if integrity.get("diff_result")
+        else (
+            ModificationLevel.NONE
+            if integrity.get("coverage") is SignatureCoverageLevel.ENTIRE_FILE
+            else None
+        ),
+    )
 
 
 def _has_signature_timestamp(sig: Any) -> bool:
@@ -592,8 +717,10 @@ def _level(ctx: _Ctx, sig: Any) -> str:
         return "B-B"
     if not ctx.dss.present:
         return "B-T"
-    if any(_safe(lambda ts=ts: ts.signed_revision > sig.signed_revision, False)
-           for ts, _, _ in ctx.doc_stamps):
+    if any(
+        _safe(lambda ts=ts: ts.signed_revision > sig.signed_revision, False)
+        for ts, _, _ in ctx.doc_stamps
+    ):
         return "B-LTA"
     return "B-LT"
 
@@ -626,9 +753,9 @@ def _covering_fields(ctx: _Ctx, sig: Any, changed: set[str]) -> list[str]:
         page_obj = reader.find_page_for_modification(page)[0].get_object()
         box = page_obj["/CropBox"] if "/CropBox" in page_obj else page_obj["/MediaBox"]
         page_box = tuple(float(v) for v in box)
-        inked = text_under_bytes(bytes(ctx.data[0:br[2] + br[3]]), page,
-                                 [r for _, r in items],
-                                 page_box)  # type: ignore[arg-type]
+        inked = text_under_bytes(
+            bytes(ctx.data[0 : br[2] + br[3]]), page, [r for _, r in items], page_box
+        )  # type: ignore[arg-type]
         covering += [name for (name, _), ink in zip(items, inked, strict=True) if ink]
     return covering
 

@@ -11,20 +11,28 @@ from pyhanko.pdf_utils.misc import PdfError, PdfReadError
 from pyhanko.sign.general import CMSExtractionError, CMSStructuralError
 from pyhanko.sign.validation.errors import SignatureValidationError
 
-UNREADABLE_CMS = ("dữ liệu chữ ký (CMS) không đọc được / the signature data (CMS) cannot "
-                  "be read")
-BROKEN_STRUCTURE = ("cấu trúc PDF của chữ ký bị hỏng / the PDF structure around the "
-                    "signature is damaged")
-SEVERAL_SIGNERS = ("một chữ ký chứa nhiều người ký (PAdES chỉ cho phép một) / one "
-                   "signature holds several signers (PAdES allows one)")
-NO_SIGNER_CERT = ("chữ ký không kèm chứng thư số của người ký / the signer's certificate "
-                  "is not in the signature")
-ENVELOPING = ("chữ ký bao gói nội dung thay vì ký tách rời (không đúng chuẩn PAdES) / an "
-              "enveloping signature where PAdES requires a detached one")
-UNSUPPORTED_ALGORITHM = ("thuật toán chữ ký không được hỗ trợ / the signature algorithm "
-                         "is not supported")
-UNEXPECTED = ("lỗi không lường trước khi đọc chữ ký; đã ghi nhật ký cho quản trị viên / an "
-              "unexpected error while reading the signature (logged for the maintainers)")
+UNREADABLE_CMS = "dữ liệu chữ ký (CMS) không đọc được / the signature data (CMS) cannot be read"
+BROKEN_STRUCTURE = (
+    "cấu trúc PDF của chữ ký bị hỏng / the PDF structure around the signature is damaged"
+)
+SEVERAL_SIGNERS = (
+    "một chữ ký chứa nhiều người ký (PAdES chỉ cho phép một) / one "
+    "signature holds several signers (PAdES allows one)"
+)
+NO_SIGNER_CERT = (
+    "chữ ký không kèm chứng thư số của người ký / the signer's certificate is not in the signature"
+)
+ENVELOPING = (
+    "chữ ký bao gói nội dung thay vì ký tách rời (không đúng chuẩn PAdES) / an "
+    "enveloping signature where PAdES requires a detached one"
+)
+UNSUPPORTED_ALGORITHM = (
+    "thuật toán chữ ký không được hỗ trợ / the signature algorithm is not supported"
+)
+UNEXPECTED = (
+    "lỗi không lường trước khi đọc chữ ký; đã ghi nhật ký cho quản trị viên / an "
+    "unexpected error while reading the signature (logged for the maintainers)"
+)
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
@@ -46,7 +54,8 @@ def describe(exc: BaseException) -> tuple[str, str]:
     if isinstance(exc, PdfReadError | PdfError | KeyError | IndexError):
         return BROKEN_STRUCTURE, diagnostic
     if isinstance(exc, AttributeError | NotImplementedError) and (
-            "hashes" in text or "algorithm" in text.lower()):
+        "hashes" in text or "algorithm" in text.lower()
+    ):
         return UNSUPPORTED_ALGORITHM, diagnostic
     if isinstance(exc, ValueError | TypeError | CMSStructuralError):
         # asn1crypto reports malformed DER as ValueError/TypeError

@@ -40,8 +40,10 @@ _original_extract = pdf_embedded.extract_contents
 # digestAlgorithm written as a signature algorithm's OID (seen from some products):
 # sha*WithRSAEncryption → its hash
 _SIGNATURE_OID_HASH = {
-    "1.2.840.113549.1.1.5": "sha1", "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384", "1.2.840.113549.1.1.13": "sha512",
+    "1.2.840.113549.1.1.5": "sha1",
+    "1.2.840.113549.1.1.11": "sha256",
+    "1.2.840.113549.1.1.12": "sha384",
+    "1.2.840.113549.1.1.13": "sha512",
     "1.2.840.113549.1.1.14": "sha224",
 }
 
@@ -85,8 +87,9 @@ pdf_embedded.extract_contents = _extract_contents  # type: ignore[assignment]
 _original_collect = HistoricalResolver._collect_indirect_references
 
 
-def _collect_indirect_references(self: HistoricalResolver, obj: Any, seen: Any,
-                                 since_revision: int | None = None) -> Any:
+def _collect_indirect_references(
+    self: HistoricalResolver, obj: Any, seen: Any, since_revision: int | None = None
+) -> Any:
     """pyHanko's dependency walk of the diff analysis, with a dangling reference taken as
     the null object (ISO 32000-1 §7.3.10) instead of raising KeyError."""
     if isinstance(obj, generic.IndirectObject) and since_revision is not None:
@@ -98,7 +101,8 @@ def _collect_indirect_references(self: HistoricalResolver, obj: Any, seen: Any,
 
 
 HistoricalResolver._collect_indirect_references = (  # type: ignore[method-assign]
-    _collect_indirect_references)
+    _collect_indirect_references
+)
 
 _original_check_vri = DSSCompareRule._check_vri
 
@@ -107,10 +111,8 @@ def _check_vri(old: Any, new: Any, old_vri: Any, new_vri: Any) -> Any:
     """pyHanko's check of a /VRI dictionary added after signing, accepting the ``/Type
     /VRI`` entry that Adobe's products write beside the certificate-hash keys."""
     if new_vri.get("/Type") == "/VRI":
-        new_vri = generic.DictionaryObject(
-            {k: new_vri.raw_get(k) for k in new_vri if k != "/Type"})
-        old_vri = generic.DictionaryObject(
-            {k: old_vri.raw_get(k) for k in old_vri if k != "/Type"})
+        new_vri = generic.DictionaryObject({k: new_vri.raw_get(k) for k in new_vri if k != "/Type"})
+        old_vri = generic.DictionaryObject({k: old_vri.raw_get(k) for k in old_vri if k != "/Type"})
     return _original_check_vri(old, new, old_vri, new_vri)
 
 
@@ -149,7 +151,6 @@ def _read_hex_string(stream: Any) -> Any:
 
 
 generic.read_hex_string_from_stream = _read_hex_string
-
 
 
 _original_rdn_values = x509.RelativeDistinguishedName._get_values

@@ -36,11 +36,19 @@ MIN_RSA_BITS = 2048
 MIN_RSA_BITS_BEFORE_CUTOFF = 1024
 
 # Sub-indications that can be lifted by a proof of existence before the event.
-TIME_DEPENDENT = frozenset({
-    "OUT_OF_BOUNDS_NO_POE", "OUT_OF_BOUNDS_NOT_REVOKED", "EXPIRED", "REVOKED_NO_POE",
-    "REVOKED", "REVOKED_CA_NO_POE", "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
-    "CRYPTO_CONSTRAINTS_FAILURE", "NOT_YET_VALID",
-})
+TIME_DEPENDENT = frozenset(
+    {
+        "OUT_OF_BOUNDS_NO_POE",
+        "OUT_OF_BOUNDS_NOT_REVOKED",
+        "EXPIRED",
+        "REVOKED_NO_POE",
+        "REVOKED",
+        "REVOKED_CA_NO_POE",
+        "CRYPTO_CONSTRAINTS_FAILURE_NO_POE",
+        "CRYPTO_CONSTRAINTS_FAILURE",
+        "NOT_YET_VALID",
+    }
+)
 
 
 def _before_cutoff(moment: datetime | None) -> bool:
@@ -50,21 +58,26 @@ def _before_cutoff(moment: datetime | None) -> bool:
 class TimeAwarePolicy(AlgorithmUsagePolicy):
     """The algorithm rules above, judged at the moment pyHanko asks about."""
 
-    def digest_algorithm_allowed(self, algo: algos.DigestAlgorithm,
-                                 moment: datetime | None) -> AlgorithmUsageConstraint:
+    def digest_algorithm_allowed(
+        self, algo: algos.DigestAlgorithm, moment: datetime | None
+    ) -> AlgorithmUsageConstraint:
         name = algo["algorithm"].native
         if name in NEVER:
             return AlgorithmUsageConstraint(False, failure_reason=f"{name} is never accepted")
         if name in WEAK and not _before_cutoff(moment):
             return AlgorithmUsageConstraint(
-                False, not_allowed_after=SHA1_CUTOFF,
-                failure_reason=f"{name} is accepted only before {SHA1_CUTOFF.date()}")
+                False,
+                not_allowed_after=SHA1_CUTOFF,
+                failure_reason=f"{name} is accepted only before {SHA1_CUTOFF.date()}",
+            )
         return AlgorithmUsageConstraint(True)
 
-    def signature_algorithm_allowed(self, algo: algos.SignedDigestAlgorithm,
-                                    moment: datetime | None,
-                                    public_key: keys.PublicKeyInfo | None
-                                    ) -> AlgorithmUsageConstraint:
+    def signature_algorithm_allowed(
+        self,
+        algo: algos.SignedDigestAlgorithm,
+        moment: datetime | None,
+        public_key: keys.PublicKeyInfo | None,
+    ) -> AlgorithmUsageConstraint:
         try:
             name = algo.signature_algo
         except ValueError:
@@ -73,14 +86,16 @@ class TimeAwarePolicy(AlgorithmUsagePolicy):
             floor = MIN_RSA_BITS_BEFORE_CUTOFF if _before_cutoff(moment) else MIN_RSA_BITS
             if public_key.bit_size < floor:
                 return AlgorithmUsageConstraint(
-                    False, failure_reason=f"RSA key of {public_key.bit_size} bits")
+                    False, failure_reason=f"RSA key of {public_key.bit_size} bits"
+                )
         try:
             hash_algo = algo.hash_algo
         except ValueError:
             hash_algo = None
         if hash_algo is not None:
             return self.digest_algorithm_allowed(
-                algos.DigestAlgorithm({"algorithm": hash_algo}), moment)
+                algos.DigestAlgorithm({"algorithm": hash_algo}), moment
+            )
         return AlgorithmUsageConstraint(True)
 
 

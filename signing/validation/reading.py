@@ -83,14 +83,15 @@ class Source:
     """The file's bytes: held in memory (small files), or read from an open file on demand
     (large ones) so that memory stays bounded whatever the size."""
 
-    def __init__(self, data: bytes | None = None, fd: int | None = None,
-                 size: int | None = None) -> None:
+    def __init__(
+        self, data: bytes | None = None, fd: int | None = None, size: int | None = None
+    ) -> None:
         self.data, self.fd = data, fd
         self.size = len(data) if data is not None else int(size or 0)
 
     def read(self, offset: int, n: int) -> bytes:
         if self.data is not None:
-            return self.data[offset:offset + n]
+            return self.data[offset : offset + n]
         assert self.fd is not None
         return os.pread(self.fd, max(0, min(n, self.size - offset)), offset)
 
@@ -165,7 +166,7 @@ class Window(io.RawIOBase):
         if not n:
             return 0
         chunk = self._src.read(a, n)
-        b[:len(chunk)] = chunk
+        b[: len(chunk)] = chunk
         self._pos += len(chunk)
         return len(chunk)
 
@@ -181,8 +182,10 @@ def pdf_view(src: Source) -> tuple[int, int, list[str]]:
     if start < 0:
         raise Unreadable("không phải tệp PDF (không có phần đầu %PDF-) / not a PDF file")
     if start > 0:
-        notes.append(f"Có {start} byte lạ trước phần đầu %PDF, đã bỏ qua / {start} bytes "
-                     "before the PDF header were ignored")
+        notes.append(
+            f"Có {start} byte lạ trước phần đầu %PDF, đã bỏ qua / {start} bytes "
+            "before the PDF header were ignored"
+        )
     eof = src.rfind(b"%%EOF", start)
     if eof < 0:
         raise Unreadable("tệp PDF bị cắt cụt (không có %%EOF) / the PDF is truncated")
@@ -191,12 +194,16 @@ def pdf_view(src: Source) -> tuple[int, int, list[str]]:
         end += 1
     if (end < size and src.read(end, 4096).strip(b"\x00\t\n\f\r ")) or size - end > 4096:
         if any(src.find(word, end) >= 0 for word in (b"startxref", b"trailer", b" obj")):
-            notes.append("Sau %%EOF cuối cùng có một phần cập nhật không kết thúc / an "
-                         "unterminated update follows the last %%EOF")
+            notes.append(
+                "Sau %%EOF cuối cùng có một phần cập nhật không kết thúc / an "
+                "unterminated update follows the last %%EOF"
+            )
             return start, size, notes
         junk = size - end
-        notes.append(f"Có {junk} byte dữ liệu thừa sau %%EOF, không thuộc tài liệu, đã bỏ "
-                     f"qua / {junk} bytes of trailing data ignored")
+        notes.append(
+            f"Có {junk} byte dữ liệu thừa sau %%EOF, không thuộc tài liệu, đã bỏ "
+            f"qua / {junk} bytes of trailing data ignored"
+        )
         return start, end, notes
     return start, size, notes
 
@@ -209,21 +216,29 @@ def load(src: Source) -> Loaded:
         reader = PdfFileReader(stream, strict=False)
         reader.xrefs.total_revisions  # noqa: B018 - forces the cross-reference read
     except Exception as exc:
-        raise Unreadable("cấu trúc tệp PDF bị hỏng, không đọc được / the PDF structure "
-                         "is damaged", f"{type(exc).__name__}: {exc}") from None
+        raise Unreadable(
+            "cấu trúc tệp PDF bị hỏng, không đọc được / the PDF structure is damaged",
+            f"{type(exc).__name__}: {exc}",
+        ) from None
     encrypted = False
     if reader.encrypted:
         encrypted = True
         try:
             result = reader.decrypt(b"")
         except Exception as exc:
-            raise Unreadable("tệp được mã hóa theo cách không được hỗ trợ / the file uses an "
-                             "unsupported encryption", f"{type(exc).__name__}: {exc}") from None
+            raise Unreadable(
+                "tệp được mã hóa theo cách không được hỗ trợ / the file uses an "
+                "unsupported encryption",
+                f"{type(exc).__name__}: {exc}",
+            ) from None
         if not getattr(result, "status", None) or str(result.status).endswith("FAILED"):
-            raise Unreadable("tệp được mã hóa, cần mật khẩu để mở / the file is encrypted "
-                             "and needs a password")
-        notes.append("Tệp được mã hóa, mở được không cần mật khẩu / the file is encrypted "
-                     "and opens without a password")
+            raise Unreadable(
+                "tệp được mã hóa, cần mật khẩu để mở / the file is encrypted and needs a password"
+            )
+        notes.append(
+            "Tệp được mã hóa, mở được không cần mật khẩu / the file is encrypted "
+            "and opens without a password"
+        )
     return Loaded(view, reader, notes, encrypted)
 
 
@@ -242,8 +257,10 @@ class Found:
     legacy_sha1: bool = False  # /adbe.pkcs7.sha1: the CMS carries the SHA-1 digest
 
 
-BLANK = ("ô chữ ký có vùng ký nhưng không có giá trị chữ ký (nội dung trống) / the "
-         "signature field has a byte range but an empty signature value")
+BLANK = (
+    "ô chữ ký có vùng ký nhưng không có giá trị chữ ký (nội dung trống) / the "
+    "signature field has a byte range but an empty signature value"
+)
 
 
 def _resolve(obj: Any) -> Any:
@@ -330,9 +347,17 @@ def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
         subfilter = value.get("/SubFilter")
         is_ts = subfilter == RFC3161 or value.get("/Type") == "/DocTimeStamp"
         if subfilter not in (*SIGNATURE_SUBFILTERS, RFC3161):
-            found.append(Found(name, node, None,
-                               f"định dạng chữ ký {str(subfilter).lstrip('/')} không được hỗ "
-                               "trợ / unsupported signature format", "", is_ts))
+            found.append(
+                Found(
+                    name,
+                    node,
+                    None,
+                    f"định dạng chữ ký {str(subfilter).lstrip('/')} không được hỗ "
+                    "trợ / unsupported signature format",
+                    "",
+                    is_ts,
+                )
+            )
             continue
         try:
             sig = _Embedded(reader, node, name)
@@ -341,8 +366,10 @@ def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
             problem, diag = describe(exc)
             found.append(Found(name, node, None, problem, diag, is_ts))
             continue
-        found.append(Found(name, node, sig, is_timestamp=is_ts,
-                           legacy_sha1=subfilter == LEGACY_SHA1))
-    readable = sorted((f for f in found if f.signature is not None),
-                      key=lambda f: f.signature.signed_revision)  # type: ignore[union-attr]
+        found.append(
+            Found(name, node, sig, is_timestamp=is_ts, legacy_sha1=subfilter == LEGACY_SHA1)
+        )
+    readable = sorted(
+        (f for f in found if f.signature is not None), key=lambda f: f.signature.signed_revision
+    )  # type: ignore[union-attr]
     return readable + [f for f in found if f.signature is None], empty

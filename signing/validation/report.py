@@ -128,9 +128,10 @@ class Report:
             reasons += [f"{s.field}: {s.reason}" if s.field else s.reason for s in unreadable]
         elif not sigs:
             verdict = NOT_VALID
-            reasons.append("Tệp không có chữ ký số nào / The file carries no signature"
-                           + (" (chỉ có dấu thời gian tài liệu / only document timestamps)"
-                              if stamps else ""))
+            reasons.append(
+                "Tệp không có chữ ký số nào / The file carries no signature"
+                + (" (chỉ có dấu thời gian tài liệu / only document timestamps)" if stamps else "")
+            )
         else:
             verdict = VALID
         self.verdict = verdict
@@ -145,18 +146,40 @@ def file_facts(data: Any) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "revisions": None}
 
 
-def failure_report(facts: dict[str, Any], reason: str, *, diagnostic: str | None = None,
-                   notes: list[str] | None = None) -> Report:
+def failure_report(
+    facts: dict[str, Any],
+    reason: str,
+    *,
+    diagnostic: str | None = None,
+    notes: list[str] | None = None,
+) -> Report:
     """The report for a file that cannot be validated at all: ``indeterminate`` with the
     reason in words."""
     sig = SignatureReport(
-        field="", signer=SignerReport(), signing_time=None, timestamp=None, level="unknown",
-        indication="INDETERMINATE", sub_indication="FORMAT_FAILURE", integrity=False,
-        trusted=False, revocation="not_checked", coverage="unknown", modifications="unknown",
+        field="",
+        signer=SignerReport(),
+        signing_time=None,
+        timestamp=None,
+        level="unknown",
+        indication="INDETERMINATE",
+        sub_indication="FORMAT_FAILURE",
+        integrity=False,
+        trusted=False,
+        revocation="not_checked",
+        coverage="unknown",
+        modifications="unknown",
         messages=[f"Không kiểm tra được / Cannot be validated: {reason}"],
-        status=INDETERMINATE, reason=reason)
-    report = Report(file=facts, valid=False, signatures=[sig], notes=list(notes or []),
-                    errors=[reason], diagnostics=[diagnostic] if diagnostic else [])
+        status=INDETERMINATE,
+        reason=reason,
+    )
+    report = Report(
+        file=facts,
+        valid=False,
+        signatures=[sig],
+        notes=list(notes or []),
+        errors=[reason],
+        diagnostics=[diagnostic] if diagnostic else [],
+    )
     return report.conclude()
 
 
@@ -173,30 +196,38 @@ def report_from_json(data: dict[str, Any]) -> Report:
     names = {f.name for f in dataclasses.fields(SignatureReport)}
     stamps = [_signature_from_json(s, names) for s in data.get("timestamps", [])]
     sigs = [_signature_from_json(s, names) for s in data.get("signatures", [])]
-    report = Report(file=data["file"], valid=bool(data["valid"]), signatures=sigs,
-                    timestamps=stamps,
-                    unsigned_signature_fields=list(data.get("unsigned_signature_fields", [])),
-                    errors=list(data.get("errors", [])),
-                    notes=list(data.get("notes", [])),
-                    diagnostics=list(data.get("diagnostics", [])))
+    report = Report(
+        file=data["file"],
+        valid=bool(data["valid"]),
+        signatures=sigs,
+        timestamps=stamps,
+        unsigned_signature_fields=list(data.get("unsigned_signature_fields", [])),
+        errors=list(data.get("errors", [])),
+        notes=list(data.get("notes", [])),
+        diagnostics=list(data.get("diagnostics", [])),
+    )
     if "verdict" in data:
         report.verdict = data["verdict"]
         report.headline = data.get("headline", HEADLINES.get(report.verdict, ""))
         report.reasons = list(data.get("reasons", []))
     else:  # a report stored before verdicts existed
         report.verdict = VALID if report.valid else NOT_VALID
-        report.headline = (CHANGED_HEADLINE if report.changed_after_signing
-                           else HEADLINES[report.verdict])
+        report.headline = (
+            CHANGED_HEADLINE if report.changed_after_signing else HEADLINES[report.verdict]
+        )
     return report
 
 
 def _signature_from_json(s: dict[str, Any], names: set[str]) -> SignatureReport:
     s = {k: v for k, v in s.items() if k in names}
     if "changed" not in s:  # stored before "changed" was recorded: proof only
-        s["changed"] = (s.get("sub_indication") == "HASH_FAILURE"
-                        or s.get("modifications") in ("other", "annotations"))
-        s["status"] = (VALID if s.get("indication") == "TOTAL_PASSED" and s.get("trusted")
-                       else NOT_VALID)
+        s["changed"] = s.get("sub_indication") == "HASH_FAILURE" or s.get("modifications") in (
+            "other",
+            "annotations",
+        )
+        s["status"] = (
+            VALID if s.get("indication") == "TOTAL_PASSED" and s.get("trusted") else NOT_VALID
+        )
     s["signer"] = SignerReport(**s["signer"])
     s["timestamp"] = TimestampReport(**s["timestamp"]) if s.get("timestamp") else None
     return SignatureReport(**s)

@@ -44,8 +44,9 @@ def snapshot(system: System) -> dict[str, Any]:
         name = "document_fts" if s.get_bind().dialect.name == "sqlite" else "document_search"
         counts[name] = s.scalar(text(f"SELECT count(*) FROM {name}"))
         counts["audit_head"] = tuple(s.execute(text("SELECT seq, hash FROM audit_head")).one())
-        counts["versions"] = tuple(s.execute(text(
-            "SELECT id, state, version FROM documents ORDER BY id")).all())
+        counts["versions"] = tuple(
+            s.execute(text("SELECT id, state, version FROM documents ORDER BY id")).all()
+        )
     counts["objects"] = sorted(o.key for o in system.store.list())
     return counts
 

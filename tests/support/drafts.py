@@ -16,8 +16,11 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt
 
-CENTER, LEFT, JUSTIFY = (WD_ALIGN_PARAGRAPH.CENTER, WD_ALIGN_PARAGRAPH.LEFT,
-                         WD_ALIGN_PARAGRAPH.JUSTIFY)
+CENTER, LEFT, JUSTIFY = (
+    WD_ALIGN_PARAGRAPH.CENTER,
+    WD_ALIGN_PARAGRAPH.LEFT,
+    WD_ALIGN_PARAGRAPH.JUSTIFY,
+)
 
 
 def _fixed_table(doc: object, widths_mm: tuple[float, float]) -> object:
@@ -34,8 +37,16 @@ def _fixed_table(doc: object, widths_mm: tuple[float, float]) -> object:
     return table
 
 
-def _para(container: object, text: str, *, bold: bool = False, italic: bool = False,
-          size: float = 14, align: object = CENTER, first: bool = False) -> None:
+def _para(
+    container: object,
+    text: str,
+    *,
+    bold: bool = False,
+    italic: bool = False,
+    size: float = 14,
+    align: object = CENTER,
+    first: bool = False,
+) -> None:
     p = container.paragraphs[0] if first else container.add_paragraph()  # type: ignore[attr-defined]
     p.alignment = align
     p.paragraph_format.space_after = Pt(0)
@@ -43,10 +54,16 @@ def _para(container: object, text: str, *, bold: bool = False, italic: bool = Fa
     run.bold, run.italic, run.font.size = bold, italic, Pt(size)
 
 
-def decision_docx(target: Path, *, symbol: str = "QĐ-UBND", signer: str = "Trần Thị Hồng Nhung",
-                  titles: tuple[str, ...] = ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"),
-                  number_line: str | None = None, date_line: str | None = None,
-                  year: str = "") -> Path:
+def decision_docx(
+    target: Path,
+    *,
+    symbol: str = "QĐ-UBND",
+    signer: str = "Trần Thị Hồng Nhung",
+    titles: tuple[str, ...] = ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"),
+    number_line: str | None = None,
+    date_line: str | None = None,
+    year: str = "",
+) -> Path:
     """A Quyết định drafted in Word: "Số:" with a blank before the symbol, the date line
     with blanks for the day and month, the signature block with a blank signing space."""
     doc = Document()
@@ -66,25 +83,34 @@ def decision_docx(target: Path, *, symbol: str = "QĐ-UBND", signer: str = "Tr�
     _para(right, "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", bold=True, size=13, first=True)
     _para(right, "Độc lập - Tự do - Hạnh phúc", bold=True)
     _para(right, "")
-    _para(right, date_line or f"Tuyên Quang, ngày       tháng       năm {year}".rstrip()
-          + ("" if year else "         "), italic=True)
+    _para(
+        right,
+        date_line
+        or f"Tuyên Quang, ngày       tháng       năm {year}".rstrip()
+        + ("" if year else "         "),
+        italic=True,
+    )
     _para(doc, "")
     _para(doc, "QUYẾT ĐỊNH", bold=True)
     _para(doc, "Về việc phê duyệt Kế hoạch chuyển đổi số năm 2027", bold=True)
     _para(doc, "")
     _para(doc, "CHỦ TỊCH ỦY BAN NHÂN DÂN TỈNH TUYÊN QUANG", bold=True)
     _para(doc, "")
-    for text in ("Căn cứ Luật Tổ chức chính quyền địa phương ngày 16 tháng 6 năm 2025;",
-                 "Theo đề nghị của Giám đốc Sở Khoa học và Công nghệ."):
+    for text in (
+        "Căn cứ Luật Tổ chức chính quyền địa phương ngày 16 tháng 6 năm 2025;",
+        "Theo đề nghị của Giám đốc Sở Khoa học và Công nghệ.",
+    ):
         _para(doc, text, italic=True, align=JUSTIFY)
     _para(doc, "")
     _para(doc, "QUYẾT ĐỊNH:", bold=True)
     _para(doc, "")
-    for text in ("Điều 1. Phê duyệt Kế hoạch chuyển đổi số năm 2027 của tỉnh Tuyên Quang "
-                 "kèm theo Quyết định này.",
-                 "Điều 2. Quyết định này có hiệu lực kể từ ngày ký. Chánh Văn phòng Ủy ban "
-                 "nhân dân tỉnh, Giám đốc Sở Khoa học và Công nghệ chịu trách nhiệm thi "
-                 "hành Quyết định này."):
+    for text in (
+        "Điều 1. Phê duyệt Kế hoạch chuyển đổi số năm 2027 của tỉnh Tuyên Quang "
+        "kèm theo Quyết định này.",
+        "Điều 2. Quyết định này có hiệu lực kể từ ngày ký. Chánh Văn phòng Ủy ban "
+        "nhân dân tỉnh, Giám đốc Sở Khoa học và Công nghệ chịu trách nhiệm thi "
+        "hành Quyết định này.",
+    ):
         _para(doc, text, align=JUSTIFY)
     _para(doc, "")
     tail = _fixed_table(doc, (80, 85))
@@ -105,10 +131,22 @@ def export_pdf(docx: Path, target: Path) -> Path:
     """The .docx exported to PDF by LibreOffice (as "Save as PDF" does: no form fields)."""
     work = target.parent / f".lo-{target.stem}"
     work.mkdir(parents=True, exist_ok=True)
-    subprocess.run([shutil.which("soffice") or "soffice", "--headless", "--norestore",
-                    f"-env:UserInstallation={(work / 'profile').resolve().as_uri()}",
-                    "--convert-to", "pdf", "--outdir", str(work), str(docx)],
-                   check=True, capture_output=True, timeout=180)
+    subprocess.run(
+        [
+            shutil.which("soffice") or "soffice",
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={(work / 'profile').resolve().as_uri()}",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(work),
+            str(docx),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
     shutil.move(work / f"{docx.stem}.pdf", target)
     shutil.rmtree(work, ignore_errors=True)
     return target

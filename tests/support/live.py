@@ -43,8 +43,13 @@ def wait_until_serving(url: str, proc: subprocess.Popen[bytes], timeout: float =
 
 
 def edms(env: dict[str, str], *args: str, timeout: float = 180) -> str:
-    done = subprocess.run([sys.executable, "-m", "edms.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    done = subprocess.run(
+        [sys.executable, "-m", "edms.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 
@@ -56,14 +61,27 @@ class Processes:
     logs: Path
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def serve(self, env: dict[str, str], workers: int = 2, name: str = "api",
-              port: int | None = None) -> str:
+    def serve(
+        self, env: dict[str, str], workers: int = 2, name: str = "api", port: int | None = None
+    ) -> str:
         port = port or free_port()
         log = open(self.logs / f"{name}-{port}.log", "ab")  # noqa: SIM115 (closed with proc)
         proc = subprocess.Popen(
-            [sys.executable, "-m", "edms.cli", "serve", "--port", str(port),
-             "--workers", str(workers)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "edms.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         base = f"http://127.0.0.1:{port}"
         wait_until_serving(base + "/healthz", proc)
@@ -71,8 +89,13 @@ class Processes:
 
     def worker(self, env: dict[str, str], name: str = "worker") -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{name}-{len(self.procs)}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "edms.cli", "worker"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edms.cli", "worker"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.procs.append(proc)
         return proc
 
@@ -80,8 +103,7 @@ class Processes:
         """Stop the server at ``base`` (and wait for it), leaving the others running."""
         port = base.rsplit(":", 1)[1]
         for proc in self.procs:
-            if proc.poll() is None and f"--port', '{port}'" in str(proc.args).replace(
-                    '"', "'"):
+            if proc.poll() is None and f"--port', '{port}'" in str(proc.args).replace('"', "'"):
                 proc.terminate()
                 proc.wait(timeout=30)
 
@@ -98,8 +120,14 @@ class Processes:
 
 
 def base_env(data: Path, pki_dir: Path, **extra: str) -> dict[str, str]:
-    return {**os.environ, "EDMS_DATA_DIR": str(data), "EDMS_PKI_DIR": str(pki_dir),
-            "EDMS_ENV": "development", "EDMS_RETENTION_DEFAULT_YEARS": "0", **extra}
+    return {
+        **os.environ,
+        "EDMS_DATA_DIR": str(data),
+        "EDMS_PKI_DIR": str(pki_dir),
+        "EDMS_ENV": "development",
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        **extra,
+    }
 
 
 def wait_for(what: str, check: object, timeout: float = 90) -> object:
@@ -119,10 +147,32 @@ def add_token_leader(env: dict[str, str], pki: object, password: str) -> None:
     """``ld.token``: a leader whose key lives on their own USB token; the server holds only
     the certificate (dev PKI ``leader2``) and the signature image."""
     directory = pki.directory  # type: ignore[attr-defined]
-    edms(env, "user", "add", "000.00.00.H41", "ld.token", "--name", "Trần Thị Hồng Nhung",
-         "--roles", "leader", "--title", "Phó Chủ tịch", "--unit", "VP")
+    edms(
+        env,
+        "user",
+        "add",
+        "000.00.00.H41",
+        "ld.token",
+        "--name",
+        "Trần Thị Hồng Nhung",
+        "--roles",
+        "leader",
+        "--title",
+        "Phó Chủ tịch",
+        "--unit",
+        "VP",
+    )
     edms(env, "user", "password", "ld.token", "--password", password)
-    edms(env, "key", "bind-certificate", "--user", "ld.token", "--certificate",
-         str(directory / "certs" / "leader2.cert.pem"), "--image",
-         str(pki.signature_image("leader2")), "--authority",  # type: ignore[attr-defined]
-         "KT. CHỦ TỊCH")
+    edms(
+        env,
+        "key",
+        "bind-certificate",
+        "--user",
+        "ld.token",
+        "--certificate",
+        str(directory / "certs" / "leader2.cert.pem"),
+        "--image",
+        str(pki.signature_image("leader2")),
+        "--authority",  # type: ignore[attr-defined]
+        "KT. CHỦ TỊCH",
+    )

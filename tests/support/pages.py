@@ -17,8 +17,23 @@ Box = tuple[int, int, int, int]  # left, top, right, bottom (pixels)
 def render(pdf: Path, page: int, dpi: int, out_dir: Path, name: str = "page") -> Image.Image:
     """Page ``page`` (1-based) of ``pdf`` as an RGB image at ``dpi``."""
     stem = out_dir / f"{name}-{page}-{dpi}"
-    subprocess.run(["pdftoppm", "-r", str(dpi), "-png", "-f", str(page), "-l", str(page),
-                    "-singlefile", str(pdf), str(stem)], check=True, timeout=120)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-r",
+            str(dpi),
+            "-png",
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            "-singlefile",
+            str(pdf),
+            str(stem),
+        ],
+        check=True,
+        timeout=120,
+    )
     with Image.open(stem.with_suffix(".png")) as im:
         return im.convert("RGB")
 
@@ -60,8 +75,12 @@ def seal_overlap(image: Image.Image) -> SealOverlap:
     assert ink is not None, "no blue signature ink on the page"
     # the seal: red ink around the signature
     pad = image.width // 4
-    around = (max(0, ink[0] - pad), max(0, ink[1] - pad), min(image.width, ink[2] + pad),
-              min(image.height, ink[3] + pad))
+    around = (
+        max(0, ink[0] - pad),
+        max(0, ink[1] - pad),
+        min(image.width, ink[2] + pad),
+        min(image.height, ink[3] + pad),
+    )
     seal = ink_box(image, is_red, around)
     assert seal is not None, "no red seal ink near the signature"
     return SealOverlap(ink, seal, (seal[2] - ink[0]) / (ink[2] - ink[0]))
@@ -94,9 +113,12 @@ def text_metrics(image: Image.Image, box: Box) -> tuple[int, float]:
         if run > best[1]:
             best = (start, run)
     height = best[1]
-    rows_ink = sum(rows[best[0]:best[0] + height])
-    cols = [x for x in range(crop.width)
-            if any(dark(px[x, y]) for y in range(best[0], best[0] + height))]
+    rows_ink = sum(rows[best[0] : best[0] + height])
+    cols = [
+        x
+        for x in range(crop.width)
+        if any(dark(px[x, y]) for y in range(best[0], best[0] + height))
+    ]
     width = (max(cols) - min(cols) + 1) if cols else 1
     return height, rows_ink / (height * width)
 
@@ -128,15 +150,26 @@ def slant(image: Image.Image, box: Box) -> float:
 def words(pdf: Path, page: int = 1) -> list[tuple[str, float, float, float, float]]:
     """pdftotext's words of a page: (text, xMin, yMin, xMax, yMax) in points, top-left
     origin (form field appearances included)."""
-    html = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-bbox", str(pdf),
-                           "-"], capture_output=True, text=True, check=True).stdout
-    return [(m[5], float(m[1]), float(m[2]), float(m[3]), float(m[4])) for m in re.finditer(
-        r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)',
-        html)]
+    html = subprocess.run(
+        ["pdftotext", "-f", str(page), "-l", str(page), "-bbox", str(pdf), "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return [
+        (m[5], float(m[1]), float(m[2]), float(m[3]), float(m[4]))
+        for m in re.finditer(
+            r'<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)', html
+        )
+    ]
 
 
 def box_of(found: list[tuple[str, float, float, float, float]], dpi: int) -> Box:
     """The pixel box around words (points → pixels at ``dpi``)."""
     s = dpi / 72
-    return (int(min(w[1] for w in found) * s) - 2, int(min(w[2] for w in found) * s) - 2,
-            int(max(w[3] for w in found) * s) + 2, int(max(w[4] for w in found) * s) + 2)
+    return (
+        int(min(w[1] for w in found) * s) - 2,
+        int(min(w[2] for w in found) * s) - 2,
+        int(max(w[3] for w in found) * s) + 2,
+        int(max(w[4] for w in found) * s) + 2,
+    )

@@ -12,8 +12,9 @@ from signing.fonts import serif_font_path
 A4_INCHES = (8.27, 11.69)
 
 
-def scan_page(path: Path, lines: list[str], dpi: int = 300, fmt: str = "PNG",
-              colour: bool = True) -> Path:
+def scan_page(
+    path: Path, lines: list[str], dpi: int = 300, fmt: str = "PNG", colour: bool = True
+) -> Path:
     """One A4 page with ``lines`` of text at 14 pt, saved at ``dpi``."""
     w, h = int(A4_INCHES[0] * dpi), int(A4_INCHES[1] * dpi)
     im = Image.new("RGB" if colour else "L", (w, h), "white")
@@ -35,8 +36,14 @@ def multipage_tiff(path: Path, pages: list[list[str]], dpi: int = 300) -> Path:
     frames = []
     for i, lines in enumerate(pages):
         frames.append(Image.open(scan_page(path.with_name(f".tif{i}.png"), lines, dpi)))
-    frames[0].save(path, "TIFF", save_all=True, append_images=frames[1:], dpi=(dpi, dpi),
-                   compression="tiff_deflate")
+    frames[0].save(
+        path,
+        "TIFF",
+        save_all=True,
+        append_images=frames[1:],
+        dpi=(dpi, dpi),
+        compression="tiff_deflate",
+    )
     return path
 
 

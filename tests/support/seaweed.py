@@ -76,13 +76,19 @@ class SeaweedServer:
 def start(data_dir: Path, timeout: float = 90.0) -> SeaweedServer:
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "s3.json"
-    config.write_text(json.dumps({
-        "identities": [{
-            "name": "edms",
-            "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-        }]
-    }))
+    config.write_text(
+        json.dumps(
+            {
+                "identities": [
+                    {
+                        "name": "edms",
+                        "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+                        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                    }
+                ]
+            }
+        )
+    )
     # Every bucket is a SeaweedFS collection; grow each by one volume at a time (the
     # default, 7, exhausts the volume slots after a few dozen test buckets).
     (data_dir / "master.toml").write_text(
@@ -93,14 +99,28 @@ def start(data_dir: Path, timeout: float = 90.0) -> SeaweedServer:
     log = open(log_path, "wb")  # noqa: SIM115 - owned by the process
     proc = subprocess.Popen(
         [
-            weed_binary(), "server",
-            "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data_dir}",
-            f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}",
-            "-s3", f"-s3.port={s3}", f"-s3.config={config}",
-            "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false",
-            "-master.volumeSizeLimitMB=256", "-volume.max=0", "-metricsPort=0",
+            weed_binary(),
+            "server",
+            "-ip=127.0.0.1",
+            "-ip.bind=127.0.0.1",
+            f"-dir={data_dir}",
+            f"-master.port={master}",
+            f"-volume.port={volume}",
+            f"-filer.port={filer}",
+            "-s3",
+            f"-s3.port={s3}",
+            f"-s3.config={config}",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-s3.iam=false",
+            "-master.volumeSizeLimitMB=256",
+            "-volume.max=0",
+            "-metricsPort=0",
         ],
-        cwd=data_dir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=data_dir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     endpoint = f"127.0.0.1:{s3}"
     deadline = time.monotonic() + timeout
@@ -116,7 +136,8 @@ def start(data_dir: Path, timeout: float = 90.0) -> SeaweedServer:
             if time.monotonic() > deadline:
                 proc.kill()
                 raise RuntimeError(
-                    f"SeaweedFS did not start in {timeout}s; see {log_path}") from exc
+                    f"SeaweedFS did not start in {timeout}s; see {log_path}"
+                ) from exc
             time.sleep(0.2)  # readiness polling, not a timing assertion
     server = SeaweedServer(proc, endpoint, data_dir, log_path)
     _wait_writable(server, deadline)
@@ -146,8 +167,7 @@ def _wait_writable(server: SeaweedServer, deadline: float) -> None:
 
 if __name__ == "__main__":  # `python -m tests.support.seaweed DIR`: a server for manual use
     srv = start(Path(sys.argv[1] if len(sys.argv) > 1 else "var/seaweed"))
-    print(f"S3 endpoint http://{srv.endpoint} access={ACCESS_KEY} secret={SECRET_KEY}",
-          flush=True)
+    print(f"S3 endpoint http://{srv.endpoint} access={ACCESS_KEY} secret={SECRET_KEY}", flush=True)
     try:
         srv.process.wait()
     except KeyboardInterrupt:

@@ -29,8 +29,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
-EMPTY_FORM = ("getAgenciesList", "getSynchronizeUnit", "getReceivedEdocList",
-              "getSentEdocList")
+EMPTY_FORM = ("getAgenciesList", "getSynchronizeUnit", "getReceivedEdocList", "getSentEdocList")
 LITERAL_BRACES = ("deleteAgency", "getEdoc", "updateStatus")
 
 
@@ -42,8 +41,13 @@ def sdk_timestamp(t: datetime) -> str:
 def gson(obj: dict[str, str]) -> str:
     """``new Gson().toJson(map)``: compact, non-ASCII as is, HTML characters escaped."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("=", "\\u003d"),
-                    ("'", "\\u0027")):
+    for ch, esc in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("=", "\\u003d"),
+        ("'", "\\u0027"),
+    ):
         text = text.replace(ch, esc)
     return text
 
@@ -103,14 +107,14 @@ class Connection:
         if expect_continue:
             status, headers = self._head()
             if status != 100:  # answered without wanting the body
-                return Response(status, headers, self._exactly(int(headers.get(
-                    "content-length", "0"))))
+                return Response(
+                    status, headers, self._exactly(int(headers.get("content-length", "0")))
+                )
         self.sock.sendall(body)
         status, headers = self._head()
         while status == 100:
             status, headers = self._head()
-        return Response(status, headers, self._exactly(int(headers.get("content-length",
-                                                                       "0"))))
+        return Response(status, headers, self._exactly(int(headers.get("content-length", "0"))))
 
 
 @dataclass
@@ -129,8 +133,14 @@ class SdkService:
         self.map["systemid"] = self.system_id
         self.map["timestamp"] = sdk_timestamp(self.created)
 
-    def request(self, operation: str, args: dict[str, Any], body: bytes = b"",
-                content_type: str = "application/json", expect: bool | None = None) -> bytes:
+    def request(
+        self,
+        operation: str,
+        args: dict[str, Any],
+        body: bytes = b"",
+        content_type: str = "application/json",
+        expect: bool | None = None,
+    ) -> bytes:
         """The request's bytes (head and body), as the SDK builds it."""
         self.map["Content-Type"] = content_type
         for k, v in args.items():
@@ -141,12 +151,16 @@ class SdkService:
         url = urlsplit(self.endpoint)
         lines = [f"POST {url.path}/{operation} HTTP/1.1", f"Host: {url.netloc}"]
         lines += [f"{k}: {v}" for k, v in signed.items()]
-        lines += [f"XroadVnpt-sign-header: {sign_header}",
-                  f"XroadVnpt-sign-header-key: {';'.join(self.map)}",
-                  f"XroadVnpt-hash-header: {mac}", f"Content-Type: {content_type}",
-                  "User-Agent: JAVASDKAgent/1.0.0 XRoad/VPCP",
-                  "XroadVnpt-version: 3.0.201608", f"Content-Length: {len(body)}",
-                  "Connection: keep-alive"]
+        lines += [
+            f"XroadVnpt-sign-header: {sign_header}",
+            f"XroadVnpt-sign-header-key: {';'.join(self.map)}",
+            f"XroadVnpt-hash-header: {mac}",
+            f"Content-Type: {content_type}",
+            "User-Agent: JAVASDKAgent/1.0.0 XRoad/VPCP",
+            "XroadVnpt-version: 3.0.201608",
+            f"Content-Length: {len(body)}",
+            "Connection: keep-alive",
+        ]
         if expect if expect is not None else (body and operation != "sendEdoc"):
             lines.append("Expect: 100-continue")
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
@@ -162,8 +176,9 @@ class SdkService:
         head, _, body = raw.partition(b"\r\n\r\n")
         return conn.exchange(head + b"\r\n\r\n", body, b"Expect: 100-continue" in head)
 
-    def call(self, operation: str, args: dict[str, Any] | None = None, body: bytes | None = None
-             ) -> Response:
+    def call(
+        self, operation: str, args: dict[str, Any] | None = None, body: bytes | None = None
+    ) -> Response:
         args = args or {}
         if operation == "sendEdoc":
             assert body is not None

@@ -29,22 +29,51 @@ class Chain:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ban Cơ yếu Chính phủ (thử)"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "VN"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Ban Cơ yếu Chính phủ (thử)"),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
 
 
-def _cert(subject: str, key: rsa.RSAPrivateKey, issuer: str, issuer_key: rsa.RSAPrivateKey,
-          start: datetime, end: datetime, *, ca: bool, eku: list[x509.ObjectIdentifier] | None
-          = None, algo: hashes.HashAlgorithm | None = None) -> x509.Certificate:
-    b = (x509.CertificateBuilder().subject_name(_name(subject)).issuer_name(_name(issuer))
-         .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(start).not_valid_after(end)
-         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-         .add_extension(x509.KeyUsage(
-             digital_signature=not ca, content_commitment=not ca, key_encipherment=False,
-             data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-             encipher_only=False, decipher_only=False), critical=True))
+def _cert(
+    subject: str,
+    key: rsa.RSAPrivateKey,
+    issuer: str,
+    issuer_key: rsa.RSAPrivateKey,
+    start: datetime,
+    end: datetime,
+    *,
+    ca: bool,
+    eku: list[x509.ObjectIdentifier] | None = None,
+    algo: hashes.HashAlgorithm | None = None,
+) -> x509.Certificate:
+    b = (
+        x509.CertificateBuilder()
+        .subject_name(_name(subject))
+        .issuer_name(_name(issuer))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=not ca,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
     if eku:
         b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=True)
     return b.sign(issuer_key, algo or hashes.SHA256())
@@ -55,9 +84,13 @@ def _a(cert: x509.Certificate) -> a_x509.Certificate:
 
 
 def _k(key: rsa.RSAPrivateKey) -> a_keys.PrivateKeyInfo:
-    return a_keys.PrivateKeyInfo.load(key.private_bytes(
-        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    return a_keys.PrivateKeyInfo.load(
+        key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def make_chain() -> Chain:
@@ -66,14 +99,29 @@ def make_chain() -> Chain:
     t0, t1 = datetime(2015, 1, 1, tzinfo=UTC), datetime(2045, 1, 1, tzinfo=UTC)
     root = _cert("RootCA thử nghiệm", root_k, "RootCA thử nghiệm", root_k, t0, t1, ca=True)
     inter = _cert("CA phục vụ thử nghiệm", int_k, "RootCA thử nghiệm", root_k, t0, t1, ca=True)
-    signer = _cert("Nguyễn Văn Thử", sig_k, "CA phục vụ thử nghiệm", int_k,
-                   datetime(2017, 1, 1, tzinfo=UTC), datetime(2019, 12, 31, tzinfo=UTC),
-                   ca=False)
-    tsa = _cert("Máy chủ cấp dấu thời gian thử", tsa_k, "RootCA thử nghiệm", root_k, t0, t1,
-                ca=False, eku=[ExtendedKeyUsageOID.TIME_STAMPING])
+    signer = _cert(
+        "Nguyễn Văn Thử",
+        sig_k,
+        "CA phục vụ thử nghiệm",
+        int_k,
+        datetime(2017, 1, 1, tzinfo=UTC),
+        datetime(2019, 12, 31, tzinfo=UTC),
+        ca=False,
+    )
+    tsa = _cert(
+        "Máy chủ cấp dấu thời gian thử",
+        tsa_k,
+        "RootCA thử nghiệm",
+        root_k,
+        t0,
+        t1,
+        ca=False,
+        eku=[ExtendedKeyUsageOID.TIME_STAMPING],
+    )
     pem = serialization.Encoding.PEM
-    return Chain(root.public_bytes(pem), inter.public_bytes(pem), _a(signer), _k(sig_k),
-                 _a(tsa), _k(tsa_k))
+    return Chain(
+        root.public_bytes(pem), inter.public_bytes(pem), _a(signer), _k(sig_k), _a(tsa), _k(tsa_k)
+    )
 
 
 def sign_sha1(chain: Chain, src: Path, dst: Path, *, timestamp_at: datetime | None) -> None:
@@ -85,13 +133,23 @@ def sign_sha1(chain: Chain, src: Path, dst: Path, *, timestamp_at: datetime | No
     from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
     from pyhanko_certvalidator.registry import SimpleCertificateStore
 
-    signer = signers.SimpleSigner(chain.signer, chain.signer_key,
-                                  SimpleCertificateStore.from_certs([chain.signer]))
-    stamper = None if timestamp_at is None else DummyTimeStamper(
-        chain.tsa, chain.tsa_key, certs_to_embed=SimpleCertificateStore.from_certs(
-            [chain.tsa]), fixed_dt=timestamp_at, override_md="sha256")
-    meta = signers.PdfSignatureMetadata(field_name="ChuKy1", md_algorithm="sha1",
-                                        subfilter=SigSeedSubFilter.ADOBE_PKCS7_DETACHED)
+    signer = signers.SimpleSigner(
+        chain.signer, chain.signer_key, SimpleCertificateStore.from_certs([chain.signer])
+    )
+    stamper = (
+        None
+        if timestamp_at is None
+        else DummyTimeStamper(
+            chain.tsa,
+            chain.tsa_key,
+            certs_to_embed=SimpleCertificateStore.from_certs([chain.tsa]),
+            fixed_dt=timestamp_at,
+            override_md="sha256",
+        )
+    )
+    meta = signers.PdfSignatureMetadata(
+        field_name="ChuKy1", md_algorithm="sha1", subfilter=SigSeedSubFilter.ADOBE_PKCS7_DETACHED
+    )
     with open(src, "rb") as inf:
         w = IncrementalPdfFileWriter(inf)
         with open(dst, "wb") as out:
@@ -102,6 +160,7 @@ def sign_sha1(chain: Chain, src: Path, dst: Path, *, timestamp_at: datetime | No
 def to_ber(der: bytes, depth: int = 4) -> bytes:
     """The same value with its outer ``depth`` levels of constructed values re-encoded with
     indefinite lengths (as BouncyCastle's and VGCA's BER output has them)."""
+
     def walk(data: bytes, i: int, level: int) -> tuple[bytes, int]:
         tag = data[i]
         j = i + 1
@@ -109,7 +168,7 @@ def to_ber(der: bytes, depth: int = 4) -> bytes:
         j += 1
         if lb & 0x80:
             n = lb & 0x7F
-            length = int.from_bytes(data[j:j + n], "big")
+            length = int.from_bytes(data[j : j + n], "big")
             j += n
         else:
             length = lb
@@ -122,6 +181,7 @@ def to_ber(der: bytes, depth: int = 4) -> bytes:
             part, k = walk(data, k, level + 1)
             parts.append(part)
         return bytes([tag, 0x80]) + b"".join(parts) + b"\x00\x00", end
+
     out, _ = walk(der, 0, 0)
     return out
 
@@ -138,4 +198,4 @@ def to_ber_in_place(path: Path) -> None:
     ber = to_ber(der)
     assert len(ber) * 2 <= len(hexed) and ber[1] == 0x80
     new = ber.hex().upper().encode().ljust(len(hexed), b"0")
-    path.write_bytes(data[:m.start(1)] + new + data[m.end(1):])
+    path.write_bytes(data[: m.start(1)] + new + data[m.end(1) :])

@@ -64,8 +64,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_head")),
     )
     op.bulk_insert(
-        sa.table("audit_head", sa.column("id", sa.Integer), sa.column("seq", sa.BigInteger),
-                 sa.column("hash", sa.String)),
+        sa.table(
+            "audit_head",
+            sa.column("id", sa.Integer),
+            sa.column("seq", sa.BigInteger),
+            sa.column("hash", sa.String),
+        ),
         [{"id": 1, "seq": 0, "hash": "0" * 64}],
     )
     # ### end Alembic commands ###

@@ -34,8 +34,9 @@ def upgrade() -> None:
         sa.Column("renew_error", sa.Text(), nullable=True),
         sa.Column("renew_attempted_at", edms.db.UTCDateTime(), nullable=True),
         sa.Column("analysed_at", edms.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["sha256"], ["blobs.sha256"],
-                                name=op.f("fk_archive_files_sha256_blobs")),
+        sa.ForeignKeyConstraint(
+            ["sha256"], ["blobs.sha256"], name=op.f("fk_archive_files_sha256_blobs")
+        ),
         sa.PrimaryKeyConstraint("sha256", name=op.f("pk_archive_files")),
     )
     op.create_table(

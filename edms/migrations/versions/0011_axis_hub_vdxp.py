@@ -60,8 +60,9 @@ def upgrade() -> None:
         sa.Column("registered_by", sa.String(length=100), nullable=False),
         sa.Column("created_at", edms.db.UTCDateTime(), nullable=False),
         sa.Column("modified_at", edms.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["system_id"], ["axis_systems.id"],
-                                name=op.f("fk_axis_agencies_system_id_axis_systems")),
+        sa.ForeignKeyConstraint(
+            ["system_id"], ["axis_systems.id"], name=op.f("fk_axis_agencies_system_id_axis_systems")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_axis_agencies")),
         sa.UniqueConstraint("code", name=op.f("uq_axis_agencies_code")),
     )
@@ -80,14 +81,19 @@ def upgrade() -> None:
         sa.Column("package_sha256", sa.String(length=64), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("created_at", edms.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["package_sha256"], ["blobs.sha256"],
-                                name=op.f("fk_axis_packages_package_sha256_blobs")),
-        sa.ForeignKeyConstraint(["sender_system_id"], ["axis_systems.id"],
-                                name=op.f("fk_axis_packages_sender_system_id_axis_systems")),
+        sa.ForeignKeyConstraint(
+            ["package_sha256"], ["blobs.sha256"], name=op.f("fk_axis_packages_package_sha256_blobs")
+        ),
+        sa.ForeignKeyConstraint(
+            ["sender_system_id"],
+            ["axis_systems.id"],
+            name=op.f("fk_axis_packages_sender_system_id_axis_systems"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_axis_packages")),
         sa.UniqueConstraint("doc_id", name=op.f("uq_axis_packages_doc_id")),
-        sa.UniqueConstraint("sender_system_id", "package_sha256",
-                            name=op.f("uq_axis_packages_sender_system_id")),
+        sa.UniqueConstraint(
+            "sender_system_id", "package_sha256", name=op.f("uq_axis_packages_sender_system_id")
+        ),
     )
     op.create_table(
         "axis_deliveries",
@@ -101,33 +107,39 @@ def upgrade() -> None:
         sa.Column("created_at", edms.db.UTCDateTime(), nullable=False),
         sa.Column("updated_at", edms.db.UTCDateTime(), nullable=False),
         sa.Column("fetched_at", edms.db.UTCDateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["package_id"], ["axis_packages.id"],
-                                name=op.f("fk_axis_deliveries_package_id_axis_packages")),
         sa.ForeignKeyConstraint(
-            ["receiver_system_id"], ["axis_systems.id"],
-            name=op.f("fk_axis_deliveries_receiver_system_id_axis_systems")),
+            ["package_id"],
+            ["axis_packages.id"],
+            name=op.f("fk_axis_deliveries_package_id_axis_packages"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["receiver_system_id"],
+            ["axis_systems.id"],
+            name=op.f("fk_axis_deliveries_receiver_system_id_axis_systems"),
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_axis_deliveries")),
         sa.UniqueConstraint("doc_id", name=op.f("uq_axis_deliveries_doc_id")),
-        sa.UniqueConstraint("package_id", "to_code",
-                            name=op.f("uq_axis_deliveries_package_id")),
+        sa.UniqueConstraint("package_id", "to_code", name=op.f("uq_axis_deliveries_package_id")),
     )
     with op.batch_alter_table("axis_deliveries", schema=None) as batch_op:
-        batch_op.create_index("ix_axis_deliveries_inbox", ["receiver_system_id", "status"],
-                              unique=False)
-        batch_op.create_index(batch_op.f("ix_axis_deliveries_package_id"), ["package_id"],
-                              unique=False)
+        batch_op.create_index(
+            "ix_axis_deliveries_inbox", ["receiver_system_id", "status"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_axis_deliveries_package_id"), ["package_id"], unique=False
+        )
     op.create_table(
         "axis_nonces",
         sa.Column("system_id", sa.Integer(), nullable=False),
         sa.Column("mac", sa.String(length=64), nullable=False),
         sa.Column("expires_at", edms.db.UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["system_id"], ["axis_systems.id"],
-                                name=op.f("fk_axis_nonces_system_id_axis_systems")),
+        sa.ForeignKeyConstraint(
+            ["system_id"], ["axis_systems.id"], name=op.f("fk_axis_nonces_system_id_axis_systems")
+        ),
         sa.PrimaryKeyConstraint("system_id", "mac", name=op.f("pk_axis_nonces")),
     )
     with op.batch_alter_table("axis_nonces", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_axis_nonces_expires_at"), ["expires_at"],
-                              unique=False)
+        batch_op.create_index(batch_op.f("ix_axis_nonces_expires_at"), ["expires_at"], unique=False)
 
 
 def downgrade() -> None:

@@ -18,8 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("documents", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("signer_competence", sa.String(length=100),
-                                      nullable=False, server_default=""))
+        batch_op.add_column(
+            sa.Column("signer_competence", sa.String(length=100), nullable=False, server_default="")
+        )
 
 
 def downgrade() -> None:
