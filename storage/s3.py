@@ -9,6 +9,8 @@
   object is removed. Nothing is visible under the final key until the copy completes;
   an interrupted upload leaves only an incomplete multipart upload (invisible, aborted by
   :meth:`S3Store.cleanup_incomplete` or a bucket lifecycle rule).
+* Only the MinIO client's public API is used; the three requests it has no public method
+  for (conditional PUT, list and abort multipart uploads) are signed by :mod:`.s3rest`.
 * When the bucket is created by us it gets versioning and Object Lock; retention is then
   enforced by the server (governance mode by default).
 """
@@ -20,12 +22,13 @@ import io
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ENABLED, GOVERNANCE, CopySource
 from minio.error import MinioException, S3Error
+from minio.helpers import DictType
 from minio.retention import Retention as MinioRetention
 from minio.versioningconfig import VersioningConfig
 
@@ -48,6 +51,7 @@ from .base import (
     sha256_of_key,
     validate_key,
 )
+from .s3rest import S3Requests
 
 TMP_PREFIX = "tmp/uploads/"
 MIN_PART_SIZE = 5 * 1024 * 1024
@@ -144,13 +148,17 @@ class S3Store(ObjectStore):
         self.object_lock_setting = object_lock
         self.part_size = part_size
         self.single_put_limit = part_size
+        http = _pool(timeout, 2, max_connections, ca_bundle)
         self._client = Minio(
             endpoint,
             access_key=access_key,
             secret_key=secret_key,
             secure=secure,
             region=region,
-            http_client=_pool(timeout, 2, max_connections, ca_bundle),
+            http_client=http,
+        )
+        self._requests = S3Requests(
+            endpoint, access_key, secret_key, secure=secure, region=region, http=http
         )
         # The health probe must answer quickly and must not retry for minutes.
         self._probe = Minio(
@@ -241,11 +249,26 @@ class S3Store(ObjectStore):
         except urllib3.exceptions.HTTPError as exc:
             raise StorageUnavailable(f"S3 {self.endpoint} unreachable: {exc}") from exc
 
-    def _headers(self, content_type: str, digest: str, metadata: dict[str, str]) -> dict[str, str]:
-        headers = {"Content-Type": content_type, _META_SHA: digest}
+    @staticmethod
+    def _user_headers(digest: str, metadata: dict[str, str]) -> DictType:
+        """The object's metadata as ``x-amz-meta-*`` headers (its digest included)."""
+        headers: DictType = {_META_SHA: digest}
         for k, v in metadata.items():
             headers[f"x-amz-meta-{k.lower()}"] = v
         return headers
+
+    def _put_bytes(self, key: str, data: bytes, content_type: str, meta: DictType) -> str | None:
+        """One PUT of ``data`` (public ``put_object``: one part, sent as a single request)."""
+        res = self._client.put_object(
+            self.bucket,
+            key,
+            io.BytesIO(data),
+            len(data),
+            content_type=content_type,
+            metadata=meta,
+            part_size=self.part_size,
+        )
+        return res.version_id
 
     def _put_small(
         self,
@@ -257,27 +280,28 @@ class S3Store(ObjectStore):
         known: DigestIndex | None,
     ) -> PutResult:
         digest = reader.hexdigest()
-        headers = self._headers(content_type, digest, metadata)
+        meta = self._user_headers(digest, metadata)
         if key is None:
             final_key = content_key(digest)
             if known is not None:
                 if known(digest):
                     return PutResult(final_key, digest, len(data), None, created=False)
+                version = self._put_bytes(final_key, data, content_type, meta)
             else:
                 # No index: let the server refuse a duplicate (one lookup on its side).
-                headers["If-None-Match"] = "*"
-            try:
-                res = self._client._put_object(self.bucket, final_key, data, headers)
-            except S3Error as exc:
-                if exc.code == "PreconditionFailed":
-                    return PutResult(final_key, digest, len(data), None, created=False)
-                raise
+                headers = {"Content-Type": content_type, **{k: str(v) for k, v in meta.items()}}
+                try:
+                    version = self._requests.put_if_absent(self.bucket, final_key, data, headers)
+                except S3Error as exc:
+                    if exc.code == "PreconditionFailed":
+                        return PutResult(final_key, digest, len(data), None, created=False)
+                    raise
         else:
             final_key = key
             if self.object_lock_enabled():
                 self._refuse_if_retained(key)
-            res = self._client._put_object(self.bucket, final_key, data, headers)
-        return PutResult(final_key, digest, len(data), res.version_id, created=True)
+            version = self._put_bytes(final_key, data, content_type, meta)
+        return PutResult(final_key, digest, len(data), version, created=True)
 
     def _put_large(
         self,
@@ -291,11 +315,11 @@ class S3Store(ObjectStore):
         if key is not None:
             if self.object_lock_enabled():
                 self._refuse_if_retained(key)
-            meta = {k: v for k, v in metadata.items()}
+            meta: DictType = {k: v for k, v in metadata.items()}
             res = self._client.put_object(
                 self.bucket,
                 key,
-                stream,
+                cast(BinaryIO, stream),  # put_object only calls read()
                 -1,
                 content_type=content_type,
                 metadata=meta,
@@ -308,7 +332,7 @@ class S3Store(ObjectStore):
         tmp = self._client.put_object(
             self.bucket,
             tmp_key,
-            stream,
+            cast(BinaryIO, stream),
             -1,
             content_type=content_type,
             part_size=self.part_size,
@@ -323,12 +347,12 @@ class S3Store(ObjectStore):
                 return PutResult(final_key, digest, reader.size, None, created=False)
             from minio.commonconfig import REPLACE
 
-            meta = {"sha256": digest, **metadata}
+            copied: DictType = {"Content-Type": content_type, "sha256": digest, **metadata}
             res = self._client.copy_object(
                 self.bucket,
                 final_key,
                 CopySource(self.bucket, tmp_key, version_id=tmp.version_id),
-                metadata={"Content-Type": content_type, **meta},
+                metadata=copied,
                 metadata_directive=REPLACE,
             )
             return PutResult(final_key, digest, reader.size, res.version_id, created=True)
@@ -480,8 +504,8 @@ class S3Store(ObjectStore):
             for o in self._client.list_objects(self.bucket, prefix=TMP_PREFIX, recursive=True)
             if o.object_name
         ]
-        result = self._client._list_multipart_uploads(self.bucket, prefix=TMP_PREFIX)
-        names += [f"{u.object_name} (multipart {u.upload_id})" for u in result.uploads]
+        uploads = self._requests.multipart_uploads(self.bucket, TMP_PREFIX)
+        names += [f"{u.object_name} (multipart {u.upload_id})" for u in uploads]
         return sorted(names)
 
     def cleanup_incomplete(self, older_than_seconds: int = 3600) -> int:
@@ -491,12 +515,11 @@ class S3Store(ObjectStore):
             if obj.object_name and obj.last_modified and obj.last_modified < cutoff:
                 self._purge(obj.object_name)
                 removed += 1
-        result = self._client._list_multipart_uploads(self.bucket, prefix=TMP_PREFIX)
-        for upload in result.uploads:
+        for upload in list(self._requests.multipart_uploads(self.bucket, TMP_PREFIX)):
             initiated = upload.initiated_time
+            if upload.object_name is None or upload.upload_id is None:
+                continue
             if initiated is None or initiated < cutoff:
-                self._client._abort_multipart_upload(
-                    self.bucket, upload.object_name, upload.upload_id
-                )
+                self._requests.abort_upload(self.bucket, upload.object_name, upload.upload_id)
                 removed += 1
         return removed
