@@ -1,0 +1,5 @@
+"""``python -m edms.cli ...`` is ``edms ...``."""
+
+from .root import main
+
+main()
