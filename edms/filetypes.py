@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Protocol
 
 import magic
 
@@ -114,10 +115,14 @@ def ensure_allowed(
     )
 
 
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 class PeekedStream:
     """A stream whose first bytes were read for detection, replayed before the rest."""
 
-    def __init__(self, stream: io.RawIOBase | io.BufferedIOBase | object, head: bytes) -> None:
+    def __init__(self, stream: _Readable, head: bytes) -> None:
         self._head = io.BytesIO(head)
         self._stream = stream
         self.head = head
@@ -125,16 +130,16 @@ class PeekedStream:
     def read(self, n: int = -1, /) -> bytes:
         data = self._head.read(n)
         if n is None or n < 0:
-            return data + self._stream.read()  # type: ignore[attr-defined, no-any-return]
+            return data + self._stream.read()
         if len(data) < n:
-            data += self._stream.read(n - len(data))  # type: ignore[attr-defined]
+            data += self._stream.read(n - len(data))
         return data
 
 
-def peek(stream: object, size: int = HEAD_SIZE) -> PeekedStream:
+def peek(stream: _Readable, size: int = HEAD_SIZE) -> PeekedStream:
     head = b""
     while len(head) < size:
-        chunk = stream.read(size - len(head))  # type: ignore[attr-defined]
+        chunk = stream.read(size - len(head))
         if not chunk:
             break
         head += chunk

@@ -30,9 +30,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 
 from .db import transaction
 from .errors import EdmsError, NotFound, ServiceUnavailable
@@ -189,11 +189,12 @@ def execute(job_id: str, system: System | None = None) -> None:
     """Run one job to its end (called by a runner). Never raises: failures are recorded."""
     system = system or _worker_system()
     with transaction(system.sessions) as s:
-        claimed = s.execute(
+        update_result = s.execute(
             update(Job)
             .where(Job.id == job_id, Job.state == "queued")
             .values(state="running", started_at=_now(), worker=worker_id())
-        ).rowcount
+        )
+        claimed = cast("CursorResult[Any]", update_result).rowcount  # an UPDATE's result
     if not claimed:
         return  # already taken by another worker, or finished
     with system.sessions() as s:

@@ -204,7 +204,7 @@ def search(
     if page < 1 or not 1 <= per_page <= 100:
         raise EdmsError("page starts at 1; per_page is between 1 and 100")
     f = filters or SearchFilters()
-    stmt: Select[tuple[Document]] = select(Document).where(Document.agency_id == agency_id)
+    stmt: Select[Document] = select(Document).where(Document.agency_id == agency_id)
     if viewer is not None:
         from .orgs import visible_documents
 

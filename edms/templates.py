@@ -244,7 +244,9 @@ def _classify(c: DraftContent) -> tuple[list[str], list[str], list[str]]:
     """The body's bases, proclamation and the rest (articles and their clauses), from the
     structured parts, or recognised in plain paragraphs (``Căn cứ ...``, ``QUYẾT ĐỊNH:``,
     ``Điều 1. ...``). Structured articles without ``Điều N.`` are numbered."""
-    bases, proclaim, rest = list(c.bases), [], []
+    bases: list[str] = list(c.bases)
+    proclaim: list[str] = []
+    rest: list[str] = []
     for p in (p.strip() for p in c.body if p.strip()):
         if _BASIS.match(p) and not rest:
             bases.append(p)

@@ -108,8 +108,8 @@ def _rows(settings: Settings) -> list[dict[str, Any]]:
 
     engine = sa.create_engine(url)
     try:
-        with engine.connect() as conn:
-            rows = conn.execute(sa.text(f"SELECT {_COLUMNS} FROM trust_anchors"))
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text(f"SELECT {_COLUMNS} FROM trust_anchors"))
             return [dict(r) for r in rows.mappings().all()]
     except sa.exc.SQLAlchemyError:
         return []

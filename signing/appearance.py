@@ -448,6 +448,8 @@ class Decree30Stamp(BaseStamp):
         out: list[bytes] = [b"q %g 0 0 %g 0 0 cm" % (sx, sy)]
         if spec.image is not None:
             p = spec.image
+            if self.writer is None:  # pyHanko always renders a stamp for a writer
+                raise ValueError("the signature appearance has no PDF writer to draw into")
             self.set_resource(
                 ResourceType.XOBJECT, pdf_name("/EdmsImg"), p.image.add_to(self.writer)
             )

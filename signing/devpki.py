@@ -361,7 +361,7 @@ def generate(
     """Create the development PKI in ``directory`` (refused if one exists, unless force).
     ``tsa_days``: the TSA certificate expires that many days from now (default: in about
     20 years), to try archive-timestamp renewal (see :func:`renew_tsa`)."""
-    from certomancer.registry import CertomancerConfig
+    from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig
 
     from .devimages import draw_seal, draw_signature
 
@@ -398,13 +398,16 @@ def generate(
     )
 
     cfg = CertomancerConfig.from_file(str(directory / "certomancer.yml"))
-    arch = cfg.get_pki_arch(ARCH)
+    arch = cfg.get_pki_arch(ArchLabel(ARCH))
     for label in ("root", "interm", "tsa", "ocsp", *(s.label for s in SIGNERS)):
-        (directory / "certs" / f"{label}.cert.pem").write_bytes(_pem(arch.get_cert(label).dump()))
+        cert = arch.get_cert(CertLabel(label))
+        (directory / "certs" / f"{label}.cert.pem").write_bytes(_pem(cert.dump()))
     signers: dict[str, dict[str, str]] = {}
     for index, spec in enumerate(_signers(agency)):
         p12 = arch.package_pkcs12(
-            spec.label, certs_to_embed=["interm", "root"], password=DEV_PASSWORD
+            CertLabel(spec.label),
+            certs_to_embed=[CertLabel("interm"), CertLabel("root")],
+            password=DEV_PASSWORD,
         )
         (directory / "signers" / f"{spec.label}.p12").write_bytes(p12)
         entry = {
@@ -469,7 +472,7 @@ def renew_tsa(
     ``days``, as a real TSA does before its certificate expires; ``revoke_previous``: the
     certificate it signed with until now is revoked (key compromise) from ``now``. The
     responder must be restarted to sign with it. Returns the new certificate's PEM file."""
-    from certomancer.registry import CertomancerConfig
+    from certomancer.registry import ArchLabel, CertLabel, CertomancerConfig
 
     directory = Path(directory)
     now = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -501,8 +504,8 @@ def renew_tsa(
         # schedule: a later revocation would only appear in the next one).
         origin = (
             CertomancerConfig.from_file(str(config_path))
-            .get_pki_arch(ARCH)
-            .get_cert("root")
+            .get_pki_arch(ArchLabel(ARCH))
+            .get_cert(CertLabel("root"))
             .not_valid_before
         )
         period = timedelta(days=90)  # the root CRL's schedule (see _architecture)
@@ -516,9 +519,9 @@ def renew_tsa(
     config_path.write_text(
         header + yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8"
     )
-    loaded = CertomancerConfig.from_file(str(config_path)).get_pki_arch(ARCH)
+    loaded = CertomancerConfig.from_file(str(config_path)).get_pki_arch(ArchLabel(ARCH))
     pem = directory / "certs" / f"{label}.cert.pem"
-    pem.write_bytes(_pem(loaded.get_cert(label).dump()))
+    pem.write_bytes(_pem(loaded.get_cert(CertLabel(label)).dump()))
     return pem
 
 

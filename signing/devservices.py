@@ -13,9 +13,13 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication
 
 from .devpki import ARCH, DevAgency, DevPki
 
@@ -29,21 +33,22 @@ class _QuietHandler(WSGIRequestHandler):
             seen.append(self.path)
 
 
-def make_app(pki: DevPki) -> object:
+def make_app(pki: DevPki) -> WSGIApplication:
     from certomancer.integrations.animator import Animator, AnimatorArchStore
-    from certomancer.registry import CertomancerConfig
+    from certomancer.registry import ArchLabel, CertomancerConfig
 
-    class _WholeSecondAnimator(Animator):  # type: ignore[misc]
+    class _WholeSecondAnimator(Animator):
         """Times in whole seconds: NSS (poppler's pdfsig) rejects OCSP responses whose
         GeneralizedTime values carry fractional seconds."""
 
         def at_time(self, request: object) -> datetime:
             t = super().at_time(request)
-            return t.replace(microsecond=0)  # type: ignore[no-any-return]
+            return t.replace(microsecond=0)
 
     cfg = CertomancerConfig.from_file(str(pki.config_path))
-    arch = cfg.get_pki_arch(ARCH)
-    return _WholeSecondAnimator(AnimatorArchStore({ARCH: arch}), with_web_ui=False)
+    label = ArchLabel(ARCH)
+    arch = cfg.get_pki_arch(label)
+    return _WholeSecondAnimator(AnimatorArchStore({label: arch}), with_web_ui=False)
 
 
 def address(pki: DevPki) -> tuple[str, int]:
@@ -74,7 +79,7 @@ def start(pki: DevPki) -> Responder:
         host,
         port,
         make_app(pki),
-        threaded=True,  # type: ignore[arg-type]
+        threaded=True,
         request_handler=_QuietHandler,
     )
     server.edms_seen = deque(maxlen=5000)  # type: ignore[attr-defined]
@@ -85,7 +90,7 @@ def start(pki: DevPki) -> Responder:
 
 def serve_forever(pki: DevPki) -> None:
     host, port = address(pki)
-    make_server(host, port, make_app(pki), threaded=True).serve_forever()  # type: ignore[arg-type]
+    make_server(host, port, make_app(pki), threaded=True).serve_forever()
 
 
 def free_loopback_port() -> int:

@@ -3,6 +3,10 @@
 A :class:`KeyHandle` is built once per key and reused: the key and its chain are loaded
 once per process (PKCS#12) or once per worker thread (PKCS#11: one session per thread,
 never shared across threads).
+
+Private keys held in process are narrowed once, at load, to the signing-capable types
+(:data:`SigningKey`: RSA, ECDSA, Ed25519, Ed448, DSA); any other key type is refused there
+with a :class:`KeyError_` naming it, never discovered at the first signature.
 """
 
 from __future__ import annotations
@@ -12,15 +16,50 @@ import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from asn1crypto import x509
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from pyhanko.sign.signers import SimpleSigner
 from pyhanko.sign.signers.pdf_cms import Signer
 
 
 class KeyError_(Exception):
     """A key cannot be loaded or used; the message says why."""
+
+
+SigningKey: TypeAlias = (
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
+    | dsa.DSAPrivateKey
+)
+"""The private key types that can produce a CMS signature."""
+
+_SIGNING_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    dsa.DSAPrivateKey,
+)
+
+
+def signing_key(key: object) -> SigningKey:
+    """``key`` narrowed to a signing-capable private key, or a clear :class:`KeyError_`."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key
+    if isinstance(key, ed448.Ed448PrivateKey):
+        return key
+    if isinstance(key, dsa.DSAPrivateKey):
+        return key
+    allowed = ", ".join(t.__name__ for t in _SIGNING_KEY_TYPES)
+    raise KeyError_(f"{type(key).__name__} cannot sign documents (usable key types: {allowed})")
 
 
 @dataclass(frozen=True)
@@ -60,7 +99,7 @@ class KeyHandle:
 @dataclass
 class Pkcs12Key(KeyHandle):
     path: Path
-    _signer: SimpleSigner = field(repr=False, default=None)  # type: ignore[assignment]
+    _signer: SimpleSigner = field(repr=False)
 
     def __post_init__(self) -> None:
         self.cert = self._signer.signing_cert
@@ -83,7 +122,11 @@ class ReusableKeySigner(SimpleSigner):
         super().__init__(*args, **kwargs)
         from cryptography.hazmat.primitives import serialization
 
-        self._key = serialization.load_der_private_key(self.signing_key.dump(), None)
+        loaded = serialization.load_der_private_key(self.signing_key.dump(), None)
+        self._key: SigningKey = signing_key(loaded)
+        self._tmpl_built = False
+        self._tmpl: tuple[bytes, bytes, bytes, bytes] | None = None
+        self._placeholder_signature: bytes | None = None
 
     # -- a template CMS for the common case (PAdES B-B, SHA-256, RSA PKCS#1 v1.5) --------
 
@@ -121,7 +164,8 @@ class ReusableKeySigner(SimpleSigner):
             )
         )
         template = await self._template() if plain else None
-        if template is None:
+        key = self._key
+        if template is None or not isinstance(key, rsa.RSAPrivateKey):
             return await super().async_sign(
                 data_digest,
                 digest_algorithm,
@@ -138,18 +182,17 @@ class ReusableKeySigner(SimpleSigner):
 
         attrs_tmpl, full_tmpl, digest_ph, sig_ph = template
         attrs = attrs_tmpl.replace(digest_ph, data_digest)
-        signature = self._key.sign(b"\x31" + attrs[1:], padding.PKCS1v15(), hashes.SHA256())
+        signature = key.sign(b"\x31" + attrs[1:], padding.PKCS1v15(), hashes.SHA256())
         full = full_tmpl.replace(digest_ph, data_digest).replace(sig_ph, signature)
         return cms.ContentInfo.load(full)
 
     async def _template(self) -> tuple[bytes, bytes, bytes, bytes] | None:
-        if getattr(self, "_tmpl", False) is not False:
-            return self._tmpl  # type: ignore[no-any-return]
+        if self._tmpl_built:
+            return self._tmpl
         import secrets
 
-        from cryptography.hazmat.primitives.asymmetric import rsa
-
-        self._tmpl: tuple[bytes, bytes, bytes, bytes] | None = None
+        self._tmpl_built = True
+        self._tmpl = None
         if not isinstance(self._key, rsa.RSAPrivateKey):
             return None
         digest_ph = secrets.token_bytes(32)
@@ -175,15 +218,13 @@ class ReusableKeySigner(SimpleSigner):
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
-        if getattr(self, "_placeholder_signature", None):
-            return self._placeholder_signature  # type: ignore[no-any-return]
+        if self._placeholder_signature:
+            return self._placeholder_signature
         if dry_run:
             return bytes(self._max_signature_size())
         return self.sign_raw(data, digest_algorithm)
 
     def _max_signature_size(self) -> int:
-        from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
         key = self._key
         if isinstance(key, rsa.RSAPrivateKey):
             return (key.key_size + 7) // 8
@@ -193,7 +234,7 @@ class ReusableKeySigner(SimpleSigner):
         return 512
 
     def sign_raw(self, data: bytes, digest_algorithm: str) -> bytes:
-        from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+        from cryptography.hazmat.primitives.asymmetric import padding
         from pyhanko.sign.general import get_pyca_cryptography_hash
 
         mech = self.get_signature_mechanism_for_digest(digest_algorithm)
@@ -295,9 +336,9 @@ class Pkcs11Key(KeyHandle):
         return session
 
     def signer(self) -> Signer:
-        cached = getattr(self._local, "signer", None)
+        cached: Signer | None = getattr(self._local, "signer", None)
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         from pyhanko.sign import pkcs11 as p11
 
         session = self._session()
@@ -306,7 +347,7 @@ class Pkcs11Key(KeyHandle):
         # runs in parallel, one session per thread.
         lock = None if self.parallel else self._sign_lock
 
-        class _Signer(p11.PKCS11Signer):  # type: ignore[misc]
+        class _Signer(p11.PKCS11Signer):
             async def async_sign_raw(
                 self, data: bytes, digest_algorithm: str, dry_run: bool = False
             ) -> bytes:

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..limits import run_limited
 
@@ -132,36 +133,37 @@ def read_pages(path: Path, pages: list[int] | None = None, *, memory_mb: int = 1
 Char = tuple[str, float, float, float, float, bool, bool]  # text, x1, x2, baseline, size, b, i
 
 
-def _chars(textpage: object, raw: object) -> list[Char]:
+def _chars(textpage: Any, raw: Any) -> list[Char]:
+    """(pdfium's raw ctypes bindings carry no types.)"""
     import ctypes
 
-    tp = textpage.raw  # type: ignore[attr-defined]
+    tp = textpage.raw
     out = []
     buf = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
-    for i in range(textpage.count_chars()):  # type: ignore[attr-defined]
-        code = raw.FPDFText_GetUnicode(tp, i)  # type: ignore[attr-defined]
+    for i in range(textpage.count_chars()):
+        code = raw.FPDFText_GetUnicode(tp, i)
         if code in (0, 0xFFFE, 0xFFFF) or code in (10, 13):
             continue
         ch = chr(code)
-        size = float(raw.FPDFText_GetFontSize(tp, i))  # type: ignore[attr-defined]
+        size = float(raw.FPDFText_GetFontSize(tp, i))
         if size <= 0.5:
             continue
         ox, oy = ctypes.c_double(), ctypes.c_double()
-        raw.FPDFText_GetCharOrigin(tp, i, ctypes.byref(ox), ctypes.byref(oy))  # type: ignore[attr-defined]
+        raw.FPDFText_GetCharOrigin(tp, i, ctypes.byref(ox), ctypes.byref(oy))
         left, right = ctypes.c_double(), ctypes.c_double()
         bottom, top = ctypes.c_double(), ctypes.c_double()
         raw.FPDFText_GetCharBox(
             tp,
             i,
             ctypes.byref(left),
-            ctypes.byref(right),  # type: ignore[attr-defined]
+            ctypes.byref(right),
             ctypes.byref(bottom),
             ctypes.byref(top),
         )
-        raw.FPDFText_GetFontInfo(tp, i, buf, len(buf), ctypes.byref(flags))  # type: ignore[attr-defined]
+        raw.FPDFText_GetFontInfo(tp, i, buf, len(buf), ctypes.byref(flags))
         name = buf.value.decode("latin-1", "replace").lower()
-        weight = int(raw.FPDFText_GetFontWeight(tp, i))  # type: ignore[attr-defined]
+        weight = int(raw.FPDFText_GetFontWeight(tp, i))
         bold = "bold" in name or "black" in name or "heavy" in name or weight >= 600
         italic = "italic" in name or "oblique" in name or bool(flags.value & 64)
         x1 = min(ox.value, left.value) if not ch.isspace() else ox.value

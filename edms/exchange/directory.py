@@ -29,7 +29,7 @@ import ipaddress
 import json
 import socket
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -274,6 +274,14 @@ def _check(data: Any, settings: Settings) -> Checked:
     )
 
 
+@overload
+def _view(entry: DirectoryEntry) -> dict[str, Any]: ...
+@overload
+def _view(entry: None) -> None: ...
+@overload
+def _view(entry: DirectoryEntry | None) -> dict[str, Any] | None: ...
+
+
 def _view(entry: DirectoryEntry | None) -> dict[str, Any] | None:
     if entry is None:
         return None
@@ -328,11 +336,8 @@ def upsert(
             s.add(entry)
             s.flush()
             after = _view(entry)
-            changed = [
-                k
-                for k in ("code", "altCode", "name", "endpoint", "active", "fingerprints")
-                if before is None or before[k] != after[k]
-            ]  # type: ignore[index]
+            keys = ("code", "altCode", "name", "endpoint", "active", "fingerprints")
+            changed = list(keys) if before is None else [k for k in keys if before[k] != after[k]]
             audit.record(
                 s,
                 user.username,

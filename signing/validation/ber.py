@@ -83,13 +83,13 @@ class _Walker:
         children: list[bytes] = []
         changed = length is None
         j = body
-        end = None if length is None else body + length
-        if end is not None and end > len(data):
+        stop: int | None = None if length is None else body + length
+        if stop is not None and stop > len(data):
             raise BerError("truncated value")
         while True:
-            if end is not None:
-                if j >= end:
-                    if j > end:
+            if stop is not None:
+                if j >= stop:
+                    if j > stop:
                         raise BerError("a value overruns its parent")
                     break
             elif data[j : j + 2] == b"\x00\x00":

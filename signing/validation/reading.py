@@ -369,7 +369,8 @@ def collect(reader: PdfFileReader) -> tuple[list[Found], list[str]]:
         found.append(
             Found(name, node, sig, is_timestamp=is_ts, legacy_sha1=subfilter == LEGACY_SHA1)
         )
-    readable = sorted(
-        (f for f in found if f.signature is not None), key=lambda f: f.signature.signed_revision
-    )  # type: ignore[union-attr]
+    ranked = sorted(
+        (f.signature.signed_revision, i) for i, f in enumerate(found) if f.signature is not None
+    )
+    readable = [found[i] for _, i in ranked]
     return readable + [f for f in found if f.signature is None], empty
