@@ -8,6 +8,7 @@ before is early, the day after is late.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -20,6 +21,7 @@ from .orgs import load_user, visible_documents
 from .system import System
 
 OPEN_STATES = ("registered", "assigned", "in_progress")
+UNASSIGNED = "(chưa phân công)"
 
 
 @dataclass(frozen=True)
@@ -123,10 +125,11 @@ class UnitStats:
         return self.early + self.on_time + self.late + self.no_deadline
 
 
-def handling_stats(system: System, actor: str, start: date, end: date) -> list[UnitStats]:
-    """Per lead unit: documents completed in [start, end] early, on time, late (or
-    without a deadline), and documents still open that arrived by ``end``, split by
-    whether their deadline had passed at ``end``."""
+def _handled_documents(
+    system: System, actor: str
+) -> tuple[list[Document], dict[int, Assignment], dict[int, str]]:
+    """The agency's registered incoming documents, their current assignments and the
+    agency's unit names: everything the statistics are counted from."""
     with system.sessions() as s:
         user = load_user(s, actor)
         units = {
@@ -142,11 +145,20 @@ def handling_stats(system: System, actor: str, start: date, end: date) -> list[U
                 )
             )
         )
-    current = _assignments(system, [d.id for d in docs])
+    return docs, _assignments(system, [d.id for d in docs]), units
+
+
+def _count(
+    docs: list[Document],
+    current: dict[int, Assignment],
+    units: dict[int, str],
+    start: date,
+    end: date,
+) -> list[UnitStats]:
     stats: dict[str, UnitStats] = {}
     for d in docs:
         a = current.get(d.id)
-        name = units.get(a.lead_unit_id, "") if a else "(chưa phân công)"
+        name = units.get(a.lead_unit_id, "") if a else UNASSIGNED
         row = stats.setdefault(name, UnitStats(name))
         due = _deadline_of(d, a)
         if d.completed_at is not None:
@@ -174,6 +186,22 @@ def handling_stats(system: System, actor: str, start: date, end: date) -> list[U
         (r for r in stats.values() if r.completed or r.open_on_time or r.open_overdue),
         key=lambda r: r.unit,
     )
+
+
+def handling_stats(system: System, actor: str, start: date, end: date) -> list[UnitStats]:
+    """Per lead unit: documents completed in [start, end] early, on time, late (or
+    without a deadline), and documents still open that arrived by ``end``, split by
+    whether their deadline had passed at ``end``."""
+    return _count(*_handled_documents(system, actor), start, end)
+
+
+def handling_stats_periods(
+    system: System, actor: str, periods: Sequence[tuple[date, date]]
+) -> list[list[UnitStats]]:
+    """:func:`handling_stats` for each period, the documents read once: the same figures
+    as calling it period by period."""
+    docs, current, units = _handled_documents(system, actor)
+    return [_count(docs, current, units, lo, hi) for lo, hi in periods]
 
 
 def period(kind: str, today: date | None = None) -> tuple[date, date]:
