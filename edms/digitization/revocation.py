@@ -12,9 +12,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .. import audit
+from .. import audit, blobs
 from ..documents import STATE_NAMES_VI, run_in_transaction
-from ..errors import EdmsError, InvalidTransition, NotFound
+from ..errors import ClientError, InvalidTransition, NotFound
 from ..models import DigitizedCopy, Document, StatusEvent
 from ..numbering import VN_TZ
 from ..orgs import load_user, may_see, require_role
@@ -26,9 +26,9 @@ def revoke_copy(system: System, actor: str, doc_id: int, reason: str) -> Documen
     """Revoke the electronic copy ``doc_id`` (clerks and leaders of its agency)."""
     reason = reason.strip()
     if not reason:
-        raise EdmsError("a reason is required to revoke a copy")
+        raise ClientError("a reason is required to revoke a copy")
 
-    def work(s: Session, _puts: list[object]) -> Document:
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
         doc = s.get(Document, doc_id)
         if doc is None or not may_see(s, user, doc):

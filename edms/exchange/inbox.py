@@ -321,7 +321,7 @@ def type_code_of(p: edxml.DocumentPackage) -> str:
 def _accept_document(
     system: System, data: bytes, sha: str, p: edxml.DocumentPackage, agency_ids: list[int]
 ) -> Answer:
-    from ..documents import _index, _record_file, run_in_transaction, workdir
+    from ..documents import index_document, record_file, run_in_transaction, workdir
 
     sender = p.sender.organ_id
     with system.sessions() as s:
@@ -397,7 +397,7 @@ def _accept_document(
             s.flush()
             main_file: DocumentFile | None = None
             for a, path in paths:
-                f = _record_file(
+                f = record_file(
                     system,
                     s,
                     puts,
@@ -488,7 +488,7 @@ def _accept_document(
                     "files": len(reports),
                 },
             )
-            _index(s, doc, content)
+            index_document(s, doc, content)
             return Answer(receipt, False, "document", doc.id)
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> Answer:

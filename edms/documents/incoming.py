@@ -1,0 +1,353 @@
+"""Incoming documents (văn bản đến): receive, check for duplicates, verify signatures,
+register with an arrival number, return to the sender, assign, progress, complete.
+
+Invariants: a received file is a checked PDF; an arrival number is taken in the register
+of the arrival date in the registering transaction; officers act only on documents
+assigned to their unit; each step's status code goes to the sender via the step's
+announcement (the exchange listens).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from signing.validation import Report
+
+from .. import audit, blobs, search
+from ..db import transaction
+from ..errors import (
+    EdmsError,
+    InvalidTransition,
+)
+from ..models import (
+    Assignment,
+    Document,
+    StatusEvent,
+    ValidationRecord,
+)
+from ..numbering import register_for, take_number
+from ..orgs import (
+    load_user,
+    require_role,
+    unit_by_code,
+)
+from ..signatures import validate_sandboxed
+from ..system import System
+from .files import (
+    export_file,
+    index_document,
+    main_file,
+    pdf_facts,
+    record_file,
+    spool_pdf,
+    workdir,
+)
+from .keeping import apply_document_retention
+from .labels import INCOMING, STATE_NAMES_VI, now_utc, vn_today
+from .lifecycle import (
+    StepResult,
+    advance,
+    check_levels,
+    check_step,
+    check_text,
+    doc_type,
+    load_document,
+    simple_step,
+)
+from .transaction import run_in_transaction
+
+
+@dataclass(frozen=True)
+class IncomingMeta:
+    type_code: str
+    subject: str
+    organ_name: str
+    code_number: str
+    code_notation: str
+    issued_date: date
+    organ_id: str | None = None
+    signer_name: str = ""
+    signer_position: str = ""
+    due_date: date | None = None
+    priority: int = 0
+    secrecy: int = 0
+    to_places: str = ""
+    description: str = ""
+
+
+def receive(
+    system: System, actor: str, stream: BinaryIO, filename: str, meta: IncomingMeta
+) -> StepResult:
+    """Take in a document from another agency (state ``received``). Warns, without
+    refusing, when the same (number, symbol, issuing agency) was received before."""
+    subject = check_text(meta.subject, "subject (trích yếu)", 500)
+    organ = check_text(meta.organ_name, "sending agency's name", 200)
+    check_levels(meta.priority, meta.secrecy)
+    with workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            require_role(user, "clerk", action="receive incoming documents")
+        path = spool_pdf(system, stream, filename, wd / "received.pdf")
+        pages = pdf_facts(path, need_fields=False)
+        content = search.extract_pdf_text(path)
+
+        def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            t = doc_type(s, meta.type_code)
+            warnings = _duplicates(s, user.agency_id, meta)
+            now = now_utc()
+            doc = Document(
+                agency_id=user.agency_id,
+                direction=INCOMING,
+                state="received",
+                type_code=t.code,
+                subject=subject,
+                organ_name=organ,
+                organ_id=meta.organ_id,
+                code_number=meta.code_number.strip()[:11],
+                code_notation=meta.code_notation.strip()[:30],
+                issued_date=meta.issued_date,
+                signer_name=meta.signer_name[:50],
+                signer_position=meta.signer_position[:100],
+                due_date=meta.due_date,
+                priority=meta.priority,
+                secrecy=meta.secrecy,
+                to_places=meta.to_places[:1000],
+                description=meta.description[:500],
+                page_amount=pages,
+                arrival_at=now,
+                created_by=user.id,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(doc)
+            s.flush()
+            f = record_file(system, s, puts, doc, path, filename, "main", "received", user)
+            s.add(
+                StatusEvent(
+                    document_id=doc.id,
+                    at=now,
+                    actor_id=user.id,
+                    action="receive",
+                    from_state=None,
+                    to_state="received",
+                    code="01",
+                )
+            )
+            audit.record(
+                s,
+                user.username,
+                "document.receive",
+                "document",
+                str(doc.id),
+                {
+                    "sha256": f.sha256,
+                    "from": organ,
+                    "number": f"{meta.code_number}/{meta.code_notation}",
+                    **({"warnings": warnings} if warnings else {}),
+                },
+            )
+            index_document(s, doc, content)
+            return StepResult(doc, warnings)
+
+        result: StepResult = run_in_transaction(system, work)
+        return result
+
+
+def _duplicates(s: Session, agency_id: int, meta: IncomingMeta) -> list[str]:
+    query = select(Document).where(
+        Document.agency_id == agency_id,
+        Document.direction == INCOMING,
+        Document.code_number == meta.code_number.strip(),
+        Document.code_notation == meta.code_notation.strip(),
+    )
+    query = (
+        query.where(Document.organ_id == meta.organ_id)
+        if meta.organ_id
+        else query.where(Document.organ_name == meta.organ_name.strip())
+    )
+    return [
+        f"văn bản số {d.code_number}/{d.code_notation} của {d.organ_name} đã được tiếp "
+        f"nhận trước đó (document {d.id}, {STATE_NAMES_VI[d.state]})"
+        for d in s.scalars(query)
+    ]
+
+
+def verify(system: System, actor: str, doc_id: int) -> StepResult:
+    """Check authenticity and integrity; the full report is stored. A failure does not
+    block anything else: the clerk then returns the document to its sender."""
+    with workdir(system) as wd:
+        with system.sessions() as s:
+            user = load_user(s, actor)
+            doc = load_document(s, user, doc_id)
+            check_step(user, doc, "verify")
+            main = main_file(s, doc.id)
+            path = export_file(system, main, wd / "received.pdf")
+            file_id = main.id
+        report = validate_sandboxed(system.settings, path)
+
+        def work(s: Session, _puts: list[blobs.PutOutcome]) -> StepResult:
+            user = load_user(s, actor)
+            doc = load_document(s, user, doc_id)
+            step = check_step(user, doc, "verify")
+            s.add(
+                ValidationRecord(
+                    document_id=doc.id,
+                    file_id=file_id,
+                    checked_at=now_utc(),
+                    checked_by=user.id,
+                    valid=report.valid,
+                    report=json.dumps(report.to_json(), ensure_ascii=False),
+                )
+            )
+            advance(
+                s,
+                user,
+                doc,
+                step,
+                details={
+                    "valid": report.valid,
+                    "signatures": len(report.signatures),
+                    "changed_after_signing": report.changed_after_signing,
+                },
+            )
+            return StepResult(doc, report=report)
+
+        result: StepResult = run_in_transaction(system, work)
+        return result
+
+
+def verify_current(system: System, actor: str, doc_id: int) -> Report:
+    """Validate the document's current PDF now (sandboxed); the check is audited."""
+    with workdir(system) as wd:
+        with transaction(system.sessions) as s:
+            user = load_user(s, actor)
+            doc = load_document(s, user, doc_id)
+            f = main_file(s, doc.id)
+            audit.record(
+                s, user.username, "document.check", "document", str(doc.id), {"file": f.id}
+            )
+        path = export_file(system, f, wd / "current.pdf")
+        return validate_sandboxed(system.settings, path)
+
+
+def latest_validation(s: Session, doc_id: int) -> ValidationRecord | None:
+    return s.scalars(
+        select(ValidationRecord)
+        .where(ValidationRecord.document_id == doc_id)
+        .order_by(ValidationRecord.id.desc())
+    ).first()
+
+
+def register_incoming(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    """The next arrival number (số đến) of the year; only for a document whose
+    signatures were verified as valid."""
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        step = check_step(user, doc, "register")
+        check = latest_validation(s, doc.id)
+        if check is None or not check.valid:
+            raise InvalidTransition(
+                f"the signature check of document {doc_id} failed: "
+                "return it to the sender with the reason instead"
+            )
+        now = now_utc()
+        register = register_for(s, doc.agency_id, INCOMING, doc.arrival_at or now)
+        doc.arrival_register_id = register.id
+        doc.arrival_number = take_number(s, register.id)
+        advance(
+            s,
+            user,
+            doc,
+            step,
+            note.strip(),
+            details={"arrival_number": doc.arrival_number, "register": register.id},
+        )
+        index_document(s, doc)
+        return doc
+
+    doc: Document = run_in_transaction(system, work)
+    apply_document_retention(system, doc.id)
+    return doc
+
+
+def return_to_sender(system: System, actor: str, doc_id: int, reason: str) -> Document:
+    return simple_step(system, actor, doc_id, "return", reason, need_note=True)
+
+
+def assign(
+    system: System,
+    actor: str,
+    doc_id: int,
+    lead_unit: str,
+    co_units: tuple[str, ...] = (),
+    instruction: str = "",
+    deadline: date | None = None,
+) -> Document:
+    """The handling unit (lead and co-operating), the leader's instruction, a deadline."""
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        step = check_step(user, doc, "assign")
+        lead = unit_by_code(s, doc.agency_id, lead_unit)
+        co = [unit_by_code(s, doc.agency_id, c) for c in co_units]
+        if lead.id in {c.id for c in co}:
+            raise EdmsError("the lead unit cannot also be a co-operating unit")
+        if deadline is not None and deadline < vn_today():
+            raise EdmsError("the deadline is in the past")
+        for old in s.scalars(
+            select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
+        ):
+            old.current = False
+        s.add(
+            Assignment(
+                document_id=doc.id,
+                lead_unit_id=lead.id,
+                co_unit_ids=json.dumps([c.id for c in co]),
+                instruction=instruction.strip(),
+                deadline=deadline,
+                assigned_by=user.id,
+                assigned_at=now_utc(),
+                current=True,
+            )
+        )
+        if deadline is not None:
+            doc.due_date = deadline
+        doc.passed_on_at = doc.passed_on_at or now_utc()
+        advance(
+            s,
+            user,
+            doc,
+            step,
+            instruction.strip(),
+            details={
+                "lead": lead.code,
+                "co": [c.code for c in co],
+                "deadline": deadline.isoformat() if deadline else None,
+            },
+        )
+        return doc
+
+    result: Document = run_in_transaction(system, work)
+    return result
+
+
+def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    """Start handling (officers of the lead or a co-operating unit, leaders, clerks)."""
+    return simple_step(system, actor, doc_id, "progress", note, unit_scope="assigned")
+
+
+def complete(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    """Complete the handling (officers of the lead unit, leaders, clerks)."""
+    return simple_step(
+        system, actor, doc_id, "complete", note, unit_scope="lead", completed_at=now_utc()
+    )
