@@ -118,3 +118,71 @@ def test_cli_bad_input_gets_a_clear_message(tmp_path: pytest.TempPathFactory) ->
     )
     assert no_init.returncode == 1
     assert "edms init" in no_init.stderr and "Traceback" not in no_init.stderr
+
+
+def test_env_example_is_generated_from_the_declarations() -> None:
+    """The committed .env.example is exactly what `edms config example` writes, and each
+    value it sets is the default (or the declared example, shown instead)."""
+    from pathlib import Path
+
+    from dotenv import dotenv_values
+
+    from edms.config import SETTINGS, env_example
+
+    committed = Path(__file__).resolve().parent.parent / ".env.example"
+    assert committed.read_text(encoding="utf-8") == env_example(), (
+        "regenerate it: edms config example -o .env.example"
+    )
+    listed = {k: v for k, v in dotenv_values(committed).items() if v is not None}
+    assert set(listed) | {s.env for s in SETTINGS if s.commented} == {s.env for s in SETTINGS}
+    for s in SETTINGS:
+        if s.env in listed:
+            assert listed[s.env] == (s.example if s.example is not None else s.default), s.env
+    examples = {s.env for s in SETTINGS if s.example is not None and not s.commented}
+    from_file = Settings.from_env({k: v for k, v in listed.items() if k not in examples})
+    assert from_file == Settings.from_env({})
+
+
+def test_each_setting_declared_once_with_its_variable() -> None:
+    from dataclasses import fields
+
+    from edms.config import SECRET_FIELDS, SETTINGS
+
+    attrs = [s.attr for s in SETTINGS]
+    assert len(attrs) == len(set(attrs)) and len({s.env for s in SETTINGS}) == len(attrs)
+    assert set(attrs) == {f.name for f in fields(Settings)} - {"extra"}
+    assert {
+        "s3_secret_key",
+        "secret_key",
+        "metrics_token",
+        "backup_s3_secret_key",
+        "exchange_vdxp_secret",
+        "smtp_password",
+    } <= SECRET_FIELDS
+    s = Settings.from_env({"EDMS_MAX_UPLOAD_MB": "7", "EDMS_JOB_WORKERS": "7"})
+    assert s.max_upload_bytes == 7 * 1024 * 1024 and s.job_workers == 7
+
+
+def test_config_show_names_the_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: pytest.TempPathFactory
+) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from edms.cli import main
+
+    monkeypatch.setenv("EDMS_JOB_WORKERS", "5")
+    monkeypatch.setenv("EDMS_SMTP_PASSWORD", "do-not-print")
+    monkeypatch.delenv("EDMS_LOG_LEVEL", raising=False)
+    result = CliRunner().invoke(main, ["config", "show", "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert shown["job_workers"] == {"value": 5, "source": "env", "env": "EDMS_JOB_WORKERS"}
+    assert shown["log_level"]["source"] == "default"
+    assert shown["smtp_password"]["value"] == "********"
+    assert "do-not-print" not in result.output
+    text = CliRunner().invoke(main, ["config", "show"]).output
+    assert [line.split() for line in text.splitlines() if line.startswith("job_workers ")] == [
+        ["job_workers", "env", "5"]
+    ]
