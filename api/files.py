@@ -5,17 +5,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import Protocol
 from urllib.parse import quote
 
 from flask import Response, request
 
-from edms.errors import EdmsError
-from edms.models import Blob
+from edms.errors import ClientError, EdmsError
 
 from .context import system
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 CHUNK = 256 * 1024
+
+
+class StoredBlob(Protocol):
+    """What a download needs of a stored file (:func:`edms.documents.open_file`)."""
+
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def storage_key(self) -> str: ...
+    @property
+    def media_type(self) -> str: ...
 
 
 class RangeNotSatisfiable(EdmsError):
@@ -43,7 +56,7 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, end
 
 
-def send_blob(blob: Blob, filename: str) -> Response:
+def send_blob(blob: StoredBlob, filename: str) -> Response:
     etag = f'"{blob.sha256}"'
     if request.headers.get("If-None-Match") == etag:
         return Response(status=304, headers={"ETag": etag})
@@ -84,5 +97,5 @@ def file_argument() -> object:
     """The uploaded ``file`` part, or a 400 naming what is missing."""
     f = request.files.get("file")
     if f is None or not f.filename:
-        raise EdmsError("send the PDF as the multipart form field 'file'")
+        raise ClientError("send the PDF as the multipart form field 'file'")
     return f

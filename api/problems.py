@@ -122,7 +122,8 @@ def unavailable_component(exc: BaseException) -> tuple[str, str] | None:
     any other error. The components are those ``/healthz`` reports."""
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeout
-    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+    from edms.db import is_unavailable
 
     seen: BaseException | None = exc
     depth = 0
@@ -133,13 +134,9 @@ def unavailable_component(exc: BaseException) -> tuple[str, str] | None:
             return "storage", str(seen)
         if isinstance(seen, RedisConnectionError | RedisTimeout):
             return "queue", str(seen)
-        if isinstance(seen, OperationalError | InterfaceError | DisconnectionError) or (
-            isinstance(seen, DBAPIError) and seen.connection_invalidated
-        ):
-            text = str(seen).lower()
-            if "disk is full" in text or "no space left" in text:
-                return "disk", str(seen).splitlines()[0]
-            return "database", str(seen).splitlines()[0]
+        database = is_unavailable(seen)
+        if database is not None:
+            return database, str(seen).splitlines()[0]
         seen = seen.__cause__ or seen.__context__
         depth += 1
     return None

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 
 from edms.blobs import workdir
 from edms.digitization.revocation import public_status
-from edms.errors import EdmsError
+from edms.errors import ClientError, EdmsError
 from edms.filetypes import detect, ensure_allowed
 
 from .context import system
@@ -29,7 +29,7 @@ def verify_copy(public_id: str) -> Response | str | tuple[str, int]:
         if request.method == "POST":
             f = request.files.get("file")
             if f is None or not f.filename:
-                raise EdmsError("chọn tệp PDF cần kiểm tra (choose the PDF to check)")
+                raise ClientError("chọn tệp PDF cần kiểm tra (choose the PDF to check)")
             head = f.stream.read(65536)
             ensure_allowed(detect(head), ("application/pdf",), f.filename)
             f.stream.seek(0)

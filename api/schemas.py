@@ -7,8 +7,8 @@ from apiflask import Schema, fields
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import EXCLUDE, INCLUDE
 
+from edms.accounts import ROLES
 from edms.auth import SCOPES
-from edms.models import ROLES
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
 

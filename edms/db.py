@@ -131,3 +131,17 @@ def head_revision() -> str | None:
 def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+def is_unavailable(exc: BaseException) -> str | None:
+    """When ``exc`` (itself, not its causes) says the database cannot be used: ``"disk"``
+    when its disk is full, ``"database"`` when it cannot be reached or the connection was
+    lost; None for any other error (a constraint, a bad query: our own failure)."""
+    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        text = str(exc).lower()
+        return "disk" if "disk is full" in text or "no space left" in text else "database"
+    return None

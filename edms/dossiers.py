@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session
 from . import audit, blobs
 from .db import transaction
 from .documents import apply_document_retention, main_file
-from .errors import Conflict, EdmsError, InvalidTransition, NotFound
+from .errors import ClientError, Conflict, InvalidTransition, NotFound
 from .models import DocType, Document, DocumentFile, Dossier
 from .orgs import load_user, require_role
 from .system import System
@@ -48,7 +49,7 @@ def validate_code(value: str, what: str = "file code", limit: int = 60) -> str:
     ``limit`` characters. It goes into URLs, file names and XML: nothing else is taken."""
     code = value.strip()
     if not code or len(code) > limit or not CODE.match(code):
-        raise EdmsError(
+        raise ClientError(
             f"the {what} is 1 to {limit} characters: letters A-Z, digits, '.', "
             f"'_' or '-', starting with a letter or digit (got {code[:80]!r})"
         )
@@ -58,9 +59,9 @@ def validate_code(value: str, what: str = "file code", limit: int = 60) -> str:
 def create(system: System, actor: str, meta: DossierMeta) -> Dossier:
     code = validate_code(meta.file_code)
     if not meta.title.strip():
-        raise EdmsError("a dossier needs a file code (up to 60 characters) and a title")
+        raise ClientError("a dossier needs a file code (up to 60 characters) and a title")
     if meta.retention_years is not None and meta.retention_years < 1:
-        raise EdmsError("the retention period is at least one year (or permanent)")
+        raise ClientError("the retention period is at least one year (or permanent)")
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         require_role(user, "clerk", "officer", "admin", action="open a dossier")
@@ -91,6 +92,25 @@ def _dossier(s: Session, agency_id: int, code: str) -> Dossier:
     if d is None:
         raise NotFound(f"no dossier {code}")
     return d
+
+
+def view(system: System, actor: str, code: str) -> dict[str, Any]:
+    """The dossier of the actor's agency with this file code, and the ids of its documents
+    (another agency's dossier is not found)."""
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        d = _dossier(s, user.agency_id, code)
+        ids = list(
+            s.scalars(select(Document.id).where(Document.dossier_id == d.id).order_by(Document.id))
+        )
+        return {
+            "file_code": d.file_code,
+            "title": d.title,
+            "maintenance": d.maintenance,
+            "start_date": d.start_date.isoformat() if d.start_date else None,
+            "end_date": d.end_date.isoformat() if d.end_date else None,
+            "documents": ids,
+        }
 
 
 def add_documents(system: System, actor: str, code: str, doc_ids: list[int]) -> Dossier:

@@ -3,18 +3,13 @@ events (read-only), background jobs, and verification of any PDF."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify, make_response, request
-from sqlalchemy import select
 
-from edms import auth, jobs
-from edms.audit import events_for_agency
-from edms.models import Agency, ApiToken, OrgUnit, User
+from edms import accounts, admin_queries, auth, jobs
 from edms.numbering import VN_TZ
-from edms.orgs import create_user, load_user, require_role
 
 from .. import schemas as sc
 from ..context import system
@@ -27,21 +22,8 @@ def _iso(t: Any) -> str | None:
     return None if t is None else t.astimezone(VN_TZ).isoformat(timespec="seconds")
 
 
-def user_json(u: User) -> dict[str, Any]:
-    with system().sessions() as s:
-        agency = s.get(Agency, u.agency_id)
-        unit = s.get(OrgUnit, u.unit_id) if u.unit_id else None
-        return {
-            "username": u.username,
-            "full_name": u.full_name,
-            "title": u.title,
-            "roles": sorted(u.role_set),
-            "agency": agency.code if agency else "",
-            "unit": unit.code if unit else None,
-        }
-
-
-def token_json(t: ApiToken, token: str | None = None) -> dict[str, Any]:
+def token_json(t: Any, token: str | None = None) -> dict[str, Any]:
+    """An API token's row (:func:`edms.auth.list_tokens`) as the API shows it."""
     out: dict[str, Any] = {
         "id": t.id,
         "name": t.name,
@@ -84,14 +66,11 @@ def login(data: dict[str, Any]) -> Response:
     token as `X-CSRF-Token` on every change. Five failed attempts for a user name within
     15 minutes block further attempts for it."""
     new = auth.login(system(), data["username"], data["password"], client_address())
-    with system().sessions() as s:
-        user = s.get(User, new.identity.user_id)
-        assert user is not None
-        body = {
-            "user": user_json(user),
-            "csrf_token": new.identity.csrf_token,
-            "expires_at": _iso(new.expires_at),
-        }
+    body = {
+        "user": accounts.user_view(system(), new.identity.username).to_json(),
+        "csrf_token": new.identity.csrf_token,
+        "expires_at": _iso(new.expires_at),
+    }
     resp = make_response(sc.SessionOut().dump(body), 201)
     resp.set_cookie(
         SESSION_COOKIE,
@@ -123,8 +102,7 @@ def logout() -> Response:
 @bp.doc(summary="The authenticated user", security=SECURITY, responses=[401])
 @requires("read")
 def me() -> dict[str, Any]:
-    with system().sessions() as s:
-        return user_json(load_user(s, actor()))
+    return accounts.user_view(system(), actor()).to_json()
 
 
 @bp.post("/tokens")
@@ -199,12 +177,7 @@ def revoke_token(token_id: int) -> Response:
 @bp.doc(summary="Users of your agency", security=SECURITY, responses=[401, 403])
 @requires("read")
 def list_users() -> dict[str, Any]:
-    with system().sessions() as s:
-        me_ = load_user(s, actor())
-        users = list(
-            s.scalars(select(User).where(User.agency_id == me_.agency_id).order_by(User.username))
-        )
-    return {"items": [user_json(u) for u in users]}
+    return {"items": [u.to_json() for u in accounts.list_users(system(), actor())]}
 
 
 @bp.post("/users")
@@ -217,26 +190,20 @@ def list_users() -> dict[str, Any]:
 )
 @requires("admin")
 def add_user(data: dict[str, Any]) -> dict[str, Any]:
-    with system().sessions() as s:
-        me_ = load_user(s, actor())
-        require_role(me_, "admin", action="add users")
-        agency = s.get(Agency, me_.agency_id)
-        assert agency is not None
-        code = agency.code
+    accounts.require(system(), actor(), "admin", action="add users")
     password = data.get("password")
     hashed = auth.hash_password(password) if password else None
-    user = create_user(
+    user = accounts.add_user(
         system(),
-        code,
+        actor(),
         data["username"],
         data["full_name"],
         data["roles"],
         title=data["title"],
         unit_code=data.get("unit"),
         password_hash=hashed,
-        actor=actor(),
     )
-    return user_json(user)
+    return user.to_json()
 
 
 @bp.get("/agencies")
@@ -244,8 +211,7 @@ def add_user(data: dict[str, Any]) -> dict[str, Any]:
 @bp.doc(summary="The agency directory", security=SECURITY, responses=[401, 403])
 @requires("read")
 def agencies() -> dict[str, Any]:
-    with system().sessions() as s:
-        rows = list(s.scalars(select(Agency).order_by(Agency.code)))
+    rows = accounts.agencies(system(), actor())
     return {
         "items": [{"code": a.code, "name": a.name, "abbreviation": a.abbreviation} for a in rows]
     }
@@ -261,17 +227,14 @@ def agencies() -> dict[str, Any]:
 def audit_events(query_data: dict[str, Any]) -> dict[str, Any]:
     """For admins and leaders. Events by the agency's users and about its documents."""
     q = query_data
-    with system().sessions() as s:
-        me_ = load_user(s, actor())
-        require_role(me_, "admin", "leader", action="read the audit trail")
-        total, rows = events_for_agency(
-            s,
-            me_.agency_id,
-            object_type=q.get("object_type"),
-            object_id=q.get("object_id"),
-            page=q["page"],
-            per_page=q["per_page"],
-        )
+    total, rows = admin_queries.audit_events(
+        system(),
+        actor(),
+        object_type=q.get("object_type"),
+        object_id=q.get("object_id"),
+        page=q["page"],
+        per_page=q["per_page"],
+    )
     return {
         "total": total,
         "items": [
@@ -282,7 +245,7 @@ def audit_events(query_data: dict[str, Any]) -> dict[str, Any]:
                 "action": e.action,
                 "object_type": e.object_type,
                 "object_id": e.object_id,
-                "details": json.loads(e.details),
+                "details": e.details,
                 "hash": e.hash,
             }
             for e in rows
@@ -339,7 +302,6 @@ def verify(files: dict[str, Any]) -> Any:
     then 202 with the job, whose result holds the report."""
     from edms.blobs import staging, store_upload, workdir
     from edms.filetypes import detect, ensure_allowed
-    from edms.signatures import validate_sandboxed
 
     f = files["file"]
     head = f.stream.read(65536)
@@ -365,19 +327,7 @@ def verify(files: dict[str, Any]) -> Any:
     with workdir(system(), "verify") as d:
         path = d / "upload.pdf"
         f.save(path)
-        report = validate_sandboxed(system().settings, path)
-    from edms import audit
-    from edms.db import transaction
-
-    with transaction(system().sessions) as s:
-        audit.record(
-            s,
-            actor(),
-            "verify.file",
-            "file",
-            report.file.get("sha256") or "?",
-            {"valid": report.valid},
-        )
+        report = admin_queries.verify_upload(system(), actor(), path)
     return {
         "valid": report.valid,
         "changed_after_signing": report.changed_after_signing,

@@ -11,7 +11,7 @@ from flask import Response, jsonify
 from edms import jobs
 from edms.blobs import staging, store_upload
 from edms.digitization.intake import SCAN_TYPES
-from edms.errors import EdmsError
+from edms.errors import ClientError
 
 from .. import schemas as sc
 from ..context import system
@@ -34,11 +34,10 @@ def digitize(form: dict[str, Any]) -> Response:
     """The job's result names the registered copy (`document_id`, `number`), its
     `public_id` and `verify_url` (the QR code's page), and any resolution warnings.
     Refused scans (below 200 dpi, damaged, not a scan) make the job fail with the reason."""
+    from edms.accounts import require
     from edms.dossiers import validate_code
-    from edms.orgs import load_user, require_role
 
-    with system().sessions() as s:
-        require_role(load_user(s, actor()), "clerk", action="digitize paper results")
+    require(system(), actor(), "clerk", action="digitize paper results")
     validate_code(form["dossier_code"], "dossier code (mã hồ sơ)", 50)
     if form.get("with_qr") is None:
         form["with_qr"] = True
@@ -63,7 +62,7 @@ def digitize(form: dict[str, Any]) -> Response:
     with staging(system()) as staged:
         for f in form["files"]:
             if not f.filename:
-                raise EdmsError("every file part needs a file name")
+                raise ClientError("every file part needs a file name")
             kept = store_upload(
                 system(),
                 f.stream,

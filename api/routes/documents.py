@@ -13,7 +13,7 @@ from flask import Response, request
 from edms import documents as docs
 from edms import jobs
 from edms.auth import PinConfirmation, confirm_signing
-from edms.errors import EdmsError
+from edms.errors import ClientError
 
 from .. import schemas as sc
 from ..context import system
@@ -65,26 +65,22 @@ def _meta(data: dict[str, Any], recipients: tuple[docs.Recipient, ...]) -> docs.
 def list_documents(query_data: dict[str, Any]) -> dict[str, Any]:
     """Documents of your agency, most urgent first; filter by direction and state
     (e.g. `state=approved`: waiting for signature)."""
-    from edms.orgs import load_user
-    from edms.search import SearchFilters, search
+    from edms.search import SearchFilters
 
-    with system().sessions() as s:
-        user = load_user(s, actor())
-        page = search(
-            s,
-            user.agency_id,
-            "",
-            SearchFilters(direction=query_data.get("direction"), states=tuple(query_data["state"])),
-            query_data["page"],
-            query_data["per_page"],
-            viewer=user,
-        )
-        return {
-            "total": page.total,
-            "page": page.page,
-            "per_page": page.per_page,
-            "items": [docs.document_json(d) for d in page.documents],
-        }
+    total, found = docs.search_documents(
+        system(),
+        actor(),
+        "",
+        SearchFilters(direction=query_data.get("direction"), states=tuple(query_data["state"])),
+        query_data["page"],
+        query_data["per_page"],
+    )
+    return {
+        "total": total,
+        "page": query_data["page"],
+        "per_page": query_data["per_page"],
+        "items": [docs.document_json(d) for d in found],
+    }
 
 
 @bp.post("/documents")
@@ -121,7 +117,7 @@ def create_from_template(data: dict[str, Any]) -> dict[str, Any]:
         if data.get(k)
     }
     if not data["body"] and not data["articles"]:
-        raise EdmsError("the template needs a body or articles")
+        raise ClientError("the template needs a body or articles")
     doc = docs.create_from_template(
         system(), actor(), _meta(data, recipients), data["body"], parts=parts
     )
@@ -290,7 +286,7 @@ def remote_finalize(doc_id: int, session_id: str, data: dict[str, Any]) -> dict[
     try:
         value = base64.b64decode(data["signature"], validate=True)
     except (binascii.Error, ValueError):
-        raise EdmsError("the signature is not valid base64") from None
+        raise ClientError("the signature is not valid base64") from None
     result = docs.remote_finalize(system(), actor(), doc_id, session_id, value)
     return view(doc_id, report=result.report.to_json() if result.report else {})
 

@@ -9,7 +9,8 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, jsonify, request
 
-from edms.errors import EdmsError
+from edms import admin_queries
+from edms.errors import ClientError
 from edms.exchange import directory, inbox, outbox
 from edms.exchange.edxml import PackageTooLarge
 
@@ -23,7 +24,7 @@ XML_TYPES = ("application/xml", "text/xml")
 
 def _body(limit: int) -> bytes:
     if request.mimetype not in XML_TYPES:
-        raise EdmsError(
+        raise ClientError(
             f"an edXML package is sent as application/xml, not {request.mimetype or 'nothing'}"
         )
     if request.content_length is not None and request.content_length > limit:
@@ -34,7 +35,7 @@ def _body(limit: int) -> bytes:
     if len(data) > limit:
         raise PackageTooLarge(f"the package is over the limit of {limit} bytes")
     if not data:
-        raise EdmsError("the request has no package")
+        raise ClientError("the request has no package")
     return data
 
 
@@ -97,7 +98,7 @@ def import_directory() -> Response:
     body: Any = request.get_json(silent=True)
     entries = body.get("entries") if isinstance(body, dict) else body
     if not isinstance(entries, list) or not entries:
-        raise EdmsError('send a JSON list of entries, or {"entries": [...]}')
+        raise ClientError('send a JSON list of entries, or {"entries": [...]}')
     agency = body.get("agency") if isinstance(body, dict) else None
     written = directory.upsert(system(), actor(), entries, agency_code=agency)
     return jsonify({"written": [w["code"] for w in written], "entries": written})
@@ -111,9 +112,7 @@ def import_directory() -> Response:
 )
 @requires("read")
 def get_profile() -> Response:
-    sys_ = system()
-    with sys_.sessions() as s:
-        return jsonify(directory.profile(s, directory.agency_of(s, actor())))
+    return jsonify(admin_queries.exchange_profile(system(), actor()))
 
 
 @bp.put("/exchange/profile")
@@ -127,7 +126,7 @@ def get_profile() -> Response:
 def put_profile() -> Response:
     body: Any = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise EdmsError("send a JSON object of profile fields")
+        raise ClientError("send a JSON object of profile fields")
     return jsonify(directory.set_profile(system(), actor(), body))
 
 
@@ -181,7 +180,7 @@ def dispatch(doc_id: int) -> Response:
 def answer_revocation(doc_id: int) -> Response:
     body: Any = request.get_json(silent=True) or {}
     if not isinstance(body, dict) or not isinstance(body.get("accept"), bool):
-        raise EdmsError('send {"accept": true|false, "reason": "..."}')
+        raise ClientError('send {"accept": true|false, "reason": "..."}')
     doc = inbox.answer_revocation(
         system(), actor(), doc_id, body["accept"], str(body.get("reason") or "")
     )

@@ -9,12 +9,9 @@ from typing import Any
 
 from apiflask import APIBlueprint
 from flask import Response
-from sqlalchemy import select
 
 from edms import documents as docs
 from edms import dossiers, registers, tracking
-from edms.models import Document, Dossier
-from edms.orgs import load_user
 from edms.search import SearchFilters
 
 from .. import schemas as sc
@@ -130,26 +127,7 @@ def statistics(query_data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _dossier_json(code: str) -> dict[str, Any]:
-    with system().sessions() as s:
-        user = load_user(s, actor())
-        d = s.scalars(
-            select(Dossier).where(Dossier.agency_id == user.agency_id, Dossier.file_code == code)
-        ).first()
-        if d is None:
-            from edms.errors import NotFound
-
-            raise NotFound(f"no dossier {code}")
-        ids = list(
-            s.scalars(select(Document.id).where(Document.dossier_id == d.id).order_by(Document.id))
-        )
-        return {
-            "file_code": d.file_code,
-            "title": d.title,
-            "maintenance": d.maintenance,
-            "start_date": d.start_date.isoformat() if d.start_date else None,
-            "end_date": d.end_date.isoformat() if d.end_date else None,
-            "documents": ids,
-        }
+    return dossiers.view(system(), actor(), code)
 
 
 @bp.post("/dossiers")

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import g, render_template
 
-from edms import archive, maintenance, orgs
+from edms import admin_queries, archive, maintenance
 
 from ..context import system
 from .views import bp, has, login_required, me
@@ -46,9 +46,7 @@ def archive_health() -> Any:
         return render_template(
             "web/error.html", message="Trang này dành cho quản trị hệ thống."
         ), 403
-    with system().sessions() as s:
-        agency_id = orgs.load_user(s, me()).agency_id
-    st = archive.status(system(), agency_id=agency_id)
+    st = admin_queries.archive_status(system(), me())
     attention = [d for d in st.documents if d.status != "ok"]
     task = maintenance.task_states(system()).get("archive_renew", {})
     return render_template(
