@@ -36,9 +36,14 @@ run: setup
 	$(VENV)/bin/edms dev-services & DEV=$$!; trap "kill $$DEV 2>/dev/null" EXIT INT TERM; \
 	  $(VENV)/bin/edms serve --host $(HOST) --port $(PORT)
 
+# The gates (format, lint, types) run first; the import contracts are a pytest test
+# (tests/test_architecture.py).
+GATES = $(VENV)/bin/ruff format --check . && $(VENV)/bin/ruff check . \
+        && $(VENV)/bin/mypy edms signing storage api
+
 test: setup
 	@scripts/test-services.sh
-	$(VENV)/bin/ruff check .
+	$(GATES)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 test-slow: setup
@@ -46,8 +51,7 @@ test-slow: setup
 	$(PY) -m pytest -m slow $(PYTEST_ARGS)
 
 lint: setup
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy edms signing storage api
+	$(GATES)
 
 bench: setup
 	$(PY) bench/storage.py
