@@ -3,7 +3,8 @@ domain, storage and database errors become a one-line message and exit code 1.
 
 Invariants:
 
-* Importing this module loads click, :mod:`edms.config` and :mod:`edms.errors` only.
+* Importing this module loads click and :mod:`edms.errors` only (the configuration is
+  read when a command runs).
   ``edms --version`` and ``edms --help`` therefore import neither pyHanko, SQLAlchemy,
   Alembic, MinIO, aiohttp, Flask nor the domain model (tests/test_cli_startup.py).
 * A command's module is imported when the command runs or its own help is shown, never
@@ -16,19 +17,16 @@ from __future__ import annotations
 
 import importlib
 import sys
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import click
 
 from .. import __version__
-from ..config import load_dotenv_file
 from ..errors import EdmsError
 from .base import fail
 
 
-@dataclass(frozen=True)
-class Lazy:
+class Lazy(NamedTuple):
     """A command of the root group: ``module:attribute`` under :mod:`edms.cli`, and the
     one-line help ``edms --help`` shows without importing it."""
 
@@ -204,4 +202,6 @@ class LazyGroup(click.Group):
 @click.version_option(__version__, prog_name="edms")
 def main() -> None:
     """EDMS: document management and digital signatures for Vietnamese agencies."""
+    from ..config import load_dotenv_file
+
     load_dotenv_file()
