@@ -82,7 +82,7 @@ def _extract_contents(sig_object: generic.DictionaryObject) -> bytes:
     return der + bytes(max(0, len(blob) - len(der)))
 
 
-pdf_embedded.extract_contents = _extract_contents  # type: ignore[assignment]
+pdf_embedded.extract_contents = _extract_contents
 
 _original_collect = HistoricalResolver._collect_indirect_references
 
@@ -173,4 +173,4 @@ def _rdn_values(self: Any, rdn: Any) -> Any:
     return dict(values)
 
 
-x509.RelativeDistinguishedName._get_values = _rdn_values  # type: ignore[method-assign]
+x509.RelativeDistinguishedName._get_values = _rdn_values
