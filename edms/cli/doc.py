@@ -7,6 +7,8 @@ same ``edms`` services, checks and audit events as the API and the web UI.
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +164,6 @@ def doc_sign(
 ) -> None:
     """Sign as the competent person with your own bound key (leader). Your signing
     PIN is asked on the terminal, or read from $EDMS_SIGNING_PIN (scripts)."""
-    import os
-    import sys
-
     from .. import documents as d
     from ..auth import PinConfirmation
 

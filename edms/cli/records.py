@@ -7,6 +7,7 @@ Every command acts as a user (``--as USERNAME`` or ``$EDMS_USER``).
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -134,8 +135,6 @@ def stats_cmd(
     ctx: Context, actor: str, period: str, start: str | None, end: str | None, as_json: bool
 ) -> None:
     """Handled early / on time / late, per lead unit."""
-    from dataclasses import asdict
-
     from ..tracking import handling_stats
     from ..tracking import period as period_of
 

@@ -12,12 +12,14 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..config import Settings
 from .base import fail, settings
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 def summary(path: Path, report: Any) -> str:
@@ -103,7 +105,7 @@ def verify(
     diagnostics: bool,
 ) -> None:
     """Validate the signatures of TARGET; exit 0 only when valid."""
-    import logging
+    import logging  # here, not at the top: `edms verify --help` stays light
 
     from signing.sandbox import Limits, ValidatorPool, validate_sandboxed
 
