@@ -1,11 +1,17 @@
 """The registers of Decree 30, Appendix IV, exported for a date range: print-ready A4 PDF
-(landscape, every column, Vietnamese headings, header row repeated on every page, page
-numbers) for binding, and CSV (UTF-8 with BOM, so spreadsheet programs read the
+(landscape, every column with its full Appendix IV heading, header row repeated on every
+page, page numbers) for binding, and CSV (UTF-8 with BOM, so spreadsheet programs read the
 diacritics) for further work.
 
 * outgoing (sổ đăng ký văn bản đi), 10 columns;
 * incoming (sổ đăng ký văn bản đến), 10 columns;
 * follow-up (sổ theo dõi giải quyết văn bản đến), 7 columns.
+
+The exported book opens with its cover (bìa sổ): the agency, the register's name, the year,
+the days of the first and last entries and their numbers (from number – to number); the
+cover page is not numbered. Column "Đơn vị, người nhận bản lưu" is the unit given when the
+document was entered in the register, else — whichever way it was entered, web or CLI —
+the clerk who entered it and their unit, read from the document's history.
 """
 
 from __future__ import annotations
@@ -25,15 +31,32 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.platypus import LongTable, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+from reportlab.platypus import (
+    Flowable,
+    LongTable,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    TableStyle,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from . import audit
 from .db import transaction
 from .documents import INCOMING, OUTGOING, PRIORITY_VI, SECRECY_VI, STATE_NAMES_VI
-from .errors import EdmsError
-from .models import Agency, Assignment, DocType, Document, OrgUnit, Register, User
+from .errors import ClientError
+from .models import (
+    Agency,
+    Assignment,
+    DocType,
+    Document,
+    OrgUnit,
+    Register,
+    StatusEvent,
+    User,
+)
 from .numbering import VN_TZ
 from .orgs import SECRET_READERS, load_user, require_role
 from .render import register_fonts
@@ -72,9 +95,9 @@ LAYOUTS = {
             "Ngày đến",
             "Số đến",
             "Tác giả",
-            "Số, ký hiệu",
-            "Ngày tháng",
-            "Tên loại và trích yếu nội dung",
+            "Số, ký hiệu văn bản",
+            "Ngày tháng văn bản",
+            "Tên loại và trích yếu nội dung văn bản",
             "Đơn vị hoặc người nhận",
             "Ngày chuyển",
             "Ký nhận",
@@ -98,6 +121,21 @@ LAYOUTS = {
 }
 
 
+@dataclass(frozen=True)
+class Cover:
+    """The cover of the bound book (bìa sổ): the first and last numbers entered and the
+    days of the first and last entries (the period's bounds when it has none)."""
+
+    first_number: str
+    last_number: str
+    opened: date
+    closed: date
+
+    def year_text(self) -> str:
+        a, b = self.opened.year, self.closed.year
+        return f"Năm {a}" if a == b else f"Năm {a} – {b}"
+
+
 @dataclass
 class RegisterExport:
     kind: str
@@ -105,6 +143,7 @@ class RegisterExport:
     start: date
     end: date
     rows: list[list[str]]
+    cover: Cover | None = None  # printed as the book's first page when present
 
     @property
     def layout(self) -> RegisterLayout:
@@ -166,23 +205,47 @@ def _handlers(s: Session, doc: Document) -> tuple[str, Assignment | None]:
     return text, a
 
 
-def _rows_outgoing(
-    s: Session, agency_id: int, start: date, end: date, types: dict[str, str], hide_secret: bool
-) -> list[list[str]]:
+def _outgoing_docs(s: Session, agency_id: int, start: date, end: date) -> list[Document]:
     regs = select(Register.id).where(
         Register.agency_id == agency_id, Register.kind.in_(("outgoing", "secret"))
     )
-    docs = s.scalars(
-        select(Document)
-        .where(
-            Document.agency_id == agency_id,
-            Document.direction == OUTGOING,
-            Document.register_id.in_(regs),
-            Document.issued_date >= start,
-            Document.issued_date <= end,
+    return list(
+        s.scalars(
+            select(Document)
+            .where(
+                Document.agency_id == agency_id,
+                Document.direction == OUTGOING,
+                Document.register_id.in_(regs),
+                Document.issued_date >= start,
+                Document.issued_date <= end,
+            )
+            .order_by(Document.issued_date, Document.number)
         )
-        .order_by(Document.issued_date, Document.number)
     )
+
+
+def _keeper(s: Session, doc: Document) -> str:
+    """Column "Đơn vị, người nhận bản lưu": the unit given when the document was entered in
+    the register; when none was given, the person who entered it (the clerk keeps the file
+    copy) and their unit, from the document's history."""
+    if doc.holder:
+        return doc.holder
+    by = s.scalars(
+        select(StatusEvent.actor_id)
+        .where(StatusEvent.document_id == doc.id, StatusEvent.action == "register")
+        .order_by(StatusEvent.id.desc())
+    ).first()
+    user = s.get(User, by) if by is not None else None
+    if user is None:
+        return ""
+    unit = s.get(OrgUnit, user.unit_id) if user.unit_id is not None else None
+    return f"{unit.name}, {user.full_name}" if unit is not None else user.full_name
+
+
+def _rows_outgoing(
+    s: Session, agency_id: int, start: date, end: date, types: dict[str, str], hide_secret: bool
+) -> list[list[str]]:
+    docs = _outgoing_docs(s, agency_id, start, end)
     rows = []
     for d in docs:
         recipients = "; ".join(r["name"] for r in json.loads(d.recipients))
@@ -194,7 +257,7 @@ def _rows_outgoing(
                 _type_and_subject(types, d, hide_secret),
                 signer,
                 recipients,
-                d.holder,
+                _keeper(s, d),
                 str(d.issued_amount or ""),
                 _d(d.sent_at),
                 "",
@@ -282,13 +345,33 @@ _ROWS: dict[str, Callable[[Session, int, date, date, dict[str, str], bool], list
 }
 
 
+def _cover(s: Session, agency_id: int, kind: str, start: date, end: date) -> Cover:
+    if kind == "outgoing":
+        entries = [
+            (d.number, d.issued_date)
+            for d in _outgoing_docs(s, agency_id, start, end)
+            if d.number is not None and d.issued_date is not None
+        ]
+    else:
+        entries = [
+            (d.arrival_number, d.arrival_at.astimezone(VN_TZ).date())
+            for d in _incoming_docs(s, agency_id, start, end)
+            if d.arrival_number is not None and d.arrival_at is not None
+        ]
+    if not entries:
+        return Cover("", "", start, end)
+    numbers = [n for n, _ in entries]
+    days = [day for _, day in entries]
+    return Cover(f"{min(numbers):02d}", f"{max(numbers):02d}", min(days), max(days))
+
+
 def collect(system: System, actor: str, kind: str, start: date, end: date) -> RegisterExport:
     """The register's rows for documents of the actor's agency in [start, end] (Vietnam
     dates); the export is audited."""
     if kind not in KINDS:
-        raise EdmsError(f"unknown register {kind!r} (outgoing, incoming, follow-up)")
+        raise ClientError(f"unknown register {kind!r} (outgoing, incoming, follow-up)")
     if end < start:
-        raise EdmsError("the end date is before the start date")
+        raise ClientError("the end date is before the start date")
     with transaction(system.sessions) as s:
         user: User = load_user(s, actor)
         require_role(user, "clerk", "leader", "admin", action="export registers")
@@ -306,7 +389,8 @@ def collect(system: System, actor: str, kind: str, start: date, end: date) -> Re
             kind,
             {"from": start.isoformat(), "to": end.isoformat(), "rows": len(rows)},
         )
-        return RegisterExport(kind, agency.name, start, end, rows)
+        cover = _cover(s, agency.id, kind, start, end)
+        return RegisterExport(kind, agency.name, start, end, rows, cover)
 
 
 # A spreadsheet runs a cell starting with these as a formula ("CSV injection"): such a
@@ -327,6 +411,42 @@ def to_csv(export: RegisterExport) -> bytes:
     w.writerow(export.layout.columns)
     w.writerows([csv_cell(c) for c in row] for row in export.rows)
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def cover_lines(export: RegisterExport, cover: Cover) -> list[str]:
+    """The cover's lines under the title (the page and the PDF say the same)."""
+    numbers = (
+        f"Từ số {cover.first_number} đến số {cover.last_number}"
+        if cover.first_number
+        else "Chưa có văn bản được vào sổ"
+    )
+    return [
+        cover.year_text(),
+        f"Từ ngày {_d(cover.opened)} đến ngày {_d(cover.closed)}",
+        numbers,
+    ]
+
+
+def _cover_page(export: RegisterExport, cover: Cover, font: str) -> list[Flowable]:
+    """The bound book's cover (bìa sổ, Appendix IV): the agency, the register's name, the
+    year, the dates and numbers of its first and last entries."""
+    agency = ParagraphStyle(
+        "ca", fontName=f"{font}-Bold", fontSize=16, leading=22, alignment=TA_CENTER
+    )
+    title = ParagraphStyle(
+        "ct", fontName=f"{font}-Bold", fontSize=28, leading=36, alignment=TA_CENTER
+    )
+    line = ParagraphStyle("cl", fontName=font, fontSize=15, leading=24, alignment=TA_CENTER)
+    flow: list[Flowable] = [
+        Spacer(1, 12 * mm),
+        Paragraph(escape(export.agency.upper()), agency),
+        Spacer(1, 38 * mm),
+        Paragraph(export.layout.title, title),
+        Spacer(1, 14 * mm),
+    ]
+    flow += [Paragraph(escape(text), line) for text in cover_lines(export, cover)]
+    flow.append(PageBreak())
+    return flow
 
 
 def write_pdf(export: RegisterExport, target: Path) -> Path:
@@ -364,7 +484,10 @@ def write_pdf(export: RegisterExport, target: Path) -> Path:
     if not export.rows:
         style.append(("SPAN", (0, 2), (-1, 2)))
     table.setStyle(TableStyle(style))
-    story = [
+    story: list[Flowable] = []
+    if export.cover is not None:
+        story += _cover_page(export, export.cover, font)
+    story += [
         Paragraph(escape(export.agency.upper()), agency),
         Spacer(1, 4 * mm),
         Paragraph(layout.title, title),
@@ -373,9 +496,13 @@ def write_pdf(export: RegisterExport, target: Path) -> Path:
         table,
     ]
 
+    skip = 1 if export.cover is not None else 0  # the cover is not numbered
+
     def footer(canvas: Any, doc: Any) -> None:
+        if doc.page <= skip:
+            return
         canvas.setFont(font, 9)
-        canvas.drawRightString(page[0] - margin, 7 * mm, f"Trang {doc.page}")
+        canvas.drawRightString(page[0] - margin, 7 * mm, f"Trang {doc.page - skip}")
         canvas.drawString(margin, 7 * mm, f"{layout.title.capitalize()} – {export.agency}")
 
     doc = SimpleDocTemplate(

@@ -321,4 +321,97 @@ def test_clerk_cli_walks_a_document(agency: System, tmp_path: Path) -> None:
         str(out),
     )
     assert "01/TTr-UBND" in out.read_text(encoding="utf-8-sig")
+    # Registered without --holder: the clerk who registered it keeps the file copy.
+    row = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))[1]
+    assert row[5] == "Văn phòng, Hoàng Thị Mai"
     assert "intact" in edms("audit", "verify").stdout
+
+
+INCOMING_HEADINGS = (  # Decree 30, Appendix IV: the incoming register, in full
+    "Ngày đến",
+    "Số đến",
+    "Tác giả",
+    "Số, ký hiệu văn bản",
+    "Ngày tháng văn bản",
+    "Tên loại và trích yếu nội dung văn bản",
+    "Đơn vị hoặc người nhận",
+    "Ngày chuyển",
+    "Ký nhận",
+    "Ghi chú",
+)
+
+
+def pdf_pages(pdf: Path) -> list[str]:
+    """Each page's text in drawing order (a heading wrapped in its cell stays whole)."""
+    text = subprocess.run(
+        ["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    return [" ".join(p.split()) for p in text.split("\f") if p.strip()]
+
+
+def test_the_bound_book_has_its_cover_and_full_headings(
+    agency: System, signed_pdf: Path, tmp_path: Path
+) -> None:
+    system = agency
+    for i in range(3):
+        receive_registered(system, signed_pdf, i, f"Đề nghị phối hợp số {i}")
+    today = docs.vn_today()
+    start = today - timedelta(days=30)
+    export = registers.collect(system, "vanthu", "incoming", start, today)
+    assert registers.LAYOUTS["incoming"].columns == INCOMING_HEADINGS
+    assert export.cover == registers.Cover("01", "03", today, today)
+    raw = registers.to_csv(export).decode("utf-8-sig")
+    assert next(csv.reader(io.StringIO(raw))) == list(INCOMING_HEADINGS)
+    cover, first, *_ = pdf_pages(registers.write_pdf(export, tmp_path / "den.pdf"))
+    # The cover: agency, register, year, from–to dates and numbers; not numbered.
+    assert "ỦY BAN NHÂN DÂN TỈNH TUYÊN QUANG" in cover
+    assert "SỔ ĐĂNG KÝ VĂN BẢN ĐẾN" in cover
+    assert f"Năm {today.year}" in cover
+    day = today.strftime("%d/%m/%Y")
+    assert f"Từ ngày {day} đến ngày {day}" in cover and "Từ số 01 đến số 03" in cover
+    assert "Trang" not in cover and "Tác giả" not in cover
+    # The register follows, its pages numbered from 1, every heading in full.
+    assert "Trang 1" in first
+    for heading in INCOMING_HEADINGS:
+        assert heading in first, heading
+    # An empty period says so on its cover.
+    empty = registers.collect(system, "vanthu", "outgoing", start, today)
+    assert empty.cover == registers.Cover("", "", start, today)
+    assert (
+        "Chưa có văn bản được vào sổ"
+        in pdf_pages(registers.write_pdf(empty, tmp_path / "di.pdf"))[0]
+    )
+
+
+def test_file_copy_keeper_is_filled_however_registered(agency: System) -> None:
+    """Column "Đơn vị, người nhận bản lưu": the unit given at registration (the web form
+    sends one), else the clerk who registered it, with their unit (the CLI sends none)."""
+    system = agency
+    given = issued_outgoing(system)
+    doc = docs.create_from_template(system, "chuyenvien", draft_meta(), BODY)
+    docs.submit(system, "chuyenvien", doc.id)
+    docs.approve(system, "chutich", doc.id)
+    sign(system, "chutich", doc.id)
+    docs.number(system, "vanthu", doc.id)
+    docs.seal(system, "vanthu", doc.id)
+    docs.register(system, "vanthu", doc.id)  # as `edms doc register` does, no --holder
+    today = docs.vn_today()
+    rows = registers.collect(system, "vanthu", "outgoing", today, today).rows
+    keepers = [r[5] for r in rows]
+    assert len(rows) == 2 and given
+    assert keepers == ["Văn phòng UBND tỉnh", "Văn phòng, Hoàng Thị Mai"]
+    assert all(r[5] for r in rows)
+
+
+def test_registers_page_shows_the_cover(agency: System, signed_pdf: Path) -> None:
+    from api import create_app
+    from tests.test_dashboard import login
+
+    system = agency
+    receive_registered(system, signed_pdf, 1, "Đề nghị phối hợp")
+    clerk = login(create_app(system), "vanthu")
+    page = clerk.get("/so-dang-ky?so=incoming").get_data(as_text=True)
+    assert 'class="register-cover"' in page and "Từ số 01 đến số 01" in page
+    assert "<caption>" in page
+    for heading in INCOMING_HEADINGS:
+        assert f'<th scope="col">{heading}</th>' in page
