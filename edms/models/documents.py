@@ -106,6 +106,11 @@ class Document(Base):
     holder: Mapped[str] = mapped_column(String(200), default="")  # keeps the file copy
     due_date: Mapped[date | None] = mapped_column(Date)
     drafting_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    # outgoing: the leader the draft is submitted to for signing (None: any leader of the
+    # agency, as before designation existed) and the people who must approve it first
+    # (JSON list of user ids, in order)
+    designated_signer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approver_ids: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     # incoming
     arrival_register_id: Mapped[int | None] = mapped_column(ForeignKey("registers.id"))
     arrival_number: Mapped[int | None] = mapped_column(Integer)
@@ -189,6 +194,10 @@ class Assignment(Base):
     document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
     lead_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
     co_unit_ids: Mapped[str] = mapped_column(Text, default="[]")
+    # the person in charge (người chủ trì) and co-operating people (người phối hợp, JSON
+    # list of user ids); None / "[]" when the leader named units only
+    lead_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    co_user_ids: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
     instruction: Mapped[str] = mapped_column(Text, default="")
     deadline: Mapped[date | None] = mapped_column(Date)
     assigned_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
