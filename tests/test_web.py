@@ -157,7 +157,7 @@ def test_leader_signs_clerk_seals_and_anyone_verifies(
     leader.get_by_label("Mã PIN ký số").fill(DEV_SIGNING_PIN)  # typed for every signature
     click_step(leader, "Ký số")
     assert "Trạng thái: đã ký" in leader.content()
-    assert "Chữ ký cá nhân: B-T" in leader.locator("main").inner_text()
+    assert "Chữ ký cá nhân: có dấu thời gian," in leader.locator("main").inner_text()
     shots.take(leader, "lanh-dao-da-ky")
 
     clerk = login(browser, site, "vanthu")
@@ -168,7 +168,7 @@ def test_leader_signs_clerk_seals_and_anyone_verifies(
     assert "01/QĐ-UBND" in clerk.locator("dl.meta").inner_text()
     shots.take(clerk, "van-thu-da-cap-so")
     click_step(clerk, "Ký số cơ quan")
-    assert "Chữ ký cơ quan: B-LT" in clerk.locator("main").inner_text()
+    assert "Chữ ký cơ quan: có dữ liệu kiểm tra dài hạn," in clerk.locator("main").inner_text()
     shots.take(clerk, "van-thu-da-ky-so-co-quan")
     with clerk.expect_download() as info:
         clerk.get_by_role("link", name="Tải tệp PDF").click()
@@ -392,4 +392,4 @@ def test_clerk_digitizes_scans_and_follows_the_job(site: str, browser: Any, tmp_
     shots.take(clerk, "da-so-hoa")
     clerk.get_by_role("link", name="Mở văn bản").click()
     assert "Bản sao điện tử" in clerk.locator("main").inner_text()
-    assert "Chữ ký sao điện tử: B-LT" in clerk.locator("main").inner_text()
+    assert "Chữ ký sao điện tử: có dữ liệu kiểm tra dài hạn," in clerk.locator("main").inner_text()

@@ -11,6 +11,7 @@ from . import digitize as _digitize  # noqa: F401  (digitizing paper results, jo
 from . import documents as _documents  # noqa: F401  (work queues, one document, its steps)
 from . import dossiers as _dossiers  # noqa: F401  (citizens' dossiers, procedures, holidays)
 from . import incoming as _incoming  # noqa: F401  (receiving an incoming document)
+from . import look as _look  # noqa: F401  (the look and the words: filters, site name)
 from . import notices as _notices  # noqa: F401  (notices: channels, wording, log, mine)
 from . import records as _records  # noqa: F401  (registers, deadlines, statistics)
 from . import session as _session  # noqa: F401  (logging in and out, the signing PIN)
