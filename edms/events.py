@@ -10,7 +10,9 @@ the outbox's delivery loop's work, after the commit.
 not import their listeners (the documents' lifecycle knows nothing of notices), and a
 listener is loaded when the first event is emitted.
 
-Events emitted: ``document.<step>`` by every lifecycle step (edms.documents), ``dossier.*``
+Events emitted: :data:`AFTER_STEP` and then ``document.<step>`` by every lifecycle step
+(edms.documents; the first carries the step's QCVN status code and note, for the exchange's
+outbox, and is not a notice), ``dossier.*``
 by edms.reception, the daily ``document.due_tomorrow`` / ``document.overdue`` and
 ``dossier.late`` (edms.notices.daily), and ``exchange.refused`` when a partner's refusal of
 one of our documents is recorded (status 02 from the receiver) — watched here, on the rows
@@ -34,10 +36,14 @@ from sqlalchemy.orm import Session
 
 Subscriber = Callable[[Session, "Event"], None]
 
+AFTER_STEP = "after_step"  # every lifecycle step, with its status code and note
+
 SUBSCRIBERS: tuple[str, ...] = (
+    "edms.exchange.outbox:on_event",  # packets to partners: dispatch, status, revocation
     "edms.reception:on_event",  # a dossier's result document issued: the dossier is ready
     "edms.notices.outbox:on_event",  # notices to people, gateways and integrations
 )
+EXCHANGE_MESSAGES = "exchange_messages"  # the table of edms.models.ExchangeMessage
 _NAMESPACE = uuid.UUID("8a0a3c3e-5d0f-4c1e-9a51-0c3c1f2a7e21")
 _loaded: list[Subscriber] = []
 
@@ -79,11 +85,11 @@ def emit(s: Session, event: Event) -> None:
 
 @orm_event.listens_for(Session, "before_flush")
 def _watch(session: Session, _context: Any, _instances: Any) -> None:
-    from .models import ExchangeMessage
-
+    # Recognised by its table, not its class: edms.models imports this module (to register
+    # this listener), so this module does not import the models back.
     for obj in list(session.new):
         if (
-            isinstance(obj, ExchangeMessage)
+            getattr(obj, "__tablename__", None) == EXCHANGE_MESSAGES
             and obj.direction == "in"
             and obj.kind == "status"
             and obj.status_code == "02"

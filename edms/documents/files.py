@@ -22,6 +22,7 @@ from signing.validation import Report, validate_file
 
 from .. import blobs, pdfsafety, search
 from ..errors import (
+    ClientError,
     EdmsError,
     NotFound,
     UploadTooLarge,
@@ -114,7 +115,7 @@ def pdf_facts(path: Path, *, need_fields: bool) -> int:
         with open(path, "rb") as f:
             reader = PdfFileReader(f, strict=False)
             if reader.encrypted:
-                raise EdmsError("the PDF is encrypted; upload it without a password")
+                raise ClientError("the PDF is encrypted; upload it without a password")
             pages = int(reader.root["/Pages"]["/Count"])
             if need_fields:
                 names = set()
@@ -124,7 +125,7 @@ def pdf_facts(path: Path, *, need_fields: bool) -> int:
                         names.add(str(ref.get_object().get("/T", "")))
                 missing = [n for n in (NUMBER_FIELD, DATE_FIELD) if n not in names]
                 if missing:
-                    raise EdmsError(
+                    raise ClientError(
                         f"the draft has no text field {' or '.join(missing)}: the number "
                         "and date are filled into those fields after the leader signs "
                         "(use `edms doc new --template` or add the fields)"
@@ -133,7 +134,7 @@ def pdf_facts(path: Path, *, need_fields: bool) -> int:
     except EdmsError:
         raise
     except Exception as exc:
-        raise EdmsError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
+        raise ClientError(f"not a readable PDF: {type(exc).__name__}: {exc}") from None
 
 
 def record_file(

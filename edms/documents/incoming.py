@@ -22,7 +22,7 @@ from signing.validation import Report
 from .. import audit, blobs, search
 from ..db import transaction
 from ..errors import (
-    EdmsError,
+    ClientError,
     InvalidTransition,
 )
 from ..models import (
@@ -301,9 +301,9 @@ def assign(
         lead = unit_by_code(s, doc.agency_id, lead_unit)
         co = [unit_by_code(s, doc.agency_id, c) for c in co_units]
         if lead.id in {c.id for c in co}:
-            raise EdmsError("the lead unit cannot also be a co-operating unit")
+            raise ClientError("the lead unit cannot also be a co-operating unit")
         if deadline is not None and deadline < vn_today():
-            raise EdmsError("the deadline is in the past")
+            raise ClientError("the deadline is in the past")
         for old in s.scalars(
             select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
         ):

@@ -9,7 +9,9 @@ validated; issuing starts the retention period and supersedes a replaced documen
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
+from collections.abc import Callable
 from typing import BinaryIO
 
 from sqlalchemy import select
@@ -22,7 +24,8 @@ from .. import audit, blobs
 from ..doctypes import number_and_symbol, symbol
 from ..drafting import places
 from ..errors import (
-    EdmsError,
+    ClientError,
+    InternalError,
     InvalidTransition,
     ServiceUnavailable,
 )
@@ -66,6 +69,10 @@ from .lifecycle import (
 from .outgoing import DraftMeta, create_draft
 from .signing import signing_level
 from .transaction import run_in_transaction
+
+# An electronic copy is revoked by its own step (edms.digitization builds on this package),
+# found by name like edms.events' subscribers, so this package never imports it.
+COPY_REVOCATION = "edms.digitization.revocation:revoke_copy"
 
 
 def number(system: System, actor: str, doc_id: int) -> StepResult:
@@ -114,7 +121,7 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             )
             report = validate_own(system, out)
             if not report.valid:
-                raise EdmsError(
+                raise InternalError(
                     "after filling the number the leader's signature no longer "
                     "validates, nothing was changed: " + problems(report)
                 )
@@ -188,16 +195,16 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
         except TrustServiceError as exc:
             raise ServiceUnavailable(f"sealing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
-            raise EdmsError(f"sealing failed, nothing was stored: {exc}") from None
+            raise InternalError(f"sealing failed, nothing was stored: {exc}") from None
         report = validate_own(system, out)
         if not report.valid or len(report.signatures) < 2:
-            raise EdmsError(
+            raise InternalError(
                 "the sealed document does not validate, nothing was stored: " + problems(report)
             )
         att_reports = [validate_own(system, p) for _a, p, _r in signed_atts]
         for (a, _p, _r), rep in zip(signed_atts, att_reports, strict=True):
             if not rep.valid:
-                raise EdmsError(
+                raise InternalError(
                     f"the signed attachment {a.name} does not validate: " + problems(rep)
                 )
 
@@ -255,7 +262,7 @@ def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
         doc = load_document(s, user, doc_id)
         step = check_step(user, doc, "issue")
         if not json.loads(doc.recipients):
-            raise EdmsError(f"document {doc_id} has no recipients (nơi nhận) to issue it to")
+            raise ClientError(f"document {doc_id} has no recipients (nơi nhận) to issue it to")
         doc.sent_at = now_utc()
         advance(s, user, doc, step, note.strip())
         if doc.replaces_id is not None:
@@ -292,8 +299,10 @@ def revoke(system: System, actor: str, doc_id: int, reason: str) -> Document:
     with system.sessions() as s:
         is_copy = load_document(s, load_user(s, actor), doc_id).direction == "copy"
     if is_copy:
-        from ..digitization.revocation import revoke_copy
-
+        module, _, name = COPY_REVOCATION.partition(":")
+        revoke_copy: Callable[[System, str, int, str], Document] = getattr(
+            importlib.import_module(module), name
+        )
         return revoke_copy(system, actor, doc_id, reason)
     return simple_step(
         system,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from .. import audit, blobs
 from ..db import transaction
 from ..errors import (
-    EdmsError,
+    ClientError,
     NotFound,
 )
 from ..models import (
@@ -75,7 +75,7 @@ def apply_document_retention(system: System, doc_id: int) -> datetime | None:
 def set_legal_hold(system: System, actor: str, doc_id: int, on: bool, reason: str) -> Document:
     """A legal hold blocks deletion of every file of the document until it is lifted."""
     if not reason.strip():
-        raise EdmsError("a reason is required for a legal hold")
+        raise ClientError("a reason is required for a legal hold")
 
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)

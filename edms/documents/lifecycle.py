@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from signing.validation import Report
 
-from .. import audit, blobs
+from .. import audit, blobs, events
 from ..errors import (
+    ClientError,
     Conflict,
-    EdmsError,
     Forbidden,
     InvalidTransition,
     NotFound,
@@ -172,23 +172,23 @@ class StepResult:
 def check_text(value: str, name: str, limit: int) -> str:
     value = value.strip()
     if not value:
-        raise EdmsError(f"the {name} is required")
+        raise ClientError(f"the {name} is required")
     if len(value) > limit:
-        raise EdmsError(f"the {name} is longer than {limit} characters")
+        raise ClientError(f"the {name} is longer than {limit} characters")
     return value
 
 
 def check_levels(priority: int, secrecy: int) -> None:
     if priority not in PRIORITY_VI:
-        raise EdmsError("priority is 0 (thường), 1 (khẩn), 2 (thượng khẩn) or 3 (hỏa tốc)")
+        raise ClientError("priority is 0 (thường), 1 (khẩn), 2 (thượng khẩn) or 3 (hỏa tốc)")
     if secrecy not in SECRECY_VI:
-        raise EdmsError("secrecy is 0 (none), 1 (mật), 2 (tối mật) or 3 (tuyệt mật)")
+        raise ClientError("secrecy is 0 (none), 1 (mật), 2 (tối mật) or 3 (tuyệt mật)")
 
 
 def doc_type(s: Session, code: str) -> DocType:
     t = s.get(DocType, code)
     if t is None:
-        raise EdmsError(f"unknown document type {code!r} (see `edms doctype list`)")
+        raise ClientError(f"unknown document type {code!r} (see `edms doctype list`)")
     return t
 
 
@@ -290,18 +290,28 @@ def advance(
             **(details or {}),
         },
     )
-    # The exchange's packets are written in the step's own transaction (the outbox).
-    from ..exchange import outbox
-
-    if doc.direction == INCOMING and step.code:
-        outbox.on_step(s, doc, step.code, note, user)
-    elif doc.direction == OUTGOING and step.name == "issue":
-        outbox.on_issue(s, doc, user)
-    elif doc.direction == OUTGOING and step.name == "revoke":
-        outbox.on_revoke(s, doc, note, user)
-    # Whoever else listens (notices, dossiers waiting for this result): edms.events.
-    from .. import events
-
+    # Announced in the step's own transaction (edms.events): ``after_step`` first, with the
+    # step's status code and note (the exchange's outbox writes its packets from it), then
+    # ``document.<step>`` for whoever else listens (notices, dossiers waiting for a result).
+    events.emit(
+        s,
+        events.Event(
+            events.AFTER_STEP,
+            doc.agency_id,
+            f"document:{doc.id}",
+            user.username,
+            {
+                "document_id": doc.id,
+                "direction": doc.direction,
+                "step": step.name,
+                "code": step.code,
+                "note": note,
+                "user_id": user.id,
+                "from": before,
+                "to": step.to_state,
+            },
+        ),
+    )
     events.emit(
         s,
         events.Event(
@@ -327,7 +337,7 @@ def simple_step(
     """A state change without files. ``unit_scope`` ("assigned" or "lead") limits
     officers to documents assigned to their unit."""
     if need_note and not note.strip():
-        raise EdmsError("a reason is required for this step")
+        raise ClientError("a reason is required for this step")
 
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)

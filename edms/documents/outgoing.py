@@ -24,6 +24,7 @@ from ..doctypes import symbol
 from ..drafting import drafts
 from ..drafting.convert import DRAFT_TYPES
 from ..errors import (
+    ClientError,
     EdmsError,
     Forbidden,
     InvalidTransition,
@@ -180,7 +181,7 @@ def new_outgoing(
         if meta.drafting_unit:
             unit_id = unit_by_code(s, user.agency_id, meta.drafting_unit).id
         elif t.abbreviation is None:
-            raise EdmsError(
+            raise ClientError(
                 f"a {t.name} needs its drafting unit (its symbol is issuer-UNIT, e.g. UBND-VX)"
             )
         if meta.response_for_id is not None:

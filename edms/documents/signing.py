@@ -27,8 +27,9 @@ from ..authority import resolve as resolve_authority
 from ..db import transaction
 from ..drafting import places
 from ..errors import (
-    EdmsError,
+    ClientError,
     Forbidden,
+    InternalError,
     InvalidTransition,
     NotFound,
     ServiceUnavailable,
@@ -64,7 +65,7 @@ def signing_level(system: System, value: str | None, default: str) -> Level:
     try:
         return Level(value or default)
     except ValueError:
-        raise EdmsError(f"unknown signature level {value!r} (B-B, B-T, B-LT, B-LTA)") from None
+        raise ClientError(f"unknown signature level {value!r} (B-B, B-T, B-LT, B-LTA)") from None
 
 
 def _existing_empty_signature_field(path: Path) -> str | None:
@@ -127,13 +128,13 @@ def personal_layout(
         key_authority = "\n".join(prefixed) if prefixed else "CV"
     authority = resolve_authority(chosen, key_authority, title=user.title, agency_name=agency_name)
     if printed.titles and printed.authority_prefix != authority.prefix:
-        raise EdmsError(
+        raise ClientError(
             f'khối chữ ký của dự thảo in "{" / ".join(printed.titles)}" nhưng thẩm quyền '
             f'ký đã chọn là "{authority.text.replace(chr(10), " / ") or "ký theo chức vụ"}"; '
             "hãy chọn đúng thẩm quyền hoặc trả lại dự thảo để sửa"
         )
     if printed.name is not None and _fold(printed.name) != _fold(user.full_name):
-        raise EdmsError(
+        raise ClientError(
             f'khối chữ ký của dự thảo in tên "{printed.name}", không phải '
             f'"{user.full_name}": người ký phải là người có tên trên văn bản'
         )
@@ -197,7 +198,7 @@ def sign(
         except TrustServiceError as exc:
             raise ServiceUnavailable(f"signing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
-            raise EdmsError(f"signing failed, nothing was stored: {exc}") from None
+            raise InternalError(f"signing failed, nothing was stored: {exc}") from None
         return _commit_personal(
             system,
             actor,
@@ -225,7 +226,7 @@ def _commit_personal(
     """Validate a personally signed file and record it (server-held and remote keys)."""
     report = validate_own(system, out)
     if not report.valid:
-        raise EdmsError(
+        raise InternalError(
             "the signature made does not validate, nothing was stored: " + problems(report)
         )
     sig_report = next(r for r in report.signatures if r.field == result.field_name)
@@ -298,7 +299,7 @@ def remote_prepare(
     try:
         chain = parse_certificates(chain_pem)
     except CertificateError as exc:
-        raise EdmsError(str(exc)) from None
+        raise ClientError(str(exc)) from None
     with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
@@ -322,7 +323,7 @@ def remote_prepare(
         try:
             prepared = _remote(system).prepare(src, chain, opts)
         except SigningError as exc:
-            raise EdmsError(f"cannot prepare the signature: {exc}") from None
+            raise InternalError(f"cannot prepare the signature: {exc}") from None
     side = system.settings.data_dir / "remote-signing" / prepared.session_id / "edms.json"
     side.write_text(
         json.dumps(
@@ -383,7 +384,9 @@ def remote_finalize(
         except TrustServiceError as exc:
             raise ServiceUnavailable(f"finalizing failed, nothing was stored: {exc}") from None
         except SigningError as exc:
-            raise EdmsError(f"the signature was not accepted, nothing was stored: {exc}") from None
+            raise ClientError(
+                f"the signature was not accepted, nothing was stored: {exc}"
+            ) from None
         return _commit_personal(
             system,
             actor,

@@ -42,7 +42,7 @@ from signing import xmldsig
 from .. import audit, blobs, search
 from ..db import transaction
 from ..doctypes import DOCUMENT_TYPES
-from ..errors import EdmsError, Forbidden, InvalidTransition, NotFound
+from ..errors import ClientError, Forbidden, InvalidTransition, NotFound
 from ..models import (
     Agency,
     Document,
@@ -57,7 +57,7 @@ from ..signatures import validate_sandboxed
 from ..system import System
 from . import edxml
 from .directory import Peer, find, peer_of
-from .outbox import queue_status
+from .messages import queue_status
 
 
 class UnknownSender(edxml.PackageRefused):
@@ -629,7 +629,7 @@ def answer_revocation(
     """The clerk answers the sender's revocation request: 15 (the document is frozen as
     revoked here and kept as a record) or 16 (refused, with the reason)."""
     if not accept_it and not reason.strip():
-        raise EdmsError("refusing a revocation needs a reason")
+        raise ClientError("refusing a revocation needs a reason")
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         if "clerk" not in user.role_set:

@@ -159,7 +159,7 @@ def _remember_ref(system: System, document_id: int | None, kind: str, ref: str) 
 def _reconcile(system: System, transport: VdxpTransport) -> None:
     """Documents handed to the axis that no status answered yet: a receiver's ``fail`` is
     its refusal (02, with the reason)."""
-    from .outbox import record_refusal
+    from .messages import record_refusal
 
     since = _now() - timedelta(days=RECONCILE_DAYS)
     with system.sessions() as s:
