@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import create_app
-from edms import orgs
+from edms import devseed
 from edms.auth import create_token
 from edms.config import Settings
 from edms.system import System
@@ -58,12 +58,12 @@ def main() -> None:
             )
         )
         system.init()
-        orgs.seed_development(system)
+        devseed.seed_development(system)
         app = create_app(system)
         token = {"Authorization": f"Bearer {create_token(system, 'vanthu', 'b', ['read']).token}"}
         session = app.test_client()
         r = session.post(
-            "/api/v1/sessions", json={"username": "vanthu", "password": orgs.DEV_USER_PASSWORD}
+            "/api/v1/sessions", json={"username": "vanthu", "password": devseed.DEV_USER_PASSWORD}
         )
         assert r.status_code == 201
         bearer = app.test_client()

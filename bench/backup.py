@@ -43,8 +43,8 @@ import pikepdf
 import sqlalchemy as sa
 
 from edms import backup as bk
+from edms import devseed
 from edms import documents as docs
-from edms import orgs
 from edms.config import Settings
 from edms.system import System
 from signing import devpki
@@ -126,7 +126,7 @@ def scenario(
     args: argparse.Namespace,
 ) -> dict[str, Any]:
     system = make_system(env)
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     t = timed(lambda: add_documents(system, work, 0, args.docs, args.kb))
     size = sum(o.size for o in system.store.list("sha256/"))
     print(

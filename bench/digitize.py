@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edms import orgs
+from edms import devseed
 from edms.config import Settings
 from edms.digitization import intake
 from edms.digitization.pipeline import CopyRequest, digitize
@@ -71,7 +71,7 @@ def main() -> None:
                 )
             )
             system.init()
-            orgs.seed_development(system)
+            devseed.seed_development(system)
             pages = [
                 scan_page(tmp / f"page-{i:02d}.png", [f"Trang {i + 1}", *TEXT])
                 for i in range(args.pages)

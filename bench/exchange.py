@@ -42,7 +42,7 @@ from pyhanko_certvalidator import ValidationContext
 from sqlalchemy import select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from edms import blobs
+from edms import blobs, devseed
 from edms import documents as docs
 from edms.auth import DEV_SIGNING_PIN, PinConfirmation
 from edms.config import Settings
@@ -111,9 +111,8 @@ def run(
         )
     )
     a.init()
-    from edms import orgs
 
-    orgs.seed_development(a)
+    devseed.seed_development(a)
     directory.upsert(a, "quantri", [entry_b])
     entry_a = directory.own_entry(a)
     (tmp / "entry-a.json").write_text(json.dumps(entry_a), encoding="utf-8")
@@ -345,12 +344,11 @@ def run(
 
 
 def _clerk(base: str) -> requests.Session:
-    from edms import orgs
 
     http = requests.Session()
     login = http.post(
         f"{base}/api/v1/sessions",
-        json={"username": "vanthu", "password": orgs.DEV_USER_PASSWORD},
+        json={"username": "vanthu", "password": devseed.DEV_USER_PASSWORD},
         timeout=30,
     )
     assert login.status_code == 201, login.text

@@ -37,7 +37,7 @@ from sqlalchemy import delete, func, or_, select, update
 
 from . import audit
 from .db import transaction
-from .errors import EdmsError, Forbidden
+from .errors import ClientError, Forbidden
 from .models import ApiToken, LoginAttempt, User, WebSession
 from .orgs import colleague, load_user, require_role
 from .system import System
@@ -61,13 +61,13 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 
 
-class Unauthenticated(EdmsError):
+class Unauthenticated(ClientError):
     status = 401
     title = "Authentication required"
     type_slug = "unauthenticated"
 
 
-class TooManyAttempts(EdmsError):
+class TooManyAttempts(ClientError):
     status = 429
     title = "Too many attempts"
     type_slug = "too-many-attempts"
@@ -83,7 +83,7 @@ def _digest(token: str) -> str:
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD:
-        raise EdmsError(f"a password has at least {MIN_PASSWORD} characters")
+        raise ClientError(f"a password has at least {MIN_PASSWORD} characters")
     return _hasher.hash(password)
 
 
@@ -280,7 +280,7 @@ def _scopes(values: Iterable[str]) -> str:
     clean = sorted({v.strip().lower() for v in values if v.strip()})
     bad = [v for v in clean if v not in SCOPES]
     if bad or not clean:
-        raise EdmsError(f"scopes are {', '.join(SCOPES)} (got: {', '.join(bad) or 'none'})")
+        raise ClientError(f"scopes are {', '.join(SCOPES)} (got: {', '.join(bad) or 'none'})")
     return ",".join(clean)
 
 
@@ -301,9 +301,9 @@ def create_token(
     outside them, so a token cannot mint itself wider rights. A token for somebody else
     never carries ``sign``: only its holder can sign with a leader's key."""
     if not 1 <= days <= 730:
-        raise EdmsError("a token is valid for 1 to 730 days")
+        raise ClientError("a token is valid for 1 to 730 days")
     if not name.strip():
-        raise EdmsError("name the token (what integration uses it)")
+        raise ClientError("name the token (what integration uses it)")
     scope_str = _scopes(scopes)
     wanted = frozenset(scope_str.split(","))
     if granted is not None and not wanted <= granted:
@@ -440,10 +440,10 @@ def revoke_token(system: System, actor: str, token_id: int) -> None:
 def _check_pin_policy(pin: str) -> str:
     pin = pin.strip()
     if not (pin.isascii() and pin.isdigit() and 6 <= len(pin) <= 12):
-        raise EdmsError("a signing PIN is 6 to 12 digits")
+        raise ClientError("a signing PIN is 6 to 12 digits")
     steps = {int(b) - int(a) for a, b in itertools.pairwise(pin)}
     if len(set(pin)) == 1 or steps in ({1}, {-1}):
-        raise EdmsError("this PIN is too easy to guess (repeated or consecutive digits)")
+        raise ClientError("this PIN is too easy to guess (repeated or consecutive digits)")
     return pin
 
 
@@ -481,7 +481,7 @@ def set_signing_pin(
 def seed_signing_pin(system: System, username: str) -> None:
     """Development seed only: :data:`DEV_SIGNING_PIN`, which the policy would refuse."""
     if not system.settings.is_development:
-        raise EdmsError("development PINs are only set with EDMS_ENV=development")
+        raise ClientError("development PINs are only set with EDMS_ENV=development")
     _store_pin(system, username, DEV_SIGNING_PIN, "dev-seed")
 
 

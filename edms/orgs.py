@@ -22,13 +22,11 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from signing import devpki
-
 from . import audit
 from .blobs import export_to_file, staging, store_upload
 from .db import transaction
 from .doctypes import validate_agency_code
-from .errors import Conflict, EdmsError, Forbidden, NotFound
+from .errors import ClientError, Conflict, Forbidden, NotFound
 from .models import ROLES, Agency, Assignment, Document, OrgUnit, SigningKey, User
 from .signatures import SignerProfile, SignerRef, resolve
 from .system import System
@@ -39,7 +37,7 @@ def create_agency(
 ) -> Agency:
     code = validate_agency_code(code)
     if not name.strip() or not abbreviation.strip():
-        raise EdmsError("an agency needs a name and an abbreviation (e.g. UBND)")
+        raise ClientError("an agency needs a name and an abbreviation (e.g. UBND)")
     try:
         with transaction(system.sessions) as s:
             agency = Agency(
@@ -106,9 +104,9 @@ def parse_roles(roles: str | list[str] | tuple[str, ...]) -> str:
     clean = sorted({r.strip().lower() for r in items if r.strip()})
     unknown = [r for r in clean if r not in ROLES]
     if unknown:
-        raise EdmsError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
+        raise ClientError(f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}")
     if not clean:
-        raise EdmsError(f"a user needs at least one role ({', '.join(ROLES)})")
+        raise ClientError(f"a user needs at least one role ({', '.join(ROLES)})")
     return ",".join(clean)
 
 
@@ -126,7 +124,7 @@ def create_user(
 ) -> User:
     username = username.strip().lower()
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise EdmsError("a username uses letters, digits, '.', '_' or '-'")
+        raise ClientError("a username uses letters, digits, '.', '_' or '-'")
     role_str = parse_roles(roles)
     try:
         with transaction(system.sessions) as s:
@@ -209,7 +207,7 @@ def bind_key(
     """Bind a key to a leader (``username``) or as an agency's seal key (``agency_code``).
     The key is opened once now to read its certificate; its fingerprint is kept."""
     if (username is None) == (agency_code is None):
-        raise EdmsError("bind a key to either a user or an agency")
+        raise ClientError("bind a key to either a user or an agency")
     profile = resolve(system.settings, ref)
     cert = profile.key.cert
     image = image or profile.image
@@ -316,7 +314,7 @@ def bind_certificate(
     try:
         cert = parse_certificates([certificate])[0]
     except CertificateError as exc:
-        raise EdmsError(str(exc)) from None
+        raise ClientError(str(exc)) from None
     if admin is not None:  # a person (web, API): an admin of the leader's own agency
         with system.sessions() as s:
             by = load_user(s, admin)
@@ -367,7 +365,7 @@ def open_key(system: System, key: SigningKey) -> SignerProfile:
         if p in data:
             data[p] = Path(data[p])
     if key.kind == "remote":
-        raise EdmsError("this key is on the holder's own token: it signs through the remote flow")
+        raise ClientError("this key is on the holder's own token: it signs through the remote flow")
     ref = SignerRef(image=key_image(system, key), authority=key.authority, **data)
     profile = resolve(system.settings, ref)
     if profile.key.cert.sha256.hex() != key.cert_sha256:
@@ -376,63 +374,6 @@ def open_key(system: System, key: SigningKey) -> SignerProfile:
             f"({key.subject}); bind the new certificate first"
         )
     return profile
-
-
-DEV_USER_PASSWORD = "edms-dev-password"  # development seed only, never in production
-DEV_LEADERS = ("chutich", "phochutich")  # their signing PIN: auth.DEV_SIGNING_PIN
-
-
-def seed_development(system: System) -> bool:
-    """A ready-to-use development agency (the dev PKI's provincial People's Committee, and
-    the People's Committees of some of its communes) with units, users for each role
-    (password :data:`DEV_USER_PASSWORD`), their keys and the leaders' signing PIN
-    (:data:`edms.auth.DEV_SIGNING_PIN`). Refused outside development. Returns False when
-    already seeded."""
-    if not system.settings.is_development:
-        raise EdmsError("the development agency is only seeded with EDMS_ENV=development")
-    pki_dir = system.settings.pki_dir
-    if not devpki.exists(pki_dir):
-        raise EdmsError(f"no development PKI in {pki_dir}: run `edms dev-pki` first")
-    agency = devpki.load(pki_dir).agency
-    with system.sessions() as s:
-        if s.scalars(select(Agency).where(Agency.code == agency.code)).first():
-            return False
-    create_agency(system, agency.code, agency.name, agency.short, agency.city)
-    for code, name in (
-        ("VP", "Văn phòng"),
-        ("VX", "Phòng Văn hóa - Xã hội"),
-        ("KT", "Phòng Kinh tế"),
-    ):
-        create_unit(system, agency.code, code, name, code)
-    people = (
-        ("chutich", "Nguyễn Văn Thành", "leader", "Chủ tịch", "VP", "leader1"),
-        ("phochutich", "Trần Thị Hồng Nhung", "leader", "Phó Chủ tịch", "VP", "leader2"),
-        ("vanthu", "Hoàng Thị Mai", "clerk", "Văn thư", "VP", None),
-        ("chuyenvien", "Đỗ Minh Quân", "officer", "Chuyên viên", "VX", None),
-        ("quantri", "Vũ Đức Anh", "admin", "Quản trị hệ thống", "VP", None),
-    )
-    from .auth import hash_password, seed_signing_pin
-
-    for username, name, role, title, unit, label in people:
-        # one hash (and so one salt) per user
-        create_user(
-            system,
-            agency.code,
-            username,
-            name,
-            role,
-            title=title,
-            unit_code=unit,
-            password_hash=hash_password(DEV_USER_PASSWORD),
-        )
-        if label:
-            bind_key(system, SignerRef(label=label), username=username)
-            seed_signing_pin(system, username)
-    bind_key(system, SignerRef(label="agency"), agency_code=agency.code)
-    if agency.code == devpki.AGENCY_CODE:  # the province's communes (two-level government)
-        for code, name, place in devpki.COMMUNES:
-            create_agency(system, code, name, "UBND", place)
-    return True
 
 
 # -- who sees which document ------------------------------------------------------------------

@@ -20,8 +20,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from api import create_app
+from edms import devseed, dossiers, orgs
 from edms import documents as docs
-from edms import dossiers, orgs
 from edms.auth import DEV_SIGNING_PIN, create_token
 from edms.config import Settings
 from edms.system import System
@@ -54,7 +54,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Wo
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     orgs.create_agency(system, FOREIGN_AGENCY, "Văn phòng Chính phủ", "VPCP", "Hà Nội")
     orgs.create_unit(system, FOREIGN_AGENCY, "VX", "Vụ Khoa giáo - Văn xã", "KGVX")
     for role, name in FOREIGN.items():

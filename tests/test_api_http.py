@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from pyhanko.pdf_utils.reader import PdfFileReader
 
 from edms.auth import DEV_SIGNING_PIN
-from edms.orgs import DEV_USER_PASSWORD
+from edms.devseed import DEV_USER_PASSWORD
 from tests.support.live import Processes, add_token_leader, base_env, edms
 
 

@@ -25,7 +25,7 @@ from asn1crypto import x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
-from edms import archive, maintenance, orgs
+from edms import archive, devseed, maintenance
 from edms import documents as docs
 from edms.audit import verify_chain
 from edms.config import Settings
@@ -72,7 +72,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    assert orgs.seed_development(system)
+    assert devseed.seed_development(system)
     s = Site(system, env, pki, responder, list(load_certificates(pki.root_cert)), tmp)
     try:
         yield s
@@ -345,7 +345,7 @@ def test_what_cannot_be_renewed_is_listed_with_the_reason(site: Site) -> None:
 
 def test_admin_page_shows_the_archive_health(site: Site) -> None:
     from api import create_app
-    from edms.orgs import DEV_USER_PASSWORD
+    from edms.devseed import DEV_USER_PASSWORD
 
     doc_id = receive_signed(site, Level.B_B, "Trang quản trị")
     client = create_app(site.system).test_client()

@@ -27,8 +27,8 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from edms import backup as bk
+from edms import devseed
 from edms import documents as docs
-from edms import orgs
 from edms.config import Settings
 from edms.digitization.pipeline import CopyRequest, digitize, public_check
 from edms.documents import DraftMeta, Recipient
@@ -88,7 +88,7 @@ def peer(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Pee
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     server = make_server("127.0.0.1", port, create_app(system), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -131,7 +131,7 @@ def site(
         target = f"s3://{new_bucket()}"
     system = System(Settings.from_env(env))
     system.init()
-    assert orgs.seed_development(system)
+    assert devseed.seed_development(system)
     site = Site(system, env, request.param, tmp_path, target)
     try:
         yield site
@@ -392,7 +392,7 @@ def small(tmp_path: Path, dev_pki: Any) -> Iterator[Site]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     site = Site(system, env, "sqlite+local", tmp_path, str(tmp_path / "backups"))
     for n in range(3):
         receive_plain(site, n)

@@ -23,12 +23,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from api import create_app
-from edms import charts, orgs
+from edms import charts, devseed
 from edms import dashboard as dash
 from edms import documents as docs
 from edms.config import Settings
+from edms.devseed import DEV_USER_PASSWORD
 from edms.numbering import VN_TZ
-from edms.orgs import DEV_USER_PASSWORD
 from edms.system import System
 from tests.test_registers import receive_registered
 from tests.test_registers import signed_pdf as signed_pdf
@@ -47,7 +47,7 @@ def site(tmp_path: Path, dev_pki: Any) -> Iterator[tuple[System, Any]]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     yield system, create_app(system)
     system.close()
 

@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 from pyhanko.pdf_utils.reader import PdfFileReader
 
+from edms import devseed
 from edms import documents as docs
-from edms import orgs
 from edms.config import Settings
 from edms.digitization import intake
 from edms.digitization.pipeline import CopyRequest, digitize, digitize_batch, public_check
@@ -54,7 +54,7 @@ def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     yield system
     system.close()
 

@@ -15,8 +15,8 @@ import pytest
 from pyhanko.pdf_utils.reader import PdfFileReader
 from sqlalchemy import select
 
+from edms import devseed, orgs
 from edms import documents as docs
-from edms import orgs
 from edms.audit import verify_chain
 from edms.config import Settings
 from edms.errors import DisallowedFileType, EdmsError, Forbidden, InvalidTransition, NotFound
@@ -44,7 +44,7 @@ def agency(request: pytest.FixtureRequest, tmp_path: Path, dev_pki: Any) -> Iter
         env["EDMS_S3_OBJECT_LOCK"] = "on"
     system = System(Settings.from_env(env))
     system.init()
-    assert orgs.seed_development(system)
+    assert devseed.seed_development(system)
     # A second agency, to show isolation.
     orgs.create_agency(system, FOREIGN_AGENCY, "Văn phòng Chính phủ", "VPCP", "Hà Nội")
     orgs.create_user(system, FOREIGN_AGENCY, "vt.vpcp", "Lê Thu Hà", "clerk")

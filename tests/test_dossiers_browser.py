@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from edms import orgs, procedures
+from edms import devseed, procedures
 from edms.config import Settings
 from edms.system import System
 from tests.test_dossiers_reception import PROCEDURE
@@ -37,7 +37,7 @@ def site(tmp_path: Path, dev_pki: Any) -> Iterator[str]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     procedures.save(system, "quantri", PROCEDURE)
     server = make_server("127.0.0.1", 0, create_app(system), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

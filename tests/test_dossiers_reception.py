@@ -18,7 +18,7 @@ import requests
 from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
-from edms import orgs, procedures, receipts, reception
+from edms import devseed, procedures, receipts, reception
 from edms.config import Settings
 from edms.digitization.pipeline import CopyRequest, digitize
 from edms.errors import EdmsError, Forbidden, InvalidTransition, NotFound
@@ -62,7 +62,7 @@ def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     procedures.save(system, "quantri", PROCEDURE)
     yield system
     system.close()

@@ -18,11 +18,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from api import create_app
-from edms import orgs, reception
+from edms import devseed, reception
 from edms.config import Settings
+from edms.devseed import DEV_USER_PASSWORD
 from edms.models import Holiday, NoticeTemplate, NoticeWebhook, ProcedureDossier
 from edms.notices import admin
-from edms.orgs import DEV_USER_PASSWORD
 from edms.system import System
 
 
@@ -37,7 +37,7 @@ def site(tmp_path: Path, dev_pki: Any) -> Iterator[tuple[System, Any]]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     yield system, create_app(system)
     system.close()
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from edms import devseed
 from edms import documents as docs
-from edms import orgs
 from edms.config import Settings
 from edms.drafting import places
 from edms.errors import EdmsError
@@ -45,7 +45,7 @@ def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    assert orgs.seed_development(system)
+    assert devseed.seed_development(system)
     yield system
     system.close()
 
@@ -391,7 +391,7 @@ def test_web_signing_form_offers_the_authorities_of_the_leader(
 ) -> None:
     from api import create_app
     from edms.auth import DEV_SIGNING_PIN
-    from edms.orgs import DEV_USER_PASSWORD
+    from edms.devseed import DEV_USER_PASSWORD
     from tests.support.agency import BODY
 
     system = agency

@@ -31,7 +31,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from api import create_app
-from edms import db, orgs
+from edms import db, devseed, orgs
 from edms import documents as docs
 from edms.auth import create_token, hash_password
 from edms.cli import main as cli
@@ -110,10 +110,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Wo
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     orgs.create_agency(system, B, "Văn phòng Chính phủ", "VPCP", "Hà Nội")
     orgs.create_unit(system, B, "VT", "Phòng Văn thư", "VT")
-    hashed = hash_password(orgs.DEV_USER_PASSWORD)
+    hashed = hash_password(devseed.DEV_USER_PASSWORD)
     for name, role in (("qt.g22", "admin"), ("vt.g22", "clerk"), ("cv.g22", "officer")):
         orgs.create_user(
             system, B, name, f"Người dùng {role}", role, unit_code="VT", password_hash=hashed
@@ -694,7 +694,7 @@ class _Down(DirectHttps):
 def _web_login(w: World, username: str) -> tuple[FlaskClient, str]:
     client = create_app(w.system).test_client()
     r = client.post(
-        "/api/v1/sessions", json={"username": username, "password": orgs.DEV_USER_PASSWORD}
+        "/api/v1/sessions", json={"username": username, "password": devseed.DEV_USER_PASSWORD}
     )
     assert r.status_code == 201, r.get_data(as_text=True)
     return client, r.get_json()["csrf_token"]

@@ -32,11 +32,11 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from api import create_app
+from edms import devseed
 from edms import documents as docs
-from edms import orgs
 from edms.config import Settings
+from edms.devseed import DEV_USER_PASSWORD
 from edms.models import Document, Job
-from edms.orgs import DEV_USER_PASSWORD
 from edms.system import System
 from tests.support import seaweed
 from tests.support.agency import draft_meta, snapshot, tmp_files
@@ -283,7 +283,7 @@ def wait_for(what: str, check: Any, timeout: float = 90) -> Any:
 def seeded(env: dict[str, str]) -> System:
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     return system
 
 

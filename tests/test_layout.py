@@ -18,8 +18,8 @@ import pikepdf
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from edms import devseed
 from edms import documents as docs
-from edms import orgs
 from edms.config import Settings
 from edms.system import System
 from edms.templates import LEFT_COL, content_for, render_draft
@@ -58,7 +58,7 @@ def agency(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[S
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     yield system
     system.close()
 

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from edms import devseed, procedures, reception, workdays
 from edms import documents as docs
-from edms import orgs, procedures, reception, workdays
 from edms.config import Settings
 from edms.digitization.pipeline import CopyRequest, digitize
 from edms.errors import EdmsError, Forbidden
@@ -140,7 +140,7 @@ def agency(tmp_path: Path, dev_pki: Any, smtp: tuple[int, Mailbox]) -> Iterator[
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     procedures.save(system, "quantri", PROCEDURE)
     admin.set_quiet_hours(system, "quantri", "", "")  # the tests run at any hour
     yield system

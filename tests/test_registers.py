@@ -20,8 +20,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
+from edms import devseed, dossiers, orgs, registers, tracking
 from edms import documents as docs
-from edms import dossiers, orgs, registers, tracking
 from edms.auth import DEV_SIGNING_PIN
 from edms.config import Settings
 from edms.system import System
@@ -41,7 +41,7 @@ def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
     }
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     yield system
     system.close()
 

@@ -18,7 +18,7 @@ from redis import Redis
 from sqlalchemy import create_engine, text
 
 from edms.auth import DEV_SIGNING_PIN
-from edms.orgs import DEV_USER_PASSWORD
+from edms.devseed import DEV_USER_PASSWORD
 from tests.conftest import s3_env
 from tests.support.live import Processes, base_env, edms
 

@@ -27,13 +27,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, func, select, text, update
 
 from api import create_app
-from edms import auth, orgs
+from edms import auth, devseed, orgs
 from edms import documents as docs
 from edms.auth import DEV_SIGNING_PIN, create_token
 from edms.config import Settings
+from edms.devseed import DEV_USER_PASSWORD
 from edms.digitization import intake
 from edms.models import ApiToken, AuditEvent, Blob, Dossier, Job, LoginAttempt, User, WebSession
-from edms.orgs import DEV_USER_PASSWORD
 from edms.system import System
 from tests.support.agency import BODY, FOREIGN_AGENCY, draft_meta, sign, snapshot, tmp_files
 from tests.support.pdfs import plain_pdf
@@ -69,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Wo
     env = _env(tmp, dev_pki)
     system = System(Settings.from_env(env))
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     orgs.create_agency(system, FOREIGN_AGENCY, "Văn phòng Chính phủ", "VPCP", "Hà Nội")
     orgs.create_unit(system, FOREIGN_AGENCY, "VX", "Vụ Khoa giáo - Văn xã", "KGVX")
     orgs.create_user(

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from edms.orgs import DEV_USER_PASSWORD
+from edms.devseed import DEV_USER_PASSWORD
 from tests.support.live import Processes, base_env, edms, free_port
 from tests.support.pdfs import plain_pdf
 

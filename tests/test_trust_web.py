@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from api import create_app
-from edms import orgs, trust
+from edms import devseed, trust
 from edms.config import Settings
 from edms.models import AuditEvent
 from edms.system import System
@@ -32,7 +32,7 @@ def _system(tmp_path: Path, dev_pki: Any, admins: str) -> System:
         )
     )
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     return system
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from api import create_app
-from edms import orgs
+from edms import devseed
 from edms.axis import systems
 from edms.config import Settings
 from edms.system import System
@@ -29,7 +29,7 @@ def test_installation_admins_manage_the_axis_from_the_web(tmp_path: Path, dev_pk
         )
     )
     system.init()
-    orgs.seed_development(system)
+    devseed.seed_development(system)
     app = create_app(system)
     clerk, _ = web_login(app, "vanthu")
     assert clerk.get("/quan-tri/truc-lien-thong").status_code == 403

@@ -33,7 +33,7 @@ def init(ctx: Context, no_dev_pki: bool) -> None:
             click.echo(f"development PKI  created in {s.pki_dir} (DEVELOPMENT ONLY)")
         else:
             click.echo(f"development PKI  {s.pki_dir}")
-        from ..orgs import seed_development
+        from ..devseed import seed_development
 
         if seed_development(system):
             from ..auth import DEV_SIGNING_PIN

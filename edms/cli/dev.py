@@ -70,7 +70,7 @@ def dev_pki(
 def dev_seed(ctx: Context) -> None:
     """Create the development agency, its units, users and keys (development only)."""
     from ..auth import DEV_SIGNING_PIN
-    from ..orgs import DEV_LEADERS, DEV_USER_PASSWORD, seed_development
+    from ..devseed import DEV_LEADERS, DEV_USER_PASSWORD, seed_development
 
     if not ctx.system.settings.is_development:
         fail("dev-seed only runs with EDMS_ENV=development")
