@@ -22,7 +22,7 @@ from __future__ import annotations
 import unicodedata
 from dataclasses import dataclass
 
-from .errors import EdmsError
+from .errors import ClientError
 
 CHOICES = {
     "CV": "ký tên theo chức vụ của mình (người đứng đầu)",
@@ -128,7 +128,7 @@ def parse_choice(value: str) -> str:
         return "TM_KT"
     if len(codes) == 1 and len(parts) == 1:
         return codes[0]
-    raise EdmsError(
+    raise ClientError(
         f'thẩm quyền ký "{value.strip()[:60]}" không hợp lệ: chọn một trong TM., KT., '
         "Q., TL., TUQ. (hoặc ký theo chức vụ)"
     )
@@ -147,7 +147,7 @@ def resolve(value: str | None, default: str, *, title: str, agency_name: str) ->
     )
     if choice not in ALLOWED[position]:
         allowed = ", ".join(CHOICES[c].split(" — ")[0] for c in ALLOWED[position])
-        raise EdmsError(
+        raise ClientError(
             f'thẩm quyền "{CHOICES[choice].split(" — ")[0]}" không phù hợp với chức vụ '
             f'"{title or "—"}" ({RANK_VI[position]}); được chọn: {allowed}',
             allowed=list(ALLOWED[position]),
@@ -155,7 +155,7 @@ def resolve(value: str | None, default: str, *, title: str, agency_name: str) ->
     head = facts.head_title
     own = unicodedata.normalize("NFC", title).strip().upper()
     if choice in ("TM", "TM_KT") and facts.collective is None:
-        raise EdmsError(
+        raise ClientError(
             f'"TM." chỉ dùng khi ký thay mặt tập thể; {agency_name} không '
             "phải cơ quan làm việc theo chế độ tập thể",
             allowed=[c for c in ALLOWED[position] if not c.startswith("TM")],

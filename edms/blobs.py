@@ -49,7 +49,7 @@ from storage import (
 )
 
 from .db import transaction
-from .errors import Conflict, EdmsError, NotFound, UploadTooLarge
+from .errors import ClientError, Conflict, NotFound, UploadTooLarge
 from .filetypes import detect, ensure_allowed, peek
 from .models import Blob, Job
 from .system import System
@@ -170,7 +170,7 @@ def is_recorded(system: System, sha256: str) -> bool:
 
 def get_blob(system: System, sha256: str) -> StoredFile:
     if not re.fullmatch(r"[0-9a-fA-F]{64}", sha256):
-        raise EdmsError(f"{sha256!r} is not a SHA-256 digest (64 hexadecimal characters)")
+        raise ClientError(f"{sha256!r} is not a SHA-256 digest (64 hexadecimal characters)")
     with system.sessions() as session:
         blob = session.get(Blob, sha256.lower())
         if blob is None:

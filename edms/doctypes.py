@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import EdmsError
+from .errors import ClientError
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def document_type(code: str) -> DocumentType:
     try:
         return BY_CODE[code]
     except KeyError:
-        raise EdmsError(f"unknown document type {code!r}") from None
+        raise ClientError(f"unknown document type {code!r}") from None
 
 
 def symbol(type_code: str, issuer_abbr: str, unit_abbr: str | None = None) -> str:
@@ -66,10 +66,10 @@ def symbol(type_code: str, issuer_abbr: str, unit_abbr: str | None = None) -> st
     abbreviation) uses the issuing body and the drafting unit or field: ``UBND-VX``."""
     t = document_type(type_code)
     if not issuer_abbr:
-        raise EdmsError("the issuing body's abbreviation is required")
+        raise ClientError("the issuing body's abbreviation is required")
     if t.abbreviation is None:
         if not unit_abbr:
-            raise EdmsError(f"a {t.name} needs the drafting unit's abbreviation (e.g. VX)")
+            raise ClientError(f"a {t.name} needs the drafting unit's abbreviation (e.g. VX)")
         return f"{issuer_abbr}-{unit_abbr}"
     return f"{t.abbreviation}-{issuer_abbr}"
 
@@ -77,7 +77,7 @@ def symbol(type_code: str, issuer_abbr: str, unit_abbr: str | None = None) -> st
 def number_and_symbol(number: int, sym: str) -> str:
     """``15/QĐ-UBND``; numbers below 10 take a leading zero: ``05/QĐ-UBND``."""
     if number < 1:
-        raise EdmsError("document numbers start at 1")
+        raise ClientError("document numbers start at 1")
     return f"{number:02d}/{sym}"
 
 
@@ -96,7 +96,7 @@ def validate_agency_code(code: str) -> str:
     code = code.strip().upper()
     if _QCVN.match(code) or (len(code) <= 35 and _D20.match(code)):
         return code
-    raise EdmsError(f"{code!r} is not an agency identifier (000.00.00.H41 or H37.02.02)")
+    raise ClientError(f"{code!r} is not an agency identifier (000.00.00.H41 or H37.02.02)")
 
 
 def document_id(organ_id: str, issued: str, number: int, sym: str) -> str:

@@ -35,7 +35,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, delete, select, update
 
 from .db import transaction
-from .errors import EdmsError, NotFound, ServiceUnavailable
+from .errors import ClientError, EdmsError, NotFound, ServiceUnavailable
 from .models import Job
 from .orgs import load_user, require_role
 from .system import System
@@ -124,7 +124,7 @@ def submit(
     system: System, actor: str, kind: str, params: dict[str, Any], total: int = 0
 ) -> JobView:
     if kind not in HANDLERS:
-        raise EdmsError(f"unknown job kind {kind!r}")
+        raise ClientError(f"unknown job kind {kind!r}")
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         if kind in REQUIRED_ROLES:
@@ -343,7 +343,7 @@ def run_worker(system: System, burst: bool = False) -> None:
 
     url = system.settings.redis_url
     if not url:
-        raise EdmsError(
+        raise ClientError(
             "`edms worker` needs EDMS_REDIS_URL (without it, the service runs jobs itself)"
         )
     global _WORKER_SYSTEM
@@ -390,7 +390,7 @@ def _batch_sign(system: System, job: Job, progress: Progress) -> dict[str, Any]:
         assert user is not None
         actor = user.username
     if "consent" not in params:
-        raise EdmsError(
+        raise ClientError(
             "this batch was queued without the leader's confirmation (signing PIN); submit it again"
         )
     consent = SigningConsent.from_json(params["consent"], via=f"job:{job.id}")

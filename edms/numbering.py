@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .errors import EdmsError
+from .errors import ClientError
 from .models import Register
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -34,7 +34,7 @@ def register_year(moment: datetime | date) -> int:
 def register_for(session: Session, agency_id: int, kind: str, moment: datetime | date) -> Register:
     """The register of this agency, kind and year, created on first use."""
     if kind not in KINDS:
-        raise EdmsError(f"unknown register kind {kind!r} (expected one of {', '.join(KINDS)})")
+        raise ClientError(f"unknown register kind {kind!r} (expected one of {', '.join(KINDS)})")
     year = register_year(moment)
     query = select(Register).where(
         Register.agency_id == agency_id, Register.kind == kind, Register.year == year

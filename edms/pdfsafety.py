@@ -26,7 +26,7 @@ from pathlib import Path
 import pikepdf
 
 from .config import Settings
-from .errors import EdmsError
+from .errors import ClientError
 
 MIB = 1024 * 1024
 MAX_PAGES = 20_000
@@ -47,7 +47,7 @@ FLATE = ("/FlateDecode", "/Fl")
 IMAGE_CODECS = ("/DCTDecode", "/DCT", "/JPXDecode", "/JBIG2Decode", "/CCITTFaxDecode", "/CCF")
 
 
-class CostlyFile(EdmsError):
+class CostlyFile(ClientError):
     """The file unpacks to far more than it weighs, or declares a huge image."""
 
     status = 422

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from . import audit
 from .db import transaction
 from .dossiers import validate_code
-from .errors import EdmsError, NotFound
+from .errors import ClientError, NotFound
 from .models import Procedure
 from .orgs import load_user, require_role
 from .system import System
@@ -42,16 +42,16 @@ def _check(spec: ProcedureSpec) -> ProcedureSpec:
     code = validate_code(spec.code, "procedure code (mã thủ tục)", 50)
     name = spec.name.strip()
     if not name or len(name) > 500:
-        raise EdmsError("the procedure's name is required, up to 500 characters")
+        raise ClientError("the procedure's name is required, up to 500 characters")
     if spec.day_kind not in DAY_KINDS_VI:
-        raise EdmsError("the processing time is in 'working' days or 'calendar' days")
+        raise ClientError("the processing time is in 'working' days or 'calendar' days")
     if not 0 <= spec.days <= MAX_DAYS:
-        raise EdmsError(f"the processing time is 0 to {MAX_DAYS} days (0: the same day)")
+        raise ClientError(f"the processing time is 0 to {MAX_DAYS} days (0: the same day)")
     papers = tuple(p.strip()[:300] for p in spec.papers if p.strip())
     if len(papers) > 50:
-        raise EdmsError("at most 50 papers in a procedure's checklist")
+        raise ClientError("at most 50 papers in a procedure's checklist")
     if len(spec.field) > 200:
-        raise EdmsError("the field is longer than 200 characters")
+        raise ClientError("the field is longer than 200 characters")
     return ProcedureSpec(
         code, name, spec.days, spec.day_kind, spec.field.strip(), papers, spec.active
     )

@@ -34,7 +34,7 @@ from reportlab.platypus import (
 )
 
 from .documents import date_line
-from .errors import EdmsError
+from .errors import ClientError
 from .numbering import VN_TZ
 from .reception import CHANNELS, PAPER_FORMS, Receipt, vn_date
 from .render import register_fonts
@@ -95,7 +95,7 @@ def _rule(width: float) -> Table:
 def render(receipt: Receipt, paper: str = "A4") -> bytes:
     """The receipt as a PDF (one page for a usual list of papers)."""
     if paper not in PAPERS:
-        raise EdmsError("the receipt is printed on A4 or A5")
+        raise ClientError("the receipt is printed on A4 or A5")
     page = PAPERS[paper]
     small = paper == "A5"
     size = 9.5 if small else 13

@@ -28,7 +28,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from .errors import EdmsError
+from .errors import ClientError, InternalError
 from .models import Document, Register, User
 
 MAX_INDEXED_CHARS = 400_000
@@ -63,9 +63,9 @@ def extract_pdf_text(path: Path, *, max_pages: int = 300, timeout: float = 60.0)
 def _terms(query: str) -> list[str]:
     terms = fold(query).split()
     if not terms:
-        raise EdmsError("the search query has no words")
+        raise ClientError("the search query has no words")
     if len(terms) > 32:
-        raise EdmsError("the search query has too many words (at most 32)")
+        raise ClientError("the search query has too many words (at most 32)")
     return terms
 
 
@@ -137,7 +137,7 @@ def index_for(session: Session) -> SearchIndex:
         return SqliteFtsIndex()
     if name == "postgresql":
         return PostgresFtsIndex()
-    raise EdmsError(f"no full-text index for the {name} database")
+    raise InternalError(f"no full-text index for the {name} database")
 
 
 def document_text(doc: Document, type_name: str, content: str) -> str:
@@ -202,7 +202,7 @@ def search(
     """Documents of one agency matching every word of ``query``, newest first; with
     ``viewer``, only those that user may see (secret documents: see edms.orgs)."""
     if page < 1 or not 1 <= per_page <= 100:
-        raise EdmsError("page starts at 1; per_page is between 1 and 100")
+        raise ClientError("page starts at 1; per_page is between 1 and 100")
     f = filters or SearchFilters()
     stmt: Select[Document] = select(Document).where(Document.agency_id == agency_id)
     if viewer is not None:

@@ -22,10 +22,10 @@ from signing.trust import TrustSet
 from signing.validation import Report
 
 from .config import Settings
-from .errors import EdmsError
+from .errors import ClientError, NotFound
 
 
-class SignerNotFound(EdmsError):
+class SignerNotFound(NotFound):
     status = 404
     title = "Signer not found"
     type_slug = "signer-not-found"
@@ -129,7 +129,7 @@ def pkcs11_signer(
 ) -> SignerProfile:
     pin = os.environ.get(pin_env)
     if pin is None:
-        raise EdmsError(f"the token PIN is read from ${pin_env}, which is not set")
+        raise ClientError(f"the token PIN is read from ${pin_env}, which is not set")
     return SignerProfile(Pkcs11Key(lib, token, key_label, pin), authority, image)
 
 
@@ -151,7 +151,7 @@ class SignerRef:
 def resolve(settings: Settings, ref: SignerRef) -> SignerProfile:
     if ref.pkcs11_lib:
         if not (ref.pkcs11_token and ref.pkcs11_key):
-            raise EdmsError("a PKCS#11 signer needs --pkcs11-token and --pkcs11-key")
+            raise ClientError("a PKCS#11 signer needs --pkcs11-token and --pkcs11-key")
         return pkcs11_signer(
             ref.pkcs11_lib,
             ref.pkcs11_token,
@@ -165,7 +165,7 @@ def resolve(settings: Settings, ref: SignerRef) -> SignerProfile:
     if ref.label:
         found = dev_signer(settings, ref.label)
         return SignerProfile(found.key, ref.authority or found.authority, ref.image or found.image)
-    raise EdmsError("name a signer: --signer LABEL, --p12 FILE or --pkcs11-lib ...")
+    raise ClientError("name a signer: --signer LABEL, --p12 FILE or --pkcs11-lib ...")
 
 
 def engine_for(settings: Settings, signer: SignerProfile) -> SigningEngine:

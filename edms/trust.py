@@ -37,7 +37,7 @@ from signing.trust import (
 )
 
 from .config import Settings
-from .errors import EdmsError
+from .errors import ClientError, InternalError
 
 if TYPE_CHECKING:
     from .system import System
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 CONFIRM_AT = {"official": "https://ca.gov.vn", "public": "https://rootca.gov.vn"}
 
 
-class TrustError(EdmsError):
+class TrustError(ClientError):
     status = 422
     title = "Trust anchor refused"
     type_slug = "trust-anchor"
@@ -179,7 +179,7 @@ def anchors(settings: Settings, rows: list[dict[str, Any]] | None = None) -> lis
         if bundle is None:
             continue
         if not bundle.is_file():
-            raise EdmsError(f"trust bundle {bundle} does not exist")
+            raise InternalError(f"trust bundle {bundle} does not exist")
         for cert in load_certificates(bundle):
             nb, na = _dates(cert)
             out.append(
@@ -227,7 +227,7 @@ def _spec(settings: Settings, rows: list[dict[str, Any]] | None = None) -> dict[
     ):
         if bundle is not None:
             if not bundle.is_file():
-                raise EdmsError(f"trust bundle {bundle} does not exist")
+                raise InternalError(f"trust bundle {bundle} does not exist")
             roots.append([_pem_text(bundle), regime])
     if settings.is_development:
         from signing import devpki

@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from . import audit, lunar
 from .db import transaction
-from .errors import EdmsError, NotFound
+from .errors import ClientError, NotFound
 from .models import Holiday, HolidayYear
 from .orgs import load_user, require_role
 from .system import System
@@ -77,7 +77,7 @@ def _national_day_companion(year: int) -> date:
 def statutory(year: int) -> list[Day]:
     """The holidays of ``year`` by the Labour Code (without compensatory days)."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise EdmsError(f"holidays are computed for {FIRST_YEAR}–{LAST_YEAR}")
+        raise ClientError(f"holidays are computed for {FIRST_YEAR}–{LAST_YEAR}")
     eve = lunar.new_years_eve(year)
     last_month = (eve - lunar.to_solar(1, 12, year - 1)).days + 1  # 29 or 30 tháng Chạp
     tet = [
@@ -136,7 +136,7 @@ class Calendar:
 
     def _in_range(self, d: date) -> None:
         if not self.first <= d <= self.last:
-            raise EdmsError(
+            raise ClientError(
                 f"{d.isoformat()} is outside the calendar loaded "
                 f"({self.first.isoformat()} – {self.last.isoformat()})"
             )
@@ -158,7 +158,7 @@ class Calendar:
         """The ``n``-th working day after ``start`` (``start`` itself does not count);
         ``n`` = 0: ``start`` if it is a working day, else the next one."""
         if n < 0:
-            raise EdmsError("a number of days cannot be negative")
+            raise ClientError("a number of days cannot be negative")
         if n == 0:
             return start if self.is_working_day(start) else self.next_working_day(start)
         d = start
@@ -170,7 +170,7 @@ class Calendar:
         """``n`` calendar days after ``start``; a last day that is not a working day moves
         to the next working day (Civil Code, Art. 148)."""
         if n < 0:
-            raise EdmsError("a number of days cannot be negative")
+            raise ClientError("a number of days cannot be negative")
         end = start + timedelta(days=n)
         return end if self.is_working_day(end) else self.next_working_day(end)
 
@@ -179,7 +179,7 @@ class Calendar:
             return self.add_working_days(start, n)
         if kind == CALENDAR:
             return self.end_of_period(start, n)
-        raise EdmsError(f"unknown kind of days {kind!r} (working or calendar)")
+        raise ClientError(f"unknown kind of days {kind!r} (working or calendar)")
 
     def working_days_between(self, a: date, b: date) -> int:
         """Working days in (``a``, ``b``]; negative when ``b`` is before ``a``."""
@@ -254,7 +254,7 @@ def calendar(s: Session, first: date, last: date) -> Calendar:
 def due_date(s: Session, start: date, n: int, kind: str) -> date:
     """The last day of a period of ``n`` working (or calendar) days from ``start``."""
     if not 0 <= n <= MAX_DAYS:
-        raise EdmsError(f"a period is 0 to {MAX_DAYS} days")
+        raise ClientError(f"a period is 0 to {MAX_DAYS} days")
     first, last = _span(start, n)
     return calendar(s, first, last).due(start, n, kind)
 
@@ -276,7 +276,7 @@ class YearView:
 def year_view(system: System, year: int, seed: bool = True) -> YearView:
     """The days of ``year`` (seeded first if it never was and ``seed``)."""
     if not FIRST_YEAR <= year <= LAST_YEAR:
-        raise EdmsError(f"a year between {FIRST_YEAR} and {LAST_YEAR}")
+        raise ClientError(f"a year between {FIRST_YEAR} and {LAST_YEAR}")
     with transaction(system.sessions) as s:
         if seed:
             ensure_seeded(s, [year])
@@ -306,14 +306,14 @@ def _admin(s: Session, actor: str) -> None:
 def set_day(system: System, actor: str, day: date, kind: str, name: str) -> Holiday:
     """Add or change a day (administrators; ``cli`` from the command line)."""
     if kind not in KINDS_VI:
-        raise EdmsError(
+        raise ClientError(
             "a day is 'off' (a holiday or a day off) or 'work' (a weekend day worked instead)"
         )
     name = name.strip()
     if not name or len(name) > 200:
-        raise EdmsError("name the day (up to 200 characters), e.g. 'Nghỉ bù Quốc khánh'")
+        raise ClientError("name the day (up to 200 characters), e.g. 'Nghỉ bù Quốc khánh'")
     if kind == WORK and day.weekday() not in WEEKEND:
-        raise EdmsError(f"{day:%d/%m/%Y} is a weekday: it is a working day already")
+        raise ClientError(f"{day:%d/%m/%Y} is a weekday: it is a working day already")
     with transaction(system.sessions) as s:
         _admin(s, actor)
         ensure_seeded(s, [day.year], actor)

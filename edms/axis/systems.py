@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..config import Settings
 from ..db import transaction
-from ..errors import Conflict, EdmsError, NotFound
+from ..errors import ClientError, Conflict, InternalError, NotFound
 from ..models import AxisAgency, AxisDelivery, AxisSystem
 from ..system import System
 
@@ -70,7 +70,7 @@ def unseal(settings: Settings, code: str, box: str) -> str:
         raw = base64.b64decode(box.removeprefix("v1:"))
         return AESGCM(_key(settings)).decrypt(raw[:12], raw[12:], code.encode()).decode()
     except (InvalidTag, ValueError):
-        raise EdmsError(
+        raise InternalError(
             f"the secret of system {code} cannot be opened (was EDMS_SECRET_KEY "
             f"changed?): set a new one with `edms axis system rotate-secret "
             f"{code}`"
@@ -84,7 +84,7 @@ def _check_secret(secret: str) -> str:
         or not secret.isprintable()
         or secret != secret.strip()
     ):
-        raise EdmsError(
+        raise ClientError(
             f"a system's secret is {MIN_SECRET} to 200 printable characters, "
             "without surrounding spaces"
         )
@@ -180,13 +180,13 @@ def _assign(
     """Give agency ``code`` to system ``row`` (a deleted code may be given again)."""
     code = code.strip()
     if not AGENCY_CODE.match(code):
-        raise EdmsError(
+        raise ClientError(
             f"{code!r} is not an agency code (letters, digits and dots, at most "
             "35 characters: 000.00.00.H41, H37.02.02)"
         )
     name = " ".join(name.split())
     if not name or len(name) > 200:
-        raise EdmsError(f"agency {code} needs a name of at most 200 characters")
+        raise ClientError(f"agency {code} needs a name of at most 200 characters")
     agency = s.scalars(select(AxisAgency).where(AxisAgency.code == code)).first()
     now = _now()
     if agency is not None and not agency.deleted and agency.system_id != row.id:
@@ -214,12 +214,12 @@ def add_system(
     agencies default to its own code when that is an agency code."""
     code = code.strip()
     if not SYSTEM_CODE.match(code):
-        raise EdmsError(
+        raise ClientError(
             f"{code!r} is not a system id (letters, digits, '.', '_', '-'; at most 64 characters)"
         )
     name = " ".join(name.split())
     if not name or len(name) > 200:
-        raise EdmsError("a system needs a name of at most 200 characters")
+        raise ClientError("a system needs a name of at most 200 characters")
     secret = _check_secret(secret) if secret is not None else new_secret()
     wanted = agencies if agencies else ([(code, name)] if AGENCY_CODE.match(code) else [])
     now = _now()
@@ -334,7 +334,7 @@ def open_secret(settings: Settings, row: AxisSystem) -> str:
 def register_agency(s: Session, row: AxisSystem, data: Any, actor: str) -> AxisAgency:
     """``registerAgency`` by a connected system: a unit under one of its own agencies."""
     if not isinstance(data, dict):
-        raise EdmsError(
+        raise ClientError(
             "the body of registerAgency is a JSON object (code, name, pid or "
             "pcode, mail, mobile, fax)"
         )
@@ -353,7 +353,7 @@ def register_agency(s: Session, row: AxisSystem, data: Any, actor: str) -> AxisA
     if code in own:  # an update: the parent stays unless another of its own is named
         parent = parent if parent in own else own[code].parent_code
     elif parent not in own:
-        raise EdmsError(
+        raise ClientError(
             f"system {row.code} registers units under its own agencies ("
             f"{', '.join(sorted(own)) or 'none yet'}): name one of them as pcode "
             "or pid; other agencies are assigned by the axis operator"

@@ -28,7 +28,7 @@ import pikepdf
 from PIL import Image, UnidentifiedImageError
 
 from ..config import Settings
-from ..errors import EdmsError
+from ..errors import ClientError
 from ..filetypes import detect
 
 SCAN_TYPES = {
@@ -42,7 +42,7 @@ MAX_ZIP_BYTES = 2 * 1024**3
 MAX_PIXELS = 100_000_000  # default of EDMS_MAX_MEGAPIXELS
 
 
-class ScanRefused(EdmsError):
+class ScanRefused(ClientError):
     """One input cannot be digitized; the message says which and why."""
 
     status = 422

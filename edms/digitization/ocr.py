@@ -15,7 +15,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from ..errors import EdmsError, ServiceUnavailable
+from ..errors import ClientError, ServiceUnavailable
 from ..limits import limited_command
 
 LANGUAGE = "vie"
@@ -26,7 +26,7 @@ class OcrUnavailable(ServiceUnavailable):
     type_slug = "ocr-unavailable"
 
 
-class OcrFailed(EdmsError):
+class OcrFailed(ClientError):
     status = 422
     title = "OCR failed"
     type_slug = "ocr-failed"

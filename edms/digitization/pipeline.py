@@ -36,7 +36,7 @@ from ..documents import (
     workdir,
 )
 from ..dossiers import validate_code
-from ..errors import EdmsError, NotFound, ServiceUnavailable
+from ..errors import ClientError, EdmsError, InternalError, NotFound, ServiceUnavailable
 from ..models import (
     Agency,
     DigitizedCopy,
@@ -87,12 +87,12 @@ class CopyResult:
 
 def _check_request(r: CopyRequest) -> None:
     if r.secrecy:
-        raise EdmsError("secret papers are not digitized through the ordinary flow")
+        raise ClientError("secret papers are not digitized through the ordinary flow")
     validate_code(r.dossier_code, "dossier code (mã hồ sơ)", 50)
     if not r.original_type.strip() or len(r.original_type) > 200:
-        raise EdmsError("the original's document type is required, up to 200 characters")
+        raise ClientError("the original's document type is required, up to 200 characters")
     if r.copy_type not in COPY_TYPES:
-        raise EdmsError(f"the copy type is one of {', '.join(COPY_TYPES)}")
+        raise ClientError(f"the copy type is one of {', '.join(COPY_TYPES)}")
     for name, value, limit in (
         ("procedure code", r.procedure_code, 50),
         ("result code", r.result_code, 50),
@@ -101,7 +101,7 @@ def _check_request(r: CopyRequest) -> None:
         ("subject", r.subject, 500),
     ):
         if len(value) > limit:
-            raise EdmsError(f"the {name} is longer than {limit} characters")
+            raise ClientError(f"the {name} is longer than {limit} characters")
 
 
 def _signer_ready(system: System, key: Any, level: Level) -> tuple[Any, Any]:
@@ -202,12 +202,12 @@ def digitize(
                 f"signing the copy failed, nothing was stored: {exc}"
             ) from None
         except SigningError as exc:
-            raise EdmsError(f"signing the copy failed, nothing was stored: {exc}") from None
+            raise InternalError(f"signing the copy failed, nothing was stored: {exc}") from None
         # A B-LT copy carries its own revocation data: validate it with that alone (the
         # long-term check), without fetching again.
         report = validate_file(signed, trust_set(settings), allow_fetching=False)
         if not report.valid:
-            raise EdmsError(
+            raise InternalError(
                 "the signed copy does not validate, nothing was stored: "
                 + "; ".join(report.errors or [m for r in report.signatures for m in r.messages][:3])
             )

@@ -26,7 +26,7 @@ import unicodedata
 import zipfile
 from pathlib import Path
 
-from ..errors import EdmsError, ServiceUnavailable
+from ..errors import ClientError, ServiceUnavailable
 from ..limits import run_limited
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -39,7 +39,7 @@ TIMEOUT = 120.0
 MEMORY_MB = 2048  # LibreOffice maps large shared libraries: its address space is large
 
 
-class ConversionFailed(EdmsError):
+class ConversionFailed(ClientError):
     status = 422
     title = "Draft cannot be converted"
     type_slug = "draft-conversion-failed"

@@ -35,7 +35,7 @@ from typing import Any
 
 import pikepdf
 
-from ..errors import EdmsError
+from ..errors import ClientError
 from .textlayer import Line, Page, Word, read_pages
 
 NUMBER_FIELD = "SoKyHieu"
@@ -51,7 +51,7 @@ SIGN_WIDTH = 62 * MM  # the signature field's width, when the block allows it
 AUTHORITY_PREFIXES = ("TM.", "KT.", "Q.", "TL.", "TUQ.")
 
 
-class PlaceNotFound(EdmsError):
+class PlaceNotFound(ClientError):
     status = 422
     title = "Draft places not found"
     type_slug = "draft-places-not-found"
@@ -526,7 +526,7 @@ def fill_plan(
         if right is not None and norm(right.text).startswith("/"):
             printed = norm(right.text)[1:].rstrip(".,;")
             if printed != norm(symbol):
-                raise EdmsError(
+                raise ClientError(
                     f'dự thảo ghi ký hiệu "/{printed}" nhưng ký hiệu được cấp là '
                     f'"/{symbol}"; không thay đổi gì'
                 )
@@ -590,7 +590,7 @@ def _check_year(
     after = [w for w in line.words if w.x1 > right.x2]
     m = _YEAR.match(after[0].text) if after else None
     if m and int(m.group(1)) != year:
-        raise EdmsError(
+        raise ClientError(
             f'dự thảo ghi sẵn "năm {m.group(1)}" nhưng văn bản được ban hành '
             f"năm {year}; hãy trình ký lại dự thảo để trống năm; không thay đổi gì"
         )

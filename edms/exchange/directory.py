@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..config import Settings
 from ..db import transaction, utcnow
-from ..errors import EdmsError, Forbidden, NotFound
+from ..errors import ClientError, Forbidden, InternalError, NotFound
 from ..models import Agency, DirectoryEntry, ExchangeProfile
 from ..orgs import active_key, load_user, open_key, require_role
 from ..system import System
@@ -93,7 +93,7 @@ def spaced(fp: str) -> str:
 def normalize_fingerprint(value: str) -> str:
     fp = value.replace(":", "").replace(" ", "").strip().lower()
     if len(fp) != 64 or any(c not in "0123456789abcdef" for c in fp):
-        raise EdmsError(f"{value!r} is not a SHA-256 fingerprint (64 hexadecimal digits)")
+        raise ClientError(f"{value!r} is not a SHA-256 fingerprint (64 hexadecimal digits)")
     return fp
 
 
@@ -103,7 +103,7 @@ def _certs(pems: list[str]) -> tuple[x509.Certificate, ...]:
         try:
             out.append(x509.load_pem_x509_certificate(pem.encode()))
         except ValueError:
-            raise EdmsError("a certificate in the entry is not a PEM certificate") from None
+            raise ClientError("a certificate in the entry is not a PEM certificate") from None
     return tuple(out)
 
 
@@ -111,7 +111,7 @@ def peer_of(entry: DirectoryEntry) -> Peer:
     certs = _certs(json.loads(entry.certificates))
     pinned = tuple(json.loads(entry.fingerprints or "[]"))
     if tuple(fingerprint(c) for c in certs) != pinned:
-        raise EdmsError(
+        raise InternalError(
             f"the certificates stored for {entry.code} do not match their pinned "
             "fingerprints: the entry is unusable until an administrator "
             "imports it again"
@@ -161,19 +161,21 @@ def check_endpoint(endpoint: str, settings: Settings) -> str:
         host = parts.hostname or ""
         _ = parts.port
     except ValueError:
-        raise EdmsError(f"endpoint {endpoint!r} is not a URL") from None
+        raise ClientError(f"endpoint {endpoint!r} is not a URL") from None
     if parts.scheme not in ("https", "http") or not host or len(endpoint) > 500:
-        raise EdmsError(f"endpoint {endpoint!r} is not an http(s) URL")
+        raise ClientError(f"endpoint {endpoint!r} is not an http(s) URL")
     if parts.scheme != "https" and not settings.is_development:
-        raise EdmsError(f"endpoint {endpoint!r}: exchange endpoints use https outside development")
+        raise ClientError(
+            f"endpoint {endpoint!r}: exchange endpoints use https outside development"
+        )
     if parts.username or parts.password or parts.query or parts.fragment:
-        raise EdmsError(
+        raise ClientError(
             f"endpoint {endpoint!r}: a base URL carries no credentials, query or fragment"
         )
     if not settings.exchange_private_endpoints:
         ip = _ip(host)
         if (ip is not None and non_global(ip)) or (ip is None and _local_name(host)):
-            raise EdmsError(
+            raise ClientError(
                 f"endpoint {endpoint!r} points at a loopback, link-local or "
                 "private address; set EDMS_EXCHANGE_PRIVATE_ENDPOINTS=true only "
                 "if partners really are on a closed network"
@@ -192,7 +194,7 @@ def check_website(website: str, settings: Settings) -> str:
         parts = urlsplit(url)
         host = (parts.hostname or "").lower()
     except ValueError:
-        raise EdmsError(f"website {website!r} is not a web address") from None
+        raise ClientError(f"website {website!r} is not a web address") from None
     if (
         parts.scheme not in ("http", "https")
         or not host
@@ -200,14 +202,14 @@ def check_website(website: str, settings: Settings) -> str:
         or parts.username
         or parts.password
     ):
-        raise EdmsError(f"website {website!r} is not a public web address")
+        raise ClientError(f"website {website!r} is not a public web address")
     ip = _ip(host)
     if (ip is not None and non_global(ip)) or (ip is None and _local_name(host)):
-        raise EdmsError(
+        raise ClientError(
             f"website {website!r} is an internal address, not the agency's public website"
         )
     if host == (urlsplit(settings.public_url).hostname or "").lower():
-        raise EdmsError(
+        raise ClientError(
             f"website {website!r} is this EDMS server's address "
             "(EDMS_PUBLIC_URL), not the agency's public website"
         )
@@ -231,19 +233,19 @@ class Checked:
 
 def _check(data: Any, settings: Settings) -> Checked:
     if not isinstance(data, dict):
-        raise EdmsError("a directory entry is a JSON object")
+        raise ClientError("a directory entry is a JSON object")
     code = str(data.get("code") or "").strip().upper()
     alt = str(data.get("altCode") or "").strip().upper() or None
     for c in (code, alt):
         if c is not None and not edxml.valid_agency_code(c):
-            raise EdmsError(f"{c!r} is not an agency identifier (000.00.00.H41 or H37.02.02)")
+            raise ClientError(f"{c!r} is not an agency identifier (000.00.00.H41 or H37.02.02)")
     name = " ".join(str(data.get("name") or "").split())
     if not name or len(name) > 200:
-        raise EdmsError("an entry needs a name of at most 200 characters")
+        raise ClientError("an entry needs a name of at most 200 characters")
     endpoint = check_endpoint(str(data.get("endpoint") or ""), settings)
     pems = data.get("certificates") or []
     if not isinstance(pems, list) or not pems or not all(isinstance(p, str) for p in pems):
-        raise EdmsError(f"the entry for {code} lists no signing certificate (PEM)")
+        raise ClientError(f"the entry for {code} lists no signing certificate (PEM)")
     certs = _certs(pems)
     fps = [fingerprint(c) for c in certs]
     raw_pin = data.get("pin")
@@ -251,17 +253,17 @@ def _check(data: Any, settings: Settings) -> Checked:
     if raw_pin is not None:
         values = [raw_pin] if isinstance(raw_pin, str) else raw_pin
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise EdmsError("pin is the list of SHA-256 fingerprints confirmed with the partner")
+            raise ClientError("pin is the list of SHA-256 fingerprints confirmed with the partner")
         pin = [normalize_fingerprint(v) for v in values]
         if sorted(set(pin)) != sorted(set(fps)):
-            raise EdmsError(
+            raise ClientError(
                 f"the certificate(s) of {code} do not have the fingerprint(s) you confirmed: "
                 f"they are {', '.join(spaced(f) for f in fps)}; do not import this entry "
                 "before the partner confirms them"
             )
     active = data.get("active", True)
     if not isinstance(active, bool):
-        raise EdmsError("active is true or false")
+        raise ClientError("active is true or false")
     return Checked(
         code,
         alt,
@@ -316,14 +318,14 @@ def upsert(
     """Add or update entries of the actor's own agency's directory (its administrators);
     all or nothing. Returns, per entry, its code, pinned fingerprints and what changed."""
     if not isinstance(entries, list) or not entries:
-        raise EdmsError("send a list of directory entries")
+        raise ClientError("send a list of directory entries")
     checked = [_check(e, system.settings) for e in entries]
     out = []
     with transaction(system.sessions) as s:
         user, agency = _admin_agency(s, actor, agency_code, "change the exchange directory")
         for c in checked:
             if agency.code in (c.code, c.alt_code):
-                raise EdmsError(f"{c.code} is your own agency")
+                raise ClientError(f"{c.code} is your own agency")
             entry = find(s, agency.id, c.code, active_only=False) or (
                 find(s, agency.id, c.alt_code, active_only=False) if c.alt_code else None
             )
@@ -416,7 +418,7 @@ def set_profile(system: System, actor: str, changes: dict[str, Any]) -> dict[str
     """Change the actor's agency's identity on the exchange (its administrators)."""
     unknown = set(changes) - set(PROFILE_FIELDS)
     if unknown:
-        raise EdmsError(
+        raise ClientError(
             f"unknown profile field(s): {', '.join(sorted(unknown))} (known: "
             f"{', '.join(PROFILE_FIELDS)})"
         )
@@ -431,10 +433,10 @@ def set_profile(system: System, actor: str, changes: dict[str, Any]) -> dict[str
     clean: dict[str, str] = {}
     for k, v in changes.items():
         if not isinstance(v, str):
-            raise EdmsError(f"{k} is text")
+            raise ClientError(f"{k} is text")
         v = " ".join(v.split())
         if len(v) > limits[k]:
-            raise EdmsError(f"{k} is longer than {limits[k]} characters")
+            raise ClientError(f"{k} is longer than {limits[k]} characters")
         clean[k] = check_website(v, system.settings) if k == "website" else v
     with transaction(system.sessions) as s:
         user, agency = _admin_agency(s, actor, None, "change the agency's exchange profile")

@@ -45,7 +45,7 @@ from lxml import etree
 from signing import xmldsig
 
 from ..config import Settings
-from ..errors import EdmsError
+from ..errors import ClientError, EdmsError
 from . import edxml
 from .directory import Peer
 from .transport import Delivery, Received
@@ -100,7 +100,7 @@ REFUSING_CODES = frozenset(
 )
 
 
-class AxisError(EdmsError):
+class AxisError(ClientError):
     """A call to or at the axis failed; ``code`` is its ``ErrorCode``."""
 
     status = 400

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from .. import audit, events
 from ..db import transaction
-from ..errors import EdmsError, NotFound
+from ..errors import ClientError, NotFound
 from ..models import (
     Notice,
     NoticeAttempt,
@@ -48,7 +48,7 @@ def _quiet(start: str, end: str) -> tuple[str, str]:
         return "", ""
     a, b = _clock(start), _clock(end)
     if a is None or b is None or not (start[:2].isdigit() and len(start) == 5 and len(end) == 5):
-        raise EdmsError("quiet hours are two times HH:MM (e.g. 21:00 and 07:00), or none")
+        raise ClientError("quiet hours are two times HH:MM (e.g. 21:00 and 07:00), or none")
     return start, end
 
 
@@ -159,21 +159,21 @@ def save_preference(system: System, actor: str, pref: Preference) -> None:
     """A member of staff's own choices (any role)."""
     email, phone = pref.email.strip(), pref.phone.strip()
     if email and (len(email) > 200 or not EMAIL.match(email)):
-        raise EdmsError(f"{email[:60]!r} is not an e-mail address")
+        raise ClientError(f"{email[:60]!r} is not an e-mail address")
     if phone and not PHONE.match(phone):
-        raise EdmsError(f"{phone[:30]!r} is not a telephone number")
+        raise ClientError(f"{phone[:30]!r} is not a telephone number")
     channels = tuple(dict.fromkeys(pref.channels))
     for c in channels:
         if c not in CHANNELS:
-            raise EdmsError(f"unknown channel {c!r} (email, sms, zalo)")
+            raise ClientError(f"unknown channel {c!r} (email, sms, zalo)")
     if "email" in channels and not email:
-        raise EdmsError("notices by e-mail need your e-mail address")
+        raise ClientError("notices by e-mail need your e-mail address")
     if {"sms", "zalo"} & set(channels) and not phone:
-        raise EdmsError("notices by SMS or Zalo need your telephone number")
+        raise ClientError("notices by SMS or Zalo need your telephone number")
     muted = [m for m in dict.fromkeys(pref.muted)]
     for m in muted:
         if catalog.spec(m).audience != catalog.STAFF:
-            raise EdmsError(f"{m} is not a notice for staff")
+            raise ClientError(f"{m} is not a notice for staff")
     start, end = _quiet(pref.quiet_start, pref.quiet_end)
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
@@ -246,7 +246,7 @@ def send_test(system: System, actor: str, address: str) -> str:
     the event id."""
     address = address.strip()
     if not EMAIL.match(address) or len(address) > 200:
-        raise EdmsError(f"{address[:60]!r} is not an e-mail address")
+        raise ClientError(f"{address[:60]!r} is not an e-mail address")
     with transaction(system.sessions) as s:
         user = load_user(s, actor)
         require_role(user, "admin", action="send a test e-mail")

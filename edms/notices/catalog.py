@@ -14,7 +14,7 @@ import string
 import unicodedata
 from dataclasses import dataclass
 
-from ..errors import EdmsError
+from ..errors import ClientError
 
 FORMS = ("email", "text")
 CITIZEN, STAFF = "citizen", "staff"
@@ -172,7 +172,7 @@ def spec(name: str) -> NoticeSpec:
     try:
         return NOTICES[name]
     except KeyError:
-        raise EdmsError(f"unknown notice {name!r}") from None
+        raise ClientError(f"unknown notice {name!r}") from None
 
 
 def default(name: str, form: str) -> tuple[str, str]:
@@ -184,25 +184,25 @@ def default(name: str, form: str) -> tuple[str, str]:
 def check_template(name: str, form: str, subject: str, body: str) -> tuple[str, str]:
     """An administrator's wording: valid ``${…}`` placeholders of this notice only."""
     if form not in FORMS:
-        raise EdmsError("a template is the 'email' or the 'text' form")
+        raise ClientError("a template is the 'email' or the 'text' form")
     s = spec(name)
     subject, body = subject.strip(), body.strip()
     if form == "email" and not subject:
-        raise EdmsError("an e-mail needs a subject")
+        raise ClientError("an e-mail needs a subject")
     if len(subject) > 200 or len(body) > 5000 or not body:
-        raise EdmsError("the subject is up to 200 characters, the text 1 to 5000")
+        raise ClientError("the subject is up to 200 characters, the text 1 to 5000")
     if form == "text" and len(body) > 640:
-        raise EdmsError("a short message is at most 640 characters")
+        raise ClientError("a short message is at most 640 characters")
     for label, value in (("subject", subject), ("text", body)):
         t = string.Template(value)
         if not t.is_valid():
-            raise EdmsError(
+            raise ClientError(
                 f"the {label} has a malformed placeholder: write ${{name}}, "
                 "and $$ for a dollar sign"
             )
         unknown = [i for i in t.get_identifiers() if i not in s.fields]
         if unknown:
-            raise EdmsError(
+            raise ClientError(
                 f"the {label} names {', '.join(unknown)}, which this notice "
                 f"does not have (it has: {', '.join(s.fields)})"
             )

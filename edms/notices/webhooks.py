@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from .. import audit
 from ..config import Settings
 from ..db import transaction
-from ..errors import EdmsError, NotFound
+from ..errors import ClientError, InternalError, NotFound
 from ..models import NoticeWebhook
 from ..orgs import load_user, require_role
 from ..system import System
@@ -61,7 +61,7 @@ def unseal(settings: Settings, webhook_id: int, box: str) -> str:
         raw = base64.b64decode(box.removeprefix("v1:"))
         return AESGCM(_key(settings)).decrypt(raw[:12], raw[12:], str(webhook_id).encode()).decode()
     except (InvalidTag, ValueError):
-        raise EdmsError(
+        raise InternalError(
             f"the secret of webhook {webhook_id} cannot be opened (was "
             "EDMS_SECRET_KEY changed?): rotate it on the notices page"
         ) from None
@@ -79,23 +79,23 @@ class WebhookSpec:
 def _check(spec: WebhookSpec) -> WebhookSpec:
     name = spec.name.strip()
     if not name or len(name) > 100:
-        raise EdmsError("name the webhook (up to 100 characters)")
+        raise ClientError("name the webhook (up to 100 characters)")
     url = spec.url.strip()
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500:
-        raise EdmsError(
+        raise ClientError(
             "the webhook's address is an http:// or https:// URL (up to 500 characters)"
         )
     if parts.username or parts.password:
-        raise EdmsError(
+        raise ClientError(
             "put no credentials in the webhook's address: receivers check the "
             "signature (X-EDMS-Signature) instead"
         )
     if spec.serves not in SERVES:
-        raise EdmsError(f"a webhook serves one of: {', '.join(SERVES)}")
+        raise ClientError(f"a webhook serves one of: {', '.join(SERVES)}")
     unknown = [e for e in spec.events if e not in NOTICES]
     if unknown:
-        raise EdmsError(f"unknown notices: {', '.join(unknown)}")
+        raise ClientError(f"unknown notices: {', '.join(unknown)}")
     return WebhookSpec(name, url, spec.serves, tuple(dict.fromkeys(spec.events)), spec.active)
 
 
