@@ -28,6 +28,7 @@ from edms.system import System
 
 from .health import bp as health_bp
 from .observability import configure_logging, install
+from .openapi import finish_spec, name_operations
 from .problems import PROBLEM_BASE, register_problem_handlers
 from .public import bp as public_bp
 from .schemas import Problem
@@ -104,22 +105,10 @@ def create_app(system: System | None = None) -> Flask:
             json.dumps(body),
             status=error.status_code,
             mimetype="application/problem+json",
-            headers=error.headers,
+            headers=dict(error.headers or {}),
         )
 
-    @app.spec_processor
-    def _errors_are_problems(spec: dict[str, Any]) -> dict[str, Any]:
-        """Declare every error response as application/problem+json."""
-        for path in spec.get("paths", {}).values():
-            for op in path.values():
-                for param in op.get("parameters", []):
-                    if param.get("in") == "path" and param["schema"].get("type") == "integer":
-                        param["schema"].update(minimum=1, maximum=2**31 - 1)
-                for status, resp in op.get("responses", {}).items():
-                    content = resp.get("content")
-                    if str(status)[0] in "45" and content and "application/json" in content:
-                        resp["content"] = {"application/problem+json": content["application/json"]}
-        return spec
+    app.spec_processor(finish_spec)
 
     _serve_docs_assets(app)
     install(app)
@@ -137,6 +126,7 @@ def create_app(system: System | None = None) -> Flask:
 
     for bp in (documents.bp, digitization.bp, records.bp, exchange.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
+    name_operations(app)
     if settings.axis_hub:  # this installation as an exchange axis (VDXP, /vdxp)
         from .vdxp import bp as vdxp_bp
 

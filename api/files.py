@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from flask import Response, request
 
-from edms.errors import ClientError, EdmsError
+from edms.errors import ClientError
 
 from .context import system
 
@@ -31,7 +31,7 @@ class StoredBlob(Protocol):
     def media_type(self) -> str: ...
 
 
-class RangeNotSatisfiable(EdmsError):
+class RangeNotSatisfiable(ClientError):
     status = 416
     title = "Range not satisfiable"
     type_slug = "range-not-satisfiable"

@@ -19,7 +19,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, request
+from apiflask import APIFlask
+from flask import Response, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
 REQUESTS = Counter("edms_http_requests_total", "HTTP requests", ["method", "endpoint", "status"])
@@ -62,7 +63,7 @@ def configure_logging(level: str) -> None:
     root.setLevel(level)
 
 
-def install(app: Flask) -> None:
+def install(app: APIFlask) -> None:
     access = logging.getLogger("edms.access")
 
     @app.before_request

@@ -4,6 +4,7 @@ validated against them, and the OpenAPI document is generated from them."""
 from __future__ import annotations
 
 from apiflask import Schema, fields
+from apiflask.schemas import FileSchema
 from apiflask.validators import Length, OneOf, Range
 from marshmallow import EXCLUDE, INCLUDE
 
@@ -11,6 +12,8 @@ from edms.accounts import ROLES
 from edms.auth import SCOPES
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+# A file answered as it is (a PDF, a ZIP): `type: string, format: binary` in OpenAPI.
+BINARY = FileSchema(type="string", format="binary")
 
 
 class _In(Schema):

@@ -276,24 +276,28 @@ def get_job(job_id: str) -> dict[str, Any]:
     return job_json(jobs.get(system(), actor(), job_id))
 
 
+# A mapping of both forms APIFlask takes (a description, or a response object).
+VERIFY_RESPONSES: Any = {
+    202: {
+        "description": "A large file: verified by the job in the body.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobOut"}}},
+    },
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Not allowed",
+    413: "Too large",
+    415: "Not a PDF",
+    422: "Invalid request",
+}
+
+
 @bp.post("/verify")
 @bp.input(sc.FileUpload, location="files", arg_name="files")
 @bp.output(sc.VerifyOut)
 @bp.doc(
     summary="Validate any PDF: every signature, and whether it changed after signing",
     security=SECURITY,
-    responses={
-        202: {
-            "description": "A large file: verified by the job in the body.",
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobOut"}}},
-        },
-        400: "Bad request",
-        401: "Authentication required",
-        403: "Not allowed",
-        413: "Too large",
-        415: "Not a PDF",
-        422: "Invalid request",
-    },
+    responses=VERIFY_RESPONSES,
 )
 @requires("read")
 def verify(files: dict[str, Any]) -> Any:

@@ -165,7 +165,7 @@ def get_document(doc_id: int) -> dict[str, Any]:
 
 @bp.get("/documents/<int:doc_id>/content")
 @bp.output(
-    {}, content_type="application/pdf", description="The current PDF (HTTP Range supported)."
+    sc.BINARY, content_type="application/pdf", description="The current PDF (HTTP Range supported)."
 )
 @bp.doc(summary="Download the current PDF", security=SECURITY, responses=[401, 403, 404, 416])
 @requires("read")
@@ -175,7 +175,9 @@ def content(doc_id: int) -> Response:
 
 
 @bp.get("/documents/<int:doc_id>/files/<int:file_id>")
-@bp.output({}, content_type="application/pdf", description="The file (HTTP Range supported).")
+@bp.output(
+    sc.BINARY, content_type="application/pdf", description="The file (HTTP Range supported)."
+)
 @bp.doc(
     summary="Download one file of a document", security=SECURITY, responses=[401, 403, 404, 416]
 )

@@ -175,7 +175,7 @@ def add_to_dossier(code: str, data: dict[str, Any]) -> dict[str, Any]:
 
 @bp.get("/dossiers/<code>/export")
 @bp.output(
-    {},
+    sc.BINARY,
     content_type="application/zip",
     description="hoso.xml and the documents' PDFs in time order.",
 )

@@ -14,7 +14,7 @@ from edms import documents as docs
 from edms.errors import ClientError, EdmsError
 
 from ..context import system
-from .views import _refused, bp, has, login_required, me
+from .views import bp, has, login_required, me, refused
 
 # -- administration --------------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ def bind_certificate() -> BaseResponse:
     target = url_for("web.admin")
     cert, image = request.files.get("certificate"), request.files.get("image")
     if cert is None or not cert.filename or image is None or not image.filename:
-        return _refused(ClientError("chọn tệp chứng thư và ảnh chữ ký"), target)
+        return refused(ClientError("chọn tệp chứng thư và ảnh chữ ký"), target)
     with docs.workdir(system()) as wd:
         path = wd / "chu-ky.png"
         image.save(path)
@@ -72,7 +72,7 @@ def bind_certificate() -> BaseResponse:
                 admin=me(),
             )
         except EdmsError as exc:
-            return _refused(exc, target)
+            return refused(exc, target)
     flash("Đã gắn chứng thư và ảnh chữ ký.", "ok")
     return redirect(target, code=303)
 

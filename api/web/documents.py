@@ -26,7 +26,7 @@ from edms import documents as docs
 from edms.errors import ClientError, EdmsError
 
 from ..context import system
-from .views import STEP_VI, _pin_refused, _refused, _with_verdict, bp, has, login_required, me
+from .views import STEP_VI, bp, has, login_required, me, pin_refused, refused, with_verdict
 
 # -- work queues -----------------------------------------------------------------------------------
 
@@ -116,7 +116,7 @@ def document(doc_id: int) -> Any:
     # how the leader signs, and the signing authority they may choose (edms.authority)
     choices = accounts.signing_choices(system(), me())
     pages = min(d.get("page_amount") or 1, 10)
-    report = _with_verdict((d.get("validation") or {}).get("report"))
+    report = with_verdict((d.get("validation") or {}).get("report"))
     return render_template(
         "web/document.html",
         d=d,
@@ -189,11 +189,11 @@ def step(doc_id: int, step: str) -> BaseResponse:
     try:
         message = _run_step(doc_id, step, request.form.to_dict())
     except ValueError:
-        return _refused(ClientError("ngày không hợp lệ"), target)
+        return refused(ClientError("ngày không hợp lệ"), target)
     except EdmsError as exc:
         if step == "sign":
-            exc.message = _pin_refused(exc)
-        return _refused(exc, target)
+            exc.message = pin_refused(exc)
+        return refused(exc, target)
     flash(message, "ok")
     return redirect(target, code=303)
 
@@ -209,7 +209,7 @@ def remote_prepare(doc_id: int) -> Any:
             system(), me(), doc_id, chain, authority=request.form.get("authority") or None
         )
     except EdmsError as exc:
-        return _refused(exc, target)
+        return refused(exc, target)
     return render_template("web/remote.html", doc_id=doc_id, prepared=prepared)
 
 
@@ -221,9 +221,9 @@ def remote_finalize(doc_id: int) -> BaseResponse:
         signature = base64.b64decode(request.form.get("signature", ""), validate=True)
         docs.remote_finalize(system(), me(), doc_id, request.form.get("session", ""), signature)
     except (ValueError, TypeError):
-        return _refused(ClientError("chữ ký phải là chuỗi base64 do token trả về"), target)
+        return refused(ClientError("chữ ký phải là chuỗi base64 do token trả về"), target)
     except EdmsError as exc:
-        return _refused(exc, target)
+        return refused(exc, target)
     flash("Đã ký bằng token.", "ok")
     return redirect(target, code=303)
 

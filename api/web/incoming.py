@@ -4,7 +4,7 @@ its PDF with the metadata read from it."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -44,7 +44,7 @@ def receive() -> Any:
         result = docs.receive(
             system(),
             me(),
-            upload.stream,
+            cast(BinaryIO, upload.stream),
             upload.filename,  # type: ignore[arg-type]
             meta,
         )

@@ -19,7 +19,7 @@ from edms.errors import ClientError, EdmsError
 
 from ..context import system
 from ..security import client_address, same_site_path
-from .views import SESSION_COOKIE, _pin_refused, bp, has, login_required, me
+from .views import SESSION_COOKIE, bp, has, login_required, me, pin_refused
 
 # -- logging in and out ----------------------------------------------------------------------------
 
@@ -117,7 +117,7 @@ def signing_pin() -> Any:
             client=client_address(),
         )
     except EdmsError as exc:
-        flash(_pin_refused(exc), "error")
+        flash(pin_refused(exc), "error")
         return render_template("web/pin.html"), exc.status
     flash("Đã đặt mã PIN ký số.", "ok")
     return redirect(url_for("web.home"), code=303)

@@ -12,7 +12,7 @@ from edms import documents as docs
 
 from ..context import system
 from ..security import public_limit
-from .views import _with_verdict, bp
+from .views import bp, with_verdict
 
 # -- verifying, for anyone --------------------------------------------------------------------
 
@@ -48,5 +48,5 @@ def verify() -> Any:
         path.write_bytes(data)
         report = validate_sandboxed(system().settings, path)
     return render_template(
-        "web/verify.html", report=_with_verdict(report.to_json()), filename=upload.filename
+        "web/verify.html", report=with_verdict(report.to_json()), filename=upload.filename
     )

@@ -133,12 +133,12 @@ def vn_time(value: str | None) -> str:
     return t.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
-def _refused(exc: EdmsError, target: str) -> BaseResponse:
+def refused(exc: EdmsError, target: str) -> BaseResponse:
     flash(exc.message, "error")
     return redirect(target, code=303)
 
 
-def _pin_refused(exc: EdmsError) -> str:
+def pin_refused(exc: EdmsError) -> str:
     """The signing PIN's refusals, in Vietnamese."""
     if isinstance(exc, auth.TooManyAttempts):
         return f"Nhập sai nhiều lần: vui lòng thử lại sau {exc.extra.get('retry_after', 60)} giây."
@@ -157,7 +157,7 @@ def _pin_refused(exc: EdmsError) -> str:
     return exc.message
 
 
-def _with_verdict(report: dict[str, Any] | None) -> dict[str, Any] | None:
+def with_verdict(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """The report with ``changed_after_signing`` worked out, as the validator defines it."""
     if report is None:
         return None
