@@ -9,7 +9,8 @@ signer (``minio.signer.sign_v4_s3``).
 Invariants: every request is signed (SigV4, the body's SHA-256 over plain HTTP, a
 Content-MD5 always); a non-2xx answer raises :class:`minio.error.S3Error` with the
 server's error code, exactly as the MinIO client would. The region is the configured one,
-else ``us-east-1`` (MinIO's and SeaweedFS's default): set it for buckets elsewhere.
+else ``us-east-1`` (MinIO's and SeaweedFS's default); a server that names another region
+in its ``AuthorizationHeaderMalformed`` answer gets the request again, signed for that one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import urllib3
+from defusedxml import ElementTree
 from minio.credentials import StaticProvider
 from minio.datatypes import ListMultipartUploadsResult, Upload
 from minio.error import S3Error
@@ -31,6 +33,16 @@ _STATUS_CODES = {
     409: "Conflict",
     412: "PreconditionFailed",
 }
+
+
+def _named_region(exc: S3Error) -> str | None:
+    """The region an ``AuthorizationHeaderMalformed`` answer says the bucket is in."""
+    try:
+        root = ElementTree.fromstring(exc.response.data)
+    except Exception:
+        return None
+    found = root.findtext("Region")
+    return found.strip() if found and found.strip() else None
 
 
 class S3Requests:
@@ -53,6 +65,25 @@ class S3Requests:
         self._http = http
 
     def request(
+        self,
+        method: str,
+        bucket: str,
+        key: str | None = None,
+        *,
+        body: bytes = b"",
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> urllib3.BaseHTTPResponse:
+        try:
+            return self._request(method, bucket, key, body=body, headers=headers, query=query)
+        except S3Error as exc:
+            region = _named_region(exc) if exc.code == "AuthorizationHeaderMalformed" else None
+            if not region or region == self._region:
+                raise
+            self._region = region
+            return self._request(method, bucket, key, body=body, headers=headers, query=query)
+
+    def _request(
         self,
         method: str,
         bucket: str,
