@@ -28,6 +28,10 @@ Invariants:
 
 The signing keys themselves (PKCS #12 files, tokens, HSMs) are not in the database and
 are not backed up here: keep them as the deployment documentation says (docs/archive.md).
+
+Modules: :mod:`.targets` (where backups go), :mod:`.database` (the database snapshot and
+its dump), :mod:`.taking`, :mod:`.reading` (listing, verifying), :mod:`.restoring`; every
+name is re-exported here.
 """
 
 from __future__ import annotations

@@ -43,6 +43,10 @@ question answered by :func:`refusals`; :func:`notes` lists tolerated inconsisten
 
 Before any tree is built, :func:`screen` refuses packages over the size limit and any DTD
 (hence external entities and entity-expansion bombs), and names what is malformed.
+
+Modules: :mod:`.model` (the dataclasses, codes and formats), :mod:`.writer`,
+:mod:`.reading` (screening and field readers), :mod:`.parsing` (parse, routing,
+acceptability); every name is re-exported here.
 """
 
 from __future__ import annotations
