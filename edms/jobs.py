@@ -22,7 +22,6 @@ import logging
 import os
 import secrets
 import socket
-import time
 import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -230,6 +229,12 @@ def execute(job_id: str, system: System | None = None) -> None:
 _WORKER_SYSTEM: System | None = None
 
 
+def use_system(system: System) -> None:
+    """Run this process's jobs with ``system`` (``edms worker`` passes its own)."""
+    global _WORKER_SYSTEM
+    _WORKER_SYSTEM = system
+
+
 def _worker_system() -> System:
     global _WORKER_SYSTEM
     if _WORKER_SYSTEM is None:
@@ -334,43 +339,6 @@ def runner_for(system: System) -> Runner:
             else LocalRunner(system, system.settings.job_workers)
         )
     return _RUNNERS[key]
-
-
-def run_worker(system: System, burst: bool = False) -> None:
-    """``edms worker``: execute queued jobs from Redis until stopped."""
-    from redis import Redis
-    from rq import SimpleWorker
-
-    url = system.settings.redis_url
-    if not url:
-        raise ClientError(
-            "`edms worker` needs EDMS_REDIS_URL (without it, the service runs jobs itself)"
-        )
-    global _WORKER_SYSTEM
-    _WORKER_SYSTEM = system
-    if not burst:
-        from .maintenance import Scheduler
-
-        Scheduler(system).start()  # periodic maintenance (edms.maintenance)
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeout
-
-    wait = 1.0
-    while True:
-        try:
-            conn = Redis.from_url(url)
-            SimpleWorker([system.settings.redis_queue], connection=conn).work(
-                burst=burst, with_scheduler=False
-            )
-            return
-        except (RedisConnectionError, RedisTimeout) as exc:
-            # Redis is down: wait for it and carry on (jobs it lost are queued again by
-            # edms.maintenance); a worker never dies of a queue outage.
-            if burst:
-                raise
-            log.error("the job queue (Redis) cannot be reached (%s); retrying in %.0f s", exc, wait)
-            time.sleep(wait)
-            wait = min(wait * 2, 30.0)
 
 
 # -- job kinds ----------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def _control_socket(config: Settings, host: str, port: int) -> str:
 @pass_ctx
 def worker(ctx: Context, burst: bool) -> None:
     """Run background jobs from the Redis queue (EDMS_REDIS_URL)."""
-    from ..jobs import run_worker
+    from ..worker import run_worker
 
     if ctx.system.settings.exchange_pump and not burst:
         from ..exchange.outbox import Pump

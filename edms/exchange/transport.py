@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
@@ -25,29 +24,12 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..config import Settings
+from .carriage import Delivery, Received
 from .directory import Peer, non_global
 
+__all__ = ["Delivery", "DirectHttps", "Received", "Transport", "for_settings"]
+
 INBOX_PATH = "/api/v1/exchange/inbox"
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What became of one attempt: ``accepted`` (with the receiver's signed receipt, or,
-    handed to an axis, no receipt but the axis's ``ref`` for it), ``refused`` (for good,
-    with the reason) or ``retry`` (the receiver could not be reached or had a passing
-    problem)."""
-
-    outcome: str
-    receipt: bytes | None = None
-    reason: str = ""
-    duplicate: bool = False
-    ref: str = ""  # an axis's id for the package (its DocId); empty when sent directly
-
-
-@dataclass(frozen=True)
-class Received:
-    ref: str  # the transport's handle for fetch/ack
-    sender: str
 
 
 class Transport(Protocol):

@@ -47,8 +47,8 @@ from signing import xmldsig
 from ..config import Settings
 from ..errors import ClientError, EdmsError
 from . import edxml
+from .carriage import Delivery, Received
 from .directory import Peer
-from .transport import Delivery, Received
 
 PREFIX = "XroadVnpt-"
 SIGN_HEADER = "XroadVnpt-sign-header"
