@@ -64,7 +64,7 @@ def _open(uid: str, width: int, height: int, title: str, desc: str, css: str) ->
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart {css}" role="img" '
         f'viewBox="0 0 {width} {height}" aria-labelledby="{uid}-t {uid}-d" '
-        f'font-family="sans-serif" font-size="13" fill="{TEXT_COLOUR}">'
+        f'font-family="inherit" font-size="13" fill="{TEXT_COLOUR}">'
         f'<title id="{uid}-t">{escape(title)}</title><desc id="{uid}-d">{escape(desc)}</desc>'
     )
 
@@ -87,11 +87,12 @@ def _legend(uid: str, y: int) -> str:
 
 
 def stacked_shares(uid: str, title: str, bars: Sequence[Shares]) -> str:
-    """Horizontal bars, one per unit: early, on time and late as shares of 100 %, each
-    labelled with its percentage; the number of documents at the end of the bar."""
-    label_w, bar_w, row_h, top = 230, 420, 34, 30
-    width = label_w + bar_w + 200
-    height = top + row_h * max(len(bars), 1) + 10
+    """Horizontal bars, one per unit: early, on time and late as shares of 100 %. Above
+    each bar its unit and how many documents it counts; under it the three percentages in
+    words (also written inside a segment wide enough)."""
+    bar_w, row_h, top = 440, 66, 30
+    width = bar_w
+    height = top + row_h * max(len(bars), 1)
     lines = []
     for b in bars:
         lines.append(
@@ -104,37 +105,42 @@ def stacked_shares(uid: str, title: str, bars: Sequence[Shares]) -> str:
         out.append(f'<text x="0" y="{top + 16}">Chưa có số liệu trong kỳ.</text>')
     for i, b in enumerate(bars):
         y = top + i * row_h
-        name = b.label if len(b.label) <= 30 else b.label[:29] + "…"
-        out.append(f'<g class="bar"><text x="0" y="{y + 17}">{escape(name)}</text>')
-        x = float(label_w)
+        name = b.label if len(b.label) <= 44 else b.label[:43] + "…"
+        out.append(
+            f'<g class="bar"><text x="0" y="{y + 14}" font-weight="bold">{escape(name)}</text>'
+            f'<text x="{bar_w}" y="{y + 14}" text-anchor="end">{b.count} văn bản</text>'
+        )
+        x = 0.0
         segments = (
-            (b.early, EARLY_COLOUR, "early", "#ffffff"),
-            (b.on_time, f"url(#{uid}-dots)", "on-time", "#ffffff"),
-            (b.late, f"url(#{uid}-hatch)", "late", "#ffffff"),
+            (b.early, EARLY_COLOUR, "early"),
+            (b.on_time, f"url(#{uid}-dots)", "on-time"),
+            (b.late, f"url(#{uid}-hatch)", "late"),
         )
         if b.count == 0:
             out.append(
-                f'<rect x="{label_w}" y="{y + 2}" width="{bar_w}" height="22" fill="#eeeeee"/>'
-                f'<text x="{label_w + 8}" y="{y + 17}">chưa có văn bản có hạn</text>'
+                f'<rect x="0" y="{y + 20}" width="{bar_w}" height="22" fill="#eeeeee"/>'
+                f'<text x="8" y="{y + 36}">chưa có văn bản có hạn đã giải quyết</text>'
             )
-        for share, fill, css, ink in segments:
+        for share, fill, css in segments:
             if not share:
                 continue
             w = bar_w * share / 100
             out.append(
-                f'<rect class="seg-{css}" x="{x:.1f}" y="{y + 2}" width="{w:.1f}" '
+                f'<rect class="seg-{css}" x="{x:.1f}" y="{y + 20}" width="{w:.1f}" '
                 f'height="22" fill="{fill}"/>'
             )
-            if w >= 44:  # the label fits inside the segment, on a solid backing
+            if w >= 48:  # the label fits inside the segment, on a solid backing
                 out.append(
-                    f'<rect x="{x + w / 2 - 21:.1f}" y="{y + 5}" width="42" height="16" '
-                    f'fill="{TEXT_COLOUR}" fill-opacity="0.75"/>'
-                    f'<text x="{x + w / 2:.1f}" y="{y + 17}" text-anchor="middle" '
-                    f'fill="{ink}" font-size="11">{pct(share)}</text>'
+                    f'<rect x="{x + w / 2 - 23:.1f}" y="{y + 23}" width="46" height="16" '
+                    f'fill="{TEXT_COLOUR}" fill-opacity="0.8"/>'
+                    f'<text x="{x + w / 2:.1f}" y="{y + 35}" text-anchor="middle" '
+                    f'fill="#ffffff" font-size="12">{pct(share)}</text>'
                 )
             x += w
-        summary = f"đúng hạn {pct(_sum(b.early, b.on_time))} · {b.count} VB"
-        out.append(f'<text x="{label_w + bar_w + 8}" y="{y + 17}">{summary}</text></g>')
+        if b.count:
+            words = f"Trước hạn {pct(b.early)} · Đúng hạn {pct(b.on_time)} · Quá hạn {pct(b.late)}"
+            out.append(f'<text x="0" y="{y + 58}">{words}</text>')
+        out.append("</g>")
     out.append("</svg>")
     return "".join(out)
 
@@ -148,7 +154,7 @@ def _sum(a: float | None, b: float | None) -> float | None:
 def columns(uid: str, title: str, labels: Sequence[str], values: Sequence[float | None]) -> str:
     """Vertical columns of percentages (0–100), one per label, each with its value written
     above it; a missing value is drawn as "—" with no column."""
-    col_w, gap, top, plot_h, left = 44, 14, 24, 180, 40
+    col_w, gap, top, plot_h, left = 28, 8, 24, 150, 30
     width = left + len(labels) * (col_w + gap)
     height = top + plot_h + 30
     desc = "; ".join(f"{lab}: {pct(v)}" for lab, v in zip(labels, values, strict=True))

@@ -127,7 +127,9 @@ def cli_stats(system: System, start: date, end: date) -> dict[str, tuple[int, ..
 
 
 def table_rows(page: str, name: str) -> list[list[str]]:
-    found = re.search(rf'<table class="figures" id="bang-{name}">(.*?)</table>', page, re.S)
+    found = re.search(
+        rf'<table class="figures no-cards" id="bang-{name}">(.*?)</table>', page, re.S
+    )
     assert found, name
     body = found.group(1).split("<tbody>")[1]
     return [
