@@ -338,6 +338,7 @@ def test_every_page_reads_vietnamese_and_fits_a_phone(
         (f"/van-ban/{ids['approved']}", "lanh-dao-ky-so"),
         ("/ma-pin-ky-so", "lanh-dao-ma-pin"),
         ("/so-dang-ky?so=incoming", "lanh-dao-so-den"),
+        ("/thong-ke", "lanh-dao-thong-ke"),
     ):
         tour.visit(leader, base + path, name)
 
@@ -376,3 +377,32 @@ def test_the_word_checks_catch_english_and_codes() -> None:
     assert words_problems("EDMS · Quản lý văn bản") == ["EDMS"]
     assert words_problems("Chữ ký cá nhân: có dấu thời gian, 20/11/2026 — hợp lệ") == []
     assert AXE.exists()
+
+
+def test_the_filters_say_codes_and_english_in_vietnamese() -> None:
+    from api.web import look
+
+    changed = (
+        "ĐÃ BỊ THAY ĐỔI SAU KHI KÝ / CHANGED AFTER SIGNING: dữ liệu đã ký không khớp: tài "
+        "liệu đã bị sửa sau khi ký / the signed data does not match"
+    )
+    assert look.vietnamese(changed) == (
+        "Đã bị thay đổi sau khi ký: dữ liệu đã ký không khớp: tài liệu đã bị sửa sau khi ký"
+    )
+    assert look.vietnamese("Chỉ điền biểu mẫu sau khi ký / Only form filling after signing") == (
+        "Chỉ điền biểu mẫu sau khi ký"
+    )
+    assert look.vietnamese("HỢP LỆ / VALID") == "Hợp lệ"
+    assert [look.level_vi(x) for x in ("B-T", "PAdES-B-LT", "B-LTA")] == [
+        "có dấu thời gian",
+        "có dữ liệu kiểm tra dài hạn",
+        "có dữ liệu kiểm tra dài hạn và dấu thời gian lưu trữ",
+    ]
+    assert look.exchange_status("01") == "Đã đến" and look.exchange_status("99") == "99"
+    refused = "vanthu may not sign: that needs the leader role (has: clerk)"
+    assert look.said(refused) == "Bạn không có quyền thực hiện việc này."
+    assert look.said_detail(refused) == refused
+    assert look.said("document 42 not found").startswith("Không tìm thấy")
+    assert look.said("Đã thực hiện: Duyệt.") == "Đã thực hiện: Duyệt."
+    assert look.said_detail("Đã thực hiện: Duyệt.") == ""
+    assert look.tone("issued") == "ok" and look.tone("revoked") == "bad"

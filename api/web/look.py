@@ -78,7 +78,7 @@ _PLAIN = (
         "Không tìm thấy nội dung bạn yêu cầu, hoặc bạn không có quyền xem.",
     ),
     (
-        ("may not", "not allowed", "forbidden", "only ", "permission", "not permitted"),
+        ("may not", "not allowed", "forbidden", "permission", "not permitted", "needs the"),
         "Bạn không có quyền thực hiện việc này.",
     ),
     (("too large", "too big", "too many pages"), "Tệp quá lớn để xử lý."),
