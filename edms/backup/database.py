@@ -26,7 +26,7 @@ from sqlalchemy.engine import make_url
 from .. import audit, db
 from ..models import AuditEvent
 from ..system import System
-from .targets import BackupError
+from .targets import BackupFailed, BackupRefused
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def _pg_tool(system: System, name: str) -> str:
         return str(system.settings.pg_bin_dir / name)
     found = shutil.which(name)
     if found is None:
-        raise BackupError(
+        raise BackupFailed(
             f"{name} not found: install the PostgreSQL client tools or set EDMS_PG_BIN_DIR"
         )
     return found
@@ -119,7 +119,7 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
             dst.close()
         return DbSnapshot("sqlite", target, rev, objects, seq, head, counts)
     if url.get_backend_name() != "postgresql":
-        raise BackupError(f"backups of {url.get_backend_name()} databases are not supported")
+        raise BackupRefused(f"backups of {url.get_backend_name()} databases are not supported")
     target = work / "database.pgdump"
     conn = system.engine.raw_connection()
     try:
@@ -128,7 +128,7 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
         cur.execute("SHOW transaction_isolation")
         level = cur.fetchone()
         if level is None or level[0] != "repeatable read":  # the driver began one already
-            raise BackupError(f"the database snapshot is not repeatable read ({level})")
+            raise BackupFailed(f"the database snapshot is not repeatable read ({level})")
         cur.execute("SELECT pg_export_snapshot()")
         exported = cur.fetchone()
         assert exported is not None
@@ -150,7 +150,7 @@ def snapshot_database(system: System, work: Path) -> DbSnapshot:
             text=True,
         )
         if done.returncode != 0:
-            raise BackupError(f"pg_dump failed: {done.stderr.strip()[:2000]}")
+            raise BackupFailed(f"pg_dump failed: {done.stderr.strip()[:2000]}")
         objects, seq, head, rev, counts = _facts(conn)
         cur.execute("COMMIT")
     finally:
@@ -223,7 +223,7 @@ def _pg_rows(system: System, dump: Path, table: str) -> Iterator[dict[str, str |
         proc.stdout.close()
         err = proc.stderr.read() if proc.stderr else ""
         if proc.wait() != 0:
-            raise BackupError(f"pg_restore cannot read {dump.name}: {err.strip()[:500]}")
+            raise BackupRefused(f"pg_restore cannot read {dump.name}: {err.strip()[:500]}")
 
 
 def _utc(value: str) -> datetime:

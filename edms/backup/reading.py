@@ -32,7 +32,7 @@ from .targets import (
     OBJECTS,
     SIGNATURE,
     SNAPSHOTS,
-    BackupError,
+    BackupRefused,
     Target,
     object_key,
     open_target,
@@ -62,10 +62,10 @@ def list_snapshots(target: Target) -> tuple[list[str], list[str]]:
 def load_snapshot(target: Target, snapshot: str | None) -> Snapshot:
     done, _incomplete = list_snapshots(target)
     if not done:
-        raise BackupError(f"{target.description} holds no complete backup")
+        raise BackupRefused(f"{target.description} holds no complete backup")
     sid = snapshot or done[-1]
     if not _SNAPSHOT_ID.match(sid) or sid not in done:
-        raise BackupError(
+        raise BackupRefused(
             f"{target.description} holds no complete snapshot {sid!r} (have: {', '.join(done)})"
         )
     base = f"{SNAPSHOTS}{sid}/"
@@ -77,9 +77,9 @@ def load_snapshot(target: Target, snapshot: str | None) -> Snapshot:
     try:
         manifest = json.loads(data)
     except ValueError:
-        raise BackupError(f"snapshot {sid}: the manifest is not JSON") from None
+        raise BackupRefused(f"snapshot {sid}: the manifest is not JSON") from None
     if manifest.get("format") != FORMAT or manifest.get("snapshot") != sid:
-        raise BackupError(f"snapshot {sid}: not an EDMS backup manifest of this format")
+        raise BackupRefused(f"snapshot {sid}: not an EDMS backup manifest of this format")
     return Snapshot(sid, manifest, data, signature)
 
 

@@ -40,7 +40,7 @@ from .reading import (
     load_snapshot,
     read_object_list,
 )
-from .targets import BackupError, Target, object_key, open_target
+from .targets import BackupFailed, BackupRefused, Target, object_key, open_target
 
 
 @dataclass
@@ -108,7 +108,7 @@ def _restore_database(system: System, kind: str, path: Path) -> None:
         text=True,
     )
     if done.returncode != 0:
-        raise BackupError(f"pg_restore failed: {done.stderr.strip()[:2000]}")
+        raise BackupFailed(f"pg_restore failed: {done.stderr.strip()[:2000]}")
 
 
 def restore(
@@ -130,7 +130,7 @@ def restore(
     m = snap.manifest
     kind = "sqlite" if url.get_backend_name() == "sqlite" else url.get_backend_name()
     if m["database"]["kind"] != kind:
-        raise BackupError(
+        raise BackupRefused(
             f"snapshot {snap.id} holds a {m['database']['kind']} database; "
             f"this installation uses {kind}"
         )
@@ -138,12 +138,12 @@ def restore(
     system.store.ensure_ready()
     not_empty = _installation_empty(system)
     if not_empty:
-        raise BackupError("restore goes into an empty installation only: " + "; ".join(not_empty))
+        raise BackupRefused("restore goes into an empty installation only: " + "; ".join(not_empty))
     check = Check()
     check_manifest(system, snap, check, allow_unsigned)
     listed = read_object_list(target, snap, check)
     if not check.ok:
-        raise BackupError(
+        raise BackupRefused(
             "the backup does not check out, nothing was restored: " + "; ".join(check.problems[:5]),
             problems=check.problems,
         )
@@ -152,7 +152,7 @@ def restore(
         if path is not None:
             check_dump(system, snap, path, listed, check)
         if path is None or not check.ok:
-            raise BackupError(
+            raise BackupRefused(
                 "the backup does not check out, nothing was restored: "
                 + "; ".join(check.problems[:5]),
                 problems=check.problems,
@@ -164,7 +164,7 @@ def restore(
             db.upgrade(system.engine)
             _after_restore(system, snap, check)
             if not check.ok:
-                raise BackupError(
+                raise BackupFailed(
                     "the restored installation does not check out: "
                     + "; ".join(check.problems[:5]),
                     problems=check.problems,
@@ -209,7 +209,7 @@ def _restore_objects(
         if result.created:
             put_keys.append(result.key)
         if result.sha256 != sha or result.size != size:
-            raise BackupError(
+            raise BackupRefused(
                 f"object {sha} is corrupted in the backup (hashes to "
                 f"{result.sha256}); nothing was restored"
             )

@@ -36,6 +36,8 @@ from .targets import (
     SIGNATURE,
     SNAPSHOTS,
     BackupError,
+    BackupFailed,
+    BackupRefused,
     Target,
     object_key,
     open_target,
@@ -81,14 +83,14 @@ def _agency_signer(system: System, agency_code: str | None) -> tuple[str, Any] |
         if agency_code is not None:
             agencies = [a for a in agencies if a.code == agency_code]
             if not agencies:
-                raise BackupError(f"no agency {agency_code}")
+                raise BackupRefused(f"no agency {agency_code}")
         for a in agencies:
             try:
                 key = active_key(s, agency_id=a.id)
                 return a.code, open_key(system, key).key
             except EdmsError as exc:
                 if agency_code is not None:
-                    raise BackupError(
+                    raise BackupFailed(
                         f"the seal key of {agency_code} cannot sign the manifest: {exc.message}"
                     ) from None
     return None
@@ -251,6 +253,6 @@ def backup(
                     },
                 )
             return result
-    raise BackupError(
+    raise BackupFailed(
         "objects kept vanishing while the backup ran (drafts being discarded?); try again"
     )

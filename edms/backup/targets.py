@@ -25,7 +25,7 @@ from storage import (
     content_key,
 )
 
-from ..errors import EdmsError
+from ..errors import ClientError, EdmsError, InternalError
 from ..system import System
 
 FORMAT = "edms-backup/1"
@@ -50,8 +50,21 @@ _SNAPSHOT_ID = re.compile(r"^\d{8}T\d{6}\.\d{6}Z-[0-9a-f]{6}$")
 
 
 class BackupError(EdmsError):
+    """A backup, verification or restore that cannot go on (the message says why), raised as
+    one of its two kinds; ``except BackupError`` catches both."""
+
     title = "Backup failed"
     type_slug = "backup-failed"
+
+
+class BackupRefused(BackupError, ClientError):
+    """What was asked or given is wrong: a bad target, a missing setting, a backup that is
+    incomplete or does not check out, an installation that is not empty."""
+
+
+class BackupFailed(BackupError, InternalError):
+    """Our own side failed: a database tool missing or failing, a seal key that cannot
+    sign, a restored installation that does not check out."""
 
 
 class Target(ABC):
@@ -136,7 +149,7 @@ class DirectoryTarget(Target):
 
     def _path(self, key: str) -> Path:
         if key.startswith("/") or ".." in key.split("/"):
-            raise BackupError(f"invalid key {key!r}")
+            raise BackupRefused(f"invalid key {key!r}")
         return self.root / key
 
     def put_stream(self, key: str, stream: IO[bytes]) -> tuple[str, int]:
@@ -212,13 +225,13 @@ def open_target(system: System, spec: str) -> Target:
     if spec.startswith("s3://"):
         bucket = spec[5:].strip("/")
         if not bucket or "/" in bucket:
-            raise BackupError(f"{spec}: name a bucket of its own, s3://BUCKET")
+            raise BackupRefused(f"{spec}: name a bucket of its own, s3://BUCKET")
         s = system.settings
         endpoint = s.backup_s3_endpoint or s.s3_endpoint
         access = s.backup_s3_access_key or s.s3_access_key
         secret = s.backup_s3_secret_key or s.s3_secret_key
         if not (access and secret):
-            raise BackupError(
+            raise BackupRefused(
                 "an S3 backup target needs EDMS_BACKUP_S3_ACCESS_KEY and "
                 "EDMS_BACKUP_S3_SECRET_KEY (or the installation's S3 keys)"
             )
