@@ -1,8 +1,8 @@
 """What every command module of the ``edms`` command line shares: the error exit, the lazy
 :class:`Context` holding the :class:`~edms.system.System`, ``--as USER`` and date parsing.
 
-Invariant: importing this module loads only click and :mod:`edms.config`; the domain
-model, SQLAlchemy and pyHanko are imported by the commands that use them, when they run.
+Invariant: importing this module loads only click; the configuration, the domain model,
+SQLAlchemy and pyHanko are imported by the commands that use them, when they run.
 Command modules import from here, never from :mod:`edms.cli.root` (no cycle).
 """
 
@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from ..config import ConfigError, Settings
-
 if TYPE_CHECKING:
+    from ..config import Settings
     from ..system import System
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,6 +30,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 def settings() -> Settings:
     """The configuration from the environment; a bad value exits 2 with its message."""
+    from ..config import ConfigError, Settings
+
     try:
         return Settings.from_env()
     except ConfigError as exc:
