@@ -215,6 +215,23 @@ def _tree(root: Path, files: dict[str, str]) -> None:
         path.write_text(text, encoding="utf-8")
 
 
+def test_errors_are_raised_by_kind() -> None:
+    """edms.errors: code raises a kind (ClientError, NotFound, Conflict, UpstreamUnavailable,
+    InternalError, ...), never the root EdmsError, so a server-side failure is never a 400."""
+    found = []
+    for pkg in PACKAGES:
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Raise) or node.exc is None:
+                    continue
+                exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                name = exc.attr if isinstance(exc, ast.Attribute) else getattr(exc, "id", "")
+                if name == "EdmsError":
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not found, "raise EdmsError (raise its kind instead):\n" + "\n".join(found)
+
+
 def test_checks_see_function_local_imports_and_packages(tmp_path: Path) -> None:
     _tree(
         tmp_path,
