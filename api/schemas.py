@@ -305,9 +305,24 @@ class SigningPinIn(_In):
 
 
 class AssignIn(_In):
-    lead_unit = fields.String(required=True, validate=Length(1, 30))
+    lead_unit = fields.String(
+        load_default="",
+        validate=Length(0, 30),
+        metadata={"description": "Lead unit code; may be left out when lead_user is given."},
+    )
     co_units = fields.List(
         fields.String(validate=Length(1, 30)), load_default=list, validate=Length(0, 50)
+    )
+    lead_user = fields.String(
+        load_default="",
+        validate=Length(0, 60),
+        metadata={"description": "The person in charge (user name); implies his unit."},
+    )
+    co_users = fields.List(
+        fields.String(validate=Length(1, 60)),
+        load_default=list,
+        validate=Length(0, 50),
+        metadata={"description": "Co-operating people (user names)."},
     )
     instruction = fields.String(load_default="", validate=Length(0, 2000))
     deadline = fields.Date()

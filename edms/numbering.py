@@ -1,9 +1,10 @@
 """Gap-free yearly numbering (Decree 30, Art. 15, 22).
 
 A series belongs to one register of one agency for one calendar year in Asia/Ho_Chi_Minh
-time: it starts at 1 on 1 January. A number is taken with one atomic
-``UPDATE ... RETURNING`` inside the caller's transaction, so concurrent clerks never get
-the same number, and a transaction that rolls back gives its number back: no gaps.
+time: it starts at 1 on 1 January. A number is taken with one atomic ``UPDATE ...
+RETURNING`` inside the caller's transaction, so concurrent clerks never get the same
+number, and a transaction that rolls back gives its number back: no gaps.
+:func:`peek_number` only reads the next one (nothing is reserved).
 """
 
 from __future__ import annotations
@@ -60,6 +61,22 @@ def take_number(session: Session, register_id: int) -> int:
         .returning(Register.next_number)
     ).scalar_one()
     return int(value) - 1
+
+
+def peek_number(session: Session, agency_id: int, kind: str, moment: datetime | date) -> int:
+    """The number the register of this agency, kind and year would give next, without
+    taking it or creating the register: what a page shows before the clerk confirms. Another
+    clerk may take it first; the number actually given is :func:`take_number`'s."""
+    if kind not in KINDS:
+        raise ClientError(f"unknown register kind {kind!r} (expected one of {', '.join(KINDS)})")
+    found = session.scalars(
+        select(Register.next_number).where(
+            Register.agency_id == agency_id,
+            Register.kind == kind,
+            Register.year == register_year(moment),
+        )
+    ).first()
+    return 1 if found is None else int(found)
 
 
 def format_number(number: int) -> str:

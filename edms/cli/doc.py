@@ -293,9 +293,11 @@ def doc_verify(ctx: Context, actor: str, doc_id: int) -> None:
 @doc.command("assign")
 @as_user
 @click.argument("doc_id", type=int)
-@click.option("--lead", required=True, help="Lead unit code.")
+@click.option("--lead", default="", help="Lead unit code (default: the lead person's unit).")
 @click.option("--co", multiple=True, help="Co-operating unit code (repeatable).")
-@click.option("--instruction", default="")
+@click.option("--lead-user", default="", help="The person in charge (user name).")
+@click.option("--co-user", multiple=True, help="A co-operating person (user name, repeatable).")
+@click.option("--instruction", default="", help="The leader's instruction (ý kiến chỉ đạo).")
 @click.option("--deadline", default=None, help="YYYY-MM-DD")
 @pass_ctx
 def doc_assign(
@@ -304,15 +306,26 @@ def doc_assign(
     doc_id: int,
     lead: str,
     co: tuple[str, ...],
+    lead_user: str,
+    co_user: tuple[str, ...],
     instruction: str,
     deadline: str | None,
 ) -> None:
     """Assign an incoming document for handling."""
     from .. import documents as d
 
-    click.echo(
-        doc_line(d.assign(ctx.system, actor, doc_id, lead, co, instruction, parse_date(deadline)))
+    assigned = d.assign(
+        ctx.system,
+        actor,
+        doc_id,
+        lead,
+        co,
+        instruction,
+        parse_date(deadline),
+        lead_user=lead_user,
+        co_users=co_user,
     )
+    click.echo(doc_line(assigned))
 
 
 @doc.command("attach")

@@ -3,8 +3,10 @@ register with an arrival number, return to the sender, assign, progress, complet
 
 Invariants: a received file is a checked PDF; an arrival number is taken in the register
 of the arrival date in the registering transaction; officers act only on documents
-assigned to their unit; each step's status code goes to the sender via the step's
-announcement (the exchange listens).
+assigned to their unit or to them by name (person in charge, co-operating people); a
+reception never fails because the file disagrees with what was declared (warnings only);
+each step's status code goes to the sender via the step's announcement (the exchange
+listens).
 """
 
 from __future__ import annotations
@@ -28,17 +30,21 @@ from ..errors import (
 from ..models import (
     Assignment,
     Document,
+    OrgUnit,
     StatusEvent,
+    User,
     ValidationRecord,
 )
 from ..numbering import register_for, take_number
 from ..orgs import (
+    colleague,
     load_user,
     require_role,
     unit_by_code,
 )
 from ..signatures import validate_sandboxed
 from ..system import System
+from .declared import check_declared
 from .files import (
     export_file,
     index_document,
@@ -61,6 +67,9 @@ from .lifecycle import (
     simple_step,
 )
 from .transaction import run_in_transaction
+
+# Each reception warning is a line of the reception's note in the history, marked so.
+WARNING_MARK = "Lưu ý: "
 
 
 @dataclass(frozen=True)
@@ -85,7 +94,9 @@ def receive(
     system: System, actor: str, stream: BinaryIO, filename: str, meta: IncomingMeta
 ) -> StepResult:
     """Take in a document from another agency (state ``received``). Warns, without
-    refusing, when the same (number, symbol, issuing agency) was received before."""
+    refusing, when the same (number, symbol, issuing agency) was received before, and when
+    the file's signers or printed number differ from the declared sender and number
+    (:mod:`.declared`); the warnings are the reception's note in the history."""
     subject = check_text(meta.subject, "subject (trích yếu)", 500)
     organ = check_text(meta.organ_name, "sending agency's name", 200)
     check_levels(meta.priority, meta.secrecy)
@@ -96,11 +107,12 @@ def receive(
         path = spool_pdf(system, stream, filename, wd / "received.pdf")
         pages = pdf_facts(path, need_fields=False)
         content = search.extract_pdf_text(path)
+        declared = check_declared(path, content, organ, meta.code_number, meta.code_notation)
 
         def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
             user = load_user(s, actor)
             t = doc_type(s, meta.type_code)
-            warnings = _duplicates(s, user.agency_id, meta)
+            warnings = declared + _duplicates(s, user.agency_id, meta)
             now = now_utc()
             doc = Document(
                 agency_id=user.agency_id,
@@ -138,6 +150,7 @@ def receive(
                     from_state=None,
                     to_state="received",
                     code="01",
+                    note="\n".join(f"{WARNING_MARK}{w}" for w in warnings),
                 )
             )
             audit.record(
@@ -174,7 +187,7 @@ def _duplicates(s: Session, agency_id: int, meta: IncomingMeta) -> list[str]:
     )
     return [
         f"văn bản số {d.code_number}/{d.code_notation} của {d.organ_name} đã được tiếp "
-        f"nhận trước đó (document {d.id}, {STATE_NAMES_VI[d.state]})"
+        f"nhận trước đó (văn bản mã {d.id}, {STATE_NAMES_VI[d.state]})"
         for d in s.scalars(query)
     ]
 
@@ -287,21 +300,42 @@ def assign(
     system: System,
     actor: str,
     doc_id: int,
-    lead_unit: str,
+    lead_unit: str = "",
     co_units: tuple[str, ...] = (),
     instruction: str = "",
     deadline: date | None = None,
+    *,
+    lead_user: str = "",
+    co_users: tuple[str, ...] = (),
 ) -> Document:
-    """The handling unit (lead and co-operating), the leader's instruction, a deadline."""
+    """The leader's instruction (ý kiến chỉ đạo): the lead unit and/or the person in charge
+    (người chủ trì), co-operating units and people (phối hợp), a deadline. A lead person
+    without a lead unit implies his own unit; without a deadline the document's own due
+    date stays the deadline."""
 
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
         doc = load_document(s, user, doc_id)
         step = check_step(user, doc, "assign")
-        lead = unit_by_code(s, doc.agency_id, lead_unit)
+        lead_person = _person(s, user, lead_user) if lead_user.strip() else None
+        co_people = [_person(s, user, c) for c in dict.fromkeys(co_users) if c.strip()]
+        if lead_unit.strip():
+            lead = unit_by_code(s, doc.agency_id, lead_unit)
+        elif lead_person is not None and lead_person.unit_id is not None:
+            found = s.get(OrgUnit, lead_person.unit_id)
+            assert found is not None
+            lead = found
+        elif lead_person is not None:
+            raise ClientError(
+                f"{lead_person.username} belongs to no unit: name the lead unit as well"
+            )
+        else:
+            raise ClientError("name the lead unit or the person in charge (lead_user)")
         co = [unit_by_code(s, doc.agency_id, c) for c in co_units]
         if lead.id in {c.id for c in co}:
             raise ClientError("the lead unit cannot also be a co-operating unit")
+        if lead_person is not None and lead_person.id in {p.id for p in co_people}:
+            raise ClientError("the person in charge cannot also be a co-operating person")
         if deadline is not None and deadline < vn_today():
             raise ClientError("the deadline is in the past")
         for old in s.scalars(
@@ -313,8 +347,10 @@ def assign(
                 document_id=doc.id,
                 lead_unit_id=lead.id,
                 co_unit_ids=json.dumps([c.id for c in co]),
+                lead_user_id=lead_person.id if lead_person else None,
+                co_user_ids=json.dumps([p.id for p in co_people]),
                 instruction=instruction.strip(),
-                deadline=deadline,
+                deadline=deadline or doc.due_date,
                 assigned_by=user.id,
                 assigned_at=now_utc(),
                 current=True,
@@ -332,6 +368,8 @@ def assign(
             details={
                 "lead": lead.code,
                 "co": [c.code for c in co],
+                **({"lead_user": lead_person.username} if lead_person else {}),
+                **({"co_users": [p.username for p in co_people]} if co_people else {}),
                 "deadline": deadline.isoformat() if deadline else None,
             },
         )
@@ -339,6 +377,14 @@ def assign(
 
     result: Document = run_in_transaction(system, work)
     return result
+
+
+def _person(s: Session, me: User, username: str) -> User:
+    """An active person of the agency, to be put in charge or to co-operate."""
+    person = colleague(s, me, username)
+    if not person.role_set & {"officer", "leader", "clerk"}:
+        raise ClientError(f"{person.username} handles no documents (not an officer or leader)")
+    return person
 
 
 def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> Document:

@@ -75,6 +75,20 @@ from .transaction import run_in_transaction
 COPY_REVOCATION = "edms.digitization.revocation:revoke_copy"
 
 
+def register_kind(doc: Document) -> str:
+    """The register an outgoing document is numbered in: secret ones have their own."""
+    return "secret" if doc.secrecy else "outgoing"
+
+
+def outgoing_symbol(s: Session, doc: Document) -> str:
+    """The symbol (ký hiệu) the document takes when numbered: type, agency, drafting unit."""
+    agency = s.get(Agency, doc.agency_id)
+    assert agency is not None
+    t = doc_type(s, doc.type_code)
+    unit = s.get(OrgUnit, doc.drafting_unit_id) if doc.drafting_unit_id else None
+    return symbol(t.code, agency.abbreviation, unit.abbreviation if unit else None)
+
+
 def number(system: System, actor: str, doc_id: int) -> StepResult:
     """The next number of the register and today's date, filled into the draft's fields
     in an incremental update that leaves the leader's signature intact."""
@@ -91,12 +105,9 @@ def number(system: System, actor: str, doc_id: int) -> StepResult:
             step = check_step(user, doc, "number")
             agency = s.get(Agency, doc.agency_id)
             assert agency is not None
-            t = doc_type(s, doc.type_code)
-            unit = s.get(OrgUnit, doc.drafting_unit_id) if doc.drafting_unit_id else None
-            sym = symbol(t.code, agency.abbreviation, unit.abbreviation if unit else None)
+            sym = outgoing_symbol(s, doc)
             now = now_utc()
-            kind = "secret" if doc.secrecy else "outgoing"
-            register = register_for(s, agency.id, kind, now)
+            register = register_for(s, agency.id, register_kind(doc), now)
             n = take_number(s, register.id)  # rolled back with the rest on failure
             out = wd / "numbered.pdf"
             day = vn_today(now)

@@ -233,15 +233,21 @@ def reload_for_commit(
 
 
 def officer_scope(s: Session, user: User, doc: Document, lead_only: bool) -> None:
-    """An officer acts only on documents assigned to their unit."""
+    """An officer acts only on documents assigned to their unit or to them by name: the
+    person in charge as the lead unit, a co-operating person as a co-operating unit."""
     if user.role_set & {"leader", "clerk"}:
         return
     a = current_assignment(s, doc.id)
-    units = (
-        set()
-        if a is None
-        else {a.lead_unit_id} | (set() if lead_only else set(json.loads(a.co_unit_ids)))
-    )
+    if a is None:
+        units: set[int] = set()
+        people: set[int] = set()
+    else:
+        units = {a.lead_unit_id} | (set() if lead_only else set(json.loads(a.co_unit_ids)))
+        people = {a.lead_user_id} if a.lead_user_id is not None else set()
+        if not lead_only:
+            people |= set(json.loads(a.co_user_ids or "[]"))
+    if user.id in people:
+        return
     if user.unit_id is None or user.unit_id not in units:
         raise Forbidden(f"{user.username} is not in the unit assigned to handle document {doc.id}")
 

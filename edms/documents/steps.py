@@ -44,9 +44,9 @@ def perform(
     system: System, actor: str, doc_id: int, name: str, data: Mapping[str, Any]
 ) -> Document | StepResult:
     """Run lifecycle step ``name`` with its inputs (``note``, ``reason``, ``holder``,
-    ``authority``, ``level``, ``lead_unit``, ``co_units``, ``instruction``, ``deadline``,
-    ``on``, and for ``sign`` the leader's ``confirm``), as the API and the web interface
-    both do."""
+    ``authority``, ``level``, ``lead_unit``, ``co_units``, ``lead_user``, ``co_users``,
+    ``instruction``, ``deadline``, ``on``, and for ``sign`` the leader's ``confirm``), as the
+    API and the web interface both do."""
     note, reason = str(data.get("note") or ""), str(data.get("reason") or "")
     calls: dict[str, Callable[[], Document | StepResult]] = {
         "submit": lambda: submit(system, actor, doc_id, note),
@@ -75,6 +75,8 @@ def perform(
             tuple(data.get("co_units") or ()),
             str(data.get("instruction") or ""),
             data.get("deadline"),
+            lead_user=str(data.get("lead_user") or ""),
+            co_users=tuple(data.get("co_users") or ()),
         ),
         "progress": lambda: start_progress(system, actor, doc_id, note),
         "complete": lambda: complete(system, actor, doc_id, note),
