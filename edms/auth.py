@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import math
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, or_, select, update
 
 from . import audit
+from .backoff import seconds_until, wait_after
 from .db import transaction
 from .errors import ClientError, Forbidden
 from .models import ApiToken, LoginAttempt, User, WebSession
@@ -140,17 +140,6 @@ class NewSession:
     expires_at: datetime
 
 
-def _wait(failures: int, free: int, first: int, cap: int) -> int:
-    """Seconds to wait after the last failure, once more than ``free`` have failed."""
-    if failures < free:
-        return 0
-    return min(first * 2 ** (failures - free), cap)
-
-
-def _retry_after(until: datetime) -> int:
-    return max(1, math.ceil((until - _now()).total_seconds()))
-
-
 def check_login_allowed(system: System, username: str, client: str) -> None:
     """Refuse (429, with ``retry_after``) while the client or the account must wait."""
     since = _now() - FAILURE_WINDOW
@@ -168,16 +157,15 @@ def check_login_allowed(system: System, username: str, client: str) -> None:
         ).one()
     if by_client[0] >= MAX_FAILURES_PER_CLIENT:
         raise TooManyAttempts(
-            "too many failed logins from this address; try again later",
-            retry_after=_retry_after(by_client[1] + FAILURE_WINDOW),
+            "Địa chỉ này đã đăng nhập sai quá nhiều lần; vui lòng thử lại sau.",
+            retry_after=seconds_until(by_client[1] + FAILURE_WINDOW, _now()),
         )
-    wait = _wait(by_user[0], ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_MAX_WAIT)
+    wait = wait_after(by_user[0], ACCOUNT_FREE_FAILURES, ACCOUNT_FIRST_WAIT, ACCOUNT_MAX_WAIT)
     if wait and by_user[1] + timedelta(seconds=wait) > _now():
-        until = by_user[1] + timedelta(seconds=wait)
+        wait_s = seconds_until(by_user[1] + timedelta(seconds=wait), _now())
         raise TooManyAttempts(
-            f"several failed logins for this account: the next attempt "
-            f"is possible in {_retry_after(until)} s",
-            retry_after=_retry_after(until),
+            f"Tài khoản đã đăng nhập sai nhiều lần: có thể thử lại sau {wait_s} giây.",
+            retry_after=wait_s,
         )
 
 
@@ -570,12 +558,12 @@ def confirm_signing(
             f"{username} has no signing PIN yet: set one first (web: Mã PIN ký "
             "số; API: PUT /api/v1/me/signing-pin; CLI: edms user signing-pin)"
         )
-    wait = _wait(failures, PIN_FREE_FAILURES, PIN_FIRST_WAIT, PIN_MAX_WAIT)
+    wait = wait_after(failures, PIN_FREE_FAILURES, PIN_FIRST_WAIT, PIN_MAX_WAIT)
     if wait and failed_at is not None and failed_at + timedelta(seconds=wait) > _now():
-        until = failed_at + timedelta(seconds=wait)
+        wait_s = seconds_until(failed_at + timedelta(seconds=wait), _now())
         raise TooManyAttempts(
-            f"several wrong signing PINs: the next attempt is possible in {_retry_after(until)} s",
-            retry_after=_retry_after(until),
+            f"Đã nhập sai mã PIN ký số nhiều lần: có thể thử lại sau {wait_s} giây.",
+            retry_after=wait_s,
         )
     ok: bool
     try:
