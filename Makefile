@@ -56,6 +56,7 @@ lint: setup
 bench: setup
 	$(PY) bench/storage.py
 	$(PY) bench/sign.py
+	$(PY) bench/cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache assets/node_modules
