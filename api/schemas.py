@@ -126,6 +126,8 @@ class DocumentOut(Schema):
     replaces_id = fields.Integer(allow_none=True)
     response_for_id = fields.Integer(allow_none=True)
     dossier_id = fields.Integer(allow_none=True)
+    designated_signer_id = fields.Integer(allow_none=True)
+    approver_ids = fields.List(fields.Integer())
     created_at = fields.String(required=True)
     updated_at = fields.String(required=True)
     warnings = fields.List(fields.String())
@@ -149,6 +151,17 @@ class DocumentView(DocumentOut):
     digitized = fields.Dict(allow_none=True, required=True)
     validation = fields.Dict(allow_none=True, required=True)
     report = fields.Dict(metadata={"description": "Validation report of the step's result."})
+    designated_signer = fields.Dict(
+        allow_none=True,
+        metadata={"description": "The leader who signs: id, full_name, title (null: any)."},
+    )
+    approvers = fields.List(
+        fields.Dict(allow_none=True), metadata={"description": "Who approves first, in order."}
+    )
+    waiting_for = fields.Dict(
+        allow_none=True, metadata={"description": "The person the draft waits for now."}
+    )
+    created_by = fields.Dict(allow_none=True)
 
 
 class DocumentPage(Schema):
@@ -170,6 +183,16 @@ class _DraftFields(_In):
     issued_amount = fields.Integer(validate=Range(1, 999))
     description = fields.String(load_default="", validate=Length(0, 500))
     response_for_id = fields.Integer(validate=Range(1, 2**31 - 1))
+    designated_signer = fields.String(
+        validate=Length(1, 60),
+        metadata={"description": "The leader who signs (user name); only they may sign."},
+    )
+    approvers = fields.List(
+        fields.String(validate=Length(1, 60)),
+        load_default=list,
+        validate=Length(0, 20),
+        metadata={"description": "Who approves before the signer, in order (user names)."},
+    )
 
 
 class DraftForm(_DraftFields):

@@ -568,3 +568,117 @@ def test_searches_and_views_are_audited(agency: System) -> None:
         )
     assert [e.action for e in events] == ["document.search", "document.read"]
     assert json.loads(events[0].details) == {"q": "chuyen doi so", "total": 1}
+
+
+def test_the_designated_signer_alone_signs_and_approvers_go_in_order(agency: System) -> None:
+    """A draft names its signer and its approvers: it waits for each approver in turn,
+    then for the signer; nobody else approves, sends back or signs it (403, in
+    Vietnamese, nothing recorded); the view names every actor with their position."""
+    with agency.sessions() as s:
+        code = orgs.load_user(s, "vanthu").agency_id
+        code = s.get(orgs.Agency, code).code  # type: ignore[union-attr]
+    orgs.create_user(agency, code, "truongphong", "Lê Văn Hùng", "officer", title="Trưởng phòng")
+    doc = docs.create_from_template(
+        agency,
+        "chuyenvien",
+        draft_meta(designated_signer="phochutich", approvers=("truongphong", "chutich")),
+        BODY,
+    )
+    assert docs.document_json(doc)["approver_ids"] and doc.designated_signer_id
+    docs.submit(agency, "chuyenvien", doc.id)
+    # not yet the signer's turn, nor the second approver's
+    for who in ("phochutich", "chutich"):
+        with pytest.raises(Forbidden, match="Dự thảo đang chờ Lê Văn Hùng duyệt"):
+            docs.approve(agency, who, doc.id)
+    assert [d.id for d in docs.waiting_for_me(agency, "truongphong", "approve")] == [doc.id]
+    assert docs.waiting_for_me(agency, "chutich", "approve") == []
+    # a named approver approves without the leader role; the draft waits for the next one
+    assert docs.approve(agency, "truongphong", doc.id, "Đã rà soát").state == "submitted"
+    assert [d.id for d in docs.waiting_for_me(agency, "chutich", "approve")] == [doc.id]
+    with pytest.raises(Forbidden):
+        docs.reject(agency, "truongphong", doc.id, "muộn")  # no longer his turn
+    assert docs.approve(agency, "chutich", doc.id).state == "approved"
+    # only the designated signer sees it and signs it
+    assert docs.waiting_for_me(agency, "chutich", "sign") == []
+    assert [d.id for d in docs.waiting_for_me(agency, "phochutich", "sign")] == [doc.id]
+    before = actions_for(agency, doc.id)
+    with pytest.raises(Forbidden, match="được trình Trần Thị Hồng Nhung ký"):
+        sign(agency, "chutich", doc.id)
+    assert actions_for(agency, doc.id) == before
+    # sent back by the signer: the approvals start again on the next submission
+    docs.reject(agency, "phochutich", doc.id, "Sửa Điều 2")
+    docs.submit(agency, "chuyenvien", doc.id)
+    with pytest.raises(Forbidden):
+        docs.approve(agency, "chutich", doc.id)
+    docs.approve(agency, "truongphong", doc.id)
+    docs.approve(agency, "chutich", doc.id)
+    signed = sign(agency, "phochutich", doc.id, authority="KT")
+    assert signed.document.state == "signed"
+    assert signed.document.signer_competence == "KT. CHỦ TỊCH"
+    steps = ("submit", "approve", "reject", "sign")
+    assert [a.split(".")[1] for a in actions_for(agency, doc.id) if a[9:] in steps] == [
+        "submit",
+        "approve",
+        "approve",
+        "reject",
+        "submit",
+        "approve",
+        "approve",
+        "sign",
+    ]
+    view = docs.view_json(docs.get_document(agency, "vanthu", doc.id))
+    people = [
+        (h["action"], (h["actor"] or {}).get("full_name"), h["note"]) for h in view["history"]
+    ]
+    assert people[0] == ("create", "Đỗ Minh Quân", "")
+    assert ("approve", "Lê Văn Hùng", "Đã rà soát") in people
+    assert ("reject", "Trần Thị Hồng Nhung", "Sửa Điều 2") in people
+    assert people[-1][:2] == ("sign", "Trần Thị Hồng Nhung")
+    assert view["history"][-1]["actor"]["title"] == "Phó Chủ tịch"
+    assert view["designated_signer"]["full_name"] == "Trần Thị Hồng Nhung"
+    assert [a["full_name"] for a in view["approvers"]] == ["Lê Văn Hùng", "Nguyễn Văn Thành"]
+
+
+def test_designation_is_checked_and_undesignated_drafts_keep_the_older_rule(
+    agency: System,
+) -> None:
+    for meta, match in (
+        (draft_meta(designated_signer="chuyenvien"), "không phải lãnh đạo"),
+        (draft_meta(designated_signer="ld.vpcp"), "không phải người dùng của cơ quan"),
+        (draft_meta(designated_signer="ai-do"), "không phải người dùng của cơ quan"),
+        (draft_meta(approvers=("vanthu", "vanthu")), "hai lần"),
+        (draft_meta(designated_signer="chutich", approvers=("chutich",)), "là người ký"),
+    ):
+        with pytest.raises(EdmsError, match=match) as info:
+            docs.create_from_template(agency, "chuyenvien", meta, BODY)
+        assert info.value.status == 400
+    # a signer with no approvers: the draft goes to that leader, who approves and signs
+    named = docs.create_from_template(
+        agency, "chuyenvien", draft_meta(designated_signer="chutich"), BODY
+    )
+    docs.submit(agency, "chuyenvien", named.id)
+    assert docs.waiting_for_me(agency, "phochutich", "approve") == []
+    with pytest.raises(Forbidden):
+        docs.approve(agency, "phochutich", named.id)
+    with pytest.raises(Forbidden):
+        docs.reject(agency, "phochutich", named.id, "không đồng ý")
+    docs.approve(agency, "chutich", named.id)
+    # nobody named: any leader, as before designation existed
+    free = docs.create_from_template(agency, "chuyenvien", draft_meta(), BODY)
+    docs.submit(agency, "chuyenvien", free.id)
+    assert free.id in [d.id for d in docs.waiting_for_me(agency, "phochutich", "approve")]
+    docs.approve(agency, "phochutich", free.id)
+    assert free.id in [d.id for d in docs.waiting_for_me(agency, "chutich", "sign")]
+    assert named.id not in [d.id for d in docs.waiting_for_me(agency, "phochutich", "sign")]
+    assert sign(agency, "chutich", free.id).document.state == "signed"
+    # the signer changes with a revision of the text
+    text = docs.template_text(agency, "chuyenvien", named.id)
+    assert text is None or text["body"] == BODY
+    docs.reject(agency, "chutich", named.id, "Đổi người ký")
+    revised = docs.revise_from_template(
+        agency, "chuyenvien", named.id, [*BODY, "Điều 3. Thi hành."], designated_signer="phochutich"
+    )
+    assert docs.template_text(agency, "chuyenvien", named.id)["body"][-1] == "Điều 3. Thi hành."
+    view = docs.view_json(docs.get_document(agency, "chuyenvien", revised.id))
+    assert view["designated_signer"]["full_name"] == "Trần Thị Hồng Nhung"
+    assert [h["action"] for h in view["history"]][-2:] == ["reject", "revise"]

@@ -54,6 +54,8 @@ def _meta(data: dict[str, Any], recipients: tuple[docs.Recipient, ...]) -> docs.
         issued_amount=data.get("issued_amount"),
         description=data["description"],
         response_for_id=data.get("response_for_id"),
+        designated_signer=data.get("designated_signer"),
+        approvers=tuple(data.get("approvers") or ()),
     )
 
 

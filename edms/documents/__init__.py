@@ -23,7 +23,8 @@ Concurrent steps on the same document are serialised by the document's ``version
 
 The package: :mod:`.labels` (names people read), :mod:`.lifecycle` (the steps table,
 checks, state change and its announcement), :mod:`.transaction`, :mod:`.files`,
-:mod:`.outgoing`, :mod:`.signing`, :mod:`.issuing`, :mod:`.incoming`, :mod:`.keeping`,
+:mod:`.outgoing` (with :mod:`.templated` and :mod:`.designation`: who approves and
+signs), :mod:`.signing`, :mod:`.issuing`, :mod:`.incoming`, :mod:`.keeping`,
 :mod:`.queries`, :mod:`.serialize`, :mod:`.steps` (``perform``). Submodules import their
 siblings directly, never this package; this module only re-exports the public API.
 """
@@ -77,20 +78,22 @@ from .outgoing import (
     add_attachment,
     approve,
     create_draft,
-    create_from_template,
     discard_draft,
     reject,
     revise_draft,
     submit,
 )
 from .queries import (
+    Colleague,
     DocumentView,
     download,
+    drafting_people,
     get_document,
     list_documents,
     open_file,
     search_documents,
     signing_key_of,
+    waiting_for_me,
 )
 from .serialize import document_json, view_json
 from .signing import (
@@ -102,6 +105,7 @@ from .signing import (
     sign,
 )
 from .steps import perform, register
+from .templated import create_from_template, revise_from_template, template_text
 from .transaction import run_in_transaction
 
 __all__ = [
@@ -112,6 +116,7 @@ __all__ = [
     "STATE_NAMES_VI",
     "STEPS",
     "VN_TZ",
+    "Colleague",
     "DocumentView",
     "DraftMeta",
     "IncomingMeta",
@@ -132,6 +137,7 @@ __all__ = [
     "discard_draft",
     "document_json",
     "download",
+    "drafting_people",
     "export_file",
     "get_document",
     "index_document",
@@ -158,6 +164,7 @@ __all__ = [
     "replace",
     "return_to_sender",
     "revise_draft",
+    "revise_from_template",
     "revoke",
     "run_in_transaction",
     "seal",
@@ -170,10 +177,12 @@ __all__ = [
     "spool_upload",
     "start_progress",
     "submit",
+    "template_text",
     "validate_own",
     "verify",
     "verify_current",
     "view_json",
     "vn_today",
+    "waiting_for_me",
     "workdir",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,10 +44,10 @@ from ..orgs import (
     unit_by_code,
 )
 from ..system import System
-from ..templates import content_for, render_draft
+from . import designation
 from .files import index_document, pdf_facts, record_file, spool_pdf, spool_upload, workdir
 from .labels import OUTGOING, now_utc
-from .lifecycle import check_levels, check_text, doc_type, load_document, simple_step
+from .lifecycle import advance, check_levels, check_text, doc_type, load_document, simple_step
 from .transaction import run_in_transaction
 
 
@@ -70,6 +70,8 @@ class DraftMeta:
     description: str = ""
     response_for_id: int | None = None
     replaces_id: int | None = None  # an issued document this draft replaces
+    designated_signer: str | None = None  # the leader who signs (username); None: any
+    approvers: tuple[str, ...] = ()  # who approves first, in order (usernames)
 
 
 def create_draft(
@@ -117,50 +119,6 @@ def _expected_symbol(s: Session, user: User, meta: DraftMeta) -> str | None:
         return None  # the draft's metadata is refused with its own reason later
 
 
-def create_from_template(
-    system: System,
-    actor: str,
-    meta: DraftMeta,
-    body: list[str],
-    *,
-    parts: Mapping[str, Any] | None = None,
-) -> Document:
-    """A new outgoing document whose draft is generated in the Decree 30 layout
-    (:mod:`edms.templates`); ``parts`` gives the structured parts (``parent``,
-    ``authority_line``, ``bases``, ``articles``, ``addressees``)."""
-    from ..authority import agency_facts
-
-    with workdir(system) as wd, system.sessions() as s:
-        user = load_user(s, actor)
-        require_role(user, "officer", "leader", "clerk", action="create a draft")
-        agency = s.get(Agency, user.agency_id)
-        assert agency is not None
-        t = doc_type(s, meta.type_code)
-        unit = unit_by_code(s, agency.id, meta.drafting_unit) if meta.drafting_unit else None
-        path = render_draft(
-            wd / "draft.pdf",
-            content_for(
-                issuer=agency.name,
-                type_name=t.name.split(" (")[0],
-                is_cong_van=t.abbreviation is None,
-                subject=meta.subject,
-                body=body,
-                recipients=[r.name for r in meta.recipients],
-                head_title=agency_facts(agency.name).head_title,
-                archive_unit=unit.abbreviation if unit else "",
-                copies=meta.issued_amount,
-                priority=meta.priority,
-                secrecy=meta.secrecy,
-                parts=dict(parts or {}),
-            ),
-        )
-        s.close()
-        pages = pdf_facts(path, need_fields=True)
-        return new_outgoing(
-            system, actor, path, f"du-thao-{t.code}.pdf", meta, pages, search.extract_pdf_text(path)
-        )
-
-
 def new_outgoing(
     system: System,
     actor: str,
@@ -170,7 +128,11 @@ def new_outgoing(
     pages: int,
     content: str,
     source: tuple[Path, str] | None = None,
+    template: dict[str, Any] | None = None,
 ) -> Document:
+    """Record a new draft. ``source``: the Word or OpenDocument file it was made from,
+    with its MIME type; ``template``: the template's text it was made from (recorded with
+    the audit event, for revising it later)."""
     subject = check_text(meta.subject, "subject (trích yếu)", 500)
     check_levels(meta.priority, meta.secrecy)
 
@@ -184,6 +146,9 @@ def new_outgoing(
             raise ClientError(
                 f"a {t.name} needs its drafting unit (its symbol is issuer-UNIT, e.g. UBND-VX)"
             )
+        signer_id, approver_ids = designation.resolve_people(
+            s, user.agency_id, meta.designated_signer, meta.approvers
+        )
         if meta.response_for_id is not None:
             load_document(s, user, meta.response_for_id)
         if meta.replaces_id is not None:
@@ -212,6 +177,8 @@ def new_outgoing(
             drafting_unit_id=unit_id,
             response_for_id=meta.response_for_id,
             replaces_id=meta.replaces_id,
+            designated_signer_id=signer_id,
+            approver_ids=json.dumps(approver_ids),
             organ_name=s.get(Agency, user.agency_id).name,  # type: ignore[union-attr]
             created_by=user.id,
             created_at=now,
@@ -256,6 +223,9 @@ def new_outgoing(
                 "type": t.code,
                 "sha256": f.sha256,
                 **({"replaces": meta.replaces_id} if meta.replaces_id else {}),
+                **({"signer": meta.designated_signer} if signer_id else {}),
+                **({"approvers": list(meta.approvers)} if approver_ids else {}),
+                **({"template": template} if template is not None else {}),
             },
         )
         index_document(s, doc, content)
@@ -296,10 +266,18 @@ def add_attachment(
 
 
 def revise_draft(
-    system: System, actor: str, doc_id: int, stream: BinaryIO, filename: str
+    system: System,
+    actor: str,
+    doc_id: int,
+    stream: BinaryIO,
+    filename: str,
+    *,
+    designated_signer: str | None = None,
+    approvers: Sequence[str] | None = None,
 ) -> Document:
     """Replace the draft file of a document still in draft (a new version; the old one
-    stays in the history). The new file is any draft :func:`create_draft` takes."""
+    stays in the history). The new file is any draft :func:`create_draft` takes.
+    ``designated_signer`` and ``approvers`` replace the draft's own when given."""
     with workdir(system) as wd:
         with system.sessions() as s:
             user = load_user(s, actor)
@@ -311,54 +289,133 @@ def revise_draft(
                 DraftMeta(old.type_code, old.subject, drafting_unit=unit.code if unit else None),
             )
         draft = _upload_draft(system, stream, filename, wd, expected)
-        path, source_name = draft.pdf, filename
+        source = (wd / "upload", filename, draft.source_mime) if draft.source_mime else None
         if draft.source_mime:
             filename = f"{Path(filename).stem}.pdf"
-        pages = pdf_facts(path, need_fields=True)
-        content = search.extract_pdf_text(path)
+        return commit_revision(
+            system, actor, doc_id, draft.pdf, filename, designated_signer, approvers, source=source
+        )
 
-        def work(s: Session, puts: list[blobs.PutOutcome]) -> Document:
-            user = load_user(s, actor)
-            doc = load_document(s, user, doc_id)
-            require_role(user, "officer", "leader", "clerk", action="revise a draft")
-            if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
-                raise InvalidTransition(f"document {doc_id} is not a draft any more")
-            if draft.source_mime:  # the Word/OpenDocument file it was made from
-                record_file(
-                    system,
-                    s,
-                    puts,
-                    doc,
-                    wd / "upload",
-                    source_name,
-                    "source",
-                    "draft",
-                    user,
-                    allowed=(draft.source_mime, "application/zip"),
-                )
-            f = record_file(system, s, puts, doc, path, filename, "main", "draft", user)
-            doc.page_amount = pages
-            doc.updated_at = now_utc()
-            audit.record(
-                s, user.username, "document.revise", "document", str(doc.id), {"sha256": f.sha256}
+
+def commit_revision(
+    system: System,
+    actor: str,
+    doc_id: int,
+    path: Path,
+    filename: str,
+    designated_signer: str | None,
+    approvers: Sequence[str] | None,
+    *,
+    source: tuple[Path, str, str] | None = None,
+    template: dict[str, Any] | None = None,
+) -> Document:
+    """Record a new version of the draft (with the Word file or the template's text it
+    was made from), in one transaction."""
+    pages = pdf_facts(path, need_fields=True)
+    content = search.extract_pdf_text(path)
+
+    def work(s: Session, puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        require_role(user, "officer", "leader", "clerk", action="revise a draft")
+        if doc.direction != OUTGOING or doc.state != "draft" or doc.frozen:
+            raise InvalidTransition(f"document {doc_id} is not a draft any more")
+        changed: dict[str, Any] = {}
+        if designated_signer is not None or approvers is not None:
+            keep = s.get(User, doc.designated_signer_id) if doc.designated_signer_id else None
+            signer_id, approver_ids = designation.resolve_people(
+                s,
+                doc.agency_id,
+                designated_signer
+                if designated_signer is not None
+                else (keep.username if keep else None),
+                approvers
+                if approvers is not None
+                else [
+                    u.username
+                    for u in (s.get(User, i) for i in designation.approver_ids(doc))
+                    if u is not None
+                ],
             )
-            index_document(s, doc, content)
-            return doc
+            doc.designated_signer_id, doc.approver_ids = signer_id, json.dumps(approver_ids)
+            changed = {"signer": signer_id, "approvers": approver_ids}
+        if source is not None:  # the Word/OpenDocument file it was made from
+            record_file(
+                system,
+                s,
+                puts,
+                doc,
+                source[0],
+                source[1],
+                "source",
+                "draft",
+                user,
+                allowed=(source[2], "application/zip"),
+            )
+        f = record_file(system, s, puts, doc, path, filename, "main", "draft", user)
+        doc.page_amount = pages
+        doc.updated_at = now_utc()
+        s.add(
+            StatusEvent(
+                document_id=doc.id,
+                at=doc.updated_at,
+                actor_id=user.id,
+                action="revise",
+                from_state="draft",
+                to_state="draft",
+            )
+        )
+        audit.record(
+            s,
+            user.username,
+            "document.revise",
+            "document",
+            str(doc.id),
+            {
+                "sha256": f.sha256,
+                **changed,
+                **({"template": template} if template is not None else {}),
+            },
+        )
+        index_document(s, doc, content)
+        return doc
 
-        result: Document = run_in_transaction(system, work)
-        return result
+    result: Document = run_in_transaction(system, work)
+    return result
 
 
 def submit(system: System, actor: str, doc_id: int, note: str = "") -> Document:
+    """To the first approver named, else to the designated signer (else any leader)."""
     return simple_step(system, actor, doc_id, "submit", note)
 
 
 def approve(system: System, actor: str, doc_id: int, note: str = "") -> Document:
-    return simple_step(system, actor, doc_id, "approve", note)
+    """By the person the draft waits for (:mod:`.designation`); the last approval makes
+    it ``approved``, an earlier one passes it to the next approver."""
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        advance(s, user, doc, designation.check_approve(s, user, doc), note.strip())
+        return doc
+
+    result: Document = run_in_transaction(system, work)
+    return result
 
 
 def reject(system: System, actor: str, doc_id: int, reason: str) -> Document:
-    return simple_step(system, actor, doc_id, "reject", reason, need_note=True)
+    """Back to the drafter with a reason, by the person it waits for or its signer."""
+    if not reason.strip():
+        raise ClientError("a reason is required for this step")
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        advance(s, user, doc, designation.check_reject(s, user, doc), reason.strip())
+        return doc
+
+    result: Document = run_in_transaction(system, work)
+    return result
 
 
 def discard_draft(system: System, actor: str, doc_id: int) -> None:

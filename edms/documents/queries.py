@@ -7,10 +7,10 @@ actor may not see does not exist: 404); viewing and downloading are audited.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from .. import audit, blobs, search
@@ -27,6 +27,7 @@ from ..models import (
     SignatureRecord,
     SigningKey,
     StatusEvent,
+    User,
     ValidationRecord,
 )
 from ..orgs import (
@@ -34,6 +35,7 @@ from ..orgs import (
     visible_documents,
 )
 from ..system import System
+from . import designation
 from .files import main_file
 from .incoming import latest_validation
 from .lifecycle import current_assignment, load_document
@@ -48,6 +50,10 @@ class DocumentView:
     assignment: Assignment | None
     validation: ValidationRecord | None
     digitized: DigitizedCopy | None = None
+    # who is named in the view (history actors, the designated signer, the approvers):
+    # user id -> (full name, title)
+    people: dict[int, tuple[str, str]] = field(default_factory=dict)
+    waiting_for: int | None = None  # the person the draft waits for now, if named
 
 
 def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
@@ -82,6 +88,13 @@ def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
             latest_validation(s, doc.id),
             s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)).first(),
         )
+        named = {h.actor_id for h in view.history} | set(designation.approver_ids(doc))
+        named |= {doc.designated_signer_id, doc.created_by}
+        view.people = {
+            u.id: (u.full_name, u.title)
+            for u in s.scalars(select(User).where(User.id.in_([i for i in named if i])))
+        }
+        view.waiting_for = designation.waiting_for(s, doc)
         audit.record(s, user.username, "document.read", "document", str(doc.id))
         return view
 
@@ -149,6 +162,49 @@ def list_documents(
                 )
             )
         )
+
+
+def waiting_for_me(system: System, actor: str, step: str, limit: int = 100) -> list[Document]:
+    """The drafts waiting for this user: ``step`` "sign" (approved, designated to them or
+    to nobody, for a leader) or "approve" (submitted, and they are the next approver, or
+    the designated signer with nobody before them). Most urgent first."""
+    state = {"sign": "approved", "approve": "submitted"}[step]
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        q = select(Document).where(
+            visible_documents(user), Document.direction == "outgoing", Document.state == state
+        )
+        if step == "sign":
+            q = q.where(
+                or_(
+                    Document.designated_signer_id == user.id,
+                    Document.designated_signer_id.is_(None),
+                )
+            )
+        found = s.scalars(q.order_by(Document.priority.desc(), Document.updated_at.desc()))
+        return [d for d in found if designation.may_act(s, user, d)][: min(max(limit, 1), 1000)]
+
+
+@dataclass(frozen=True)
+class Colleague:
+    username: str
+    full_name: str
+    title: str
+    leader: bool
+
+
+def drafting_people(system: System, actor: str) -> list[Colleague]:
+    """Who a drafter may name: the active users of their agency (leaders may sign)."""
+    with system.sessions() as s:
+        user = load_user(s, actor)
+        return [
+            Colleague(u.username, u.full_name, u.title, "leader" in u.role_set)
+            for u in s.scalars(
+                select(User)
+                .where(User.agency_id == user.agency_id, User.active.is_(True))
+                .order_by(User.full_name)
+            )
+        ]
 
 
 def signing_key_of(s: Session, record: SignatureRecord) -> SigningKey | None:

@@ -61,6 +61,8 @@ def document_json(doc: Document) -> dict[str, Any]:
         "replaces_id": doc.replaces_id,
         "response_for_id": doc.response_for_id,
         "dossier_id": doc.dossier_id,
+        "designated_signer_id": doc.designated_signer_id,
+        "approver_ids": json.loads(doc.approver_ids or "[]"),
         "created_at": _iso(doc.created_at),
         "updated_at": _iso(doc.updated_at),
     }
@@ -71,10 +73,23 @@ def _iso(t: datetime | None) -> str | None:
     return None if t is None else t.astimezone(VN_TZ).isoformat(timespec="seconds")
 
 
+def _person(view: DocumentView, user_id: int | None) -> dict[str, Any] | None:
+    """Who a view names: their full name and position (never only a user name)."""
+    if user_id is None or user_id not in view.people:
+        return None
+    full_name, title = view.people[user_id]
+    return {"id": user_id, "full_name": full_name, "title": title}
+
+
 def view_json(view: DocumentView) -> dict[str, Any]:
     a = view.assignment
+    doc = view.document
     return {
-        **document_json(view.document),
+        **document_json(doc),
+        "designated_signer": _person(view, doc.designated_signer_id),
+        "approvers": [_person(view, int(i)) for i in json.loads(doc.approver_ids or "[]")],
+        "waiting_for": _person(view, view.waiting_for),
+        "created_by": _person(view, doc.created_by),
         "files": [
             {
                 "id": f.id,
@@ -106,6 +121,7 @@ def view_json(view: DocumentView) -> dict[str, Any]:
                 "to": h.to_state,
                 "code": h.code,
                 "note": h.note,
+                "actor": _person(view, h.actor_id),
             }
             for h in view.history
         ],

@@ -1,7 +1,8 @@
 """The leader's signature: personal signing with the signature's layout, and remote signing
 (prepare a digest, finalize with the device's signature).
 
-Invariants: a personal signature needs the signer's consent (PIN confirmation); the file
+Invariants: a personal signature needs the signer's consent (PIN confirmation) and, on a
+draft that names its signer, is made by that leader only (:mod:`.designation`); the file
 is signed outside the transaction and committed only if the document's ``version`` did not
 change meanwhile (:func:`.lifecycle.reload_for_commit`); our output is validated before it
 is recorded; a signing or trust-service failure is never a client error.
@@ -47,6 +48,7 @@ from ..orgs import (
 from ..signatures import engine_for, options_for
 from ..system import System
 from ..templates import SIGNATURE_FIELD
+from .designation import check_signer
 from .files import (
     export_file,
     index_document,
@@ -173,6 +175,7 @@ def sign(
             user = load_user(s, actor)
             doc = load_document(s, user, doc_id)
             check_step(user, doc, "sign")
+            check_signer(s, user, doc)
             key = active_key(s, user_id=user.id)
             if key.kind == "remote":
                 raise InvalidTransition(
@@ -233,6 +236,7 @@ def _commit_personal(
 
     def work(s: Session, puts: list[blobs.PutOutcome]) -> StepResult:
         user, doc, step = reload_for_commit(s, actor, doc_id, "sign", version)
+        check_signer(s, user, doc)
         f = record_file(system, s, puts, doc, out, f"{doc.id}-signed.pdf", "main", "signed", user)
         s.add(signature_record(doc, f, Profile.PERSONAL, result, user, key, report))
         doc.signer_name = sig_report.signer.common_name[:50]
@@ -305,6 +309,7 @@ def remote_prepare(
             user = load_user(s, actor)
             doc = load_document(s, user, doc_id)
             check_step(user, doc, "sign")
+            check_signer(s, user, doc)
             key = active_key(s, user_id=user.id)
             if key.cert_sha256 != chain[0].sha256.hex():
                 raise Forbidden(
@@ -375,6 +380,7 @@ def remote_finalize(
         user = load_user(s, actor)
         doc = load_document(s, user, doc_id)
         check_step(user, doc, "sign")
+        check_signer(s, user, doc)
         key = s.get(SigningKey, state["key_id"])
         assert key is not None
     with workdir(system) as wd:
