@@ -74,6 +74,13 @@ def doc() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Attachment in a separate PDF (repeatable).",
 )
+@click.option("--signer", default=None, help="The leader who signs it (user name).")
+@click.option(
+    "--approver",
+    "approvers",
+    multiple=True,
+    help="Who approves it before the signer, in order (user name, repeatable).",
+)
 @pass_ctx
 def doc_new(
     ctx: Context,
@@ -89,10 +96,13 @@ def doc_new(
     copies: int | None,
     body: tuple[str, ...],
     attach: tuple[Path, ...],
+    signer: str | None,
+    approvers: tuple[str, ...],
 ) -> None:
     """Create an outgoing draft from FILE (a PDF, with or without the number and date
     fields; a Word .docx or OpenDocument .odt, converted) or from the template
-    (--template)."""
+    (--template). With --signer, only that leader signs it; with --approver, it waits for
+    each approver in turn before the signer."""
     from .. import documents as d
 
     meta = d.DraftMeta(
@@ -104,6 +114,8 @@ def doc_new(
         secrecy=secrecy,
         due_date=parse_date(due),
         issued_amount=copies,
+        designated_signer=signer,
+        approvers=approvers,
     )
     if (file is None) == (not body):
         fail("give either FILE or --template paragraphs", 2)
@@ -115,6 +127,54 @@ def doc_new(
     for a in attach:
         with open(a, "rb") as f:
             d.add_attachment(ctx.system, actor, document.id, f, a.name)
+    click.echo(doc_line(document))
+
+
+@doc.command("revise")
+@as_user
+@click.argument("doc_id", type=int)
+@click.argument(
+    "file", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--template",
+    "body",
+    multiple=True,
+    help="The template draft's new body paragraph (repeatable) instead of FILE.",
+)
+@click.option("--signer", default=None, help="A new designated signer (user name).")
+@click.option(
+    "--approver",
+    "approvers",
+    multiple=True,
+    help="New approvers, in order (repeatable; replaces the draft's own).",
+)
+@pass_ctx
+def doc_revise(
+    ctx: Context,
+    actor: str,
+    doc_id: int,
+    file: Path | None,
+    body: tuple[str, ...],
+    signer: str | None,
+    approvers: tuple[str, ...],
+) -> None:
+    """A new version of a draft (after it was sent back): FILE, or the template's text
+    edited (--template)."""
+    from .. import documents as d
+
+    if (file is None) == (not body):
+        fail("give either FILE or --template paragraphs", 2)
+    named = approvers or None
+    if file is not None:
+        with open(file, "rb") as f:
+            document = d.revise_draft(
+                ctx.system, actor, doc_id, f, file.name, designated_signer=signer, approvers=named
+            )
+    else:
+        document = d.revise_from_template(
+            ctx.system, actor, doc_id, list(body), designated_signer=signer, approvers=named
+        )
     click.echo(doc_line(document))
 
 
