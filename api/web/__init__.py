@@ -10,6 +10,7 @@ from . import dashboard as _dashboard  # noqa: F401  (the handling dashboard, /t
 from . import digitize as _digitize  # noqa: F401  (digitizing paper results, jobs)
 from . import documents as _documents  # noqa: F401  (work queues, one document, its steps)
 from . import dossiers as _dossiers  # noqa: F401  (citizens' dossiers, procedures, holidays)
+from . import drafting as _drafting  # noqa: F401  (drafting, preview, revising a draft)
 from . import incoming as _incoming  # noqa: F401  (receiving an incoming document)
 from . import instructions as _instructions  # noqa: F401  (leader's instructions, the sheet)
 from . import look as _look  # noqa: F401  (the look and the words: filters, site name)

@@ -26,6 +26,7 @@ from edms import documents as docs
 from edms.errors import ClientError, EdmsError
 
 from ..context import system
+from .drafting import last_rejection
 from .views import STEP_VI, bp, has, login_required, me, pin_refused, refused, with_verdict
 
 # -- work queues -----------------------------------------------------------------------------------
@@ -57,6 +58,18 @@ QUEUES: dict[str, tuple[str, str | None, tuple[str, ...]]] = {
 }
 
 
+MINE = {"cho-ky": "sign", "cho-duyet": "approve"}  # drafts waiting for me, by name or role
+
+
+def _items(key: str) -> list[dict[str, Any]]:
+    """A queue's documents; "Chờ tôi ký" and "Chờ duyệt" hold only what waits for me
+    (:func:`edms.documents.waiting_for_me`)."""
+    if key in MINE:
+        return [docs.document_json(d) for d in docs.waiting_for_me(system(), me(), MINE[key])]
+    _title, direction, states = QUEUES[key]
+    return _queue(direction, states)
+
+
 @bp.get("/")
 @login_required
 def home() -> str:
@@ -69,10 +82,10 @@ def home() -> str:
         shown += ["du-thao", "van-ban-den"]
     if has("admin") and not shown:
         shown += ["da-ban-hanh"]
-    queues = [
-        (key, QUEUES[key][0], _queue(QUEUES[key][1], QUEUES[key][2]))
-        for key in dict.fromkeys(shown)
-    ]
+    queues = [(key, QUEUES[key][0], _items(key)) for key in dict.fromkeys(shown)]
+    if not has("leader"):  # someone named to approve a draft, without the leader role
+        waiting = _items("cho-duyet")
+        queues = ([("cho-duyet", QUEUES["cho-duyet"][0], waiting)] if waiting else []) + queues
     return render_template("web/home.html", queues=queues)
 
 
@@ -82,19 +95,39 @@ def document_list() -> str:
     key = request.args.get("hang-doi", "da-ban-hanh")
     if key not in QUEUES:
         abort(404)
-    title, direction, states = QUEUES[key]
     return render_template(
-        "web/list.html", title=title, items=_queue(direction, states), queues=QUEUES, current=key
+        "web/list.html", title=QUEUES[key][0], items=_items(key), queues=QUEUES, current=key
     )
 
 
 # -- one document ----------------------------------------------------------------------------------
 
 
+def _named_step(d: dict[str, Any], name: str) -> bool | None:
+    """On a draft that names its signer or approvers, whether approving, sending back or
+    signing is this user's to do now (None: the roles decide, as before designation)."""
+    signer = (d.get("designated_signer") or {}).get("username")
+    if d["direction"] != "outgoing" or name not in ("approve", "reject", "sign"):
+        return None
+    if signer is None and not d.get("approvers"):
+        return None
+    waiting = (d.get("waiting_for") or {}).get("username")
+    if name == "approve":
+        return d["state"] == "submitted" and waiting == me()
+    if name == "reject":
+        return d["state"] in ("submitted", "approved") and me() in (waiting, signer)
+    return d["state"] == "approved" and (signer == me() or (signer is None and has("leader")))
+
+
 def _actions(d: dict[str, Any]) -> list[str]:
     """The steps the signed-in user may take on the document now (the domain checks again)."""
     out = []
     for (direction, name), step in docs.STEPS.items():
+        named = _named_step(d, name) if direction == d["direction"] else None
+        if named is not None:
+            if named and not d["frozen"]:
+                out.append(name)
+            continue
         if (
             direction == d["direction"]
             and d["state"] in step.from_states
@@ -127,6 +160,7 @@ def document(doc_id: int) -> Any:
         remote_key=choices.remote_key,
         authority_choices=choices.authority,
         today=date.today().isoformat(),
+        rejection=last_rejection(d),
     )
 
 

@@ -51,8 +51,8 @@ class DocumentView:
     validation: ValidationRecord | None
     digitized: DigitizedCopy | None = None
     # who is named in the view (history actors, the designated signer, the approvers):
-    # user id -> (full name, title)
-    people: dict[int, tuple[str, str]] = field(default_factory=dict)
+    # user id -> (user name, full name, title)
+    people: dict[int, tuple[str, str, str]] = field(default_factory=dict)
     waiting_for: int | None = None  # the person the draft waits for now, if named
 
 
@@ -91,7 +91,7 @@ def get_document(system: System, actor: str, doc_id: int) -> DocumentView:
         named = {h.actor_id for h in view.history} | set(designation.approver_ids(doc))
         named |= {doc.designated_signer_id, doc.created_by}
         view.people = {
-            u.id: (u.full_name, u.title)
+            u.id: (u.username, u.full_name, u.title)
             for u in s.scalars(select(User).where(User.id.in_([i for i in named if i])))
         }
         view.waiting_for = designation.waiting_for(s, doc)

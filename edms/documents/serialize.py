@@ -77,8 +77,8 @@ def _person(view: DocumentView, user_id: int | None) -> dict[str, Any] | None:
     """Who a view names: their full name and position (never only a user name)."""
     if user_id is None or user_id not in view.people:
         return None
-    full_name, title = view.people[user_id]
-    return {"id": user_id, "full_name": full_name, "title": title}
+    username, full_name, title = view.people[user_id]
+    return {"id": user_id, "username": username, "full_name": full_name, "title": title}
 
 
 def view_json(view: DocumentView) -> dict[str, Any]:
