@@ -131,6 +131,9 @@ def _documents(base: str, tmp: Path) -> dict[str, Any]:
         return int(r.json()["id"])
 
     ids = {"draft": draft("Về việc tổ chức Hội nghị tổng kết năm 2026")}
+    ids["rejected"] = draft("Về việc kiểm tra công tác văn thư, lưu trữ năm 2027")
+    officer.step(ids["rejected"], "submit")
+    leader.step(ids["rejected"], "reject", reason="Bổ sung thời gian kiểm tra")
     ids["submitted"] = draft("Về việc kiện toàn Ban chỉ đạo cải cách hành chính")
     officer.step(ids["submitted"], "submit")
     ids["approved"] = draft("Về việc giao chỉ tiêu thu ngân sách năm 2027")
@@ -349,6 +352,10 @@ def test_every_page_reads_vietnamese_and_fits_a_phone(
     for path, name in (
         ("/", "chuyen-vien-viec-can-lam"),
         (f"/van-ban/{ids['draft']}", "chuyen-vien-du-thao"),
+        ("/soan-thao", "chuyen-vien-soan-thao"),
+        (f"/soan-thao/{ids['draft']}", "chuyen-vien-xem-truoc-du-thao"),
+        (f"/van-ban/{ids['rejected']}", "chuyen-vien-du-thao-bi-tra-lai"),
+        (f"/soan-thao/{ids['rejected']}/sua", "chuyen-vien-sua-du-thao"),
         ("/theo-doi", "chuyen-vien-theo-doi"),
     ):
         tour.visit(officer, base + path, name)
