@@ -186,6 +186,12 @@ STEPS = [
         {"lead_unit": "VX", "instruction": "Tham mưu xử lý"},
     ),
     Step(
+        "handback",
+        lambda w: incoming_in(w, "assigned"),
+        frozenset({"officer", "leader", "clerk"}),
+        {"reason": "Không thuộc lĩnh vực của đơn vị"},
+    ),
+    Step(
         "progress",
         lambda w: incoming_in(w, "assigned"),
         frozenset({"officer", "leader", "clerk"}),

@@ -272,3 +272,41 @@ def test_names_are_compared_as_people_write_them() -> None:
     signer = [declared.SignerNames("Ban Cơ yếu Chính phủ", "Sở Nội vụ", "Sở Nội vụ")]
     assert declared.differences(signer, "", "Sở Nội vụ tỉnh Tuyên Quang", "", "") == []
     assert len(declared.differences(signer, "", "Sở Tài chính", "", "")) == 1
+
+
+def test_the_person_in_charge_hands_it_back_to_be_assigned_again(
+    agency: System, tmp_path: Path
+) -> None:
+    system = agency
+    pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
+    orgs.create_user(system, AGENCY_CODE, "cv.kt", "Lê Thị Thu", "officer", unit_code="KT")
+    with open(pdf, "rb") as f:
+        doc_id = docs.receive(
+            system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
+        ).document.id
+    docs.verify(system, "vanthu", doc_id)
+    docs.register_incoming(system, "vanthu", doc_id)
+    docs.assign(
+        system, "chutich", doc_id, instruction="Xử lý", lead_user="chuyenvien", co_users=("cv.kt",)
+    )
+    before = snapshot(system)
+    with pytest.raises(Forbidden):  # a co-operating person does not hand it back
+        docs.hand_back(system, "cv.kt", doc_id, "Không thuộc lĩnh vực")
+    with pytest.raises(ClientError, match="reason"):
+        docs.hand_back(system, "chuyenvien", doc_id, " ")
+    assert snapshot(system) == before
+    back = docs.perform(
+        system, "chuyenvien", doc_id, "handback", {"reason": "Thuộc lĩnh vực Phòng Kinh tế"}
+    )
+    assert getattr(back, "state", None) == "registered"
+    assert [d.id for d in instructions.awaiting_instruction(system, "chutich")] == [doc_id]
+    assert instructions.assigned_to_me(system, "chuyenvien") == []
+    view = docs.get_document(system, "chutich", doc_id)
+    assert view.assignment is None
+    assert (view.history[-1].action, view.history[-1].note) == (
+        "handback",
+        "Thuộc lĩnh vực Phòng Kinh tế",
+    )
+    docs.assign(system, "chutich", doc_id, instruction="Phòng Kinh tế xử lý", lead_user="cv.kt")
+    assert [t.lead for t in instructions.assigned_to_me(system, "cv.kt")] == [True]
+    assert instructions.handling_sheet(system, "chutich", doc_id).lead_unit == "Phòng Kinh tế"

@@ -239,6 +239,7 @@ for _name, _schema, _summary, _scope in (
     ("verify", sc.NoteIn, "Check the signatures of an incoming document", "write"),
     ("return", sc.ReasonIn, "Return an incoming document to its sender", "write"),
     ("assign", sc.AssignIn, "Assign an incoming document for handling", "write"),
+    ("handback", sc.ReasonIn, "Hand an incoming document back to be assigned again", "write"),
     ("progress", sc.NoteIn, "Start handling an assigned incoming document", "write"),
     ("complete", sc.NoteIn, "Complete the handling of an incoming document", "write"),
     ("hold", sc.HoldIn, "Place or lift a legal hold", "write"),

@@ -51,6 +51,7 @@ STEP_VI = {
     "verify": "Kiểm tra chữ ký",
     "return": "Trả lại nơi gửi",
     "assign": "Phân công xử lý",
+    "handback": "Trả lại để phân công lại",
     "progress": "Bắt đầu xử lý",
     "complete": "Hoàn thành",
 }

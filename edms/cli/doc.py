@@ -203,6 +203,12 @@ _step(
     "The reason.",
 )
 _step("return", "return_to_sender", "Return an incoming document to its sender.", "The reason.")
+_step(
+    "handback",
+    "hand_back",
+    "Hand an incoming document back to be assigned again.",
+    "The reason.",
+)
 _step("progress", "start_progress", "Start handling an assigned incoming document.")
 _step("complete", "complete", "Complete the handling of an incoming document.")
 

@@ -9,7 +9,8 @@ Outgoing (văn bản đi)::
 Incoming (văn bản đến)::
 
     received → verified → registered → assigned → in_progress → completed
-           ↘________↘ returned (to the sender, with the reason)
+           ↘________↘ returned      ↖__ handback __↙
+                     (to the sender, with the reason)
 
 Every step is one function here, used by the CLI, the API and the web UI alike. Each one
 checks, in this order, that the document belongs to the actor's agency (else: not found),
@@ -25,8 +26,10 @@ The package: :mod:`.labels` (names people read), :mod:`.lifecycle` (the steps ta
 checks, state change and its announcement), :mod:`.transaction`, :mod:`.files`,
 :mod:`.outgoing` (with :mod:`.templated` and :mod:`.designation`: who approves and
 signs), :mod:`.signing`, :mod:`.issuing`, :mod:`.incoming`, :mod:`.keeping`,
-:mod:`.queries`, :mod:`.serialize`, :mod:`.steps` (``perform``). Submodules import their
-siblings directly, never this package; this module only re-exports the public API.
+:mod:`.queries`, :mod:`.serialize`, :mod:`.steps` (``perform``); :mod:`.instructions`
+(the leader's queue, work assigned to people, the handling sheet), :mod:`.release` (the
+clerk's one-action release) and :mod:`.declared` (reception warnings). Submodules import
+their siblings directly, never this package; this module only re-exports the public API.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from .incoming import (
     IncomingMeta,
     assign,
     complete,
+    hand_back,
     latest_validation,
     receive,
     register_incoming,
@@ -140,6 +144,7 @@ __all__ = [
     "drafting_people",
     "export_file",
     "get_document",
+    "hand_back",
     "index_document",
     "issue",
     "latest_validation",

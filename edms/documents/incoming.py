@@ -1,5 +1,6 @@
 """Incoming documents (văn bản đến): receive, check for duplicates, verify signatures,
-register with an arrival number, return to the sender, assign, progress, complete.
+register with an arrival number, return to the sender, assign, hand back to be assigned
+again, progress, complete.
 
 Invariants: a received file is a checked PDF; an arrival number is taken in the register
 of the arrival date in the registering transaction; officers act only on documents
@@ -64,6 +65,7 @@ from .lifecycle import (
     check_text,
     doc_type,
     load_document,
+    officer_scope,
     simple_step,
 )
 from .transaction import run_in_transaction
@@ -385,6 +387,29 @@ def _person(s: Session, me: User, username: str) -> User:
     if not person.role_set & {"officer", "leader", "clerk"}:
         raise ClientError(f"{person.username} handles no documents (not an officer or leader)")
     return person
+
+
+def hand_back(system: System, actor: str, doc_id: int, reason: str) -> Document:
+    """The person in charge (or the lead unit's officer, a leader, a clerk) hands the
+    document back, with the reason, to be assigned again: it returns to the leader's queue
+    awaiting an instruction and the current assignment ends (it stays in the history)."""
+    if not reason.strip():
+        raise ClientError("a reason is required for this step")
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        step = check_step(user, doc, "handback")
+        officer_scope(s, user, doc, lead_only=True)
+        for old in s.scalars(
+            select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
+        ):
+            old.current = False
+        advance(s, user, doc, step, reason.strip())
+        return doc
+
+    result: Document = run_in_transaction(system, work)
+    return result
 
 
 def start_progress(system: System, actor: str, doc_id: int, note: str = "") -> Document:

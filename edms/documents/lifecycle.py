@@ -139,6 +139,14 @@ _STEPS = (
         "04",
     ),
     Step(
+        "handback",
+        INCOMING,
+        ("assigned", "in_progress"),
+        "registered",
+        ("officer", "leader", "clerk"),
+        "hand an incoming document back to be assigned again",
+    ),
+    Step(
         "progress",
         INCOMING,
         ("assigned",),

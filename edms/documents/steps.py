@@ -20,7 +20,15 @@ from ..orgs import (
     load_user,
 )
 from ..system import System
-from .incoming import assign, complete, register_incoming, return_to_sender, start_progress, verify
+from .incoming import (
+    assign,
+    complete,
+    hand_back,
+    register_incoming,
+    return_to_sender,
+    start_progress,
+    verify,
+)
 from .issuing import issue, number, register_outgoing, revoke, seal
 from .keeping import set_legal_hold
 from .labels import INCOMING
@@ -78,6 +86,7 @@ def perform(
             lead_user=str(data.get("lead_user") or ""),
             co_users=tuple(data.get("co_users") or ()),
         ),
+        "handback": lambda: hand_back(system, actor, doc_id, reason),
         "progress": lambda: start_progress(system, actor, doc_id, note),
         "complete": lambda: complete(system, actor, doc_id, note),
         "hold": lambda: set_legal_hold(system, actor, doc_id, bool(data.get("on")), reason),
