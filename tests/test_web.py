@@ -347,9 +347,7 @@ def test_admin_sets_up_a_token_leader_who_signs_in_the_browser(
     leader.wait_for_load_state()
     accessible(leader)
     shots.take(leader, "chuan-bi-ky-token")
-    to_sign = base64.b64decode(
-        leader.get_by_label("Dữ liệu cần ký (mã base64)").input_value()
-    )
+    to_sign = base64.b64decode(leader.get_by_label("Dữ liệu cần ký (mã base64)").input_value())
     # the "token": the private key exists only here, in the test
     key, _cert, _more = pkcs12.load_key_and_certificates(
         pki.p12("leader2").read_bytes(), b"edms-dev-only"
