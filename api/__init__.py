@@ -122,9 +122,9 @@ def create_app(system: System | None = None) -> Flask:
 
     app.register_blueprint(web_bp)
     app.register_blueprint(v1_bp, url_prefix="/api/v1")
-    from .routes import admin, digitization, documents, exchange, records
+    from .routes import admin, digitization, documents, exchange, instructions, records
 
-    for bp in (documents.bp, digitization.bp, records.bp, exchange.bp, admin.bp):
+    for bp in (documents.bp, instructions.bp, digitization.bp, records.bp, exchange.bp, admin.bp):
         app.register_blueprint(bp, url_prefix="/api/v1")
     name_operations(app)
     if settings.axis_hub:  # this installation as an exchange axis (VDXP, /vdxp)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -310,3 +311,149 @@ def test_the_person_in_charge_hands_it_back_to_be_assigned_again(
     docs.assign(system, "chutich", doc_id, instruction="Phòng Kinh tế xử lý", lead_user="cv.kt")
     assert [t.lead for t in instructions.assigned_to_me(system, "cv.kt")] == [True]
     assert instructions.handling_sheet(system, "chutich", doc_id).lead_unit == "Phòng Kinh tế"
+
+
+def test_rest_assigns_to_people_and_releases(agency: System, tmp_path: Path) -> None:
+    """The same capabilities over REST: assign with lead_user/co_users, the queues, the
+    handling sheet, the release plan and the release."""
+    from api import create_app
+    from edms.auth import create_token
+
+    system = agency
+    pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
+    orgs.create_user(system, AGENCY_CODE, "cv.kt", "Lê Thị Thu", "officer", unit_code="KT")
+    with open(pdf, "rb") as f:
+        doc_id = docs.receive(
+            system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
+        ).document.id
+    docs.verify(system, "vanthu", doc_id)
+    docs.register_incoming(system, "vanthu", doc_id)
+    ready = new_issued_ready(system)
+    sign(system, "chutich", ready)
+    scopes = ["read", "write", "sign"]
+    tokens = {
+        u: create_token(system, u, "rest", scopes).token for u in ("chutich", "vanthu", "cv.kt")
+    }
+    client = create_app(system).test_client()
+
+    def call(user: str, method: str, path: str, **kw: Any) -> tuple[int, dict[str, Any]]:
+        r = client.open(
+            "/api/v1" + path,
+            method=method,
+            headers={"Authorization": f"Bearer {tokens[user]}"},
+            **kw,
+        )
+        return r.status_code, r.get_json()
+
+    status, body = call("chutich", "GET", "/documents/awaiting-instruction")
+    assert status == 200 and [d["id"] for d in body["items"]] == [doc_id]
+    status, body = call("cv.kt", "GET", "/documents/awaiting-instruction")
+    assert status == 403 and body["status"] == 403
+    deadline = (docs.vn_today() + timedelta(days=5)).isoformat()
+    status, body = call(
+        "chutich",
+        "POST",
+        f"/documents/{doc_id}/assign",
+        json={
+            "lead_user": "cv.kt",
+            "co_users": ["chuyenvien"],
+            "instruction": "Xử lý",
+            "deadline": deadline,
+        },
+    )
+    assert status == 200 and body["state"] == "assigned", body
+    status, body = call("cv.kt", "GET", "/documents/assigned-to-me")
+    assert status == 200
+    assert [(t["id"], t["lead"], t["deadline"]) for t in body["items"]] == [
+        (doc_id, True, deadline)
+    ]
+    status, body = call("vanthu", "GET", f"/documents/{doc_id}/handling-sheet")
+    assert (
+        status == 200
+        and body["lead_person"] == "Lê Thị Thu"
+        and body["lead_unit"] == "Phòng Kinh tế"
+    )
+    assert body["deadline"] == deadline and body["instruction"] == "Xử lý"
+
+    status, plan = call("vanthu", "GET", f"/documents/{ready}/release")
+    assert status == 200 and plan["number_and_symbol"] == "02/QĐ-UBND" and not plan["number_taken"]
+    status, body = call("chutich", "POST", f"/documents/{ready}/release", json={})
+    assert status == 403
+    status, body = call(
+        "vanthu", "POST", f"/documents/{ready}/release", json={"holder": "Văn phòng"}
+    )
+    assert status == 200 and body["complete"] and body["state"] == "issued", body
+    assert body["done"] == ["number", "seal", "register", "issue"]
+    assert body["number_and_symbol"] == "02/QĐ-UBND"
+    status, body = call("vanthu", "GET", f"/documents/{ready}/release")
+    assert status == 409
+
+
+def test_cli_assigns_to_people_and_releases(tmp_path: Path, dev_pki: Any) -> None:
+    """`edms doc assign --lead-user/--co-user` and `edms doc release` (stopping at the
+    failed seal, then continuing)."""
+    from click.testing import CliRunner
+
+    from edms import devseed
+    from edms.cli import main as cli
+    from edms.config import Settings
+
+    env = {
+        "EDMS_DATA_DIR": str(tmp_path / "data"),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(dev_pki.directory),
+        "EDMS_ENV": "development",
+    }
+    system = System(Settings.from_env(env))
+    system.init()
+    devseed.seed_development(system)
+    try:
+        pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
+        with open(pdf, "rb") as f:
+            doc_id = docs.receive(
+                system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
+            ).document.id
+        docs.verify(system, "vanthu", doc_id)
+        docs.register_incoming(system, "vanthu", doc_id)
+        ready = new_issued_ready(system)
+        sign(system, "chutich", ready)
+        _seal_key(system, False)
+    finally:
+        system.close()
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    deadline = (docs.vn_today() + timedelta(days=3)).isoformat()
+    r = run(
+        "doc",
+        "assign",
+        str(doc_id),
+        "--as",
+        "chutich",
+        "--lead-user",
+        "chuyenvien",
+        "--co-user",
+        "vanthu",
+        "--instruction",
+        "Tham mưu",
+        "--deadline",
+        deadline,
+    )
+    assert r.exit_code == 0, r.output
+    r = run("doc", "release", str(ready), "--as", "vanthu", "--plan")
+    assert r.exit_code == 0 and "02/QĐ-UBND (next, not reserved)" in r.output, r.output
+    r = run("doc", "release", str(ready), "--as", "vanthu", "--holder", "Văn phòng")
+    assert r.exit_code == 1 and "done: number; state numbered" in r.output, r.output
+    system = System(Settings.from_env(env))
+    try:
+        _seal_key(system, True)
+        tasks = instructions.assigned_to_me(system, "chuyenvien")
+        assert [(t.document.id, t.lead, t.instruction) for t in tasks] == [
+            (doc_id, True, "Tham mưu")
+        ]
+    finally:
+        system.close()
+    r = run("doc", "release", str(ready), "--as", "vanthu", "--holder", "Văn phòng")
+    assert r.exit_code == 0, r.output
+    assert "02/QĐ-UBND (taken)" in r.output and "done: seal, register, issue" in r.output

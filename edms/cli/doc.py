@@ -394,6 +394,35 @@ def doc_assign(
     click.echo(doc_line(assigned))
 
 
+@doc.command("release")
+@as_user
+@click.argument("doc_id", type=int)
+@click.option("--holder", default="", help="Who keeps the file copy (register column).")
+@click.option("--note", default="")
+@click.option("--plan", "plan_only", is_flag=True, help="Only show what will be done.")
+@pass_ctx
+def doc_release(
+    ctx: Context, actor: str, doc_id: int, holder: str, note: str, plan_only: bool
+) -> None:
+    """Release a signed document: number, seal, register, issue (each step recorded)."""
+    from ..documents import release as r
+
+    plan = r.release_plan(ctx.system, actor, doc_id)
+    taken = "taken" if plan.number_taken else "next, not reserved"
+    click.echo(f"document {doc_id}: {plan.number_and_symbol} ({taken})")
+    click.echo(f"  steps: {', '.join(plan.remaining)}")
+    click.echo(f"  recipients: {'; '.join(plan.recipients) or '(none)'}")
+    if plan_only:
+        return
+    outcome = r.release(ctx.system, actor, doc_id, holder=holder, note=note)
+    click.echo(f"  done: {', '.join(outcome.done) or '(nothing)'}; state {outcome.state}")
+    if outcome.failed:
+        fail(
+            f"{outcome.failed} failed: {outcome.reason} — the document stays "
+            f"{outcome.state}; run `edms doc release {doc_id}` again to continue"
+        )
+
+
 @doc.command("attach")
 @as_user
 @click.argument("doc_id", type=int)
