@@ -682,3 +682,41 @@ def test_designation_is_checked_and_undesignated_drafts_keep_the_older_rule(
     view = docs.view_json(docs.get_document(agency, "chuyenvien", revised.id))
     assert view["designated_signer"]["full_name"] == "Trần Thị Hồng Nhung"
     assert [h["action"] for h in view["history"]][-2:] == ["reject", "revise"]
+
+
+def test_a_named_approver_or_signer_alone_is_told_a_draft_waits(agency: System) -> None:
+    """The "waiting for you" notice goes to the person the draft waits for, in turn; a
+    draft naming nobody still tells every leader."""
+    from edms.models import Notice, User
+    from edms.notices import admin
+
+    for who in ("chutich", "phochutich"):
+        admin.save_preference(
+            agency, who, admin.Preference(email=f"{who}@tuyenquang.gov.vn", channels=("email",))
+        )
+
+    def told(doc_id: int) -> list[str]:
+        with agency.sessions() as s:
+            ids = [
+                int(n.recipient.split(":")[1])
+                for n in s.scalars(
+                    select(Notice)
+                    .where(Notice.subject_ref == f"document:{doc_id}")
+                    .order_by(Notice.id)
+                )
+            ]
+            return [s.get(User, i).username for i in ids]  # type: ignore[union-attr]
+
+    doc = docs.create_from_template(
+        agency,
+        "chuyenvien",
+        draft_meta(designated_signer="phochutich", approvers=("chutich",)),
+        BODY,
+    )
+    docs.submit(agency, "chuyenvien", doc.id)
+    assert told(doc.id) == ["chutich"]
+    docs.approve(agency, "chutich", doc.id)
+    assert told(doc.id) == ["chutich", "phochutich"]
+    free = docs.create_from_template(agency, "chuyenvien", draft_meta(), BODY)
+    docs.submit(agency, "chuyenvien", free.id)
+    assert sorted(told(free.id)) == ["chutich", "phochutich"]

@@ -247,7 +247,12 @@ def audience(
             users += [leader] if leader is not None and leader not in users else []
         return _staff(s, users, notice, event.actor), values, data
     if notice == "document.awaiting_signature":
-        return _staff(s, _with_role(s, doc.agency_id, "leader"), notice, event.actor), values, data
+        from ..documents.designation import waiting_for  # the person named, if any
+
+        named = waiting_for(s, doc)
+        person = s.get(User, named) if named is not None else None
+        users = [person] if person is not None else _with_role(s, doc.agency_id, "leader")
+        return _staff(s, users, notice, event.actor), values, data
     if notice == "exchange.refused":
         values.update(
             co_quan_nhan=str(event.data.get("peer", "")),
