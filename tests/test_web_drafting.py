@@ -203,3 +203,62 @@ def test_officer_drafts_for_a_designated_leader_who_alone_signs(
     leader_a.goto(f"{site}/")
     assert TEMPLATE_SUBJECT in leader_a.locator("#cho-duyet + *").inner_text()
     assert template_id != word_id
+
+
+def test_rest_takes_the_signer_and_approvers_and_names_the_actors(
+    site: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """POST /api/v1/documents (a Word file) and /documents/from-template take
+    ``designated_signer`` and ``approvers``; refusals are 4xx problems in Vietnamese; the
+    document view names the signer, the approvers and every actor of the history."""
+    from tests.test_api_http import Browser as ApiSession
+
+    officer, a, b = (ApiSession(site, u) for u in ("chuyenvien", "phochutich", "chutich"))
+    with open(_word_draft(tmp_path / "qd.docx"), "rb") as f:
+        r = officer.post(
+            "/api/v1/documents",
+            data={
+                "type": "quyet-dinh",
+                "subject": "Về việc ban hành Quy chế văn thư",
+                "to": ["Sở Nội vụ"],
+                "designated_signer": "phochutich",
+                "approvers": ["chutich"],
+            },
+            files={"file": ("qd.docx", f.read())},
+        )
+    assert r.status_code == 201, r.text
+    doc = r.json()
+    assert doc["designated_signer_id"] and len(doc["approver_ids"]) == 1
+    officer.step(doc["id"], "submit")
+    refused = a.post(f"/api/v1/documents/{doc['id']}/approve", json={})
+    assert refused.status_code == 403
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    assert f"Dự thảo đang chờ {LEADER_B} duyệt" in refused.json()["detail"]
+    b.step(doc["id"], "approve", note="Đồng ý trình ký")
+    view = officer.get(f"/api/v1/documents/{doc['id']}").json()
+    assert view["designated_signer"]["full_name"] == LEADER_A
+    assert view["designated_signer"]["title"] == "Phó Chủ tịch"
+    assert [p["full_name"] for p in view["approvers"]] == [LEADER_B]
+    assert view["waiting_for"]["full_name"] == LEADER_A
+    assert [(h["action"], h["actor"]["full_name"], h["note"]) for h in view["history"]] == [
+        ("create", OFFICER, ""),
+        ("submit", OFFICER, ""),
+        ("approve", LEADER_B, "Đồng ý trình ký"),
+    ]
+    for body, status, words in (
+        ({"designated_signer": "chuyenvien"}, 400, "không phải lãnh đạo"),
+        ({"approvers": ["khong-co-ai"]}, 400, "không phải người dùng của cơ quan"),
+        ({"designated_signer": ""}, 422, ""),
+    ):
+        r = officer.post(
+            "/api/v1/documents/from-template",
+            json={
+                "type": "quyet-dinh",
+                "subject": "Về việc thử người ký",
+                "body": ["Điều 1. Thử."],
+                **body,
+            },
+        )
+        assert r.status_code == status, r.text
+        assert words in r.json()["detail"]
