@@ -199,10 +199,31 @@ def test_officer_drafts_for_a_designated_leader_who_alone_signs(
     accessible(leader_a)
     shots.take(leader_a, "lich-su-nguoi-thuc-hien")
 
-    # the template draft still waits for A alone
+    # the template draft still waits for A alone; sent back, its text is edited
     leader_a.goto(f"{site}/")
     assert TEMPLATE_SUBJECT in leader_a.locator("#cho-duyet + *").inner_text()
-    assert template_id != word_id
+    leader_a.goto(f"{site}/van-ban/{template_id}")
+    leader_a.get_by_label("Lý do").fill("Điều 2 ghi rõ thời hạn báo cáo")
+    click_step(leader_a, "Trả lại để sửa")
+    officer.goto(f"{site}/soan-thao/{template_id}/sua")
+    assert "Điều 2 ghi rõ thời hạn báo cáo" in officer.locator("[role=note]").inner_text()
+    body = officer.get_by_label("Nội dung (mỗi đoạn một dòng)")
+    assert "Điều 1. Giao chỉ tiêu chuyển đổi số năm 2027" in body.input_value()
+    officer.locator("#mode-template").check()
+    body.fill(
+        body.input_value().replace(
+            "Điều 2. Quyết định này", "Điều 2. Báo cáo trước ngày 15/12/2027. Quyết định này"
+        )
+    )
+    officer.get_by_role("button", name="Lưu bản mới và xem trước").click()
+    officer.wait_for_load_state()
+    assert "Đã lưu bản dự thảo mới" in officer.locator(".flash.ok").inner_text()
+    click_step(officer, "Trình ký")
+    leader_a.goto(f"{site}/van-ban?hang-doi=cho-duyet")
+    assert TEMPLATE_SUBJECT in leader_a.locator("main").inner_text()
+    leader_a.get_by_role("link", name=TEMPLATE_SUBJECT).click()
+    history = leader_a.locator("#qua-trinh + .table-wrap").inner_text()
+    assert "Sửa dự thảo" in history and "Điều 2 ghi rõ thời hạn báo cáo" in history
 
 
 def test_rest_takes_the_signer_and_approvers_and_names_the_actors(
