@@ -382,7 +382,8 @@ SECRET_READERS = frozenset({"leader", "clerk"})
 
 
 def _unit_patterns(unit_id: int) -> list[str]:
-    """``co_unit_ids`` is a JSON list written by ``json.dumps``: ``[3, 12]``."""
+    """``co_unit_ids`` (and ``co_user_ids``) is a JSON list written by ``json.dumps``:
+    ``[3, 12]``."""
     return [f"[{unit_id}]", f"[{unit_id}, %", f"%, {unit_id}, %", f"%, {unit_id}]"]
 
 
@@ -392,18 +393,21 @@ def visible_documents(user: User) -> ColumnElement[bool]:
     if user.role_set & SECRET_READERS:
         return own
     allowed: list[ColumnElement[bool]] = [Document.secrecy == 0, Document.created_by == user.id]
+    # named in the current assignment: the person in charge or a co-operating person
+    named: list[ColumnElement[bool]] = [
+        Assignment.lead_user_id == user.id,
+        *(Assignment.co_user_ids.like(p) for p in _unit_patterns(user.id)),
+    ]
     if user.unit_id is not None:
-        allowed.append(
-            Document.id.in_(
-                select(Assignment.document_id).where(
-                    Assignment.current.is_(True),
-                    or_(
-                        Assignment.lead_unit_id == user.unit_id,
-                        *(Assignment.co_unit_ids.like(p) for p in _unit_patterns(user.unit_id)),
-                    ),
-                )
-            )
+        named += [
+            Assignment.lead_unit_id == user.unit_id,
+            *(Assignment.co_unit_ids.like(p) for p in _unit_patterns(user.unit_id)),
+        ]
+    allowed.append(
+        Document.id.in_(
+            select(Assignment.document_id).where(Assignment.current.is_(True), or_(*named))
         )
+    )
     return own & or_(*allowed)
 
 
@@ -416,8 +420,10 @@ def may_see(session: Session, user: User, doc: Document) -> bool:
     a = session.scalars(
         select(Assignment).where(Assignment.document_id == doc.id, Assignment.current.is_(True))
     ).first()
-    return (
-        a is not None
-        and user.unit_id is not None
-        and (user.unit_id == a.lead_unit_id or user.unit_id in json.loads(a.co_unit_ids))
+    if a is None:
+        return False
+    if user.id == a.lead_user_id or user.id in json.loads(a.co_user_ids or "[]"):
+        return True
+    return user.unit_id is not None and (
+        user.unit_id == a.lead_unit_id or user.unit_id in json.loads(a.co_unit_ids)
     )

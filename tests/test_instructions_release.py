@@ -457,3 +457,26 @@ def test_cli_assigns_to_people_and_releases(tmp_path: Path, dev_pki: Any) -> Non
     r = run("doc", "release", str(ready), "--as", "vanthu", "--holder", "Văn phòng")
     assert r.exit_code == 0, r.output
     assert "02/QĐ-UBND (taken)" in r.output and "done: seal, register, issue" in r.output
+
+
+def test_a_secret_document_is_seen_by_the_people_named(agency: System, tmp_path: Path) -> None:
+    """A secret document assigned to a unit and to a person of another unit: the person
+    named sees it (queue, page), an officer neither named nor in the unit does not."""
+    import dataclasses
+
+    system = agency
+    pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
+    orgs.create_user(system, AGENCY_CODE, "cv.vp", "Phạm Văn Nam", "officer", unit_code="VP")
+    meta = dataclasses.replace(_meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND"), secrecy=1)
+    with open(pdf, "rb") as f:
+        doc_id = docs.receive(system, "vanthu", f, "qd.pdf", meta).document.id
+    docs.verify(system, "vanthu", doc_id)
+    docs.register_incoming(system, "vanthu", doc_id)
+    with pytest.raises(NotFound):
+        docs.get_document(system, "chuyenvien", doc_id)
+    docs.assign(system, "chutich", doc_id, "KT", instruction="Xử lý", lead_user="chuyenvien")
+    assert docs.get_document(system, "chuyenvien", doc_id).document.secrecy == 1
+    assert [t.document.id for t in instructions.assigned_to_me(system, "chuyenvien")] == [doc_id]
+    with pytest.raises(NotFound):
+        docs.get_document(system, "cv.vp", doc_id)
+    docs.complete(system, "chuyenvien", doc_id, "Xong")
