@@ -75,10 +75,26 @@ def day(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[dict
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield {"base": f"http://127.0.0.1:{server.server_port}", "pdf": pdf, "ready": ready.id}
+        yield {
+            "base": f"http://127.0.0.1:{server.server_port}",
+            "pdf": pdf,
+            "ready": ready.id,
+            "system": system,
+        }
     finally:
         server.shutdown()
         system.close()
+
+
+def _seal_key(system: System, active: bool) -> None:
+    """Unbind (or bind again) the agency's seal key, as an administrator would."""
+    from sqlalchemy import select
+
+    from edms.models import SigningKey
+
+    with system.sessions() as s, s.begin():
+        for k in s.scalars(select(SigningKey).where(SigningKey.agency_id.is_not(None))):
+            k.active = active
 
 
 @pytest.fixture(scope="module")
@@ -196,13 +212,32 @@ def test_receive_instruct_handle_and_release(day: dict[str, Any], browser: Any) 
     assert "Sở Khoa học và Công nghệ" in clerk.locator("main").inner_text()
     accessible(clerk)
     shots.take(clerk, "phat-hanh")
+    # first without a seal key: it stops after the number, says so, and continues later
+    _seal_key(day["system"], False)
     clerk.get_by_label("Tôi đã kiểm tra văn bản").check()
     clerk.get_by_role("button", name="Phát hành", exact=True).click()
     clerk.wait_for_load_state()
-    assert clerk.locator(".flash.error").count() == 0, clerk.locator(
-        ".flash.error"
-    ).all_inner_texts()
-    assert "Đã phát hành văn bản số 02/QĐ-UBND" in clerk.locator(".flash.ok").inner_text()
+    stopped = clerk.locator(".flash.error").inner_text()
+    assert "bước ký số cơ quan không thực hiện được" in stopped, stopped
+    assert "chưa có khóa ký số" in stopped and "đã cấp số" in stopped
+    assert "Đã thực hiện: cấp số." in clerk.locator(".flash.ok").inner_text()
+    assert clerk.locator("#so-se-cap").inner_text() == "02/QĐ-UBND"  # kept, not retaken
+    assert "Số, ký hiệu đã cấp" in clerk.locator("dl.meta").inner_text()
+    assert clerk.locator("ol.release-steps li").all_inner_texts() == [
+        "Ký số cơ quan",
+        "Vào sổ",
+        "Ban hành",
+    ]
+    accessible(clerk)
+    shots.take(clerk, "phat-hanh-dung-o-buoc-ky-so-co-quan")
+    _seal_key(day["system"], True)
+    clerk.get_by_label("Tôi đã kiểm tra văn bản").check()
+    clerk.get_by_role("button", name="Phát hành", exact=True).click()
+    clerk.wait_for_load_state()
+    errors = clerk.locator(".flash.error").all_inner_texts()
+    assert not errors, errors
+    done = clerk.locator(".flash.ok").inner_text()
+    assert "Đã phát hành văn bản số 02/QĐ-UBND: ký số cơ quan, vào sổ, ban hành." in done
     assert "Trạng thái: đã ban hành" in clerk.content()
     rows = clerk.locator("main table").last.locator("tbody tr")  # Quá trình xử lý
     history = [rows.nth(i).inner_text() for i in range(rows.count())]
