@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Flask
 
-API_BLUEPRINTS = ("documents", "digitization", "records", "exchange", "admin")
+API_BLUEPRINTS = ("documents", "instructions", "digitization", "records", "exchange", "admin")
 UNSAFE = ("post", "put", "patch", "delete")
 
 # endpoint -> operationId, where the view function's name does not say what it does

@@ -21,7 +21,7 @@ from .. import schemas as sc
 from ..context import system
 from ..security import SECURITY, actor, requires
 
-bp = APIBlueprint("instructions", __name__, tag="Instructions and release")
+bp = APIBlueprint("instructions", __name__, tag="Documents")
 
 
 class DocumentItems(Schema):
@@ -125,7 +125,7 @@ def _plain(value: Any) -> Any:
     responses=[401, 403],
 )
 @requires("read")
-def awaiting_instruction() -> dict[str, Any]:
+def list_awaiting_instruction() -> dict[str, Any]:
     """Registered and not yet assigned (or handed back): leaders and clerks."""
     return {
         "items": [docs.document_json(d) for d in handling.awaiting_instruction(system(), actor())]
@@ -136,7 +136,7 @@ def awaiting_instruction() -> dict[str, Any]:
 @bp.output(TaskItems)
 @bp.doc(summary="Incoming documents assigned to me by name", security=SECURITY, responses=[401])
 @requires("read")
-def assigned_to_me() -> dict[str, Any]:
+def list_assigned_to_me() -> dict[str, Any]:
     """As the person in charge (`lead: true`) or a co-operating person; nearest deadline
     first."""
     return {
@@ -160,7 +160,7 @@ def assigned_to_me() -> dict[str, Any]:
     responses=[400, 401, 403, 404],
 )
 @requires("read")
-def handling_sheet(doc_id: int) -> dict[str, Any]:
+def get_handling_sheet(doc_id: int) -> dict[str, Any]:
     sheet = handling.handling_sheet(system(), actor(), doc_id)
     return dict(_plain(asdict(sheet)))
 
@@ -173,7 +173,7 @@ def handling_sheet(doc_id: int) -> dict[str, Any]:
     responses=[401, 403, 404, 409],
 )
 @requires("read")
-def release_plan(doc_id: int) -> dict[str, Any]:
+def get_release_plan(doc_id: int) -> dict[str, Any]:
     """The steps left, the number and symbol it will take (peeked, not reserved), the
     recipients and the seal's level."""
     plan = releasing.release_plan(system(), actor(), doc_id)
@@ -189,7 +189,7 @@ def release_plan(doc_id: int) -> dict[str, Any]:
     responses=[400, 401, 403, 404, 409, 422],
 )
 @requires("sign")
-def release(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
+def release_document(doc_id: int, data: dict[str, Any]) -> dict[str, Any]:
     """Runs the remaining steps in order, each recorded on its own; stops at the first
     that fails (`failed`, `reason`) and keeps the state reached; call again to continue."""
     outcome = releasing.release(system(), actor(), doc_id, holder=data["holder"], note=data["note"])
