@@ -401,6 +401,10 @@ def test_file_copy_keeper_is_filled_however_registered(agency: System) -> None:
     assert len(rows) == 2 and given
     assert keepers == ["Văn phòng UBND tỉnh", "Văn phòng, Hoàng Thị Mai"]
     assert all(r[5] for r in rows)
+    # and it is recorded on the document itself, not only worked out for the register
+    assert docs.get_document(system, "vanthu", doc.id).document.holder == (
+        "Văn phòng, Hoàng Thị Mai"
+    )
 
 
 def test_registers_page_shows_the_cover(agency: System, signed_pdf: Path) -> None:

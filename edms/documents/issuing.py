@@ -261,7 +261,23 @@ def seal(system: System, actor: str, doc_id: int, *, level: str | None = None) -
 def register_outgoing(
     system: System, actor: str, doc_id: int, *, holder: str = "", note: str = ""
 ) -> Document:
-    return simple_step(system, actor, doc_id, "register", note, holder=holder.strip()[:200])
+    """Enter the document in the outgoing register. ``holder`` fills the column "Đơn vị,
+    người nhận bản lưu"; when none is given (the CLI's default) the clerk who registers it
+    keeps the file copy: their unit and name are recorded, as the web form proposes."""
+
+    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
+        user = load_user(s, actor)
+        doc = load_document(s, user, doc_id)
+        step = check_step(user, doc, "register")
+        keeper = holder.strip()
+        if not keeper:
+            unit = s.get(OrgUnit, user.unit_id) if user.unit_id is not None else None
+            keeper = f"{unit.name}, {user.full_name}" if unit is not None else user.full_name
+        doc.holder = keeper[:200]
+        advance(s, user, doc, step, note.strip())
+        return doc
+
+    return run_in_transaction(system, work)
 
 
 def issue(system: System, actor: str, doc_id: int, note: str = "") -> Document:
