@@ -88,6 +88,7 @@ def run_schemathesis(base: str, token: str, workdir: Path, pinned: bool) -> None
     assert "passed" in tail and "Server error" not in tail
 
 
+@pytest.mark.slow  # ~40 s of random identifiers; `make test` keeps the seeded run below
 def test_schemathesis_generated_identifiers(served: tuple[str, str, Path]) -> None:
     base, token, tmp = served
     run_schemathesis(base, token, tmp, pinned=False)
