@@ -7,7 +7,7 @@ signer (``minio.signer.sign_v4_s3``).
   killed process left behind.
 
 Invariants: every request is signed (SigV4, the body's SHA-256 over plain HTTP, a
-Content-MD5 always); a non-2xx answer raises :class:`minio.error.S3Error` with the
+Content-MD5 on every body); a non-2xx answer raises :class:`minio.error.S3Error` with the
 server's error code, exactly as the MinIO client would. The region is the configured one,
 else ``us-east-1`` (MinIO's and SeaweedFS's default); a server that names another region
 in its ``AuthorizationHeaderMalformed`` answer gets the request again, signed for that one.
@@ -74,34 +74,36 @@ class S3Requests:
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
     ) -> urllib3.BaseHTTPResponse:
+        """Send one signed request; once more, signed for the region the server names, if
+        it answers that the bucket is in another one."""
+        args = (method, bucket, key, body, headers or {}, query or {})
         try:
-            return self._request(method, bucket, key, body=body, headers=headers, query=query)
+            return self._send(*args)
         except S3Error as exc:
             region = _named_region(exc) if exc.code == "AuthorizationHeaderMalformed" else None
             if not region or region == self._region:
                 raise
             self._region = region
-            return self._request(method, bucket, key, body=body, headers=headers, query=query)
+            return self._send(*args)
 
-    def _request(
+    def _send(
         self,
         method: str,
         bucket: str,
-        key: str | None = None,
-        *,
-        body: bytes = b"",
-        headers: dict[str, str] | None = None,
-        query: dict[str, str] | None = None,
+        key: str | None,
+        body: bytes,
+        headers: dict[str, str],
+        query: dict[str, str],
     ) -> urllib3.BaseHTTPResponse:
         url = self._url.build(
             method=method,
             region=self._region,
             bucket_name=bucket,
             object_name=key,
-            query_params=dict(query or {}),
+            query_params=dict(query),
         )
         creds = self._creds.retrieve()
-        hdrs: dict[str, Any] = dict(headers or {})
+        hdrs: dict[str, Any] = dict(headers)
         hdrs["Host"] = url.netloc
         hdrs["Content-Length"] = str(len(body))
         if body:
