@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edms.config import ConfigError, Settings, mask_url
@@ -186,3 +188,21 @@ def test_config_show_names_the_source(
     assert [line.split() for line in text.splitlines() if line.startswith("job_workers ")] == [
         ["job_workers", "env", "5"]
     ]
+
+
+@pytest.mark.parametrize("command", [["sign", "--signer", "leader1"], ["extend"]])
+def test_signing_commands_name_a_bad_setting(command: list[str], tmp_path: Path) -> None:
+    """`edms sign` and `edms extend` read the configuration like every command: a bad
+    value is one line and exit 2, not a traceback."""
+    from click.testing import CliRunner
+
+    from edms.cli import main
+
+    src = tmp_path / "in.pdf"
+    src.write_bytes(b"%PDF-1.7\n")
+    args = [command[0], str(src), "-o", str(tmp_path / "out.pdf"), *command[1:]]
+    if command[0] == "sign":
+        args += ["--profile", "personal"]
+    result = CliRunner().invoke(main, args, env={"EDMS_S3_PART_SIZE_MB": "1"})
+    assert result.exit_code == 2, result.output
+    assert "error: configuration: EDMS_S3_PART_SIZE_MB='1': must be at least 5" in result.output

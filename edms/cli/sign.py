@@ -15,7 +15,7 @@ from signing.engine import Level, Profile, SigningEngine, SigningError
 
 from ..config import Settings
 from ..signatures import SignerRef, engine_for, options_for, resolve, trust_services
-from .base import fail
+from .base import fail, settings
 
 _LEVELS = [lvl.value for lvl in Level]
 _PROFILES = [p.value for p in Profile]
@@ -28,10 +28,10 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(ref: SignerRef, env: dict[str, str]) -> None:
     os.environ.update(env)
-    settings = Settings.from_env()
-    signer = resolve(settings, ref)
+    config = Settings.from_env()  # checked by the parent before the pool started
+    signer = resolve(config, ref)
     _WORKER["signer"] = signer
-    _WORKER["engine"] = engine_for(settings, signer)
+    _WORKER["engine"] = engine_for(config, signer)
 
 
 def _sign_one(src: str, dst: str, opts_kw: dict[str, Any]) -> str:
@@ -124,12 +124,12 @@ def sign(
         "field_name": field_name,
         "page": None if page is None else page - 1,
     }
-    settings = Settings.from_env()
+    config = settings()
     if not batch:
         if source.is_dir():
             fail(f"{source} is a directory: add --batch", 2)
-        signer = resolve(settings, ref)
-        engine = engine_for(settings, signer)
+        signer = resolve(config, ref)
+        engine = engine_for(config, signer)
         try:
             result = engine.sign(source, output, options_for(signer, Profile(profile), **opts_kw))
         except SigningError as exc:
@@ -145,7 +145,7 @@ def sign(
     files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() == ".pdf")
     if not files:
         fail(f"no PDF files in {source}")
-    resolve(settings, ref)  # fail early, before starting workers
+    resolve(config, ref)  # fail early, before starting workers
     env = {k: v for k, v in os.environ.items() if k.startswith("EDMS_")}
     failures: list[tuple[Path, str]] = []
     opts_kw["profile"] = profile
@@ -179,7 +179,7 @@ def extend(source: Path, output: Path, level: str) -> None:
     from signing.ltv import extend as do_extend
 
     try:
-        do_extend(source, output, Level(level), trust_services(Settings.from_env()))
+        do_extend(source, output, Level(level), trust_services(settings()))
     except SigningError as exc:
         fail(str(exc))
     click.echo(f"{output}: extended to {level}", err=True)
