@@ -1,5 +1,6 @@
 """What every command module of the ``edms`` command line shares: the error exit, the lazy
-:class:`Context` holding the :class:`~edms.system.System`, ``--as USER`` and date parsing.
+:class:`Context` holding the :class:`~edms.system.System`, ``--as USER``, the options naming
+a signing key, and date parsing.
 
 Invariant: importing this module loads only click; the configuration, the domain model,
 SQLAlchemy and pyHanko are imported by the commands that use them, when they run.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
@@ -57,15 +59,39 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context, ensure=True)
 
 
-def as_user(f: F) -> F:
-    """The ``--as USERNAME`` option (or ``$EDMS_USER``) of commands acting as a user."""
-    return click.option(
-        "--as",
-        "actor",
-        envvar="EDMS_USER",
-        required=True,
-        help="Act as this user (or set EDMS_USER).",
-    )(f)
+def acting_as(help: str = "Act as this user (or set EDMS_USER).") -> Callable[[F], F]:
+    """The ``--as USERNAME`` option (or ``$EDMS_USER``), passed as ``actor``; ``help`` says
+    who may act (``acting_as("A clerk.")``)."""
+    return click.option("--as", "actor", envvar="EDMS_USER", required=True, help=help)
+
+
+as_user = acting_as()
+"""``--as USERNAME`` with the general help."""
+
+_SIGNER_OPTIONS = (
+    click.option("--signer", "label", help="A signer of the development PKI (leader1, ...)."),
+    click.option("--p12", type=click.Path(exists=True, dir_okay=False, path_type=Path)),
+    click.option("--p12-password-env", help="Environment variable holding the password."),
+    click.option("--pkcs11-lib", help="PKCS#11 module of the token or HSM."),
+    click.option("--pkcs11-token", help="Token label."),
+    click.option("--pkcs11-key", help="Key (and certificate) label on the token."),
+    click.option(
+        "--pkcs11-pin-env",
+        default="EDMS_PKCS11_PIN",
+        show_default=True,
+        help="Environment variable holding the PIN.",
+    ),
+)
+
+
+def signer_options(f: F) -> F:
+    """The options naming a signing key: ``--signer LABEL``, ``--p12 FILE``
+    (``--p12-password-env``) or ``--pkcs11-lib/-token/-key`` (``--pkcs11-pin-env``). Their
+    parameters are the fields of :class:`edms.signatures.SignerRef`: the command takes them
+    as ``**key_ref`` and builds ``SignerRef(**key_ref)``."""
+    for option in reversed(_SIGNER_OPTIONS):
+        f = option(f)
+    return f
 
 
 def parse_date(value: str | None) -> date | None:

@@ -8,10 +8,11 @@ and the web UI.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from .base import Context, fail, pass_ctx
+from .base import Context, fail, pass_ctx, signer_options
 
 # -- organisation --------------------------------------------------------------------
 
@@ -98,13 +99,7 @@ def key() -> None:
 @key.command("bind")
 @click.option("--user", "username", help="Bind a leader's personal key.")
 @click.option("--agency", "agency_code", help="Bind the agency's seal key.")
-@click.option("--signer", "label", help="A signer of the development PKI.")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--p12-password-env")
-@click.option("--pkcs11-lib")
-@click.option("--pkcs11-token")
-@click.option("--pkcs11-key")
-@click.option("--pkcs11-pin-env", default="EDMS_PKCS11_PIN", show_default=True)
+@signer_options
 @click.option(
     "--image",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -116,31 +111,16 @@ def key_bind(
     ctx: Context,
     username: str | None,
     agency_code: str | None,
-    label: str | None,
-    p12: Path | None,
-    p12_password_env: str | None,
-    pkcs11_lib: str | None,
-    pkcs11_token: str | None,
-    pkcs11_key: str | None,
-    pkcs11_pin_env: str,
     image: Path | None,
     authority: str,
+    **key_ref: Any,
 ) -> None:
     from ..orgs import bind_key
     from ..signatures import SignerRef
 
-    ref = SignerRef(
-        label=label,
-        p12=p12,
-        p12_password_env=p12_password_env,
-        pkcs11_lib=pkcs11_lib,
-        pkcs11_token=pkcs11_token,
-        pkcs11_key=pkcs11_key,
-        pkcs11_pin_env=pkcs11_pin_env,
-    )
     k = bind_key(
         ctx.system,
-        ref,
+        SignerRef(**key_ref),
         username=username,
         agency_code=agency_code,
         image=image,

@@ -15,7 +15,7 @@ from signing.engine import Level, Profile, SigningEngine, SigningError
 
 from ..config import Settings
 from ..signatures import SignerRef, engine_for, options_for, resolve, trust_services
-from .base import fail, settings
+from .base import fail, settings, signer_options
 
 _LEVELS = [lvl.value for lvl in Level]
 _PROFILES = [p.value for p in Profile]
@@ -53,13 +53,7 @@ def _sign_one(src: str, dst: str, opts_kw: dict[str, Any]) -> str:
 )
 @click.option("--profile", type=click.Choice(_PROFILES), required=True)
 @click.option("--level", type=click.Choice(_LEVELS), default="B-T", show_default=True)
-@click.option("--signer", "label", help="A signer of the development PKI (leader1, ...).")
-@click.option("--p12", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--p12-password-env", help="Environment variable holding the password.")
-@click.option("--pkcs11-lib", help="PKCS#11 module of the token or HSM.")
-@click.option("--pkcs11-token", help="Token label.")
-@click.option("--pkcs11-key", help="Key (and certificate) label on the token.")
-@click.option("--pkcs11-pin-env", default="EDMS_PKCS11_PIN", show_default=True)
+@signer_options
 @click.option(
     "--image",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -82,13 +76,6 @@ def sign(
     output: Path,
     profile: str,
     level: str,
-    label: str | None,
-    p12: Path | None,
-    p12_password_env: str | None,
-    pkcs11_lib: str | None,
-    pkcs11_token: str | None,
-    pkcs11_key: str | None,
-    pkcs11_pin_env: str,
     image: Path | None,
     authority: str,
     title: str | None,
@@ -100,19 +87,10 @@ def sign(
     page: int | None,
     batch: bool,
     jobs: int,
+    **key_ref: Any,
 ) -> None:
     """Sign SOURCE (PAdES, Decree-30 appearance) into OUTPUT."""
-    ref = SignerRef(
-        label=label,
-        p12=p12,
-        p12_password_env=p12_password_env,
-        pkcs11_lib=pkcs11_lib,
-        pkcs11_token=pkcs11_token,
-        pkcs11_key=pkcs11_key,
-        pkcs11_pin_env=pkcs11_pin_env,
-        image=image,
-        authority=authority,
-    )
+    ref = SignerRef(**key_ref, image=image, authority=authority)
     opts_kw: dict[str, Any] = {
         "level": Level(level),
         "authority": authority,
