@@ -38,12 +38,7 @@ from pyhanko_certvalidator import ValidationContext
 
 from ..trust import TrustSet
 from . import policy, reading
-from .report import (
-    INDETERMINATE,
-    NOT_VALID,
-    SignatureReport,
-    SignerReport,
-)
+from .report import SignatureReport, SignerReport, unreadable_signature
 
 log = logging.getLogger("signing.validation")
 
@@ -238,28 +233,7 @@ def _safe(fn: Any, default: Any = None) -> Any:
 def _unreadable(found: reading.Found, ctx: _Ctx, kind: str) -> SignatureReport:
     if found.diagnostic:
         ctx.diagnostics.append(f"{found.name}: {found.diagnostic}")
-    return SignatureReport(
-        field=found.name,
-        signer=SignerReport(),
-        signing_time=None,
-        timestamp=None,
-        level="unknown",
-        indication="INDETERMINATE",
-        sub_indication="FORMAT_FAILURE",
-        integrity=False,
-        trusted=False,
-        revocation="not_checked",
-        coverage="unknown",
-        modifications="unknown",
-        status=NOT_VALID if found.failed else INDETERMINATE,
-        reason=found.problem,
-        kind=kind,
-        messages=[
-            found.problem
-            if found.failed
-            else f"Không kiểm tra được / Cannot be validated: {found.problem}"
-        ],
-    )
+    return unreadable_signature(found.name, found.problem, failed=found.failed, kind=kind)
 
 
 def _proof_of_existence(ctx: _Ctx, sig: Any, st: Any) -> datetime | None:

@@ -146,17 +146,14 @@ def file_facts(data: Any) -> dict[str, Any]:
     return {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "revisions": None}
 
 
-def failure_report(
-    facts: dict[str, Any],
-    reason: str,
-    *,
-    diagnostic: str | None = None,
-    notes: list[str] | None = None,
-) -> Report:
-    """The report for a file that cannot be validated at all: ``indeterminate`` with the
-    reason in words."""
-    sig = SignatureReport(
-        field="",
+def unreadable_signature(
+    field: str, reason: str, *, failed: bool = False, kind: str = "signature"
+) -> SignatureReport:
+    """A signature (or document timestamp) that cannot be judged: ``FORMAT_FAILURE``,
+    ``not_valid`` when ``failed`` (the reason then says what is wrong), else
+    ``indeterminate`` ("cannot be validated" and the reason)."""
+    return SignatureReport(
+        field=field,
         signer=SignerReport(),
         signing_time=None,
         timestamp=None,
@@ -168,10 +165,23 @@ def failure_report(
         revocation="not_checked",
         coverage="unknown",
         modifications="unknown",
-        messages=[f"Không kiểm tra được / Cannot be validated: {reason}"],
-        status=INDETERMINATE,
+        messages=[reason if failed else f"Không kiểm tra được / Cannot be validated: {reason}"],
+        status=NOT_VALID if failed else INDETERMINATE,
         reason=reason,
+        kind=kind,
     )
+
+
+def failure_report(
+    facts: dict[str, Any],
+    reason: str,
+    *,
+    diagnostic: str | None = None,
+    notes: list[str] | None = None,
+) -> Report:
+    """The report for a file that cannot be validated at all: ``indeterminate`` with the
+    reason in words."""
+    sig = unreadable_signature("", reason)
     report = Report(
         file=facts,
         valid=False,
