@@ -8,11 +8,6 @@ from typing import Any
 from apiflask import APIBlueprint
 from flask import Response, jsonify
 
-from edms import jobs
-from edms.blobs import staging, store_upload
-from edms.digitization.intake import SCAN_TYPES
-from edms.errors import ClientError
-
 from .. import schemas as sc
 from ..context import system
 from ..security import SECURITY, actor, requires
@@ -34,47 +29,14 @@ def digitize(form: dict[str, Any]) -> Response:
     """The job's result names the registered copy (`document_id`, `number`), its
     `public_id` and `verify_url` (the QR code's page), and any resolution warnings.
     Refused scans (below 200 dpi, damaged, not a scan) make the job fail with the reason."""
-    from edms.accounts import require
-    from edms.dossiers import validate_code
+    from edms.digitization.pipeline import CopyRequest
+    from edms.digitization.queueing import submit
 
-    require(system(), actor(), "clerk", action="digitize paper results")
-    validate_code(form["dossier_code"], "dossier code (mã hồ sơ)", 50)
-    if form.get("with_qr") is None:
-        form["with_qr"] = True
-    stored = []
-    request = {
-        k: form[k]
-        for k in (
-            "dossier_code",
-            "original_type",
-            "procedure_code",
-            "result_code",
-            "holder_name",
-            "original_number",
-            "subject",
-            "copy_type",
-            "with_qr",
-        )
-    }
-    if form.get("original_date"):
-        request["original_date"] = form["original_date"].isoformat()
-    # Staged: a refused file or job leaves none of the scans stored before it.
-    with staging(system()) as staged:
-        for f in form["files"]:
-            if not f.filename:
-                raise ClientError("every file part needs a file name")
-            kept = store_upload(
-                system(),
-                f.stream,
-                filename=f.filename,
-                allowed=(*SCAN_TYPES, "application/zip"),
-                retention_years=0,
-            )
-            staged.append(kept.sha256)
-            stored.append({"sha256": kept.sha256, "name": f.filename})
-        job = jobs.submit(
-            system(), actor(), "digitize", {"files": stored, "request": request}, total=6
-        )
+    fields = {k: v for k, v in form.items() if k != "files"}
+    if fields.get("with_qr") is None:
+        fields["with_qr"] = True
+    scans = [(f.stream, f.filename or "") for f in form["files"]]
+    job = submit(system(), actor(), scans, CopyRequest(**fields))
     resp = jsonify(job_json(job))
     resp.status_code = 202
     resp.headers["Location"] = f"/api/v1/jobs/{job.id}"

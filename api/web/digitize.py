@@ -11,26 +11,22 @@ from edms import jobs
 from edms.errors import ClientError, EdmsError
 
 from ..context import system
-from .views import bp, has, login_required, me
-
-# -- digitization ---------------------------------------------------------------------------------
+from .views import bp, login_required, me
 
 
 @bp.route("/so-hoa", methods=["GET", "POST"])
 @login_required
 def digitize() -> Any:
-    from edms.blobs import staging, store_upload
-    from edms.digitization.intake import SCAN_TYPES
+    from edms.digitization.pipeline import CopyRequest
+    from edms.digitization.queueing import submit
     from edms.dossiers import CODE
 
     if request.method == "GET":
         return render_template("web/digitize.html", form={})
     f = request.form
     try:
-        if not has("clerk"):
-            raise ClientError("chỉ văn thư được số hóa kết quả giấy")
-        files = [x for x in request.files.getlist("files") if x.filename]
-        if not files:
+        scans = [(x.stream, x.filename) for x in request.files.getlist("files") if x.filename]
+        if not scans:
             raise ClientError("chọn ít nhất một tệp ảnh quét")
         if not f.get("dossier_code", "").strip() or not f.get("original_type", "").strip():
             raise ClientError("cần mã hồ sơ và loại giấy tờ gốc")
@@ -38,35 +34,17 @@ def digitize() -> Any:
             raise ClientError(
                 "mã hồ sơ chỉ gồm chữ cái không dấu, chữ số, '.', '_' hoặc '-' (tối đa 50 ký tự)"
             )
-        request_body: dict[str, Any] = {
-            k: f.get(k, "").strip()
-            for k in (
-                "dossier_code",
-                "original_type",
-                "procedure_code",
-                "result_code",
-                "holder_name",
-                "original_number",
-                "subject",
-            )
-        }
-        request_body.update(copy_type=f.get("copy_type", "SAO Y"), with_qr=True)
-        # Staged: a refused file leaves none of the scans stored before it.
-        with staging(system()) as staged:
-            stored = []
-            for x in files:
-                kept = store_upload(
-                    system(),
-                    x.stream,  # type: ignore[arg-type]
-                    filename=x.filename,
-                    allowed=(*SCAN_TYPES, "application/zip"),
-                    retention_years=0,
-                )
-                staged.append(kept.sha256)
-                stored.append({"sha256": kept.sha256, "name": x.filename})
-            job = jobs.submit(
-                system(), me(), "digitize", {"files": stored, "request": request_body}, total=6
-            )
+        copy = CopyRequest(
+            dossier_code=f["dossier_code"].strip(),
+            original_type=f["original_type"].strip(),
+            procedure_code=f.get("procedure_code", "").strip(),
+            result_code=f.get("result_code", "").strip(),
+            holder_name=f.get("holder_name", "").strip(),
+            original_number=f.get("original_number", "").strip(),
+            subject=f.get("subject", "").strip(),
+            copy_type=f.get("copy_type", "SAO Y"),
+        )
+        job = submit(system(), me(), scans, copy)
     except EdmsError as exc:
         flash(exc.message, "error")
         return render_template("web/digitize.html", form=f), exc.status

@@ -85,7 +85,8 @@ class CopyResult:
     report: Report | None = None
 
 
-def _check_request(r: CopyRequest) -> None:
+def check_request(r: CopyRequest) -> None:
+    """Refuse (ClientError) a request the pipeline would refuse, before any scan is read."""
     if r.secrecy:
         raise ClientError("secret papers are not digitized through the ordinary flow")
     validate_code(r.dossier_code, "dossier code (mã hồ sơ)", 50)
@@ -127,7 +128,7 @@ def digitize(
     """Digitize one paper result from its scans (one or more files, folders or ZIPs, in
     order). Raises a clear error for anything refused; stores nothing then."""
     say = progress or (lambda _stage: None)
-    _check_request(request)
+    check_request(request)
     settings = system.settings
     with system.sessions() as s:
         user = load_user(s, actor)
