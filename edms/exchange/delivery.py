@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from signing import xmldsig
@@ -29,6 +29,7 @@ from ..errors import ClientError, UpstreamUnavailable
 from ..models import (
     ExchangeMessage,
 )
+from ..outbox_lease import Loop, lease_free, retry_at, take
 from ..system import System
 from . import edxml
 from .directory import Peer, find, peer_of
@@ -62,7 +63,7 @@ def _claim(system: System, now: datetime, limit: int) -> list[int]:
                     ExchangeMessage.direction == "out",
                     ExchangeMessage.state == "pending",
                     ExchangeMessage.next_attempt_at <= now,
-                    or_(ExchangeMessage.lease_until.is_(None), ExchangeMessage.lease_until < now),
+                    lease_free(ExchangeMessage, now),
                 )
                 .order_by(ExchangeMessage.id)
                 .limit(limit)
@@ -75,16 +76,7 @@ def _claim(system: System, now: datetime, limit: int) -> list[int]:
                 busy.add(lane)
                 continue
             busy.add(lane)
-            got = s.execute(
-                update(ExchangeMessage)
-                .where(
-                    ExchangeMessage.id == msg.id,
-                    ExchangeMessage.state == "pending",
-                    or_(ExchangeMessage.lease_until.is_(None), ExchangeMessage.lease_until < now),
-                )
-                .values(lease_until=lease)
-            )
-            if got.rowcount == 1:  # type: ignore[attr-defined]
+            if take(s, ExchangeMessage, msg.id, now, lease):
                 claimed.append(msg.id)
     return claimed
 
@@ -226,11 +218,12 @@ def _attempt_failed(system: System, msg_id: int, reason: str) -> str:
                 {"to": msg.peer_code, "attempts": msg.attempts, "reason": reason[:500]},
             )
             return "failed"
-        delay = min(
-            settings.exchange_retry_base_seconds * 2 ** (msg.attempts - 1),
+        msg.next_attempt_at = retry_at(
+            now_utc(),
+            msg.attempts,
+            settings.exchange_retry_base_seconds,
             settings.exchange_retry_max_seconds,
         )
-        msg.next_attempt_at = now_utc() + timedelta(seconds=delay)
     return "retried"
 
 
@@ -254,48 +247,44 @@ class Pump:
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="edms-exchange", daemon=True)
-        self.receiver: threading.Thread | None = None
-        if system.settings.exchange_transport == "vdxp":
-            self.receiver = threading.Thread(
-                target=self._receive, daemon=True, name="edms-exchange-receive"
+        settings = system.settings
+        stop = threading.Event()
+        self.loops = [
+            Loop(
+                "edms-exchange",
+                lambda: _busy(deliver_due(system)),
+                settings.exchange_poll_seconds,
+                log,
+                "exchange delivery round failed",
+                stop,
             )
+        ]
+        if settings.exchange_transport == "vdxp":
+            from .receiving import receive_due
+
+            # what the axis holds for us (the round is due at most once per interval)
+            self.loops.append(
+                Loop(
+                    "edms-exchange-receive",
+                    lambda: receive_due(system) > 0,
+                    settings.exchange_vdxp_poll_seconds,
+                    log,
+                    "exchange receiving round failed",
+                    stop,
+                )
+            )
+        self.thread = self.loops[0].thread
 
     def start(self) -> Pump:
-        self.thread.start()
-        if self.receiver is not None:
-            self.receiver.start()
+        for loop in self.loops:
+            loop.start()
         self.system.closers.append(self.stop)
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        for t in (self.thread, self.receiver):
-            if t is not None and t.is_alive() and threading.current_thread() is not t:
-                t.join(timeout=30)
+        for loop in self.loops:  # one stop event: the first stop() stops both
+            loop.stop()
 
-    def _run(self) -> None:
-        interval = self.system.settings.exchange_poll_seconds
-        while not self._stop.is_set():
-            busy = False
-            try:
-                r = deliver_due(self.system)
-                busy = (r.delivered + r.refused + r.retried + r.failed) > 0
-            except Exception:  # keep the loop alive; the cause is logged
-                log.exception("exchange delivery round failed")
-            if not busy:
-                self._stop.wait(interval)
 
-    def _receive(self) -> None:
-        from .receiving import receive_due
-
-        interval = self.system.settings.exchange_vdxp_poll_seconds
-        while not self._stop.is_set():
-            busy = False
-            try:  # what the axis holds for us (the round is due at most once per interval)
-                busy = receive_due(self.system) > 0
-            except Exception:  # keep the loop alive; the cause is logged
-                log.exception("exchange receiving round failed")
-            if not busy:
-                self._stop.wait(interval)
+def _busy(r: Round) -> bool:
+    return (r.delivered + r.refused + r.retried + r.failed) > 0

@@ -35,7 +35,6 @@ import json
 import logging
 import smtplib
 import ssl
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,9 +42,10 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import format_datetime, parseaddr
+from typing import Self
 
 import requests
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from .. import __version__, audit
 from ..config import Settings
@@ -54,6 +54,7 @@ from ..errors import EdmsError, NotFound
 from ..models import Notice, NoticeAttempt, NoticeWebhook
 from ..numbering import VN_TZ
 from ..orgs import load_user, require_role
+from ..outbox_lease import Loop, lease_free, retry_at, take
 from ..system import System
 from .outbox import compose
 from .webhooks import unseal
@@ -227,7 +228,6 @@ def send_webhook(settings: Settings, n: Notice, url: str, secret: str) -> Outcom
 def _claim(system: System, now: datetime, limit: int) -> list[int]:
     s_ = system.settings
     lease = now + timedelta(seconds=max(s_.smtp_timeout, s_.notice_webhook_timeout) * 3 + 30)
-    claimed = []
     with transaction(system.sessions) as s:
         due = list(
             s.scalars(
@@ -235,24 +235,13 @@ def _claim(system: System, now: datetime, limit: int) -> list[int]:
                 .where(
                     Notice.state == "pending",
                     Notice.next_attempt_at <= now,
-                    or_(Notice.lease_until.is_(None), Notice.lease_until < now),
+                    lease_free(Notice, now),
                 )
                 .order_by(Notice.next_attempt_at, Notice.id)
                 .limit(limit)
             )
         )
-        for notice_id in due:
-            got = s.execute(
-                update(Notice)
-                .where(
-                    Notice.id == notice_id,
-                    Notice.state == "pending",
-                    or_(Notice.lease_until.is_(None), Notice.lease_until < now),
-                )
-                .values(lease_until=lease)
-            )
-            if got.rowcount == 1:  # type: ignore[attr-defined]
-                claimed.append(notice_id)
+        claimed = [i for i in due if take(s, Notice, i, now, lease)]
     return claimed
 
 
@@ -319,11 +308,12 @@ def _record(system: System, notice_id: int, outcome: Outcome, took: int) -> str:
                 },
             )
             return "failed"
-        delay = min(
-            settings.notice_retry_base_seconds * 2 ** (n.attempts - 1),
+        n.next_attempt_at = retry_at(
+            _now(),
+            n.attempts,
+            settings.notice_retry_base_seconds,
             settings.notice_retry_max_seconds,
         )
-        n.next_attempt_at = _now() + timedelta(seconds=delay)
         return "retried"
 
 
@@ -367,36 +357,28 @@ def replay(system: System, actor: str, notice_id: int) -> Notice:
 # -- the loop --------------------------------------------------------------------------------------
 
 
-class Pump:
+class Pump(Loop):
     """The delivery loop on a daemon thread; several processes share the work through the
     leases."""
 
     def __init__(self, system: System) -> None:
         self.system = system
-        self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="edms-notices", daemon=True)
+        super().__init__(
+            "edms-notices",
+            lambda: _busy(deliver_due(system)),
+            system.settings.notice_poll_seconds,
+            log,
+            "notice delivery round failed",  # the database may be down: the loop goes on
+            join_timeout=60,
+        )
 
-    def start(self) -> Pump:
-        self.thread.start()
+    def start(self) -> Self:
         self.system.closers.append(self.stop)
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        if self.thread.is_alive() and threading.current_thread() is not self.thread:
-            self.thread.join(timeout=60)
 
-    def _run(self) -> None:
-        interval = self.system.settings.notice_poll_seconds
-        while not self._stop.is_set():
-            busy = False
-            try:
-                r = deliver_due(self.system)
-                busy = r.delivered + r.retried + r.failed > 0
-            except Exception:  # the database may be down: keep the loop alive
-                log.exception("notice delivery round failed")
-            if not busy:
-                self._stop.wait(interval)
+def _busy(r: Round) -> bool:
+    return r.delivered + r.retried + r.failed > 0
 
 
 __all__ = [
