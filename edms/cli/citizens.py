@@ -13,11 +13,7 @@ from typing import Any
 
 import click
 
-from .base import Context, fail, pass_ctx
-
-ACTOR = click.option(
-    "--as", "actor", envvar="EDMS_USER", required=True, help="Acting user name (or $EDMS_USER)."
-)
+from .base import Context, as_user, fail, pass_ctx
 
 
 def _day(value: str) -> date:
@@ -37,7 +33,7 @@ def procedure() -> None:
 
 
 @procedure.command("list")
-@ACTOR
+@as_user
 @pass_ctx
 def procedure_list(ctx: Context, actor: str) -> None:
     from ..procedures import list_procedures, papers_of, time_vi
@@ -52,7 +48,7 @@ def procedure_list(ctx: Context, actor: str) -> None:
 
 
 @procedure.command("set")
-@ACTOR
+@as_user
 @click.argument("code")
 @click.option("--name", required=True, help="The procedure's name.")
 @click.option(
@@ -179,7 +175,7 @@ def desk() -> None:
 
 
 @desk.command("receive")
-@ACTOR
+@as_user
 @click.option("--procedure", "procedure_code", required=True)
 @click.option("--name", required=True, help="The applicant's full name.")
 @click.option("--id-number", default="", help="CCCD or tax code.")
@@ -246,7 +242,7 @@ def desk_receive(
 
 
 @desk.command("list")
-@ACTOR
+@as_user
 @click.option("--late", is_flag=True, help="Only open dossiers past their date.")
 @click.option("--status", default=None)
 @pass_ctx
@@ -263,7 +259,7 @@ def desk_list(ctx: Context, actor: str, late: bool, status: str | None) -> None:
 
 def _step(name: str, doc: str) -> None:
     @desk.command(name, help=doc)
-    @ACTOR
+    @as_user
     @click.argument("code")
     @click.option("--note", default="", help="A note (for refuse: the reason).")
     @pass_ctx
@@ -286,7 +282,7 @@ _step("refuse", "The dossier cannot be handled (--note: the reason).")
 
 
 @desk.command("link")
-@ACTOR
+@as_user
 @click.argument("code")
 @click.argument("document_id", type=int)
 @click.option("--result", is_flag=True, help="The dossier's result (ready when issued).")
@@ -299,7 +295,7 @@ def desk_link(ctx: Context, actor: str, code: str, document_id: int, result: boo
 
 
 @desk.command("reprint")
-@ACTOR
+@as_user
 @click.argument("code")
 @click.option("--receipt", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--paper-size", type=click.Choice(["A4", "A5"]), default="A4")
@@ -348,7 +344,7 @@ def notices_check(ctx: Context) -> None:
 
 
 @notices.command("log")
-@ACTOR
+@as_user
 @click.option("--state", type=click.Choice(["pending", "delivered", "failed"]))
 @pass_ctx
 def notices_log(ctx: Context, actor: str, state: str | None) -> None:
@@ -364,7 +360,7 @@ def notices_log(ctx: Context, actor: str, state: str | None) -> None:
 
 
 @notices.command("replay")
-@ACTOR
+@as_user
 @click.argument("notice_id", type=int)
 @pass_ctx
 def notices_replay(ctx: Context, actor: str, notice_id: int) -> None:
@@ -376,7 +372,7 @@ def notices_replay(ctx: Context, actor: str, notice_id: int) -> None:
 
 
 @notices.command("test")
-@ACTOR
+@as_user
 @click.argument("address")
 @pass_ctx
 def notices_test(ctx: Context, actor: str, address: str) -> None:

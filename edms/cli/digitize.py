@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from .base import Context, fail, pass_ctx
+from .base import Context, acting_as, fail, pass_ctx
 
 
 def _item_label(label: str | None) -> str | None:
@@ -16,13 +16,7 @@ def _item_label(label: str | None) -> str | None:
 
 
 @click.command("digitize")
-@click.option(
-    "--as",
-    "actor",
-    envvar="EDMS_USER",
-    required=True,
-    help="Act as this clerk (or set EDMS_USER).",
-)
+@acting_as("Act as this clerk (or set EDMS_USER).")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--dossier",

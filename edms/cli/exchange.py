@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from .base import Context, fail, pass_ctx
+from .base import Context, acting_as, as_user, fail, pass_ctx
 
 
 def _write(output: Path, data: bytes) -> None:
@@ -38,13 +38,7 @@ def self_cmd(ctx: Context, agency: str | None) -> None:
 
 
 @exchange.command("import")
-@click.option(
-    "--as",
-    "actor",
-    envvar="EDMS_USER",
-    required=True,
-    help="An administrator; entries go into their agency's directory.",
-)
+@acting_as("An administrator; entries go into their agency's directory.")
 @click.option(
     "--pin",
     "pins",
@@ -84,13 +78,7 @@ def import_cmd(ctx: Context, actor: str, pins: tuple[str, ...], file: Path) -> N
 
 
 @exchange.command("directory")
-@click.option(
-    "--as",
-    "actor",
-    envvar="EDMS_USER",
-    required=True,
-    help="A user; lists their agency's directory.",
-)
+@acting_as("A user; lists their agency's directory.")
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def directory_cmd(ctx: Context, actor: str, as_json: bool) -> None:
@@ -109,7 +97,7 @@ def directory_cmd(ctx: Context, actor: str, as_json: bool) -> None:
 
 
 @exchange.command("profile")
-@click.option("--as", "actor", envvar="EDMS_USER", required=True)
+@as_user
 @click.option("--website", default=None, help="The agency's public website.")
 @click.option("--email", default=None)
 @click.option("--telephone", default=None)
@@ -134,13 +122,7 @@ def profile_cmd(ctx: Context, actor: str, **changes: str | None) -> None:
 
 
 @exchange.command("export")
-@click.option(
-    "--as",
-    "actor",
-    envvar="EDMS_USER",
-    required=True,
-    help="A clerk or administrator of the issuing agency.",
-)
+@acting_as("A clerk or administrator of the issuing agency.")
 @click.option(
     "--to",
     "to",
@@ -165,7 +147,7 @@ def export_cmd(ctx: Context, actor: str, to: str, output: Path, doc_id: int) -> 
 
 
 @exchange.command("export-status")
-@click.option("--as", "actor", envvar="EDMS_USER", required=True, help="A clerk or administrator.")
+@acting_as("A clerk or administrator.")
 @click.option("--code", required=True, help="01-06, 13, 15 or 16.")
 @click.option("--description", default="", help="The reason (needed for 02 and 16).")
 @click.option(
@@ -227,7 +209,7 @@ def inspect_cmd(ctx: Context, as_json: bool, offline: bool, file: Path) -> None:
 
 
 @exchange.command("send")
-@click.option("--as", "actor", envvar="EDMS_USER", required=True, help="A clerk.")
+@acting_as("A clerk.")
 @click.argument("doc_id", type=int)
 @pass_ctx
 def send_cmd(ctx: Context, actor: str, doc_id: int) -> None:
@@ -264,7 +246,7 @@ def deliver_cmd(ctx: Context, loop: bool) -> None:
 
 
 @exchange.command("status")
-@click.option("--as", "actor", envvar="EDMS_USER", required=True)
+@as_user
 @click.argument("doc_id", type=int)
 @pass_ctx
 def status_cmd(ctx: Context, actor: str, doc_id: int) -> None:
@@ -284,7 +266,7 @@ def status_cmd(ctx: Context, actor: str, doc_id: int) -> None:
 
 
 @exchange.command("revocation")
-@click.option("--as", "actor", envvar="EDMS_USER", required=True, help="A clerk.")
+@acting_as("A clerk.")
 @click.argument("doc_id", type=int)
 @click.option("--accept/--refuse", "accept_it", required=True)
 @click.option("--reason", default="")
