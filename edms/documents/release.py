@@ -38,11 +38,12 @@ from ..orgs import active_key, load_user, require_role
 from ..system import System
 from .issuing import issue, number, outgoing_symbol, register_kind, register_outgoing, seal
 from .labels import OUTGOING, STATE_NAMES_VI, now_utc
-from .lifecycle import load_document
+from .lifecycle import STEPS, load_document
 
-# the steps of a release, the state each starts from, and their names for a person
+# the steps of a release, the state each starts from (the lifecycle's), and their names for
+# a person
 ORDER = ("number", "seal", "register", "issue")
-FROM_STATE = {"number": "signed", "seal": "numbered", "register": "sealed", "issue": "registered"}
+FROM_STATE = {name: STEPS[(OUTGOING, name)].from_states[0] for name in ORDER}
 STEP_NAMES_VI = {
     "number": "cấp số",
     "seal": "ký số cơ quan",
