@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -47,7 +47,15 @@ from ..system import System
 from . import designation
 from .files import index_document, pdf_facts, record_file, spool_pdf, spool_upload, workdir
 from .labels import OUTGOING, now_utc
-from .lifecycle import advance, check_levels, check_text, doc_type, load_document, simple_step
+from .lifecycle import (
+    Step,
+    advance,
+    check_levels,
+    check_text,
+    doc_type,
+    load_document,
+    simple_step,
+)
 from .transaction import run_in_transaction
 
 
@@ -392,26 +400,29 @@ def submit(system: System, actor: str, doc_id: int, note: str = "") -> Document:
 def approve(system: System, actor: str, doc_id: int, note: str = "") -> Document:
     """By the person the draft waits for (:mod:`.designation`); the last approval makes
     it ``approved``, an earlier one passes it to the next approver."""
-
-    def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
-        user = load_user(s, actor)
-        doc = load_document(s, user, doc_id)
-        advance(s, user, doc, designation.check_approve(s, user, doc), note.strip())
-        return doc
-
-    result: Document = run_in_transaction(system, work)
-    return result
+    return _designated_step(system, actor, doc_id, designation.check_approve, note)
 
 
 def reject(system: System, actor: str, doc_id: int, reason: str) -> Document:
     """Back to the drafter with a reason, by the person it waits for or its signer."""
     if not reason.strip():
         raise ClientError("a reason is required for this step")
+    return _designated_step(system, actor, doc_id, designation.check_reject, reason)
+
+
+def _designated_step(
+    system: System,
+    actor: str,
+    doc_id: int,
+    check: Callable[[Session, User, Document], Step],
+    note: str,
+) -> Document:
+    """A step only the person the draft waits for may take (``check``, :mod:`.designation`)."""
 
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
         doc = load_document(s, user, doc_id)
-        advance(s, user, doc, designation.check_reject(s, user, doc), reason.strip())
+        advance(s, user, doc, check(s, user, doc), note.strip())
         return doc
 
     result: Document = run_in_transaction(system, work)
