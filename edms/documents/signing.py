@@ -36,6 +36,7 @@ from ..errors import (
     ServiceUnavailable,
 )
 from ..models import (
+    Document,
     SigningKey,
     User,
 )
@@ -157,6 +158,16 @@ def _consent(
     )
 
 
+def _personal_signer(s: Session, actor: str, doc_id: int) -> tuple[User, Document, SigningKey]:
+    """The checks before a personal signature, in order: the document, the ``sign`` step,
+    the designated signer; then the leader's own active key."""
+    user = load_user(s, actor)
+    doc = load_document(s, user, doc_id)
+    check_step(user, doc, "sign")
+    check_signer(s, user, doc)
+    return user, doc, active_key(s, user_id=user.id)
+
+
 def sign(
     system: System,
     actor: str,
@@ -172,11 +183,7 @@ def sign(
     names the credential."""
     with workdir(system) as wd:
         with system.sessions() as s:
-            user = load_user(s, actor)
-            doc = load_document(s, user, doc_id)
-            check_step(user, doc, "sign")
-            check_signer(s, user, doc)
-            key = active_key(s, user_id=user.id)
+            _, _, key = _personal_signer(s, actor, doc_id)
             if key.kind == "remote":
                 raise InvalidTransition(
                     "your key is on your own token: sign through the "
@@ -306,11 +313,7 @@ def remote_prepare(
         raise ClientError(str(exc)) from None
     with workdir(system) as wd:
         with system.sessions() as s:
-            user = load_user(s, actor)
-            doc = load_document(s, user, doc_id)
-            check_step(user, doc, "sign")
-            check_signer(s, user, doc)
-            key = active_key(s, user_id=user.id)
+            user, doc, key = _personal_signer(s, actor, doc_id)
             if key.cert_sha256 != chain[0].sha256.hex():
                 raise Forbidden(
                     "this certificate is not the one bound to you; a leader "
