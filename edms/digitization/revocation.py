@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session
 
 from .. import audit, blobs
 from ..documents import STATE_NAMES_VI, run_in_transaction
-from ..errors import ClientError, InvalidTransition, NotFound
+from ..documents.lifecycle import load_document
+from ..errors import ClientError, InvalidTransition
 from ..models import DigitizedCopy, Document, StatusEvent
 from ..numbering import VN_TZ
-from ..orgs import load_user, may_see, require_role
+from ..orgs import load_user, require_role
 from ..system import System
 from .pipeline import PublicCheck, public_check
 
@@ -30,9 +31,7 @@ def revoke_copy(system: System, actor: str, doc_id: int, reason: str) -> Documen
 
     def work(s: Session, _puts: list[blobs.PutOutcome]) -> Document:
         user = load_user(s, actor)
-        doc = s.get(Document, doc_id)
-        if doc is None or not may_see(s, user, doc):
-            raise NotFound(f"no document {doc_id}")
+        doc = load_document(s, user, doc_id)
         require_role(user, "clerk", "leader", action="revoke an electronic copy")
         row = s.scalars(select(DigitizedCopy).where(DigitizedCopy.document_id == doc.id)).first()
         if row is None:

@@ -15,13 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from .. import audit, events
-from ..errors import ClientError, InvalidTransition, NotFound
+from ..documents.lifecycle import load_document
+from ..errors import ClientError, InvalidTransition
 from ..models import (
     Document,
     ProcedureDossier,
     ProcedureDossierDocument,
 )
-from ..orgs import load_user, may_see, require_role
+from ..orgs import load_user, require_role
 from ..system import System
 from .common import (
     DELIVERED,
@@ -135,9 +136,7 @@ def link_document(
         user = load_user(s, actor)
         require_role(user, *STAFF, action="link documents to a dossier")
         d = _load(s, user, code)
-        doc = s.get(Document, doc_id)
-        if doc is None or not may_see(s, user, doc):
-            raise NotFound(f"no document {doc_id}")
+        doc = load_document(s, user, doc_id)
         if role == "result":
             if d.status not in OPEN:
                 raise InvalidTransition(
