@@ -76,3 +76,27 @@ def test_help_lists_every_command() -> None:
     out = CliRunner().invoke(main, ["--help"]).output
     listed = {line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()}
     assert listed == set(COMMANDS)
+
+
+def test_every_command_of_the_modules_is_in_the_table() -> None:
+    """No command is written in a module of edms/cli/ and left out of the table (it would
+    never run): each one is an entry of COMMANDS or below one."""
+    import importlib
+    import pkgutil
+
+    import edms.cli
+    from edms.cli.root import COMMANDS, load
+
+    def below(command: click.Command) -> list[click.Command]:
+        subs = command.commands.values() if isinstance(command, click.Group) else ()
+        return [command, *(c for sub in subs for c in below(sub))]
+
+    reachable = {id(c) for name in COMMANDS for c in below(load(name))}
+    defined = {
+        f"{info.name}.{attr}"
+        for info in pkgutil.iter_modules(edms.cli.__path__)
+        if info.name != "__main__"
+        for attr, value in vars(importlib.import_module(f"edms.cli.{info.name}")).items()
+        if isinstance(value, click.Command) and id(value) not in reachable
+    }
+    assert defined == {"root.main"}
