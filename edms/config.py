@@ -464,10 +464,11 @@ def sources(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 _EXAMPLE_HEAD = """\
-EDMS configuration. Copy to `.env` (read from the working directory; variables already set
-in the environment win) or set these in the service's environment. Every variable is
-optional: with none set, EDMS runs on the embedded default (SQLite + local object store
-under ./var). Generated from edms/config.py by `edms config example -o .env.example`."""
+EDMS configuration. Copy to `.env` (read from the working directory, else from the
+checkout; variables already set in the environment win; relative paths are taken from the
+folder of `.env`) or set these in the service's environment. Every variable is optional:
+with none set, EDMS runs on the embedded default (SQLite + local object store under ./var).
+Generated from edms/config.py by `edms config example -o .env.example`."""
 
 
 def env_example() -> str:
