@@ -110,9 +110,12 @@ def add_user(
     *,
     title: str = "",
     unit_code: str | None = None,
-    password_hash: str | None = None,
+    password: str | None = None,
 ) -> UserView:
-    """Add a user to the actor's own agency (administrators)."""
+    """Add a user to the actor's own agency (administrators); without a password they
+    cannot log in until one is set."""
+    from .auth import hash_password
+
     with system.sessions() as s:
         me = load_user(s, actor)
         require_role(me, "admin", action="add users")
@@ -127,7 +130,7 @@ def add_user(
         roles,
         title=title,
         unit_code=unit_code,
-        password_hash=password_hash,
+        password_hash=hash_password(password) if password else None,
         actor=actor,
     )
     with system.sessions() as s:

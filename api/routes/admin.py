@@ -190,9 +190,6 @@ def list_users() -> dict[str, Any]:
 )
 @requires("admin")
 def add_user(data: dict[str, Any]) -> dict[str, Any]:
-    accounts.require(system(), actor(), "admin", action="add users")
-    password = data.get("password")
-    hashed = auth.hash_password(password) if password else None
     user = accounts.add_user(
         system(),
         actor(),
@@ -201,7 +198,7 @@ def add_user(data: dict[str, Any]) -> dict[str, Any]:
         data["roles"],
         title=data["title"],
         unit_code=data.get("unit"),
-        password_hash=hashed,
+        password=data.get("password"),
     )
     return user.to_json()
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, g, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from edms import admin_queries, auth, orgs
+from edms import accounts, admin_queries, orgs
 from edms import documents as docs
 from edms.errors import ClientError, EdmsError
 
@@ -29,16 +29,15 @@ def admin() -> Any:
     if request.method == "POST":
         f = request.form
         try:
-            orgs.create_user(
+            accounts.add_user(
                 system(),
-                g.user["agency_code"],
+                me(),
                 f.get("username", ""),
                 f.get("full_name", ""),
                 request.form.getlist("roles"),
                 title=f.get("title", ""),
                 unit_code=f.get("unit") or None,
-                password_hash=auth.hash_password(f["password"]) if f.get("password") else None,
-                actor=me(),
+                password=f.get("password") or None,
             )
             flash("Đã thêm người dùng.", "ok")
         except EdmsError as exc:
