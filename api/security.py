@@ -40,8 +40,16 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.wrappers import Response as BaseResponse
 
-from edms.auth import Identity, Unauthenticated, check_csrf, session_identity, token_identity
+from edms.auth import (
+    SESSION_HOURS,
+    Identity,
+    Unauthenticated,
+    check_csrf,
+    session_identity,
+    token_identity,
+)
 from edms.config import Settings
 from edms.errors import EdmsError, Forbidden, UploadTooLarge
 
@@ -92,6 +100,27 @@ def identify() -> Identity:
             check_csrf(identity, request.headers.get("X-CSRF-Token"))
         return identity
     raise Unauthenticated("log in (POST /api/v1/sessions) or send an API token")
+
+
+def start_session(resp: BaseResponse, token: str) -> BaseResponse:
+    """Set the browser session's cookie (HttpOnly, SameSite=Lax, Secure outside
+    development), lasting as long as the session (REST login and the login page)."""
+    resp.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Lax",
+        secure=not system().settings.is_development,
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+    )
+    return resp
+
+
+def end_session(resp: BaseResponse) -> BaseResponse:
+    """Remove the browser session's cookie (logging out)."""
+    resp.delete_cookie(SESSION_COOKIE, path="/")
+    return resp
 
 
 def current() -> Identity:

@@ -13,7 +13,16 @@ from edms.numbering import VN_TZ
 
 from .. import schemas as sc
 from ..context import system
-from ..security import SECURITY, SESSION_COOKIE, actor, client_address, current, requires
+from ..security import (
+    SECURITY,
+    SESSION_COOKIE,
+    actor,
+    client_address,
+    current,
+    end_session,
+    requires,
+    start_session,
+)
 
 bp = APIBlueprint("admin", __name__, tag="Access and administration")
 
@@ -72,15 +81,7 @@ def login(data: dict[str, Any]) -> Response:
         "expires_at": _iso(new.expires_at),
     }
     resp = make_response(sc.SessionOut().dump(body), 201)
-    resp.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        httponly=True,
-        samesite="Lax",
-        secure=not system().settings.is_development,
-        max_age=auth.SESSION_HOURS * 3600,
-        path="/",
-    )
+    start_session(resp, new.token)
     return resp
 
 
@@ -93,7 +94,7 @@ def logout() -> Response:
     if token:
         auth.logout(system(), token)
     resp = make_response("", 204)
-    resp.delete_cookie(SESSION_COOKIE, path="/")
+    end_session(resp)
     return resp
 
 

@@ -18,8 +18,8 @@ from edms import auth
 from edms.errors import ClientError, EdmsError
 
 from ..context import system
-from ..security import client_address, same_site_path
-from .views import SESSION_COOKIE, bp, has, login_required, me, pin_refused
+from ..security import SESSION_COOKIE, client_address, end_session, same_site_path, start_session
+from .views import bp, has, login_required, me, pin_refused
 
 # -- logging in and out ----------------------------------------------------------------------------
 
@@ -74,26 +74,14 @@ def login() -> Any:
             page.headers["Retry-After"] = str(exc.extra["retry_after"])
         return page
     session.pop("login_csrf", None)
-    resp = redirect(nxt, code=303)
-    resp.set_cookie(
-        SESSION_COOKIE,
-        new.token,
-        httponly=True,
-        samesite="Lax",
-        secure=not system().settings.is_development,
-        max_age=auth.SESSION_HOURS * 3600,
-        path="/",
-    )
-    return resp
+    return start_session(redirect(nxt, code=303), new.token)
 
 
 @bp.post("/dang-xuat")
 @login_required
 def logout() -> BaseResponse:
     auth.logout(system(), request.cookies.get(SESSION_COOKIE, ""))
-    resp = redirect(url_for("web.login"), code=303)
-    resp.delete_cookie(SESSION_COOKIE, path="/")
-    return resp
+    return end_session(redirect(url_for("web.login"), code=303))
 
 
 @bp.route("/ma-pin-ky-so", methods=["GET", "POST"])

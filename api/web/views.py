@@ -25,6 +25,7 @@ from edms.errors import EdmsError
 from edms.numbering import VN_TZ
 
 from ..context import system
+from ..security import SESSION_COOKIE
 
 bp = Blueprint(
     "web",
@@ -33,7 +34,6 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static/web",
 )
-SESSION_COOKIE = "edms_session"
 F = TypeVar("F", bound=Callable[..., Any])
 
 ROLE_VI = {"leader": "Lãnh đạo", "clerk": "Văn thư", "officer": "Chuyên viên", "admin": "Quản trị"}
