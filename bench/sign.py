@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import signers
 
-from edms import cli_signing
+from edms.cli import sign as cli_signing
 from edms.signatures import SignerRef
 from signing import devpki, devservices
 from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServices
