@@ -73,6 +73,17 @@ def _page(
     return resp
 
 
+def _too_many(code: str, exc: TooManyAttempts) -> Any:
+    """The page saying the client (or the code) looked up too often, and when to retry."""
+    wait = exc.extra.get("retry_after", 60)
+    return _page(
+        code,
+        error=f"Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau {wait} giây.",
+        http=429,
+        retry_after=exc.extra.get("retry_after"),
+    )
+
+
 @bp.get("/tra-cuu")
 def lookup_form() -> Any:
     code = request.args.get("ma", "").strip()[:80]
@@ -87,13 +98,7 @@ def lookup() -> Any:
     except TooManyAttempts as exc:
         if _wants_json():
             raise
-        return _page(
-            code,
-            error="Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau "
-            f"{exc.extra.get('retry_after', 60)} giây.",
-            http=429,
-            retry_after=exc.extra.get("retry_after"),
-        )
+        return _too_many(code, exc)
     except EdmsError as exc:
         if _wants_json():
             raise
@@ -121,13 +126,7 @@ def result() -> Any:
     except TooManyAttempts as exc:
         if _wants_json():
             raise
-        return _page(
-            code,
-            error="Bạn đã tra cứu quá nhiều lần; vui lòng thử lại sau "
-            f"{exc.extra.get('retry_after', 60)} giây.",
-            http=429,
-            retry_after=exc.extra.get("retry_after"),
-        )
+        return _too_many(code, exc)
     except reception.LookupFailed:
         if _wants_json():
             raise

@@ -33,6 +33,13 @@ def _may_change() -> bool:
     return has("admin") and me() in system().settings.installation_admins
 
 
+def _change_refused() -> tuple[str, int]:
+    message = (
+        "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách tin cậy."
+    )
+    return render_template("web/error.html", message=message), 403
+
+
 @bp.get("/quan-tri/tin-cay")
 @login_required
 def trust_page() -> Any:
@@ -59,13 +66,7 @@ def trust_page() -> Any:
 @login_required
 def trust_toggle(fingerprint: str) -> Any:
     if not _may_change():
-        return render_template(
-            "web/error.html",
-            message=(
-                "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách "
-                "tin cậy."
-            ),
-        ), 403
+        return _change_refused()
     enable = request.form.get("action") == "enable"
     try:
         a = trust.set_enabled(
@@ -81,13 +82,7 @@ def trust_toggle(fingerprint: str) -> Any:
 @login_required
 def trust_add() -> Any:
     if not _may_change():
-        return render_template(
-            "web/error.html",
-            message=(
-                "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách "
-                "tin cậy."
-            ),
-        ), 403
+        return _change_refused()
     upload = request.files.get("certificate")
     data = upload.read(64 * 1024) if upload else b""
     try:
