@@ -339,7 +339,7 @@ def test_serve_clears_stale_work_and_each_has_its_own_control_socket(
         assert not folder.exists()  # removed before the first server started
         logs = "".join(p.read_text() for p in tmp_path.glob("api-*.log"))
         assert "removed 1 stale work folder(s)" in logs
-        from edms.cli import _control_socket
+        from edms.cli.serve import _control_socket
         from edms.config import Settings
 
         settings = Settings.from_env(env)
