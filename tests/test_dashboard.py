@@ -23,13 +23,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from api import create_app
-from edms import charts, devseed
+from edms import charts
 from edms import dashboard as dash
 from edms import documents as docs
-from edms.config import Settings
 from edms.devseed import DEV_USER_PASSWORD
 from edms.numbering import VN_TZ
 from edms.system import System
+from tests.support.agency import dev_env, seeded
 from tests.test_registers import receive_registered
 from tests.test_registers import signed_pdf as signed_pdf
 
@@ -39,15 +39,7 @@ COUNTS = ("early", "on_time", "late", "no_deadline", "open_on_time", "open_overd
 
 @pytest.fixture
 def site(tmp_path: Path, dev_pki: Any) -> Iterator[tuple[System, Any]]:
-    env = {
-        "EDMS_DATA_DIR": str(tmp_path / "data"),
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_PKI_DIR": str(dev_pki.directory),
-        "EDMS_ENV": "development",
-    }
-    system = System(Settings.from_env(env))
-    system.init()
-    devseed.seed_development(system)
+    system = seeded(dev_env(tmp_path / "data", dev_pki.directory))
     yield system, create_app(system)
     system.close()
 
@@ -105,13 +97,7 @@ def seed(system: System, pdf: Path) -> dict[str, int]:
 
 
 def cli_stats(system: System, start: date, end: date) -> dict[str, tuple[int, ...]]:
-    env = {
-        **os.environ,
-        "EDMS_DATA_DIR": str(system.settings.data_dir),
-        "EDMS_PKI_DIR": str(system.settings.pki_dir),
-        "EDMS_ENV": "development",
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-    }
+    env = {**os.environ, **dev_env(system.settings.data_dir, system.settings.pki_dir)}
     args = ["stats", "--json", "--from", start.isoformat(), "--to", end.isoformat()]
     r = subprocess.run(
         [sys.executable, "-m", "edms.cli", *args, "--as", "vanthu"],

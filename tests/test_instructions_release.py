@@ -19,7 +19,7 @@ from edms.errors import ClientError, Forbidden, InvalidTransition, NotFound
 from edms.models import AuditEvent, Register, SigningKey, StatusEvent, User
 from edms.system import System
 from signing.devpki import AGENCY_CODE
-from tests.support.agency import sign, snapshot
+from tests.support.agency import dev_env, seeded, sign, snapshot
 from tests.test_documents import agency as agency_fixture
 from tests.test_documents import new_issued_ready
 
@@ -46,6 +46,17 @@ def _meta(organ: str, number: str, notation: str) -> docs.IncomingMeta:
         code_notation=notation,
         issued_date=docs.vn_today(),
     )
+
+
+def _registered(system: System, pdf: Path, meta: docs.IncomingMeta | None = None) -> int:
+    """``pdf`` received by the clerk (declared by default as what it is), verified and
+    registered: an incoming document waiting for the leader's instruction."""
+    meta = meta or _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
+    with open(pdf, "rb") as f:
+        doc_id = docs.receive(system, "vanthu", f, "qd.pdf", meta).document.id
+    docs.verify(system, "vanthu", doc_id)
+    docs.register_incoming(system, "vanthu", doc_id)
+    return int(doc_id)
 
 
 def _seal_key(system: System, active: bool) -> None:
@@ -143,12 +154,7 @@ def test_the_leader_instructs_people_who_then_handle_it(agency: System, tmp_path
     pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
     orgs.create_user(system, AGENCY_CODE, "cv.kt", "Lê Thị Thu", "officer", unit_code="KT")
     orgs.create_user(system, AGENCY_CODE, "cv.vp", "Phạm Văn Nam", "officer", unit_code="VP")
-    with open(pdf, "rb") as f:
-        doc_id = docs.receive(
-            system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
-        ).document.id
-    docs.verify(system, "vanthu", doc_id)
-    docs.register_incoming(system, "vanthu", doc_id)
+    doc_id = _registered(system, pdf)
 
     waiting = instructions.awaiting_instruction(system, "chutich")
     assert [d.id for d in waiting] == [doc_id]
@@ -281,12 +287,7 @@ def test_the_person_in_charge_hands_it_back_to_be_assigned_again(
     system = agency
     pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
     orgs.create_user(system, AGENCY_CODE, "cv.kt", "Lê Thị Thu", "officer", unit_code="KT")
-    with open(pdf, "rb") as f:
-        doc_id = docs.receive(
-            system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
-        ).document.id
-    docs.verify(system, "vanthu", doc_id)
-    docs.register_incoming(system, "vanthu", doc_id)
+    doc_id = _registered(system, pdf)
     docs.assign(
         system, "chutich", doc_id, instruction="Xử lý", lead_user="chuyenvien", co_users=("cv.kt",)
     )
@@ -322,12 +323,7 @@ def test_rest_assigns_to_people_and_releases(agency: System, tmp_path: Path) -> 
     system = agency
     pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
     orgs.create_user(system, AGENCY_CODE, "cv.kt", "Lê Thị Thu", "officer", unit_code="KT")
-    with open(pdf, "rb") as f:
-        doc_id = docs.receive(
-            system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
-        ).document.id
-    docs.verify(system, "vanthu", doc_id)
-    docs.register_incoming(system, "vanthu", doc_id)
+    doc_id = _registered(system, pdf)
     ready = new_issued_ready(system)
     sign(system, "chutich", ready)
     scopes = ["read", "write", "sign"]
@@ -394,27 +390,14 @@ def test_cli_assigns_to_people_and_releases(tmp_path: Path, dev_pki: Any) -> Non
     failed seal, then continuing)."""
     from click.testing import CliRunner
 
-    from edms import devseed
     from edms.cli import main as cli
     from edms.config import Settings
 
-    env = {
-        "EDMS_DATA_DIR": str(tmp_path / "data"),
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_PKI_DIR": str(dev_pki.directory),
-        "EDMS_ENV": "development",
-    }
-    system = System(Settings.from_env(env))
-    system.init()
-    devseed.seed_development(system)
+    env = dev_env(tmp_path / "data", dev_pki.directory)
+    system = seeded(env)
     try:
         pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
-        with open(pdf, "rb") as f:
-            doc_id = docs.receive(
-                system, "vanthu", f, "qd.pdf", _meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND")
-            ).document.id
-        docs.verify(system, "vanthu", doc_id)
-        docs.register_incoming(system, "vanthu", doc_id)
+        doc_id = _registered(system, pdf)
         ready = new_issued_ready(system)
         sign(system, "chutich", ready)
         _seal_key(system, False)
@@ -468,10 +451,7 @@ def test_a_secret_document_is_seen_by_the_people_named(agency: System, tmp_path:
     pdf = _sealed_pdf(system, tmp_path / "qd.pdf")
     orgs.create_user(system, AGENCY_CODE, "cv.vp", "Phạm Văn Nam", "officer", unit_code="VP")
     meta = dataclasses.replace(_meta("UBND tỉnh Tuyên Quang", "01", "QĐ-UBND"), secrecy=1)
-    with open(pdf, "rb") as f:
-        doc_id = docs.receive(system, "vanthu", f, "qd.pdf", meta).document.id
-    docs.verify(system, "vanthu", doc_id)
-    docs.register_incoming(system, "vanthu", doc_id)
+    doc_id = _registered(system, pdf, meta)
     with pytest.raises(NotFound):
         docs.get_document(system, "chuyenvien", doc_id)
     docs.assign(system, "chutich", doc_id, "KT", instruction="Xử lý", lead_user="chuyenvien")

@@ -20,28 +20,19 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from edms import devseed, dossiers, orgs, registers, tracking
 from edms import documents as docs
+from edms import dossiers, orgs, registers, tracking
 from edms.auth import DEV_SIGNING_PIN
-from edms.config import Settings
 from edms.system import System
 from signing.engine import Level, Profile, SigningEngine, SignOptions
 from signing.keys import load_pkcs12
-from tests.support.agency import BODY, draft_meta, sign
+from tests.support.agency import BODY, dev_env, draft_meta, seeded, sign
 from tests.support.pdfs import plain_pdf
 
 
 @pytest.fixture
 def agency(tmp_path: Path, dev_pki: Any) -> Iterator[System]:
-    env = {
-        "EDMS_DATA_DIR": str(tmp_path / "data"),
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_PKI_DIR": str(dev_pki.directory),
-        "EDMS_ENV": "development",
-    }
-    system = System(Settings.from_env(env))
-    system.init()
-    devseed.seed_development(system)
+    system = seeded(dev_env(tmp_path / "data", dev_pki.directory))
     yield system
     system.close()
 
@@ -262,11 +253,9 @@ def test_clerk_cli_walks_a_document(agency: System, tmp_path: Path) -> None:
     system = agency
     env = {
         **os.environ,
-        "EDMS_DATA_DIR": str(system.settings.data_dir),
-        "EDMS_PKI_DIR": str(system.settings.pki_dir),
-        "EDMS_ENV": "development",
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_SIGNING_PIN": DEV_SIGNING_PIN,
+        **dev_env(
+            system.settings.data_dir, system.settings.pki_dir, EDMS_SIGNING_PIN=DEV_SIGNING_PIN
+        ),
     }
 
     def edms(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:

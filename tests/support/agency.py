@@ -9,11 +9,35 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 
+from edms import devseed
+from edms.config import Settings
 from edms.db import Base
 from edms.documents import DraftMeta, Recipient
 from edms.system import System
 
 FOREIGN_AGENCY = "000.00.00.G22"
+
+
+def dev_env(data_dir: Path, pki_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a development installation keeping its data in ``data_dir``,
+    with the development PKI in ``pki_dir`` and no default retention; ``extra`` adds or
+    overrides variables."""
+    return {
+        "EDMS_DATA_DIR": str(data_dir),
+        "EDMS_RETENTION_DEFAULT_YEARS": "0",
+        "EDMS_PKI_DIR": str(pki_dir),
+        "EDMS_ENV": "development",
+        **extra,
+    }
+
+
+def seeded(env: dict[str, str]) -> System:
+    """A System for ``env``, initialised and seeded with the development agency (the
+    caller closes it)."""
+    system = System(Settings.from_env(env))
+    system.init()
+    devseed.seed_development(system)
+    return system
 
 
 def draft_meta(**kw: Any) -> DraftMeta:
