@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from .models import Agency, OrgUnit, SigningKey, User
+from .models import Agency, SigningKey, User
 from .orgs import load_user, require_role
 
 if TYPE_CHECKING:
@@ -31,53 +31,47 @@ if TYPE_CHECKING:
 
 def admin_overview(system: System, actor: str) -> dict[str, Any]:
     """The administration page: the agency's active users, its units, the active signing
-    keys of the agency and its users, and the agency directory (administrators)."""
+    keys of the agency and its active users, and the agency directory (administrators)."""
+    from sqlalchemy import or_
+
+    from .accounts import agencies, list_users, units
+
     with system.sessions() as s:
         me = load_user(s, actor)
         require_role(me, "admin", action="open the administration page")
         agency = s.get(Agency, me.agency_id)
-        users = list(
-            s.scalars(
-                select(User)
-                .where(User.agency_id == me.agency_id, User.active.is_(True))
-                .order_by(User.username)
-            )
-        )
-        units = list(
-            s.scalars(
-                select(OrgUnit).where(OrgUnit.agency_id == me.agency_id).order_by(OrgUnit.code)
-            )
-        )
-        keys = list(
-            s.scalars(select(SigningKey).where(SigningKey.active.is_(True)).order_by(SigningKey.id))
-        )
-        owners = {u.id: u.full_name for u in users}
         agency_name = agency.name if agency is not None else ""
-        return {
-            "users": [
-                {
-                    "username": u.username,
-                    "full_name": u.full_name,
-                    "roles": sorted(u.role_set),
-                    "title": u.title,
-                }
-                for u in users
-            ],
-            "units": [(u.code, u.name) for u in units],
-            "keys": [
-                {
-                    "id": k.id,
-                    "kind": k.kind,
-                    "subject": k.subject,
-                    "owner": owners.get(k.user_id or -1) or agency_name,
-                    "sha": k.cert_sha256[:16],
-                    "image": bool(k.image_sha256),
-                }
-                for k in keys
-                if k.agency_id == me.agency_id or k.user_id in owners
-            ],
-            "agencies": [(a.code, a.name) for a in s.scalars(select(Agency).order_by(Agency.code))],
+        owners = {
+            u.id: u.full_name
+            for u in s.scalars(
+                select(User).where(User.agency_id == me.agency_id, User.active.is_(True))
+            )
         }
+        keys = s.scalars(
+            select(SigningKey)
+            .where(
+                SigningKey.active.is_(True),
+                or_(SigningKey.agency_id == me.agency_id, SigningKey.user_id.in_(list(owners))),
+            )
+            .order_by(SigningKey.id)
+        )
+        key_rows = [
+            {
+                "id": k.id,
+                "kind": k.kind,
+                "subject": k.subject,
+                "owner": owners.get(k.user_id or -1) or agency_name,
+                "sha": k.cert_sha256[:16],
+                "image": bool(k.image_sha256),
+            }
+            for k in keys
+        ]
+    return {
+        "users": list_users(system, actor, active_only=True),
+        "units": units(system, actor),
+        "keys": key_rows,
+        "agencies": [(a.code, a.name) for a in agencies(system, actor)],
+    }
 
 
 @dataclass(frozen=True)
