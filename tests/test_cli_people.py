@@ -1,5 +1,6 @@
-"""`edms key bind` through the command line: the options naming a key (shared with
-`edms sign`, edms/cli/base.py) reach the binding as one SignerRef."""
+"""`edms key bind` and `edms doctype retention` through the command line: the options
+naming a key (shared with `edms sign`, edms/cli/base.py) reach the binding as one
+SignerRef; a retention that is not a number of years is refused in one line."""
 
 from __future__ import annotations
 
@@ -61,3 +62,14 @@ def test_key_bind_passes_the_pkcs11_options(env: dict[str, str]) -> None:
     assert "error: a PKCS#11 signer needs --pkcs11-token and --pkcs11-key" in half.output
     none = _edms(env, "key", "bind", "--agency", "000.00.00.H41")
     assert none.exit_code == 1 and "name a signer" in none.output
+
+
+def test_doctype_retention_takes_years_or_permanent(env: dict[str, str]) -> None:
+    assert _edms(env, "doctype", "retention", "cong-van", "7").output == "cong-van: 7 years\n"
+    for bad in ("abc", "0", "1.5"):
+        refused = _edms(env, "doctype", "retention", "cong-van", bad)
+        assert refused.exit_code == 2, (bad, refused.output)
+        assert refused.output == "error: retention is at least one year, or 'permanent'\n"
+    kept = _edms(env, "doctype", "list").output.splitlines()
+    assert next(line for line in kept if line.startswith("cong-van ")).endswith("7 năm")
+    assert _edms(env, "doctype", "retention", "cong-van", "permanent").exit_code == 0
