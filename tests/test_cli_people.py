@@ -1,6 +1,7 @@
 """`edms key bind` and `edms doctype retention` through the command line: the options
 naming a key (shared with `edms sign`, edms/cli/base.py) reach the binding as one
-SignerRef; a retention that is not a number of years is refused in one line."""
+SignerRef; a retention that is not a number of years, or a day that is not a date, is
+refused in one line."""
 
 from __future__ import annotations
 
@@ -73,3 +74,21 @@ def test_doctype_retention_takes_years_or_permanent(env: dict[str, str]) -> None
     kept = _edms(env, "doctype", "list").output.splitlines()
     assert next(line for line in kept if line.startswith("cong-van ")).endswith("7 năm")
     assert _edms(env, "doctype", "retention", "cong-van", "permanent").exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("dossier", "create", "--as", "ld", "HS-1", "--title", "T", "--keep", "abc"), "retention"),
+        (("holiday", "set", "2026-13-01", "Tết"), "'2026-13-01' is not a date (YYYY-MM-DD)"),
+        (("holiday", "remove", "mai"), "'mai' is not a date (YYYY-MM-DD)"),
+    ],
+)
+def test_bad_years_and_dates_are_one_line(
+    env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
+    """The other commands that take a retention or a day parse it like doctype retention."""
+    refused = _edms(env, *args)
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.startswith("error: ") and message in refused.output
+    assert len(refused.output.splitlines()) == 1

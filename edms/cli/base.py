@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, overload
 
 import click
 
@@ -94,14 +94,32 @@ def signer_options(f: F) -> F:
     return f
 
 
+@overload
+def parse_date(value: str) -> date: ...
+@overload
+def parse_date(value: str | None) -> date | None: ...
 def parse_date(value: str | None) -> date | None:
-    """``YYYY-MM-DD`` or None; anything else exits 2 with a message."""
+    """``YYYY-MM-DD`` (None stays None); anything else exits 2 with a message."""
     if value is None:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
         fail(f"{value!r} is not a date (YYYY-MM-DD)", 2)
+
+
+def parse_years(text: str) -> int | None:
+    """A retention: ``permanent`` (or ``vinh-vien``) is None, else a whole number of years,
+    at least one; anything else exits 2 with a message."""
+    if text.lower() in ("permanent", "vinh-vien"):
+        return None
+    try:
+        years = int(text)
+    except ValueError:
+        years = 0
+    if years < 1:
+        fail("retention is at least one year, or 'permanent'", 2)
+    return years
 
 
 def doc_line(d: Any) -> str:

@@ -7,22 +7,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .base import Context, as_user, fail, pass_ctx
-
-
-def _day(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fail(f"{value!r} is not a date (YYYY-MM-DD)")
-        raise  # unreachable: fail exits
-
+from .base import Context, as_user, parse_date, pass_ctx
 
 # -- procedures -------------------------------------------------------------------------
 
@@ -141,7 +131,7 @@ def holiday_set(ctx: Context, day: str, name: str, work: bool) -> None:
     """Make DAY (YYYY-MM-DD) a day off named NAME (or, with --work, a day worked)."""
     from ..workdays import set_day
 
-    set_day(ctx.system, "cli", _day(day), "work" if work else "off", name)
+    set_day(ctx.system, "cli", parse_date(day), "work" if work else "off", name)
     click.echo(f"{day} saved")
 
 
@@ -151,7 +141,7 @@ def holiday_set(ctx: Context, day: str, name: str, work: bool) -> None:
 def holiday_remove(ctx: Context, day: str) -> None:
     from ..workdays import remove_day
 
-    remove_day(ctx.system, "cli", _day(day))
+    remove_day(ctx.system, "cli", parse_date(day))
     click.echo(f"{day} removed")
 
 

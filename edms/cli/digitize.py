@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import click
 
-from .base import Context, acting_as, fail, pass_ctx
+from .base import Context, acting_as, parse_date, pass_ctx
 
 
 def _item_label(label: str | None) -> str | None:
@@ -72,11 +71,7 @@ def digitize_cmd(
         verify_url,
     )
 
-    try:
-        when = date.fromisoformat(original_date) if original_date else None
-    except ValueError:
-        fail(f"{original_date!r} is not a date (YYYY-MM-DD)", 2)
-        return
+    when = parse_date(original_date or None)
 
     def request(name: str) -> CopyRequest:
         return CopyRequest(

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .base import Context, fail, pass_ctx, signer_options
+from .base import Context, fail, parse_years, pass_ctx, signer_options
 
 # -- organisation --------------------------------------------------------------------
 
@@ -201,19 +201,6 @@ def doctype_list(ctx: Context) -> None:
             click.echo(f"{t.code:<16} {t.abbreviation or '—':<5} {t.name:<28} {keep}")
 
 
-def _years(text: str) -> int | None:
-    """'permanent' (or 'vinh-vien'): None; a whole number of years, at least one."""
-    if text.lower() in ("permanent", "vinh-vien"):
-        return None
-    try:
-        years = int(text)
-    except ValueError:
-        years = 0
-    if years < 1:
-        fail("retention is at least one year, or 'permanent'", 2)
-    return years
-
-
 @doctype.command("retention")
 @click.argument("code")
 @click.argument("years")
@@ -224,7 +211,7 @@ def doctype_retention(ctx: Context, code: str, years: str) -> None:
     from ..db import transaction
     from ..models import DocType
 
-    value = _years(years)
+    value = parse_years(years)
     with transaction(ctx.system.sessions) as s:
         t = s.get(DocType, code)
         if t is None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .base import Context, as_user, doc_line, fail, parse_date, pass_ctx
+from .base import Context, as_user, doc_line, fail, parse_date, parse_years, pass_ctx
 
 
 @click.group("register")
@@ -182,7 +182,7 @@ def dossier() -> None:
 def dossier_create(ctx: Context, actor: str, file_code: str, title: str, years: str) -> None:
     from .. import dossiers
 
-    value = None if years == "permanent" else int(years)
+    value = parse_years(years)
     keep = "Vĩnh viễn" if value is None else f"{value} năm"
     d = dossiers.create(ctx.system, actor, dossiers.DossierMeta(file_code, title, keep, value))
     click.echo(f"dossier {d.file_code}: {d.title}")
