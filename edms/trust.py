@@ -10,7 +10,9 @@ Invariants:
   an administrator confirms them first (``confirm_at``).
 * An administrator's decision is a row of ``trust_anchors`` (enable, disable, add), made
   through :func:`set_enabled` / :func:`add` only, each in one transaction with its audit
-  event (who, what, fingerprint, before/after).
+  event (who, what, fingerprint, before/after). Only an installation administrator decides
+  (:func:`may_change`: an ``admin`` named in ``EDMS_INSTALLATION_ADMINS``, or the
+  operator's console, actor ``cli``): the rule lives here, so web, API and CLI share it.
 * In development the development PKI's root is trusted too; ``EDMS_TRUST_OFFICIAL`` /
   ``EDMS_TRUST_PUBLIC`` bundles are added as roots of their regime.
 * :func:`effective_spec` reads the decisions with one small SQL query and no ORM, so a
@@ -37,7 +39,7 @@ from signing.trust import (
 )
 
 from .config import Settings
-from .errors import ClientError, InternalError
+from .errors import ClientError, Forbidden, InternalError
 
 if TYPE_CHECKING:
     from .system import System
@@ -292,10 +294,39 @@ def find(settings: Settings, prefix: str) -> Anchor:
     return hits[0]
 
 
+CONSOLE = "cli"  # the actor of `edms trust ...`: whoever runs the installation's own console
+
+
+def may_change(system: System, actor: str) -> bool:
+    """Whether ``actor`` may change what the installation trusts: the operator's console,
+    or an active ``admin`` named in ``EDMS_INSTALLATION_ADMINS`` (an agency's admin alone
+    may not: trust is the whole installation's)."""
+    if actor == CONSOLE:
+        return True
+    if actor not in system.settings.installation_admins:
+        return False
+    from sqlalchemy import select
+
+    from .models import User
+
+    with system.sessions() as s:
+        user = s.scalars(select(User).where(User.username == actor)).first()
+        return user is not None and user.active and "admin" in user.role_set
+
+
+def _require_change(system: System, actor: str) -> None:
+    if not may_change(system, actor):
+        raise Forbidden(
+            "Chỉ quản trị viên cài đặt (EDMS_INSTALLATION_ADMINS) được thay đổi danh sách tin cậy."
+        )
+
+
 def set_enabled(system: System, actor: str, prefix: str, enabled: bool, note: str = "") -> Anchor:
-    """Enable or disable a shipped or added certificate (audited)."""
+    """Enable or disable a shipped or added certificate (audited; :func:`may_change`)."""
     from . import audit
     from .models import TrustAnchorSetting
+
+    _require_change(system, actor)
 
     anchor = find(system.settings, prefix)
     if anchor.origin not in ("shipped", "added"):
@@ -348,9 +379,12 @@ def add(
     regime: str = "custom",
     note: str = "",
 ) -> Anchor:
-    """Add a certificate (PEM or DER) as a root or a pool intermediate (audited)."""
+    """Add a certificate (PEM or DER) as a root or a pool intermediate (audited;
+    :func:`may_change`)."""
     from . import audit
     from .models import TrustAnchorSetting
+
+    _require_change(system, actor)
 
     if role not in ("root", "intermediate"):
         raise TrustError("role must be root or intermediate")

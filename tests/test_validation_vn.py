@@ -8,7 +8,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from edms import trust
+from edms.errors import Forbidden
 from edms.signatures import validate_sandboxed
 from edms.system import System
 from signing.validation import ber
@@ -24,8 +27,10 @@ def test_expired_sha1_ber_signature_is_judged_at_its_proven_time(
     shipped = trust.anchors(system.settings)
     assert {a.regime for a in shipped if a.role == "root"} == {"official", "public"}
     assert any(a.confidence == "medium" for a in shipped)
-    trust.add(system, "admin", chain.root_pem, role="root", regime="official", note="thử nghiệm")
-    trust.add(system, "admin", chain.intermediate_pem, role="intermediate", regime="official")
+    trust.add(
+        system, trust.CONSOLE, chain.root_pem, role="root", regime="official", note="thử nghiệm"
+    )
+    trust.add(system, trust.CONSOLE, chain.intermediate_pem, role="intermediate", regime="official")
 
     stamped = tmp_path / "stamped.pdf"
     sign_sha1(
@@ -66,7 +71,7 @@ def test_expired_sha1_ber_signature_is_judged_at_its_proven_time(
         for a in trust.anchors(system.settings)
         if a.origin == "added" and a.role == "root"
     )
-    trust.set_enabled(system, "admin", fp, False, note="thu hồi thử")
+    trust.set_enabled(system, trust.CONSOLE, fp, False, note="thu hồi thử")
     assert validate_sandboxed(system.settings, stamped).valid is False
 
 
@@ -99,3 +104,17 @@ def test_missing_trust_material_is_said_not_silent(tmp_path: Path) -> None:
     assert trust.anchors(gone) == []
     left = trust.effective(gone)  # at most the development root, in development mode
     assert set(left.regimes.values()) <= {"development"} and not left.pool
+
+
+def test_only_an_installation_admin_changes_the_trust(system: System) -> None:
+    """The rule is the domain's (web, API and CLI share it): an unknown or merely agency
+    administrator is refused before anything is written; the console may."""
+    chain = make_chain()
+    before = trust.anchors(system.settings)
+    for actor in ("admin", "someone"):
+        with pytest.raises(Forbidden):
+            trust.add(system, actor, chain.root_pem, role="root", regime="official")
+        with pytest.raises(Forbidden):
+            trust.set_enabled(system, actor, before[0].fingerprint, False)
+    assert trust.anchors(system.settings) == before
+    assert trust.may_change(system, trust.CONSOLE)

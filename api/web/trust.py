@@ -30,7 +30,7 @@ ROLE_VI = {"root": "Chứng thư gốc", "intermediate": "Chứng thư trung gia
 
 
 def _may_change() -> bool:
-    return has("admin") and me() in system().settings.installation_admins
+    return trust.may_change(system(), me())
 
 
 def _change_refused() -> tuple[str, int]:
