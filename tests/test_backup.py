@@ -41,7 +41,7 @@ from signing.engine import Level, Profile, SigningEngine, SignOptions, TrustServ
 from signing.keys import load_pkcs12
 from signing.trust import load_certificates
 from tests.conftest import new_bucket, s3_env
-from tests.support.agency import BODY
+from tests.support.agency import BODY, dev_env, seeded
 from tests.support.agency import sign as sign_step
 from tests.support.live import free_port
 from tests.support.pdfs import plain_pdf
@@ -77,18 +77,14 @@ def peer(tmp_path_factory: pytest.TempPathFactory, dev_pki: Any) -> Iterator[Pee
     tmp = tmp_path_factory.mktemp("peer")
     pki, responder = devservices.start_fresh(tmp / "pki", B_AGENCY)
     port = free_port()
-    env = {
-        "EDMS_DATA_DIR": str(tmp / "data"),
-        "EDMS_PKI_DIR": str(pki.directory),
-        "EDMS_ENV": "development",
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_TRUST_OFFICIAL": str(dev_pki.root_cert),
-        "EDMS_PUBLIC_URL": f"http://127.0.0.1:{port}",
-        "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true",
-    }
-    system = System(Settings.from_env(env))
-    system.init()
-    devseed.seed_development(system)
+    env = dev_env(
+        tmp / "data",
+        pki.directory,
+        EDMS_TRUST_OFFICIAL=str(dev_pki.root_cert),
+        EDMS_PUBLIC_URL=f"http://127.0.0.1:{port}",
+        EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true",
+    )
+    system = seeded(env)
     server = make_server("127.0.0.1", port, create_app(system), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -114,16 +110,14 @@ class Site:
 def site(
     request: pytest.FixtureRequest, tmp_path: Path, dev_pki: Any, peer: Peer
 ) -> Iterator[Site]:
-    env = {
-        "EDMS_DATA_DIR": str(tmp_path / "data"),
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_PKI_DIR": str(dev_pki.directory),
-        "EDMS_ENV": "development",
-        "EDMS_TRUST_OFFICIAL": str(peer.pki.root_cert),
-        "EDMS_PUBLIC_URL": "http://127.0.0.1:9",
-        "EDMS_EXCHANGE_PUMP": "false",
-        "EDMS_EXCHANGE_PRIVATE_ENDPOINTS": "true",
-    }
+    env = dev_env(
+        tmp_path / "data",
+        dev_pki.directory,
+        EDMS_TRUST_OFFICIAL=str(peer.pki.root_cert),
+        EDMS_PUBLIC_URL="http://127.0.0.1:9",
+        EDMS_EXCHANGE_PUMP="false",
+        EDMS_EXCHANGE_PRIVATE_ENDPOINTS="true",
+    )
     target = str(tmp_path / "backups")
     if request.param == "postgresql+s3":
         env["EDMS_DATABASE_URL"] = request.getfixturevalue("pg_url")
@@ -384,15 +378,8 @@ def test_restore_drill(site: Site, peer: Peer, dev_pki: Any) -> None:
 
 @pytest.fixture
 def small(tmp_path: Path, dev_pki: Any) -> Iterator[Site]:
-    env = {
-        "EDMS_DATA_DIR": str(tmp_path / "data"),
-        "EDMS_RETENTION_DEFAULT_YEARS": "0",
-        "EDMS_PKI_DIR": str(dev_pki.directory),
-        "EDMS_ENV": "development",
-    }
-    system = System(Settings.from_env(env))
-    system.init()
-    devseed.seed_development(system)
+    env = dev_env(tmp_path / "data", dev_pki.directory)
+    system = seeded(env)
     site = Site(system, env, "sqlite+local", tmp_path, str(tmp_path / "backups"))
     for n in range(3):
         receive_plain(site, n)
