@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .errors import ClientError
+from .errors import ClientError, NotFound
+
+if TYPE_CHECKING:
+    from .system import System
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,43 @@ def document_id(organ_id: str, issued: str, number: int, sym: str) -> str:
     an ISO date."""
     y, m, d = issued.split("-")
     return f"{validate_agency_code(organ_id)},{y}/{m}/{d},{number_and_symbol(number, sym)}"
+
+
+# -- the agency-adjustable retention, as stored (the rows seeded from TYPES) ---------------
+
+
+@dataclass(frozen=True)
+class StoredType:
+    code: str
+    name: str
+    abbreviation: str | None
+    retention_years: int | None  # None: permanent
+
+
+def stored_types(system: System) -> list[StoredType]:
+    """The document types as the database holds them, with their current retention."""
+    from sqlalchemy import select
+
+    from .models import DocType
+
+    with system.sessions() as s:
+        return [
+            StoredType(t.code, t.name, t.abbreviation, t.retention_years)
+            for t in s.scalars(select(DocType).order_by(DocType.code))
+        ]
+
+
+def set_retention(system: System, actor: str, code: str, years: int | None) -> None:
+    """Set a type's retention (years, None for permanent), audited in the same transaction."""
+    from . import audit
+    from .db import transaction
+    from .models import DocType
+
+    if years is not None and not 1 <= years <= 200:
+        raise ClientError("retention must be between 1 and 200 years, or permanent")
+    with transaction(system.sessions) as s:
+        t = s.get(DocType, code)
+        if t is None:
+            raise NotFound(f"unknown document type {code!r}")
+        t.retention_years = years
+        audit.record(s, actor, "doctype.retention", "doctype", code, {"years": years})

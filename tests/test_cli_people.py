@@ -74,6 +74,8 @@ def test_doctype_retention_takes_years_or_permanent(env: dict[str, str]) -> None
     kept = _edms(env, "doctype", "list").output.splitlines()
     assert next(line for line in kept if line.startswith("cong-van ")).endswith("7 năm")
     assert _edms(env, "doctype", "retention", "cong-van", "permanent").exit_code == 0
+    unknown = _edms(env, "doctype", "retention", "khong-co", "5")
+    assert unknown.exit_code == 1 and "unknown document type 'khong-co'" in unknown.output
 
 
 @pytest.mark.parametrize(

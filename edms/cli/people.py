@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .base import Context, fail, parse_years, pass_ctx, signer_options
+from .base import Context, parse_years, pass_ctx, signer_options
 
 # -- organisation --------------------------------------------------------------------
 
@@ -191,14 +191,11 @@ def doctype() -> None:
 @doctype.command("list")
 @pass_ctx
 def doctype_list(ctx: Context) -> None:
-    from sqlalchemy import select
+    from ..doctypes import stored_types
 
-    from ..models import DocType
-
-    with ctx.system.sessions() as s:
-        for t in s.scalars(select(DocType).order_by(DocType.code)):
-            keep = "vĩnh viễn" if t.retention_years is None else f"{t.retention_years} năm"
-            click.echo(f"{t.code:<16} {t.abbreviation or '—':<5} {t.name:<28} {keep}")
+    for t in stored_types(ctx.system):
+        keep = "vĩnh viễn" if t.retention_years is None else f"{t.retention_years} năm"
+        click.echo(f"{t.code:<16} {t.abbreviation or '—':<5} {t.name:<28} {keep}")
 
 
 @doctype.command("retention")
@@ -207,18 +204,10 @@ def doctype_list(ctx: Context) -> None:
 @pass_ctx
 def doctype_retention(ctx: Context, code: str, years: str) -> None:
     """Set a type's retention: a number of years, or 'permanent'."""
-    from .. import audit
-    from ..db import transaction
-    from ..models import DocType
+    from ..doctypes import set_retention
 
     value = parse_years(years)
-    with transaction(ctx.system.sessions) as s:
-        t = s.get(DocType, code)
-        if t is None:
-            fail(f"unknown document type {code!r}")
-            return
-        t.retention_years = value
-        audit.record(s, "cli", "doctype.retention", "doctype", code, {"years": value})
+    set_retention(ctx.system, "cli", code, value)
     click.echo(f"{code}: {'permanent' if value is None else f'{value} years'}")
 
 
