@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 from sqlalchemy import select
 
@@ -33,7 +33,7 @@ from .errors import ClientError, NotFound
 from .models import OrgUnit
 from .orgs import load_user, require_role
 from .system import System
-from .tracking import DeadlineLists, UnitStats
+from .tracking import DeadlineLists, UnitStats, month_bounds
 
 READERS = ("leader", "clerk", "admin")
 MONTHS_VI = tuple(f"Tháng {m}" for m in range(1, 13))
@@ -147,11 +147,6 @@ class Dashboard:
     @property
     def has_dossiers(self) -> bool:
         return any(m.stats and m.stats.received for m in self.dossiers)
-
-
-def month_bounds(year: int, month: int) -> tuple[date, date]:
-    first = date(year, month, 1)
-    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
 
 def _choices(system: System, actor: str) -> list[UnitChoice]:

@@ -204,18 +204,20 @@ def handling_stats_periods(
     return [_count(docs, current, units, lo, hi) for lo, hi in periods]
 
 
+def month_bounds(year: int, month: int) -> tuple[date, date]:
+    """The first and the last day of ``month``."""
+    first = date(year, month, 1)
+    return first, (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+
+
 def period(kind: str, today: date | None = None) -> tuple[date, date]:
     """``month``, ``quarter`` or ``year`` containing today (Vietnam time)."""
     today = today or vn_today()
     if kind == "month":
-        start = today.replace(day=1)
-        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    elif kind == "quarter":
-        q = (today.month - 1) // 3
-        start = date(today.year, 3 * q + 1, 1)
-        end = date(today.year + (q == 3), (3 * q + 3) % 12 + 1, 1) - timedelta(days=1)
-    elif kind == "year":
-        start, end = date(today.year, 1, 1), date(today.year, 12, 31)
-    else:
-        raise ValueError(f"unknown period {kind!r}")
-    return start, end
+        return month_bounds(today.year, today.month)
+    if kind == "quarter":
+        first = 3 * ((today.month - 1) // 3) + 1
+        return date(today.year, first, 1), month_bounds(today.year, first + 2)[1]
+    if kind == "year":
+        return date(today.year, 1, 1), date(today.year, 12, 31)
+    raise ValueError(f"unknown period {kind!r}")
