@@ -224,28 +224,38 @@ def _outgoing_docs(s: Session, agency_id: int, start: date, end: date) -> list[D
     )
 
 
-def _keeper(s: Session, doc: Document) -> str:
-    """Column "Đơn vị, người nhận bản lưu": the unit given when the document was entered in
-    the register; when none was given, the person who entered it (the clerk keeps the file
-    copy) and their unit, from the document's history."""
-    if doc.holder:
-        return doc.holder
-    by = s.scalars(
-        select(StatusEvent.actor_id)
-        .where(StatusEvent.document_id == doc.id, StatusEvent.action == "register")
-        .order_by(StatusEvent.id.desc())
-    ).first()
-    user = s.get(User, by) if by is not None else None
-    if user is None:
-        return ""
-    unit = s.get(OrgUnit, user.unit_id) if user.unit_id is not None else None
-    return f"{unit.name}, {user.full_name}" if unit is not None else user.full_name
+def _keepers(s: Session, docs: list[Document]) -> dict[int, str]:
+    """Column "Đơn vị, người nhận bản lưu" per document: the unit given when it was entered
+    in the register; when none was given, the person who last entered it (the clerk keeps
+    the file copy) and their unit, from the documents' history (one query for all)."""
+    registered_by: dict[int, int | None] = {}
+    without = [d.id for d in docs if not d.holder]
+    if without:
+        for doc_id, actor_id in s.execute(
+            select(StatusEvent.document_id, StatusEvent.actor_id)
+            .where(StatusEvent.document_id.in_(without), StatusEvent.action == "register")
+            .order_by(StatusEvent.id)
+        ):
+            registered_by[doc_id] = actor_id  # the last one counts
+
+    def keeper(doc: Document) -> str:
+        if doc.holder:
+            return doc.holder
+        by = registered_by.get(doc.id)
+        user = s.get(User, by) if by is not None else None  # the few clerks: loaded once
+        if user is None:
+            return ""
+        unit = s.get(OrgUnit, user.unit_id) if user.unit_id is not None else None
+        return f"{unit.name}, {user.full_name}" if unit is not None else user.full_name
+
+    return {d.id: keeper(d) for d in docs}
 
 
 def _rows_outgoing(
     s: Session, agency_id: int, start: date, end: date, types: dict[str, str], hide_secret: bool
 ) -> list[list[str]]:
     docs = _outgoing_docs(s, agency_id, start, end)
+    keepers = _keepers(s, docs)
     rows = []
     for d in docs:
         recipients = "; ".join(r["name"] for r in json.loads(d.recipients))
@@ -257,7 +267,7 @@ def _rows_outgoing(
                 _type_and_subject(types, d, hide_secret),
                 signer,
                 recipients,
-                _keeper(s, d),
+                keepers[d.id],
                 str(d.issued_amount or ""),
                 _d(d.sent_at),
                 "",
