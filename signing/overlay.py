@@ -19,19 +19,6 @@ _WORD = re.compile(
 )
 
 
-def text_under(
-    source: Path,
-    signed_length: int,
-    page_index: int,
-    rects: list[tuple[float, float, float, float]],
-    page_box: tuple[float, float, float, float],
-) -> list[bool]:
-    """:func:`text_under_bytes` for the first ``signed_length`` bytes of a file."""
-    with open(source, "rb") as f:
-        data = f.read(signed_length)
-    return text_under_bytes(data, page_index, rects, page_box)
-
-
 def text_under_bytes(
     signed: bytes,
     page_index: int,

@@ -183,15 +183,3 @@ class TrustSet:
         out = cls()
         out.add(roots, regime, root=True)
         return out
-
-
-def vn_trust(directory: Path, disabled: Iterable[str] = ()) -> TrustSet:
-    """The Vietnamese roots (both regimes) in ``directory`` as anchors and their
-    intermediates as the path-building pool, less the ``disabled`` fingerprints."""
-    off = {d.upper() for d in disabled}
-    out = TrustSet()
-    for e in vn_entries(directory):
-        if e.sha256 in off:
-            continue
-        out.add([e.certificate()], e.regime, root=e.is_root)
-    return out
